@@ -1,0 +1,18 @@
+//! Compiles proto/ into the tonic service code and writes the descriptor set that reflection
+//! serves. protoc comes from the protoc-bin-vendored crate, so a fresh machine needs none.
+
+use std::{env, path::PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protos = ["auth.proto", "resources.proto"].map(|f| PathBuf::from("proto/keyward/v1").join(f));
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("keyward_descriptor.bin"))
+        .compile_with_config(config, &protos, &[PathBuf::from("proto"), protoc_bin_vendored::include_path()?])?;
+    println!("cargo:rerun-if-changed=proto");
+    Ok(())
+}

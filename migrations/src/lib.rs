@@ -1,0 +1,53 @@
+//! Keyward's schema, one migration step per file, named by date and purpose. Steps use string
+//! identifiers (`DeriveIden` enums local to each file), never the application's entities, so old
+//! steps keep compiling as the entities change. The same steps run on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::{MigrationStatus, prelude::*};
+
+mod m20261121_000001_create_users;
+mod m20261121_000002_create_accounts;
+mod m20261121_000003_create_sessions;
+mod m20261121_000004_create_verification_tokens;
+mod m20261121_000005_create_authenticators;
+mod m20261121_000006_create_ceremonies;
+mod m20261121_000007_create_signing_keys;
+mod m20261121_000008_create_audit_events;
+
+/// Runs Keyward's migrations (`Migrator::up(&db, None)` and friends from `MigratorTrait`).
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_create_users::Migration),
+            Box::new(m20261121_000002_create_accounts::Migration),
+            Box::new(m20261121_000003_create_sessions::Migration),
+            Box::new(m20261121_000004_create_verification_tokens::Migration),
+            Box::new(m20261121_000005_create_authenticators::Migration),
+            Box::new(m20261121_000006_create_ceremonies::Migration),
+            Box::new(m20261121_000007_create_signing_keys::Migration),
+            Box::new(m20261121_000008_create_audit_events::Migration),
+        ]
+    }
+}
+
+/// A foreign key from `table.user_id` to `users.id` that deletes the row with its user.
+fn user_fk(table: impl IntoIden, on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
+    #[derive(DeriveIden)]
+    enum Users {
+        Table,
+        Id,
+    }
+    #[derive(DeriveIden)]
+    enum Fk {
+        UserId,
+    }
+    ForeignKey::create()
+        .from(table, Fk::UserId)
+        .to(Users::Table, Users::Id)
+        .on_delete(on_delete)
+        .on_update(ForeignKeyAction::Cascade)
+        .to_owned()
+}

@@ -1,0 +1,161 @@
+//! Composition root: opens the store, builds the services and the router (gRPC + grpc-web +
+//! HTTP, CORS, limits, logging), and serves on a listener until told to stop. No globals:
+//! tests start as many apps as they like in one process.
+
+use std::{net::SocketAddr, time::Duration};
+
+use http::{HeaderName, Method};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{service::Routes, transport::Server};
+use tonic_web::GrpcWebLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::{
+    config::Config,
+    error::{Error, Result},
+    grpc::{AuthApi, CookieSettings},
+    pb::{self, auth_service_server::AuthServiceServer},
+    service::{Clock, Services},
+    store::Store,
+    telemetry::RpcLogLayer,
+    web,
+};
+
+/// How often expired sessions are swept out.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Entry point for running Keyward in-process.
+#[derive(Debug)]
+pub struct App;
+
+/// A Keyward server that is accepting connections.
+#[derive(Debug)]
+pub struct RunningApp {
+    local_addr: SocketAddr,
+    services: Services,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<Result<()>>,
+    background: JoinHandle<()>,
+}
+
+impl App {
+    /// Opens the database (migrating it when configured), then serves on `listener`.
+    pub async fn spawn(config: Config, listener: TcpListener) -> Result<RunningApp> {
+        Self::spawn_with_clock(config, listener, Clock::default()).await
+    }
+
+    /// Like `spawn`, with a clock the caller can move (tests of expiry).
+    pub async fn spawn_with_clock(mut config: Config, listener: TcpListener, clock: Clock) -> Result<RunningApp> {
+        let local_addr = listener.local_addr().map_err(Error::internal)?;
+        // The default issuer names the address actually bound (port 0 becomes the real port).
+        config.issuer.get_or_insert_with(|| format!("http://{local_addr}"));
+        if config.uses_sqlite() {
+            std::fs::create_dir_all(&config.data_dir).map_err(|err| {
+                Error::internal(format_args!("creating data dir {}: {err}", config.data_dir.display()))
+            })?;
+        }
+        let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
+        if config.migrate_on_start {
+            store.migrate_up().await?;
+        }
+        let services = Services::start(&config, store, clock).await?;
+        let routes = router(&config, services.clone()).await?;
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = Server::builder()
+            .accept_http1(true)
+            .timeout(Duration::from_secs(30))
+            .concurrency_limit_per_connection(256)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .layer(cors_layer(&config))
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = stopped.await;
+            });
+        let server =
+            tokio::spawn(async move { server.await.map_err(|err| Error::internal(format_args!("server: {err}"))) });
+        let background =
+            tokio::spawn(background_tasks(services.clone(), Duration::from_secs(config.signing_key_reload_secs)));
+        tracing::info!(%local_addr, database = if config.uses_sqlite() { "sqlite" } else { "postgres" }, "keyward is serving");
+        Ok(RunningApp { local_addr, services, stop, server, background })
+    }
+}
+
+impl RunningApp {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Stops accepting connections, lets in-flight calls finish, then returns.
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.stop.send(());
+        self.background.abort();
+        let result = self.server.await.map_err(|err| Error::internal(format_args!("server task: {err}")))?;
+        self.services.store().clone().close().await?;
+        result
+    }
+}
+
+async fn router(config: &Config, services: Services) -> Result<Routes> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<AuthServiceServer<AuthApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|err| Error::internal(format_args!("reflection: {err}")))?;
+    let auth = AuthServiceServer::new(AuthApi::new(services.clone(), CookieSettings::from_config(config)))
+        .max_decoding_message_size(config.max_request_bytes)
+        .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
+
+    // grpc-web translation wraps only the gRPC routes: tonic-web answers any other HTTP/1.1
+    // request with 400, and /healthz must work with curl.
+    let grpc = Routes::new(auth)
+        .add_service(health_service)
+        .add_service(reflection)
+        .into_axum_router()
+        .layer(RpcLogLayer)
+        .layer(GrpcWebLayer::new());
+    Ok(Routes::from(grpc.merge(web::router(services))))
+}
+
+/// CORS for grpc-web from browsers on other origins: only the configured origins, with
+/// credentials (the session cookie), exposing the gRPC status headers to the page.
+fn cors_layer(config: &Config) -> CorsLayer {
+    let origins = config.cors_allowed_origins.iter().filter_map(|origin| origin.parse().ok());
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+        .allow_headers(
+            ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization"]
+                .map(HeaderName::from_static),
+        )
+        .expose_headers(["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static))
+        .max_age(Duration::from_secs(3600))
+}
+
+/// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired sessions.
+async fn background_tasks(services: Services, key_reload: Duration) {
+    let mut reload = tokio::time::interval(key_reload);
+    let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = reload.tick() => {
+                if let Err(err) = services.reload_signing_keys().await {
+                    tracing::warn!(error = %err, "reloading signing keys failed");
+                }
+            }
+            _ = sweep.tick() => match services.sweep_expired().await {
+                Ok(0) => {}
+                Ok(swept) => tracing::info!(swept, "expired sessions deleted"),
+                Err(err) => tracing::warn!(error = %err, "sweeping expired sessions failed"),
+            },
+        }
+    }
+}

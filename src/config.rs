@@ -1,0 +1,358 @@
+//! The one typed configuration: defaults, then a TOML file (`--config`), then `KEYWARD_*`
+//! environment variables, then command-line flags. Validated once at start; a bad value stops
+//! the process with one line naming the setting. The only module that reads the environment.
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{
+    crypto::{Argon2Settings, JwtSettings},
+    domain::PasswordPolicy,
+};
+
+/// Output format of the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Every setting, with its default. Field names are the TOML keys; the environment variable is
+/// `KEYWARD_` + the name in upper case (lists there are comma-separated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// gRPC, grpc-web and plain HTTP all share this address.
+    pub listen: SocketAddr,
+    /// Where the embedded SQLite database lives.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL; unset means SQLite in `data_dir`. `DATABASE_URL` also works.
+    pub database_url: Option<String>,
+    pub database_max_connections: u32,
+    /// Run pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+
+    /// `iss` of access tokens; defaults to `http://<listen>`.
+    pub issuer: Option<String>,
+    /// `aud` of access tokens: the services that accept them.
+    pub audience: String,
+    pub access_token_ttl_secs: u64,
+    /// How often a running server reloads signing keys (to pick up `keyward keys rotate`).
+    pub signing_key_reload_secs: u64,
+
+    /// A session unused this long ends.
+    pub session_idle_timeout_secs: u64,
+    /// A session ends this long after sign-in, used or not.
+    pub session_max_age_secs: u64,
+    /// Last-seen and idle expiry are written at most this often per session.
+    pub session_touch_interval_secs: u64,
+
+    /// `Secure` attribute of the session cookie. Browsers accept Secure cookies from
+    /// http://localhost, so this stays on unless you serve plain HTTP on another host name.
+    pub cookie_secure: bool,
+    pub cookie_domain: Option<String>,
+    /// Web origins allowed to call over grpc-web with credentials (CORS). Empty: same origin only.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub cors_allowed_origins: Vec<String>,
+
+    pub password_min_chars: usize,
+    pub password_max_chars: usize,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Threads that hash passwords; default: one per core.
+    pub hash_workers: Option<usize>,
+    /// Hash jobs that may wait; past this, Login and Register answer RESOURCE_EXHAUSTED.
+    pub hash_queue_depth: usize,
+
+    /// Largest accepted request message, in bytes.
+    pub max_request_bytes: usize,
+
+    /// Log filter (tracing-subscriber syntax); `RUST_LOG` also sets it.
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let argon2 = Argon2Settings::default();
+        let password = PasswordPolicy::default();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: PathBuf::from("keyward-data"),
+            database_url: None,
+            database_max_connections: 16,
+            migrate_on_start: true,
+            issuer: None,
+            audience: "keyward".into(),
+            access_token_ttl_secs: 300,
+            signing_key_reload_secs: 30,
+            session_idle_timeout_secs: 7 * 24 * 3600,
+            session_max_age_secs: 30 * 24 * 3600,
+            session_touch_interval_secs: 300,
+            cookie_secure: true,
+            cookie_domain: None,
+            cors_allowed_origins: Vec::new(),
+            password_min_chars: password.min_chars,
+            password_max_chars: password.max_chars,
+            argon2_memory_kib: argon2.memory_kib,
+            argon2_iterations: argon2.iterations,
+            argon2_parallelism: argon2.parallelism,
+            hash_workers: None,
+            hash_queue_depth: 64,
+            max_request_bytes: 64 * 1024,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Command-line flags that override the file and the environment.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A configuration problem, naming the setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}: {}", self.setting, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError { setting: setting.to_owned(), message: message.into() }
+}
+
+impl Config {
+    /// Reads defaults ← `file` ← environment ← `overrides`, then validates.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(invalid("config", format!("{} is not a readable file", file.display())));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let config: Config = figment
+            .merge(Env::raw().only(&["DATABASE_URL", "RUST_LOG"]).map(|key| {
+                if key.as_str().eq_ignore_ascii_case("RUST_LOG") { "log".into() } else { "database_url".into() }
+            }))
+            .merge(Env::prefixed("KEYWARD_"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|err| {
+                let setting = if err.path.is_empty() { "config".to_owned() } else { err.path.join(".") };
+                let source = err.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+                invalid(&setting, format!("{}{source}", err.kind))
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every setting; the first bad one is reported.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(invalid("database_url", "must start with postgres://, postgresql:// or sqlite:"));
+        }
+        if self.database_max_connections == 0 {
+            return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        if let Some(issuer) = &self.issuer {
+            let parsed = url::Url::parse(issuer).map_err(|err| invalid("issuer", format!("not a URL: {err}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid("issuer", "must be an http(s) URL"));
+            }
+        }
+        if self.audience.trim().is_empty() {
+            return Err(invalid("audience", "must not be empty"));
+        }
+        if !(30..=86_400).contains(&self.access_token_ttl_secs) {
+            return Err(invalid("access_token_ttl_secs", "must be between 30 and 86400"));
+        }
+        if self.signing_key_reload_secs == 0 {
+            return Err(invalid("signing_key_reload_secs", "must be at least 1"));
+        }
+        if self.session_idle_timeout_secs < 60 {
+            return Err(invalid("session_idle_timeout_secs", "must be at least 60"));
+        }
+        if self.session_max_age_secs < self.session_idle_timeout_secs {
+            return Err(invalid("session_max_age_secs", "must be at least session_idle_timeout_secs"));
+        }
+        if self.session_touch_interval_secs >= self.session_idle_timeout_secs {
+            return Err(invalid("session_touch_interval_secs", "must be shorter than session_idle_timeout_secs"));
+        }
+        for origin in &self.cors_allowed_origins {
+            validate_origin(origin)
+                .map_err(|message| invalid("cors_allowed_origins", format!("{origin:?}: {message}")))?;
+        }
+        if self.password_min_chars < 8 {
+            return Err(invalid("password_min_chars", "must be at least 8 (NIST SP 800-63B)"));
+        }
+        if self.password_max_chars < 64 || self.password_max_chars < self.password_min_chars {
+            return Err(invalid("password_max_chars", "must be at least 64 and at least password_min_chars"));
+        }
+        self.argon2()
+            .to_params()
+            .map_err(|err| invalid("argon2_memory_kib", format!("argon2 parameters rejected: {err}")))?;
+        if self.hash_workers == Some(0) {
+            return Err(invalid("hash_workers", "must be at least 1"));
+        }
+        if self.hash_queue_depth == 0 {
+            return Err(invalid("hash_queue_depth", "must be at least 1"));
+        }
+        if !(4 * 1024..=16 * 1024 * 1024).contains(&self.max_request_bytes) {
+            return Err(invalid("max_request_bytes", "must be between 4096 and 16777216"));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|err| invalid("log", err.to_string()))?;
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or SQLite in `data_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("keyward.db").display()),
+        }
+    }
+
+    pub fn uses_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    pub fn argon2(&self) -> Argon2Settings {
+        Argon2Settings {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            parallelism: self.argon2_parallelism,
+        }
+    }
+
+    pub fn password_policy(&self) -> PasswordPolicy {
+        PasswordPolicy { min_chars: self.password_min_chars, max_chars: self.password_max_chars }
+    }
+
+    pub fn hash_workers(&self) -> usize {
+        self.hash_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+    }
+
+    pub fn jwt(&self) -> JwtSettings {
+        JwtSettings {
+            issuer: self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.listen)),
+            audience: self.audience.clone(),
+            ttl: Duration::from_secs(self.access_token_ttl_secs),
+            leeway: Duration::from_secs(30),
+        }
+    }
+
+    pub fn session_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.session_idle_timeout_secs)
+    }
+
+    pub fn session_max_age(&self) -> Duration {
+        Duration::from_secs(self.session_max_age_secs)
+    }
+
+    pub fn session_touch_interval(&self) -> Duration {
+        Duration::from_secs(self.session_touch_interval_secs)
+    }
+}
+
+/// An origin is `scheme://host[:port]` and nothing else; `*` cannot go with credentials.
+fn validate_origin(origin: &str) -> Result<(), &'static str> {
+    if origin == "*" {
+        return Err("wildcard origins cannot be combined with credentials; list each origin");
+    }
+    let url = url::Url::parse(origin).map_err(|_| "not a URL")?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be http(s)://host[:port]");
+    }
+    if url.origin().ascii_serialization() != origin {
+        return Err("must be exactly scheme://host[:port], without path or trailing slash");
+    }
+    Ok(())
+}
+
+fn list_or_comma_separated<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(list) => list,
+        ListOrString::String(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let cases: Vec<(&str, Config)> = vec![
+            (
+                "cors_allowed_origins",
+                Config { cors_allowed_origins: vec!["https://a.example/path".into()], ..Config::default() },
+            ),
+            ("cors_allowed_origins", Config { cors_allowed_origins: vec!["*".into()], ..Config::default() }),
+            ("password_min_chars", Config { password_min_chars: 4, ..Config::default() }),
+            ("access_token_ttl_secs", Config { access_token_ttl_secs: 5, ..Config::default() }),
+            ("database_url", Config { database_url: Some("mysql://x".into()), ..Config::default() }),
+            ("argon2_memory_kib", Config { argon2_memory_kib: 1, ..Config::default() }),
+            ("log", Config { log: "[[[".into(), ..Config::default() }),
+        ];
+        for (setting, config) in cases {
+            assert_eq!(config.validate().unwrap_err().setting, setting);
+        }
+    }
+
+    #[test]
+    fn file_values_load_and_type_errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyward.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:6000\"\ncors_allowed_origins = [\"http://localhost:3000\"]\n")
+            .unwrap();
+        let config = Config::load(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(config.listen.port(), 6000);
+        assert_eq!(config.cors_allowed_origins, vec!["http://localhost:3000".to_owned()]);
+
+        std::fs::write(&path, "argon2_iterations = \"many\"\n").unwrap();
+        let err = Config::load(Some(&path), Overrides::default()).unwrap_err();
+        assert_eq!(err.setting, "argon2_iterations");
+
+        std::fs::write(&path, "no_such_setting = 1\n").unwrap();
+        assert!(Config::load(Some(&path), Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! Cryptography: argon2 on a bounded blocking pool, Ed25519 signing keys, access-token JWTs.
+//! Nothing here touches the store or the wire.
+
+mod jwt;
+mod keys;
+mod password;
+mod pool;
+
+pub use jwt::{AccessClaims, AccessTokenSigner, IssuedAccessToken, JwtSettings, KeySet};
+pub use keys::{Jwk, Jwks, SigningKeyMaterial, generate_ed25519};
+pub use password::{Argon2Settings, PasswordHasher, Verification};
+pub use pool::CpuPool;

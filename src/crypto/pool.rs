@@ -1,0 +1,120 @@
+use std::sync::{
+    Arc, Mutex,
+    mpsc::{self, SyncSender, TrySendError},
+};
+
+use crate::error::{Error, Result};
+
+/// Per-worker memory reused across jobs: argon2's working memory is tens of MiB, and allocating
+/// it fresh for every hash costs page faults on each call.
+#[derive(Default)]
+pub struct Scratch {
+    pub argon2_blocks: Vec<argon2::Block>,
+}
+
+type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
+
+/// A fixed set of OS threads for CPU-heavy auth work (password hashing), with a bounded queue.
+///
+/// Hashing never runs on the async runtime, so GetSession and friends stay fast while logins
+/// queue; when the queue is full, `run` fails at once with `HasherOverloaded` instead of letting
+/// latency grow without bound. Workers stop when the last `CpuPool` handle is dropped.
+pub struct CpuPool {
+    queue: SyncSender<Job>,
+}
+
+impl std::fmt::Debug for CpuPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CpuPool")
+    }
+}
+
+impl CpuPool {
+    /// Starts `workers` threads sharing a queue that holds at most `queue_depth` waiting jobs.
+    pub fn start(workers: usize, queue_depth: usize) -> Result<Self> {
+        let (queue, jobs) = mpsc::sync_channel::<Job>(queue_depth);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for index in 0..workers.max(1) {
+            let jobs = Arc::clone(&jobs);
+            std::thread::Builder::new()
+                .name(format!("keyward-cpu-{index}"))
+                .spawn(move || {
+                    let mut scratch = Scratch::default();
+                    loop {
+                        // The lock is held only while waiting for the next job, not while running it.
+                        let next = jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                        match next {
+                            Ok(job) => job(&mut scratch),
+                            Err(_) => return, // every sender dropped: shut down
+                        }
+                    }
+                })
+                .map_err(|err| Error::internal(format_args!("starting a hashing thread: {err}")))?;
+        }
+        Ok(Self { queue })
+    }
+
+    /// Queues `work` for a pool thread now, and returns a future of its result that waits
+    /// without blocking the runtime. A full queue fails at once with `HasherOverloaded`.
+    pub fn run<T, F>(&self, work: F) -> impl Future<Output = Result<T>> + Send + use<T, F>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Scratch) -> T + Send + 'static,
+    {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |scratch| {
+            // The caller may have gone away (cancelled RPC); nothing to do then.
+            let _ = reply.send(work(scratch));
+        });
+        let queued = self.queue.try_send(job).map_err(|err| match err {
+            TrySendError::Full(_) => Error::HasherOverloaded,
+            TrySendError::Disconnected(_) => Error::internal("hashing pool is stopped"),
+        });
+        async move {
+            queued?;
+            result.await.map_err(|_| Error::internal("hashing job ended without a result"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn full_queue_refuses_instead_of_waiting() {
+        let pool = Arc::new(CpuPool::start(1, 1).unwrap());
+        let (release, hold) = mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        // Occupy the only worker until released.
+        let busy = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move {
+                pool.run(move |_| {
+                    let _ = started_tx.send(());
+                    hold.recv().ok();
+                })
+                .await
+            }
+        });
+        started.await.unwrap();
+        // One job fits in the queue; the next is refused at once.
+        let (queued_tx, queued_sent) = tokio::sync::oneshot::channel();
+        let queued = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move {
+                let job = pool.run(|_| 7);
+                let _ = queued_tx.send(());
+                job.await
+            }
+        });
+        queued_sent.await.unwrap();
+        let refused = pool.run(|_| 8).await;
+        assert!(matches!(refused, Err(Error::HasherOverloaded)), "{refused:?}");
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        assert_eq!(queued.await.unwrap().unwrap(), 7);
+    }
+}

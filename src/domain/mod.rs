@@ -1,0 +1,14 @@
+//! Validated value types. Constructing one is the validation: a `Email` is always normalized and
+//! well-formed, a `Password` always within policy. Pure: no I/O, no clock.
+
+mod email;
+mod name;
+mod page;
+mod password;
+mod token;
+
+pub use email::Email;
+pub use name::DisplayName;
+pub use page::{PageRequest, encode_page_token};
+pub use password::{Password, PasswordPolicy};
+pub use token::{SessionToken, TokenHash};

@@ -1,0 +1,124 @@
+//! The domain error enum, grouped by cause. `grpc::status` maps each variant to a gRPC status in
+//! one exhaustive match; nothing else decides status codes.
+
+use std::fmt;
+
+/// Result alias used across the service and store layers.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a Keyward use case can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // --- the caller sent something unusable ---
+    /// A request field is missing, malformed or out of bounds.
+    #[error("invalid {0}")]
+    InvalidField(FieldError),
+
+    // --- who the caller is ---
+    /// Email/password did not match. Deliberately says nothing about which.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// No session token or access token came with a call that needs one.
+    #[error("not signed in")]
+    NotSignedIn,
+    /// The token is unknown, expired, revoked or malformed.
+    #[error("session invalid")]
+    SessionInvalid,
+    /// The call changes the session (refresh, logout, revoke, password change) and so needs the
+    /// session token itself; an access token only proves who the caller is.
+    #[error("session token required")]
+    SessionTokenRequired,
+
+    // --- state conflicts ---
+    /// Registration with an email that already has an account.
+    #[error("email already registered")]
+    EmailTaken,
+    /// The operation needs a password and the user has none.
+    #[error("user has no password")]
+    NoPassword,
+    /// A resource the caller named does not exist or is not theirs.
+    #[error("{0} not found")]
+    NotFound(Resource),
+
+    // --- the server's own limits and faults ---
+    /// The password hashing queue is full; the caller should retry later.
+    #[error("password hashing is overloaded")]
+    HasherOverloaded,
+    /// A fault in storage or a dependency. The detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Wraps an unexpected fault; its text goes to the log only.
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        Self::Internal(detail.to_string())
+    }
+
+    /// Shorthand for a field violation.
+    pub fn field(field: &'static str, reason: FieldReason, description: impl Into<String>) -> Self {
+        Self::InvalidField(FieldError { field, reason, description: description.into() })
+    }
+}
+
+/// One bad request field, named as it is in the proto.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub reason: FieldReason,
+    /// Human-readable, safe to show to the end user.
+    pub description: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.description)
+    }
+}
+
+/// Why a field was refused; becomes the ErrorInfo reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldReason {
+    Required,
+    TooLong,
+    Malformed,
+    InvalidEmail,
+    PasswordTooShort,
+    PasswordTooLong,
+    PasswordTooCommon,
+    InvalidPageToken,
+    InvalidPageSize,
+    PasswordIncorrect,
+}
+
+impl FieldReason {
+    /// The SCREAMING_SNAKE reason clients switch on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "FIELD_REQUIRED",
+            Self::TooLong => "FIELD_TOO_LONG",
+            Self::Malformed => "FIELD_MALFORMED",
+            Self::InvalidEmail => "INVALID_EMAIL",
+            Self::PasswordTooShort => "PASSWORD_TOO_SHORT",
+            Self::PasswordTooLong => "PASSWORD_TOO_LONG",
+            Self::PasswordTooCommon => "PASSWORD_TOO_COMMON",
+            Self::InvalidPageToken => "INVALID_PAGE_TOKEN",
+            Self::InvalidPageSize => "INVALID_PAGE_SIZE",
+            Self::PasswordIncorrect => "PASSWORD_INCORRECT",
+        }
+    }
+}
+
+/// Kinds of thing a NOT_FOUND can be about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Session,
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Session => "session",
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! Domain → proto conversions. Each destructures its source completely, so a new field fails
+//! the build here until someone decides whether it crosses the wire.
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    crypto::IssuedAccessToken,
+    pb,
+    service::SignedIn,
+    store::{SessionRecord, UserRecord},
+};
+
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
+}
+
+pub fn user(user: &UserRecord) -> pb::User {
+    let UserRecord { id, name, email, email_verified, image, password_hash, created_at, updated_at: _ } = user;
+    pb::User {
+        id: id.clone(),
+        email: email.clone(),
+        name: name.clone().unwrap_or_default(),
+        email_verify_time: email_verified.map(timestamp),
+        image: image.clone().unwrap_or_default(),
+        has_password: password_hash.is_some(),
+        create_time: Some(timestamp(*created_at)),
+    }
+}
+
+/// `current` marks the session the request was made with.
+pub fn session(session: &SessionRecord, current_session_id: &str) -> pb::Session {
+    let SessionRecord { id, session_token: _, user_id, expires, idle_expires, created_at, last_seen_at, user_agent } =
+        session;
+    pb::Session {
+        id: id.clone(),
+        user_id: user_id.clone(),
+        create_time: Some(timestamp(*created_at)),
+        last_seen_time: Some(timestamp(*last_seen_at)),
+        idle_expire_time: Some(timestamp(*idle_expires)),
+        expire_time: Some(timestamp(*expires)),
+        user_agent: user_agent.clone().unwrap_or_default(),
+        current: id == current_session_id,
+    }
+}
+
+pub fn access_token(token: &IssuedAccessToken) -> pb::AccessToken {
+    let IssuedAccessToken { token, expires_at } = token;
+    pb::AccessToken { token: token.clone(), expire_time: Some(timestamp(*expires_at)) }
+}
+
+pub fn signed_in(signed_in: &SignedIn) -> pb::SignedIn {
+    let SignedIn { user: u, session: s, token, access_token: a } = signed_in;
+    pb::SignedIn {
+        user: Some(user(u)),
+        session: Some(session(s, &s.id)),
+        session_token: token.expose().to_owned(),
+        access_token: Some(access_token(a)),
+    }
+}

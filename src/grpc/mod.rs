@@ -1,0 +1,11 @@
+//! The gRPC surface: the only code that sees prost types or `tonic::Status`. Handlers are thin:
+//! destructure the request, identify the caller, call `service`, convert the answer.
+
+mod auth;
+mod caller;
+mod convert;
+mod status;
+
+pub use auth::AuthApi;
+pub use caller::{CookieSettings, SESSION_COOKIE};
+pub use status::{ERROR_DOMAIN, to_status};

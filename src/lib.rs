@@ -1,0 +1,17 @@
+//! Keyward: an identity service over gRPC. See ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod pb;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod web;
+
+pub use app::{App, RunningApp};
+pub use config::Config;
+pub use error::{Error, Result};

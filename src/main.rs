@@ -1,0 +1,168 @@
+//! `keyward`: the command line. Thin: parses flags, loads the config, calls the library.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+use keyward::{App, Config, config::Overrides, service::rotate_signing_key, store::Store, telemetry};
+
+#[derive(Parser)]
+#[command(name = "keyward", version, about = "Identity service over gRPC: passwords, passkeys, sessions, JWTs")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Common {
+    /// TOML configuration file.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Directory for the embedded SQLite database [default: ./keyward-data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve gRPC, grpc-web and HTTP (migrating the database first unless configured otherwise).
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:50051].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// JWT signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply all pending migrations.
+    Up,
+    /// Roll back the most recent migrations.
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Make a new active signing key; tokens signed by the old one verify until they expire.
+    Rotate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let config =
+        match Config::load(cli.common.config.as_deref(), Overrides { listen, data_dir: cli.common.data_dir.clone() }) {
+            Ok(config) => config,
+            Err(err) => {
+                eprintln!("keyward: {err}");
+                return ExitCode::from(2);
+            }
+        };
+    telemetry::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("keyward: starting the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("keyward: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Migrate { action } => {
+            let store = open_store(&config).await?;
+            match action {
+                MigrateAction::Up => store.migrate_up().await?,
+                MigrateAction::Down { steps } => store.migrate_down(steps).await?,
+                MigrateAction::Status => {
+                    for migration in store.migration_status().await? {
+                        let state = if migration.applied { "applied" } else { "pending" };
+                        #[allow(clippy::print_stdout)] // the command's output
+                        {
+                            println!("{state:8} {}", migration.name);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Keys { action: KeysAction::Rotate } => {
+            let store = open_store(&config).await?;
+            store.migrate_up().await?;
+            let kid = rotate_signing_key(&store, chrono::Utc::now()).await?;
+            #[allow(clippy::print_stdout)] // the command's output
+            {
+                println!("new active signing key: {kid}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if config.uses_sqlite() {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    Ok(Store::connect(&config.database_url(), config.database_max_connections).await?)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", config.listen))?;
+    let app = App::spawn(config, listener).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight calls");
+    app.shutdown().await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

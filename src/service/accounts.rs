@@ -1,0 +1,114 @@
+use serde_json::json;
+
+use super::{Caller, RequestMeta, Services, SignedIn, audit::kind, sessions::CredentialKind};
+use crate::{
+    domain::{DisplayName, Email, Password},
+    error::{Error, FieldReason, Result},
+    store::{NewUser, SessionWithUser, new_id},
+};
+
+impl Services {
+    /// Creates a user with email and password and signs them in. The user and the first session
+    /// are written in one transaction.
+    pub async fn register(&self, email: &str, password: &str, name: &str, meta: &RequestMeta) -> Result<SignedIn> {
+        let email = Email::parse("email", email)?;
+        let name = DisplayName::parse("name", name)?;
+        let mut user_inputs = vec![email.as_str()];
+        user_inputs.extend(email.as_str().split('@').next());
+        user_inputs.extend(name.as_deref());
+        let password = Password::parse_new("password", password, self.inner.password_policy, &user_inputs)?;
+
+        let password_hash = self.inner.hasher.hash(password).await?;
+        let now = self.inner.clock.now();
+        let user = NewUser {
+            id: new_id(),
+            email: email.to_string(),
+            name: name.into_inner(),
+            password_hash: Some(password_hash),
+            created_at: now,
+        };
+        let (session, token) = self.new_session(&user.id, meta, now)?;
+        let SessionWithUser { session, user } = self.inner.store.create_user_with_session(user, session).await?;
+        self.audit(Some(&user.id), kind::USER_REGISTERED, json!({ "method": "password" })).await;
+        self.signed_in(user, session, token, now)
+    }
+
+    /// Signs in with email and password.
+    ///
+    /// Unknown email, user without a password and wrong password all do the same work (one
+    /// argon2 verification, one audit write) and give the same `InvalidCredentials`, so neither
+    /// the answer nor its timing tells whether the email has an account (OWASP ASVS V2.2 / V3.2).
+    pub async fn login(&self, email: &str, password: &str, meta: &RequestMeta) -> Result<SignedIn> {
+        let email = Email::parse("email", email)?;
+        let password = Password::parse_existing("password", password, self.inner.password_policy)?;
+        let user = self.inner.store.find_user_by_email(email.as_str()).await?;
+        let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
+        let verification = self.inner.hasher.verify(password.clone(), stored_hash).await?;
+        let user = match user {
+            Some(user) if verification.matches => user,
+            user => {
+                let user_id = user.as_ref().map(|user| user.id.as_str());
+                self.audit(user_id, kind::LOGIN_FAILED, json!({ "method": "password" })).await;
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        if verification.needs_rehash {
+            self.upgrade_password_hash(&user.id, password).await;
+        }
+        let signed_in = self.sign_in(user, meta).await?;
+        self.audit(
+            Some(&signed_in.user.id),
+            kind::LOGIN_SUCCEEDED,
+            json!({ "method": "password", "session_id": signed_in.session.id }),
+        )
+        .await;
+        Ok(signed_in)
+    }
+
+    /// Re-hashes with today's parameters after a successful login. Best effort: the login stands
+    /// even if this fails, and the next login tries again.
+    async fn upgrade_password_hash(&self, user_id: &str, password: Password) {
+        let result = async {
+            let hash = self.inner.hasher.hash(password).await?;
+            self.inner.store.set_password_hash(user_id, hash, self.inner.clock.now()).await
+        }
+        .await;
+        match result {
+            Ok(()) => tracing::info!(user_id, "password hash upgraded to current parameters"),
+            Err(err) => tracing::warn!(user_id, error = %err, "password hash upgrade failed"),
+        }
+    }
+
+    /// Changes the caller's password after checking the current one, and revokes every other
+    /// session of theirs (someone who knew the old password may hold one). Returns how many.
+    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<u64> {
+        if caller.via != CredentialKind::SessionToken {
+            return Err(Error::SessionTokenRequired);
+        }
+        let policy = self.inner.password_policy;
+        let current = Password::parse_existing("current_password", current, policy)?;
+        let mut user_inputs = vec![caller.user.email.as_str()];
+        user_inputs.extend(caller.user.name.as_deref());
+        let new = Password::parse_new("new_password", new, policy, &user_inputs)?;
+
+        // Re-read the hash: the caller's copy of the user may predate another password change.
+        let user = self.inner.store.find_user(&caller.user.id).await?.ok_or(Error::SessionInvalid)?;
+        let stored_hash = user.password_hash.ok_or(Error::NoPassword)?;
+        if !self.inner.hasher.verify(current, Some(stored_hash)).await?.matches {
+            return Err(Error::field(
+                "current_password",
+                FieldReason::PasswordIncorrect,
+                "the current password is not correct",
+            ));
+        }
+        let new_hash = self.inner.hasher.hash(new).await?;
+        let now = self.inner.clock.now();
+        let revoked = self
+            .inner
+            .store
+            .change_password_and_revoke_others(&caller.user.id, &caller.session.id, new_hash, now)
+            .await?;
+        self.audit(Some(&caller.user.id), kind::PASSWORD_CHANGED, json!({ "revoked_sessions": revoked })).await;
+        Ok(revoked)
+    }
+}

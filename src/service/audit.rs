@@ -1,0 +1,23 @@
+use super::Services;
+use crate::store::AuditEvent;
+
+/// Audit event kinds. Stable strings: dashboards and alerts match on them.
+pub(super) mod kind {
+    pub const USER_REGISTERED: &str = "user.registered";
+    pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
+    pub const LOGIN_FAILED: &str = "login.failed";
+    pub const LOGOUT: &str = "session.logout";
+    pub const SESSION_REVOKED: &str = "session.revoked";
+    pub const PASSWORD_CHANGED: &str = "password.changed";
+}
+
+impl Services {
+    /// Records an audit event. A failure to record is logged, not returned: the user's action
+    /// already happened and must not be reported as failed.
+    pub(super) async fn audit(&self, user_id: Option<&str>, kind: &'static str, detail: serde_json::Value) {
+        let event = AuditEvent { user_id: user_id.map(str::to_owned), kind, detail, at: self.inner.clock.now() };
+        if let Err(err) = self.inner.store.record_audit_event(event).await {
+            tracing::error!(error = %err, kind, "could not record audit event");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::{Store, entities::audit_events, new_id};
+use crate::error::Result;
+
+/// A security-relevant event. `detail` is JSON and must never carry secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub user_id: Option<String>,
+    pub kind: &'static str,
+    pub detail: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Appends an audit event.
+    pub async fn record_audit_event(&self, event: AuditEvent) -> Result<()> {
+        audit_events::ActiveModel {
+            id: Set(new_id()),
+            user_id: Set(event.user_id),
+            kind: Set(event.kind.to_owned()),
+            detail: Set(event.detail.to_string()),
+            created_at: Set(event.at),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The kinds of a user's audit events, oldest first (for tests and admin views).
+    pub async fn audit_event_kinds(&self, user_id: &str) -> Result<Vec<String>> {
+        let rows = audit_events::Entity::find()
+            .filter(audit_events::Column::UserId.eq(user_id))
+            .order_by_asc(audit_events::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|row| row.kind).collect())
+    }
+}

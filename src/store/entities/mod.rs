@@ -1,0 +1,10 @@
+//! sea-orm entities, one file per table. Column names follow the migrations (Auth.js names).
+
+pub mod accounts;
+pub mod audit_events;
+pub mod authenticators;
+pub mod ceremonies;
+pub mod sessions;
+pub mod signing_keys;
+pub mod users;
+pub mod verification_tokens;

@@ -1,0 +1,157 @@
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::{NewUser, SessionRecord, Store, UserRecord, entities::sessions, entities::users, is_unique_violation};
+use crate::error::{Error, Result};
+
+/// A session about to be created. `token_hash` is the SHA-256 of the token handed to the client.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub token_hash: String,
+    pub user_id: String,
+    pub created_at: DateTime<Utc>,
+    pub idle_expires: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
+    pub user_agent: Option<String>,
+}
+
+impl NewSession {
+    fn into_active_model(self) -> sessions::ActiveModel {
+        sessions::ActiveModel {
+            id: Set(self.id),
+            session_token: Set(self.token_hash),
+            user_id: Set(self.user_id),
+            expires: Set(self.expires),
+            idle_expires: Set(self.idle_expires),
+            created_at: Set(self.created_at),
+            last_seen_at: Set(self.created_at),
+            user_agent: Set(self.user_agent),
+        }
+    }
+}
+
+/// A session together with its user, as GetSession needs them.
+#[derive(Debug, Clone)]
+pub struct SessionWithUser {
+    pub session: SessionRecord,
+    pub user: UserRecord,
+}
+
+impl Store {
+    /// Creates the user and their first session in one transaction: either both exist afterwards
+    /// or neither does. A taken email is `EmailTaken`.
+    pub async fn create_user_with_session(&self, user: NewUser, session: NewSession) -> Result<SessionWithUser> {
+        let txn = self.db.begin().await?;
+        let user = match user.into_active_model().insert(&txn).await {
+            Ok(user) => user,
+            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
+            Err(err) => return Err(err.into()),
+        };
+        let session = session.into_active_model().insert(&txn).await?;
+        txn.commit().await?;
+        Ok(SessionWithUser { session, user })
+    }
+
+    /// Stores a new session for an existing user.
+    pub async fn insert_session(&self, session: NewSession) -> Result<SessionRecord> {
+        Ok(session.into_active_model().insert(&self.db).await?)
+    }
+
+    /// The session whose token hashes to `token_hash`, with its user, expired or not.
+    pub async fn find_session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionWithUser>> {
+        let found = sessions::Entity::find()
+            .filter(sessions::Column::SessionToken.eq(token_hash))
+            .find_also_related(users::Entity)
+            .one(&self.db)
+            .await?;
+        Ok(found.and_then(|(session, user)| user.map(|user| SessionWithUser { session, user })))
+    }
+
+    /// The session with this id, with its user.
+    pub async fn find_session(&self, session_id: &str) -> Result<Option<SessionWithUser>> {
+        let found =
+            sessions::Entity::find_by_id(session_id.to_owned()).find_also_related(users::Entity).one(&self.db).await?;
+        Ok(found.and_then(|(session, user)| user.map(|user| SessionWithUser { session, user })))
+    }
+
+    /// Records use of a session: last seen now, idle expiry pushed to `idle_expires`.
+    pub async fn touch_session(&self, session_id: &str, now: DateTime<Utc>, idle_expires: DateTime<Utc>) -> Result<()> {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastSeenAt, Expr::value(now))
+            .col_expr(sessions::Column::IdleExpires, Expr::value(idle_expires))
+            .filter(sessions::Column::Id.eq(session_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the session `session_id` if it belongs to `user_id`; false when there was none.
+    pub async fn delete_user_session(&self, user_id: &str, session_id: &str) -> Result<bool> {
+        let result = sessions::Entity::delete_many()
+            .filter(sessions::Column::Id.eq(session_id))
+            .filter(sessions::Column::UserId.eq(user_id))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Sets a new password hash and deletes every other session of the user, atomically.
+    /// Returns how many sessions were deleted.
+    pub async fn change_password_and_revoke_others(
+        &self,
+        user_id: &str,
+        keep_session_id: &str,
+        password_hash: String,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let txn = self.db.begin().await?;
+        users::ActiveModel {
+            id: Set(user_id.to_owned()),
+            password_hash: Set(Some(password_hash)),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        let revoked = sessions::Entity::delete_many()
+            .filter(sessions::Column::UserId.eq(user_id))
+            .filter(sessions::Column::Id.ne(keep_session_id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(revoked.rows_affected)
+    }
+
+    /// One page of a user's live sessions, newest first, after `after` (a session id).
+    pub async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<SessionRecord>> {
+        let mut query = sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user_id))
+            .filter(sessions::Column::Expires.gt(now))
+            .filter(sessions::Column::IdleExpires.gt(now));
+        if let Some(after) = after {
+            query = query.filter(sessions::Column::Id.lt(after));
+        }
+        Ok(query.order_by_desc(sessions::Column::Id).limit(limit).all(&self.db).await?)
+    }
+
+    /// Deletes sessions past either expiry; returns how many.
+    pub async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let result = sessions::Entity::delete_many()
+            .filter(sessions::Column::Expires.lte(now).or(sessions::Column::IdleExpires.lte(now)))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+}

@@ -1,0 +1,71 @@
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::{Store, entities::signing_keys};
+use crate::error::Result;
+
+/// A JWT signing key as stored.
+#[derive(Debug, Clone)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub algorithm: String,
+    /// PKCS#8 DER, base64 (standard alphabet).
+    pub private_key: String,
+    /// Raw public key, base64url.
+    pub public_key: String,
+    pub created_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl From<signing_keys::Model> for StoredSigningKey {
+    fn from(m: signing_keys::Model) -> Self {
+        Self {
+            kid: m.id,
+            algorithm: m.algorithm,
+            private_key: m.private_key,
+            public_key: m.public_key,
+            created_at: m.created_at,
+            retired_at: m.retired_at,
+        }
+    }
+}
+
+impl Store {
+    /// Keys that are active or were retired after `retired_after`, newest first.
+    pub async fn live_signing_keys(&self, retired_after: DateTime<Utc>) -> Result<Vec<StoredSigningKey>> {
+        let rows = signing_keys::Entity::find()
+            .filter(signing_keys::Column::RetiredAt.is_null().or(signing_keys::Column::RetiredAt.gt(retired_after)))
+            .order_by_desc(signing_keys::Column::CreatedAt)
+            .order_by_desc(signing_keys::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Makes `key` the active key and retires every other active key, atomically.
+    pub async fn rotate_signing_key(&self, key: StoredSigningKey) -> Result<()> {
+        let txn = self.db.begin().await?;
+        signing_keys::Entity::update_many()
+            .col_expr(signing_keys::Column::RetiredAt, Expr::value(Some(key.created_at)))
+            .filter(signing_keys::Column::RetiredAt.is_null())
+            .exec(&txn)
+            .await?;
+        signing_keys::ActiveModel {
+            id: Set(key.kid),
+            algorithm: Set(key.algorithm),
+            private_key: Set(key.private_key),
+            public_key: Set(key.public_key),
+            created_at: Set(key.created_at),
+            retired_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}

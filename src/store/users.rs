@@ -1,0 +1,54 @@
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{Store, UserRecord, entities::users};
+use crate::error::{Error, Result};
+
+/// What registration knows about a new user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewUser {
+    pub(super) fn into_active_model(self) -> users::ActiveModel {
+        users::ActiveModel {
+            id: Set(self.id),
+            name: Set(self.name),
+            email: Set(self.email),
+            email_verified: Set(None),
+            image: Set(None),
+            password_hash: Set(self.password_hash),
+            created_at: Set(self.created_at),
+            updated_at: Set(self.created_at),
+        }
+    }
+}
+
+impl Store {
+    /// The user with this normalized email, if any.
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+        Ok(users::Entity::find().filter(users::Column::Email.eq(email)).one(&self.db).await?)
+    }
+
+    /// The user with this id, if any.
+    pub async fn find_user(&self, id: &str) -> Result<Option<UserRecord>> {
+        Ok(users::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+    }
+
+    /// Replaces a user's password hash (re-hash on login, after checking the old one).
+    pub async fn set_password_hash(&self, user_id: &str, password_hash: String, now: DateTime<Utc>) -> Result<()> {
+        let update = users::ActiveModel {
+            id: Set(user_id.to_owned()),
+            password_hash: Set(Some(password_hash)),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        update.update(&self.db).await.map_err(Error::from)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,33 @@
+//! Plain HTTP beside gRPC on the same port: health and the JWKS other services verify with.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+
+use crate::service::Services;
+
+/// `/healthz` and `/.well-known/jwks.json`.
+pub fn router(services: Services) -> Router {
+    Router::new().route("/healthz", get(healthz)).route("/.well-known/jwks.json", get(jwks)).with_state(services)
+}
+
+/// 200 when the database answers, 503 otherwise.
+async fn healthz(State(services): State<Services>) -> impl IntoResponse {
+    match services.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n"),
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+        }
+    }
+}
+
+/// The public keys that verify access tokens: the active key and recently retired ones.
+/// Verifiers should cache it briefly and refetch when they meet an unknown `kid`.
+async fn jwks(State(services): State<Services>) -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "public, max-age=60")], Json(services.keys().current().jwks()))
+}

@@ -1,0 +1,210 @@
+//! Test harness: a fresh database per test (SQLite file or PostgreSQL database), a real server
+//! on 127.0.0.1:0, generated clients, and helpers to read ErrorInfo reasons.
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf};
+
+use keyward::{
+    App, Config, RunningApp,
+    pb::{self, auth_service_client::AuthServiceClient},
+    service::Clock,
+};
+use sea_orm::{ConnectionTrait, Database};
+use tonic::{Request, Status, transport::Channel};
+use tonic_types::StatusExt;
+
+/// Runs `$test(backend)` on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set.
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::common::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if crate::common::postgres_url().is_none() {
+                    eprintln!("TEST_DATABASE_URL is not set: the PostgreSQL run of this test cannot happen here");
+                    return;
+                }
+                super::$name(crate::common::Backend::Postgres).await;
+            }
+        }
+    )+};
+}
+pub(crate) use both_backends;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.is_empty())
+}
+
+/// A database that exists for one test and is dropped afterwards (even when the test panics).
+pub struct TestDb {
+    pub url: String,
+    pub data_dir: PathBuf,
+    _dir: tempfile::TempDir,
+    postgres: Option<(String, String)>, // (admin url, database name)
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_path_buf();
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}?mode=rwc", data_dir.join("keyward.db").display());
+                Self { url, data_dir, _dir: dir, postgres: None }
+            }
+            Backend::Postgres => {
+                let admin = postgres_url().expect("TEST_DATABASE_URL");
+                let name = format!("keyward_it_{}", uuid::Uuid::new_v4().simple());
+                let conn = Database::connect(&admin).await.unwrap();
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+                conn.close().await.unwrap();
+                let mut url = url::Url::parse(&admin).unwrap();
+                url.set_path(&name);
+                Self { url: url.to_string(), data_dir, _dir: dir, postgres: Some((admin, name)) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else { return };
+        // Drop runs inside the test's runtime, which cannot block on async work: use a thread
+        // with a runtime of its own. FORCE closes connections a failed test left open.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let conn = Database::connect(&admin).await.unwrap();
+                conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+                conn.close().await.unwrap();
+            });
+        })
+        .join();
+        if dropped.is_err() && !std::thread::panicking() {
+            panic!("could not drop the test database");
+        }
+    }
+}
+
+/// A test configuration: cheap argon2 (tests about hashing cost set their own), the test's
+/// database, an ephemeral port.
+pub fn test_config(db: &TestDb) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: db.data_dir.clone(),
+        database_url: Some(db.url.clone()),
+        database_max_connections: 5,
+        argon2_memory_kib: 256,
+        argon2_iterations: 1,
+        hash_workers: Some(2),
+        ..Config::default()
+    }
+}
+
+/// A running server plus its database; dropping it shuts nothing down cleanly, so tests call
+/// `stop` at the end.
+pub struct TestServer {
+    pub app: RunningApp,
+    pub clock: Clock,
+    pub db: TestDb,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::create(backend).await;
+        let mut config = test_config(&db);
+        tweak(&mut config);
+        Self::start_on(db, config).await
+    }
+
+    pub async fn start_on(db: TestDb, config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        let clock = Clock::default();
+        let app = App::spawn_with_clock(config, listener, clock.clone()).await.unwrap();
+        Self { app, clock, db }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.app.local_addr()
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    pub async fn auth(&self) -> AuthServiceClient<Channel> {
+        AuthServiceClient::connect(self.base_url()).await.unwrap()
+    }
+
+    pub async fn stop(self) {
+        let TestServer { app, db, .. } = self;
+        app.shutdown().await.unwrap();
+        drop(db);
+    }
+}
+
+/// A request carrying `authorization: Bearer <token>`.
+pub fn bearer<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// The ErrorInfo reason of a status (panics when there is none: every Keyward error has one).
+pub fn reason(status: &Status) -> String {
+    status.get_details_error_info().unwrap_or_else(|| panic!("no ErrorInfo in {status:?}")).reason
+}
+
+/// The field violations of an INVALID_ARGUMENT status, field → description.
+pub fn violations(status: &Status) -> HashMap<String, String> {
+    status
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.into_iter().map(|v| (v.field, v.description)).collect())
+        .unwrap_or_default()
+}
+
+pub const PASSWORD: &str = "violet-otter-lamp-93";
+
+/// Registers `email` with the standard test password and returns what Register answered.
+pub async fn register(client: &mut AuthServiceClient<Channel>, email: &str) -> pb::SignedIn {
+    client
+        .register(pb::RegisterRequest { email: email.into(), password: PASSWORD.into(), name: "Test User".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .signed_in
+        .unwrap()
+}
+
+pub async fn login(
+    client: &mut AuthServiceClient<Channel>,
+    email: &str,
+    password: &str,
+) -> Result<pb::SignedIn, Status> {
+    Ok(client
+        .login(pb::LoginRequest { email: email.into(), password: password.into() })
+        .await?
+        .into_inner()
+        .signed_in
+        .unwrap())
+}
+
+pub async fn get_session(
+    client: &mut AuthServiceClient<Channel>,
+    token: &str,
+) -> Result<pb::GetSessionResponse, Status> {
+    Ok(client.get_session(bearer(pb::GetSessionRequest::default(), token)).await?.into_inner())
+}

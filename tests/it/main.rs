@@ -1,0 +1,17 @@
+//! Keyward's integration tests: one binary (each extra test binary re-links tonic, sea-orm and
+//! webauthn-rs). Every test starts a real server on 127.0.0.1:0 and calls it with generated tonic
+//! clients over real sockets. Store-touching tests run on SQLite always and on PostgreSQL when
+//! TEST_DATABASE_URL is set.
+
+// Tests may panic on unexpected results: that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod auth_flow;
+mod bad_input;
+mod cli;
+mod grpc_web;
+mod load;
+mod schema;
+mod tokens;
