@@ -1,10 +1,14 @@
-//! Compiles proto/ into the tonic service code and writes the descriptor set that reflection
-//! serves. protoc comes from the protoc-bin-vendored crate, so a fresh machine needs none.
+//! Compiles every proto under proto/keyward/v1 into tonic service code and writes the descriptor
+//! set that reflection serves. protoc comes from the protoc-bin-vendored crate, so a fresh machine
+//! needs none.
 
-use std::{env, path::PathBuf};
+use std::{env, fs, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["auth.proto", "resources.proto"].map(|f| PathBuf::from("proto/keyward/v1").join(f));
+    let mut protos: Vec<PathBuf> =
+        fs::read_dir("proto/keyward/v1")?.map(|entry| entry.map(|e| e.path())).collect::<Result<_, _>>()?;
+    protos.retain(|path| path.extension().is_some_and(|ext| ext == "proto"));
+    protos.sort();
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
 
     let mut config = prost_build::Config::new();

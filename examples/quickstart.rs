@@ -11,8 +11,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut auth = AuthServiceClient::connect(url).await?;
     let email = format!("quickstart-{}@example.com", std::process::id());
 
-    auth.register(RegisterRequest { email: email.clone(), password: "violet-otter-lamp-93".into(), name: "Ada".into() })
-        .await?;
+    auth.register(RegisterRequest {
+        email: email.clone(),
+        password: "violet-otter-lamp-93".into(),
+        name: "Ada".into(),
+    })
+    .await?;
     let signed_in = auth
         .login(LoginRequest { email, password: "violet-otter-lamp-93".into() })
         .await?

@@ -1,16 +1,14 @@
-use std::time::Duration;
-
 use tonic::{Request, Response, Status};
 
 use super::{
-    caller::{CookieSettings, required_token},
+    caller::{CookieSettings, authenticate, request_meta as meta},
     convert,
     status::to_status,
 };
 use crate::{
     error::{Error, FieldReason},
     pb::{self, auth_service_server::AuthService},
-    service::{Caller, RequestMeta, Services, SignedIn},
+    service::{Caller, Services, SignedIn},
 };
 
 /// Longest token accepted in `GetSessionRequest.token`.
@@ -29,25 +27,16 @@ impl AuthApi {
     }
 
     async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
-        let token = required_token(request).map_err(to_status)?;
-        self.services.authenticate(&token).await.map_err(to_status)
+        authenticate(&self.services, request).await
     }
 
-    /// The proto answer for a sign-in, with the session cookie for browser callers.
     fn signed_in_response<T>(
         &self,
         signed_in: &SignedIn,
         wrap: impl FnOnce(pb::SignedIn) -> T,
     ) -> Result<Response<T>, Status> {
-        let mut response = Response::new(wrap(convert::signed_in(signed_in)));
-        let remaining = (signed_in.session.expires - self.services.clock().now()).to_std().unwrap_or(Duration::ZERO);
-        self.cookies.set(&mut response, signed_in.token.expose(), remaining)?;
-        Ok(response)
+        self.cookies.signed_in_response(&self.services, signed_in, wrap)
     }
-}
-
-fn meta<T>(request: &Request<T>) -> RequestMeta {
-    RequestMeta::new(request.metadata().get("user-agent").and_then(|v| v.to_str().ok()))
 }
 
 #[tonic::async_trait]

@@ -6,7 +6,13 @@ use tonic::{
     metadata::{MetadataMap, MetadataValue},
 };
 
-use crate::{config::Config, error::Error};
+use super::{convert, status::to_status};
+use crate::{
+    config::Config,
+    error::Error,
+    pb,
+    service::{Caller, Services, SignedIn},
+};
 
 /// Name of the HttpOnly cookie that carries the session token for browsers.
 pub const SESSION_COOKIE: &str = "keyward_session";
@@ -31,6 +37,17 @@ pub fn presented_token(metadata: &MetadataMap) -> Option<String> {
 /// The presented token, or `NotSignedIn`.
 pub fn required_token<T>(request: &Request<T>) -> Result<String, Error> {
     presented_token(request.metadata()).filter(|token| !token.is_empty()).ok_or(Error::NotSignedIn)
+}
+
+/// The authenticated caller of a user-scoped RPC.
+pub async fn authenticate<T>(services: &Services, request: &Request<T>) -> Result<Caller, Status> {
+    let token = required_token(request).map_err(to_status)?;
+    services.authenticate(&token).await.map_err(to_status)
+}
+
+/// The user agent the client reported, for the session list.
+pub fn request_meta<T>(request: &Request<T>) -> crate::service::RequestMeta {
+    crate::service::RequestMeta::new(request.metadata().get("user-agent").and_then(|v| v.to_str().ok()))
 }
 
 /// How the session cookie is written.
@@ -62,6 +79,20 @@ impl CookieSettings {
     /// Adds `set-cookie` with the session token, living as long as the session can.
     pub fn set<T>(&self, response: &mut Response<T>, token: &str, max_age: Duration) -> Result<(), Status> {
         append(response.metadata_mut(), &self.build(token.to_owned(), max_age))
+    }
+
+    /// The proto answer for any sign-in (password, passkey, OAuth), with the session cookie for
+    /// browser callers, living as long as the session can.
+    pub fn signed_in_response<T>(
+        &self,
+        services: &Services,
+        signed_in: &SignedIn,
+        wrap: impl FnOnce(pb::SignedIn) -> T,
+    ) -> Result<Response<T>, Status> {
+        let mut response = Response::new(wrap(convert::signed_in(signed_in)));
+        let remaining = (signed_in.session.expires - services.clock().now()).to_std().unwrap_or(Duration::ZERO);
+        self.set(&mut response, signed_in.token.expose(), remaining)?;
+        Ok(response)
     }
 
     /// Adds `set-cookie` that deletes the session cookie.

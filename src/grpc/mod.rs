@@ -7,5 +7,5 @@ mod convert;
 mod status;
 
 pub use auth::AuthApi;
-pub use caller::{CookieSettings, SESSION_COOKIE};
+pub use caller::{CookieSettings, SESSION_COOKIE, authenticate, request_meta};
 pub use status::{ERROR_DOMAIN, to_status};

@@ -91,8 +91,10 @@ impl Services {
         self.inner.keys.reload(self.inner.signer.settings(), self.inner.clock.now()).await
     }
 
-    /// Deletes expired sessions; returns how many.
+    /// Deletes expired sessions and ceremonies; returns how many rows went.
     pub async fn sweep_expired(&self) -> Result<u64> {
-        self.inner.store.delete_expired_sessions(self.inner.clock.now()).await
+        let now = self.inner.clock.now();
+        Ok(self.inner.store.delete_expired_sessions(now).await?
+            + self.inner.store.delete_expired_ceremonies(now).await?)
     }
 }

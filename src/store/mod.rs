@@ -2,6 +2,7 @@
 //! rest of Keyward sees `Store` methods and plain record structs.
 
 mod audit;
+mod ceremonies;
 mod connect;
 mod counts;
 mod entities;
@@ -10,11 +11,12 @@ mod signing_keys;
 mod users;
 
 pub use audit::AuditEvent;
+pub use ceremonies::{CeremonyRecord, NewCeremony};
 pub use connect::{Backend, MigrationState};
 pub use counts::RowCounts;
 pub use sessions::{NewSession, SessionWithUser};
 pub use signing_keys::StoredSigningKey;
-pub use users::NewUser;
+pub use users::{NewUser, SignInMethods};
 
 /// A user row as the service layer sees it.
 pub type UserRecord = entities::users::Model;

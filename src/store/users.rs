@@ -52,3 +52,32 @@ impl Store {
         Ok(())
     }
 }
+
+/// The ways a user can sign in, to refuse removing the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInMethods {
+    pub password: bool,
+    pub passkeys: u64,
+    pub linked_accounts: u64,
+}
+
+impl SignInMethods {
+    pub fn total(&self) -> u64 {
+        u64::from(self.password) + self.passkeys + self.linked_accounts
+    }
+}
+
+impl Store {
+    /// How the user can sign in: password, passkeys, linked OAuth accounts.
+    pub async fn sign_in_methods(&self, user_id: &str) -> Result<SignInMethods> {
+        use sea_orm::PaginatorTrait;
+
+        use super::entities::{accounts, authenticators};
+        let password = self.find_user(user_id).await?.is_some_and(|user| user.password_hash.is_some());
+        let passkeys =
+            authenticators::Entity::find().filter(authenticators::Column::UserId.eq(user_id)).count(&self.db).await?;
+        let linked_accounts =
+            accounts::Entity::find().filter(accounts::Column::UserId.eq(user_id)).count(&self.db).await?;
+        Ok(SignInMethods { password, passkeys, linked_accounts })
+    }
+}
