@@ -115,6 +115,7 @@ pub fn test_config(db: &TestDb) -> Config {
 pub struct TestServer {
     pub app: RunningApp,
     pub clock: Clock,
+    pub config: Config,
     pub db: TestDb,
 }
 
@@ -133,8 +134,15 @@ impl TestServer {
     pub async fn start_on(db: TestDb, config: Config) -> Self {
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let clock = Clock::default();
-        let app = App::spawn_with_clock(config, listener, clock.clone()).await.unwrap();
-        Self { app, clock, db }
+        let app = App::spawn_with_clock(config.clone(), listener, clock.clone()).await.unwrap();
+        Self { app, clock, config, db }
+    }
+
+    /// A second, independent server on the same database and configuration (another replica),
+    /// on its own port and with its own process memory. Stop it with `shutdown()`.
+    pub async fn start_replica(&self) -> RunningApp {
+        let listener = tokio::net::TcpListener::bind(self.config.listen).await.unwrap();
+        App::spawn_with_clock(self.config.clone(), listener, self.clock.clone()).await.unwrap()
     }
 
     pub fn addr(&self) -> SocketAddr {
