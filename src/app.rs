@@ -121,7 +121,7 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         .into_axum_router()
         .layer(RpcLogLayer)
         .layer(GrpcWebLayer::new());
-    Ok(Routes::from(grpc.merge(web::router(services))))
+    Ok(Routes::from(grpc.merge(web::router(services, config.signin_page))))
 }
 
 /// CORS for grpc-web from browsers on other origins: only the configured origins, with

@@ -79,6 +79,10 @@ pub struct Config {
     /// Largest accepted request message, in bytes.
     pub max_request_bytes: usize,
 
+    /// Serve the built-in sign-in page at `/signin` (on by default; turn it off in production
+    /// when your own app has the sign-in UI).
+    pub signin_page: bool,
+
     /// Log filter (tracing-subscriber syntax); `RUST_LOG` also sets it.
     pub log: String,
     pub log_format: LogFormat,
@@ -112,6 +116,7 @@ impl Default for Config {
             hash_workers: None,
             hash_queue_depth: 64,
             max_request_bytes: 64 * 1024,
+            signin_page: true,
             log: "info".into(),
             log_format: LogFormat::Text,
         }

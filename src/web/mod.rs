@@ -1,4 +1,7 @@
-//! Plain HTTP beside gRPC on the same port: health and the JWKS other services verify with.
+//! Plain HTTP beside gRPC on the same port: health, the JWKS other services verify with, and
+//! the built-in sign-in page.
+
+mod signin;
 
 use axum::{
     Json, Router,
@@ -10,9 +13,11 @@ use axum::{
 
 use crate::service::Services;
 
-/// `/healthz` and `/.well-known/jwks.json`.
-pub fn router(services: Services) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/.well-known/jwks.json", get(jwks)).with_state(services)
+/// `/healthz`, `/.well-known/jwks.json` and, when `signin_page` is on, `/signin`.
+pub fn router(services: Services, signin_page: bool) -> Router {
+    let router = Router::new().route("/healthz", get(healthz)).route("/.well-known/jwks.json", get(jwks));
+    let router = if signin_page { router.merge(signin::router()) } else { router };
+    router.with_state(services)
 }
 
 /// 200 when the database answers, 503 otherwise.

@@ -1,0 +1,356 @@
+// The built-in sign-in page: password and passkey sign-up / sign-in, passkey management and the
+// current session, over the same TypeScript client and grpc-web path a customer's app uses.
+
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import {
+  type GetSessionResponse,
+  type Passkey,
+  type WebAuthnUser,
+  conditionalGetAvailable,
+  createKeywardClient,
+  hasReason,
+  isUnimplemented,
+  listProviders,
+  registerPasskey,
+  signInWithPasskey,
+  signUpWithPasskey,
+  signalAllAcceptedCredentials,
+  signalCurrentUserDetails,
+  startProviderSignIn,
+  webauthnAvailable,
+} from "../src/index.js";
+import { describeError } from "./messages.js";
+
+const client = createKeywardClient({ baseUrl: location.origin });
+
+function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`#${id} is missing from the page`);
+  return element as T;
+}
+
+const status = $("status");
+const errorBox = $("error");
+
+function say(message: string) {
+  errorBox.hidden = true;
+  errorBox.textContent = "";
+  status.textContent = message;
+}
+
+function fail(error: unknown) {
+  status.textContent = "";
+  errorBox.textContent = describeError(error);
+  errorBox.hidden = false;
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || (error as { kind?: string }).kind === "AbortError");
+}
+
+/** Runs `action` with `button` disabled, reporting failures in the alert box. */
+async function busy(button: HTMLButtonElement | null, action: () => Promise<void>) {
+  if (button) button.disabled = true;
+  try {
+    await action();
+  } catch (error) {
+    if (!isAbort(error)) fail(error);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// One pending background ceremony at a time (passkey autofill, conditional create): a browser
+// runs a single WebAuthn request, so anything the user starts aborts it first.
+let background: AbortController | undefined;
+function abortBackground() {
+  background?.abort();
+  background = undefined;
+}
+function newBackground(): AbortSignal {
+  abortBackground();
+  background = new AbortController();
+  return background.signal;
+}
+
+// The WebAuthn user handle per Keyward user, learned from ceremonies: the Signal API names users
+// by it, and a password session has no other way to know it.
+const handleKey = (userId: string) => `keyward.webauthn-user:${userId}`;
+function rememberWebAuthnUser(keywardUserId: string, user: WebAuthnUser) {
+  if (user.userId) localStorage.setItem(handleKey(keywardUserId), JSON.stringify(user));
+}
+function webAuthnUser(keywardUserId: string): WebAuthnUser | undefined {
+  const stored = localStorage.getItem(handleKey(keywardUserId));
+  return stored ? (JSON.parse(stored) as WebAuthnUser) : undefined;
+}
+
+let current: GetSessionResponse | undefined;
+
+function formatTime(time: Timestamp | undefined): string {
+  if (!time) return "never";
+  return new Date(Number(time.seconds) * 1000).toLocaleString();
+}
+
+async function refresh(): Promise<void> {
+  try {
+    current = await client.auth.getSession({});
+  } catch (error) {
+    current = undefined;
+    if (!hasReason(error, "NOT_SIGNED_IN", "SESSION_INVALID")) fail(error);
+  }
+  if (current?.user) await showSignedIn(current);
+  else showSignedOut();
+}
+
+function showSignedOut() {
+  $("signed-in").hidden = true;
+  $("signed-out").hidden = false;
+  document.title = "Sign in · Keyward";
+  void startPasskeyAutofill();
+}
+
+async function showSignedIn(session: GetSessionResponse) {
+  abortBackground();
+  const user = session.user!;
+  $("signed-out").hidden = true;
+  $("signed-in").hidden = false;
+  document.title = "Signed in · Keyward";
+  $("session-email").textContent = user.email;
+  $("session-name").textContent = user.name || "—";
+  $("session-password").textContent = user.hasPassword ? "set" : "none (passkey only)";
+  $("session-user-id").textContent = user.id;
+  $("session-id").textContent = session.session?.id ?? "";
+  const ends = [session.session?.idleExpireTime, session.session?.expireTime]
+    .filter((t): t is Timestamp => !!t)
+    .sort((a, b) => Number(a.seconds - b.seconds))[0];
+  $("session-expires").textContent = formatTime(ends);
+  await loadPasskeys();
+}
+
+/** Passkey autofill: a conditional request that waits on the email field's autofill. */
+async function startPasskeyAutofill() {
+  if (!webauthnAvailable() || !(await conditionalGetAvailable())) return;
+  const signal = newBackground();
+  try {
+    const result = await signInWithPasskey(client, { conditional: true, signal });
+    if (!result) return;
+    await afterPasskeySignIn(result.signedIn.user?.id ?? "", result);
+  } catch (error) {
+    // A server without PasskeyService simply has no autofill.
+    if (!signal.aborted && !isAbort(error) && !isUnimplemented(error)) fail(error);
+  }
+}
+
+async function afterPasskeySignIn(keywardUserId: string, user: WebAuthnUser) {
+  rememberWebAuthnUser(keywardUserId, user);
+  await refresh();
+  if (current?.user) {
+    say(`Signed in with a passkey as ${current.user.email}.`);
+    // Keep what the authenticator shows in step with the account.
+    await signalCurrentUserDetails(user, { name: current.user.email, displayName: current.user.name || current.user.email });
+  }
+}
+
+async function loadPasskeys() {
+  const list = $("passkey-list");
+  let passkeys: Passkey[] = [];
+  try {
+    passkeys = (await client.passkeys.listPasskeys({})).passkeys;
+  } catch (error) {
+    // A server without PasskeyService still serves the rest of the page.
+    if (!isUnimplemented(error)) throw error;
+  }
+  list.replaceChildren(...passkeys.map(passkeyItem));
+  $("passkeys-empty").hidden = passkeys.length > 0;
+  const user = current?.user && webAuthnUser(current.user.id);
+  if (user) await signalAllAcceptedCredentials(user, passkeys);
+}
+
+function passkeyItem(passkey: Passkey): HTMLLIElement {
+  const item = document.createElement("li");
+  item.dataset["passkeyId"] = passkey.id;
+  const name = document.createElement("strong");
+  name.className = "passkey-name";
+  name.textContent = passkey.name;
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  meta.textContent = `Added ${formatTime(passkey.createTime)} · last used ${formatTime(passkey.lastUsedTime)}${
+    passkey.backedUp ? " · synced" : ""
+  }`;
+  const rename = button(`Rename`, `Rename passkey ${passkey.name}`);
+  const remove = button(`Delete`, `Delete passkey ${passkey.name}`);
+  rename.addEventListener("click", () => item.replaceChildren(renameForm(passkey)));
+  remove.addEventListener("click", () =>
+    busy(remove, async () => {
+      await client.passkeys.deletePasskey({ passkeyId: passkey.id });
+      say(`Passkey “${passkey.name}” deleted.`);
+      await loadPasskeys();
+    }),
+  );
+  item.append(name, meta, rename, " ", remove);
+  return item;
+}
+
+function button(text: string, label: string): HTMLButtonElement {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.textContent = text;
+  element.setAttribute("aria-label", label);
+  return element;
+}
+
+function renameForm(passkey: Passkey): HTMLFormElement {
+  const form = document.createElement("form");
+  const label = document.createElement("label");
+  label.textContent = "New name";
+  const input = document.createElement("input");
+  input.name = "name";
+  input.value = passkey.name;
+  input.required = true;
+  label.append(input);
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.textContent = "Save";
+  const cancel = button("Cancel", "Cancel renaming");
+  cancel.addEventListener("click", () => void loadPasskeys().catch(fail));
+  form.append(label, save, cancel);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void busy(save, async () => {
+      const renamed = await client.passkeys.renamePasskey({ passkeyId: passkey.id, name: input.value });
+      say(`Passkey renamed to “${renamed.passkey?.name ?? input.value}”.`);
+      await loadPasskeys();
+    });
+  });
+  queueMicrotask(() => input.focus());
+  return form;
+}
+
+async function loadProviders() {
+  const providers = await listProviders(client);
+  const list = $("provider-list");
+  list.replaceChildren(
+    ...providers.map((provider) => {
+      const item = document.createElement("li");
+      const go = button(provider.displayName, `Continue with ${provider.displayName}`);
+      go.textContent = provider.displayName;
+      go.className = "secondary";
+      go.addEventListener("click", () =>
+        busy(go, async () => location.assign(await startProviderSignIn(client, provider.id, location.href))),
+      );
+      item.append(go);
+      return item;
+    }),
+  );
+  $("providers").hidden = providers.length === 0;
+}
+
+function field(form: HTMLFormElement, name: string): string {
+  return (form.elements.namedItem(name) as HTMLInputElement).value;
+}
+
+function bind() {
+  const signinForm = $<HTMLFormElement>("signin-form");
+  signinForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void busy(signinForm.querySelector("button[type=submit]"), async () => {
+      abortBackground();
+      const signedIn = (await client.auth.login({ email: field(signinForm, "email"), password: field(signinForm, "password") }))
+        .signedIn;
+      signinForm.reset();
+      await refresh();
+      say(`Signed in as ${signedIn?.user?.email ?? "you"}.`);
+      void offerPasskeyUpgrade();
+    });
+  });
+
+  const passkeySignin = $<HTMLButtonElement>("passkey-signin");
+  passkeySignin.addEventListener("click", () =>
+    busy(passkeySignin, async () => {
+      abortBackground();
+      try {
+        const email = field(signinForm, "email").trim();
+        const result = await signInWithPasskey(client, email ? { email } : {});
+        if (result) await afterPasskeySignIn(result.signedIn.user?.id ?? "", result);
+      } finally {
+        if (!current?.user) void startPasskeyAutofill();
+      }
+    }),
+  );
+
+  const signupForm = $<HTMLFormElement>("signup-form");
+  signupForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void busy(signupForm.querySelector("button[type=submit]"), async () => {
+      abortBackground();
+      const response = await client.auth.register({
+        email: field(signupForm, "email"),
+        password: field(signupForm, "password"),
+        name: field(signupForm, "name"),
+      });
+      signupForm.reset();
+      await refresh();
+      say(`Welcome! Your account ${response.signedIn?.user?.email ?? ""} is ready.`);
+    });
+  });
+
+  const passkeySignup = $<HTMLButtonElement>("passkey-signup");
+  passkeySignup.addEventListener("click", () =>
+    busy(passkeySignup, async () => {
+      abortBackground();
+      try {
+        const result = await signUpWithPasskey(client, { email: field(signupForm, "email"), name: field(signupForm, "name") });
+        rememberWebAuthnUser(result.signedIn.user?.id ?? "", result);
+        signupForm.reset();
+        await refresh();
+        say(`Welcome! Your account ${result.signedIn.user?.email ?? ""} is ready, with a passkey and no password.`);
+      } finally {
+        if (!current?.user) void startPasskeyAutofill();
+      }
+    }),
+  );
+
+  const addPasskey = $<HTMLButtonElement>("add-passkey");
+  addPasskey.addEventListener("click", () =>
+    busy(addPasskey, async () => {
+      abortBackground();
+      const result = await registerPasskey(client);
+      if (!result) return;
+      if (current?.user) rememberWebAuthnUser(current.user.id, result);
+      say(`Passkey “${result.passkey.name}” added.`);
+      await loadPasskeys();
+    }),
+  );
+
+  const signout = $<HTMLButtonElement>("signout");
+  signout.addEventListener("click", () =>
+    busy(signout, async () => {
+      await client.auth.logout({});
+      current = undefined;
+      say("Signed out.");
+      showSignedOut();
+    }),
+  );
+}
+
+/**
+ * Conditional create right after a password sign-in: the browser may offer to add a passkey
+ * without a dialog. Silent when the browser has no such thing or the user ignores it.
+ */
+async function offerPasskeyUpgrade() {
+  if (!webauthnAvailable()) return;
+  const signal = newBackground();
+  try {
+    const result = await registerPasskey(client, { mediation: "conditional", signal });
+    if (!result || !current?.user) return;
+    rememberWebAuthnUser(current.user.id, result);
+    say(`Your browser added a passkey (“${result.passkey.name}”): next time, sign in without a password.`);
+    await loadPasskeys();
+  } catch {
+    // Conditional create fails quietly by design (no passkey provider, user declined, aborted).
+  }
+}
+
+bind();
+void refresh();
+void loadProviders().catch(fail);

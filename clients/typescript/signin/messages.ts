@@ -1,0 +1,87 @@
+// What the sign-in page says for each failure: every ErrorInfo reason Keyward sends, the
+// browser's WebAuthn refusals, and transport failures.
+
+import { Code } from "@connectrpc/connect";
+import { KeywardError, PasskeyCeremonyError } from "../src/index.js";
+
+const FIELD_LABELS: Record<string, string> = {
+  email: "Email",
+  password: "Password",
+  name: "Name",
+  new_password: "New password",
+  current_password: "Current password",
+};
+
+/** Fixed texts per reason; `null` means "use the server's field description". */
+export const REASON_MESSAGES: Record<string, string | null> = {
+  INVALID_CREDENTIALS: "That email and password don't match an account. Check both and try again.",
+  EMAIL_TAKEN: "An account with this email already exists. Sign in instead.",
+  INVALID_EMAIL: "Enter a valid email address, like name@example.com.",
+  PASSWORD_TOO_SHORT: null,
+  PASSWORD_TOO_LONG: null,
+  PASSWORD_TOO_COMMON: "This password is too common or too easy to guess. Choose a longer, less predictable one.",
+  PASSWORD_INCORRECT: "The current password is not correct.",
+  FIELD_REQUIRED: null,
+  FIELD_TOO_LONG: null,
+  FIELD_MALFORMED: null,
+  INVALID_PAGE_TOKEN: "The list changed while you were paging through it. Reload the page.",
+  INVALID_PAGE_SIZE: "The page asked for an invalid number of items. Reload the page.",
+  NOT_SIGNED_IN: "You are signed out. Sign in to continue.",
+  SESSION_INVALID: "Your session has ended. Sign in again.",
+  SESSION_TOKEN_REQUIRED: "This needs a full session, not an access token. Sign in again.",
+  SESSION_NOT_FOUND: "That session no longer exists.",
+  NO_PASSWORD: "This account has no password. Sign in with a passkey instead.",
+  OVERLOADED: "Too many sign-ins are in progress right now. Wait a moment and try again.",
+  INTERNAL: "Something went wrong on the server. Try again later.",
+  // Passkeys
+  CHALLENGE_EXPIRED: "The passkey request expired. Try again.",
+  CEREMONY_NOT_FOUND: "The passkey request expired or was already used. Try again.",
+  PASSKEY_NOT_FOUND: "This passkey is not registered here any more. Choose another passkey or sign in with your password.",
+  PASSKEY_INVALID: "The passkey's answer could not be verified. Try again.",
+  PASSKEY_VERIFICATION_FAILED: "The passkey's answer could not be verified. Try again.",
+  PASSKEY_COUNTER_REGRESSED: "This passkey looks like it was copied to another device, so it was refused. Use another sign-in method.",
+  PASSKEY_ALREADY_REGISTERED: "This passkey is already registered.",
+  LAST_SIGN_IN_METHOD: "You can't delete your only way to sign in. Add another passkey or a password first.",
+  // OAuth
+  OAUTH_ACCOUNT_NOT_LINKED: "This account is already registered with another sign-in method. Sign in with it first, then link the provider.",
+};
+
+const CEREMONY_MESSAGES: Record<string, string> = {
+  NotAllowedError: "The passkey request was cancelled or timed out.",
+  InvalidStateError: "This device already has a passkey for this account.",
+  NotSupportedError: "This browser can't use passkeys.",
+  SecurityError: "Passkeys aren't allowed on this address. Open the page on its configured domain.",
+  AbortError: "The passkey request was cancelled.",
+};
+
+/** A sentence for the user about `error`. */
+export function describeError(error: unknown): string {
+  if (error instanceof PasskeyCeremonyError) {
+    return CEREMONY_MESSAGES[error.kind] ?? `The passkey request failed: ${error.message}`;
+  }
+  if (!(error instanceof KeywardError)) {
+    return `Something went wrong: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if (error.reason === undefined) {
+    switch (error.code) {
+      case Code.Unavailable:
+      case Code.Unknown:
+        return "Can't reach Keyward. Check your connection and try again.";
+      case Code.Unimplemented:
+        return "This Keyward server doesn't offer that feature.";
+      case Code.DeadlineExceeded:
+        return "Keyward took too long to answer. Try again.";
+      default:
+        return `Keyward refused the request: ${error.rawMessage}`;
+    }
+  }
+  const fixed = REASON_MESSAGES[error.reason];
+  if (fixed) return fixed;
+  const violation = error.fieldViolations[0];
+  if (violation) {
+    const label = FIELD_LABELS[violation.field] ?? violation.field;
+    if (error.reason === "FIELD_REQUIRED") return `${label} is required.`;
+    return `${label}: ${violation.description}`;
+  }
+  return `${error.rawMessage} (${error.reason})`;
+}

@@ -1,0 +1,68 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { type Client, type Interceptor, type Transport, createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { KeywardError } from "./errors.js";
+import { AuthService } from "./gen/keyward/v1/auth_pb.js";
+import { PasskeyService } from "./gen/keyward/v1/passkey_pb.js";
+
+export interface KeywardClientOptions {
+  /** Where Keyward serves grpc-web, e.g. `https://id.example.com` or `/` for the same origin. */
+  baseUrl: string;
+  /**
+   * Fetch credentials mode. The default, `include`, sends and accepts the HttpOnly
+   * `keyward_session` cookie that Login and Register set, also across origins (the server must
+   * list this page's origin in `cors_allowed_origins`).
+   */
+  credentials?: RequestCredentials;
+  /**
+   * A session token or access token sent as `authorization: Bearer …` (native apps, servers,
+   * tests). Browsers usually leave this unset and let the cookie do the work.
+   */
+  token?: string | (() => string | undefined);
+  /** Extra interceptors, run before the error translation. */
+  interceptors?: Interceptor[];
+  /** Fetch implementation (defaults to `globalThis.fetch`). */
+  fetch?: typeof globalThis.fetch;
+  /** Default deadline for every call, in milliseconds. */
+  timeoutMs?: number;
+}
+
+/** Typed clients for every Keyward service, over one grpc-web transport. */
+export interface KeywardClient {
+  readonly auth: Client<typeof AuthService>;
+  readonly passkeys: Client<typeof PasskeyService>;
+  readonly transport: Transport;
+  /** A client for any other service descriptor (e.g. one only some servers run). */
+  service<S extends DescService>(service: S): Client<S>;
+}
+
+/** Rethrows every failure as a KeywardError, so callers can read `reason`. */
+const typedErrors: Interceptor = (next) => async (request) => {
+  try {
+    return await next(request);
+  } catch (error) {
+    throw KeywardError.from(error);
+  }
+};
+
+export function createKeywardClient(options: KeywardClientOptions): KeywardClient {
+  const credentials = options.credentials ?? "include";
+  const baseFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const bearer: Interceptor = (next) => (request) => {
+    const token = typeof options.token === "function" ? options.token() : options.token;
+    if (token) request.header.set("authorization", `Bearer ${token}`);
+    return next(request);
+  };
+  const transport = createGrpcWebTransport({
+    baseUrl: options.baseUrl,
+    fetch: (input, init) => baseFetch(input, { ...init, credentials }),
+    interceptors: [typedErrors, bearer, ...(options.interceptors ?? [])],
+    ...(options.timeoutMs === undefined ? {} : { defaultTimeoutMs: options.timeoutMs }),
+  });
+  return {
+    auth: createClient(AuthService, transport),
+    passkeys: createClient(PasskeyService, transport),
+    transport,
+    service: (service) => createClient(service, transport),
+  };
+}

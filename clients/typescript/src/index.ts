@@ -1,0 +1,31 @@
+export { createKeywardClient } from "./client.js";
+export type { KeywardClient, KeywardClientOptions } from "./client.js";
+export { ERROR_DOMAIN, KeywardError, hasReason, isUnimplemented } from "./errors.js";
+export type { FieldViolation } from "./errors.js";
+export {
+  PasskeyCeremonyError,
+  UNKNOWN_CREDENTIAL_REASONS,
+  conditionalCreateAvailable,
+  conditionalGetAvailable,
+  registerPasskey,
+  signInWithPasskey,
+  signUpWithPasskey,
+  signalAllAcceptedCredentials,
+  signalCurrentUserDetails,
+  signalSupport,
+  signalUnknownCredential,
+} from "./passkeys.js";
+export type {
+  PasskeySignedIn,
+  RegisterPasskeyOptions,
+  RegisteredPasskey,
+  SignInWithPasskeyOptions,
+  SignUpWithPasskeyOptions,
+  WebAuthnUser,
+} from "./passkeys.js";
+export { listProviders, startProviderSignIn } from "./providers.js";
+export type { Provider } from "./providers.js";
+export { base64urlToBytes, bytesToBase64url, credentialToJSON, webauthnAvailable } from "./webauthn.js";
+export * from "./gen/keyward/v1/auth_pb.js";
+export * from "./gen/keyward/v1/passkey_pb.js";
+export * from "./gen/keyward/v1/resources_pb.js";

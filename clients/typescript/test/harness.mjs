@@ -1,0 +1,139 @@
+// Shared test plumbing: start a real `keyward serve` on a free port with a throwaway SQLite
+// database, launch Debian's chromium through playwright-core, save screenshots as artifacts.
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, "..", "..", "..");
+/** Screenshots and logs land here (git-ignored); CI keeps it as the run's artifacts. */
+export const artifactsDir = resolve(process.env.KEYWARD_TEST_ARTIFACTS ?? join(repoRoot, "test-artifacts", "e2e"));
+
+/** The keyward binary: $KEYWARD_BIN, else the debug build in $CARGO_TARGET_DIR or target/. */
+export function keywardBin() {
+  const candidates = [
+    process.env.KEYWARD_BIN,
+    process.env.CARGO_TARGET_DIR && join(resolve(repoRoot, process.env.CARGO_TARGET_DIR), "debug", "keyward"),
+    join(repoRoot, "target", "debug", "keyward"),
+  ].filter(Boolean);
+  const found = candidates.find((path) => existsSync(path));
+  if (!found) throw new Error(`no keyward binary (run \`cargo build\` or set KEYWARD_BIN); looked at ${candidates.join(", ")}`);
+  return found;
+}
+
+/**
+ * Starts `keyward serve --listen 127.0.0.1:0` and waits for its "keyward is serving" log line,
+ * which names the port it bound: no port guessing, no sleeps.
+ */
+export async function startKeyward(env = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "keyward-e2e-"));
+  const child = spawn(keywardBin(), ["serve", "--listen", "127.0.0.1:0"], {
+    env: { ...process.env, KEYWARD_DATA_DIR: dataDir, KEYWARD_LOG_FORMAT: "json", KEYWARD_LOG: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log = [];
+  const port = await new Promise((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`keyward did not start in 30 s:\n${log.join("\n")}`)), 30_000);
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        log.push(line);
+        const match = /"local_addr":"127\.0\.0\.1:(\d+)"/.exec(line);
+        if (match && line.includes("keyward is serving")) {
+          clearTimeout(timer);
+          resolvePort(Number(match[1]));
+        }
+      });
+    }
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`keyward exited with ${code} before serving:\n${log.join("\n")}`));
+    });
+  });
+  return {
+    port,
+    /** Pages use `localhost`: it is a secure context and a valid WebAuthn RP ID, an IP is not. */
+    origin: `http://localhost:${port}`,
+    log,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((done) => child.once("exit", done));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Chromium with a fresh profile; returns its one browser context. */
+export async function launchBrowser() {
+  const userDataDir = mkdtempSync(join(tmpdir(), "keyward-chromium-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-quic",
+      "--no-first-run",
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A CDP virtual authenticator on `page`: CTAP2, platform ("internal"), resident keys and user
+ * verification, user always present and verified.
+ */
+export async function addVirtualAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return {
+    cdp,
+    authenticatorId,
+    async credentials() {
+      return (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
+    },
+  };
+}
+
+/** Saves a full-page screenshot as `<scenario>/<NN>-<step>.png` under the artifacts dir. */
+export function screenshotter(page, scenario) {
+  const dir = join(artifactsDir, scenario);
+  mkdirSync(dir, { recursive: true });
+  let step = 0;
+  return async (name) => {
+    step += 1;
+    await page.screenshot({ path: join(dir, `${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
+  };
+}
+
+/** A unique email per run, so reruns against one server never collide. */
+export function uniqueEmail(prefix) {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
