@@ -1,0 +1,16 @@
+"""Python client for Keyward: the generated gRPC stubs plus a small wrapper.
+
+    from keyward_client import KeywardClient, KeywardError
+
+    with KeywardClient("127.0.0.1:50051") as keyward:
+        keyward.login("ada@example.com", "violet-otter-lamp-93")
+        print(keyward.get_session().user.email)
+
+The generated modules live in ``keyward.v1`` (``auth_pb2``, ``passkey_pb2``, ``resources_pb2`` and
+their ``*_pb2_grpc`` service stubs), with type stubs.
+"""
+
+from keyward_client.client import KeywardClient
+from keyward_client.errors import ERROR_DOMAIN, FieldViolation, KeywardError
+
+__all__ = ["ERROR_DOMAIN", "FieldViolation", "KeywardClient", "KeywardError"]

@@ -1,0 +1,85 @@
+"""``KeywardClient``: one channel, the session token as bearer metadata, typed errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from keyward.v1 import auth_pb2, auth_pb2_grpc, passkey_pb2_grpc, resources_pb2
+from keyward_client.errors import KeywardError
+
+Response = TypeVar("Response")
+
+
+class KeywardClient:
+    """A connection to Keyward.
+
+    ``target`` is ``host:port``. Plaintext by default (a local or sidecar Keyward); pass
+    ``credentials=grpc.ssl_channel_credentials()`` for TLS. After ``register``/``login`` the
+    client remembers the session token and sends it as ``authorization: Bearer …`` on
+    user-scoped calls; ``token`` sets one up front (a session token or an access token).
+    ``auth`` and ``passkeys`` are the generated stubs for anything the wrapper does not cover;
+    call them through ``call`` to get the bearer metadata and ``KeywardError``.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.token = token
+        self.timeout = timeout
+        self.channel = (
+            grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+        )
+        self.auth = auth_pb2_grpc.AuthServiceStub(self.channel)
+        self.passkeys = passkey_pb2_grpc.PasskeyServiceStub(self.channel)
+
+    def __enter__(self) -> KeywardClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def call(self, method: Callable[..., Response], request: Any, *, token: str | None = None) -> Response:
+        """Calls a generated stub method with the bearer token; failures raise KeywardError."""
+        bearer = token or self.token
+        metadata = (("authorization", f"Bearer {bearer}"),) if bearer else ()
+        try:
+            return method(request, metadata=metadata, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise KeywardError.from_rpc_error(error) from None
+
+    def register(self, email: str, password: str, name: str = "") -> resources_pb2.SignedIn:
+        """Creates a user with a password, signs in and remembers the session token."""
+        response = self.call(self.auth.Register, auth_pb2.RegisterRequest(email=email, password=password, name=name))
+        self.token = response.signed_in.session_token
+        return response.signed_in
+
+    def login(self, email: str, password: str) -> resources_pb2.SignedIn:
+        """Signs in with a password and remembers the session token."""
+        response = self.call(self.auth.Login, auth_pb2.LoginRequest(email=email, password=password))
+        self.token = response.signed_in.session_token
+        return response.signed_in
+
+    def get_session(self, token: str | None = None) -> auth_pb2.GetSessionResponse:
+        """Who is behind ``token`` (default: this client's session)? The authoritative check."""
+        if token:
+            return self.call(self.auth.GetSession, auth_pb2.GetSessionRequest(token=token))
+        return self.call(self.auth.GetSession, auth_pb2.GetSessionRequest())
+
+    def refresh_session(self) -> auth_pb2.RefreshSessionResponse:
+        return self.call(self.auth.RefreshSession, auth_pb2.RefreshSessionRequest())
+
+    def logout(self) -> None:
+        """Ends this client's session and forgets the token."""
+        self.call(self.auth.Logout, auth_pb2.LogoutRequest())
+        self.token = None

@@ -1,0 +1,105 @@
+"""Starts a real ``keyward serve`` for the tests: the debug binary (``$KEYWARD_BIN``, else the one
+``cargo build`` reports), a throwaway SQLite data dir, port 0 (the bound port is read from the
+server's "keyward is serving" log line, so there is no port race), ready once /healthz answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from keyward_client import KeywardClient
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def keyward_bin() -> str:
+    if os.environ.get("KEYWARD_BIN"):
+        return os.environ["KEYWARD_BIN"]
+    build = subprocess.run(
+        ["cargo", "build", "--bin", "keyward", "--message-format=json-render-diagnostics"],
+        cwd=REPO_ROOT,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    for line in build.stdout.splitlines():
+        message = json.loads(line)
+        if message.get("reason") == "compiler-artifact" and message.get("executable") and message["target"]["name"] == "keyward":
+            return message["executable"]
+    raise RuntimeError("cargo build did not report a keyward executable")
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[str], address: str, log: list[str]) -> None:
+        self.process = process
+        self.address = address
+        self.log = log
+
+
+@pytest.fixture(scope="session")
+def keyward_server() -> Iterator[Server]:
+    with tempfile.TemporaryDirectory(prefix="keyward-pytest-") as data_dir:
+        env = {**os.environ, "KEYWARD_DATA_DIR": data_dir, "KEYWARD_LOG_FORMAT": "json", "KEYWARD_LOG": "info"}
+        process = subprocess.Popen(
+            [keyward_bin(), "serve", "--listen", "127.0.0.1:0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        log: list[str] = []
+        addresses: queue.Queue[str] = queue.Queue()
+
+        def read_log() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                log.append(line.rstrip())
+                if "keyward is serving" in line:
+                    addresses.put(json.loads(line)["local_addr"])
+
+        threading.Thread(target=read_log, daemon=True).start()
+        try:
+            try:
+                address = addresses.get(timeout=60)
+            except queue.Empty:
+                raise RuntimeError("keyward did not start:\n" + "\n".join(log)) from None
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://{address}/healthz", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            yield Server(process, address, log)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def client(keyward_server: Server) -> Iterator[KeywardClient]:
+    with KeywardClient(keyward_server.address) as client:
+        yield client
+
+
+@pytest.fixture
+def email() -> str:
+    return f"py-{uuid.uuid4().hex[:12]}@example.com"
