@@ -14,4 +14,5 @@ mod cli;
 mod grpc_web;
 mod load;
 mod schema;
+mod signin_page;
 mod tokens;

@@ -4,6 +4,7 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   type GetSessionResponse,
+  PasskeyCeremonyError,
   type Passkey,
   type WebAuthnUser,
   conditionalGetAvailable,
@@ -61,16 +62,23 @@ async function busy(button: HTMLButtonElement | null, action: () => Promise<void
 }
 
 // One pending background ceremony at a time (passkey autofill, conditional create): a browser
-// runs a single WebAuthn request, so anything the user starts aborts it first.
-let background: AbortController | undefined;
-function abortBackground() {
-  background?.abort();
+// runs a single WebAuthn request, so anything the user starts first aborts it and waits until the
+// browser has let go of it.
+let background: { controller: AbortController; settled: Promise<void> } | undefined;
+async function abortBackground(): Promise<void> {
+  const pending = background;
   background = undefined;
+  if (!pending) return;
+  pending.controller.abort();
+  await pending.settled;
 }
-function newBackground(): AbortSignal {
-  abortBackground();
-  background = new AbortController();
-  return background.signal;
+async function runInBackground(task: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  await abortBackground();
+  const controller = new AbortController();
+  const settled = task(controller.signal).catch(() => undefined);
+  background = { controller, settled };
+  await settled;
+  if (background?.settled === settled) background = undefined;
 }
 
 // The WebAuthn user handle per Keyward user, learned from ceremonies: the Signal API names users
@@ -106,11 +114,10 @@ function showSignedOut() {
   $("signed-in").hidden = true;
   $("signed-out").hidden = false;
   document.title = "Sign in · Keyward";
-  void startPasskeyAutofill();
+  if (document.activeElement === $("signin-email")) void startPasskeyAutofill();
 }
 
 async function showSignedIn(session: GetSessionResponse) {
-  abortBackground();
   const user = session.user!;
   $("signed-out").hidden = true;
   $("signed-in").hidden = false;
@@ -127,18 +134,24 @@ async function showSignedIn(session: GetSessionResponse) {
   await loadPasskeys();
 }
 
-/** Passkey autofill: a conditional request that waits on the email field's autofill. */
+/**
+ * Passkey autofill: a conditional request that waits until the user picks a passkey from the
+ * email field's autofill. Started when the field is first focused (and again after a failed or
+ * cancelled attempt), not on load, so the page never starts a ceremony nobody asked for.
+ */
 async function startPasskeyAutofill() {
-  if (!webauthnAvailable() || !(await conditionalGetAvailable())) return;
-  const signal = newBackground();
-  try {
-    const result = await signInWithPasskey(client, { conditional: true, signal });
-    if (!result) return;
-    await afterPasskeySignIn(result.signedIn.user?.id ?? "", result);
-  } catch (error) {
-    // A server without PasskeyService simply has no autofill.
-    if (!signal.aborted && !isAbort(error) && !isUnimplemented(error)) fail(error);
-  }
+  if (background || current?.user || !webauthnAvailable() || !(await conditionalGetAvailable())) return;
+  await runInBackground(async (signal) => {
+    try {
+      const result = await signInWithPasskey(client, { conditional: true, signal });
+      if (result) await afterPasskeySignIn(result.signedIn.user?.id ?? "", result);
+    } catch (error) {
+      // Autofill stays quiet about the browser's side (nothing picked, no passkeys here) and
+      // about a server without PasskeyService; what Keyward says about a chosen passkey shows.
+      if (signal.aborted || error instanceof PasskeyCeremonyError || isUnimplemented(error)) return;
+      fail(error);
+    }
+  });
 }
 
 async function afterPasskeySignIn(keywardUserId: string, user: WebAuthnUser) {
@@ -250,11 +263,12 @@ function field(form: HTMLFormElement, name: string): string {
 }
 
 function bind() {
+  $("signin-email").addEventListener("focus", () => void startPasskeyAutofill());
   const signinForm = $<HTMLFormElement>("signin-form");
   signinForm.addEventListener("submit", (event) => {
     event.preventDefault();
     void busy(signinForm.querySelector("button[type=submit]"), async () => {
-      abortBackground();
+      await abortBackground();
       const signedIn = (await client.auth.login({ email: field(signinForm, "email"), password: field(signinForm, "password") }))
         .signedIn;
       signinForm.reset();
@@ -267,14 +281,10 @@ function bind() {
   const passkeySignin = $<HTMLButtonElement>("passkey-signin");
   passkeySignin.addEventListener("click", () =>
     busy(passkeySignin, async () => {
-      abortBackground();
-      try {
-        const email = field(signinForm, "email").trim();
-        const result = await signInWithPasskey(client, email ? { email } : {});
-        if (result) await afterPasskeySignIn(result.signedIn.user?.id ?? "", result);
-      } finally {
-        if (!current?.user) void startPasskeyAutofill();
-      }
+      await abortBackground();
+      const email = field(signinForm, "email").trim();
+      const result = await signInWithPasskey(client, email ? { email } : {});
+      if (result) await afterPasskeySignIn(result.signedIn.user?.id ?? "", result);
     }),
   );
 
@@ -282,7 +292,7 @@ function bind() {
   signupForm.addEventListener("submit", (event) => {
     event.preventDefault();
     void busy(signupForm.querySelector("button[type=submit]"), async () => {
-      abortBackground();
+      await abortBackground();
       const response = await client.auth.register({
         email: field(signupForm, "email"),
         password: field(signupForm, "password"),
@@ -297,23 +307,19 @@ function bind() {
   const passkeySignup = $<HTMLButtonElement>("passkey-signup");
   passkeySignup.addEventListener("click", () =>
     busy(passkeySignup, async () => {
-      abortBackground();
-      try {
-        const result = await signUpWithPasskey(client, { email: field(signupForm, "email"), name: field(signupForm, "name") });
-        rememberWebAuthnUser(result.signedIn.user?.id ?? "", result);
-        signupForm.reset();
-        await refresh();
-        say(`Welcome! Your account ${result.signedIn.user?.email ?? ""} is ready, with a passkey and no password.`);
-      } finally {
-        if (!current?.user) void startPasskeyAutofill();
-      }
+      await abortBackground();
+      const result = await signUpWithPasskey(client, { email: field(signupForm, "email"), name: field(signupForm, "name") });
+      rememberWebAuthnUser(result.signedIn.user?.id ?? "", result);
+      signupForm.reset();
+      await refresh();
+      say(`Welcome! Your account ${result.signedIn.user?.email ?? ""} is ready, with a passkey and no password.`);
     }),
   );
 
   const addPasskey = $<HTMLButtonElement>("add-passkey");
   addPasskey.addEventListener("click", () =>
     busy(addPasskey, async () => {
-      abortBackground();
+      await abortBackground();
       const result = await registerPasskey(client);
       if (!result) return;
       if (current?.user) rememberWebAuthnUser(current.user.id, result);
@@ -325,6 +331,7 @@ function bind() {
   const signout = $<HTMLButtonElement>("signout");
   signout.addEventListener("click", () =>
     busy(signout, async () => {
+      await abortBackground();
       await client.auth.logout({});
       current = undefined;
       say("Signed out.");
@@ -339,16 +346,18 @@ function bind() {
  */
 async function offerPasskeyUpgrade() {
   if (!webauthnAvailable()) return;
-  const signal = newBackground();
-  try {
-    const result = await registerPasskey(client, { mediation: "conditional", signal });
-    if (!result || !current?.user) return;
-    rememberWebAuthnUser(current.user.id, result);
-    say(`Your browser added a passkey (“${result.passkey.name}”): next time, sign in without a password.`);
-    await loadPasskeys();
-  } catch {
-    // Conditional create fails quietly by design (no passkey provider, user declined, aborted).
-  }
+  await runInBackground(async (signal) => {
+    try {
+      const result = await registerPasskey(client, { mediation: "conditional", signal });
+      if (!result || !current?.user) return;
+      rememberWebAuthnUser(current.user.id, result);
+      say(`Your browser added a passkey (“${result.passkey.name}”): next time, sign in without a password.`);
+      await loadPasskeys();
+    } catch {
+      // Conditional create fails quietly by design (no passkey provider, declined, aborted,
+      // a server without PasskeyService).
+    }
+  });
 }
 
 bind();

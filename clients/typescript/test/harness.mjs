@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { build } from "esbuild";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,6 +37,9 @@ export async function startKeyward(env = {}) {
     env: { ...process.env, KEYWARD_DATA_DIR: dataDir, KEYWARD_LOG_FORMAT: "json", KEYWARD_LOG: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // Never outlive the test process, even when it dies mid-test.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   const log = [];
   const port = await new Promise((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`keyward did not start in 30 s:\n${log.join("\n")}`)), 30_000);
@@ -60,6 +64,7 @@ export async function startKeyward(env = {}) {
     origin: `http://localhost:${port}`,
     log,
     async stop() {
+      process.off("exit", killOnExit);
       if (child.exitCode === null) {
         const exited = new Promise((done) => child.once("exit", done));
         child.kill("SIGTERM");
@@ -136,4 +141,60 @@ export function screenshotter(page, scenario) {
 /** A unique email per run, so reruns against one server never collide. */
 export function uniqueEmail(prefix) {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
+
+/**
+ * Bundles the client (src/index.ts) once per process: `platform` "node" for calls from the test
+ * itself, "browser" for pages. Returns the bundle's path.
+ */
+const bundles = new Map();
+export async function bundleClient(platform) {
+  if (!bundles.has(platform)) {
+    const outfile = join(mkdtempSync(join(tmpdir(), "keyward-client-")), "client.mjs");
+    await build({
+      entryPoints: [join(here, "..", "src", "index.ts")],
+      outfile,
+      bundle: true,
+      format: "esm",
+      platform,
+      target: platform === "node" ? "node20" : "es2022",
+      logLevel: "warning",
+    });
+    bundles.set(platform, outfile);
+  }
+  return bundles.get(platform);
+}
+
+/** The client, imported in this Node process (Node 20 has fetch). */
+export async function nodeClient() {
+  return import(pathToFileURL(await bundleClient("node")).href);
+}
+
+/**
+ * A client that calls Keyward from the test process with the browser's session cookie, as the
+ * browser would: the independent check of what the page claims.
+ */
+export async function clientWithBrowserCookie(context, origin) {
+  const { createKeywardClient } = await nodeClient();
+  const cookies = await context.cookies(origin);
+  const session = cookies.find((cookie) => cookie.name === "keyward_session");
+  return createKeywardClient({
+    baseUrl: origin,
+    interceptors: [
+      (next) => (request) => {
+        if (session) request.header.set("cookie", `keyward_session=${session.value}`);
+        return next(request);
+      },
+    ],
+  });
+}
+
+/** Runs `call` and returns the KeywardError it throws (fails the test when it does not). */
+export async function rejection(call) {
+  try {
+    await call();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the call to fail, and it succeeded");
 }
