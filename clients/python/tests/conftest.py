@@ -1,6 +1,9 @@
-"""Starts a real ``keyward serve`` for the tests: the debug binary (``$KEYWARD_BIN``, else the one
-``cargo build`` reports), a throwaway SQLite data dir, port 0 (the bound port is read from the
-server's "keyward is serving" log line, so there is no port race), ready once /healthz answers."""
+"""Starts a real ``keyward serve`` for the tests.
+
+The binary is ``$TEST_KEYWARD_BIN`` (not ``KEYWARD_*``: keyward reads those as its own settings),
+else the debug build ``cargo build`` reports. It gets a throwaway SQLite data dir and port 0; the
+bound port comes from its "keyward is serving" log line (no port race), and it is ready once
+/healthz answers."""
 
 from __future__ import annotations
 
@@ -24,8 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def keyward_bin() -> str:
-    if os.environ.get("KEYWARD_BIN"):
-        return os.environ["KEYWARD_BIN"]
+    if os.environ.get("TEST_KEYWARD_BIN"):
+        return os.environ["TEST_KEYWARD_BIN"]
     build = subprocess.run(
         ["cargo", "build", "--bin", "keyward", "--message-format=json-render-diagnostics"],
         cwd=REPO_ROOT,
@@ -70,10 +73,14 @@ def keyward_server() -> Iterator[Server]:
 
         threading.Thread(target=read_log, daemon=True).start()
         try:
-            try:
-                address = addresses.get(timeout=60)
-            except queue.Empty:
-                raise RuntimeError("keyward did not start:\n" + "\n".join(log)) from None
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    address = addresses.get(timeout=0.1)
+                    break
+                except queue.Empty:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("keyward did not start:\n" + "\n".join(log)) from None
             deadline = time.monotonic() + 30
             while True:
                 try:

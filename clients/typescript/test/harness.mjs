@@ -13,17 +13,19 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, "..", "..", "..");
 /** Screenshots and logs land here (git-ignored); CI keeps it as the run's artifacts. */
-export const artifactsDir = resolve(process.env.KEYWARD_TEST_ARTIFACTS ?? join(repoRoot, "test-artifacts", "e2e"));
+export const artifactsDir = resolve(process.env.TEST_ARTIFACTS_DIR ?? join(repoRoot, "test-artifacts", "e2e"));
 
-/** The keyward binary: $KEYWARD_BIN, else the debug build in $CARGO_TARGET_DIR or target/. */
+/**
+ * The keyward binary: $TEST_KEYWARD_BIN (not KEYWARD_*: keyward reads every KEYWARD_* variable as
+ * a setting and refuses unknown ones), else the debug build in $CARGO_TARGET_DIR or target/. */
 export function keywardBin() {
   const candidates = [
-    process.env.KEYWARD_BIN,
+    process.env.TEST_KEYWARD_BIN,
     process.env.CARGO_TARGET_DIR && join(resolve(repoRoot, process.env.CARGO_TARGET_DIR), "debug", "keyward"),
     join(repoRoot, "target", "debug", "keyward"),
   ].filter(Boolean);
   const found = candidates.find((path) => existsSync(path));
-  if (!found) throw new Error(`no keyward binary (run \`cargo build\` or set KEYWARD_BIN); looked at ${candidates.join(", ")}`);
+  if (!found) throw new Error(`no keyward binary (run \`cargo build\` or set TEST_KEYWARD_BIN); looked at ${candidates.join(", ")}`);
   return found;
 }
 
