@@ -106,6 +106,7 @@ pub fn test_config(db: &TestDb) -> Config {
         argon2_memory_kib: 256,
         argon2_iterations: 1,
         hash_workers: Some(2),
+        rp_origins: vec![PASSKEY_ORIGIN.into(), RELATED_ORIGIN.into()],
         ..Config::default()
     }
 }
@@ -185,6 +186,10 @@ pub fn violations(status: &Status) -> HashMap<String, String> {
 }
 
 pub const PASSWORD: &str = "violet-otter-lamp-93";
+/// The web origin test passkey ceremonies run on (rp id "localhost").
+pub const PASSKEY_ORIGIN: &str = "http://localhost:8080";
+/// A second allowed origin on another host, for related-origin and rp-id tests.
+pub const RELATED_ORIGIN: &str = "https://evil.localhost";
 
 /// Registers `email` with the standard test password and returns what Register answered.
 pub async fn register(client: &mut AuthServiceClient<Channel>, email: &str) -> pb::SignedIn {

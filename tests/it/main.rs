@@ -13,5 +13,8 @@ mod bad_input;
 mod cli;
 mod grpc_web;
 mod load;
+mod passkey_authenticator;
+mod passkeys;
+mod passkeys_errors;
 mod schema;
 mod tokens;
