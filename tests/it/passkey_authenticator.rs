@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
-use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+use webauthn_authenticator_rs::{AuthenticatorBackend, WebauthnAuthenticator, softpasskey::SoftPasskey};
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 
 pub struct TestPasskey {
@@ -78,6 +78,21 @@ impl TestPasskey {
             json["response"]["userHandle"] = self.resident[&id].1.clone().into();
         }
         json.to_string()
+    }
+}
+
+impl TestPasskey {
+    /// An assertion as a native app's platform credential manager makes it: the same key, with
+    /// an app origin (`android:apk-key-hash:…`) in clientDataJSON. Browsers' origin rules do
+    /// not apply there, so this goes straight to the authenticator backend.
+    pub fn get_from_app(&mut self, options_json: &str, app_origin: &str) -> String {
+        let options: Value = serde_json::from_str(options_json).unwrap();
+        let challenge: RequestChallengeResponse = serde_json::from_value(json!({ "publicKey": options })).unwrap();
+        let assertion = self
+            .soft
+            .perform_auth(Url::parse(app_origin).unwrap(), challenge.public_key, 60_000)
+            .expect("soft passkey assertion");
+        serde_json::to_string(&assertion).unwrap()
     }
 }
 

@@ -381,3 +381,35 @@ async fn required_user_verification_is_enforced_by_the_server() {
     add_passkey(&mut passkeys(&server).await, &mut TestPasskey::new(), &token, "Verified").await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_native_app_origins_sign_in_and_others_do_not() {
+    const APP: &str = "android:apk-key-hash:n1ZnPLpXpYH9-WyM3dHvmGvOjEzkg1ESLDnbOeBMpG4";
+    const OTHER_APP: &str = "android:apk-key-hash:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.rp_origins.push(APP.into());
+    })
+    .await;
+    let mut auth = server.auth().await;
+    let signed_up = register(&mut auth, "app@example.com").await;
+    let mut client = passkeys(&server).await;
+    let mut key = TestPasskey::new();
+    add_passkey(&mut client, &mut key, &signed_up.session_token, "Phone").await;
+
+    for (origin, expected) in [(APP, None), (OTHER_APP, Some("PASSKEY_ORIGIN_MISMATCH"))] {
+        let start = client
+            .start_passkey_login(pb::StartPasskeyLoginRequest { email: "app@example.com".into() })
+            .await
+            .unwrap()
+            .into_inner();
+        let credential_json = key.get_from_app(&start.options_json, origin);
+        let result = client
+            .finish_passkey_login(pb::FinishPasskeyLoginRequest { ceremony_id: start.ceremony_id, credential_json })
+            .await;
+        match expected {
+            None => assert_eq!(result.unwrap().into_inner().signed_in.unwrap().user.unwrap().email, "app@example.com"),
+            Some(expected) => assert_eq!(reason(&result.unwrap_err()), expected),
+        }
+    }
+    server.stop().await;
+}
