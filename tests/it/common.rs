@@ -142,8 +142,15 @@ impl TestServer {
     /// A second, independent server on the same database and configuration (another replica),
     /// on its own port and with its own process memory. Stop it with `shutdown()`.
     pub async fn start_replica(&self) -> RunningApp {
-        let listener = tokio::net::TcpListener::bind(self.config.listen).await.unwrap();
-        App::spawn_with_clock(self.config.clone(), listener, self.clock.clone()).await.unwrap()
+        self.start_replica_with(|_| {}).await
+    }
+
+    /// A replica whose configuration differs by `tweak` (e.g. a newer deployment's settings).
+    pub async fn start_replica_with(&self, tweak: impl FnOnce(&mut Config)) -> RunningApp {
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        App::spawn_with_clock(config, listener, self.clock.clone()).await.unwrap()
     }
 
     pub fn addr(&self) -> SocketAddr {
