@@ -3,7 +3,7 @@ use std::{collections::HashMap, time::Duration};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::{Error, Resource};
+use crate::error::{Error, PasskeyFailure, PasskeyStage, Resource};
 
 /// `google.rpc.ErrorInfo.domain` of every Keyward error.
 pub const ERROR_DOMAIN: &str = "keyward";
@@ -32,6 +32,60 @@ pub fn to_status(err: Error) -> Status {
         Error::EmailTaken => (Code::AlreadyExists, "EMAIL_TAKEN", "an account with this email already exists"),
         Error::NoPassword => (Code::FailedPrecondition, "NO_PASSWORD", "this account has no password"),
         Error::NotFound(Resource::Session) => (Code::NotFound, "SESSION_NOT_FOUND", "no such session"),
+        Error::NotFound(Resource::Passkey) => (Code::NotFound, "PASSKEY_NOT_FOUND", "no such passkey"),
+        Error::PasskeyAlreadyRegistered => {
+            (Code::AlreadyExists, "PASSKEY_ALREADY_REGISTERED", "this passkey is already registered")
+        }
+        Error::LastSignInMethod => (
+            Code::FailedPrecondition,
+            "LAST_SIGN_IN_METHOD",
+            "this is the account's last way to sign in; add another one first",
+        ),
+        Error::CeremonyNotFound => (
+            Code::NotFound,
+            "CEREMONY_NOT_FOUND",
+            "no such ceremony: it was never started, already finished, or is of another kind",
+        ),
+        Error::CeremonyExpired => {
+            (Code::FailedPrecondition, "CHALLENGE_EXPIRED", "the ceremony took too long; start again")
+        }
+        Error::CeremonyNotYours => {
+            (Code::PermissionDenied, "CEREMONY_NOT_YOURS", "this ceremony was started by someone else")
+        }
+        Error::PasskeyRejected { stage, failure } => {
+            let code = match stage {
+                PasskeyStage::Registration => Code::InvalidArgument,
+                PasskeyStage::Login => Code::Unauthenticated,
+            };
+            let (reason, message) = match failure {
+                PasskeyFailure::OriginMismatch => {
+                    ("PASSKEY_ORIGIN_MISMATCH", "the credential was made on an origin this server does not allow")
+                }
+                PasskeyFailure::RpIdMismatch => {
+                    ("PASSKEY_RP_ID_MISMATCH", "the credential is for another relying party")
+                }
+                PasskeyFailure::ChallengeMismatch => {
+                    ("PASSKEY_CHALLENGE_MISMATCH", "the credential answers another challenge")
+                }
+                PasskeyFailure::SignatureInvalid => {
+                    ("PASSKEY_SIGNATURE_INVALID", "the passkey's signature does not verify")
+                }
+                PasskeyFailure::UserNotPresent => {
+                    ("PASSKEY_USER_NOT_PRESENT", "the authenticator did not confirm user presence")
+                }
+                PasskeyFailure::UserNotVerified => {
+                    ("PASSKEY_USER_NOT_VERIFIED", "the authenticator did not verify the user")
+                }
+                PasskeyFailure::Invalid => ("PASSKEY_INVALID", "the credential is not valid"),
+            };
+            (code, reason, message)
+        }
+        Error::PasskeyUnknown => (Code::Unauthenticated, "PASSKEY_UNKNOWN", "this passkey is not registered here"),
+        Error::PasskeyCounterRegressed => (
+            Code::Unauthenticated,
+            "PASSKEY_COUNTER_REGRESSED",
+            "this passkey's signature counter went backwards; it may have been cloned",
+        ),
         Error::HasherOverloaded => {
             let mut details = ErrorDetails::with_retry_info(Some(Duration::from_secs(1)));
             details.set_error_info("OVERLOADED", ERROR_DOMAIN, HashMap::new());

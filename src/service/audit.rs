@@ -2,13 +2,17 @@ use super::Services;
 use crate::store::AuditEvent;
 
 /// Audit event kinds. Stable strings: dashboards and alerts match on them.
-pub(super) mod kind {
+pub(crate) mod kind {
     pub const USER_REGISTERED: &str = "user.registered";
     pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
     pub const LOGIN_FAILED: &str = "login.failed";
     pub const LOGOUT: &str = "session.logout";
     pub const SESSION_REVOKED: &str = "session.revoked";
     pub const PASSWORD_CHANGED: &str = "password.changed";
+    pub const PASSKEY_ADDED: &str = "passkey.added";
+    pub const PASSKEY_RENAMED: &str = "passkey.renamed";
+    pub const PASSKEY_DELETED: &str = "passkey.deleted";
+    pub const PASSKEY_COUNTER_REGRESSED: &str = "passkey.counter_regressed";
 }
 
 impl Services {

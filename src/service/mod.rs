@@ -6,19 +6,21 @@ mod accounts;
 mod audit;
 mod clock;
 mod keys;
+mod passkeys;
 mod sessions;
 
 use std::sync::Arc;
 
 pub use clock::Clock;
 pub use keys::{KeyRing, rotate_signing_key};
+pub use passkeys::{CeremonyStart, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionPolicy, SignedIn};
 
 use crate::{
     config::Config,
     crypto::{AccessTokenSigner, CpuPool, PasswordHasher},
     domain::PasswordPolicy,
-    error::Result,
+    error::{Error, Result},
     store::Store,
 };
 
@@ -51,6 +53,8 @@ struct Inner {
     keys: KeyRing,
     sessions: SessionPolicy,
     password_policy: PasswordPolicy,
+    webauthn: webauthn_rs::Webauthn,
+    passkeys: PasskeySettings,
     clock: Clock,
 }
 
@@ -62,6 +66,7 @@ impl Services {
         let hasher = PasswordHasher::new(pool, config.argon2())?;
         let signer = AccessTokenSigner::new(config.jwt());
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
+        let webauthn = crate::crypto::relying_party(config).map_err(Error::internal)?;
         let inner = Inner {
             store,
             hasher,
@@ -69,6 +74,8 @@ impl Services {
             keys,
             sessions: SessionPolicy::from_config(config),
             password_policy: config.password_policy(),
+            webauthn,
+            passkeys: PasskeySettings::from_config(config),
             clock,
         };
         Ok(Self { inner: Arc::new(inner) })

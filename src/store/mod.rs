@@ -2,6 +2,7 @@
 //! rest of Keyward sees `Store` methods and plain record structs.
 
 mod audit;
+mod authenticators;
 mod ceremonies;
 mod connect;
 mod counts;
@@ -11,6 +12,7 @@ mod signing_keys;
 mod users;
 
 pub use audit::AuditEvent;
+pub use authenticators::{AuthenticatorRecord, AuthenticatorUse, NewAuthenticator};
 pub use ceremonies::{CeremonyRecord, NewCeremony};
 pub use connect::{Backend, MigrationState};
 pub use counts::RowCounts;

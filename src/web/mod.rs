@@ -1,5 +1,5 @@
-//! Plain HTTP beside gRPC on the same port: health, the JWKS other services verify with, and
-//! the built-in sign-in page.
+//! Plain HTTP beside gRPC on the same port: health, the JWKS other services verify with, the
+//! WebAuthn related origins, and the built-in sign-in page.
 
 mod signin;
 
@@ -11,11 +11,33 @@ use axum::{
     routing::get,
 };
 
-use crate::service::Services;
+use crate::{config::Config, service::Services};
 
-/// `/healthz`, `/.well-known/jwks.json` and, when `signin_page` is on, `/signin`.
-pub fn router(services: Services, signin_page: bool) -> Router {
-    let router = Router::new().route("/healthz", get(healthz)).route("/.well-known/jwks.json", get(jwks));
+/// The web origins that may use our rp id (WebAuthn L3 Related Origin Requests).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RelatedOrigins {
+    origins: Vec<String>,
+}
+
+impl RelatedOrigins {
+    pub fn from_config(config: &Config) -> Self {
+        let origins = config
+            .passkey_origins()
+            .into_iter()
+            .filter(|o| o.starts_with("https://") || o.starts_with("http://"))
+            .collect();
+        Self { origins }
+    }
+}
+
+/// `/healthz`, `/.well-known/jwks.json`, `/.well-known/webauthn` and, when `signin_page` is on,
+/// `/signin`.
+pub fn router(services: Services, related_origins: RelatedOrigins, signin_page: bool) -> Router {
+    let webauthn = Json(related_origins);
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/webauthn", get(move || async move { webauthn }));
     let router = if signin_page { router.merge(signin::router()) } else { router };
     router.with_state(services)
 }

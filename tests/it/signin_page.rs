@@ -21,10 +21,9 @@ async fn signin_page_and_assets_are_served_with_a_strict_policy() {
     assert!(html.contains(r#"autocomplete="username webauthn""#), "passkey autofill field missing");
     assert!(html.contains(r#"src="/signin/app.js""#));
 
-    for (path, content_type, marker) in [
-        ("/signin/app.js", "text/javascript", "signin-form"),
-        ("/signin/app.css", "text/css", "main"),
-    ] {
+    for (path, content_type, marker) in
+        [("/signin/app.js", "text/javascript", "signin-form"), ("/signin/app.css", "text/css", "main")]
+    {
         let asset = http.get(format!("{}{path}", server.base_url())).send().await.unwrap();
         assert_eq!(asset.status(), 200, "{path}");
         assert!(asset.headers()["content-type"].to_str().unwrap().starts_with(content_type), "{path}");

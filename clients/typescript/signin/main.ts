@@ -10,6 +10,7 @@ import {
   conditionalGetAvailable,
   createKeywardClient,
   hasReason,
+  bytesToBase64url,
   isUnimplemented,
   listProviders,
   registerPasskey,
@@ -51,6 +52,8 @@ function isAbort(error: unknown): boolean {
 
 /** Runs `action` with `button` disabled, reporting failures in the alert box. */
 async function busy(button: HTMLButtonElement | null, action: () => Promise<void>) {
+  // A new attempt clears the last outcome, so what shows is always about this one.
+  say("");
   if (button) button.disabled = true;
   try {
     await action();
@@ -81,15 +84,18 @@ async function runInBackground(task: (signal: AbortSignal) => Promise<void>): Pr
   if (background?.settled === settled) background = undefined;
 }
 
-// The WebAuthn user handle per Keyward user, learned from ceremonies: the Signal API names users
-// by it, and a password session has no other way to know it.
-const handleKey = (userId: string) => `keyward.webauthn-user:${userId}`;
-function rememberWebAuthnUser(keywardUserId: string, user: WebAuthnUser) {
-  if (user.userId) localStorage.setItem(handleKey(keywardUserId), JSON.stringify(user));
+// The Signal API names users by their WebAuthn user handle, which Keyward makes from the user id
+// (the UUID's 16 bytes), and credentials by RP ID, learned from the last ceremony (the host name
+// until then; it is the default rp_id when the page is on the RP's own host).
+const RP_ID_KEY = "keyward.rp-id";
+function rememberRpId(user: WebAuthnUser) {
+  localStorage.setItem(RP_ID_KEY, user.rpId);
 }
 function webAuthnUser(keywardUserId: string): WebAuthnUser | undefined {
-  const stored = localStorage.getItem(handleKey(keywardUserId));
-  return stored ? (JSON.parse(stored) as WebAuthnUser) : undefined;
+  const hex = keywardUserId.replace(/-/g, "");
+  if (!/^[0-9a-f]{32}$/i.test(hex)) return undefined;
+  const bytes = new Uint8Array(hex.match(/../g)!.map((pair) => parseInt(pair, 16)));
+  return { rpId: localStorage.getItem(RP_ID_KEY) ?? location.hostname, userId: bytesToBase64url(bytes) };
 }
 
 let current: GetSessionResponse | undefined;
@@ -144,7 +150,7 @@ async function startPasskeyAutofill() {
   await runInBackground(async (signal) => {
     try {
       const result = await signInWithPasskey(client, { conditional: true, signal });
-      if (result) await afterPasskeySignIn(result.signedIn.user?.id ?? "", result);
+      if (result) await afterPasskeySignIn(result);
     } catch (error) {
       // Autofill stays quiet about the browser's side (nothing picked, no passkeys here) and
       // about a server without PasskeyService; what Keyward says about a chosen passkey shows.
@@ -154,8 +160,8 @@ async function startPasskeyAutofill() {
   });
 }
 
-async function afterPasskeySignIn(keywardUserId: string, user: WebAuthnUser) {
-  rememberWebAuthnUser(keywardUserId, user);
+async function afterPasskeySignIn(user: WebAuthnUser) {
+  rememberRpId(user);
   await refresh();
   if (current?.user) {
     say(`Signed in with a passkey as ${current.user.email}.`);
@@ -284,7 +290,7 @@ function bind() {
       await abortBackground();
       const email = field(signinForm, "email").trim();
       const result = await signInWithPasskey(client, email ? { email } : {});
-      if (result) await afterPasskeySignIn(result.signedIn.user?.id ?? "", result);
+      if (result) await afterPasskeySignIn(result);
     }),
   );
 
@@ -309,7 +315,7 @@ function bind() {
     busy(passkeySignup, async () => {
       await abortBackground();
       const result = await signUpWithPasskey(client, { email: field(signupForm, "email"), name: field(signupForm, "name") });
-      rememberWebAuthnUser(result.signedIn.user?.id ?? "", result);
+      rememberRpId(result);
       signupForm.reset();
       await refresh();
       say(`Welcome! Your account ${result.signedIn.user?.email ?? ""} is ready, with a passkey and no password.`);
@@ -322,7 +328,7 @@ function bind() {
       await abortBackground();
       const result = await registerPasskey(client);
       if (!result) return;
-      if (current?.user) rememberWebAuthnUser(current.user.id, result);
+      rememberRpId(result);
       say(`Passkey “${result.passkey.name}” added.`);
       await loadPasskeys();
     }),
@@ -350,7 +356,7 @@ async function offerPasskeyUpgrade() {
     try {
       const result = await registerPasskey(client, { mediation: "conditional", signal });
       if (!result || !current?.user) return;
-      rememberWebAuthnUser(current.user.id, result);
+      rememberRpId(result);
       say(`Your browser added a passkey (“${result.passkey.name}”): next time, sign in without a password.`);
       await loadPasskeys();
     } catch {

@@ -21,7 +21,7 @@ import {
  * Reasons with which Keyward refuses an assertion whose credential it does not know (deleted on
  * the server, or never registered here): the cue for `signalUnknownCredential`.
  */
-export const UNKNOWN_CREDENTIAL_REASONS = ["PASSKEY_NOT_FOUND"] as const;
+export const UNKNOWN_CREDENTIAL_REASONS = ["PASSKEY_UNKNOWN"] as const;
 
 /** The browser refused or could not run the ceremony (not a Keyward error). */
 export class PasskeyCeremonyError extends Error {

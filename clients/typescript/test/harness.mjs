@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { createServer as createNetServer } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
@@ -29,13 +30,24 @@ export function keywardBin() {
   return found;
 }
 
+/** A port that was free a moment ago. */
+async function freePort() {
+  const server = createNetServer();
+  await new Promise((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address();
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
 /**
- * Starts `keyward serve --listen 127.0.0.1:0` and waits for its "keyward is serving" log line,
- * which names the port it bound: no port guessing, no sleeps.
+ * Starts `keyward serve` and waits for its "keyward is serving" log line, no sleeps. The port is
+ * chosen up front rather than with `--listen 127.0.0.1:0` because the default passkey origin,
+ * `http://localhost:<listen port>`, is computed from the configured port, not the bound one.
  */
 export async function startKeyward(env = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "keyward-e2e-"));
-  const child = spawn(keywardBin(), ["serve", "--listen", "127.0.0.1:0"], {
+  const listenPort = await freePort();
+  const child = spawn(keywardBin(), ["serve", "--listen", `127.0.0.1:${listenPort}`], {
     env: { ...process.env, KEYWARD_DATA_DIR: dataDir, KEYWARD_LOG_FORMAT: "json", KEYWARD_LOG: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

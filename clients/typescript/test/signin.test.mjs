@@ -38,10 +38,11 @@ async function openSignin(t, scenario) {
 }
 
 const statusText = (page) => page.locator("#status").textContent();
+/** Waits for the status line to match — or for an error, which fails the test with its text. */
 async function expectStatus(page, pattern) {
-  await page.locator("#status").filter({ hasText: pattern }).waitFor();
+  await page.locator("#status").filter({ hasText: pattern }).or(page.locator("#error:visible")).first().waitFor();
+  assert.equal(await page.locator("#error").isVisible(), false, `the page shows an error: ${await page.locator("#error").textContent()}`);
   assert.match(await statusText(page), pattern);
-  assert.equal(await page.locator("#error").isVisible(), false, `unexpected error: ${await page.locator("#error").textContent()}`);
 }
 async function expectError(page, pattern) {
   await page.locator("#error").filter({ hasText: pattern }).waitFor();
@@ -104,3 +105,112 @@ test("password sign-up, sign-in and every error the forms can meet", async (t) =
   assert.equal(again.user.id, session.user.id);
   assert.notEqual(again.session.id, session.session.id);
 });
+
+test("password account: add a passkey, sign in with it, rename it, delete it", async (t) => {
+  const { page, authenticator, shot, keywardAsBrowser } = await openSignin(t, "password-then-passkey");
+  const email = uniqueEmail("page-pk");
+
+  await page.locator("#signup-email").fill(email);
+  await page.locator("#signup-password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account", exact: true }).click();
+  await expectStatus(page, /Welcome!/);
+  const { user } = await (await keywardAsBrowser()).auth.getSession({});
+  assert.equal(user.email, email);
+  await shot("signed-up-with-password");
+
+  // Add a passkey: the virtual authenticator now holds it, and Keyward lists it.
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expectStatus(page, /Passkey “.+” added\./);
+  const [credential] = await authenticator.credentials();
+  assert.ok(credential, "the authenticator holds no credential");
+  assert.equal(credential.isResidentCredential, true);
+  const listed = (await (await keywardAsBrowser()).passkeys.listPasskeys({})).passkeys;
+  assert.equal(listed.length, 1);
+  assert.equal(Buffer.from(listed[0].credentialId, "base64url").toString("base64"), credential.credentialId);
+  assert.deepEqual(await passkeyNames(page), [listed[0].name]);
+  await shot("passkey-added");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expectSignedOut(page);
+  const signedOut = await rejection(async () => (await keywardAsBrowser()).auth.getSession({}));
+  assert.equal(signedOut.reason, "NOT_SIGNED_IN");
+  await shot("signed-out");
+
+  // The modal passkey sign-in (the email field is never touched, so autofill does not start).
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expectStatus(page, new RegExp(`Signed in with a passkey as ${escape(email)}`));
+  const viaPasskey = await (await keywardAsBrowser()).auth.getSession({});
+  assert.equal(viaPasskey.user.id, user.id);
+  const used = (await (await keywardAsBrowser()).passkeys.listPasskeys({})).passkeys[0];
+  assert.ok(used.lastUsedTime, "the sign-in did not record the passkey's use");
+  assert.equal((await authenticator.credentials())[0].signCount > credential.signCount, true);
+  await shot("signed-in-with-passkey");
+
+  await page.getByRole("button", { name: `Rename passkey ${used.name}` }).click();
+  await page.getByLabel("New name").fill("Work laptop");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expectStatus(page, /Passkey renamed to “Work laptop”\./);
+  assert.deepEqual(await passkeyNames(page), ["Work laptop"]);
+  const renamed = (await (await keywardAsBrowser()).passkeys.listPasskeys({})).passkeys;
+  assert.deepEqual(
+    renamed.map((p) => p.name),
+    ["Work laptop"],
+  );
+  await shot("renamed");
+
+  // The account still has its password, so its only passkey may go.
+  await page.getByRole("button", { name: "Delete passkey Work laptop" }).click();
+  await expectStatus(page, /Passkey “Work laptop” deleted\./);
+  assert.equal(await page.locator("#passkeys-empty").isVisible(), true);
+  assert.deepEqual((await (await keywardAsBrowser()).passkeys.listPasskeys({})).passkeys, []);
+  await shot("deleted");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expectSignedOut(page);
+  assert.equal((await rejection(async () => (await keywardAsBrowser()).auth.getSession({}))).reason, "NOT_SIGNED_IN");
+  await shot("signed-out-again");
+});
+
+test("passkey-only account: sign up with a passkey, last passkey is kept, autofill sign-in", async (t) => {
+  const { page, authenticator, shot, keywardAsBrowser } = await openSignin(t, "passkey-only");
+  const email = uniqueEmail("page-pkonly");
+
+  await page.locator("#signup-name").fill("Grace Hopper");
+  await page.locator("#signup-email").fill(email);
+  await page.getByRole("button", { name: "Create account with a passkey" }).click();
+  await expectStatus(page, /ready, with a passkey and no password/);
+  assert.equal(await page.locator("#session-password").textContent(), "none (passkey only)");
+  const session = await (await keywardAsBrowser()).auth.getSession({});
+  assert.equal(session.user.email, email);
+  assert.equal(session.user.name, "Grace Hopper");
+  assert.equal(session.user.hasPassword, false);
+  const passkeys = (await (await keywardAsBrowser()).passkeys.listPasskeys({})).passkeys;
+  assert.equal(passkeys.length, 1);
+  assert.equal((await authenticator.credentials()).length, 1);
+  await shot("signed-up-with-passkey");
+
+  // Its only passkey is its only way in: deleting it is refused, with the reason's message.
+  await page.getByRole("button", { name: `Delete passkey ${passkeys[0].name}` }).click();
+  await expectError(page, /can't delete your only way to sign in/);
+  assert.equal((await (await keywardAsBrowser()).passkeys.listPasskeys({})).passkeys.length, 1);
+  assert.equal(await page.locator("#passkey-list li").count(), 1);
+  await shot("delete-refused");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expectSignedOut(page);
+  await shot("signed-out");
+
+  // Conditional UI: focusing the `username webauthn` field starts the conditional request; the
+  // virtual authenticator answers it as a user picking the autofill suggestion would.
+  assert.equal(await page.locator("#signin-email").getAttribute("autocomplete"), "username webauthn");
+  await page.locator("#signin-email").focus();
+  await expectStatus(page, new RegExp(`Signed in with a passkey as ${escape(email)}`));
+  const viaAutofill = await (await keywardAsBrowser()).auth.getSession({});
+  assert.equal(viaAutofill.user.id, session.user.id);
+  assert.notEqual(viaAutofill.session.id, session.session.id);
+  await shot("signed-in-with-autofill");
+});
+
+function escape(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
