@@ -75,6 +75,13 @@ pub struct Config {
     /// Last-seen and idle expiry are written at most this often per session.
     pub session_touch_interval_secs: u64,
 
+    /// How long a replica may answer GetSession from memory (0 disables the cache). A session
+    /// revoked through another replica is accepted here for at most this long; revocations
+    /// through this replica take effect at once.
+    pub session_cache_ttl_ms: u64,
+    /// Sessions kept in that cache at most.
+    pub session_cache_max_entries: usize,
+
     /// `Secure` attribute of the session cookie. Browsers accept Secure cookies from
     /// http://localhost, so this stays on unless you serve plain HTTP on another host name.
     pub cookie_secure: bool,
@@ -136,6 +143,8 @@ impl Default for Config {
             session_idle_timeout_secs: 7 * 24 * 3600,
             session_max_age_secs: 30 * 24 * 3600,
             session_touch_interval_secs: 300,
+            session_cache_ttl_ms: 1000,
+            session_cache_max_entries: 100_000,
             cookie_secure: true,
             cookie_domain: None,
             cors_allowed_origins: Vec::new(),
@@ -246,6 +255,15 @@ impl Config {
         }
         if self.session_touch_interval_secs >= self.session_idle_timeout_secs {
             return Err(invalid("session_touch_interval_secs", "must be shorter than session_idle_timeout_secs"));
+        }
+        if self.session_cache_ttl_ms > 60_000 {
+            return Err(invalid(
+                "session_cache_ttl_ms",
+                "must be at most 60000 (it bounds how long a revoked session may still be accepted)",
+            ));
+        }
+        if self.session_cache_max_entries == 0 {
+            return Err(invalid("session_cache_max_entries", "must be at least 1"));
         }
         for origin in &self.cors_allowed_origins {
             validate_origin(origin)

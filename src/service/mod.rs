@@ -7,6 +7,7 @@ mod audit;
 mod clock;
 mod keys;
 mod passkeys;
+mod session_cache;
 mod sessions;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ struct Inner {
     signer: AccessTokenSigner,
     keys: KeyRing,
     sessions: SessionPolicy,
+    session_cache: session_cache::SessionCache,
     password_policy: PasswordPolicy,
     webauthn: webauthn_rs::Webauthn,
     passkeys: PasskeySettings,
@@ -73,6 +75,10 @@ impl Services {
             signer,
             keys,
             sessions: SessionPolicy::from_config(config),
+            session_cache: session_cache::SessionCache::new(
+                std::time::Duration::from_millis(config.session_cache_ttl_ms),
+                config.session_cache_max_entries,
+            ),
             password_policy: config.password_policy(),
             webauthn,
             passkeys: PasskeySettings::from_config(config),
