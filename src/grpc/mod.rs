@@ -4,8 +4,10 @@
 mod auth;
 mod caller;
 mod convert;
+mod oauth;
 mod status;
 
 pub use auth::AuthApi;
 pub use caller::{CookieSettings, SESSION_COOKIE, authenticate, request_meta};
+pub use oauth::OAuthApi;
 pub use status::{ERROR_DOMAIN, to_status};

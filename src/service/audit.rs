@@ -9,6 +9,8 @@ pub(super) mod kind {
     pub const LOGOUT: &str = "session.logout";
     pub const SESSION_REVOKED: &str = "session.revoked";
     pub const PASSWORD_CHANGED: &str = "password.changed";
+    pub const ACCOUNT_LINKED: &str = "account.linked";
+    pub const ACCOUNT_UNLINKED: &str = "account.unlinked";
 }
 
 impl Services {

@@ -6,12 +6,14 @@ mod accounts;
 mod audit;
 mod clock;
 mod keys;
+mod oauth;
 mod sessions;
 
 use std::sync::Arc;
 
 pub use clock::Clock;
 pub use keys::{KeyRing, rotate_signing_key};
+pub use oauth::{OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
 pub use sessions::{Caller, CredentialKind, SessionPolicy, SignedIn};
 
 use crate::{
@@ -52,6 +54,7 @@ struct Inner {
     sessions: SessionPolicy,
     password_policy: PasswordPolicy,
     clock: Clock,
+    oauth: OAuthProviders,
 }
 
 impl Services {
@@ -62,6 +65,7 @@ impl Services {
         let hasher = PasswordHasher::new(pool, config.argon2())?;
         let signer = AccessTokenSigner::new(config.jwt());
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
+        let oauth = OAuthProviders::from_config(&config.oauth)?;
         let inner = Inner {
             store,
             hasher,
@@ -70,6 +74,7 @@ impl Services {
             sessions: SessionPolicy::from_config(config),
             password_policy: config.password_policy(),
             clock,
+            oauth,
         };
         Ok(Self { inner: Arc::new(inner) })
     }

@@ -1,6 +1,7 @@
 //! Persistence with sea-orm on SQLite or PostgreSQL. The only module that imports sea_orm: the
 //! rest of Keyward sees `Store` methods and plain record structs.
 
+mod accounts;
 mod audit;
 mod ceremonies;
 mod connect;
@@ -10,6 +11,7 @@ mod sessions;
 mod signing_keys;
 mod users;
 
+pub use accounts::{AccountRecord, LinkedSignIn, NewAccount, ProviderProfileFields, ProviderTokens, UnlinkOutcome};
 pub use audit::AuditEvent;
 pub use ceremonies::{CeremonyRecord, NewCeremony};
 pub use connect::{Backend, MigrationState};
