@@ -31,6 +31,7 @@ pub const GITHUB_PROVIDER_ID: &str = "github";
 pub struct OAuthConfig {
     /// Callback URLs of your web app that providers may redirect to. StartOAuth accepts only
     /// these, compared exactly (RFC 9700 §4.1.3: no pattern or prefix matching).
+    #[serde(deserialize_with = "super::list_or_comma_separated")]
     pub redirect_uris: Vec<String>,
     /// Bound on each call to a provider (discovery, token, user info); past it the RPC answers
     /// UNAVAILABLE instead of hanging.

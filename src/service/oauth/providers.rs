@@ -33,7 +33,7 @@ pub struct ProviderInfo {
 
 #[derive(Debug)]
 pub(super) enum Provider {
-    GitHub(GitHub),
+    GitHub(Box<GitHub>),
     Oidc(Box<Oidc>),
 }
 
@@ -79,7 +79,7 @@ impl OAuthProviders {
             .map_err(|err| Error::internal(format_args!("building the OAuth HTTP client: {err}")))?;
         let mut providers = Vec::new();
         if let Some(github) = &config.github {
-            providers.push(Provider::GitHub(GitHub::new(GITHUB_PROVIDER_ID, github, http.clone())?));
+            providers.push(Provider::GitHub(Box::new(GitHub::new(GITHUB_PROVIDER_ID, github, http.clone())?)));
         }
         for oidc in &config.oidc {
             providers.push(Provider::Oidc(Box::new(Oidc::new(oidc, http.clone())?)));
