@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::Expr,
 };
 
 use super::{
@@ -116,17 +118,23 @@ impl Store {
             .await?)
     }
 
-    /// Replaces the stored provider tokens of an account (after a new sign-in through it).
+    /// Stores the tokens of a new sign-in through an account. A refresh token or ID token the
+    /// provider did not send again is kept (Google, for one, sends the refresh token only on
+    /// first consent).
     pub async fn update_account_tokens(&self, account_id: &str, tokens: ProviderTokens) -> Result<AccountRecord> {
         let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = tokens;
+        let set_if_sent = |value: Option<String>| match value {
+            Some(value) => Set(Some(value)),
+            None => NotSet,
+        };
         let update = accounts::ActiveModel {
             id: Set(account_id.to_owned()),
             access_token: Set(access_token),
-            refresh_token: Set(refresh_token),
+            refresh_token: set_if_sent(refresh_token),
             expires_at: Set(expires_at),
             token_type: Set(token_type),
             scope: Set(scope),
-            id_token: Set(id_token),
+            id_token: set_if_sent(id_token),
             ..Default::default()
         };
         Ok(update.update(&self.db).await?)

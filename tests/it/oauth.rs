@@ -312,11 +312,27 @@ async fn link_intent_links_to_the_signed_in_user_only(backend: Backend) {
         assert_eq!(after, RowCounts { ceremonies: before.ceremonies - 1, ..before });
     }
 
+    // An access token proves who calls, but is not enough to add a way to sign in.
+    let access = me.access_token.as_ref().unwrap().token.clone();
+    let status = env.oauth.start_o_auth(bearer(link(GITHUB), &access)).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status).as_str()), (Code::PermissionDenied, "SESSION_TOKEN_REQUIRED"));
+    let back = env.authorize(bearer(link(GITHUB), &me.session_token)).await;
+    let result = env.callback_as(&back, Some(&access)).await;
+    assert_refused(result, Code::PermissionDenied, "SESSION_TOKEN_REQUIRED");
+
     // The real thing: the provider email differs from the user's, the link happens anyway.
     let back = env.authorize(bearer(link(GITHUB), &me.session_token)).await;
+    let before = env.counts().await;
     let done = env.callback_as(&back, Some(&me.session_token)).await.unwrap().into_inner();
     assert!(!done.user_created);
-    assert_eq!(done.signed_in.unwrap().user.unwrap().id, me_id);
+    let signed_in = done.signed_in.unwrap();
+    assert_eq!(signed_in.user.unwrap().id, me_id);
+    // The session that asked for the link is replaced by the one the callback returned.
+    let after = env.counts().await;
+    assert_eq!((after.users, after.accounts, after.sessions), (before.users, before.accounts + 1, before.sessions));
+    let status = get_session(&mut auth, &me.session_token).await.unwrap_err();
+    assert_eq!(reason(&status), "SESSION_INVALID");
+    let me = pb::SignedIn { session_token: signed_in.session_token, ..me };
     let listed = env
         .oauth
         .list_linked_accounts(bearer(pb::ListLinkedAccountsRequest::default(), &me.session_token))
@@ -346,15 +362,20 @@ async fn linked_accounts_list_and_unlink_but_never_the_last_method(backend: Back
     let token = created.signed_in.unwrap().session_token;
     let github_account = created.account.unwrap();
 
-    let unlink = |id: &str| bearer(pb::UnlinkAccountRequest { account_id: id.into() }, &token);
     let before = env.counts().await;
-    let result = env.oauth.unlink_account(unlink(&github_account.id)).await;
+    let request = bearer(pb::UnlinkAccountRequest { account_id: github_account.id.clone() }, &token);
+    let result = env.oauth.unlink_account(request).await;
     assert_refused(result, Code::FailedPrecondition, "LAST_SIGN_IN_METHOD");
     assert_eq!(env.counts().await, before);
 
     // Link a second provider, then list one per page, newest first.
     let back = env.authorize(bearer(link(OIDC), &token)).await;
-    let linked = env.callback_as(&back, Some(&token)).await.unwrap().into_inner().account.unwrap();
+    let linked = env.callback_as(&back, Some(&token)).await.unwrap().into_inner();
+    let linked_signed_in = linked.signed_in.unwrap();
+    let token = linked_signed_in.session_token;
+    let access = linked_signed_in.access_token.unwrap().token;
+    let linked = linked.account.unwrap();
+    let unlink = |id: &str| bearer(pb::UnlinkAccountRequest { account_id: id.into() }, &token);
     let list = |page_token: String| bearer(pb::ListLinkedAccountsRequest { page_size: 1, page_token }, &token);
     let first = env.oauth.list_linked_accounts(list(String::new())).await.unwrap().into_inner();
     assert_eq!(first.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), [linked.id.as_str()]);
@@ -384,6 +405,13 @@ async fn linked_accounts_list_and_unlink_but_never_the_last_method(backend: Back
     let status =
         env.oauth.unlink_account(pb::UnlinkAccountRequest { account_id: linked.id.clone() }).await.unwrap_err();
     assert_eq!(reason(&status), "NOT_SIGNED_IN");
+    // An access token may list, but not remove a way to sign in.
+    let status = env
+        .oauth
+        .unlink_account(bearer(pb::UnlinkAccountRequest { account_id: linked.id.clone() }, &access))
+        .await
+        .unwrap_err();
+    assert_eq!((status.code(), reason(&status).as_str()), (Code::PermissionDenied, "SESSION_TOKEN_REQUIRED"));
 
     // With two, one can go; then the remaining one cannot.
     env.oauth.unlink_account(unlink(&github_account.id)).await.unwrap();

@@ -10,7 +10,7 @@ use super::{ProviderIdentity, providers::Provider};
 use crate::{
     domain::{DisplayName, Email, OAuthState},
     error::{Error, FieldReason, Result},
-    service::{Caller, RequestMeta, Services, SignedIn, audit::kind},
+    service::{Caller, CredentialKind, RequestMeta, Services, SignedIn, audit::kind},
     store::{AccountRecord, LinkedSignIn, NewAccount, NewCeremony, NewUser, ProviderProfileFields, new_id},
 };
 
@@ -93,6 +93,11 @@ impl Services {
         })?;
         let user_id = match (intent, link_to) {
             (OAuthIntent::SignIn, _) => None,
+            // Adding a way to sign in is as sensitive as changing the password: a leaked
+            // short-lived access token must not be enough to plant a permanent way in.
+            (OAuthIntent::Link, Some(caller)) if caller.via != CredentialKind::SessionToken => {
+                return Err(Error::SessionTokenRequired);
+            }
             (OAuthIntent::Link, Some(caller)) => Some(caller.user.id.clone()),
             (OAuthIntent::Link, None) => return Err(Error::NotSignedIn),
         };
@@ -184,8 +189,10 @@ impl Services {
                 ceremony.user_id.as_deref().ok_or_else(|| Error::internal("link ceremony without user"))?;
             // The state alone must not let one user's link round-trip finish in another's browser.
             match caller {
-                Some(caller) if caller.user.id == started_by => Some(caller),
-                _ => return Err(Error::OAuthLinkUserMismatch),
+                Some(caller) if caller.user.id != started_by => return Err(Error::OAuthLinkUserMismatch),
+                Some(caller) if caller.via != CredentialKind::SessionToken => return Err(Error::SessionTokenRequired),
+                Some(caller) => Some(caller),
+                None => return Err(Error::OAuthLinkUserMismatch),
             }
         } else {
             None
@@ -201,7 +208,20 @@ impl Services {
                 oidc.identify(code, verifier, &nonce, &redirect, &self.inner.clock).await?
             }
         };
-        self.link_or_sign_in(provider, identity, link_user, meta).await
+        let done = self.link_or_sign_in(provider, identity, link_user, meta).await?;
+        if let Some(caller) = link_user {
+            self.retire_session(caller).await;
+        }
+        Ok(done)
+    }
+
+    /// After a link the caller holds the new session the callback returned; the one they linked
+    /// with ends (OWASP: a new session id whenever the account's privileges change). Best
+    /// effort: the link stands if this fails, and the old session still expires on its own.
+    async fn retire_session(&self, caller: &Caller) {
+        if let Err(err) = self.inner.store.delete_user_session(&caller.user.id, &caller.session.id).await {
+            tracing::warn!(user_id = %caller.user.id, error = %err, "could not end the session replaced by a link");
+        }
     }
 
     async fn link_or_sign_in(

@@ -6,7 +6,7 @@ use super::ProviderInfo;
 use crate::{
     domain::{PageRequest, encode_page_token},
     error::{Error, FieldReason, Resource, Result},
-    service::{Caller, Services, audit::kind},
+    service::{Caller, CredentialKind, Services, audit::kind},
     store::{AccountRecord, UnlinkOutcome},
 };
 
@@ -39,7 +39,11 @@ impl Services {
     }
 
     /// Removes one of the caller's linked accounts, unless it is their last way to sign in.
+    /// Needs the session token, like ChangePassword: an access token only proves who calls.
     pub async fn unlink_account(&self, caller: &Caller, account_id: &str) -> Result<()> {
+        if caller.via != CredentialKind::SessionToken {
+            return Err(Error::SessionTokenRequired);
+        }
         let account_id = account_id.trim();
         if account_id.is_empty() {
             return Err(Error::field("account_id", FieldReason::Required, "account_id is required"));
