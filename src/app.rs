@@ -14,8 +14,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{AuthApi, CookieSettings, OAuthApi},
-    pb::{self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer},
+    grpc::{AuthApi, CookieSettings, OAuthApi, PasskeyApi},
+    pb::{
+        self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
+        passkey_service_server::PasskeyServiceServer,
+    },
     service::{Clock, Services},
     store::Store,
     telemetry::RpcLogLayer,
@@ -105,6 +108,7 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<OAuthServiceServer<OAuthApi>>().await;
+    health.set_serving::<PasskeyServiceServer<PasskeyApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -114,6 +118,9 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
 
+    let passkeys = PasskeyServiceServer::new(PasskeyApi::new(services.clone(), CookieSettings::from_config(config)))
+        .max_decoding_message_size(config.max_request_bytes)
+        .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
     let oauth = OAuthServiceServer::new(OAuthApi::new(services.clone(), CookieSettings::from_config(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
@@ -121,13 +128,14 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
     // grpc-web translation wraps only the gRPC routes: tonic-web answers any other HTTP/1.1
     // request with 400, and /healthz must work with curl.
     let grpc = Routes::new(auth)
+        .add_service(passkeys)
         .add_service(oauth)
         .add_service(health_service)
         .add_service(reflection)
         .into_axum_router()
         .layer(RpcLogLayer)
         .layer(GrpcWebLayer::new());
-    Ok(Routes::from(grpc.merge(web::router(services))))
+    Ok(Routes::from(grpc.merge(web::router(services, web::RelatedOrigins::from_config(config)))))
 }
 
 /// CORS for grpc-web from browsers on other origins: only the configured origins, with

@@ -32,6 +32,23 @@ pub enum LogFormat {
     Json,
 }
 
+/// WebAuthn user verification requirement for passkeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserVerification {
+    Required,
+    Preferred,
+}
+
+/// What to do when a passkey's signature counter did not increase (a possible clone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterPolicy {
+    Reject,
+    Flag,
+    IgnoreWhenBackupEligible,
+}
+
 /// Every setting, with its default. Field names are the TOML keys; the environment variable is
 /// `KEYWARD_` + the name in upper case (lists there are comma-separated).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +97,24 @@ pub struct Config {
     /// Hash jobs that may wait; past this, Login and Register answer RESOURCE_EXHAUSTED.
     pub hash_queue_depth: usize,
 
+    /// WebAuthn relying-party id: the registrable domain passkeys are bound to ("example.com").
+    pub rp_id: String,
+    /// Name shown by authenticators when creating a passkey.
+    pub rp_name: String,
+    /// Origins allowed to run passkey ceremonies: web origins (`https://app.example.com`) and
+    /// native-app origins (`android:apk-key-hash:…`). Web origins on other domains than `rp_id`
+    /// are WebAuthn L3 related origins, published at /.well-known/webauthn. Empty: the address
+    /// Keyward listens on, as `http://localhost:<port>`.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub rp_origins: Vec<String>,
+    /// `required` or `preferred`: whether authenticators must verify the user (PIN, biometric).
+    pub passkey_user_verification: UserVerification,
+    /// What a signature counter that did not increase means: `reject`, `flag` (allow and audit),
+    /// or `ignore_when_backup_eligible` (synced passkeys report 0; others are rejected).
+    pub passkey_counter_policy: CounterPolicy,
+    /// How long a passkey ceremony may take between its two steps.
+    pub ceremony_ttl_secs: u64,
+
     /// Largest accepted request message, in bytes.
     pub max_request_bytes: usize,
 
@@ -119,6 +154,12 @@ impl Default for Config {
             argon2_parallelism: argon2.parallelism,
             hash_workers: None,
             hash_queue_depth: 64,
+            rp_id: "localhost".into(),
+            rp_name: "Keyward".into(),
+            rp_origins: Vec::new(),
+            passkey_user_verification: UserVerification::Preferred,
+            passkey_counter_policy: CounterPolicy::IgnoreWhenBackupEligible,
+            ceremony_ttl_secs: 300,
             max_request_bytes: 64 * 1024,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -235,6 +276,28 @@ impl Config {
         if self.hash_queue_depth == 0 {
             return Err(invalid("hash_queue_depth", "must be at least 1"));
         }
+        validate_rp_id(&self.rp_id).map_err(|message| invalid("rp_id", message))?;
+        if self.rp_name.trim().is_empty() {
+            return Err(invalid("rp_name", "must not be empty"));
+        }
+        for origin in &self.rp_origins {
+            validate_rp_origin(origin).map_err(|message| invalid("rp_origins", format!("{origin:?}: {message}")))?;
+        }
+        let on_rp_id = |origin: &String| {
+            url::Url::parse(origin)
+                .ok()
+                .and_then(|url| url.domain().map(str::to_owned))
+                .is_some_and(|domain| domain == self.rp_id || domain.ends_with(&format!(".{}", self.rp_id)))
+        };
+        if !self.passkey_origins().iter().any(on_rp_id) {
+            return Err(invalid(
+                "rp_origins",
+                format!("at least one web origin must be on rp_id {:?} or a subdomain of it", self.rp_id),
+            ));
+        }
+        if !(10..=3600).contains(&self.ceremony_ttl_secs) {
+            return Err(invalid("ceremony_ttl_secs", "must be between 10 and 3600"));
+        }
         if !(4 * 1024..=16 * 1024 * 1024).contains(&self.max_request_bytes) {
             return Err(invalid("max_request_bytes", "must be between 4096 and 16777216"));
         }
@@ -280,6 +343,19 @@ impl Config {
         }
     }
 
+    /// The origins passkey ceremonies may come from (the default when none are configured).
+    pub fn passkey_origins(&self) -> Vec<String> {
+        if self.rp_origins.is_empty() {
+            vec![format!("http://localhost:{}", self.listen.port())]
+        } else {
+            self.rp_origins.clone()
+        }
+    }
+
+    pub fn ceremony_ttl(&self) -> Duration {
+        Duration::from_secs(self.ceremony_ttl_secs)
+    }
+
     pub fn session_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.session_idle_timeout_secs)
     }
@@ -304,6 +380,33 @@ fn validate_origin(origin: &str) -> Result<(), &'static str> {
     }
     if url.origin().ascii_serialization() != origin {
         return Err("must be exactly scheme://host[:port], without path or trailing slash");
+    }
+    Ok(())
+}
+
+/// A relying-party id is a bare domain: no scheme, port, path or IP address (WebAuthn L3 §5.1.2
+/// "RP ID" is a valid domain string).
+fn validate_rp_id(rp_id: &str) -> Result<(), &'static str> {
+    if rp_id.is_empty() {
+        return Err("must not be empty");
+    }
+    if rp_id.contains([':', '/', '@', ' ']) || rp_id.parse::<std::net::IpAddr>().is_ok() {
+        return Err("must be a domain such as example.com (no scheme, port, path or IP address)");
+    }
+    url::Host::parse(rp_id).map_err(|_| "is not a valid domain")?;
+    Ok(())
+}
+
+/// A passkey origin is a web origin (https, or http on localhost) or a native-app origin.
+fn validate_rp_origin(origin: &str) -> Result<(), &'static str> {
+    if origin.starts_with("android:apk-key-hash:") || origin.starts_with("ios:bundle-id:") {
+        return url::Url::parse(origin).map(|_| ()).map_err(|_| "not a valid app origin");
+    }
+    validate_origin(origin)?;
+    let url = url::Url::parse(origin).map_err(|_| "not a URL")?;
+    let local = matches!(url.host_str(), Some(host) if host == "localhost" || host.ends_with(".localhost"));
+    if url.scheme() == "http" && !local {
+        return Err("must be https (plain http is only a secure context on localhost)");
     }
     Ok(())
 }
@@ -343,6 +446,10 @@ mod tests {
             ("database_url", Config { database_url: Some("mysql://x".into()), ..Config::default() }),
             ("argon2_memory_kib", Config { argon2_memory_kib: 1, ..Config::default() }),
             ("log", Config { log: "[[[".into(), ..Config::default() }),
+            ("rp_id", Config { rp_id: "https://example.com".into(), ..Config::default() }),
+            ("rp_id", Config { rp_id: "127.0.0.1".into(), ..Config::default() }),
+            ("rp_origins", Config { rp_origins: vec!["http://example.com".into()], ..Config::default() }),
+            ("ceremony_ttl_secs", Config { ceremony_ttl_secs: 0, ..Config::default() }),
         ];
         for (setting, config) in cases {
             assert_eq!(config.validate().unwrap_err().setting, setting);

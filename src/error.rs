@@ -36,12 +36,33 @@ pub enum Error {
     /// The operation needs a password and the user has none.
     #[error("user has no password")]
     NoPassword,
-    /// A resource the caller named does not exist or is not theirs.
-    #[error("{0} not found")]
-    NotFound(Resource),
+    /// The credential id is already registered (to this or another user).
+    #[error("passkey already registered")]
+    PasskeyAlreadyRegistered,
     /// Removing this would leave the user no way to sign in.
     #[error("last sign-in method")]
     LastSignInMethod,
+    /// No pending ceremony with this id (never issued, already finished, or of another kind).
+    #[error("ceremony not found")]
+    CeremonyNotFound,
+    /// The ceremony's time ran out before it was finished.
+    #[error("ceremony expired")]
+    CeremonyExpired,
+    /// The ceremony was started by another user.
+    #[error("ceremony belongs to someone else")]
+    CeremonyNotYours,
+    /// webauthn-rs refused a registration or an assertion.
+    #[error("passkey {stage} rejected: {failure:?}")]
+    PasskeyRejected { stage: PasskeyStage, failure: PasskeyFailure },
+    /// Sign-in with a credential Keyward does not know (deleted, or never registered here).
+    #[error("unknown passkey")]
+    PasskeyUnknown,
+    /// The signature counter did not increase: a possible cloned authenticator.
+    #[error("passkey counter regressed")]
+    PasskeyCounterRegressed,
+    /// A resource the caller named does not exist or is not theirs.
+    #[error("{0} not found")]
+    NotFound(Resource),
 
     // --- OAuth / OpenID Connect round-trips ---
     /// The `state` is not one we issued, or it was already used (single use, RFC 9700 §4.7).
@@ -156,11 +177,47 @@ impl FieldReason {
     }
 }
 
+/// Which passkey ceremony failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyStage {
+    Registration,
+    Login,
+}
+
+impl fmt::Display for PasskeyStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Registration => "registration",
+            Self::Login => "sign-in",
+        })
+    }
+}
+
+/// Why webauthn-rs refused a credential, in the terms a client can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyFailure {
+    /// clientDataJSON.origin is not an allowed origin.
+    OriginMismatch,
+    /// authData's rpIdHash is not our rp id.
+    RpIdMismatch,
+    /// The challenge is not the one this ceremony issued.
+    ChallengeMismatch,
+    /// The signature (or attestation) does not verify.
+    SignatureInvalid,
+    /// The user-present flag is not set.
+    UserNotPresent,
+    /// User verification was required and not performed.
+    UserNotVerified,
+    /// Anything else structurally wrong with the credential.
+    Invalid,
+}
+
 /// Kinds of thing a NOT_FOUND can be about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Session,
     LinkedAccount,
+    Passkey,
 }
 
 impl fmt::Display for Resource {
@@ -168,6 +225,7 @@ impl fmt::Display for Resource {
         f.write_str(match self {
             Self::Session => "session",
             Self::LinkedAccount => "linked account",
+            Self::Passkey => "passkey",
         })
     }
 }

@@ -5,8 +5,13 @@ mod jwt;
 mod keys;
 mod password;
 mod pool;
+mod webauthn;
 
 pub use jwt::{AccessClaims, AccessTokenSigner, IssuedAccessToken, JwtSettings, KeySet};
 pub use keys::{Jwk, Jwks, SigningKeyMaterial, generate_ed25519};
 pub use password::{Argon2Settings, PasswordHasher, Verification};
 pub use pool::CpuPool;
+pub use webauthn::{
+    AttestedCredential, adjust_creation_options, adjust_request_options, adjust_state_policy, attested_credential,
+    relying_party,
+};

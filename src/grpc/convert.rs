@@ -7,7 +7,7 @@ use crate::{
     crypto::IssuedAccessToken,
     pb,
     service::{ProviderInfo, ProviderKind, SignedIn},
-    store::{AccountRecord, SessionRecord, UserRecord},
+    store::{AccountRecord, AuthenticatorRecord, SessionRecord, UserRecord},
 };
 
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -93,5 +93,42 @@ pub fn linked_account(account: &AccountRecord) -> pb::LinkedAccount {
         provider: provider.clone(),
         provider_account_id: provider_account_id.clone(),
         create_time: Some(timestamp(*created_at)),
+    }
+}
+
+pub fn passkey(record: &AuthenticatorRecord) -> pb::Passkey {
+    let AuthenticatorRecord {
+        id,
+        credential_id,
+        user_id: _,
+        provider_account_id: _,
+        credential_public_key: _,
+        counter: _,
+        credential_device_type,
+        credential_backed_up,
+        backup_eligible,
+        transports,
+        aaguid,
+        passkey: _,
+        name,
+        created_at,
+        last_used_at,
+    } = record;
+    let device_type = match credential_device_type.as_str() {
+        "multiDevice" => pb::PasskeyDeviceType::MultiDevice,
+        "singleDevice" => pb::PasskeyDeviceType::SingleDevice,
+        _ => pb::PasskeyDeviceType::Unspecified,
+    };
+    pb::Passkey {
+        id: id.clone(),
+        name: name.clone(),
+        credential_id: credential_id.clone(),
+        create_time: Some(timestamp(*created_at)),
+        last_used_time: last_used_at.map(timestamp),
+        backup_eligible: *backup_eligible,
+        backed_up: *credential_backed_up,
+        device_type: device_type.into(),
+        transports: transports.as_deref().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default(),
+        aaguid: aaguid.clone().unwrap_or_default(),
     }
 }

@@ -3,7 +3,7 @@ use std::{collections::HashMap, time::Duration};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::{Error, Resource};
+use crate::error::{Error, PasskeyFailure, PasskeyStage, Resource};
 
 fn with_metadata(code: Code, reason: &str, message: &str, key: &str, value: &str) -> Status {
     let details =
@@ -41,10 +41,59 @@ pub fn to_status(err: Error) -> Status {
         Error::NotFound(Resource::LinkedAccount) => {
             (Code::NotFound, "LINKED_ACCOUNT_NOT_FOUND", "no such linked account")
         }
+        Error::NotFound(Resource::Passkey) => (Code::NotFound, "PASSKEY_NOT_FOUND", "no such passkey"),
+        Error::PasskeyAlreadyRegistered => {
+            (Code::AlreadyExists, "PASSKEY_ALREADY_REGISTERED", "this passkey is already registered")
+        }
         Error::LastSignInMethod => (
             Code::FailedPrecondition,
             "LAST_SIGN_IN_METHOD",
-            "this is the last way to sign in to this account; add another one first",
+            "this is the account's last way to sign in; add another one first",
+        ),
+        Error::CeremonyNotFound => (
+            Code::NotFound,
+            "CEREMONY_NOT_FOUND",
+            "no such ceremony: it was never started, already finished, or is of another kind",
+        ),
+        Error::CeremonyExpired => {
+            (Code::FailedPrecondition, "CHALLENGE_EXPIRED", "the ceremony took too long; start again")
+        }
+        Error::CeremonyNotYours => {
+            (Code::PermissionDenied, "CEREMONY_NOT_YOURS", "this ceremony was started by someone else")
+        }
+        Error::PasskeyRejected { stage, failure } => {
+            let code = match stage {
+                PasskeyStage::Registration => Code::InvalidArgument,
+                PasskeyStage::Login => Code::Unauthenticated,
+            };
+            let (reason, message) = match failure {
+                PasskeyFailure::OriginMismatch => {
+                    ("PASSKEY_ORIGIN_MISMATCH", "the credential was made on an origin this server does not allow")
+                }
+                PasskeyFailure::RpIdMismatch => {
+                    ("PASSKEY_RP_ID_MISMATCH", "the credential is for another relying party")
+                }
+                PasskeyFailure::ChallengeMismatch => {
+                    ("PASSKEY_CHALLENGE_MISMATCH", "the credential answers another challenge")
+                }
+                PasskeyFailure::SignatureInvalid => {
+                    ("PASSKEY_SIGNATURE_INVALID", "the passkey's signature does not verify")
+                }
+                PasskeyFailure::UserNotPresent => {
+                    ("PASSKEY_USER_NOT_PRESENT", "the authenticator did not confirm user presence")
+                }
+                PasskeyFailure::UserNotVerified => {
+                    ("PASSKEY_USER_NOT_VERIFIED", "the authenticator did not verify the user")
+                }
+                PasskeyFailure::Invalid => ("PASSKEY_INVALID", "the credential is not valid"),
+            };
+            (code, reason, message)
+        }
+        Error::PasskeyUnknown => (Code::Unauthenticated, "PASSKEY_UNKNOWN", "this passkey is not registered here"),
+        Error::PasskeyCounterRegressed => (
+            Code::Unauthenticated,
+            "PASSKEY_COUNTER_REGRESSED",
+            "this passkey's signature counter went backwards; it may have been cloned",
         ),
         Error::OAuthStateInvalid => (
             Code::FailedPrecondition,

@@ -2,7 +2,7 @@ use super::Services;
 use crate::store::AuditEvent;
 
 /// Audit event kinds. Stable strings: dashboards and alerts match on them.
-pub(super) mod kind {
+pub(crate) mod kind {
     pub const USER_REGISTERED: &str = "user.registered";
     pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
     pub const LOGIN_FAILED: &str = "login.failed";
@@ -11,6 +11,10 @@ pub(super) mod kind {
     pub const PASSWORD_CHANGED: &str = "password.changed";
     pub const ACCOUNT_LINKED: &str = "account.linked";
     pub const ACCOUNT_UNLINKED: &str = "account.unlinked";
+    pub const PASSKEY_ADDED: &str = "passkey.added";
+    pub const PASSKEY_RENAMED: &str = "passkey.renamed";
+    pub const PASSKEY_DELETED: &str = "passkey.deleted";
+    pub const PASSKEY_COUNTER_REGRESSED: &str = "passkey.counter_regressed";
 }
 
 impl Services {

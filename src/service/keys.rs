@@ -20,18 +20,36 @@ const ALGORITHM: &str = "EdDSA";
 pub struct KeyRing {
     store: Store,
     current: Arc<RwLock<Arc<KeySet>>>,
+    /// When an on-demand reload last ran: garbage tokens must not turn into a query each.
+    last_on_demand: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// On-demand reloads (a token with an unknown key) happen at most this often.
+const ON_DEMAND_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl KeyRing {
     /// Loads the live keys, creating the first key when the store has none.
     pub async fn load(store: Store, settings: &JwtSettings, now: DateTime<Utc>) -> Result<Self> {
         let set = load_key_set(&store, settings, now).await?;
-        Ok(Self { store, current: Arc::new(RwLock::new(Arc::new(set))) })
+        Ok(Self { store, current: Arc::new(RwLock::new(Arc::new(set))), last_on_demand: Arc::default() })
     }
 
     /// The key set as of the last (re)load.
     pub fn current(&self) -> Arc<KeySet> {
         Arc::clone(&self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Reloads unless an on-demand reload ran within the last few seconds; true when it ran.
+    pub async fn reload_on_demand(&self, settings: &JwtSettings, now: DateTime<Utc>) -> Result<bool> {
+        {
+            let mut last = self.last_on_demand.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < ON_DEMAND_RELOAD_INTERVAL) {
+                return Ok(false);
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        self.reload(settings, now).await?;
+        Ok(true)
     }
 
     pub async fn reload(&self, settings: &JwtSettings, now: DateTime<Utc>) -> Result<()> {

@@ -7,6 +7,7 @@ mod audit;
 mod clock;
 mod keys;
 mod oauth;
+mod passkeys;
 mod sessions;
 
 use std::sync::Arc;
@@ -14,13 +15,14 @@ use std::sync::Arc;
 pub use clock::Clock;
 pub use keys::{KeyRing, rotate_signing_key};
 pub use oauth::{OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
+pub use passkeys::{CeremonyStart, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionPolicy, SignedIn};
 
 use crate::{
     config::Config,
     crypto::{AccessTokenSigner, CpuPool, PasswordHasher},
     domain::PasswordPolicy,
-    error::Result,
+    error::{Error, Result},
     store::Store,
 };
 
@@ -53,6 +55,8 @@ struct Inner {
     keys: KeyRing,
     sessions: SessionPolicy,
     password_policy: PasswordPolicy,
+    webauthn: webauthn_rs::Webauthn,
+    passkeys: PasskeySettings,
     clock: Clock,
     oauth: OAuthProviders,
 }
@@ -66,6 +70,7 @@ impl Services {
         let signer = AccessTokenSigner::new(config.jwt());
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
         let oauth = OAuthProviders::from_config(&config.oauth)?;
+        let webauthn = crate::crypto::relying_party(config).map_err(Error::internal)?;
         let inner = Inner {
             store,
             hasher,
@@ -73,6 +78,8 @@ impl Services {
             keys,
             sessions: SessionPolicy::from_config(config),
             password_policy: config.password_policy(),
+            webauthn,
+            passkeys: PasskeySettings::from_config(config),
             clock,
             oauth,
         };

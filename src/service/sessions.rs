@@ -120,9 +120,12 @@ impl Services {
     async fn authenticate_access_token(&self, token: &str) -> Result<Caller> {
         let mut claims = self.inner.signer.verify(&self.inner.keys.current(), token);
         if claims.is_err() {
-            // Perhaps signed by a key another replica just rotated in: reload once and retry.
-            self.reload_signing_keys().await?;
-            claims = self.inner.signer.verify(&self.inner.keys.current(), token);
+            // Perhaps signed by a key another process just rotated in: reload (rate-limited) and
+            // retry once.
+            let keys = &self.inner.keys;
+            if keys.reload_on_demand(self.inner.signer.settings(), self.inner.clock.now()).await? {
+                claims = self.inner.signer.verify(&keys.current(), token);
+            }
         }
         let claims = claims?;
         // The token's own expiry is checked against our clock too (the JWT library uses the

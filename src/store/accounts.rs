@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
     sea_query::Expr,
 };
 
 use super::{
     NewSession, NewUser, SessionRecord, Store, UserRecord,
-    entities::{accounts, authenticators, users},
+    entities::{accounts, users},
     is_unique_violation,
 };
 use crate::error::{Error, Result};
@@ -205,21 +205,11 @@ impl Store {
         if owned.is_none() {
             return Ok(UnlinkOutcome::NotFound);
         }
-        if sign_in_method_count(&txn, user_id).await? <= 1 {
+        if Self::sign_in_methods_in(&txn, user_id).await?.total() <= 1 {
             return Ok(UnlinkOutcome::LastSignInMethod);
         }
         accounts::Entity::delete_by_id(account_id.to_owned()).exec(&txn).await?;
         txn.commit().await?;
         Ok(UnlinkOutcome::Unlinked)
     }
-}
-
-/// Password + passkeys + linked accounts, read inside `conn` (a transaction).
-async fn sign_in_method_count(conn: &impl ConnectionTrait, user_id: &str) -> Result<u64> {
-    let password =
-        users::Entity::find_by_id(user_id.to_owned()).one(conn).await?.is_some_and(|user| user.password_hash.is_some());
-    let passkeys =
-        authenticators::Entity::find().filter(authenticators::Column::UserId.eq(user_id)).count(conn).await?;
-    let linked = accounts::Entity::find().filter(accounts::Column::UserId.eq(user_id)).count(conn).await?;
-    Ok(u64::from(password) + passkeys + linked)
 }

@@ -50,6 +50,36 @@ impl Store {
         Ok(taken.pop())
     }
 
+    /// Like `take_ceremony`, but only a ceremony started by `user_id` (or, for `None`, one started
+    /// without a user) is taken: someone else's ceremony id takes nothing and stays usable by its
+    /// owner. `Err(CeremonyNotYours)` tells that case apart from an unknown id.
+    pub async fn take_ceremony_of(
+        &self,
+        id: &str,
+        kind: &str,
+        user_id: Option<&str>,
+    ) -> Result<Option<CeremonyRecord>> {
+        let owner = match user_id {
+            Some(user_id) => ceremonies::Column::UserId.eq(user_id),
+            None => ceremonies::Column::UserId.is_null(),
+        };
+        let mut taken = ceremonies::Entity::delete_many()
+            .filter(ceremonies::Column::Id.eq(id))
+            .filter(ceremonies::Column::Kind.eq(kind))
+            .filter(owner)
+            .exec_with_returning(&self.db)
+            .await?;
+        if let Some(ceremony) = taken.pop() {
+            return Ok(Some(ceremony));
+        }
+        let exists = ceremonies::Entity::find_by_id(id.to_owned())
+            .filter(ceremonies::Column::Kind.eq(kind))
+            .one(&self.db)
+            .await?
+            .is_some();
+        if exists { Err(crate::error::Error::CeremonyNotYours) } else { Ok(None) }
+    }
+
     /// Deletes ceremonies that expired before `now`; returns how many.
     pub async fn delete_expired_ceremonies(&self, now: DateTime<Utc>) -> Result<u64> {
         let result =

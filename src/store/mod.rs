@@ -3,6 +3,7 @@
 
 mod accounts;
 mod audit;
+mod authenticators;
 mod ceremonies;
 mod connect;
 mod counts;
@@ -13,6 +14,7 @@ mod users;
 
 pub use accounts::{AccountRecord, LinkedSignIn, NewAccount, ProviderProfileFields, ProviderTokens, UnlinkOutcome};
 pub use audit::AuditEvent;
+pub use authenticators::{AuthenticatorRecord, AuthenticatorUse, NewAuthenticator};
 pub use ceremonies::{CeremonyRecord, NewCeremony};
 pub use connect::{Backend, MigrationState};
 pub use counts::RowCounts;

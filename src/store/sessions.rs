@@ -36,6 +36,14 @@ impl NewSession {
     }
 }
 
+/// Inserts a session on `db` (a connection or an open transaction).
+pub(super) async fn insert_session_in(
+    db: &impl sea_orm::ConnectionTrait,
+    session: NewSession,
+) -> Result<SessionRecord> {
+    Ok(session.into_active_model().insert(db).await?)
+}
+
 /// A session together with its user, as GetSession needs them.
 #[derive(Debug, Clone)]
 pub struct SessionWithUser {
@@ -60,7 +68,7 @@ impl Store {
 
     /// Stores a new session for an existing user.
     pub async fn insert_session(&self, session: NewSession) -> Result<SessionRecord> {
-        Ok(session.into_active_model().insert(&self.db).await?)
+        insert_session_in(&self.db, session).await
     }
 
     /// The session whose token hashes to `token_hash`, with its user, expired or not.

@@ -70,14 +70,20 @@ impl SignInMethods {
 impl Store {
     /// How the user can sign in: password, passkeys, linked OAuth accounts.
     pub async fn sign_in_methods(&self, user_id: &str) -> Result<SignInMethods> {
+        Self::sign_in_methods_in(&self.db, user_id).await
+    }
+
+    pub(super) async fn sign_in_methods_in(db: &impl sea_orm::ConnectionTrait, user_id: &str) -> Result<SignInMethods> {
         use sea_orm::PaginatorTrait;
 
         use super::entities::{accounts, authenticators};
-        let password = self.find_user(user_id).await?.is_some_and(|user| user.password_hash.is_some());
+        let password = users::Entity::find_by_id(user_id.to_owned())
+            .one(db)
+            .await?
+            .is_some_and(|user| user.password_hash.is_some());
         let passkeys =
-            authenticators::Entity::find().filter(authenticators::Column::UserId.eq(user_id)).count(&self.db).await?;
-        let linked_accounts =
-            accounts::Entity::find().filter(accounts::Column::UserId.eq(user_id)).count(&self.db).await?;
+            authenticators::Entity::find().filter(authenticators::Column::UserId.eq(user_id)).count(db).await?;
+        let linked_accounts = accounts::Entity::find().filter(accounts::Column::UserId.eq(user_id)).count(db).await?;
         Ok(SignInMethods { password, passkeys, linked_accounts })
     }
 }

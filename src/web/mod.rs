@@ -8,11 +8,33 @@ use axum::{
     routing::get,
 };
 
-use crate::service::Services;
+use crate::{config::Config, service::Services};
 
-/// `/healthz` and `/.well-known/jwks.json`.
-pub fn router(services: Services) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/.well-known/jwks.json", get(jwks)).with_state(services)
+/// The web origins that may use our rp id (WebAuthn L3 Related Origin Requests).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RelatedOrigins {
+    origins: Vec<String>,
+}
+
+impl RelatedOrigins {
+    pub fn from_config(config: &Config) -> Self {
+        let origins = config
+            .passkey_origins()
+            .into_iter()
+            .filter(|o| o.starts_with("https://") || o.starts_with("http://"))
+            .collect();
+        Self { origins }
+    }
+}
+
+/// `/healthz`, `/.well-known/jwks.json` and `/.well-known/webauthn`.
+pub fn router(services: Services, related_origins: RelatedOrigins) -> Router {
+    let webauthn = Json(related_origins);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/webauthn", get(move || async move { webauthn }))
+        .with_state(services)
 }
 
 /// 200 when the database answers, 503 otherwise.

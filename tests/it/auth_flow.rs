@@ -9,7 +9,9 @@ use crate::common::{Backend, PASSWORD, TestServer, bearer, both_backends, get_se
 both_backends!(
     register_login_refresh_list_revoke_logout,
     change_password_revokes_other_sessions,
-    health_and_jwks_are_served
+    health_and_jwks_are_served,
+    old_hash_parameters_are_upgraded_at_login,
+    get_session_does_not_write_on_every_call
 );
 
 async fn register_login_refresh_list_revoke_logout(backend: Backend) {
@@ -29,6 +31,7 @@ async fn register_login_refresh_list_revoke_logout(backend: Backend) {
     assert_ne!(laptop.session_token, phone.session_token);
 
     let seen = get_session(&mut auth, &laptop.session_token).await.unwrap();
+    assert_eq!(seen.user.as_ref().unwrap().email, "ada@example.com");
     assert_eq!(seen.user.unwrap().id, user.id);
     let laptop_session = seen.session.unwrap();
     assert!(laptop_session.current);
@@ -157,4 +160,102 @@ async fn health_and_jwks_are_served(backend: Backend) {
     );
     assert!(key.get("d").is_none(), "private key material must never be published");
     server.stop().await;
+}
+
+async fn old_hash_parameters_are_upgraded_at_login(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let user_id = register(&mut server.auth().await, "legacy@example.com").await.user.unwrap().id;
+    let stored =
+        || async { server.app.services().store().find_user(&user_id).await.unwrap().unwrap().password_hash.unwrap() };
+    assert!(stored().await.starts_with("$argon2id$v=19$m=256,t=1,p=1$"), "{}", stored().await);
+
+    // A newer deployment with stronger parameters, on the same database.
+    let upgraded = server.start_replica_with(|config| config.argon2_memory_kib = 512).await;
+    let mut client =
+        pb::auth_service_client::AuthServiceClient::connect(format!("http://{}", upgraded.local_addr())).await.unwrap();
+    login(&mut client, "legacy@example.com", PASSWORD).await.unwrap();
+    let rehashed = stored().await;
+    assert!(rehashed.starts_with("$argon2id$v=19$m=512,t=1,p=1$"), "{rehashed}");
+    // And the password still works, under the new hash, on both deployments.
+    login(&mut client, "legacy@example.com", PASSWORD).await.unwrap();
+    login(&mut server.auth().await, "legacy@example.com", PASSWORD).await.unwrap();
+    upgraded.shutdown().await.unwrap();
+    server.stop().await;
+}
+
+async fn get_session_does_not_write_on_every_call(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut auth = server.auth().await;
+    let token = register(&mut auth, "reader@example.com").await.session_token;
+    let first = get_session(&mut auth, &token).await.unwrap().session.unwrap();
+    for _ in 0..5 {
+        server.clock.advance(std::time::Duration::from_secs(30));
+        let again = get_session(&mut auth, &token).await.unwrap().session.unwrap();
+        assert_eq!((again.last_seen_time, again.idle_expire_time), (first.last_seen_time, first.idle_expire_time));
+    }
+    // Past the touch interval (300 s), one write moves last-seen and the idle expiry.
+    server.clock.advance(std::time::Duration::from_secs(200));
+    let touched = get_session(&mut auth, &token).await.unwrap().session.unwrap();
+    assert!(touched.last_seen_time.unwrap().seconds > first.last_seen_time.unwrap().seconds);
+    assert!(touched.idle_expire_time.unwrap().seconds > first.idle_expire_time.unwrap().seconds);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_lists_the_services() {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let server = TestServer::start(Backend::Sqlite).await;
+    let mut client = ServerReflectionClient::new(
+        tonic::transport::Channel::from_shared(server.base_url()).unwrap().connect().await.unwrap(),
+    );
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        responses.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a service list")
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in ["keyward.v1.AuthService", "keyward.v1.PasskeyService", "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_in_flight_calls_finish() {
+    // One hashing thread with real parameters: logins queue behind each other.
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.argon2_memory_kib = 19 * 1024;
+        config.argon2_iterations = 2;
+        config.hash_workers = Some(1);
+    })
+    .await;
+    register(&mut server.auth().await, "busy@example.com").await;
+    let store = server.app.services().store().clone();
+    let before = store.row_counts().await.unwrap().sessions;
+    const CALLS: u64 = 6;
+    let mut calls = Vec::new();
+    for _ in 0..CALLS {
+        let mut client = server.auth().await;
+        calls.push(tokio::spawn(async move { login(&mut client, "busy@example.com", PASSWORD).await }));
+    }
+    // Wait until the first login has finished: the others are then in flight, queued for hashing.
+    while store.row_counts().await.unwrap().sessions == before {
+        tokio::task::yield_now().await;
+    }
+    let finished_before_shutdown = store.row_counts().await.unwrap().sessions - before;
+    let TestServer { app, db, .. } = server;
+    app.shutdown().await.unwrap();
+    for call in calls {
+        call.await.unwrap().expect("in-flight call answered normally");
+    }
+    assert!(finished_before_shutdown < CALLS, "some calls were still in flight when shutdown began");
+    drop(db);
 }

@@ -106,6 +106,7 @@ pub fn test_config(db: &TestDb) -> Config {
         argon2_memory_kib: 256,
         argon2_iterations: 1,
         hash_workers: Some(2),
+        rp_origins: vec![PASSKEY_ORIGIN.into(), RELATED_ORIGIN.into()],
         ..Config::default()
     }
 }
@@ -141,8 +142,15 @@ impl TestServer {
     /// A second, independent server on the same database and configuration (another replica),
     /// on its own port and with its own process memory. Stop it with `shutdown()`.
     pub async fn start_replica(&self) -> RunningApp {
-        let listener = tokio::net::TcpListener::bind(self.config.listen).await.unwrap();
-        App::spawn_with_clock(self.config.clone(), listener, self.clock.clone()).await.unwrap()
+        self.start_replica_with(|_| {}).await
+    }
+
+    /// A replica whose configuration differs by `tweak` (e.g. a newer deployment's settings).
+    pub async fn start_replica_with(&self, tweak: impl FnOnce(&mut Config)) -> RunningApp {
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        App::spawn_with_clock(config, listener, self.clock.clone()).await.unwrap()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -185,6 +193,10 @@ pub fn violations(status: &Status) -> HashMap<String, String> {
 }
 
 pub const PASSWORD: &str = "violet-otter-lamp-93";
+/// The web origin test passkey ceremonies run on (rp id "localhost").
+pub const PASSKEY_ORIGIN: &str = "http://localhost:8080";
+/// A second allowed origin on another host, for related-origin and rp-id tests.
+pub const RELATED_ORIGIN: &str = "https://evil.localhost";
 
 /// Registers `email` with the standard test password and returns what Register answered.
 pub async fn register(client: &mut AuthServiceClient<Channel>, email: &str) -> pb::SignedIn {

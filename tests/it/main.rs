@@ -15,5 +15,8 @@ mod cli;
 mod grpc_web;
 mod load;
 mod oauth;
+mod passkey_authenticator;
+mod passkeys;
+mod passkeys_errors;
 mod schema;
 mod tokens;

@@ -1,0 +1,134 @@
+use tonic::{Request, Response, Status};
+
+use super::{
+    caller::{CookieSettings, authenticate, request_meta},
+    convert,
+    status::to_status,
+};
+use crate::{
+    pb::{self, passkey_service_server::PasskeyService},
+    service::{CeremonyStart, Services},
+};
+
+/// `keyward.v1.PasskeyService` over the service layer.
+#[derive(Debug, Clone)]
+pub struct PasskeyApi {
+    services: Services,
+    cookies: CookieSettings,
+}
+
+impl PasskeyApi {
+    pub fn new(services: Services, cookies: CookieSettings) -> Self {
+        Self { services, cookies }
+    }
+}
+
+#[tonic::async_trait]
+impl PasskeyService for PasskeyApi {
+    async fn start_passkey_registration(
+        &self,
+        request: Request<pb::StartPasskeyRegistrationRequest>,
+    ) -> Result<Response<pb::StartPasskeyRegistrationResponse>, Status> {
+        let caller = authenticate(&self.services, &request).await?;
+        let pb::StartPasskeyRegistrationRequest {} = request.into_inner();
+        let CeremonyStart { ceremony_id, options_json } =
+            self.services.start_passkey_registration(&caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::StartPasskeyRegistrationResponse { ceremony_id, options_json }))
+    }
+
+    async fn finish_passkey_registration(
+        &self,
+        request: Request<pb::FinishPasskeyRegistrationRequest>,
+    ) -> Result<Response<pb::FinishPasskeyRegistrationResponse>, Status> {
+        let caller = authenticate(&self.services, &request).await?;
+        let pb::FinishPasskeyRegistrationRequest { ceremony_id, credential_json, name } = request.into_inner();
+        let passkey = self
+            .services
+            .finish_passkey_registration(&caller, &ceremony_id, &credential_json, &name)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::FinishPasskeyRegistrationResponse { passkey: Some(convert::passkey(&passkey)) }))
+    }
+
+    async fn start_passkey_sign_up(
+        &self,
+        request: Request<pb::StartPasskeySignUpRequest>,
+    ) -> Result<Response<pb::StartPasskeySignUpResponse>, Status> {
+        let pb::StartPasskeySignUpRequest { email, name } = request.into_inner();
+        let CeremonyStart { ceremony_id, options_json } =
+            self.services.start_passkey_sign_up(&email, &name).await.map_err(to_status)?;
+        Ok(Response::new(pb::StartPasskeySignUpResponse { ceremony_id, options_json }))
+    }
+
+    async fn finish_passkey_sign_up(
+        &self,
+        request: Request<pb::FinishPasskeySignUpRequest>,
+    ) -> Result<Response<pb::FinishPasskeySignUpResponse>, Status> {
+        let meta = request_meta(&request);
+        let pb::FinishPasskeySignUpRequest { ceremony_id, credential_json, passkey_name } = request.into_inner();
+        let (signed_in, passkey) = self
+            .services
+            .finish_passkey_sign_up(&ceremony_id, &credential_json, &passkey_name, &meta)
+            .await
+            .map_err(to_status)?;
+        self.cookies.signed_in_response(&self.services, &signed_in, |s| pb::FinishPasskeySignUpResponse {
+            signed_in: Some(s),
+            passkey: Some(convert::passkey(&passkey)),
+        })
+    }
+
+    async fn start_passkey_login(
+        &self,
+        request: Request<pb::StartPasskeyLoginRequest>,
+    ) -> Result<Response<pb::StartPasskeyLoginResponse>, Status> {
+        let pb::StartPasskeyLoginRequest { email } = request.into_inner();
+        let CeremonyStart { ceremony_id, options_json } =
+            self.services.start_passkey_login(&email).await.map_err(to_status)?;
+        Ok(Response::new(pb::StartPasskeyLoginResponse { ceremony_id, options_json }))
+    }
+
+    async fn finish_passkey_login(
+        &self,
+        request: Request<pb::FinishPasskeyLoginRequest>,
+    ) -> Result<Response<pb::FinishPasskeyLoginResponse>, Status> {
+        let meta = request_meta(&request);
+        let pb::FinishPasskeyLoginRequest { ceremony_id, credential_json } = request.into_inner();
+        let signed_in =
+            self.services.finish_passkey_login(&ceremony_id, &credential_json, &meta).await.map_err(to_status)?;
+        self.cookies
+            .signed_in_response(&self.services, &signed_in, |s| pb::FinishPasskeyLoginResponse { signed_in: Some(s) })
+    }
+
+    async fn list_passkeys(
+        &self,
+        request: Request<pb::ListPasskeysRequest>,
+    ) -> Result<Response<pb::ListPasskeysResponse>, Status> {
+        let caller = authenticate(&self.services, &request).await?;
+        let pb::ListPasskeysRequest { page_size, page_token } = request.into_inner();
+        let (passkeys, next) = self.services.list_passkeys(&caller, page_size, &page_token).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListPasskeysResponse {
+            passkeys: passkeys.iter().map(convert::passkey).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn rename_passkey(
+        &self,
+        request: Request<pb::RenamePasskeyRequest>,
+    ) -> Result<Response<pb::RenamePasskeyResponse>, Status> {
+        let caller = authenticate(&self.services, &request).await?;
+        let pb::RenamePasskeyRequest { passkey_id, name } = request.into_inner();
+        let passkey = self.services.rename_passkey(&caller, &passkey_id, &name).await.map_err(to_status)?;
+        Ok(Response::new(pb::RenamePasskeyResponse { passkey: Some(convert::passkey(&passkey)) }))
+    }
+
+    async fn delete_passkey(
+        &self,
+        request: Request<pb::DeletePasskeyRequest>,
+    ) -> Result<Response<pb::DeletePasskeyResponse>, Status> {
+        let caller = authenticate(&self.services, &request).await?;
+        let pb::DeletePasskeyRequest { passkey_id } = request.into_inner();
+        self.services.delete_passkey(&caller, &passkey_id).await.map_err(to_status)?;
+        Ok(Response::new(pb::DeletePasskeyResponse {}))
+    }
+}

@@ -1,0 +1,169 @@
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential, Uuid};
+
+use super::{CeremonyStart, check_ceremony_id, kind, parse_credential, public_key_options, rejected, to_json};
+use crate::{
+    config::CounterPolicy,
+    crypto::{adjust_request_options, adjust_state_policy},
+    domain::Email,
+    error::{Error, PasskeyFailure, PasskeyStage, Result},
+    service::{RequestMeta, Services, SignedIn, audit::kind as audit},
+    store::{AuthenticatorRecord, AuthenticatorUse},
+};
+
+/// Transports offered for the decoy credential of an unknown email: what most passkeys list.
+const DECOY_TRANSPORTS: [&str; 2] = ["hybrid", "internal"];
+
+#[derive(Serialize, Deserialize)]
+struct LoginState {
+    authentication: DiscoverableAuthentication,
+    /// Set when the sign-in was narrowed by email: only this user's passkeys may finish it. For
+    /// an email with no account this is a user id that cannot exist, so nothing finishes.
+    only_user: Option<String>,
+}
+
+impl Services {
+    /// Begins a passkey sign-in. Without an email the options are discoverable (empty
+    /// allowCredentials; usable with `mediation: "conditional"`). With an email they list that
+    /// account's passkeys; for an email without an account (or without passkeys) they list a
+    /// decoy credential id derived from the email with a server secret, stable across calls, so
+    /// the answer has the same shape either way and does not reveal whether the account exists.
+    pub async fn start_passkey_login(&self, email: &str) -> Result<CeremonyStart> {
+        let email = if email.trim().is_empty() { None } else { Some(Email::parse("email", email)?) };
+        let (challenge, authentication) = self
+            .inner
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(|err| Error::internal(format_args!("starting passkey sign-in: {err}")))?;
+        let mut options = public_key_options(&challenge)?;
+        let mut only_user = None;
+        if let Some(email) = &email {
+            let user = self.inner.store.find_user_by_email(email.as_str()).await?;
+            let passkeys = match &user {
+                Some(user) => self.inner.store.user_authenticators(&user.id).await?,
+                None => Vec::new(),
+            };
+            let allow: Vec<serde_json::Value> = if passkeys.is_empty() {
+                let decoy = self.inner.keys.current().derive_secret(&format!("passkey-decoy:{email}"));
+                vec![
+                    json!({ "type": "public-key", "id": URL_SAFE_NO_PAD.encode(decoy), "transports": DECOY_TRANSPORTS }),
+                ]
+            } else {
+                passkeys.iter().map(allow_entry).collect()
+            };
+            options["allowCredentials"] = allow.into();
+            only_user = Some(user.map_or_else(|| "no-such-user".to_owned(), |user| user.id));
+        }
+        adjust_request_options(&mut options, self.inner.passkeys.user_verification);
+        let mut state = to_json(&LoginState { authentication, only_user })?;
+        adjust_state_policy(&mut state, self.inner.passkeys.user_verification);
+        let ceremony_id = self.begin_ceremony(kind::LOGIN, None, &state, self.inner.clock.now()).await?;
+        Ok(CeremonyStart { ceremony_id, options_json: options.to_string() })
+    }
+
+    /// Verifies the assertion and signs in. Updates the stored counter, backup state and last use;
+    /// applies the counter policy to a counter that did not increase.
+    pub async fn finish_passkey_login(
+        &self,
+        ceremony_id: &str,
+        credential_json: &str,
+        meta: &RequestMeta,
+    ) -> Result<SignedIn> {
+        check_ceremony_id(ceremony_id)?;
+        let credential: PublicKeyCredential = parse_credential(credential_json)?;
+        let ceremony = self.finish_ceremony(ceremony_id, kind::LOGIN, None).await?;
+        let LoginState { authentication, only_user } = super::ceremony_state(&ceremony)?;
+
+        // WebAuthn L3 §7.2 step 6: a discoverable ceremony (empty allowCredentials) needs the
+        // user handle, and when present it must name the credential's owner. An email-narrowed
+        // ceremony listed the credentials itself, so the handle is optional there.
+        let record = self
+            .inner
+            .store
+            .find_authenticator_by_credential_id(&URL_SAFE_NO_PAD.encode(credential.get_credential_id()))
+            .await?
+            .ok_or(Error::PasskeyUnknown)?;
+        let owner_handle = Uuid::parse_str(&record.user_id).ok();
+        match credential.get_user_unique_id().map(Uuid::from_slice) {
+            Some(Ok(handle)) if Some(handle) == owner_handle => {}
+            None if only_user.is_some() => {}
+            _ => return Err(Error::PasskeyRejected { stage: PasskeyStage::Login, failure: PasskeyFailure::Invalid }),
+        }
+        if only_user.as_ref().is_some_and(|only| *only != record.user_id) {
+            return Err(Error::PasskeyUnknown);
+        }
+
+        let stored: Passkey = serde_json::from_str(&record.passkey).map_err(Error::internal)?;
+        // webauthn-rs would reject any counter that did not increase. The policy is Keyward's
+        // (below), so webauthn-rs checks everything else against a copy with the counter at 0.
+        let mut unchecked_counter: Credential = stored.clone().into();
+        unchecked_counter.counter = 0;
+        let unchecked_counter = Passkey::from(unchecked_counter);
+        let result = self
+            .inner
+            .webauthn
+            .finish_discoverable_authentication_v2(&credential, authentication, &unchecked_counter)
+            .map_err(|err| rejected(PasskeyStage::Login, &err))?;
+
+        let stored_counter = u32::try_from(record.counter).unwrap_or(u32::MAX);
+        let presented = result.counter();
+        if (presented > 0 || stored_counter > 0) && presented <= stored_counter {
+            self.counter_regressed(&record, presented, result.backup_eligible()).await?;
+        }
+
+        let mut updated = stored;
+        updated.update_credential(&result);
+        let now = self.inner.clock.now();
+        let usage = AuthenticatorUse {
+            counter: i64::from(presented.max(stored_counter)),
+            credential_backed_up: result.backup_state(),
+            backup_eligible: result.backup_eligible(),
+            credential_device_type: super::registration::device_type(result.backup_eligible()),
+            passkey: serde_json::to_string(&updated).map_err(Error::internal)?,
+            used_at: now,
+        };
+        self.inner.store.record_authenticator_use(&record.id, usage).await?;
+        let user = self.inner.store.find_user(&record.user_id).await?.ok_or(Error::PasskeyUnknown)?;
+        let signed_in = self.sign_in(user, meta).await?;
+        self.audit(
+            Some(&signed_in.user.id),
+            audit::LOGIN_SUCCEEDED,
+            json!({ "method": "passkey", "passkey_id": record.id, "session_id": signed_in.session.id }),
+        )
+        .await;
+        Ok(signed_in)
+    }
+
+    /// A counter at or below the stored one (WebAuthn L3 §7.2 step 21: a possible clone; what
+    /// to do is the relying party's choice). Synced passkeys legitimately report 0 forever,
+    /// hence `ignore_when_backup_eligible`. Every non-ignored case is audited.
+    async fn counter_regressed(
+        &self,
+        record: &AuthenticatorRecord,
+        presented: u32,
+        backup_eligible: bool,
+    ) -> Result<()> {
+        let policy = self.inner.passkeys.counter_policy;
+        let (allow, action) = match policy {
+            CounterPolicy::Reject => (false, "rejected"),
+            CounterPolicy::Flag => (true, "flagged"),
+            CounterPolicy::IgnoreWhenBackupEligible if backup_eligible => return Ok(()),
+            CounterPolicy::IgnoreWhenBackupEligible => (false, "rejected"),
+        };
+        self.audit(
+            Some(&record.user_id),
+            audit::PASSKEY_COUNTER_REGRESSED,
+            json!({ "passkey_id": record.id, "stored": record.counter, "presented": presented, "action": action }),
+        )
+        .await;
+        if allow { Ok(()) } else { Err(Error::PasskeyCounterRegressed) }
+    }
+}
+
+/// One allowCredentials entry for a stored passkey.
+fn allow_entry(record: &AuthenticatorRecord) -> serde_json::Value {
+    let transports: Vec<&str> = record.transports.as_deref().map(|t| t.split(',').collect()).unwrap_or_default();
+    json!({ "type": "public-key", "id": record.credential_id, "transports": transports })
+}

@@ -1,0 +1,68 @@
+use serde_json::json;
+
+use super::registration::passkey_name;
+use crate::{
+    domain::{PageRequest, encode_page_token},
+    error::{Error, FieldReason, Resource, Result},
+    service::{Caller, Services, audit::kind as audit},
+    store::AuthenticatorRecord,
+};
+
+fn check_passkey_id(passkey_id: &str) -> Result<&str> {
+    let passkey_id = passkey_id.trim();
+    if passkey_id.is_empty() {
+        return Err(Error::field("passkey_id", FieldReason::Required, "passkey_id is required"));
+    }
+    if passkey_id.len() > 64 {
+        return Err(Error::field("passkey_id", FieldReason::TooLong, "passkey_id must be at most 64 characters"));
+    }
+    Ok(passkey_id)
+}
+
+impl Services {
+    /// One page of the caller's passkeys, newest first, and the next page token.
+    pub async fn list_passkeys(
+        &self,
+        caller: &Caller,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<AuthenticatorRecord>, Option<String>)> {
+        let page = PageRequest::parse(page_size, page_token)?;
+        let mut passkeys =
+            self.inner.store.list_user_authenticators(&caller.user.id, page.after.as_deref(), page.size + 1).await?;
+        let next = if passkeys.len() as u64 > page.size {
+            passkeys.truncate(usize::try_from(page.size).unwrap_or(usize::MAX));
+            passkeys.last().map(|last| encode_page_token(&last.id))
+        } else {
+            None
+        };
+        Ok((passkeys, next))
+    }
+
+    /// Renames one of the caller's passkeys. Someone else's passkey id answers like an unknown one.
+    pub async fn rename_passkey(&self, caller: &Caller, passkey_id: &str, name: &str) -> Result<AuthenticatorRecord> {
+        let passkey_id = check_passkey_id(passkey_id)?;
+        if name.trim().is_empty() {
+            return Err(Error::field("name", FieldReason::Required, "name is required"));
+        }
+        let name = passkey_name("name", name, self.inner.clock.now())?;
+        let renamed = self
+            .inner
+            .store
+            .rename_authenticator(&caller.user.id, passkey_id, name)
+            .await?
+            .ok_or(Error::NotFound(Resource::Passkey))?;
+        self.audit(Some(&caller.user.id), audit::PASSKEY_RENAMED, json!({ "passkey_id": passkey_id })).await;
+        Ok(renamed)
+    }
+
+    /// Deletes one of the caller's passkeys, unless it is their last way to sign in.
+    pub async fn delete_passkey(&self, caller: &Caller, passkey_id: &str) -> Result<()> {
+        let passkey_id = check_passkey_id(passkey_id)?;
+        if !self.inner.store.delete_authenticator_unless_last_method(&caller.user.id, passkey_id).await? {
+            return Err(Error::NotFound(Resource::Passkey));
+        }
+        self.audit(Some(&caller.user.id), audit::PASSKEY_DELETED, json!({ "passkey_id": passkey_id })).await;
+        Ok(())
+    }
+}

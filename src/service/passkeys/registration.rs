@@ -1,0 +1,203 @@
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential, Uuid};
+
+use super::{
+    CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, rejected, to_json,
+};
+use crate::{
+    crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
+    domain::{DisplayName, Email},
+    error::{Error, FieldReason, PasskeyStage, Result},
+    service::{Caller, RequestMeta, Services, SignedIn, audit::kind as audit},
+    store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
+};
+
+/// Passkey names longer than this are refused.
+pub(super) const MAX_PASSKEY_NAME_CHARS: usize = 100;
+
+/// Between StartPasskeySignUp and FinishPasskeySignUp: who the new user will be.
+#[derive(Serialize, Deserialize)]
+struct SignUpState {
+    registration: PasskeyRegistration,
+    user_id: String,
+    email: String,
+    name: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RegisterState {
+    registration: PasskeyRegistration,
+}
+
+/// An optional passkey name from the request: trimmed, bounded, a dated default when empty.
+pub(super) fn passkey_name(field: &'static str, raw: &str, now: DateTime<Utc>) -> Result<String> {
+    let name = DisplayName::parse(field, raw)?;
+    match name.into_inner() {
+        Some(name) if name.chars().count() > MAX_PASSKEY_NAME_CHARS => Err(Error::field(
+            field,
+            FieldReason::TooLong,
+            format!("name must be at most {MAX_PASSKEY_NAME_CHARS} characters"),
+        )),
+        Some(name) => Ok(name),
+        None => Ok(format!("Passkey added {}", now.format("%Y-%m-%d"))),
+    }
+}
+
+/// The user handle stored in the authenticator: the user id's 16 UUID bytes.
+fn user_handle(user_id: &str) -> Result<Uuid> {
+    Uuid::parse_str(user_id).map_err(|_| Error::internal("user id is not a UUID"))
+}
+
+impl Services {
+    /// Begins adding a passkey to the signed-in caller's account. Their existing passkeys go in
+    /// `excludeCredentials` so an authenticator cannot register twice.
+    pub async fn start_passkey_registration(&self, caller: &Caller) -> Result<CeremonyStart> {
+        let existing = self.inner.store.user_authenticators(&caller.user.id).await?;
+        let exclude: Vec<CredentialID> =
+            existing.iter().filter_map(|a| URL_SAFE_NO_PAD.decode(&a.credential_id).ok()).collect::<Vec<_>>();
+        let display = caller.user.name.clone().unwrap_or_else(|| caller.user.email.clone());
+        let (challenge, registration) = self
+            .inner
+            .webauthn
+            .start_passkey_registration(user_handle(&caller.user.id)?, &caller.user.email, &display, Some(exclude))
+            .map_err(|err| Error::internal(format_args!("starting passkey registration: {err}")))?;
+        let now = self.inner.clock.now();
+        let state = self.registration_state(to_json(&RegisterState { registration })?);
+        let ceremony_id = self.begin_ceremony(kind::REGISTER, Some(caller.user.id.clone()), &state, now).await?;
+        Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
+    }
+
+    /// Verifies the new credential and stores it for the caller.
+    pub async fn finish_passkey_registration(
+        &self,
+        caller: &Caller,
+        ceremony_id: &str,
+        credential_json: &str,
+        name: &str,
+    ) -> Result<AuthenticatorRecord> {
+        check_ceremony_id(ceremony_id)?;
+        let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+        let now = self.inner.clock.now();
+        let name = passkey_name("name", name, now)?;
+        let ceremony = self.finish_ceremony(ceremony_id, kind::REGISTER, Some(&caller.user.id)).await?;
+        let RegisterState { registration } = super::ceremony_state(&ceremony)?;
+        let passkey = self
+            .inner
+            .webauthn
+            .finish_passkey_registration(&credential, &registration)
+            .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
+        let stored = self.inner.store.insert_authenticator(authenticator).await?;
+        self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, json!({ "passkey_id": stored.id })).await;
+        Ok(stored)
+    }
+
+    /// Begins creating a passwordless account for `email`.
+    pub async fn start_passkey_sign_up(&self, email: &str, name: &str) -> Result<CeremonyStart> {
+        let email = Email::parse("email", email)?;
+        let name = DisplayName::parse("name", name)?;
+        // Same answer as Register for a taken email (and the same disclosure; see README).
+        if self.inner.store.find_user_by_email(email.as_str()).await?.is_some() {
+            return Err(Error::EmailTaken);
+        }
+        let user_id = new_id();
+        let display = name.as_deref().unwrap_or(email.as_str()).to_owned();
+        let (challenge, registration) = self
+            .inner
+            .webauthn
+            .start_passkey_registration(user_handle(&user_id)?, email.as_str(), &display, None)
+            .map_err(|err| Error::internal(format_args!("starting passkey sign-up: {err}")))?;
+        let now = self.inner.clock.now();
+        let state = SignUpState { registration, user_id, email: email.to_string(), name: name.into_inner() };
+        let state = self.registration_state(to_json(&state)?);
+        let ceremony_id = self.begin_ceremony(kind::SIGN_UP, None, &state, now).await?;
+        Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
+    }
+
+    /// Verifies the credential, then creates the user, the passkey and a session in one
+    /// transaction, and signs the new user in.
+    pub async fn finish_passkey_sign_up(
+        &self,
+        ceremony_id: &str,
+        credential_json: &str,
+        passkey_name: &str,
+        meta: &RequestMeta,
+    ) -> Result<(SignedIn, AuthenticatorRecord)> {
+        check_ceremony_id(ceremony_id)?;
+        let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+        let now = self.inner.clock.now();
+        let name = self::passkey_name("passkey_name", passkey_name, now)?;
+        let ceremony = self.finish_ceremony(ceremony_id, kind::SIGN_UP, None).await?;
+        let SignUpState { registration, user_id, email, name: user_name } = super::ceremony_state(&ceremony)?;
+        let passkey = self
+            .inner
+            .webauthn
+            .finish_passkey_registration(&credential, &registration)
+            .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        let authenticator = new_authenticator(&user_id, &passkey, &credential, name, now)?;
+        let user = NewUser { id: user_id, email, name: user_name, password_hash: None, created_at: now };
+        let (new_session, token) = self.new_session(&user.id, meta, now)?;
+        let (created, stored) = self.inner.store.create_user_with_passkey(user, authenticator, new_session).await?;
+        self.audit(Some(&created.user.id), audit::USER_REGISTERED, json!({ "method": "passkey" })).await;
+        let signed_in = self.signed_in(created.user, created.session, token, now)?;
+        Ok((signed_in, stored))
+    }
+
+    fn creation_options(&self, challenge: &impl Serialize) -> Result<String> {
+        let mut options = public_key_options(challenge)?;
+        adjust_creation_options(&mut options, self.inner.passkeys.user_verification);
+        Ok(options.to_string())
+    }
+
+    fn registration_state(&self, mut state: serde_json::Value) -> serde_json::Value {
+        adjust_state_policy(&mut state, self.inner.passkeys.user_verification);
+        state
+    }
+}
+
+/// The `authenticators` row for a verified registration: Auth.js columns from the credential,
+/// the webauthn-rs `Passkey` serialized, and the AAGUID and COSE public key read from authData.
+fn new_authenticator(
+    user_id: &str,
+    passkey: &Passkey,
+    response: &RegisterPublicKeyCredential,
+    name: String,
+    now: DateTime<Utc>,
+) -> Result<NewAuthenticator> {
+    let credential: Credential = passkey.clone().into();
+    let attested = attested_credential(response.response.attestation_object.as_ref());
+    let transports = credential
+        .transports
+        .as_ref()
+        .map(|list| {
+            list.iter().filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_owned)).collect::<Vec<_>>()
+        })
+        .filter(|list| !list.is_empty())
+        .map(|list| list.join(","));
+    Ok(NewAuthenticator {
+        id: new_id(),
+        credential_id: credential_id_b64(passkey),
+        user_id: user_id.to_owned(),
+        credential_public_key: attested
+            .as_ref()
+            .map(|a| URL_SAFE_NO_PAD.encode(&a.public_key_cose))
+            .unwrap_or_default(),
+        counter: i64::from(credential.counter),
+        credential_device_type: device_type(credential.backup_eligible),
+        credential_backed_up: credential.backup_state,
+        backup_eligible: credential.backup_eligible,
+        transports,
+        aaguid: attested.and_then(|a| a.aaguid).map(|aaguid| aaguid.hyphenated().to_string()),
+        passkey: serde_json::to_string(passkey).map_err(Error::internal)?,
+        name,
+        created_at: now,
+    })
+}
+
+/// SimpleWebAuthn / Auth.js naming: a backup-eligible credential is a synced "multiDevice" one.
+pub(super) fn device_type(backup_eligible: bool) -> &'static str {
+    if backup_eligible { "multiDevice" } else { "singleDevice" }
+}
