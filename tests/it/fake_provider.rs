@@ -81,6 +81,8 @@ pub struct Behaviour {
     pub email_in_id_token: bool,
     /// /authorize redirects back with error=access_denied.
     pub deny: bool,
+    /// Include a refresh token in token responses (Google sends one only on first consent).
+    pub send_refresh_token: bool,
 }
 
 struct IssuedCode {
@@ -132,7 +134,13 @@ impl FakeProvider {
             wrong_key: Arc::new(wrong_key),
             jwk,
             inner: Arc::new(Mutex::new(Inner {
-                behaviour: Behaviour { user, id_token_fault: IdTokenFault::None, email_in_id_token: true, deny: false },
+                behaviour: Behaviour {
+                    user,
+                    id_token_fault: IdTokenFault::None,
+                    email_in_id_token: true,
+                    deny: false,
+                    send_refresh_token: true,
+                },
                 codes: HashMap::new(),
                 access_tokens: HashMap::new(),
                 token_requests: 0,
@@ -302,9 +310,11 @@ async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) ->
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 3600,
-        "refresh_token": format!("refresh-{}", random()),
         "scope": "openid email profile",
     });
+    if behaviour.send_refresh_token {
+        response["refresh_token"] = Value::String(format!("refresh-{}", random()));
+    }
     if behaviour.id_token_fault != IdTokenFault::Missing {
         response["id_token"] = Value::String(id_token(&shared, &issued, &behaviour));
     }

@@ -23,6 +23,17 @@ const REDIRECT_URI: &str = "http://127.0.0.1:3000/auth/callback";
 const OIDC: &str = "acme";
 const GITHUB: &str = "github";
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_providers_nothing_is_offered() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let mut oauth = OAuthServiceClient::connect(server.base_url()).await.unwrap();
+    let listed = oauth.list_providers(pb::ListProvidersRequest {}).await.unwrap().into_inner();
+    assert!(listed.providers.is_empty());
+    let status = oauth.start_o_auth(start(GITHUB)).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status).as_str()), (Code::InvalidArgument, "OAUTH_PROVIDER_UNKNOWN"));
+    server.stop().await;
+}
+
 both_backends!(
     github_signs_up_then_signs_in_to_the_same_user,
     oidc_signs_up_and_reads_userinfo_when_the_id_token_has_no_email,
@@ -216,8 +227,14 @@ async fn github_signs_up_then_signs_in_to_the_same_user(backend: Backend) {
     let seen = get_session(&mut auth, &signed_in.session_token).await.unwrap();
     assert_eq!(seen.user.unwrap().id, user.id);
 
-    // Second time: the same user, a new session, no new user or account.
+    // Second time: the same user, a new session, no new user or account. The new access token
+    // is stored; the refresh token, which the provider did not send again, is kept.
+    env.provider.set(|b| b.send_refresh_token = false);
     let second = env.sign_in(GITHUB).await.unwrap();
+    let restored = env.server.app.services().store().find_account("github", &account.provider_account_id).await;
+    let restored = restored.unwrap().unwrap();
+    assert_ne!(restored.access_token, stored.access_token);
+    assert_eq!(restored.refresh_token, stored.refresh_token);
     assert!(!second.user_created);
     assert_eq!(second.signed_in.unwrap().user.unwrap().id, user.id);
     assert_eq!(second.account.unwrap().id, account.id);
@@ -341,6 +358,20 @@ async fn link_intent_links_to_the_signed_in_user_only(backend: Backend) {
         .into_inner();
     assert_eq!(listed.accounts.len(), 1);
     assert_eq!(listed.accounts[0].provider, GITHUB);
+
+    // A browser links with its session cookie rather than a bearer token.
+    let back = env.authorize(bearer(link(OIDC), &me.session_token)).await;
+    let mut request = Request::new(pb::OAuthCallbackRequest {
+        state: back["state"].clone(),
+        code: back["code"].clone(),
+        error: String::new(),
+    });
+    let cookie = format!("theme=dark; keyward_session={}", me.session_token);
+    request.metadata_mut().insert("cookie", cookie.parse().unwrap());
+    let done = env.oauth.o_auth_callback(request).await.unwrap().into_inner();
+    assert_eq!(done.account.unwrap().provider, OIDC);
+    assert_eq!(done.signed_in.unwrap().user.unwrap().id, me_id);
+    assert_eq!(reason(&get_session(&mut auth, &me.session_token).await.unwrap_err()), "SESSION_INVALID");
 
     // Signing in with it now lands in my account.
     let signed = env.sign_in(GITHUB).await.unwrap();
