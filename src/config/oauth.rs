@@ -18,6 +18,8 @@
 //! allow_email_account_linking = true
 //! ```
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, invalid};
@@ -47,7 +49,7 @@ impl Default for OAuthConfig {
 }
 
 /// GitHub or GitHub Enterprise. The endpoint URLs default to github.com.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GitHubConfig {
     pub client_id: String,
@@ -81,7 +83,7 @@ impl Default for GitHubConfig {
 }
 
 /// A generic OpenID Connect provider, found by discovery (`<issuer>/.well-known/openid-configuration`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     /// Provider id used in the API and stored in `accounts.provider` (`[a-z0-9-]`, e.g. "google").
@@ -100,6 +102,36 @@ pub struct OidcConfig {
     /// `email_verified` and this is on.
     #[serde(default)]
     pub allow_email_account_linking: bool,
+}
+
+// Debug by hand: configuration may be printed, client secrets must not be.
+impl fmt::Debug for GitHubConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitHubConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("allow_email_account_linking", &self.allow_email_account_linking)
+            .field("authorization_url", &self.authorization_url)
+            .field("token_url", &self.token_url)
+            .field("api_url", &self.api_url)
+            .finish()
+    }
+}
+
+impl fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .field("allow_email_account_linking", &self.allow_email_account_linking)
+            .finish()
+    }
 }
 
 fn default_oidc_scopes() -> Vec<String> {
@@ -216,7 +248,7 @@ mod tests {
     use super::*;
 
     fn github() -> GitHubConfig {
-        GitHubConfig { client_id: "id".into(), client_secret: "secret".into(), ..GitHubConfig::default() }
+        GitHubConfig { client_id: "id".into(), client_secret: "hunter2".into(), ..GitHubConfig::default() }
     }
 
     fn oidc(id: &str) -> OidcConfig {
@@ -264,7 +296,9 @@ mod tests {
         for (setting, config) in cases {
             assert_eq!(config.validate().unwrap_err().setting, setting, "{config:?}");
         }
-        OAuthConfig { github: Some(github()), oidc: vec![oidc("google")], ..base() }.validate().unwrap();
+        let good = OAuthConfig { github: Some(github()), oidc: vec![oidc("google")], ..base() };
+        good.validate().unwrap();
+        assert!(!format!("{good:?}").contains("hunter2"), "client secrets stay out of Debug output");
         OAuthConfig::default().validate().unwrap();
     }
 }
