@@ -219,7 +219,7 @@ fn validate_endpoint(raw: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A redirect URI: absolute, https (http only on loopback, RFC 9700 §2.1 / RFC 8252 §8.3), no
+/// A redirect URI: absolute, https (http only on loopback: RFC 6749 §3.1.2.1, RFC 8252 §8.3), no
 /// fragment (RFC 6749 §3.1.2).
 fn validate_redirect_uri(raw: &str) -> Result<(), &'static str> {
     let url = url::Url::parse(raw).map_err(|_| "not a URL")?;

@@ -68,7 +68,7 @@ impl OAuthProviders {
     pub fn from_config(config: &OAuthConfig) -> Result<Self> {
         let timeout = Duration::from_millis(config.http_timeout_ms);
         let http = reqwest::Client::builder()
-            // RFC 9700 §4.11 / oauth2 crate docs: following redirects from a token or discovery
+            // The oauth2 crate docs: following redirects from a token or discovery
             // endpoint would let a provider (or whoever controls its DNS) point us at internal
             // addresses (SSRF).
             .redirect(reqwest::redirect::Policy::none())
