@@ -371,3 +371,26 @@ fn clean_name(raw: &str) -> Option<String> {
 fn usable_image_url(raw: &str) -> bool {
     raw.len() <= MAX_IMAGE_URL_BYTES && url::Url::parse(raw).is_ok_and(|url| matches!(url.scheme(), "https" | "http"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_errors_echo_only_registered_codes() {
+        assert!(matches!(provider_error_kind("access_denied"), Error::OAuthAccessDenied));
+        assert!(matches!(provider_error_kind("temporarily_unavailable"), Error::OAuthProviderUnavailable));
+        assert!(matches!(provider_error_kind("invalid_scope"), Error::OAuthProviderError("invalid_scope")));
+        assert!(matches!(provider_error_kind("<script>"), Error::OAuthProviderError("other")));
+    }
+
+    #[test]
+    fn provider_profiles_are_made_to_fit() {
+        assert_eq!(clean_name("  Ada\u{0007} Lovelace "), Some("Ada Lovelace".to_owned()));
+        assert_eq!(clean_name("   "), None);
+        assert_eq!(clean_name(&"x".repeat(1000)).map(|n| n.chars().count()), Some(crate::domain::MAX_NAME_CHARS));
+        assert!(usable_image_url("https://avatars.example.com/a.png"));
+        assert!(!usable_image_url("javascript:alert(1)"));
+        assert!(!usable_image_url(&format!("https://a.example/{}", "x".repeat(3000))));
+    }
+}
