@@ -15,6 +15,10 @@ use figment::{
 };
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod oauth;
+
+pub use oauth::{GITHUB_PROVIDER_ID, GitHubConfig, OAuthConfig, OidcConfig};
+
 use crate::{
     crypto::{Argon2Settings, JwtSettings},
     domain::PasswordPolicy,
@@ -124,6 +128,10 @@ pub struct Config {
     /// Log filter (tracing-subscriber syntax); `RUST_LOG` also sets it.
     pub log: String,
     pub log_format: LogFormat,
+
+    /// Sign-in with GitHub and OpenID Connect providers (`[oauth]`, `[oauth.github]`,
+    /// `[[oauth.oidc]]`).
+    pub oauth: OAuthConfig,
 }
 
 impl Default for Config {
@@ -164,6 +172,7 @@ impl Default for Config {
             max_request_bytes: 64 * 1024,
             log: "info".into(),
             log_format: LogFormat::Text,
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -210,7 +219,8 @@ impl Config {
             .merge(Env::raw().only(&["DATABASE_URL", "RUST_LOG"]).map(|key| {
                 if key.as_str().eq_ignore_ascii_case("RUST_LOG") { "log".into() } else { "database_url".into() }
             }))
-            .merge(Env::prefixed("KEYWARD_"))
+            // `__` nests: KEYWARD_OAUTH__GITHUB__CLIENT_SECRET sets oauth.github.client_secret.
+            .merge(Env::prefixed("KEYWARD_").split("__"))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|err| {
@@ -310,6 +320,7 @@ impl Config {
             return Err(invalid("max_request_bytes", "must be between 4096 and 16777216"));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|err| invalid("log", err.to_string()))?;
+        self.oauth.validate()?;
         Ok(())
     }
 
@@ -418,7 +429,7 @@ fn validate_rp_origin(origin: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn list_or_comma_separated<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn list_or_comma_separated<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum ListOrString {
@@ -479,5 +490,25 @@ mod tests {
 
         std::fs::write(&path, "no_such_setting = 1\n").unwrap();
         assert!(Config::load(Some(&path), Overrides::default()).is_err());
+
+        std::fs::write(
+            &path,
+            "[oauth]\nredirect_uris = [\"https://app.example.com/cb\"]\n[oauth.github]\nclient_id = \"x\"\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&path), Overrides::default()).unwrap_err();
+        assert_eq!(err.setting, "oauth.github.client_secret");
+
+        std::fs::write(
+            &path,
+            concat!(
+                "[oauth]\nredirect_uris = [\"https://app.example.com/cb\"]\n",
+                "[[oauth.oidc]]\nid = \"corp\"\nissuer = \"https://idp.example.com\"\nclient_id = \"c\"\n",
+            ),
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(config.oauth.oidc[0].display_name(), "corp");
+        assert_eq!(config.oauth.oidc[0].scopes, ["email", "profile"]);
     }
 }

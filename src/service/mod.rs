@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod clock;
 mod keys;
+mod oauth;
 mod passkeys;
 mod session_cache;
 mod sessions;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 pub use clock::Clock;
 pub use keys::{KeyRing, rotate_signing_key};
+pub use oauth::{OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
 pub use passkeys::{CeremonyStart, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionPolicy, SignedIn};
 
@@ -58,6 +60,7 @@ struct Inner {
     webauthn: webauthn_rs::Webauthn,
     passkeys: PasskeySettings,
     clock: Clock,
+    oauth: OAuthProviders,
 }
 
 impl Services {
@@ -68,6 +71,7 @@ impl Services {
         let hasher = PasswordHasher::new(pool, config.argon2())?;
         let signer = AccessTokenSigner::new(config.jwt());
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
+        let oauth = OAuthProviders::from_config(&config.oauth)?;
         let webauthn = crate::crypto::relying_party(config).map_err(Error::internal)?;
         let inner = Inner {
             store,
@@ -83,6 +87,7 @@ impl Services {
             webauthn,
             passkeys: PasskeySettings::from_config(config),
             clock,
+            oauth,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
