@@ -14,8 +14,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{AuthApi, CookieSettings, PasskeyApi},
-    pb::{self, auth_service_server::AuthServiceServer, passkey_service_server::PasskeyServiceServer},
+    grpc::{AuthApi, CookieSettings, OAuthApi, PasskeyApi},
+    pb::{
+        self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
+        passkey_service_server::PasskeyServiceServer,
+    },
     service::{Clock, Services},
     store::Store,
     telemetry::RpcLogLayer,
@@ -104,6 +107,7 @@ impl RunningApp {
 async fn router(config: &Config, services: Services) -> Result<Routes> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
+    health.set_serving::<OAuthServiceServer<OAuthApi>>().await;
     health.set_serving::<PasskeyServiceServer<PasskeyApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -117,11 +121,15 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
     let passkeys = PasskeyServiceServer::new(PasskeyApi::new(services.clone(), CookieSettings::from_config(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
+    let oauth = OAuthServiceServer::new(OAuthApi::new(services.clone(), CookieSettings::from_config(config)))
+        .max_decoding_message_size(config.max_request_bytes)
+        .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
 
     // grpc-web translation wraps only the gRPC routes: tonic-web answers any other HTTP/1.1
     // request with 400, and /healthz must work with curl.
     let grpc = Routes::new(auth)
         .add_service(passkeys)
+        .add_service(oauth)
         .add_service(health_service)
         .add_service(reflection)
         .into_axum_router()

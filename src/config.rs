@@ -15,6 +15,10 @@ use figment::{
 };
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod oauth;
+
+pub use oauth::{GITHUB_PROVIDER_ID, GitHubConfig, OAuthConfig, OidcConfig};
+
 use crate::{
     crypto::{Argon2Settings, JwtSettings},
     domain::PasswordPolicy,
@@ -75,6 +79,13 @@ pub struct Config {
     /// Last-seen and idle expiry are written at most this often per session.
     pub session_touch_interval_secs: u64,
 
+    /// How long a replica may answer GetSession from memory (0 disables the cache). A session
+    /// revoked through another replica is accepted here for at most this long; revocations
+    /// through this replica take effect at once.
+    pub session_cache_ttl_ms: u64,
+    /// Sessions kept in that cache at most.
+    pub session_cache_max_entries: usize,
+
     /// `Secure` attribute of the session cookie. Browsers accept Secure cookies from
     /// http://localhost, so this stays on unless you serve plain HTTP on another host name.
     pub cookie_secure: bool,
@@ -121,6 +132,10 @@ pub struct Config {
     /// Log filter (tracing-subscriber syntax); `RUST_LOG` also sets it.
     pub log: String,
     pub log_format: LogFormat,
+
+    /// Sign-in with GitHub and OpenID Connect providers (`[oauth]`, `[oauth.github]`,
+    /// `[[oauth.oidc]]`).
+    pub oauth: OAuthConfig,
 }
 
 impl Default for Config {
@@ -140,6 +155,8 @@ impl Default for Config {
             session_idle_timeout_secs: 7 * 24 * 3600,
             session_max_age_secs: 30 * 24 * 3600,
             session_touch_interval_secs: 300,
+            session_cache_ttl_ms: 1000,
+            session_cache_max_entries: 100_000,
             cookie_secure: true,
             cookie_domain: None,
             cors_allowed_origins: Vec::new(),
@@ -160,6 +177,7 @@ impl Default for Config {
             signin_page: true,
             log: "info".into(),
             log_format: LogFormat::Text,
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -206,7 +224,8 @@ impl Config {
             .merge(Env::raw().only(&["DATABASE_URL", "RUST_LOG"]).map(|key| {
                 if key.as_str().eq_ignore_ascii_case("RUST_LOG") { "log".into() } else { "database_url".into() }
             }))
-            .merge(Env::prefixed("KEYWARD_"))
+            // `__` nests: KEYWARD_OAUTH__GITHUB__CLIENT_SECRET sets oauth.github.client_secret.
+            .merge(Env::prefixed("KEYWARD_").split("__"))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|err| {
@@ -251,6 +270,15 @@ impl Config {
         }
         if self.session_touch_interval_secs >= self.session_idle_timeout_secs {
             return Err(invalid("session_touch_interval_secs", "must be shorter than session_idle_timeout_secs"));
+        }
+        if self.session_cache_ttl_ms > 60_000 {
+            return Err(invalid(
+                "session_cache_ttl_ms",
+                "must be at most 60000 (it bounds how long a revoked session may still be accepted)",
+            ));
+        }
+        if self.session_cache_max_entries == 0 {
+            return Err(invalid("session_cache_max_entries", "must be at least 1"));
         }
         for origin in &self.cors_allowed_origins {
             validate_origin(origin)
@@ -297,6 +325,7 @@ impl Config {
             return Err(invalid("max_request_bytes", "must be between 4096 and 16777216"));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|err| invalid("log", err.to_string()))?;
+        self.oauth.validate()?;
         Ok(())
     }
 
@@ -405,7 +434,7 @@ fn validate_rp_origin(origin: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn list_or_comma_separated<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn list_or_comma_separated<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum ListOrString {
@@ -466,5 +495,25 @@ mod tests {
 
         std::fs::write(&path, "no_such_setting = 1\n").unwrap();
         assert!(Config::load(Some(&path), Overrides::default()).is_err());
+
+        std::fs::write(
+            &path,
+            "[oauth]\nredirect_uris = [\"https://app.example.com/cb\"]\n[oauth.github]\nclient_id = \"x\"\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&path), Overrides::default()).unwrap_err();
+        assert_eq!(err.setting, "oauth.github.client_secret");
+
+        std::fs::write(
+            &path,
+            concat!(
+                "[oauth]\nredirect_uris = [\"https://app.example.com/cb\"]\n",
+                "[[oauth.oidc]]\nid = \"corp\"\nissuer = \"https://idp.example.com\"\nclient_id = \"c\"\n",
+            ),
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(config.oauth.oidc[0].display_name(), "corp");
+        assert_eq!(config.oauth.oidc[0].scopes, ["email", "profile"]);
     }
 }

@@ -64,6 +64,46 @@ pub enum Error {
     #[error("{0} not found")]
     NotFound(Resource),
 
+    // --- OAuth / OpenID Connect round-trips ---
+    /// The `state` is not one we issued, or it was already used (single use, RFC 9700 §4.7).
+    #[error("oauth state invalid")]
+    OAuthStateInvalid,
+    /// The `state` was ours but its 10 minutes are over.
+    #[error("oauth state expired")]
+    OAuthStateExpired,
+    /// The user declined at the provider (`error=access_denied`).
+    #[error("oauth access denied")]
+    OAuthAccessDenied,
+    /// The provider redirected back with another `error` code (RFC 6749 §4.1.2.1). Holds the
+    /// code when it is one of the registered ones, else "other".
+    #[error("oauth provider error {0}")]
+    OAuthProviderError(&'static str),
+    /// The provider refused the authorization code (invalid, expired, PKCE mismatch, bad client
+    /// credentials) or answered the token request with something unusable.
+    #[error("oauth token exchange failed")]
+    OAuthTokenExchangeFailed,
+    /// The OpenID Connect ID token failed a check.
+    #[error("oauth id token invalid: {0}")]
+    OAuthIdTokenInvalid(IdTokenCheck),
+    /// The provider could not be reached, timed out or answered with a server error.
+    #[error("oauth provider unavailable")]
+    OAuthProviderUnavailable,
+    /// The provider account's email belongs to an existing user and linking by email is not
+    /// allowed for this provider, or the provider did not verify the email (Auth.js
+    /// `OAuthAccountNotLinked`).
+    #[error("oauth account not linked")]
+    OAuthAccountNotLinked,
+    /// A link was asked for, but the provider account is linked to a different user.
+    #[error("oauth account linked to another user")]
+    OAuthAccountLinkedToOtherUser,
+    /// A link round-trip was finished without the session of the user who started it.
+    #[error("oauth link user mismatch")]
+    OAuthLinkUserMismatch,
+    /// A new user would be created but the provider gave no usable (for GitHub: primary and
+    /// verified) email address.
+    #[error("oauth email unavailable")]
+    OAuthEmailUnavailable,
+
     // --- the server's own limits and faults ---
     /// The password hashing queue is full; the caller should retry later.
     #[error("password hashing is overloaded")]
@@ -113,6 +153,8 @@ pub enum FieldReason {
     InvalidPageToken,
     InvalidPageSize,
     PasswordIncorrect,
+    OAuthProviderUnknown,
+    OAuthRedirectUriNotAllowed,
 }
 
 impl FieldReason {
@@ -129,6 +171,8 @@ impl FieldReason {
             Self::InvalidPageToken => "INVALID_PAGE_TOKEN",
             Self::InvalidPageSize => "INVALID_PAGE_SIZE",
             Self::PasswordIncorrect => "PASSWORD_INCORRECT",
+            Self::OAuthProviderUnknown => "OAUTH_PROVIDER_UNKNOWN",
+            Self::OAuthRedirectUriNotAllowed => "OAUTH_REDIRECT_URI_NOT_ALLOWED",
         }
     }
 }
@@ -172,6 +216,7 @@ pub enum PasskeyFailure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Session,
+    LinkedAccount,
     Passkey,
 }
 
@@ -179,7 +224,41 @@ impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Session => "session",
+            Self::LinkedAccount => "linked account",
             Self::Passkey => "passkey",
         })
+    }
+}
+
+/// Which check an ID token failed (OpenID Connect Core §3.1.3.7). Sent to the client as ErrorInfo
+/// metadata `check`: it says what went wrong without echoing anything from the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdTokenCheck {
+    Missing,
+    Signature,
+    Issuer,
+    Audience,
+    Nonce,
+    Expired,
+    Malformed,
+}
+
+impl IdTokenCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Signature => "signature",
+            Self::Issuer => "issuer",
+            Self::Audience => "audience",
+            Self::Nonce => "nonce",
+            Self::Expired => "expired",
+            Self::Malformed => "malformed",
+        }
+    }
+}
+
+impl fmt::Display for IdTokenCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

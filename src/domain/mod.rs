@@ -3,12 +3,14 @@
 
 mod email;
 mod name;
+mod oauth_state;
 mod page;
 mod password;
 mod token;
 
 pub use email::Email;
-pub use name::DisplayName;
+pub use name::{DisplayName, MAX_NAME_CHARS};
+pub use oauth_state::OAuthState;
 pub use page::{PageRequest, encode_page_token};
 pub use password::{Password, PasswordPolicy};
 pub use token::{SessionToken, TokenHash};

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use crate::{
     crypto::IssuedAccessToken,
     pb,
-    service::SignedIn,
-    store::{AuthenticatorRecord, SessionRecord, UserRecord},
+    service::{ProviderInfo, ProviderKind, SignedIn},
+    store::{AccountRecord, AuthenticatorRecord, SessionRecord, UserRecord},
 };
 
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -55,6 +55,44 @@ pub fn signed_in(signed_in: &SignedIn) -> pb::SignedIn {
         session: Some(session(s, &s.id)),
         session_token: token.expose().to_owned(),
         access_token: Some(access_token(a)),
+    }
+}
+
+pub fn provider(provider: &ProviderInfo) -> pb::OAuthProvider {
+    let ProviderInfo { id, display_name, kind } = provider;
+    pb::OAuthProvider {
+        id: id.clone(),
+        display_name: display_name.clone(),
+        kind: match kind {
+            ProviderKind::GitHub => pb::IdentityProviderKind::Github,
+            ProviderKind::Oidc => pb::IdentityProviderKind::Oidc,
+        }
+        .into(),
+    }
+}
+
+/// A linked account; the provider's tokens never cross the wire.
+pub fn linked_account(account: &AccountRecord) -> pb::LinkedAccount {
+    let AccountRecord {
+        id,
+        user_id: _,
+        kind: _,
+        provider,
+        provider_account_id,
+        refresh_token: _,
+        access_token: _,
+        expires_at: _,
+        token_type: _,
+        scope: _,
+        id_token: _,
+        session_state: _,
+        created_at,
+    } = account;
+    pb::LinkedAccount {
+        id: id.clone(),
+        provider: provider.clone(),
+        provider_account_id: provider_account_id.clone(),
+        create_time: Some(timestamp(*created_at)),
     }
 }
 

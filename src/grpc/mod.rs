@@ -4,10 +4,12 @@
 mod auth;
 mod caller;
 mod convert;
+mod oauth;
 mod passkey;
 mod status;
 
 pub use auth::AuthApi;
 pub use caller::{CookieSettings, SESSION_COOKIE, authenticate, request_meta};
+pub use oauth::OAuthApi;
 pub use passkey::PasskeyApi;
 pub use status::{ERROR_DOMAIN, to_status};

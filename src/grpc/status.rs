@@ -5,6 +5,12 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::error::{Error, PasskeyFailure, PasskeyStage, Resource};
 
+fn with_metadata(code: Code, reason: &str, message: &str, key: &str, value: &str) -> Status {
+    let details =
+        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::from([(key.to_owned(), value.to_owned())]));
+    Status::with_error_details(code, message, details)
+}
+
 /// `google.rpc.ErrorInfo.domain` of every Keyward error.
 pub const ERROR_DOMAIN: &str = "keyward";
 
@@ -32,6 +38,9 @@ pub fn to_status(err: Error) -> Status {
         Error::EmailTaken => (Code::AlreadyExists, "EMAIL_TAKEN", "an account with this email already exists"),
         Error::NoPassword => (Code::FailedPrecondition, "NO_PASSWORD", "this account has no password"),
         Error::NotFound(Resource::Session) => (Code::NotFound, "SESSION_NOT_FOUND", "no such session"),
+        Error::NotFound(Resource::LinkedAccount) => {
+            (Code::NotFound, "LINKED_ACCOUNT_NOT_FOUND", "no such linked account")
+        }
         Error::NotFound(Resource::Passkey) => (Code::NotFound, "PASSKEY_NOT_FOUND", "no such passkey"),
         Error::PasskeyAlreadyRegistered => {
             (Code::AlreadyExists, "PASSKEY_ALREADY_REGISTERED", "this passkey is already registered")
@@ -86,6 +95,59 @@ pub fn to_status(err: Error) -> Status {
             "PASSKEY_COUNTER_REGRESSED",
             "this passkey's signature counter went backwards; it may have been cloned",
         ),
+        Error::OAuthStateInvalid => (
+            Code::FailedPrecondition,
+            "OAUTH_STATE_INVALID",
+            "this sign-in link is not valid or was already used; start again",
+        ),
+        Error::OAuthStateExpired => {
+            (Code::FailedPrecondition, "OAUTH_STATE_EXPIRED", "this sign-in link has expired; start again")
+        }
+        Error::OAuthAccessDenied => {
+            (Code::PermissionDenied, "OAUTH_ACCESS_DENIED", "access was denied at the provider")
+        }
+        Error::OAuthProviderError(provider_error) => {
+            return with_metadata(
+                Code::FailedPrecondition,
+                "OAUTH_PROVIDER_ERROR",
+                "the provider refused the sign-in",
+                "error",
+                provider_error,
+            );
+        }
+        Error::OAuthTokenExchangeFailed => {
+            (Code::Unauthenticated, "OAUTH_TOKEN_EXCHANGE_FAILED", "the provider did not accept the sign-in")
+        }
+        Error::OAuthIdTokenInvalid(check) => {
+            return with_metadata(
+                Code::Unauthenticated,
+                "OAUTH_ID_TOKEN_INVALID",
+                "the provider's ID token is not valid",
+                "check",
+                check.as_str(),
+            );
+        }
+        Error::OAuthProviderUnavailable => {
+            (Code::Unavailable, "OAUTH_PROVIDER_UNAVAILABLE", "the provider could not be reached; retry later")
+        }
+        Error::OAuthAccountNotLinked => (
+            Code::FailedPrecondition,
+            "OAUTH_ACCOUNT_NOT_LINKED",
+            "to confirm your identity, sign in with the method you used originally, then link this account",
+        ),
+        Error::OAuthAccountLinkedToOtherUser => (
+            Code::FailedPrecondition,
+            "OAUTH_ACCOUNT_LINKED_TO_OTHER_USER",
+            "this provider account is already linked to another user",
+        ),
+        Error::OAuthLinkUserMismatch => (
+            Code::PermissionDenied,
+            "OAUTH_LINK_USER_MISMATCH",
+            "finish linking with the session of the user who started it",
+        ),
+        Error::OAuthEmailUnavailable => {
+            (Code::FailedPrecondition, "OAUTH_EMAIL_UNAVAILABLE", "the provider did not share a usable email address")
+        }
         Error::HasherOverloaded => {
             let mut details = ErrorDetails::with_retry_info(Some(Duration::from_secs(1)));
             details.set_error_info("OVERLOADED", ERROR_DOMAIN, HashMap::new());

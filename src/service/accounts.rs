@@ -70,7 +70,9 @@ impl Services {
     async fn upgrade_password_hash(&self, user_id: &str, password: Password) {
         let result = async {
             let hash = self.inner.hasher.hash(password).await?;
-            self.inner.store.set_password_hash(user_id, hash, self.inner.clock.now()).await
+            self.inner.store.set_password_hash(user_id, hash, self.inner.clock.now()).await?;
+            self.inner.session_cache.forget_user(user_id);
+            Ok::<(), Error>(())
         }
         .await;
         match result {

@@ -9,6 +9,8 @@ pub(crate) mod kind {
     pub const LOGOUT: &str = "session.logout";
     pub const SESSION_REVOKED: &str = "session.revoked";
     pub const PASSWORD_CHANGED: &str = "password.changed";
+    pub const ACCOUNT_LINKED: &str = "account.linked";
+    pub const ACCOUNT_UNLINKED: &str = "account.unlinked";
     pub const PASSKEY_ADDED: &str = "passkey.added";
     pub const PASSKEY_RENAMED: &str = "passkey.renamed";
     pub const PASSKEY_DELETED: &str = "passkey.deleted";

@@ -6,13 +6,16 @@ mod accounts;
 mod audit;
 mod clock;
 mod keys;
+mod oauth;
 mod passkeys;
+mod session_cache;
 mod sessions;
 
 use std::sync::Arc;
 
 pub use clock::Clock;
 pub use keys::{KeyRing, rotate_signing_key};
+pub use oauth::{OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
 pub use passkeys::{CeremonyStart, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionPolicy, SignedIn};
 
@@ -52,10 +55,12 @@ struct Inner {
     signer: AccessTokenSigner,
     keys: KeyRing,
     sessions: SessionPolicy,
+    session_cache: session_cache::SessionCache,
     password_policy: PasswordPolicy,
     webauthn: webauthn_rs::Webauthn,
     passkeys: PasskeySettings,
     clock: Clock,
+    oauth: OAuthProviders,
 }
 
 impl Services {
@@ -66,6 +71,7 @@ impl Services {
         let hasher = PasswordHasher::new(pool, config.argon2())?;
         let signer = AccessTokenSigner::new(config.jwt());
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
+        let oauth = OAuthProviders::from_config(&config.oauth)?;
         let webauthn = crate::crypto::relying_party(config).map_err(Error::internal)?;
         let inner = Inner {
             store,
@@ -73,10 +79,15 @@ impl Services {
             signer,
             keys,
             sessions: SessionPolicy::from_config(config),
+            session_cache: session_cache::SessionCache::new(
+                std::time::Duration::from_millis(config.session_cache_ttl_ms),
+                config.session_cache_max_entries,
+            ),
             password_policy: config.password_policy(),
             webauthn,
             passkeys: PasskeySettings::from_config(config),
             clock,
+            oauth,
         };
         Ok(Self { inner: Arc::new(inner) })
     }

@@ -113,7 +113,13 @@ impl Services {
             return self.authenticate_access_token(token).await;
         }
         let token = SessionToken::parse(token).ok_or(Error::SessionInvalid)?;
-        let found = self.inner.store.find_session_by_token_hash(token.hash().as_str()).await?;
+        let hash = token.hash();
+        let found = match self.inner.session_cache.get(hash.as_str()) {
+            Some(found) => Some(found),
+            None => self.inner.store.find_session_by_token_hash(hash.as_str()).await?.inspect(|found| {
+                self.inner.session_cache.put(hash.as_str(), found);
+            }),
+        };
         self.live_caller(found, CredentialKind::SessionToken).await
     }
 
@@ -135,7 +141,16 @@ impl Services {
         {
             return Err(Error::SessionInvalid);
         }
-        let found = self.inner.store.find_session(&claims.sid).await?;
+        let key = format!("sid:{}", claims.sid);
+        let found = match self.inner.session_cache.get(&key) {
+            Some(found) => Some(found),
+            None => self
+                .inner
+                .store
+                .find_session(&claims.sid)
+                .await?
+                .inspect(|found| self.inner.session_cache.put(&key, found)),
+        };
         // The access token is only as good as its session: revocation shows here.
         let caller = self.live_caller(found, CredentialKind::AccessToken).await?;
         if caller.user.id != claims.sub {
@@ -154,6 +169,7 @@ impl Services {
         // hot path, and idle expiry is precise to within that interval.
         if now - session.last_seen_at >= chrono_duration(self.inner.sessions.touch_interval) {
             self.touch(&mut session, now).await?;
+            self.inner.session_cache.refresh(&SessionWithUser { session: session.clone(), user: user.clone() });
         }
         Ok(Caller { user, session, via })
     }
@@ -170,6 +186,7 @@ impl Services {
     pub async fn logout(&self, caller: &Caller) -> Result<()> {
         require_session_token(caller)?;
         self.inner.store.delete_user_session(&caller.user.id, &caller.session.id).await?;
+        self.inner.session_cache.forget_session(&caller.session.id);
         self.audit(Some(&caller.user.id), kind::LOGOUT, serde_json::json!({ "session_id": caller.session.id })).await;
         Ok(())
     }
@@ -181,6 +198,7 @@ impl Services {
         let now = self.inner.clock.now();
         let mut session = caller.session.clone();
         self.touch(&mut session, now).await?;
+        self.inner.session_cache.refresh(&SessionWithUser { session: session.clone(), user: caller.user.clone() });
         let access_token = self.issue_access_token(&caller.user.id, &session.id, now)?;
         Ok((session, access_token))
     }
@@ -219,6 +237,7 @@ impl Services {
         if !self.inner.store.delete_user_session(&caller.user.id, session_id).await? {
             return Err(Error::NotFound(Resource::Session));
         }
+        self.inner.session_cache.forget_session(session_id);
         self.audit(Some(&caller.user.id), kind::SESSION_REVOKED, serde_json::json!({ "session_id": session_id })).await;
         Ok(())
     }

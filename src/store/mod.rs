@@ -1,6 +1,7 @@
 //! Persistence with sea-orm on SQLite or PostgreSQL. The only module that imports sea_orm: the
 //! rest of Keyward sees `Store` methods and plain record structs.
 
+mod accounts;
 mod audit;
 mod authenticators;
 mod ceremonies;
@@ -11,6 +12,7 @@ mod sessions;
 mod signing_keys;
 mod users;
 
+pub use accounts::{AccountRecord, LinkedSignIn, NewAccount, ProviderProfileFields, ProviderTokens, UnlinkOutcome};
 pub use audit::AuditEvent;
 pub use authenticators::{AuthenticatorRecord, AuthenticatorUse, NewAuthenticator};
 pub use ceremonies::{CeremonyRecord, NewCeremony};

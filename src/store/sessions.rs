@@ -22,7 +22,7 @@ pub struct NewSession {
 }
 
 impl NewSession {
-    fn into_active_model(self) -> sessions::ActiveModel {
+    pub(super) fn into_active_model(self) -> sessions::ActiveModel {
         sessions::ActiveModel {
             id: Set(self.id),
             session_token: Set(self.token_hash),

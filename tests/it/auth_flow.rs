@@ -259,3 +259,42 @@ async fn shutdown_lets_in_flight_calls_finish() {
     assert!(finished_before_shutdown < CALLS, "some calls were still in flight when shutdown began");
     drop(db);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cache_staleness_is_bounded_across_replicas() {
+    let server = TestServer::start_with(Backend::Sqlite, |config| config.session_cache_ttl_ms = 2000).await;
+    let other = server.start_replica().await;
+    let mut here = server.auth().await;
+    let mut there =
+        pb::auth_service_client::AuthServiceClient::connect(format!("http://{}", other.local_addr())).await.unwrap();
+    let keep = register(&mut here, "cached@example.com").await.session_token;
+    let doomed = login(&mut here, "cached@example.com", PASSWORD).await.unwrap();
+    assert!(get_session(&mut here, &doomed.session_token).await.is_ok(), "now cached on this replica");
+
+    // Revoked through the other replica: this one may answer from its cache, within the TTL…
+    let doomed_id = doomed.session.unwrap().id;
+    there.revoke_session(bearer(pb::RevokeSessionRequest { session_id: doomed_id }, &keep)).await.unwrap();
+    assert!(get_session(&mut here, &doomed.session_token).await.is_ok(), "a fresh cache entry may be stale");
+    assert_eq!(reason(&get_session(&mut there, &doomed.session_token).await.unwrap_err()), "SESSION_INVALID");
+    // …and refuses once the entry has aged out.
+    let mut refused = None;
+    for _ in 0..100 {
+        match get_session(&mut here, &doomed.session_token).await {
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            Err(err) => {
+                refused = Some(err);
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        reason(&refused.expect("still accepted 10 s after revocation, far past the 2 s TTL")),
+        "SESSION_INVALID"
+    );
+    // Revocation through the same replica is immediate, cache or not.
+    assert!(get_session(&mut here, &keep).await.is_ok());
+    here.logout(bearer(pb::LogoutRequest {}, &keep)).await.unwrap();
+    assert_eq!(reason(&get_session(&mut here, &keep).await.unwrap_err()), "SESSION_INVALID");
+    other.shutdown().await.unwrap();
+    server.stop().await;
+}

@@ -43,6 +43,9 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         ("KEYWARD_CORS_ALLOWED_ORIGINS", "https://ok.example,https://bad.example/path", "cors_allowed_origins"),
         ("KEYWARD_LISTEN", "not-an-address", "listen"),
         ("KEYWARD_ACCESS_TOKEN_TTL_SECS", "1", "access_token_ttl_secs"),
+        // A provider without the app's callback URL.
+        ("KEYWARD_OAUTH__GITHUB__CLIENT_ID", "Iv1.abc", "oauth.redirect_uris"),
+        ("KEYWARD_OAUTH__REDIRECT_URIS", "http://app.example.com/cb", "oauth.redirect_uris"),
     ] {
         let output = keyward().args(["serve", "--data-dir"]).arg(dir.path()).env(key, value).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{key}");

@@ -7,12 +7,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod fake_provider;
 
 mod auth_flow;
 mod bad_input;
 mod cli;
 mod grpc_web;
 mod load;
+mod oauth;
 mod passkey_authenticator;
 mod passkeys;
 mod passkeys_errors;

@@ -1,0 +1,115 @@
+use tonic::{Request, Response, Status};
+
+use super::{
+    caller::{CookieSettings, authenticate, presented_token, request_meta as meta},
+    convert,
+    status::to_status,
+};
+use crate::{
+    pb::{self, o_auth_service_server::OAuthService},
+    service::{Caller, OAuthIntent, Services},
+};
+
+/// `keyward.v1.OAuthService` over the service layer.
+#[derive(Debug, Clone)]
+pub struct OAuthApi {
+    services: Services,
+    cookies: CookieSettings,
+}
+
+impl OAuthApi {
+    pub fn new(services: Services, cookies: CookieSettings) -> Self {
+        Self { services, cookies }
+    }
+
+    /// The caller if the request carries a valid session, else none: OAuthCallback works signed
+    /// out, and a stale cookie must not stop a fresh sign-in.
+    async fn optional_caller<T>(&self, request: &Request<T>) -> Option<Caller> {
+        let token = presented_token(request.metadata()).filter(|t| !t.is_empty())?;
+        self.services.authenticate(&token).await.ok()
+    }
+}
+
+#[tonic::async_trait]
+impl OAuthService for OAuthApi {
+    async fn list_providers(
+        &self,
+        request: Request<pb::ListProvidersRequest>,
+    ) -> Result<Response<pb::ListProvidersResponse>, Status> {
+        let pb::ListProvidersRequest {} = request.into_inner();
+        let providers = self.services.list_oauth_providers().iter().map(convert::provider).collect();
+        Ok(Response::new(pb::ListProvidersResponse { providers }))
+    }
+
+    async fn start_o_auth(
+        &self,
+        request: Request<pb::StartOAuthRequest>,
+    ) -> Result<Response<pb::StartOAuthResponse>, Status> {
+        let intent = match pb::IdentityProviderIntent::try_from(request.get_ref().intent) {
+            Ok(pb::IdentityProviderIntent::Unspecified | pb::IdentityProviderIntent::SignIn) => OAuthIntent::SignIn,
+            Ok(pb::IdentityProviderIntent::Link) => OAuthIntent::Link,
+            Err(_) => {
+                return Err(to_status(crate::error::Error::field(
+                    "intent",
+                    crate::error::FieldReason::Malformed,
+                    "unknown intent",
+                )));
+            }
+        };
+        // Linking needs the caller; signing in ignores whatever session is around.
+        let caller = match intent {
+            OAuthIntent::Link => Some(authenticate(&self.services, &request).await?),
+            OAuthIntent::SignIn => None,
+        };
+        let pb::StartOAuthRequest { provider, redirect_uri, intent: _ } = request.into_inner();
+        let started =
+            self.services.start_oauth(&provider, &redirect_uri, intent, caller.as_ref()).await.map_err(to_status)?;
+        Ok(Response::new(pb::StartOAuthResponse {
+            authorization_url: started.authorization_url,
+            state: started.state.expose().to_owned(),
+            expire_time: Some(convert::timestamp(started.expires_at)),
+        }))
+    }
+
+    async fn o_auth_callback(
+        &self,
+        request: Request<pb::OAuthCallbackRequest>,
+    ) -> Result<Response<pb::OAuthCallbackResponse>, Status> {
+        let meta = meta(&request);
+        let caller = self.optional_caller(&request).await;
+        let pb::OAuthCallbackRequest { state, code, error } = request.into_inner();
+        let done =
+            self.services.oauth_callback(&state, &code, &error, caller.as_ref(), &meta).await.map_err(to_status)?;
+        let account = convert::linked_account(&done.account);
+        let user_created = done.user_created;
+        self.cookies.signed_in_response(&self.services, &done.signed_in, |signed_in| pb::OAuthCallbackResponse {
+            signed_in: Some(signed_in),
+            account: Some(account),
+            user_created,
+        })
+    }
+
+    async fn list_linked_accounts(
+        &self,
+        request: Request<pb::ListLinkedAccountsRequest>,
+    ) -> Result<Response<pb::ListLinkedAccountsResponse>, Status> {
+        let caller = authenticate(&self.services, &request).await?;
+        let pb::ListLinkedAccountsRequest { page_size, page_token } = request.into_inner();
+        let (accounts, next) =
+            self.services.list_linked_accounts(&caller, page_size, &page_token).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListLinkedAccountsResponse {
+            accounts: accounts.iter().map(convert::linked_account).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn unlink_account(
+        &self,
+        request: Request<pb::UnlinkAccountRequest>,
+    ) -> Result<Response<pb::UnlinkAccountResponse>, Status> {
+        let caller = authenticate(&self.services, &request).await?;
+        let pb::UnlinkAccountRequest { account_id } = request.into_inner();
+        self.services.unlink_account(&caller, &account_id).await.map_err(to_status)?;
+        Ok(Response::new(pb::UnlinkAccountResponse {}))
+    }
+}

@@ -1,0 +1,63 @@
+//! The providers on offer, and the caller's linked accounts.
+
+use serde_json::json;
+
+use super::ProviderInfo;
+use crate::{
+    domain::{PageRequest, encode_page_token},
+    error::{Error, FieldReason, Resource, Result},
+    service::{Caller, CredentialKind, Services, audit::kind},
+    store::{AccountRecord, UnlinkOutcome},
+};
+
+/// Account ids are UUIDs; anything much longer is garbage.
+const MAX_ACCOUNT_ID_BYTES: usize = 64;
+
+impl Services {
+    /// The enabled providers, for a sign-in page's buttons.
+    pub fn list_oauth_providers(&self) -> Vec<ProviderInfo> {
+        self.inner.oauth.list()
+    }
+
+    /// One page of the caller's linked accounts, newest first, and the token of the next page.
+    pub async fn list_linked_accounts(
+        &self,
+        caller: &Caller,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<AccountRecord>, Option<String>)> {
+        let page = PageRequest::parse(page_size, page_token)?;
+        let mut accounts =
+            self.inner.store.list_accounts(&caller.user.id, page.after.as_deref(), page.size + 1).await?;
+        let next = if accounts.len() as u64 > page.size {
+            accounts.truncate(usize::try_from(page.size).unwrap_or(usize::MAX));
+            accounts.last().map(|a| encode_page_token(&a.id))
+        } else {
+            None
+        };
+        Ok((accounts, next))
+    }
+
+    /// Removes one of the caller's linked accounts, unless it is their last way to sign in.
+    /// Needs the session token, like ChangePassword: an access token only proves who calls.
+    pub async fn unlink_account(&self, caller: &Caller, account_id: &str) -> Result<()> {
+        if caller.via != CredentialKind::SessionToken {
+            return Err(Error::SessionTokenRequired);
+        }
+        let account_id = account_id.trim();
+        if account_id.is_empty() {
+            return Err(Error::field("account_id", FieldReason::Required, "account_id is required"));
+        }
+        if account_id.len() > MAX_ACCOUNT_ID_BYTES {
+            return Err(Error::field("account_id", FieldReason::TooLong, "account_id is too long"));
+        }
+        match self.inner.store.unlink_account(&caller.user.id, account_id, self.inner.clock.now()).await? {
+            UnlinkOutcome::Unlinked => {
+                self.audit(Some(&caller.user.id), kind::ACCOUNT_UNLINKED, json!({ "account_id": account_id })).await;
+                Ok(())
+            }
+            UnlinkOutcome::NotFound => Err(Error::NotFound(Resource::LinkedAccount)),
+            UnlinkOutcome::LastSignInMethod => Err(Error::LastSignInMethod),
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Sign-in with GitHub and OpenID Connect providers (RFC 6749 authorization-code flow with PKCE,
+//! following the OAuth 2.0 Security BCP, RFC 9700), and the accounts linked that way.
+//!
+//! - `providers`: the configured providers and the HTTP client they share;
+//! - `github`, `oidc`: one protocol each — authorization URL, code exchange, who the user is;
+//! - `flow`: StartOAuth / OAuthCallback and the account-linking rules;
+//! - `manage`: listing and unlinking accounts.
+
+mod flow;
+mod github;
+mod manage;
+mod oidc;
+mod providers;
+mod tokens;
+
+pub use flow::{OAuthIntent, OAuthSignIn, StartedOAuth};
+pub use providers::{OAuthProviders, ProviderInfo, ProviderKind};
+
+use crate::store::ProviderTokens;
+
+/// Who the provider says the user is, after a successful code exchange.
+#[derive(Debug, Clone)]
+struct ProviderIdentity {
+    /// Stable id at the provider (GitHub numeric id, OIDC `sub`).
+    account_id: String,
+    email: Option<String>,
+    /// The provider asserts it verified `email` (GitHub: primary and verified; OIDC:
+    /// `email_verified: true`).
+    email_verified: bool,
+    name: Option<String>,
+    image: Option<String>,
+    tokens: ProviderTokens,
+}

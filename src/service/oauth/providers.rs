@@ -1,0 +1,103 @@
+use std::{sync::Arc, time::Duration};
+
+use super::{github::GitHub, oidc::Oidc};
+use crate::{
+    config::{GITHUB_PROVIDER_ID, OAuthConfig},
+    error::{Error, Result},
+};
+
+/// The protocol a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    GitHub,
+    Oidc,
+}
+
+impl ProviderKind {
+    /// Auth.js `accounts.type`.
+    pub fn account_type(self) -> &'static str {
+        match self {
+            Self::GitHub => "oauth",
+            Self::Oidc => "oidc",
+        }
+    }
+}
+
+/// What ListProviders shows of a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderInfo {
+    pub id: String,
+    pub display_name: String,
+    pub kind: ProviderKind,
+}
+
+#[derive(Debug)]
+pub(super) enum Provider {
+    GitHub(Box<GitHub>),
+    Oidc(Box<Oidc>),
+}
+
+impl Provider {
+    pub(super) fn info(&self) -> &ProviderInfo {
+        match self {
+            Self::GitHub(github) => &github.info,
+            Self::Oidc(oidc) => &oidc.info,
+        }
+    }
+
+    pub(super) fn allows_email_linking(&self) -> bool {
+        match self {
+            Self::GitHub(github) => github.allow_email_account_linking,
+            Self::Oidc(oidc) => oidc.allow_email_account_linking,
+        }
+    }
+}
+
+/// The configured providers, the allowed redirect URIs and the HTTP client used to reach the
+/// providers. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct OAuthProviders {
+    providers: Arc<Vec<Provider>>,
+    redirect_uris: Arc<Vec<String>>,
+}
+
+impl OAuthProviders {
+    /// Builds the providers from validated configuration. Nothing is fetched here: OIDC
+    /// discovery happens on first use (and is cached), so a provider that is down at start does
+    /// not stop Keyward from serving passwords and the other providers.
+    pub fn from_config(config: &OAuthConfig) -> Result<Self> {
+        let timeout = Duration::from_millis(config.http_timeout_ms);
+        let http = reqwest::Client::builder()
+            // The oauth2 crate docs: following redirects from a token or discovery
+            // endpoint would let a provider (or whoever controls its DNS) point us at internal
+            // addresses (SSRF).
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("keyward/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| Error::internal(format_args!("building the OAuth HTTP client: {err}")))?;
+        let mut providers = Vec::new();
+        if let Some(github) = &config.github {
+            providers.push(Provider::GitHub(Box::new(GitHub::new(GITHUB_PROVIDER_ID, github, http.clone())?)));
+        }
+        for oidc in &config.oidc {
+            providers.push(Provider::Oidc(Box::new(Oidc::new(oidc, http.clone())?)));
+        }
+        Ok(Self { providers: Arc::new(providers), redirect_uris: Arc::new(config.redirect_uris.clone()) })
+    }
+
+    /// The enabled providers, in configuration order.
+    pub fn list(&self) -> Vec<ProviderInfo> {
+        self.providers.iter().map(|p| p.info().clone()).collect()
+    }
+
+    pub(super) fn get(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.info().id == id)
+    }
+
+    /// Exact string comparison (RFC 9700 §4.1.3: no wildcards, prefixes or normalization).
+    pub(super) fn redirect_uri_allowed(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|allowed| allowed == uri)
+    }
+}

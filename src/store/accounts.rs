@@ -1,0 +1,215 @@
+//! `accounts`: identities at OAuth / OpenID Connect providers linked to users, with the
+//! provider's tokens (Auth.js `Account`).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::Expr,
+};
+
+use super::{
+    NewSession, NewUser, SessionRecord, Store, UserRecord,
+    entities::{accounts, users},
+    is_unique_violation,
+};
+use crate::error::{Error, Result};
+
+/// A linked provider account as the service layer sees it.
+pub type AccountRecord = accounts::Model;
+
+/// What a provider's token endpoint returned, as stored in `accounts`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ProviderTokens {
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    /// Unix seconds (Auth.js `expires_at`).
+    pub expires_at: Option<i64>,
+    pub token_type: Option<String>,
+    pub scope: Option<String>,
+    pub id_token: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens are credentials at the provider: never in logs.
+        f.debug_struct("ProviderTokens")
+            .field("expires_at", &self.expires_at)
+            .field("token_type", &self.token_type)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A provider account about to be linked.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub id: String,
+    pub user_id: String,
+    /// Auth.js `type`: "oauth" or "oidc".
+    pub kind: &'static str,
+    pub provider: String,
+    pub provider_account_id: String,
+    pub tokens: ProviderTokens,
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewAccount {
+    fn into_active_model(self) -> accounts::ActiveModel {
+        let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = self.tokens;
+        accounts::ActiveModel {
+            id: Set(self.id),
+            user_id: Set(self.user_id),
+            kind: Set(self.kind.to_owned()),
+            provider: Set(self.provider),
+            provider_account_id: Set(self.provider_account_id),
+            refresh_token: Set(refresh_token),
+            access_token: Set(access_token),
+            expires_at: Set(expires_at),
+            token_type: Set(token_type),
+            scope: Set(scope),
+            id_token: Set(id_token),
+            session_state: Set(None),
+            created_at: Set(self.created_at),
+        }
+    }
+}
+
+/// What the provider says about a user who signs up through it.
+#[derive(Debug, Clone)]
+pub struct ProviderProfileFields {
+    /// Set when the provider asserted the email is verified.
+    pub email_verified: Option<DateTime<Utc>>,
+    pub image: Option<String>,
+}
+
+/// What `unlink_account` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlinkOutcome {
+    Unlinked,
+    /// No such account for this user.
+    NotFound,
+    /// It was the user's last way to sign in; nothing was deleted.
+    LastSignInMethod,
+}
+
+/// Users, accounts and sessions written together.
+#[derive(Debug, Clone)]
+pub struct LinkedSignIn {
+    pub user: UserRecord,
+    pub account: AccountRecord,
+    pub session: SessionRecord,
+}
+
+/// An account insert that hit the (provider, provider_account_id) unique index: someone linked
+/// the same provider account between our lookup and our insert.
+fn account_insert_error(err: sea_orm::DbErr) -> Error {
+    if is_unique_violation(&err) { Error::OAuthAccountLinkedToOtherUser } else { err.into() }
+}
+
+impl Store {
+    /// The account for this provider identity, if linked.
+    pub async fn find_account(&self, provider: &str, provider_account_id: &str) -> Result<Option<AccountRecord>> {
+        Ok(accounts::Entity::find()
+            .filter(accounts::Column::Provider.eq(provider))
+            .filter(accounts::Column::ProviderAccountId.eq(provider_account_id))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Stores the tokens of a new sign-in through an account. A refresh token or ID token the
+    /// provider did not send again is kept (Google, for one, sends the refresh token only on
+    /// first consent).
+    pub async fn update_account_tokens(&self, account_id: &str, tokens: ProviderTokens) -> Result<AccountRecord> {
+        let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = tokens;
+        let set_if_sent = |value: Option<String>| match value {
+            Some(value) => Set(Some(value)),
+            None => NotSet,
+        };
+        let update = accounts::ActiveModel {
+            id: Set(account_id.to_owned()),
+            access_token: Set(access_token),
+            refresh_token: set_if_sent(refresh_token),
+            expires_at: Set(expires_at),
+            token_type: Set(token_type),
+            scope: Set(scope),
+            id_token: set_if_sent(id_token),
+            ..Default::default()
+        };
+        Ok(update.update(&self.db).await?)
+    }
+
+    /// Links `account` to its (existing) user and opens a session for them, in one transaction.
+    pub async fn link_account_with_session(&self, account: NewAccount, session: NewSession) -> Result<LinkedSignIn> {
+        let txn = self.db.begin().await?;
+        let user = users::Entity::find_by_id(account.user_id.clone()).one(&txn).await?.ok_or(Error::SessionInvalid)?;
+        let account = account.into_active_model().insert(&txn).await.map_err(account_insert_error)?;
+        let session = session.into_active_model().insert(&txn).await?;
+        txn.commit().await?;
+        Ok(LinkedSignIn { user, account, session })
+    }
+
+    /// Creates a user from a provider profile, the linked account and the first session, in one
+    /// transaction: all three exist afterwards or none does. A taken email is `EmailTaken`.
+    pub async fn create_user_with_account(
+        &self,
+        user: NewUser,
+        profile: ProviderProfileFields,
+        account: NewAccount,
+        session: NewSession,
+    ) -> Result<LinkedSignIn> {
+        let txn = self.db.begin().await?;
+        let mut user = user.into_active_model();
+        user.email_verified = Set(profile.email_verified);
+        user.image = Set(profile.image);
+        let user = match user.insert(&txn).await {
+            Ok(user) => user,
+            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
+            Err(err) => return Err(err.into()),
+        };
+        let account = account.into_active_model().insert(&txn).await.map_err(account_insert_error)?;
+        let session = session.into_active_model().insert(&txn).await?;
+        txn.commit().await?;
+        Ok(LinkedSignIn { user, account, session })
+    }
+
+    /// One page of a user's accounts, newest first, strictly after the id `after`.
+    pub async fn list_accounts(&self, user_id: &str, after: Option<&str>, limit: u64) -> Result<Vec<AccountRecord>> {
+        let mut query = accounts::Entity::find().filter(accounts::Column::UserId.eq(user_id));
+        if let Some(after) = after {
+            query = query.filter(accounts::Column::Id.lt(after));
+        }
+        Ok(query.order_by_desc(accounts::Column::Id).limit(limit).all(&self.db).await?)
+    }
+
+    /// Deletes the user's account `account_id` unless it is their last way to sign in.
+    ///
+    /// The transaction first writes the user row (`updated_at`): on PostgreSQL that takes the
+    /// row lock, on SQLite the write lock, so two concurrent removals of a user's last two
+    /// sign-in methods are serialized and the second one sees that only one is left.
+    pub async fn unlink_account(&self, user_id: &str, account_id: &str, now: DateTime<Utc>) -> Result<UnlinkOutcome> {
+        let txn = self.db.begin().await?;
+        let locked = users::Entity::update_many()
+            .col_expr(users::Column::UpdatedAt, Expr::value(now))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(&txn)
+            .await?;
+        if locked.rows_affected == 0 {
+            return Ok(UnlinkOutcome::NotFound);
+        }
+        let owned = accounts::Entity::find_by_id(account_id.to_owned())
+            .filter(accounts::Column::UserId.eq(user_id))
+            .one(&txn)
+            .await?;
+        if owned.is_none() {
+            return Ok(UnlinkOutcome::NotFound);
+        }
+        if Self::sign_in_methods_in(&txn, user_id).await?.total() <= 1 {
+            return Ok(UnlinkOutcome::LastSignInMethod);
+        }
+        accounts::Entity::delete_by_id(account_id.to_owned()).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(UnlinkOutcome::Unlinked)
+    }
+}
