@@ -80,3 +80,17 @@ def test_logout_ends_the_session(client: KeywardClient, email: str) -> None:
     with pytest.raises(KeywardError) as raised:
         client.get_session(token=signed_in.session_token)
     assert raised.value.reason == "SESSION_INVALID"
+
+
+def test_generated_stubs_through_call(client: KeywardClient, email: str) -> None:
+    """Any RPC goes through ``call`` with the session's bearer token and typed errors."""
+    from keyward.v1 import oauth_pb2, passkey_pb2
+
+    client.register(email, PASSWORD)
+    passkeys = client.call(client.passkeys.ListPasskeys, passkey_pb2.ListPasskeysRequest())
+    assert list(passkeys.passkeys) == []
+    providers = client.call(client.oauth.ListProviders, oauth_pb2.ListProvidersRequest())
+    assert list(providers.providers) == []  # the test server configures no provider
+    with pytest.raises(KeywardError) as raised:
+        client.call(client.passkeys.DeletePasskey, passkey_pb2.DeletePasskeyRequest(passkey_id="no-such-id"))
+    assert (raised.value.code, raised.value.reason) == (grpc.StatusCode.NOT_FOUND, "PASSKEY_NOT_FOUND")

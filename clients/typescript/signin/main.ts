@@ -18,12 +18,16 @@ import {
   signUpWithPasskey,
   signalAllAcceptedCredentials,
   signalCurrentUserDetails,
+  finishProviderSignIn,
+  providerCallbackParams,
   startProviderSignIn,
   webauthnAvailable,
 } from "../src/index.js";
 import { describeError } from "./messages.js";
 
 const client = createKeywardClient({ baseUrl: location.origin });
+/** Where providers send the browser back: this page. Add it to the server's `oauth.redirect_uris`. */
+const REDIRECT_URI = `${location.origin}/signin`;
 
 function $<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -255,7 +259,7 @@ async function loadProviders() {
       go.textContent = provider.displayName;
       go.className = "secondary";
       go.addEventListener("click", () =>
-        busy(go, async () => location.assign(await startProviderSignIn(client, provider.id, location.href))),
+        busy(go, async () => location.assign(await startProviderSignIn(client, provider.id, { redirectUri: REDIRECT_URI }))),
       );
       item.append(go);
       return item;
@@ -366,6 +370,26 @@ async function offerPasskeyUpgrade() {
   });
 }
 
-bind();
-void refresh();
+/** Back from a provider: finish the sign-in, then drop `code` and `state` from the address bar. */
+async function finishProviderCallback() {
+  const url = new URL(location.href);
+  if (!providerCallbackParams(url)) return;
+  history.replaceState(null, "", url.pathname);
+  try {
+    const result = await finishProviderSignIn(client, url);
+    const provider = result?.account?.provider ?? "the provider";
+    await refresh();
+    say(result?.userCreated ? `Welcome! Your account was created with ${provider}.` : `Signed in with ${provider}.`);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+async function start() {
+  bind();
+  await finishProviderCallback();
+  await refresh();
+}
+
+void start();
 void loadProviders().catch(fail);

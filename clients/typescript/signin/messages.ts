@@ -2,7 +2,7 @@
 // browser's WebAuthn refusals, and transport failures.
 
 import { Code } from "@connectrpc/connect";
-import { KeywardError, PasskeyCeremonyError } from "../src/index.js";
+import { KeywardError, PasskeyCeremonyError, ProviderStateMismatchError } from "../src/index.js";
 
 const FIELD_LABELS: Record<string, string> = {
   email: "Email",
@@ -37,7 +37,7 @@ export const REASON_MESSAGES: Record<string, string | null> = {
   PASSKEY_NOT_FOUND: "That passkey no longer exists. Reload the page.",
   PASSKEY_UNKNOWN: "This passkey is not registered here any more. Choose another passkey or sign in with your password.",
   PASSKEY_ALREADY_REGISTERED: "This passkey is already registered.",
-  LAST_SIGN_IN_METHOD: "You can't delete your only way to sign in. Add another passkey first.",
+  LAST_SIGN_IN_METHOD: "You can't remove your only way to sign in. Add another one (a passkey or a provider) first.",
   CEREMONY_NOT_FOUND: "The passkey request expired or was already used. Try again.",
   CHALLENGE_EXPIRED: "The passkey request took too long. Try again.",
   CEREMONY_NOT_YOURS: "This passkey request belongs to another session. Reload the page and try again.",
@@ -49,8 +49,22 @@ export const REASON_MESSAGES: Record<string, string | null> = {
   PASSKEY_USER_NOT_VERIFIED: "Your authenticator did not verify you (PIN, fingerprint or face). Try again.",
   PASSKEY_INVALID: "The passkey's answer is not valid. Try again or use another sign-in method.",
   PASSKEY_COUNTER_REGRESSED: "This passkey looks like it was copied to another device, so it was refused. Use another sign-in method.",
-  // OAuth
-  OAUTH_ACCOUNT_NOT_LINKED: "This account is already registered with another sign-in method. Sign in with it first, then link the provider.",
+  // Sign-in with a provider
+  OAUTH_STATE_INVALID: "This sign-in link is not valid or was already used. Start again.",
+  OAUTH_STATE_EXPIRED: "This sign-in took too long. Start again.",
+  OAUTH_ACCESS_DENIED: "The provider did not allow the sign-in.",
+  OAUTH_PROVIDER_ERROR: "The provider refused the sign-in. Try again or use another method.",
+  OAUTH_TOKEN_EXCHANGE_FAILED: "The provider did not accept the sign-in. Start again.",
+  OAUTH_ID_TOKEN_INVALID: "The provider's answer could not be verified. Try again later.",
+  OAUTH_PROVIDER_UNAVAILABLE: "The provider can't be reached right now. Try again later.",
+  OAUTH_ACCOUNT_NOT_LINKED: "An account with this email already exists. Sign in the way you did before, then link the provider.",
+  OAUTH_ACCOUNT_LINKED_TO_OTHER_USER: "This provider account is already linked to another user.",
+  OAUTH_LINK_USER_MISMATCH: "Finish linking while signed in as the user who started it.",
+  OAUTH_EMAIL_UNAVAILABLE: "The provider did not share a verified email address, which Keyward needs.",
+  OAUTH_PROVIDER_UNKNOWN: "That sign-in provider is not configured on this server. Reload the page.",
+  OAUTH_REDIRECT_URI_NOT_ALLOWED:
+    "This page's address is not among the server's oauth.redirect_uris, so providers can't send you back here.",
+  LINKED_ACCOUNT_NOT_FOUND: "That linked account no longer exists. Reload the page.",
 };
 
 const CEREMONY_MESSAGES: Record<string, string> = {
@@ -65,6 +79,9 @@ const CEREMONY_MESSAGES: Record<string, string> = {
 export function describeError(error: unknown): string {
   if (error instanceof PasskeyCeremonyError) {
     return CEREMONY_MESSAGES[error.kind] ?? `The passkey request failed: ${error.message}`;
+  }
+  if (error instanceof ProviderStateMismatchError) {
+    return "This sign-in was not started from this page, so it was stopped. Start again with the provider's button.";
   }
   if (!(error instanceof KeywardError)) {
     return `Something went wrong: ${error instanceof Error ? error.message : String(error)}`;

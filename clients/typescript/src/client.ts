@@ -3,6 +3,7 @@ import { type Client, type Interceptor, type Transport, createClient } from "@co
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { KeywardError } from "./errors.js";
 import { AuthService } from "./gen/keyward/v1/auth_pb.js";
+import { OAuthService } from "./gen/keyward/v1/oauth_pb.js";
 import { PasskeyService } from "./gen/keyward/v1/passkey_pb.js";
 
 export interface KeywardClientOptions {
@@ -31,8 +32,9 @@ export interface KeywardClientOptions {
 export interface KeywardClient {
   readonly auth: Client<typeof AuthService>;
   readonly passkeys: Client<typeof PasskeyService>;
+  readonly oauth: Client<typeof OAuthService>;
   readonly transport: Transport;
-  /** A client for any other service descriptor (e.g. one only some servers run). */
+  /** A client for any other service descriptor. */
   service<S extends DescService>(service: S): Client<S>;
 }
 
@@ -62,6 +64,7 @@ export function createKeywardClient(options: KeywardClientOptions): KeywardClien
   return {
     auth: createClient(AuthService, transport),
     passkeys: createClient(PasskeyService, transport),
+    oauth: createClient(OAuthService, transport),
     transport,
     service: (service) => createClient(service, transport),
   };

@@ -23,9 +23,16 @@ export type {
   SignUpWithPasskeyOptions,
   WebAuthnUser,
 } from "./passkeys.js";
-export { listProviders, startProviderSignIn } from "./providers.js";
-export type { Provider } from "./providers.js";
+export {
+  ProviderStateMismatchError,
+  finishProviderSignIn,
+  listProviders,
+  providerCallbackParams,
+  startProviderSignIn,
+} from "./providers.js";
+export type { StartProviderSignInOptions } from "./providers.js";
 export { base64urlToBytes, bytesToBase64url, credentialToJSON, webauthnAvailable } from "./webauthn.js";
 export * from "./gen/keyward/v1/auth_pb.js";
+export * from "./gen/keyward/v1/oauth_pb.js";
 export * from "./gen/keyward/v1/passkey_pb.js";
 export * from "./gen/keyward/v1/resources_pb.js";

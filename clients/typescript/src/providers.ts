@@ -1,63 +1,77 @@
-// Sign-in providers (GitHub, OIDC) from OAuthService, looked up by name in the generated
-// registry: a build generated before OAuthService existed, or a server that does not run it
-// (UNIMPLEMENTED), simply has no providers.
+// Sign-in with GitHub / OpenID Connect providers through OAuthService. The browser leaves for the
+// provider and comes back to the app's redirect URI with `code` and `state`; Keyward keeps the
+// PKCE verifier and nonce, the page keeps `state` to check that the callback is the round-trip it
+// started (login CSRF).
 
 import type { KeywardClient } from "./client.js";
 import { isUnimplemented } from "./errors.js";
-import { registry } from "./gen/registry.js";
+import { IdentityProviderIntent, type OAuthCallbackResponse, type OAuthProvider } from "./gen/keyward/v1/oauth_pb.js";
 
-const OAUTH_SERVICE = "keyward.v1.OAuthService";
+const STATE_KEY = "keyward.oauth-state";
 
-/** A configured sign-in provider, as ListProviders describes it. */
-export interface Provider {
-  id: string;
-  displayName: string;
-}
-
-type DynamicClient = Record<string, (request: Record<string, unknown>) => Promise<Record<string, unknown>>>;
-
-function oauthClient(client: KeywardClient): DynamicClient | undefined {
-  const service = registry.getService(OAUTH_SERVICE);
-  return service ? (client.service(service) as unknown as DynamicClient) : undefined;
-}
-
-function text(value: Record<string, unknown>, ...names: string[]): string {
-  for (const name of names) {
-    const field = value[name];
-    if (typeof field === "string" && field !== "") return field;
-  }
-  return "";
-}
-
-/** The providers this server offers; empty when it has no OAuthService. */
-export async function listProviders(client: KeywardClient): Promise<Provider[]> {
-  const oauth = oauthClient(client);
-  if (!oauth?.["listProviders"]) return [];
-  let response: Record<string, unknown>;
+/** The providers this server offers; empty when it has none or does not run OAuthService. */
+export async function listProviders(client: KeywardClient): Promise<OAuthProvider[]> {
   try {
-    response = await oauth["listProviders"]({});
+    return (await client.oauth.listProviders({})).providers;
   } catch (error) {
     if (isUnimplemented(error)) return [];
     throw error;
   }
-  const providers = (response["providers"] as Record<string, unknown>[] | undefined) ?? [];
-  return providers
-    .map((provider) => ({
-      id: text(provider, "id", "providerId", "name"),
-      displayName: text(provider, "displayName", "name", "id"),
-    }))
-    .filter((provider) => provider.id !== "");
+}
+
+export interface StartProviderSignInOptions {
+  /** Must be one of the server's `oauth.redirect_uris`, exactly. */
+  redirectUri: string;
+  /** Link the provider account to the signed-in caller instead of signing in. */
+  link?: boolean;
 }
 
 /**
- * Starts the provider's sign-in and returns the authorization URL to navigate to; Keyward keeps
- * the state and PKCE verifier and finishes the sign-in at its callback.
+ * Starts a round-trip with `providerId` and returns the URL to send the browser to. Remembers
+ * the state in sessionStorage (this tab only) for `finishProviderSignIn`.
  */
-export async function startProviderSignIn(client: KeywardClient, providerId: string, redirectUri: string): Promise<string> {
-  const oauth = oauthClient(client);
-  if (!oauth?.["startOAuth"]) throw new Error("this client was generated without OAuthService");
-  const response = await oauth["startOAuth"]({ provider: providerId, providerId, redirectUri });
-  const url = text(response, "authorizationUrl", "authUrl", "url");
-  if (!url) throw new Error("StartOAuth answered without an authorization URL");
-  return url;
+export async function startProviderSignIn(
+  client: KeywardClient,
+  providerId: string,
+  options: StartProviderSignInOptions,
+): Promise<string> {
+  const response = await client.oauth.startOAuth({
+    provider: providerId,
+    redirectUri: options.redirectUri,
+    intent: options.link ? IdentityProviderIntent.LINK : IdentityProviderIntent.SIGN_IN,
+  });
+  sessionStorage.setItem(STATE_KEY, response.state);
+  return response.authorizationUrl;
+}
+
+/** The callback parameters in `url`, or undefined when it is not a provider callback. */
+export function providerCallbackParams(url: URL): { state: string; code: string; error: string } | undefined {
+  const state = url.searchParams.get("state");
+  const code = url.searchParams.get("code") ?? "";
+  const error = url.searchParams.get("error") ?? "";
+  return state && (code || error) ? { state, code, error } : undefined;
+}
+
+/** Thrown when a callback's state is not the one this tab started. */
+export class ProviderStateMismatchError extends Error {
+  override name = "ProviderStateMismatchError";
+}
+
+/**
+ * Finishes the round-trip from the callback URL (default: the current page's): checks the state
+ * against the one `startProviderSignIn` kept, then calls OAuthCallback, which signs in (or links)
+ * and sets the session cookie. Returns undefined when the URL is not a callback.
+ */
+export async function finishProviderSignIn(
+  client: KeywardClient,
+  url: URL = new URL(location.href),
+): Promise<OAuthCallbackResponse | undefined> {
+  const params = providerCallbackParams(url);
+  if (!params) return undefined;
+  const expected = sessionStorage.getItem(STATE_KEY);
+  sessionStorage.removeItem(STATE_KEY);
+  if (expected !== params.state) {
+    throw new ProviderStateMismatchError("this sign-in was not started in this browser tab");
+  }
+  return client.oauth.oAuthCallback(params);
 }

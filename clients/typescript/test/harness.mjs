@@ -179,6 +179,13 @@ export async function bundleClient(platform) {
   return bundles.get(platform);
 }
 
+/** A TypeScript module of this package, bundled and imported into this Node process. */
+export async function importTs(relativePath) {
+  const outfile = join(mkdtempSync(join(tmpdir(), "keyward-module-")), "module.mjs");
+  await build({ entryPoints: [join(here, "..", relativePath)], outfile, bundle: true, format: "esm", platform: "node", logLevel: "warning" });
+  return import(pathToFileURL(outfile).href);
+}
+
 /** The client, imported in this Node process (Node 20 has fetch). */
 export async function nodeClient() {
   return import(pathToFileURL(await bundleClient("node")).href);
