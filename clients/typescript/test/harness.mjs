@@ -47,6 +47,8 @@ async function freePort() {
 export async function startKeyward(env = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "keyward-e2e-"));
   const listenPort = await freePort();
+  // Settings that name the server's own address (redirect URIs) can be given as a function.
+  if (typeof env === "function") env = env({ port: listenPort, origin: `http://localhost:${listenPort}` });
   const child = spawn(keywardBin(), ["serve", "--listen", `127.0.0.1:${listenPort}`], {
     env: { ...process.env, KEYWARD_DATA_DIR: dataDir, KEYWARD_LOG_FORMAT: "json", KEYWARD_LOG: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
