@@ -134,7 +134,7 @@ async function showSignedIn(session: GetSessionResponse) {
   document.title = "Signed in · Keyward";
   $("session-email").textContent = user.email;
   $("session-name").textContent = user.name || "—";
-  $("session-password").textContent = user.hasPassword ? "set" : "none (passkey only)";
+  $("session-password").textContent = user.hasPassword ? "set" : "not set";
   $("session-user-id").textContent = user.id;
   $("session-id").textContent = session.session?.id ?? "";
   const ends = [session.session?.idleExpireTime, session.session?.expireTime]

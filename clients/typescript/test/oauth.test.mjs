@@ -106,6 +106,7 @@ test("sign up and sign in with a provider button; a forged callback is stopped",
   const first = await (await asBrowser()).auth.getSession({});
   assert.equal(first.user.email, GITHUB_EMAIL);
   assert.equal(first.user.hasPassword, false);
+  assert.equal(await page.locator("#session-password").textContent(), "not set");
   await shot("signed-up-with-github");
 
   await page.getByRole("button", { name: "Sign out" }).click();

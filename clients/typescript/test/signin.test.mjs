@@ -233,7 +233,7 @@ test("passkey-only account: sign up with a passkey, last passkey is kept, autofi
   await page.locator("#signup-email").fill(email);
   await page.getByRole("button", { name: "Create account with a passkey" }).click();
   await expectStatus(page, /ready, with a passkey and no password/);
-  assert.equal(await page.locator("#session-password").textContent(), "none (passkey only)");
+  assert.equal(await page.locator("#session-password").textContent(), "not set");
   const session = await (await keywardAsBrowser()).auth.getSession({});
   assert.equal(session.user.email, email);
   assert.equal(session.user.name, "Grace Hopper");
