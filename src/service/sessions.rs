@@ -182,11 +182,18 @@ impl Services {
         Ok(())
     }
 
+    /// Deletes session `session_id` of `user_id` and drops it from this replica's cache, so it
+    /// stops working here at once. The one way sessions end early; false when there was none.
+    pub(super) async fn end_session(&self, user_id: &str, session_id: &str) -> Result<bool> {
+        let deleted = self.inner.store.delete_user_session(user_id, session_id).await?;
+        self.inner.session_cache.forget_session(session_id);
+        Ok(deleted)
+    }
+
     /// Ends the caller's session.
     pub async fn logout(&self, caller: &Caller) -> Result<()> {
         require_session_token(caller)?;
-        self.inner.store.delete_user_session(&caller.user.id, &caller.session.id).await?;
-        self.inner.session_cache.forget_session(&caller.session.id);
+        self.end_session(&caller.user.id, &caller.session.id).await?;
         self.audit(Some(&caller.user.id), kind::LOGOUT, serde_json::json!({ "session_id": caller.session.id })).await;
         Ok(())
     }
@@ -234,10 +241,9 @@ impl Services {
         if session_id.len() > 64 {
             return Err(Error::field("session_id", FieldReason::TooLong, "session_id must be at most 64 characters"));
         }
-        if !self.inner.store.delete_user_session(&caller.user.id, session_id).await? {
+        if !self.end_session(&caller.user.id, session_id).await? {
             return Err(Error::NotFound(Resource::Session));
         }
-        self.inner.session_cache.forget_session(session_id);
         self.audit(Some(&caller.user.id), kind::SESSION_REVOKED, serde_json::json!({ "session_id": session_id })).await;
         Ok(())
     }

@@ -6,7 +6,6 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-    sea_query::Expr,
 };
 
 use super::{
@@ -185,17 +184,10 @@ impl Store {
 
     /// Deletes the user's account `account_id` unless it is their last way to sign in.
     ///
-    /// The transaction first writes the user row (`updated_at`): on PostgreSQL that takes the
-    /// row lock, on SQLite the write lock, so two concurrent removals of a user's last two
-    /// sign-in methods are serialized and the second one sees that only one is left.
+    /// Serialized with every other removal of a sign-in method by `lock_user_in`.
     pub async fn unlink_account(&self, user_id: &str, account_id: &str, now: DateTime<Utc>) -> Result<UnlinkOutcome> {
         let txn = self.db.begin().await?;
-        let locked = users::Entity::update_many()
-            .col_expr(users::Column::UpdatedAt, Expr::value(now))
-            .filter(users::Column::Id.eq(user_id))
-            .exec(&txn)
-            .await?;
-        if locked.rows_affected == 0 {
+        if !Self::lock_user_in(&txn, user_id, now).await? {
             return Ok(UnlinkOutcome::NotFound);
         }
         let owned = accounts::Entity::find_by_id(account_id.to_owned())

@@ -164,10 +164,19 @@ impl Store {
         Ok(Some(model.update(&self.db).await?))
     }
 
-    /// Deletes passkey `id` of `user_id` unless it is their last way to sign in, atomically (the
-    /// count and the delete happen in one transaction). Ok(false): no such passkey of theirs.
-    pub async fn delete_authenticator_unless_last_method(&self, user_id: &str, id: &str) -> Result<bool> {
+    /// Deletes passkey `id` of `user_id` unless it is their last way to sign in: the user lock
+    /// (`lock_user_in`), the count and the delete are one transaction. Ok(false): no such
+    /// passkey of theirs.
+    pub async fn delete_authenticator_unless_last_method(
+        &self,
+        user_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let txn = self.db.begin().await?;
+        if !Self::lock_user_in(&txn, user_id, now).await? {
+            return Ok(false);
+        }
         let methods = Self::sign_in_methods_in(&txn, user_id).await?;
         let exists = authenticators::Entity::find_by_id(id.to_owned())
             .filter(authenticators::Column::UserId.eq(user_id))

@@ -73,6 +73,24 @@ impl Store {
         Self::sign_in_methods_in(&self.db, user_id).await
     }
 
+    /// Writes the user row (`updated_at`) inside a transaction: on PostgreSQL that takes the
+    /// row lock, on SQLite the write lock. Every removal of a sign-in method (passkey, linked
+    /// account) does this first, so two concurrent removals of a user's last two methods are
+    /// serialized and the second sees that only one is left. False when there is no such user.
+    pub(super) async fn lock_user_in(
+        txn: &impl sea_orm::ConnectionTrait,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        use sea_orm::sea_query::Expr;
+        let locked = users::Entity::update_many()
+            .col_expr(users::Column::UpdatedAt, Expr::value(now))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(txn)
+            .await?;
+        Ok(locked.rows_affected > 0)
+    }
+
     pub(super) async fn sign_in_methods_in(db: &impl sea_orm::ConnectionTrait, user_id: &str) -> Result<SignInMethods> {
         use sea_orm::PaginatorTrait;
 

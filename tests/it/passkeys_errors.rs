@@ -14,6 +14,7 @@ use crate::{
 };
 
 both_backends!(
+    concurrent_deletes_cannot_remove_the_last_method,
     ceremonies_are_single_use_expire_and_stay_with_their_owner,
     counter_regression_follows_policy,
     credential_of_another_user_is_refused
@@ -410,6 +411,54 @@ async fn configured_native_app_origins_sign_in_and_others_do_not() {
             None => assert_eq!(result.unwrap().into_inner().signed_in.unwrap().user.unwrap().email, "app@example.com"),
             Some(expected) => assert_eq!(reason(&result.unwrap_err()), expected),
         }
+    }
+    server.stop().await;
+}
+
+async fn concurrent_deletes_cannot_remove_the_last_method(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut client = passkeys(&server).await;
+    for round in 0..5 {
+        // A passwordless user with exactly two passkeys deletes both at the same time.
+        let mut first = TestPasskey::new();
+        let start = client
+            .start_passkey_sign_up(pb::StartPasskeySignUpRequest {
+                email: format!("race{round}@example.com"),
+                name: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let credential_json = first.create(&start.options_json);
+        let signed_up = client
+            .finish_passkey_sign_up(pb::FinishPasskeySignUpRequest {
+                ceremony_id: start.ceremony_id,
+                credential_json,
+                passkey_name: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let token = signed_up.signed_in.unwrap().session_token;
+        let second = add_passkey(&mut client, &mut TestPasskey::new(), &token, "Second").await;
+        let ids = [signed_up.passkey.unwrap().id, second.id];
+
+        let deletes = ids.map(|passkey_id| {
+            let (mut client, token) = (client.clone(), token.clone());
+            tokio::spawn(
+                async move { client.delete_passkey(bearer(pb::DeletePasskeyRequest { passkey_id }, &token)).await },
+            )
+        });
+        let mut refused = 0;
+        for delete in deletes {
+            if let Err(err) = delete.await.unwrap() {
+                assert_eq!(reason(&err), "LAST_SIGN_IN_METHOD");
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 1, "round {round}: exactly one of the two deletions must be refused");
+        let left = client.list_passkeys(bearer(pb::ListPasskeysRequest::default(), &token)).await.unwrap().into_inner();
+        assert_eq!(left.passkeys.len(), 1);
     }
     server.stop().await;
 }

@@ -219,7 +219,7 @@ impl Services {
     /// with ends (OWASP: a new session id whenever the account's privileges change). Best
     /// effort: the link stands if this fails, and the old session still expires on its own.
     async fn retire_session(&self, caller: &Caller) {
-        if let Err(err) = self.inner.store.delete_user_session(&caller.user.id, &caller.session.id).await {
+        if let Err(err) = self.end_session(&caller.user.id, &caller.session.id).await {
             tracing::warn!(user_id = %caller.user.id, error = %err, "could not end the session replaced by a link");
         }
     }

@@ -59,7 +59,12 @@ impl Services {
     /// Deletes one of the caller's passkeys, unless it is their last way to sign in.
     pub async fn delete_passkey(&self, caller: &Caller, passkey_id: &str) -> Result<()> {
         let passkey_id = check_passkey_id(passkey_id)?;
-        if !self.inner.store.delete_authenticator_unless_last_method(&caller.user.id, passkey_id).await? {
+        if !self
+            .inner
+            .store
+            .delete_authenticator_unless_last_method(&caller.user.id, passkey_id, self.inner.clock.now())
+            .await?
+        {
             return Err(Error::NotFound(Resource::Passkey));
         }
         self.audit(Some(&caller.user.id), audit::PASSKEY_DELETED, json!({ "passkey_id": passkey_id })).await;
