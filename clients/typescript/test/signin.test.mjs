@@ -23,10 +23,18 @@ before(async () => {
 after(async () => keyward?.stop());
 
 /** A fresh browser profile with a virtual authenticator and the page open. */
-async function openSignin(t, scenario) {
+async function openSignin(t, scenario, { withoutJsonHelpers = false } = {}) {
   const browser = await launchBrowser();
   t.after(() => browser.close());
   const page = await browser.context.newPage();
+  if (withoutJsonHelpers) {
+    // A browser before WebAuthn Level 3's JSON helpers: the client's base64url fallback runs.
+    await page.addInitScript(() => {
+      delete PublicKeyCredential.parseCreationOptionsFromJSON;
+      delete PublicKeyCredential.parseRequestOptionsFromJSON;
+      delete PublicKeyCredential.prototype.toJSON;
+    });
+  }
   // Records the mediation of every navigator.credentials.create the page makes.
   await page.addInitScript(() => {
     const create = navigator.credentials.create.bind(navigator.credentials);
@@ -263,6 +271,32 @@ test("passkey-only account: sign up with a passkey, last passkey is kept, autofi
   assert.equal(viaAutofill.user.id, session.user.id);
   assert.notEqual(viaAutofill.session.id, session.session.id);
   await shot("signed-in-with-autofill");
+});
+
+test("without WebAuthn's JSON helpers the base64url fallback runs the same ceremonies", async (t) => {
+  const { page, authenticator, shot, keywardAsBrowser } = await openSignin(t, "json-fallback", { withoutJsonHelpers: true });
+  assert.deepEqual(
+    await page.evaluate(() => [
+      typeof PublicKeyCredential.parseCreationOptionsFromJSON,
+      typeof PublicKeyCredential.parseRequestOptionsFromJSON,
+      typeof PublicKeyCredential.prototype.toJSON,
+    ]),
+    ["undefined", "undefined", "undefined"],
+  );
+  const email = uniqueEmail("page-fallback");
+  await page.locator("#signup-email").fill(email);
+  await page.getByRole("button", { name: "Create account with a passkey" }).click();
+  await expectStatus(page, /ready, with a passkey and no password/);
+  const { user } = await (await keywardAsBrowser()).auth.getSession({});
+  assert.equal(user.email, email);
+  assert.equal((await authenticator.credentials()).length, 1);
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expectSignedOut(page);
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expectStatus(page, new RegExp(`Signed in with a passkey as ${escape(email)}`));
+  assert.equal((await (await keywardAsBrowser()).auth.getSession({})).user.id, user.id);
+  await shot("signed-in-via-fallback");
 });
 
 async function waitUntil(condition, message, timeoutMs = 10_000) {
