@@ -266,6 +266,7 @@ async function loadProviders() {
     }),
   );
   $("providers").hidden = providers.length === 0;
+  $("providers").dataset["loaded"] = "true";
 }
 
 function field(form: HTMLFormElement, name: string): string {

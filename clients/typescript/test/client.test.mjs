@@ -1,6 +1,7 @@
 // The TypeScript client on its own, from Node over grpc-web: typed errors with the ErrorInfo
 // reason and BadRequest violations, bearer tokens, the provider lookup's graceful absence.
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import { nodeClient, rejection, startKeyward, uniqueEmail } from "./harness.mjs";
 
@@ -68,9 +69,25 @@ test("an unreachable server is a KeywardError without a reason", async () => {
   assert.equal(error.reason, undefined);
 });
 
-test("listProviders answers [] when the client or the server has no OAuthService", async () => {
+test("listProviders answers [] when no provider is configured", async () => {
   const client = lib.createKeywardClient({ baseUrl: keyward.origin });
   assert.deepEqual(await lib.listProviders(client), []);
+});
+
+test("listProviders answers [] from a server without OAuthService (UNIMPLEMENTED)", async (t) => {
+  // A grpc-web server that implements nothing: trailers-only UNIMPLEMENTED for every call.
+  const server = createServer((request, response) => {
+    request.resume();
+    response.writeHead(200, { "content-type": "application/grpc-web+proto", "grpc-status": "12", "grpc-message": "unimplemented" });
+    response.end();
+  });
+  await new Promise((done) => server.listen(0, "127.0.0.1", done));
+  t.after(() => server.close());
+  const client = lib.createKeywardClient({ baseUrl: `http://127.0.0.1:${server.address().port}` });
+  assert.deepEqual(await lib.listProviders(client), []);
+  const error = await rejection(() => client.auth.getSession({}));
+  assert.equal(error.code, 12 /* Unimplemented */);
+  assert.ok(lib.isUnimplemented(error));
 });
 
 test("base64url round-trips bytes that need padding and URL-safe characters", () => {

@@ -74,6 +74,9 @@ const passkeyNames = (page) => page.locator("#passkey-list .passkey-name").allTe
 test("password sign-up, sign-in and every error the forms can meet", async (t) => {
   const { page, shot, keywardAsBrowser } = await openSignin(t, "password");
   const email = uniqueEmail("page-pw");
+  // No provider is configured: ListProviders is empty and the page shows no provider buttons.
+  await page.locator("#providers[data-loaded]").waitFor({ state: "attached" });
+  assert.equal(await page.locator("#providers").isVisible(), false);
   await shot("signed-out");
 
   // A common password is refused with the reason's message, next to nothing created.
