@@ -11,6 +11,6 @@ mod token;
 pub use email::Email;
 pub use name::{DisplayName, MAX_NAME_CHARS};
 pub use oauth_state::OAuthState;
-pub use page::{PageRequest, encode_page_token};
+pub use page::PageRequest;
 pub use password::{Password, PasswordPolicy};
 pub use token::{SessionToken, TokenHash};

@@ -30,8 +30,27 @@ impl PageRequest {
     }
 }
 
+impl PageRequest {
+    /// How many items to fetch: one more than the page, to learn whether another page follows.
+    pub fn fetch_limit(&self) -> u64 {
+        self.size + 1
+    }
+
+    /// Cuts what `fetch_limit` fetched down to the page, and makes the next page's token from the
+    /// last item kept when more followed.
+    pub fn finish<T>(&self, mut items: Vec<T>, id: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
+        let size = usize::try_from(self.size).unwrap_or(usize::MAX);
+        if items.len() <= size {
+            return (items, None);
+        }
+        items.truncate(size);
+        let next = items.last().map(|last| encode_page_token(id(last)));
+        (items, next)
+    }
+}
+
 /// Builds the `next_page_token` that resumes after the item with `last_id`.
-pub fn encode_page_token(last_id: &str) -> String {
+fn encode_page_token(last_id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{last_id}"))
 }
 
@@ -58,5 +77,15 @@ mod tests {
         assert!(PageRequest::parse(-1, "").is_err());
         assert!(PageRequest::parse(10, "garbage!").is_err());
         assert!(PageRequest::parse(10, &URL_SAFE_NO_PAD.encode("before:x")).is_err());
+    }
+
+    #[test]
+    fn finish_cuts_the_extra_item_and_points_after_the_last_kept() {
+        let page = PageRequest::parse(2, "").unwrap();
+        assert_eq!(page.fetch_limit(), 3);
+        let (items, next) = page.finish(vec!["c", "b", "a"], |s| s);
+        assert_eq!((items, next), (vec!["c", "b"], Some(encode_page_token("b"))));
+        let (items, next) = page.finish(vec!["b", "a"], |s| s);
+        assert_eq!((items, next), (vec!["b", "a"], None));
     }
 }

@@ -6,7 +6,7 @@ use super::{RequestMeta, Services, audit::kind};
 use crate::{
     config::Config,
     crypto::{AccessTokenSigner, IssuedAccessToken},
-    domain::{PageRequest, SessionToken, encode_page_token},
+    domain::{PageRequest, SessionToken},
     error::{Error, FieldReason, Resource, Result},
     store::{NewSession, SessionRecord, SessionWithUser, UserRecord, new_id},
 };
@@ -219,15 +219,12 @@ impl Services {
     ) -> Result<(Vec<SessionRecord>, Option<String>)> {
         let page = PageRequest::parse(page_size, page_token)?;
         let now = self.inner.clock.now();
-        let mut sessions =
-            self.inner.store.list_user_sessions(&caller.user.id, now, page.after.as_deref(), page.size + 1).await?;
-        let next = if sessions.len() as u64 > page.size {
-            sessions.truncate(usize::try_from(page.size).unwrap_or(usize::MAX));
-            sessions.last().map(|last| encode_page_token(&last.id))
-        } else {
-            None
-        };
-        Ok((sessions, next))
+        let sessions = self
+            .inner
+            .store
+            .list_user_sessions(&caller.user.id, now, page.after.as_deref(), page.fetch_limit())
+            .await?;
+        Ok(page.finish(sessions, |item| &item.id))
     }
 
     /// Revokes one of the caller's own sessions. Someone else's session id answers exactly like

@@ -42,6 +42,31 @@ pub async fn add_passkey(
         .unwrap()
 }
 
+/// Creates a passwordless account through a full sign-up ceremony, started through `start_on`
+/// and finished through `finish_on` (the same server, or two replicas).
+pub async fn sign_up_with_passkey(
+    start_on: &mut PasskeyServiceClient<Channel>,
+    finish_on: &mut PasskeyServiceClient<Channel>,
+    authenticator: &mut TestPasskey,
+    email: &str,
+) -> pb::FinishPasskeySignUpResponse {
+    let start = start_on
+        .start_passkey_sign_up(pb::StartPasskeySignUpRequest { email: email.into(), name: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    let credential_json = authenticator.create(&start.options_json);
+    finish_on
+        .finish_passkey_sign_up(pb::FinishPasskeySignUpRequest {
+            ceremony_id: start.ceremony_id,
+            credential_json,
+            passkey_name: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// Signs in with a passkey (discoverable when `email` is empty).
 pub async fn passkey_login(
     client: &mut PasskeyServiceClient<Channel>,
@@ -209,24 +234,7 @@ async fn two_replicas_share_ceremonies(backend: Backend) {
     let mut key = TestPasskey::new();
 
     // Start the sign-up on one replica, finish it on the other.
-    let start = first_client
-        .start_passkey_sign_up(pb::StartPasskeySignUpRequest {
-            email: "replica@example.com".into(),
-            name: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let credential_json = key.create(&start.options_json);
-    let signed_up = second_client
-        .finish_passkey_sign_up(pb::FinishPasskeySignUpRequest {
-            ceremony_id: start.ceremony_id,
-            credential_json,
-            passkey_name: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let signed_up = sign_up_with_passkey(&mut first_client, &mut second_client, &mut key, "replica@example.com").await;
     let token = signed_up.signed_in.unwrap().session_token;
 
     // Add a second passkey: started on the second replica, finished on the first.

@@ -10,7 +10,7 @@ use tonic::Code;
 use crate::{
     common::{Backend, RELATED_ORIGIN, TestServer, bearer, both_backends, reason, register, violations},
     passkey_authenticator::TestPasskey,
-    passkeys::{add_passkey, passkey_login, passkeys},
+    passkeys::{add_passkey, passkey_login, passkeys, sign_up_with_passkey},
 };
 
 both_backends!(
@@ -420,25 +420,13 @@ async fn concurrent_deletes_cannot_remove_the_last_method(backend: Backend) {
     let mut client = passkeys(&server).await;
     for round in 0..5 {
         // A passwordless user with exactly two passkeys deletes both at the same time.
-        let mut first = TestPasskey::new();
-        let start = client
-            .start_passkey_sign_up(pb::StartPasskeySignUpRequest {
-                email: format!("race{round}@example.com"),
-                name: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let credential_json = first.create(&start.options_json);
-        let signed_up = client
-            .finish_passkey_sign_up(pb::FinishPasskeySignUpRequest {
-                ceremony_id: start.ceremony_id,
-                credential_json,
-                passkey_name: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let signed_up = sign_up_with_passkey(
+            &mut client.clone(),
+            &mut client,
+            &mut TestPasskey::new(),
+            &format!("race{round}@example.com"),
+        )
+        .await;
         let token = signed_up.signed_in.unwrap().session_token;
         let second = add_passkey(&mut client, &mut TestPasskey::new(), &token, "Second").await;
         let ids = [signed_up.passkey.unwrap().id, second.id];

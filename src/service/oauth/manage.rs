@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::ProviderInfo;
 use crate::{
-    domain::{PageRequest, encode_page_token},
+    domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
     service::{Caller, CredentialKind, Services, audit::kind},
     store::{AccountRecord, UnlinkOutcome},
@@ -27,15 +27,9 @@ impl Services {
         page_token: &str,
     ) -> Result<(Vec<AccountRecord>, Option<String>)> {
         let page = PageRequest::parse(page_size, page_token)?;
-        let mut accounts =
-            self.inner.store.list_accounts(&caller.user.id, page.after.as_deref(), page.size + 1).await?;
-        let next = if accounts.len() as u64 > page.size {
-            accounts.truncate(usize::try_from(page.size).unwrap_or(usize::MAX));
-            accounts.last().map(|a| encode_page_token(&a.id))
-        } else {
-            None
-        };
-        Ok((accounts, next))
+        let accounts =
+            self.inner.store.list_accounts(&caller.user.id, page.after.as_deref(), page.fetch_limit()).await?;
+        Ok(page.finish(accounts, |item| &item.id))
     }
 
     /// Removes one of the caller's linked accounts, unless it is their last way to sign in.

@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::registration::passkey_name;
 use crate::{
-    domain::{PageRequest, encode_page_token},
+    domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
     service::{Caller, Services, audit::kind as audit},
     store::AuthenticatorRecord,
@@ -28,15 +28,12 @@ impl Services {
         page_token: &str,
     ) -> Result<(Vec<AuthenticatorRecord>, Option<String>)> {
         let page = PageRequest::parse(page_size, page_token)?;
-        let mut passkeys =
-            self.inner.store.list_user_authenticators(&caller.user.id, page.after.as_deref(), page.size + 1).await?;
-        let next = if passkeys.len() as u64 > page.size {
-            passkeys.truncate(usize::try_from(page.size).unwrap_or(usize::MAX));
-            passkeys.last().map(|last| encode_page_token(&last.id))
-        } else {
-            None
-        };
-        Ok((passkeys, next))
+        let passkeys = self
+            .inner
+            .store
+            .list_user_authenticators(&caller.user.id, page.after.as_deref(), page.fetch_limit())
+            .await?;
+        Ok(page.finish(passkeys, |item| &item.id))
     }
 
     /// Renames one of the caller's passkeys. Someone else's passkey id answers like an unknown one.
