@@ -51,8 +51,9 @@ impl App {
     /// Like `spawn`, with a clock the caller can move (tests of expiry).
     pub async fn spawn_with_clock(mut config: Config, listener: TcpListener, clock: Clock) -> Result<RunningApp> {
         let local_addr = listener.local_addr().map_err(Error::internal)?;
-        // The default issuer names the address actually bound (port 0 becomes the real port).
-        config.issuer.get_or_insert_with(|| format!("http://{local_addr}"));
+        // Defaults derived from the address (issuer, passkey origin) use the one actually bound:
+        // `--listen 127.0.0.1:0` becomes the real port.
+        config.listen = local_addr;
         if config.uses_sqlite() {
             std::fs::create_dir_all(&config.data_dir).map_err(|err| {
                 Error::internal(format_args!("creating data dir {}: {err}", config.data_dir.display()))
