@@ -136,4 +136,14 @@ impl AuthService for AuthApi {
             self.services.change_password(&caller, &current_password, &new_password).await.map_err(to_status)?;
         Ok(Response::new(pb::ChangePasswordResponse { revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX) }))
     }
+
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::UpdateUserResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let pb::UpdateUserRequest { name } = request.into_inner();
+        let user = self.services.update_user_name(&caller, &name).await.map_err(to_status)?;
+        Ok(Response::new(pb::UpdateUserResponse { user: Some(convert::user(&user)) }))
+    }
 }

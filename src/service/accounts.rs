@@ -4,7 +4,7 @@ use super::{Caller, RequestMeta, Services, SignedIn, audit::kind, sessions::Cred
 use crate::{
     domain::{DisplayName, Email, Password},
     error::{Error, FieldReason, Result},
-    store::{NewUser, SessionWithUser, new_id},
+    store::{NewUser, SessionWithUser, UserRecord, new_id},
 };
 
 impl Services {
@@ -112,5 +112,20 @@ impl Services {
             .await?;
         self.audit(Some(&caller.user.id), kind::PASSWORD_CHANGED, json!({ "revoked_sessions": revoked })).await;
         Ok(revoked)
+    }
+}
+
+impl Services {
+    /// Changes the caller's display name. Needs the session token: an access token only proves
+    /// who calls.
+    pub async fn update_user_name(&self, caller: &Caller, name: &str) -> Result<UserRecord> {
+        if caller.via != CredentialKind::SessionToken {
+            return Err(Error::SessionTokenRequired);
+        }
+        let name = DisplayName::parse("name", name)?;
+        let user = self.inner.store.set_user_name(&caller.user.id, name.into_inner(), self.inner.clock.now()).await?;
+        self.inner.session_cache.forget_user(&caller.user.id);
+        self.audit(Some(&caller.user.id), kind::USER_UPDATED, json!({ "fields": ["name"] })).await;
+        Ok(user)
     }
 }

@@ -4,6 +4,7 @@ use crate::store::AuditEvent;
 /// Audit event kinds. Stable strings: dashboards and alerts match on them.
 pub(crate) mod kind {
     pub const USER_REGISTERED: &str = "user.registered";
+    pub const USER_UPDATED: &str = "user.updated";
     pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
     pub const LOGIN_FAILED: &str = "login.failed";
     pub const LOGOUT: &str = "session.logout";

@@ -40,6 +40,17 @@ impl Store {
         Ok(users::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
     }
 
+    /// Sets a user's display name (None clears it) and returns the updated user.
+    pub async fn set_user_name(&self, user_id: &str, name: Option<String>, now: DateTime<Utc>) -> Result<UserRecord> {
+        let update = users::ActiveModel {
+            id: Set(user_id.to_owned()),
+            name: Set(name),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        Ok(update.update(&self.db).await?)
+    }
+
     /// Replaces a user's password hash (re-hash on login, after checking the old one).
     pub async fn set_password_hash(&self, user_id: &str, password_hash: String, now: DateTime<Utc>) -> Result<()> {
         let update = users::ActiveModel {

@@ -11,7 +11,8 @@ both_backends!(
     change_password_revokes_other_sessions,
     health_and_jwks_are_served,
     old_hash_parameters_are_upgraded_at_login,
-    get_session_does_not_write_on_every_call
+    get_session_does_not_write_on_every_call,
+    update_user_renames_and_validates
 );
 
 async fn register_login_refresh_list_revoke_logout(backend: Backend) {
@@ -296,5 +297,41 @@ async fn session_cache_staleness_is_bounded_across_replicas() {
     here.logout(bearer(pb::LogoutRequest {}, &keep)).await.unwrap();
     assert_eq!(reason(&get_session(&mut here, &keep).await.unwrap_err()), "SESSION_INVALID");
     other.shutdown().await.unwrap();
+    server.stop().await;
+}
+
+async fn update_user_renames_and_validates(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut auth = server.auth().await;
+    let signed_in = register(&mut auth, "rename@example.com").await;
+    let token = signed_in.session_token.clone();
+    // Cached by a read first: the rename must show at once anyway.
+    assert_eq!(get_session(&mut auth, &token).await.unwrap().user.unwrap().name, "Test User");
+
+    let updated = auth
+        .update_user(bearer(pb::UpdateUserRequest { name: "  Ada Lovelace ".into() }, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.user.unwrap().name, "Ada Lovelace");
+    assert_eq!(get_session(&mut auth, &token).await.unwrap().user.unwrap().name, "Ada Lovelace");
+
+    let before = server.app.services().store().row_counts().await.unwrap();
+    for (name, expected) in [("n".repeat(201), "FIELD_TOO_LONG"), ("bell\u{7}".to_owned(), "FIELD_MALFORMED")] {
+        let err = auth.update_user(bearer(pb::UpdateUserRequest { name }, &token)).await.unwrap_err();
+        assert_eq!((err.code(), reason(&err).as_str()), (Code::InvalidArgument, expected));
+    }
+    let access = signed_in.access_token.unwrap().token;
+    let err = auth.update_user(bearer(pb::UpdateUserRequest { name: "x".into() }, &access)).await.unwrap_err();
+    assert_eq!(reason(&err), "SESSION_TOKEN_REQUIRED");
+    let err = auth.update_user(pb::UpdateUserRequest { name: "x".into() }).await.unwrap_err();
+    assert_eq!(reason(&err), "NOT_SIGNED_IN");
+    assert_eq!(server.app.services().store().row_counts().await.unwrap(), before);
+    assert_eq!(get_session(&mut auth, &token).await.unwrap().user.unwrap().name, "Ada Lovelace");
+
+    // Empty clears the name.
+    let cleared =
+        auth.update_user(bearer(pb::UpdateUserRequest { name: String::new() }, &token)).await.unwrap().into_inner();
+    assert_eq!(cleared.user.unwrap().name, "");
     server.stop().await;
 }

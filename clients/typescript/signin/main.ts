@@ -18,6 +18,7 @@ import {
   signUpWithPasskey,
   signalAllAcceptedCredentials,
   signalCurrentUserDetails,
+  updateUserName,
   finishProviderSignIn,
   providerCallbackParams,
   startProviderSignIn,
@@ -134,6 +135,7 @@ async function showSignedIn(session: GetSessionResponse) {
   document.title = "Signed in · Keyward";
   $("session-email").textContent = user.email;
   $("session-name").textContent = user.name || "—";
+  $<HTMLInputElement>("profile-name").value = user.name;
   $("session-password").textContent = user.hasPassword ? "set" : "not set";
   $("session-user-id").textContent = user.id;
   $("session-id").textContent = session.session?.id ?? "";
@@ -338,6 +340,18 @@ function bind() {
       await loadPasskeys();
     }),
   );
+
+  const profileForm = $<HTMLFormElement>("profile-form");
+  profileForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void busy($<HTMLButtonElement>("profile-save"), async () => {
+      if (!current?.user) return;
+      // Renaming the user also updates the name passkey managers show (Signal API).
+      const { user } = await updateUserName(client, $<HTMLInputElement>("profile-name").value, webAuthnUser(current.user.id));
+      await refresh();
+      say(user.name ? `Name saved: ${user.name}.` : "Name cleared.");
+    });
+  });
 
   const signout = $<HTMLButtonElement>("signout");
   signout.addEventListener("click", () =>

@@ -23,6 +23,8 @@ export type {
   SignUpWithPasskeyOptions,
   WebAuthnUser,
 } from "./passkeys.js";
+export { updateUserName } from "./profile.js";
+export type { UpdatedUser } from "./profile.js";
 export {
   ProviderStateMismatchError,
   finishProviderSignIn,

@@ -210,7 +210,7 @@ test("password account: add a passkey, sign in with it, rename it, delete it", a
 
   await page.getByRole("button", { name: `Rename passkey ${used.name}` }).click();
   await page.getByLabel("New name").fill("Work laptop");
-  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("button", { name: "Save", exact: true }).click();
   await expectStatus(page, /Passkey renamed to “Work laptop”\./);
   assert.deepEqual(await passkeyNames(page), ["Work laptop"]);
   const renamed = (await (await keywardAsBrowser()).passkeys.listPasskeys({})).passkeys;
@@ -219,6 +219,18 @@ test("password account: add a passkey, sign in with it, rename it, delete it", a
     ["Work laptop"],
   );
   await shot("renamed");
+
+  // Renaming the user: Keyward stores it, and the page tells the authenticator through the
+  // Signal API (signalCurrentUserDetails), which updates the name on the stored passkey.
+  await page.locator("#profile-name").fill("Ada Lovelace");
+  await page.getByRole("button", { name: "Save name" }).click();
+  await expectStatus(page, /Name saved: Ada Lovelace\./);
+  assert.equal((await (await keywardAsBrowser()).auth.getSession({})).user.name, "Ada Lovelace");
+  await waitUntil(
+    async () => (await authenticator.credentials())[0]?.userDisplayName === "Ada Lovelace",
+    "the authenticator still shows the old name on the passkey",
+  );
+  await shot("user-renamed");
 
   // The account still has its password, so its only passkey may go.
   await page.getByRole("button", { name: "Delete passkey Work laptop" }).click();

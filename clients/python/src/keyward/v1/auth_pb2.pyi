@@ -110,3 +110,15 @@ class ChangePasswordResponse(_message.Message):
     REVOKED_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     revoked_sessions: int
     def __init__(self, revoked_sessions: _Optional[int] = ...) -> None: ...
+
+class UpdateUserRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UpdateUserResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: _resources_pb2.User
+    def __init__(self, user: _Optional[_Union[_resources_pb2.User, _Mapping]] = ...) -> None: ...

@@ -78,6 +78,11 @@ class AuthServiceStub:
                 request_serializer=keyward_dot_v1_dot_auth__pb2.ChangePasswordRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_auth__pb2.ChangePasswordResponse.FromString,
                 _registered_method=True)
+        self.UpdateUser = channel.unary_unary(
+                '/keyward.v1.AuthService/UpdateUser',
+                request_serializer=keyward_dot_v1_dot_auth__pb2.UpdateUserRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_auth__pb2.UpdateUserResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -143,6 +148,14 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateUser(self, request, context):
+        """Changes the caller's profile (display name). Clients should then tell the platform's
+        passkey managers (WebAuthn signalCurrentUserDetails) so stored passkeys show the new name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +198,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.ChangePassword,
                     request_deserializer=keyward_dot_v1_dot_auth__pb2.ChangePasswordRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_auth__pb2.ChangePasswordResponse.SerializeToString,
+            ),
+            'UpdateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateUser,
+                    request_deserializer=keyward_dot_v1_dot_auth__pb2.UpdateUserRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_auth__pb2.UpdateUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -407,6 +425,33 @@ class AuthService:
             '/keyward.v1.AuthService/ChangePassword',
             keyward_dot_v1_dot_auth__pb2.ChangePasswordRequest.SerializeToString,
             keyward_dot_v1_dot_auth__pb2.ChangePasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.AuthService/UpdateUser',
+            keyward_dot_v1_dot_auth__pb2.UpdateUserRequest.SerializeToString,
+            keyward_dot_v1_dot_auth__pb2.UpdateUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/auth.proto.
  */
 export const file_keyward_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChVrZXl3YXJkL3YxL2F1dGgucHJvdG8SCmtleXdhcmQudjEiQAoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgwKBG5hbWUYAyABKAkiOwoQUmVnaXN0ZXJSZXNwb25zZRInCglzaWduZWRfaW4YASABKAsyFC5rZXl3YXJkLnYxLlNpZ25lZEluIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSI4Cg1Mb2dpblJlc3BvbnNlEicKCXNpZ25lZF9pbhgBIAEoCzIULmtleXdhcmQudjEuU2lnbmVkSW4iDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSIiChFHZXRTZXNzaW9uUmVxdWVzdBINCgV0b2tlbhgBIAEoCSJaChJHZXRTZXNzaW9uUmVzcG9uc2USHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlchIkCgdzZXNzaW9uGAIgASgLMhMua2V5d2FyZC52MS5TZXNzaW9uIhcKFVJlZnJlc2hTZXNzaW9uUmVxdWVzdCJtChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEiQKB3Nlc3Npb24YASABKAsyEy5rZXl3YXJkLnYxLlNlc3Npb24SLQoMYWNjZXNzX3Rva2VuGAIgASgLMhcua2V5d2FyZC52MS5BY2Nlc3NUb2tlbiI8ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiUKCHNlc3Npb25zGAEgAygLMhMua2V5d2FyZC52MS5TZXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFVJldm9rZVNlc3Npb25SZXNwb25zZSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiMgoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIYChByZXZva2VkX3Nlc3Npb25zGAEgASgFMvsECgtBdXRoU2VydmljZRJFCghSZWdpc3RlchIbLmtleXdhcmQudjEuUmVnaXN0ZXJSZXF1ZXN0Ghwua2V5d2FyZC52MS5SZWdpc3RlclJlc3BvbnNlEjwKBUxvZ2luEhgua2V5d2FyZC52MS5Mb2dpblJlcXVlc3QaGS5rZXl3YXJkLnYxLkxvZ2luUmVzcG9uc2USPwoGTG9nb3V0Ehkua2V5d2FyZC52MS5Mb2dvdXRSZXF1ZXN0Ghoua2V5d2FyZC52MS5Mb2dvdXRSZXNwb25zZRJLCgpHZXRTZXNzaW9uEh0ua2V5d2FyZC52MS5HZXRTZXNzaW9uUmVxdWVzdBoeLmtleXdhcmQudjEuR2V0U2Vzc2lvblJlc3BvbnNlElcKDlJlZnJlc2hTZXNzaW9uEiEua2V5d2FyZC52MS5SZWZyZXNoU2Vzc2lvblJlcXVlc3QaIi5rZXl3YXJkLnYxLlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USUQoMTGlzdFNlc3Npb25zEh8ua2V5d2FyZC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiAua2V5d2FyZC52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZRJUCg1SZXZva2VTZXNzaW9uEiAua2V5d2FyZC52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBohLmtleXdhcmQudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlElcKDkNoYW5nZVBhc3N3b3JkEiEua2V5d2FyZC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaIi5rZXl3YXJkLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2ViBnByb3RvMw", [file_keyward_v1_resources]);
+  fileDesc("ChVrZXl3YXJkL3YxL2F1dGgucHJvdG8SCmtleXdhcmQudjEiQAoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgwKBG5hbWUYAyABKAkiOwoQUmVnaXN0ZXJSZXNwb25zZRInCglzaWduZWRfaW4YASABKAsyFC5rZXl3YXJkLnYxLlNpZ25lZEluIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSI4Cg1Mb2dpblJlc3BvbnNlEicKCXNpZ25lZF9pbhgBIAEoCzIULmtleXdhcmQudjEuU2lnbmVkSW4iDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSIiChFHZXRTZXNzaW9uUmVxdWVzdBINCgV0b2tlbhgBIAEoCSJaChJHZXRTZXNzaW9uUmVzcG9uc2USHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlchIkCgdzZXNzaW9uGAIgASgLMhMua2V5d2FyZC52MS5TZXNzaW9uIhcKFVJlZnJlc2hTZXNzaW9uUmVxdWVzdCJtChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEiQKB3Nlc3Npb24YASABKAsyEy5rZXl3YXJkLnYxLlNlc3Npb24SLQoMYWNjZXNzX3Rva2VuGAIgASgLMhcua2V5d2FyZC52MS5BY2Nlc3NUb2tlbiI8ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiUKCHNlc3Npb25zGAEgAygLMhMua2V5d2FyZC52MS5TZXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFVJldm9rZVNlc3Npb25SZXNwb25zZSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiMgoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIYChByZXZva2VkX3Nlc3Npb25zGAEgASgFIiEKEVVwZGF0ZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiNAoSVXBkYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIyyAUKC0F1dGhTZXJ2aWNlEkUKCFJlZ2lzdGVyEhsua2V5d2FyZC52MS5SZWdpc3RlclJlcXVlc3QaHC5rZXl3YXJkLnYxLlJlZ2lzdGVyUmVzcG9uc2USPAoFTG9naW4SGC5rZXl3YXJkLnYxLkxvZ2luUmVxdWVzdBoZLmtleXdhcmQudjEuTG9naW5SZXNwb25zZRI/CgZMb2dvdXQSGS5rZXl3YXJkLnYxLkxvZ291dFJlcXVlc3QaGi5rZXl3YXJkLnYxLkxvZ291dFJlc3BvbnNlEksKCkdldFNlc3Npb24SHS5rZXl3YXJkLnYxLkdldFNlc3Npb25SZXF1ZXN0Gh4ua2V5d2FyZC52MS5HZXRTZXNzaW9uUmVzcG9uc2USVwoOUmVmcmVzaFNlc3Npb24SIS5rZXl3YXJkLnYxLlJlZnJlc2hTZXNzaW9uUmVxdWVzdBoiLmtleXdhcmQudjEuUmVmcmVzaFNlc3Npb25SZXNwb25zZRJRCgxMaXN0U2Vzc2lvbnMSHy5rZXl3YXJkLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIC5rZXl3YXJkLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElQKDVJldm9rZVNlc3Npb24SIC5rZXl3YXJkLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GiEua2V5d2FyZC52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2USVwoOQ2hhbmdlUGFzc3dvcmQSIS5rZXl3YXJkLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBoiLmtleXdhcmQudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRJLCgpVcGRhdGVVc2VyEh0ua2V5d2FyZC52MS5VcGRhdGVVc2VyUmVxdWVzdBoeLmtleXdhcmQudjEuVXBkYXRlVXNlclJlc3BvbnNlYgZwcm90bzM", [file_keyward_v1_resources]);
 
 /**
  * @generated from message keyward.v1.RegisterRequest
@@ -323,6 +323,42 @@ export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = 
   messageDesc(file_keyward_v1_auth, 15);
 
 /**
+ * @generated from message keyward.v1.UpdateUserRequest
+ */
+export type UpdateUserRequest = Message<"keyward.v1.UpdateUserRequest"> & {
+  /**
+   * The new display name; empty clears it.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message keyward.v1.UpdateUserRequest.
+ * Use `create(UpdateUserRequestSchema)` to create a new message.
+ */
+export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_auth, 16);
+
+/**
+ * @generated from message keyward.v1.UpdateUserResponse
+ */
+export type UpdateUserResponse = Message<"keyward.v1.UpdateUserResponse"> & {
+  /**
+   * @generated from field: keyward.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.UpdateUserResponse.
+ * Use `create(UpdateUserResponseSchema)` to create a new message.
+ */
+export const UpdateUserResponseSchema: GenMessage<UpdateUserResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_auth, 17);
+
+/**
  * Email + password accounts and the sessions they sign into.
  *
  * User-scoped RPCs identify the caller by `authorization: Bearer <session token or access token>`
@@ -410,6 +446,17 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof ChangePasswordRequestSchema;
     output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * Changes the caller's profile (display name). Clients should then tell the platform's
+   * passkey managers (WebAuthn signalCurrentUserDetails) so stored passkeys show the new name.
+   *
+   * @generated from rpc keyward.v1.AuthService.UpdateUser
+   */
+  updateUser: {
+    methodKind: "unary";
+    input: typeof UpdateUserRequestSchema;
+    output: typeof UpdateUserResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keyward_v1_auth, 0);
