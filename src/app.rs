@@ -6,8 +6,10 @@ use std::{net::SocketAddr, time::Duration};
 
 use http::{HeaderName, Method};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{service::Routes, transport::Server};
+use tonic::{
+    service::Routes,
+    transport::{Server, server::TcpIncoming},
+};
 use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -66,6 +68,8 @@ impl App {
         let services = Services::start(&config, store, clock).await?;
         let routes = router(&config, services.clone()).await?;
 
+        let incoming =
+            TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(Duration::from_secs(60)));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = Server::builder()
             .accept_http1(true)
@@ -74,7 +78,10 @@ impl App {
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .layer(cors_layer(&config))
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            // tonic ignores its own tcp_nodelay/keepalive settings for an incoming stream, so they
+            // are set here: without TCP_NODELAY, Nagle's algorithm holds back the small frames
+            // of every unary answer (measured with keyward-bench: ~3x lower GetSession throughput).
+            .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopped.await;
             });
         let server =
