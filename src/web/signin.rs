@@ -1,6 +1,7 @@
-//! The built-in sign-in page at `/signin`: static HTML, CSS and the bundled TypeScript client
-//! (built from clients/typescript/signin by `npm run bundle`, committed, embedded here), so a
-//! server needs no Node. The page talks to Keyward over grpc-web like any customer app.
+//! The built-in sign-in page at `/signin`: its HTML and CSS, embedded from their sources in
+//! clients/typescript/signin, and the TypeScript client bundled by esbuild into signin/app.js
+//! (committed, drift-checked by scripts/check-generated), so a server needs no Node. The page
+//! talks to Keyward over grpc-web like any customer app.
 
 use axum::{
     Router,
@@ -9,9 +10,9 @@ use axum::{
     routing::get,
 };
 
-const INDEX_HTML: &str = include_str!("signin/index.html");
+const INDEX_HTML: &str = include_str!("../../clients/typescript/signin/index.html");
 const APP_JS: &str = include_str!("signin/app.js");
-const APP_CSS: &str = include_str!("signin/app.css");
+const APP_CSS: &str = include_str!("../../clients/typescript/signin/app.css");
 
 /// Only this origin's scripts, styles and grpc-web calls; never framed (clickjacking).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \

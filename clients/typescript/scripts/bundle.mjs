@@ -1,7 +1,7 @@
-// Builds the sign-in page's assets into src/web/signin/ of the Rust crate, which embeds them
-// (include_str!) so `keyward serve` needs no Node. The output is committed;
+// Bundles the sign-in page's script into src/web/signin/app.js of the Rust crate, which embeds it
+// (include_str!, with index.html and app.css straight from signin/) so `keyward serve` needs no Node. The output is committed;
 // scripts/check-generated rebuilds it and fails when it differs.
-import { copyFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -20,4 +20,3 @@ await build({
   charset: "utf8",
   logLevel: "warning",
 });
-for (const file of ["index.html", "app.css"]) copyFileSync(join(root, "signin", file), join(out, file));
