@@ -54,8 +54,14 @@ pub struct TokenHash(String);
 
 impl TokenHash {
     pub fn of(secret: &[u8]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let digest = digest::digest(&digest::SHA256, secret);
-        Self(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+        let mut hex = String::with_capacity(64);
+        for byte in digest.as_ref() {
+            hex.push(char::from(HEX[usize::from(byte >> 4)]));
+            hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        Self(hex)
     }
 
     pub fn as_str(&self) -> &str {
@@ -74,6 +80,8 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(SessionToken::parse(a.expose()), Some(a.clone()));
         assert_eq!(a.hash().as_str().len(), 64);
+        // SHA-256("abc"), FIPS 180-2 test vector.
+        assert_eq!(TokenHash::of(b"abc").as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert!(!format!("{a:?}").contains(a.expose()));
     }
 

@@ -17,59 +17,164 @@ use crate::store::SessionWithUser;
 pub struct SessionCache {
     ttl: Duration,
     max_entries: usize,
-    entries: Mutex<HashMap<String, (SessionWithUser, Instant)>>,
+    entries: Mutex<Entries>,
+}
+
+/// Sessions by id, and the token-hash index into them: every lookup, update and removal by
+/// session or token is O(1); only dropping a whole user's sessions walks the map.
+#[derive(Debug, Default)]
+struct Entries {
+    by_session: HashMap<String, (SessionWithUser, Instant)>,
+    by_token_hash: HashMap<String, String>,
 }
 
 impl SessionCache {
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
-        Self { ttl, max_entries, entries: Mutex::new(HashMap::new()) }
+        Self { ttl, max_entries, entries: Mutex::new(Entries::default()) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (SessionWithUser, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The cached session for `key` (a token hash or a session id), if fresh.
-    pub fn get(&self, key: &str) -> Option<SessionWithUser> {
+    fn fresh(&self, entries: &Entries, session_id: &str) -> Option<SessionWithUser> {
+        entries.by_session.get(session_id).filter(|(_, at)| at.elapsed() < self.ttl).map(|(found, _)| found.clone())
+    }
+
+    /// The cached session whose token hashes to `token_hash`, if fresh.
+    pub fn by_token_hash(&self, token_hash: &str) -> Option<SessionWithUser> {
         if self.ttl.is_zero() {
             return None;
         }
         let entries = self.lock();
-        entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(found, _)| found.clone())
+        let session_id = entries.by_token_hash.get(token_hash)?;
+        self.fresh(&entries, session_id)
     }
 
-    pub fn put(&self, key: &str, found: &SessionWithUser) {
+    /// The cached session with this id, if fresh.
+    pub fn by_session_id(&self, session_id: &str) -> Option<SessionWithUser> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        self.fresh(&self.lock(), session_id)
+    }
+
+    /// Caches a session read from the store.
+    pub fn put(&self, found: &SessionWithUser) {
         if self.ttl.is_zero() {
             return;
         }
         let mut entries = self.lock();
-        if entries.len() >= self.max_entries {
+        if entries.by_session.len() >= self.max_entries {
             // Simple and bounded: drop what is stale, and everything if that was not enough.
             let ttl = self.ttl;
-            entries.retain(|_, (_, at)| at.elapsed() < ttl);
-            if entries.len() >= self.max_entries {
-                entries.clear();
+            entries.by_session.retain(|_, (_, at)| at.elapsed() < ttl);
+            if entries.by_session.len() >= self.max_entries {
+                entries.by_session.clear();
             }
+            let Entries { by_session, by_token_hash } = &mut *entries;
+            by_token_hash.retain(|_, session_id| by_session.contains_key(session_id));
         }
-        entries.insert(key.to_owned(), (found.clone(), Instant::now()));
+        let session = &found.session;
+        entries.by_token_hash.insert(session.session_token.clone(), session.id.clone());
+        entries.by_session.insert(session.id.clone(), (found.clone(), Instant::now()));
     }
 
-    /// Replaces the cached copies of `found.session` (after a touch) without resetting their age.
+    /// Replaces the cached copy of `found.session` (after a touch) without resetting its age.
     pub fn refresh(&self, found: &SessionWithUser) {
-        for (cached, _) in self.lock().values_mut() {
-            if cached.session.id == found.session.id {
-                *cached = found.clone();
-            }
+        if let Some((cached, _)) = self.lock().by_session.get_mut(&found.session.id) {
+            *cached = found.clone();
         }
     }
 
     /// Forgets one session (logout, revoke).
     pub fn forget_session(&self, session_id: &str) {
-        self.lock().retain(|_, (cached, _)| cached.session.id != session_id);
+        let mut entries = self.lock();
+        if let Some((found, _)) = entries.by_session.remove(session_id) {
+            entries.by_token_hash.remove(&found.session.session_token);
+        }
     }
 
-    /// Forgets every session of a user (password change, user changes).
+    /// Forgets every session of a user (password change, profile change). Rare: walks the map.
     pub fn forget_user(&self, user_id: &str) {
-        self.lock().retain(|_, (cached, _)| cached.user.id != user_id);
+        let mut entries = self.lock();
+        let Entries { by_session, by_token_hash } = &mut *entries;
+        by_session.retain(|_, (cached, _)| cached.user.id != user_id);
+        by_token_hash.retain(|_, session_id| by_session.contains_key(session_id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::store::{SessionRecord, UserRecord};
+
+    fn session(id: &str, user_id: &str) -> SessionWithUser {
+        let now = Utc::now();
+        SessionWithUser {
+            session: SessionRecord {
+                id: id.into(),
+                session_token: format!("hash-of-{id}"),
+                user_id: user_id.into(),
+                expires: now,
+                idle_expires: now,
+                created_at: now,
+                last_seen_at: now,
+                user_agent: None,
+            },
+            user: UserRecord {
+                id: user_id.into(),
+                name: None,
+                email: format!("{user_id}@example.com"),
+                email_verified: None,
+                image: None,
+                password_hash: None,
+                created_at: now,
+                updated_at: now,
+            },
+        }
+    }
+
+    #[test]
+    fn lookups_by_token_and_session_share_one_entry() {
+        let cache = SessionCache::new(Duration::from_secs(60), 10);
+        cache.put(&session("s1", "u1"));
+        assert_eq!(cache.by_token_hash("hash-of-s1").unwrap().session.id, "s1");
+        assert_eq!(cache.by_session_id("s1").unwrap().session.id, "s1");
+
+        let mut touched = session("s1", "u1");
+        touched.session.user_agent = Some("touched".into());
+        cache.refresh(&touched);
+        assert_eq!(cache.by_token_hash("hash-of-s1").unwrap().session.user_agent.as_deref(), Some("touched"));
+
+        cache.forget_session("s1");
+        assert!(cache.by_token_hash("hash-of-s1").is_none() && cache.by_session_id("s1").is_none());
+    }
+
+    #[test]
+    fn forgetting_a_user_drops_all_their_sessions_only() {
+        let cache = SessionCache::new(Duration::from_secs(60), 10);
+        for (id, user) in [("a", "u1"), ("b", "u1"), ("c", "u2")] {
+            cache.put(&session(id, user));
+        }
+        cache.forget_user("u1");
+        assert!(cache.by_token_hash("hash-of-a").is_none() && cache.by_session_id("b").is_none());
+        assert!(cache.by_token_hash("hash-of-c").is_some());
+    }
+
+    #[test]
+    fn bounded_and_disabled() {
+        let cache = SessionCache::new(Duration::from_secs(60), 2);
+        for id in ["a", "b", "c"] {
+            cache.put(&session(id, "u"));
+        }
+        assert!(cache.lock().by_session.len() <= 2 && cache.lock().by_token_hash.len() <= 2);
+        assert!(cache.by_token_hash("hash-of-c").is_some(), "the newest entry is kept");
+
+        let off = SessionCache::new(Duration::ZERO, 10);
+        off.put(&session("a", "u"));
+        assert!(off.by_token_hash("hash-of-a").is_none());
     }
 }

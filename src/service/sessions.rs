@@ -114,11 +114,14 @@ impl Services {
         }
         let token = SessionToken::parse(token).ok_or(Error::SessionInvalid)?;
         let hash = token.hash();
-        let found = match self.inner.session_cache.get(hash.as_str()) {
+        let found = match self.inner.session_cache.by_token_hash(hash.as_str()) {
             Some(found) => Some(found),
-            None => self.inner.store.find_session_by_token_hash(hash.as_str()).await?.inspect(|found| {
-                self.inner.session_cache.put(hash.as_str(), found);
-            }),
+            None => self
+                .inner
+                .store
+                .find_session_by_token_hash(hash.as_str())
+                .await?
+                .inspect(|found| self.inner.session_cache.put(found)),
         };
         self.live_caller(found, CredentialKind::SessionToken).await
     }
@@ -141,15 +144,11 @@ impl Services {
         {
             return Err(Error::SessionInvalid);
         }
-        let key = format!("sid:{}", claims.sid);
-        let found = match self.inner.session_cache.get(&key) {
+        let found = match self.inner.session_cache.by_session_id(&claims.sid) {
             Some(found) => Some(found),
-            None => self
-                .inner
-                .store
-                .find_session(&claims.sid)
-                .await?
-                .inspect(|found| self.inner.session_cache.put(&key, found)),
+            None => {
+                self.inner.store.find_session(&claims.sid).await?.inspect(|found| self.inner.session_cache.put(found))
+            }
         };
         // The access token is only as good as its session: revocation shows here.
         let caller = self.live_caller(found, CredentialKind::AccessToken).await?;

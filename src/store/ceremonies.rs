@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::SimpleExpr};
 
 use super::{Store, entities::ceremonies};
 use crate::error::Result;
@@ -42,12 +42,18 @@ impl Store {
     /// concurrent finishes, on any replicas, exactly one gets it. Expired rows are returned too,
     /// so the caller can say "expired" rather than "unknown"; they are gone either way.
     pub async fn take_ceremony(&self, id: &str, kind: &str) -> Result<Option<CeremonyRecord>> {
-        let mut taken = ceremonies::Entity::delete_many()
+        self.take(id, kind, None).await
+    }
+
+    /// `DELETE … RETURNING` of ceremony `id` of `kind`, narrowed by `owner` when given.
+    async fn take(&self, id: &str, kind: &str, owner: Option<SimpleExpr>) -> Result<Option<CeremonyRecord>> {
+        let mut query = ceremonies::Entity::delete_many()
             .filter(ceremonies::Column::Id.eq(id))
-            .filter(ceremonies::Column::Kind.eq(kind))
-            .exec_with_returning(&self.db)
-            .await?;
-        Ok(taken.pop())
+            .filter(ceremonies::Column::Kind.eq(kind));
+        if let Some(owner) = owner {
+            query = query.filter(owner);
+        }
+        Ok(query.exec_with_returning(&self.db).await?.pop())
     }
 
     /// Like `take_ceremony`, but only a ceremony started by `user_id` (or, for `None`, one started
@@ -63,13 +69,7 @@ impl Store {
             Some(user_id) => ceremonies::Column::UserId.eq(user_id),
             None => ceremonies::Column::UserId.is_null(),
         };
-        let mut taken = ceremonies::Entity::delete_many()
-            .filter(ceremonies::Column::Id.eq(id))
-            .filter(ceremonies::Column::Kind.eq(kind))
-            .filter(owner)
-            .exec_with_returning(&self.db)
-            .await?;
-        if let Some(ceremony) = taken.pop() {
+        if let Some(ceremony) = self.take(id, kind, Some(owner)).await? {
             return Ok(Some(ceremony));
         }
         let exists = ceremonies::Entity::find_by_id(id.to_owned())
