@@ -52,6 +52,8 @@ impl App {
 
     /// Like `spawn`, with a clock the caller can move (tests of expiry).
     pub async fn spawn_with_clock(mut config: Config, listener: TcpListener, clock: Clock) -> Result<RunningApp> {
+        // `Config::load` validates too; a Config built in code (tests, embedding) is checked here.
+        config.validate().map_err(|err| Error::Startup(err.to_string()))?;
         let local_addr = listener.local_addr().map_err(Error::internal)?;
         // Defaults derived from the address (issuer, passkey origin) use the one actually bound:
         // `--listen 127.0.0.1:0` becomes the real port.

@@ -49,6 +49,12 @@ pub enum CounterPolicy {
     IgnoreWhenBackupEligible,
 }
 
+/// The longest a session may live: 400 days, the most browsers keep a cookie (RFC 6265bis
+/// §5.6.1 caps `Max-Age`/`Expires` there), so a longer session could not be carried anyway. Every
+/// duration setting has an upper bound like this one, so date arithmetic cannot leave chrono's
+/// range on a request path.
+pub const MAX_SESSION_SECS: u64 = 400 * 24 * 3600;
+
 /// Every setting, with its default. Field names are the TOML keys; the environment variable is
 /// `KEYWARD_` + the name in upper case (lists there are comma-separated).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,14 +265,17 @@ impl Config {
         if !(30..=86_400).contains(&self.access_token_ttl_secs) {
             return Err(invalid("access_token_ttl_secs", "must be between 30 and 86400"));
         }
-        if self.signing_key_reload_secs == 0 {
-            return Err(invalid("signing_key_reload_secs", "must be at least 1"));
+        if !(1..=3600).contains(&self.signing_key_reload_secs) {
+            return Err(invalid("signing_key_reload_secs", "must be between 1 and 3600"));
         }
-        if self.session_idle_timeout_secs < 60 {
-            return Err(invalid("session_idle_timeout_secs", "must be at least 60"));
+        if !(60..=MAX_SESSION_SECS).contains(&self.session_idle_timeout_secs) {
+            return Err(invalid("session_idle_timeout_secs", format!("must be between 60 and {MAX_SESSION_SECS}")));
         }
-        if self.session_max_age_secs < self.session_idle_timeout_secs {
-            return Err(invalid("session_max_age_secs", "must be at least session_idle_timeout_secs"));
+        if !(self.session_idle_timeout_secs..=MAX_SESSION_SECS).contains(&self.session_max_age_secs) {
+            return Err(invalid(
+                "session_max_age_secs",
+                format!("must be at least session_idle_timeout_secs and at most {MAX_SESSION_SECS} (400 days)"),
+            ));
         }
         if self.session_touch_interval_secs >= self.session_idle_timeout_secs {
             return Err(invalid("session_touch_interval_secs", "must be shorter than session_idle_timeout_secs"));
@@ -473,6 +482,13 @@ mod tests {
             ("rp_id", Config { rp_id: "127.0.0.1".into(), ..Config::default() }),
             ("rp_origins", Config { rp_origins: vec!["http://example.com".into()], ..Config::default() }),
             ("ceremony_ttl_secs", Config { ceremony_ttl_secs: 0, ..Config::default() }),
+            ("ceremony_ttl_secs", Config { ceremony_ttl_secs: u64::MAX, ..Config::default() }),
+            ("access_token_ttl_secs", Config { access_token_ttl_secs: u64::MAX, ..Config::default() }),
+            ("signing_key_reload_secs", Config { signing_key_reload_secs: u64::MAX, ..Config::default() }),
+            ("session_idle_timeout_secs", Config { session_idle_timeout_secs: u64::MAX, ..Config::default() }),
+            ("session_max_age_secs", Config { session_max_age_secs: u64::MAX, ..Config::default() }),
+            ("session_max_age_secs", Config { session_max_age_secs: MAX_SESSION_SECS + 1, ..Config::default() }),
+            ("session_cache_ttl_ms", Config { session_cache_ttl_ms: u64::MAX, ..Config::default() }),
         ];
         for (setting, config) in cases {
             assert_eq!(config.validate().unwrap_err().setting, setting);

@@ -111,6 +111,10 @@ pub enum Error {
     /// A fault in storage or a dependency. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The process cannot start as configured (a bad setting, a missing or wrong master key).
+    /// The text is one line for the operator; it never reaches a client.
+    #[error("{0}")]
+    Startup(String),
 }
 
 impl Error {

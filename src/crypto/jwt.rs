@@ -123,8 +123,7 @@ impl AccessTokenSigner {
         session_id: &str,
         now: DateTime<Utc>,
     ) -> Result<IssuedAccessToken> {
-        let ttl = chrono::Duration::from_std(self.settings.ttl).map_err(Error::internal)?;
-        let expires_at = now + ttl;
+        let expires_at = crate::domain::later(now, self.settings.ttl)?;
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),

@@ -6,6 +6,7 @@ mod name;
 mod oauth_state;
 mod page;
 mod password;
+mod time;
 mod token;
 
 pub use email::Email;
@@ -13,4 +14,5 @@ pub use name::{DisplayName, MAX_NAME_CHARS};
 pub use oauth_state::OAuthState;
 pub use page::PageRequest;
 pub use password::{Password, PasswordPolicy};
+pub use time::{earlier, later};
 pub use token::{SessionToken, TokenHash};

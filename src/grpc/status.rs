@@ -157,7 +157,7 @@ pub fn to_status(err: Error) -> Status {
                 details,
             );
         }
-        Error::Internal(detail) => {
+        Error::Internal(detail) | Error::Startup(detail) => {
             tracing::error!(%detail, "internal error");
             (Code::Internal, "INTERNAL", "internal error")
         }

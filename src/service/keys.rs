@@ -79,11 +79,11 @@ pub async fn rotate_signing_key(store: &Store, now: DateTime<Utc>) -> Result<Str
 
 async fn load_key_set(store: &Store, settings: &JwtSettings, now: DateTime<Utc>) -> Result<KeySet> {
     // A key retired earlier than one token lifetime (plus leeway) ago can have no live tokens.
-    let retention = chrono::Duration::from_std(settings.ttl + settings.leeway).map_err(Error::internal)?;
-    let mut keys = store.live_signing_keys(now - retention).await?;
+    let retired_after = crate::domain::earlier(now, settings.ttl + settings.leeway)?;
+    let mut keys = store.live_signing_keys(retired_after).await?;
     if !keys.iter().any(|key| key.retired_at.is_none()) {
         rotate_signing_key(store, now).await?;
-        keys = store.live_signing_keys(now - retention).await?;
+        keys = store.live_signing_keys(retired_after).await?;
     }
     let active = keys
         .iter()

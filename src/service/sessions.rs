@@ -6,7 +6,7 @@ use super::{RequestMeta, Services, audit::kind};
 use crate::{
     config::Config,
     crypto::{AccessTokenSigner, IssuedAccessToken},
-    domain::{PageRequest, SessionToken},
+    domain::{PageRequest, SessionToken, later},
     error::{Error, FieldReason, Resource, Result},
     store::{NewSession, SessionRecord, SessionWithUser, UserRecord, new_id},
 };
@@ -69,13 +69,13 @@ impl Services {
     ) -> Result<(NewSession, SessionToken)> {
         let policy = &self.inner.sessions;
         let token = SessionToken::generate()?;
-        let expires = now + chrono_duration(policy.max_age);
+        let expires = later(now, policy.max_age)?;
         let session = NewSession {
             id: new_id(),
             token_hash: token.hash().as_str().to_owned(),
             user_id: user_id.to_owned(),
             created_at: now,
-            idle_expires: (now + chrono_duration(policy.idle_timeout)).min(expires),
+            idle_expires: later(now, policy.idle_timeout)?.min(expires),
             expires,
             user_agent: meta.user_agent.clone(),
         };
@@ -174,7 +174,7 @@ impl Services {
     }
 
     async fn touch(&self, session: &mut SessionRecord, now: DateTime<Utc>) -> Result<()> {
-        let idle_expires = (now + chrono_duration(self.inner.sessions.idle_timeout)).min(session.expires);
+        let idle_expires = later(now, self.inner.sessions.idle_timeout)?.min(session.expires);
         self.inner.store.touch_session(&session.id, now, idle_expires).await?;
         session.last_seen_at = now;
         session.idle_expires = idle_expires;

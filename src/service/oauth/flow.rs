@@ -17,7 +17,7 @@ use crate::{
 /// Ceremony kind of a pending OAuth round-trip.
 const CEREMONY_KIND: &str = "oauth";
 /// How long a round-trip may take, start to callback.
-const ROUND_TRIP_TTL: chrono::Duration = chrono::Duration::minutes(10);
+const ROUND_TRIP_TTL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// Longest accepted values of the callback fields. Real codes are far shorter (GitHub: 20
 /// characters, Google: ~100); this only bounds garbage.
 const MAX_CODE_BYTES: usize = 2048;
@@ -120,7 +120,7 @@ impl Services {
             link: user_id.is_some(),
         };
         let now = self.inner.clock.now();
-        let expires_at = now + ROUND_TRIP_TTL;
+        let expires_at = crate::domain::later(now, ROUND_TRIP_TTL)?;
         self.inner
             .store
             .insert_ceremony(NewCeremony {

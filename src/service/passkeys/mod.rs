@@ -133,7 +133,7 @@ impl Services {
         // 256 bits from the OS CSPRNG, like a session token: unguessable, so holding the id is
         // what lets a client finish the ceremony.
         let id = crate::domain::SessionToken::generate()?.expose().to_owned();
-        let ttl = chrono::Duration::from_std(self.inner.passkeys.ceremony_ttl).map_err(Error::internal)?;
+        let expires_at = crate::domain::later(now, self.inner.passkeys.ceremony_ttl)?;
         self.inner
             .store
             .insert_ceremony(NewCeremony {
@@ -142,7 +142,7 @@ impl Services {
                 user_id,
                 state: state.to_string(),
                 created_at: now,
-                expires_at: now + ttl,
+                expires_at,
             })
             .await?;
         Ok(id)
