@@ -110,6 +110,8 @@ impl Services {
             .store
             .change_password_and_revoke_others(&caller.user.id, &caller.session.id, new_hash, now)
             .await?;
+        // The revoked sessions stop working on this replica now, not when their cache entry ages.
+        self.inner.session_cache.forget_user(&caller.user.id);
         self.audit(Some(&caller.user.id), kind::PASSWORD_CHANGED, json!({ "revoked_sessions": revoked })).await;
         Ok(revoked)
     }

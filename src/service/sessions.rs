@@ -114,14 +114,14 @@ impl Services {
         }
         let token = SessionToken::parse(token).ok_or(Error::SessionInvalid)?;
         let hash = token.hash();
-        let found = match self.inner.session_cache.by_token_hash(hash.as_str()) {
+        let cache = &self.inner.session_cache;
+        let found = match cache.by_token_hash(hash.as_str()) {
             Some(found) => Some(found),
-            None => self
-                .inner
-                .store
-                .find_session_by_token_hash(hash.as_str())
-                .await?
-                .inspect(|found| self.inner.session_cache.put(found)),
+            None => {
+                let read_at = cache.generation();
+                let found = self.inner.store.find_session_by_token_hash(hash.as_str()).await?;
+                found.inspect(|found| cache.put(found, read_at))
+            }
         };
         self.live_caller(found, CredentialKind::SessionToken).await
     }
@@ -144,10 +144,12 @@ impl Services {
         {
             return Err(Error::SessionInvalid);
         }
-        let found = match self.inner.session_cache.by_session_id(&claims.sid) {
+        let cache = &self.inner.session_cache;
+        let found = match cache.by_session_id(&claims.sid) {
             Some(found) => Some(found),
             None => {
-                self.inner.store.find_session(&claims.sid).await?.inspect(|found| self.inner.session_cache.put(found))
+                let read_at = cache.generation();
+                self.inner.store.find_session(&claims.sid).await?.inspect(|found| cache.put(found, read_at))
             }
         };
         // The access token is only as good as its session: revocation shows here.

@@ -20,5 +20,6 @@ mod passkey_authenticator;
 mod passkeys;
 mod passkeys_errors;
 mod schema;
+mod session_cache;
 mod signin_page;
 mod tokens;
