@@ -1,14 +1,14 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    caller::{CookieSettings, authenticate, request_meta as meta},
+    caller::{CookieSettings, authenticate, authenticate_session, request_meta as meta},
     convert,
     status::to_status,
 };
 use crate::{
     error::{Error, FieldReason},
     pb::{self, auth_service_server::AuthService},
-    service::{Caller, Services, SignedIn},
+    service::{Caller, Services, SessionCaller, SignedIn},
 };
 
 /// Longest token accepted in `GetSessionRequest.token`.
@@ -28,6 +28,10 @@ impl AuthApi {
 
     async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         authenticate(&self.services, request).await
+    }
+
+    async fn session_caller<T>(&self, request: &Request<T>) -> Result<SessionCaller, Status> {
+        authenticate_session(&self.services, request).await
     }
 
     fn signed_in_response<T>(
@@ -56,7 +60,7 @@ impl AuthService for AuthApi {
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = self.session_caller(&request).await?;
         let pb::LogoutRequest {} = request.into_inner();
         self.services.logout(&caller).await.map_err(to_status)?;
         let mut response = Response::new(pb::LogoutResponse {});
@@ -90,7 +94,7 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::RefreshSessionRequest>,
     ) -> Result<Response<pb::RefreshSessionResponse>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = self.session_caller(&request).await?;
         let pb::RefreshSessionRequest {} = request.into_inner();
         let (session, access_token) = self.services.refresh(&caller).await.map_err(to_status)?;
         Ok(Response::new(pb::RefreshSessionResponse {
@@ -116,7 +120,7 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::RevokeSessionRequest>,
     ) -> Result<Response<pb::RevokeSessionResponse>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = self.session_caller(&request).await?;
         let pb::RevokeSessionRequest { session_id } = request.into_inner();
         self.services.revoke_session(&caller, &session_id).await.map_err(to_status)?;
         let mut response = Response::new(pb::RevokeSessionResponse {});
@@ -130,7 +134,7 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = self.session_caller(&request).await?;
         let pb::ChangePasswordRequest { current_password, new_password } = request.into_inner();
         let revoked =
             self.services.change_password(&caller, &current_password, &new_password).await.map_err(to_status)?;
@@ -141,7 +145,7 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UpdateUserResponse>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = self.session_caller(&request).await?;
         let pb::UpdateUserRequest { name } = request.into_inner();
         let user = self.services.update_user_name(&caller, &name).await.map_err(to_status)?;
         Ok(Response::new(pb::UpdateUserResponse { user: Some(convert::user(&user)) }))

@@ -11,7 +11,7 @@ use crate::{
     config::Config,
     error::Error,
     pb,
-    service::{Caller, Services, SignedIn},
+    service::{Caller, Services, SessionCaller, SignedIn},
 };
 
 /// Name of the HttpOnly cookie that carries the session token for browsers.
@@ -39,10 +39,17 @@ pub fn required_token<T>(request: &Request<T>) -> Result<String, Error> {
     presented_token(request.metadata()).filter(|token| !token.is_empty()).ok_or(Error::NotSignedIn)
 }
 
-/// The authenticated caller of a user-scoped RPC.
+/// The caller of an RPC that reads: any live credential (session token or access token).
 pub async fn authenticate<T>(services: &Services, request: &Request<T>) -> Result<Caller, Status> {
     let token = required_token(request).map_err(to_status)?;
     services.authenticate(&token).await.map_err(to_status)
+}
+
+/// The caller of an RPC that changes the account, a sign-in method or the session: the session
+/// token only. An access token is verified first (garbage is `SESSION_INVALID`), then refused
+/// with `SESSION_TOKEN_REQUIRED`.
+pub async fn authenticate_session<T>(services: &Services, request: &Request<T>) -> Result<SessionCaller, Status> {
+    authenticate(services, request).await?.into_session_caller().map_err(to_status)
 }
 
 /// The user agent the client reported, for the session list.

@@ -9,7 +9,7 @@ mod passkey;
 mod status;
 
 pub use auth::AuthApi;
-pub use caller::{CookieSettings, SESSION_COOKIE, authenticate, request_meta};
+pub use caller::{CookieSettings, SESSION_COOKIE, authenticate, authenticate_session, request_meta};
 pub use oauth::OAuthApi;
 pub use passkey::PasskeyApi;
 pub use status::{ERROR_DOMAIN, to_status};

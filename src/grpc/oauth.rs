@@ -1,7 +1,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    caller::{CookieSettings, authenticate, presented_token, request_meta as meta},
+    caller::{CookieSettings, authenticate, authenticate_session, presented_token, request_meta as meta},
     convert,
     status::to_status,
 };
@@ -58,7 +58,7 @@ impl OAuthService for OAuthApi {
         };
         // Linking needs the caller; signing in ignores whatever session is around.
         let caller = match intent {
-            OAuthIntent::Link => Some(authenticate(&self.services, &request).await?),
+            OAuthIntent::Link => Some(authenticate_session(&self.services, &request).await?),
             OAuthIntent::SignIn => None,
         };
         let pb::StartOAuthRequest { provider, redirect_uri, intent: _ } = request.into_inner();
@@ -78,8 +78,7 @@ impl OAuthService for OAuthApi {
         let meta = meta(&request);
         let caller = self.optional_caller(&request).await;
         let pb::OAuthCallbackRequest { state, code, error } = request.into_inner();
-        let done =
-            self.services.oauth_callback(&state, &code, &error, caller.as_ref(), &meta).await.map_err(to_status)?;
+        let done = self.services.oauth_callback(&state, &code, &error, caller, &meta).await.map_err(to_status)?;
         let account = convert::linked_account(&done.account);
         let user_created = done.user_created;
         self.cookies.signed_in_response(&self.services, &done.signed_in, |signed_in| pb::OAuthCallbackResponse {
@@ -107,7 +106,7 @@ impl OAuthService for OAuthApi {
         &self,
         request: Request<pb::UnlinkAccountRequest>,
     ) -> Result<Response<pb::UnlinkAccountResponse>, Status> {
-        let caller = authenticate(&self.services, &request).await?;
+        let caller = authenticate_session(&self.services, &request).await?;
         let pb::UnlinkAccountRequest { account_id } = request.into_inner();
         self.services.unlink_account(&caller, &account_id).await.map_err(to_status)?;
         Ok(Response::new(pb::UnlinkAccountResponse {}))

@@ -1,7 +1,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    caller::{CookieSettings, authenticate, request_meta},
+    caller::{CookieSettings, authenticate, authenticate_session, request_meta},
     convert,
     status::to_status,
 };
@@ -29,7 +29,7 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::StartPasskeyRegistrationRequest>,
     ) -> Result<Response<pb::StartPasskeyRegistrationResponse>, Status> {
-        let caller = authenticate(&self.services, &request).await?;
+        let caller = authenticate_session(&self.services, &request).await?;
         let pb::StartPasskeyRegistrationRequest {} = request.into_inner();
         let CeremonyStart { ceremony_id, options_json } =
             self.services.start_passkey_registration(&caller).await.map_err(to_status)?;
@@ -40,7 +40,7 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::FinishPasskeyRegistrationRequest>,
     ) -> Result<Response<pb::FinishPasskeyRegistrationResponse>, Status> {
-        let caller = authenticate(&self.services, &request).await?;
+        let caller = authenticate_session(&self.services, &request).await?;
         let pb::FinishPasskeyRegistrationRequest { ceremony_id, credential_json, name } = request.into_inner();
         let passkey = self
             .services
@@ -116,7 +116,7 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::RenamePasskeyRequest>,
     ) -> Result<Response<pb::RenamePasskeyResponse>, Status> {
-        let caller = authenticate(&self.services, &request).await?;
+        let caller = authenticate_session(&self.services, &request).await?;
         let pb::RenamePasskeyRequest { passkey_id, name } = request.into_inner();
         let passkey = self.services.rename_passkey(&caller, &passkey_id, &name).await.map_err(to_status)?;
         Ok(Response::new(pb::RenamePasskeyResponse { passkey: Some(convert::passkey(&passkey)) }))
@@ -126,7 +126,7 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::DeletePasskeyRequest>,
     ) -> Result<Response<pb::DeletePasskeyResponse>, Status> {
-        let caller = authenticate(&self.services, &request).await?;
+        let caller = authenticate_session(&self.services, &request).await?;
         let pb::DeletePasskeyRequest { passkey_id } = request.into_inner();
         self.services.delete_passkey(&caller, &passkey_id).await.map_err(to_status)?;
         Ok(Response::new(pb::DeletePasskeyResponse {}))

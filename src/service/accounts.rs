@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use super::{Caller, RequestMeta, Services, SignedIn, audit::kind, sessions::CredentialKind};
+use super::{RequestMeta, Services, SessionCaller, SignedIn, audit::kind};
 use crate::{
     domain::{DisplayName, Email, Password},
     error::{Error, FieldReason, Result},
@@ -83,10 +83,7 @@ impl Services {
 
     /// Changes the caller's password after checking the current one, and revokes every other
     /// session of theirs (someone who knew the old password may hold one). Returns how many.
-    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<u64> {
-        if caller.via != CredentialKind::SessionToken {
-            return Err(Error::SessionTokenRequired);
-        }
+    pub async fn change_password(&self, caller: &SessionCaller, current: &str, new: &str) -> Result<u64> {
         let policy = self.inner.password_policy;
         let current = Password::parse_existing("current_password", current, policy)?;
         let mut user_inputs = vec![caller.user.email.as_str()];
@@ -118,12 +115,8 @@ impl Services {
 }
 
 impl Services {
-    /// Changes the caller's display name. Needs the session token: an access token only proves
-    /// who calls.
-    pub async fn update_user_name(&self, caller: &Caller, name: &str) -> Result<UserRecord> {
-        if caller.via != CredentialKind::SessionToken {
-            return Err(Error::SessionTokenRequired);
-        }
+    /// Changes the caller's display name.
+    pub async fn update_user_name(&self, caller: &SessionCaller, name: &str) -> Result<UserRecord> {
         let name = DisplayName::parse("name", name)?;
         let user = self.inner.store.set_user_name(&caller.user.id, name.into_inner(), self.inner.clock.now()).await?;
         self.inner.session_cache.forget_user(&caller.user.id);

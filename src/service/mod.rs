@@ -17,7 +17,7 @@ pub use clock::Clock;
 pub use keys::{KeyRing, rotate_signing_key};
 pub use oauth::{OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
 pub use passkeys::{CeremonyStart, PasskeySettings};
-pub use sessions::{Caller, CredentialKind, SessionPolicy, SignedIn};
+pub use sessions::{Caller, CredentialKind, SessionCaller, SessionPolicy, SignedIn};
 
 use crate::{
     config::Config,

@@ -10,7 +10,7 @@ use super::{ProviderIdentity, providers::Provider};
 use crate::{
     domain::{DisplayName, Email, OAuthState},
     error::{Error, FieldReason, Result},
-    service::{Caller, CredentialKind, RequestMeta, Services, SignedIn, audit::kind},
+    service::{Caller, RequestMeta, Services, SessionCaller, SignedIn, audit::kind},
     store::{AccountRecord, LinkedSignIn, NewAccount, NewCeremony, NewUser, ProviderProfileFields, new_id},
 };
 
@@ -72,7 +72,7 @@ impl Services {
         provider: &str,
         redirect_uri: &str,
         intent: OAuthIntent,
-        link_to: Option<&Caller>,
+        link_to: Option<&SessionCaller>,
     ) -> Result<StartedOAuth> {
         let provider = self.oauth_provider(provider)?;
         if redirect_uri.is_empty() {
@@ -93,11 +93,6 @@ impl Services {
         })?;
         let user_id = match (intent, link_to) {
             (OAuthIntent::SignIn, _) => None,
-            // Adding a way to sign in is as sensitive as changing the password: a leaked
-            // short-lived access token must not be enough to plant a permanent way in.
-            (OAuthIntent::Link, Some(caller)) if caller.via != CredentialKind::SessionToken => {
-                return Err(Error::SessionTokenRequired);
-            }
             (OAuthIntent::Link, Some(caller)) => Some(caller.user.id.clone()),
             (OAuthIntent::Link, None) => return Err(Error::NotSignedIn),
         };
@@ -151,7 +146,7 @@ impl Services {
         state: &str,
         code: &str,
         provider_error: &str,
-        caller: Option<&Caller>,
+        caller: Option<Caller>,
         meta: &RequestMeta,
     ) -> Result<OAuthSignIn> {
         // Validate every field before consuming the state, so bad input costs the user nothing.
@@ -188,10 +183,10 @@ impl Services {
             let started_by =
                 ceremony.user_id.as_deref().ok_or_else(|| Error::internal("link ceremony without user"))?;
             // The state alone must not let one user's link round-trip finish in another's browser.
+            // Linking adds a way to sign in: it takes the session token, as it did at the start.
             match caller {
                 Some(caller) if caller.user.id != started_by => return Err(Error::OAuthLinkUserMismatch),
-                Some(caller) if caller.via != CredentialKind::SessionToken => return Err(Error::SessionTokenRequired),
-                Some(caller) => Some(caller),
+                Some(caller) => Some(caller.into_session_caller()?),
                 None => return Err(Error::OAuthLinkUserMismatch),
             }
         } else {
@@ -208,8 +203,8 @@ impl Services {
                 oidc.identify(code, verifier, &nonce, &redirect, &self.inner.clock).await?
             }
         };
-        let done = self.link_or_sign_in(provider, identity, link_user, meta).await?;
-        if let Some(caller) = link_user {
+        let done = self.link_or_sign_in(provider, identity, link_user.as_ref(), meta).await?;
+        if let Some(caller) = &link_user {
             self.retire_session(caller).await;
         }
         Ok(done)
@@ -218,7 +213,7 @@ impl Services {
     /// After a link the caller holds the new session the callback returned; the one they linked
     /// with ends (OWASP: a new session id whenever the account's privileges change). Best
     /// effort: the link stands if this fails, and the old session still expires on its own.
-    async fn retire_session(&self, caller: &Caller) {
+    async fn retire_session(&self, caller: &SessionCaller) {
         if let Err(err) = self.end_session(&caller.user.id, &caller.session.id).await {
             tracing::warn!(user_id = %caller.user.id, error = %err, "could not end the session replaced by a link");
         }
@@ -228,7 +223,7 @@ impl Services {
         &self,
         provider: &Provider,
         identity: ProviderIdentity,
-        link_user: Option<&Caller>,
+        link_user: Option<&SessionCaller>,
         meta: &RequestMeta,
     ) -> Result<OAuthSignIn> {
         let provider_id = provider.info().id.as_str();

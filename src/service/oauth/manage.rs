@@ -6,7 +6,7 @@ use super::ProviderInfo;
 use crate::{
     domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
-    service::{Caller, CredentialKind, Services, audit::kind},
+    service::{Caller, Services, SessionCaller, audit::kind},
     store::{AccountRecord, UnlinkOutcome},
 };
 
@@ -33,11 +33,7 @@ impl Services {
     }
 
     /// Removes one of the caller's linked accounts, unless it is their last way to sign in.
-    /// Needs the session token, like ChangePassword: an access token only proves who calls.
-    pub async fn unlink_account(&self, caller: &Caller, account_id: &str) -> Result<()> {
-        if caller.via != CredentialKind::SessionToken {
-            return Err(Error::SessionTokenRequired);
-        }
+    pub async fn unlink_account(&self, caller: &SessionCaller, account_id: &str) -> Result<()> {
         let account_id = account_id.trim();
         if account_id.is_empty() {
             return Err(Error::field("account_id", FieldReason::Required, "account_id is required"));

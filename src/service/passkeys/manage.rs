@@ -4,7 +4,7 @@ use super::registration::passkey_name;
 use crate::{
     domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
-    service::{Caller, Services, audit::kind as audit},
+    service::{Caller, Services, SessionCaller, audit::kind as audit},
     store::AuthenticatorRecord,
 };
 
@@ -37,7 +37,12 @@ impl Services {
     }
 
     /// Renames one of the caller's passkeys. Someone else's passkey id answers like an unknown one.
-    pub async fn rename_passkey(&self, caller: &Caller, passkey_id: &str, name: &str) -> Result<AuthenticatorRecord> {
+    pub async fn rename_passkey(
+        &self,
+        caller: &SessionCaller,
+        passkey_id: &str,
+        name: &str,
+    ) -> Result<AuthenticatorRecord> {
         let passkey_id = check_passkey_id(passkey_id)?;
         if name.trim().is_empty() {
             return Err(Error::field("name", FieldReason::Required, "name is required"));
@@ -54,7 +59,7 @@ impl Services {
     }
 
     /// Deletes one of the caller's passkeys, unless it is their last way to sign in.
-    pub async fn delete_passkey(&self, caller: &Caller, passkey_id: &str) -> Result<()> {
+    pub async fn delete_passkey(&self, caller: &SessionCaller, passkey_id: &str) -> Result<()> {
         let passkey_id = check_passkey_id(passkey_id)?;
         if !self
             .inner

@@ -11,7 +11,7 @@ use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
     domain::{DisplayName, Email},
     error::{Error, FieldReason, PasskeyStage, Result},
-    service::{Caller, RequestMeta, Services, SignedIn, audit::kind as audit},
+    service::{RequestMeta, Services, SessionCaller, SignedIn, audit::kind as audit},
     store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
 };
 
@@ -54,7 +54,7 @@ fn user_handle(user_id: &str) -> Result<Uuid> {
 impl Services {
     /// Begins adding a passkey to the signed-in caller's account. Their existing passkeys go in
     /// `excludeCredentials` so an authenticator cannot register twice.
-    pub async fn start_passkey_registration(&self, caller: &Caller) -> Result<CeremonyStart> {
+    pub async fn start_passkey_registration(&self, caller: &SessionCaller) -> Result<CeremonyStart> {
         let existing = self.inner.store.user_authenticators(&caller.user.id).await?;
         let exclude: Vec<CredentialID> =
             existing.iter().filter_map(|a| URL_SAFE_NO_PAD.decode(&a.credential_id).ok()).collect::<Vec<_>>();
@@ -73,7 +73,7 @@ impl Services {
     /// Verifies the new credential and stores it for the caller.
     pub async fn finish_passkey_registration(
         &self,
-        caller: &Caller,
+        caller: &SessionCaller,
         ceremony_id: &str,
         credential_json: &str,
         name: &str,

@@ -1,13 +1,21 @@
+//! Sessions: creating them at sign-in, identifying the caller from a token (`caller.rs` has the
+//! caller types), and what a signed-in user does with their sessions (`manage.rs`).
+
+mod caller;
+mod manage;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{RequestMeta, Services, audit::kind};
+pub use caller::{Caller, CredentialKind, SessionCaller};
+
+use super::{RequestMeta, Services};
 use crate::{
     config::Config,
     crypto::{AccessTokenSigner, IssuedAccessToken},
-    domain::{PageRequest, SessionToken, later},
-    error::{Error, FieldReason, Resource, Result},
+    domain::{SessionToken, later},
+    error::{Error, Result},
     store::{NewSession, SessionRecord, SessionWithUser, UserRecord, new_id},
 };
 
@@ -31,23 +39,6 @@ impl SessionPolicy {
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
-/// Which kind of credential identified the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    /// The opaque session token (bearer metadata or cookie).
-    SessionToken,
-    /// A JWT access token: enough to read, not to extend or end the session.
-    AccessToken,
-}
-
-/// An authenticated caller: a live session and its user.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user: UserRecord,
-    pub session: SessionRecord,
-    pub via: CredentialKind,
 }
 
 /// What any successful sign-in returns.
@@ -172,7 +163,7 @@ impl Services {
             self.touch(&mut session, now).await?;
             self.inner.session_cache.refresh(&SessionWithUser { session: session.clone(), user: user.clone() });
         }
-        Ok(Caller { user, session, via })
+        Ok(Caller::new(user, session, via))
     }
 
     async fn touch(&self, session: &mut SessionRecord, now: DateTime<Utc>) -> Result<()> {
@@ -189,67 +180,5 @@ impl Services {
         let deleted = self.inner.store.delete_user_session(user_id, session_id).await?;
         self.inner.session_cache.forget_session(session_id);
         Ok(deleted)
-    }
-
-    /// Ends the caller's session.
-    pub async fn logout(&self, caller: &Caller) -> Result<()> {
-        require_session_token(caller)?;
-        self.end_session(&caller.user.id, &caller.session.id).await?;
-        self.audit(Some(&caller.user.id), kind::LOGOUT, serde_json::json!({ "session_id": caller.session.id })).await;
-        Ok(())
-    }
-
-    /// Extends the caller's idle expiry and issues a fresh access token. Needs the session
-    /// token: an access token, which other services also see, must not be able to renew itself.
-    pub async fn refresh(&self, caller: &Caller) -> Result<(SessionRecord, IssuedAccessToken)> {
-        require_session_token(caller)?;
-        let now = self.inner.clock.now();
-        let mut session = caller.session.clone();
-        self.touch(&mut session, now).await?;
-        self.inner.session_cache.refresh(&SessionWithUser { session: session.clone(), user: caller.user.clone() });
-        let access_token = self.issue_access_token(&caller.user.id, &session.id, now)?;
-        Ok((session, access_token))
-    }
-
-    /// One page of the caller's live sessions, newest first, and the next page token.
-    pub async fn list_sessions(
-        &self,
-        caller: &Caller,
-        page_size: i32,
-        page_token: &str,
-    ) -> Result<(Vec<SessionRecord>, Option<String>)> {
-        let page = PageRequest::parse(page_size, page_token)?;
-        let now = self.inner.clock.now();
-        let sessions = self
-            .inner
-            .store
-            .list_user_sessions(&caller.user.id, now, page.after.as_deref(), page.fetch_limit())
-            .await?;
-        Ok(page.finish(sessions, |item| &item.id))
-    }
-
-    /// Revokes one of the caller's own sessions. Someone else's session id answers exactly like
-    /// an unknown one.
-    pub async fn revoke_session(&self, caller: &Caller, session_id: &str) -> Result<()> {
-        require_session_token(caller)?;
-        let session_id = session_id.trim();
-        if session_id.is_empty() {
-            return Err(Error::field("session_id", FieldReason::Required, "session_id is required"));
-        }
-        if session_id.len() > 64 {
-            return Err(Error::field("session_id", FieldReason::TooLong, "session_id must be at most 64 characters"));
-        }
-        if !self.end_session(&caller.user.id, session_id).await? {
-            return Err(Error::NotFound(Resource::Session));
-        }
-        self.audit(Some(&caller.user.id), kind::SESSION_REVOKED, serde_json::json!({ "session_id": session_id })).await;
-        Ok(())
-    }
-}
-
-fn require_session_token(caller: &Caller) -> Result<()> {
-    match caller.via {
-        CredentialKind::SessionToken => Ok(()),
-        CredentialKind::AccessToken => Err(Error::SessionTokenRequired),
     }
 }

@@ -1,0 +1,67 @@
+//! What a signed-in user does with their sessions: list them, refresh the current one, end one,
+//! end all the others, log out.
+
+use serde_json::json;
+
+use super::{Caller, SessionCaller};
+use crate::{
+    crypto::IssuedAccessToken,
+    domain::PageRequest,
+    error::{Error, FieldReason, Resource, Result},
+    service::{Services, audit::kind},
+    store::{SessionRecord, SessionWithUser},
+};
+
+impl Services {
+    /// Ends the caller's session.
+    pub async fn logout(&self, caller: &SessionCaller) -> Result<()> {
+        self.end_session(&caller.user.id, &caller.session.id).await?;
+        self.audit(Some(&caller.user.id), kind::LOGOUT, json!({ "session_id": caller.session.id })).await;
+        Ok(())
+    }
+
+    /// Extends the caller's idle expiry and issues a fresh access token. Needs the session
+    /// token: an access token, which other services also see, must not be able to renew itself.
+    pub async fn refresh(&self, caller: &SessionCaller) -> Result<(SessionRecord, IssuedAccessToken)> {
+        let now = self.inner.clock.now();
+        let mut session = caller.session.clone();
+        self.touch(&mut session, now).await?;
+        self.inner.session_cache.refresh(&SessionWithUser { session: session.clone(), user: caller.user.clone() });
+        let access_token = self.issue_access_token(&caller.user.id, &session.id, now)?;
+        Ok((session, access_token))
+    }
+
+    /// One page of the caller's live sessions, newest first, and the next page token.
+    pub async fn list_sessions(
+        &self,
+        caller: &Caller,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<SessionRecord>, Option<String>)> {
+        let page = PageRequest::parse(page_size, page_token)?;
+        let now = self.inner.clock.now();
+        let sessions = self
+            .inner
+            .store
+            .list_user_sessions(&caller.user.id, now, page.after.as_deref(), page.fetch_limit())
+            .await?;
+        Ok(page.finish(sessions, |item| &item.id))
+    }
+
+    /// Revokes one of the caller's own sessions. Someone else's session id answers exactly like
+    /// an unknown one.
+    pub async fn revoke_session(&self, caller: &SessionCaller, session_id: &str) -> Result<()> {
+        let session_id = session_id.trim();
+        if session_id.is_empty() {
+            return Err(Error::field("session_id", FieldReason::Required, "session_id is required"));
+        }
+        if session_id.len() > 64 {
+            return Err(Error::field("session_id", FieldReason::TooLong, "session_id must be at most 64 characters"));
+        }
+        if !self.end_session(&caller.user.id, session_id).await? {
+            return Err(Error::NotFound(Resource::Session));
+        }
+        self.audit(Some(&caller.user.id), kind::SESSION_REVOKED, json!({ "session_id": session_id })).await;
+        Ok(())
+    }
+}
