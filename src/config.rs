@@ -84,6 +84,10 @@ pub struct Config {
     pub session_max_age_secs: u64,
     /// Last-seen and idle expiry are written at most this often per session.
     pub session_touch_interval_secs: u64,
+    /// Factor changes (add or delete a passkey, change the password, link or unlink a provider)
+    /// need the user to have proved a factor in this session this recently: at sign-in or with
+    /// a re-authentication (password or passkey). Older: REAUTHENTICATION_REQUIRED.
+    pub reauthentication_window_secs: u64,
 
     /// How long a replica may answer GetSession from memory (0 disables the cache). A session
     /// revoked through another replica is accepted here for at most this long; revocations
@@ -161,6 +165,7 @@ impl Default for Config {
             session_idle_timeout_secs: 7 * 24 * 3600,
             session_max_age_secs: 30 * 24 * 3600,
             session_touch_interval_secs: 300,
+            reauthentication_window_secs: 300,
             session_cache_ttl_ms: 1000,
             session_cache_max_entries: 100_000,
             cookie_secure: true,
@@ -279,6 +284,9 @@ impl Config {
         }
         if self.session_touch_interval_secs >= self.session_idle_timeout_secs {
             return Err(invalid("session_touch_interval_secs", "must be shorter than session_idle_timeout_secs"));
+        }
+        if !(10..=86_400).contains(&self.reauthentication_window_secs) {
+            return Err(invalid("reauthentication_window_secs", "must be between 10 and 86400"));
         }
         if self.session_cache_ttl_ms > 60_000 {
             return Err(invalid(
@@ -399,6 +407,10 @@ impl Config {
     pub fn session_touch_interval(&self) -> Duration {
         Duration::from_secs(self.session_touch_interval_secs)
     }
+
+    pub fn reauthentication_window(&self) -> Duration {
+        Duration::from_secs(self.reauthentication_window_secs)
+    }
 }
 
 /// An origin is `scheme://host[:port]` and nothing else; `*` cannot go with credentials.
@@ -489,6 +501,8 @@ mod tests {
             ("session_max_age_secs", Config { session_max_age_secs: u64::MAX, ..Config::default() }),
             ("session_max_age_secs", Config { session_max_age_secs: MAX_SESSION_SECS + 1, ..Config::default() }),
             ("session_cache_ttl_ms", Config { session_cache_ttl_ms: u64::MAX, ..Config::default() }),
+            ("reauthentication_window_secs", Config { reauthentication_window_secs: 0, ..Config::default() }),
+            ("reauthentication_window_secs", Config { reauthentication_window_secs: u64::MAX, ..Config::default() }),
         ];
         for (setting, config) in cases {
             assert_eq!(config.validate().unwrap_err().setting, setting);

@@ -28,6 +28,10 @@ pub enum Error {
     /// session token itself; an access token only proves who the caller is.
     #[error("session token required")]
     SessionTokenRequired,
+    /// The call changes a sign-in method (or is as sensitive) and the user last proved a factor
+    /// in this session longer ago than `reauthentication_window_secs`: re-authenticate, retry.
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
 
     // --- state conflicts ---
     /// Registration with an email that already has an account.
@@ -36,6 +40,9 @@ pub enum Error {
     /// The operation needs a password and the user has none.
     #[error("user has no password")]
     NoPassword,
+    /// The operation needs a passkey and the user has none.
+    #[error("user has no passkey")]
+    NoPasskey,
     /// The credential id is already registered (to this or another user).
     #[error("passkey already registered")]
     PasskeyAlreadyRegistered,

@@ -1,8 +1,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    caller::{CookieSettings, authenticate, authenticate_session, request_meta as meta},
-    convert,
+    caller::{CookieSettings, SignInContext, authenticate, authenticate_session, request_meta as meta},
+    convert::{self, count},
     status::to_status,
 };
 use crate::{
@@ -34,12 +34,13 @@ impl AuthApi {
         authenticate_session(&self.services, request).await
     }
 
-    fn signed_in_response<T>(
+    async fn signed_in_response<T>(
         &self,
+        context: &SignInContext,
         signed_in: &SignedIn,
         wrap: impl FnOnce(pb::SignedIn) -> T,
     ) -> Result<Response<T>, Status> {
-        self.cookies.signed_in_response(&self.services, signed_in, wrap)
+        self.cookies.signed_in_response(&self.services, context, signed_in, wrap).await
     }
 }
 
@@ -47,16 +48,18 @@ impl AuthApi {
 impl AuthService for AuthApi {
     async fn register(&self, request: Request<pb::RegisterRequest>) -> Result<Response<pb::RegisterResponse>, Status> {
         let meta = meta(&request);
+        let context = SignInContext::of(&request);
         let pb::RegisterRequest { email, password, name } = request.into_inner();
         let signed_in = self.services.register(&email, &password, &name, &meta).await.map_err(to_status)?;
-        self.signed_in_response(&signed_in, |s| pb::RegisterResponse { signed_in: Some(s) })
+        self.signed_in_response(&context, &signed_in, |s| pb::RegisterResponse { signed_in: Some(s) }).await
     }
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
         let meta = meta(&request);
+        let context = SignInContext::of(&request);
         let pb::LoginRequest { email, password } = request.into_inner();
         let signed_in = self.services.login(&email, &password, &meta).await.map_err(to_status)?;
-        self.signed_in_response(&signed_in, |s| pb::LoginResponse { signed_in: Some(s) })
+        self.signed_in_response(&context, &signed_in, |s| pb::LoginResponse { signed_in: Some(s) }).await
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
@@ -138,7 +141,7 @@ impl AuthService for AuthApi {
         let pb::ChangePasswordRequest { current_password, new_password } = request.into_inner();
         let revoked =
             self.services.change_password(&caller, &current_password, &new_password).await.map_err(to_status)?;
-        Ok(Response::new(pb::ChangePasswordResponse { revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX) }))
+        Ok(Response::new(pb::ChangePasswordResponse { revoked_sessions: count(revoked) }))
     }
 
     async fn update_user(
@@ -149,5 +152,25 @@ impl AuthService for AuthApi {
         let pb::UpdateUserRequest { name } = request.into_inner();
         let user = self.services.update_user_name(&caller, &name).await.map_err(to_status)?;
         Ok(Response::new(pb::UpdateUserResponse { user: Some(convert::user(&user)) }))
+    }
+
+    async fn revoke_other_sessions(
+        &self,
+        request: Request<pb::RevokeOtherSessionsRequest>,
+    ) -> Result<Response<pb::RevokeOtherSessionsResponse>, Status> {
+        let caller = self.session_caller(&request).await?;
+        let pb::RevokeOtherSessionsRequest {} = request.into_inner();
+        let revoked = self.services.revoke_other_sessions(&caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::RevokeOtherSessionsResponse { revoked_sessions: count(revoked) }))
+    }
+
+    async fn reauthenticate(
+        &self,
+        request: Request<pb::ReauthenticateRequest>,
+    ) -> Result<Response<pb::ReauthenticateResponse>, Status> {
+        let caller = self.session_caller(&request).await?;
+        let pb::ReauthenticateRequest { password } = request.into_inner();
+        let session = self.services.reauthenticate_with_password(&caller, &password).await.map_err(to_status)?;
+        Ok(Response::new(pb::ReauthenticateResponse { session: Some(convert::session(&session, &session.id)) }))
     }
 }

@@ -34,6 +34,41 @@ pub fn presented_token(metadata: &MetadataMap) -> Option<String> {
         .map(|cookie| cookie.value().to_owned())
 }
 
+/// Every session credential the request carries (the bearer token, then each session cookie),
+/// for a sign-in to end once it succeeded. Bounded: a request stuffed with cookies costs a few
+/// lookups at most.
+fn presented_tokens(metadata: &MetadataMap) -> Vec<String> {
+    const MAX_PRESENTED: usize = 4;
+    let bearer = metadata
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let cookies = metadata
+        .get_all("cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|cookie| cookie.name() == SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned());
+    bearer.into_iter().chain(cookies).filter(|token| !token.is_empty()).take(MAX_PRESENTED).collect()
+}
+
+/// What a sign-in handler keeps from the request before consuming it.
+#[derive(Debug, Clone)]
+pub struct SignInContext {
+    /// Session credentials the caller presented: they end once the sign-in succeeded.
+    presented: Vec<String>,
+}
+
+impl SignInContext {
+    pub fn of<T>(request: &Request<T>) -> Self {
+        Self { presented: presented_tokens(request.metadata()) }
+    }
+}
+
 /// The presented token, or `NotSignedIn`.
 pub fn required_token<T>(request: &Request<T>) -> Result<String, Error> {
     presented_token(request.metadata()).filter(|token| !token.is_empty()).ok_or(Error::NotSignedIn)
@@ -89,13 +124,16 @@ impl CookieSettings {
     }
 
     /// The proto answer for any sign-in (password, passkey, OAuth), with the session cookie for
-    /// browser callers, living as long as the session can.
-    pub fn signed_in_response<T>(
+    /// browser callers, living as long as the session can. Ends the sessions the caller
+    /// presented (`Services::end_presented_sessions`).
+    pub async fn signed_in_response<T>(
         &self,
         services: &Services,
+        context: &SignInContext,
         signed_in: &SignedIn,
         wrap: impl FnOnce(pb::SignedIn) -> T,
     ) -> Result<Response<T>, Status> {
+        services.end_presented_sessions(&context.presented, signed_in).await;
         let mut response = Response::new(wrap(convert::signed_in(signed_in)));
         let remaining = (signed_in.session.expires - services.clock().now()).to_std().unwrap_or(Duration::ZERO);
         self.set(&mut response, signed_in.token.expose(), remaining)?;

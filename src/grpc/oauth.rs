@@ -1,8 +1,10 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    caller::{CookieSettings, authenticate, authenticate_session, presented_token, request_meta as meta},
-    convert,
+    caller::{
+        CookieSettings, SignInContext, authenticate, authenticate_session, presented_token, request_meta as meta,
+    },
+    convert::{self, count},
     status::to_status,
 };
 use crate::{
@@ -76,16 +78,19 @@ impl OAuthService for OAuthApi {
         request: Request<pb::OAuthCallbackRequest>,
     ) -> Result<Response<pb::OAuthCallbackResponse>, Status> {
         let meta = meta(&request);
+        let context = SignInContext::of(&request);
         let caller = self.optional_caller(&request).await;
         let pb::OAuthCallbackRequest { state, code, error } = request.into_inner();
         let done = self.services.oauth_callback(&state, &code, &error, caller, &meta).await.map_err(to_status)?;
         let account = convert::linked_account(&done.account);
         let user_created = done.user_created;
-        self.cookies.signed_in_response(&self.services, &done.signed_in, |signed_in| pb::OAuthCallbackResponse {
-            signed_in: Some(signed_in),
-            account: Some(account),
-            user_created,
-        })
+        self.cookies
+            .signed_in_response(&self.services, &context, &done.signed_in, |signed_in| pb::OAuthCallbackResponse {
+                signed_in: Some(signed_in),
+                account: Some(account),
+                user_created,
+            })
+            .await
     }
 
     async fn list_linked_accounts(
@@ -107,8 +112,9 @@ impl OAuthService for OAuthApi {
         request: Request<pb::UnlinkAccountRequest>,
     ) -> Result<Response<pb::UnlinkAccountResponse>, Status> {
         let caller = authenticate_session(&self.services, &request).await?;
-        let pb::UnlinkAccountRequest { account_id } = request.into_inner();
-        self.services.unlink_account(&caller, &account_id).await.map_err(to_status)?;
-        Ok(Response::new(pb::UnlinkAccountResponse {}))
+        let pb::UnlinkAccountRequest { account_id, keep_other_sessions } = request.into_inner();
+        let revoked =
+            self.services.unlink_account(&caller, &account_id, keep_other_sessions).await.map_err(to_status)?;
+        Ok(Response::new(pb::UnlinkAccountResponse { revoked_sessions: count(revoked) }))
     }
 }

@@ -35,8 +35,14 @@ pub fn to_status(err: Error) -> Status {
             "SESSION_TOKEN_REQUIRED",
             "this call needs the session token; an access token is not enough",
         ),
+        Error::ReauthenticationRequired => (
+            Code::FailedPrecondition,
+            "REAUTHENTICATION_REQUIRED",
+            "confirm it's you: re-authenticate with your password or a passkey, then try again",
+        ),
         Error::EmailTaken => (Code::AlreadyExists, "EMAIL_TAKEN", "an account with this email already exists"),
         Error::NoPassword => (Code::FailedPrecondition, "NO_PASSWORD", "this account has no password"),
+        Error::NoPasskey => (Code::FailedPrecondition, "NO_PASSKEY", "this account has no passkey"),
         Error::NotFound(Resource::Session) => (Code::NotFound, "SESSION_NOT_FOUND", "no such session"),
         Error::NotFound(Resource::LinkedAccount) => {
             (Code::NotFound, "LINKED_ACCOUNT_NOT_FOUND", "no such linked account")

@@ -3,7 +3,7 @@ use serde_json::json;
 use super::{RequestMeta, Services, SessionCaller, SignedIn, audit::kind};
 use crate::{
     domain::{DisplayName, Email, Password},
-    error::{Error, FieldReason, Result},
+    error::{Error, Result},
     store::{NewUser, SessionWithUser, UserRecord, new_id},
 };
 
@@ -83,6 +83,11 @@ impl Services {
 
     /// Changes the caller's password after checking the current one, and revokes every other
     /// session of theirs (someone who knew the old password may hold one). Returns how many.
+    ///
+    /// A factor change needs a recent authentication; here the current password in the request
+    /// *is* it (NIST SP 800-63B-4: a memorized secret is changed after authenticating with the
+    /// existing one), so a stale session that knows the password may change it and one that
+    /// does not changes nothing.
     pub async fn change_password(&self, caller: &SessionCaller, current: &str, new: &str) -> Result<u64> {
         let policy = self.inner.password_policy;
         let current = Password::parse_existing("current_password", current, policy)?;
@@ -90,16 +95,7 @@ impl Services {
         user_inputs.extend(caller.user.name.as_deref());
         let new = Password::parse_new("new_password", new, policy, &user_inputs)?;
 
-        // Re-read the hash: the caller's copy of the user may predate another password change.
-        let user = self.inner.store.find_user(&caller.user.id).await?.ok_or(Error::SessionInvalid)?;
-        let stored_hash = user.password_hash.ok_or(Error::NoPassword)?;
-        if !self.inner.hasher.verify(current, Some(stored_hash)).await?.matches {
-            return Err(Error::field(
-                "current_password",
-                FieldReason::PasswordIncorrect,
-                "the current password is not correct",
-            ));
-        }
+        self.verify_current_password(caller, "current_password", current).await?;
         let new_hash = self.inner.hasher.hash(new).await?;
         let now = self.inner.clock.now();
         let revoked = self

@@ -8,6 +8,7 @@ mod clock;
 mod keys;
 mod oauth;
 mod passkeys;
+mod reauthentication;
 mod session_cache;
 mod sessions;
 

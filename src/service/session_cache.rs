@@ -149,6 +149,7 @@ mod tests {
                 created_at: now,
                 last_seen_at: now,
                 user_agent: None,
+                authenticated_at: now,
             },
             user: UserRecord {
                 id: user_id.into(),

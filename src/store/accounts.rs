@@ -9,9 +9,10 @@ use sea_orm::{
 };
 
 use super::{
-    NewSession, NewUser, SessionRecord, Store, UserRecord,
+    NewSession, NewUser, OtherSessions, SessionRecord, Store, UserRecord,
     entities::{accounts, users},
     is_unique_violation,
+    sessions::end_other_sessions_in,
 };
 use crate::error::{Error, Result};
 
@@ -86,7 +87,8 @@ pub struct ProviderProfileFields {
 /// What `unlink_account` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnlinkOutcome {
-    Unlinked,
+    /// Unlinked; this many other sessions ended.
+    Unlinked(u64),
     /// No such account for this user.
     NotFound,
     /// It was the user's last way to sign in; nothing was deleted.
@@ -185,7 +187,14 @@ impl Store {
     /// Deletes the user's account `account_id` unless it is their last way to sign in.
     ///
     /// Serialized with every other removal of a sign-in method by `lock_user_in`.
-    pub async fn unlink_account(&self, user_id: &str, account_id: &str, now: DateTime<Utc>) -> Result<UnlinkOutcome> {
+    /// `other` is applied to the user's other sessions in the same transaction.
+    pub async fn unlink_account(
+        &self,
+        user_id: &str,
+        account_id: &str,
+        now: DateTime<Utc>,
+        other: OtherSessions<'_>,
+    ) -> Result<UnlinkOutcome> {
         let txn = self.db.begin().await?;
         if !Self::lock_user_in(&txn, user_id, now).await? {
             return Ok(UnlinkOutcome::NotFound);
@@ -201,7 +210,8 @@ impl Store {
             return Ok(UnlinkOutcome::LastSignInMethod);
         }
         accounts::Entity::delete_by_id(account_id.to_owned()).exec(&txn).await?;
+        let ended = end_other_sessions_in(&txn, user_id, other).await?;
         txn.commit().await?;
-        Ok(UnlinkOutcome::Unlinked)
+        Ok(UnlinkOutcome::Unlinked(ended))
     }
 }

@@ -4,7 +4,10 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::{NewSession, NewUser, SessionWithUser, Store, entities::authenticators, is_unique_violation};
+use super::{
+    NewSession, NewUser, OtherSessions, SessionWithUser, Store, entities::authenticators, is_unique_violation,
+    sessions::end_other_sessions_in,
+};
 use crate::error::{Error, Result};
 
 /// A passkey row as the service layer sees it.
@@ -68,9 +71,19 @@ fn map_insert_error(err: sea_orm::DbErr) -> Error {
 }
 
 impl Store {
-    /// Stores a passkey for an existing user.
-    pub async fn insert_authenticator(&self, authenticator: NewAuthenticator) -> Result<AuthenticatorRecord> {
-        authenticator.into_active_model().insert(&self.db).await.map_err(map_insert_error)
+    /// Stores a passkey for an existing user and applies `other` to their other sessions, in one
+    /// transaction. Returns the passkey and how many sessions ended.
+    pub async fn insert_authenticator(
+        &self,
+        authenticator: NewAuthenticator,
+        other: OtherSessions<'_>,
+    ) -> Result<(AuthenticatorRecord, u64)> {
+        let txn = self.db.begin().await?;
+        let user_id = authenticator.user_id.clone();
+        let stored = authenticator.into_active_model().insert(&txn).await.map_err(map_insert_error)?;
+        let ended = end_other_sessions_in(&txn, &user_id, other).await?;
+        txn.commit().await?;
+        Ok((stored, ended))
     }
 
     /// Creates a passwordless user, their passkey and their first session in one transaction.
@@ -164,18 +177,20 @@ impl Store {
         Ok(Some(model.update(&self.db).await?))
     }
 
-    /// Deletes passkey `id` of `user_id` unless it is their last way to sign in: the user lock
-    /// (`lock_user_in`), the count and the delete are one transaction. Ok(false): no such
-    /// passkey of theirs.
+    /// Deletes passkey `id` of `user_id` unless it is their last way to sign in, and applies
+    /// `other` to their other sessions: the user lock (`lock_user_in`), the count, the delete and
+    /// the session ends are one transaction. Ok(None): no such passkey of theirs; Ok(Some(n)):
+    /// deleted, n sessions ended.
     pub async fn delete_authenticator_unless_last_method(
         &self,
         user_id: &str,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool> {
+        other: OtherSessions<'_>,
+    ) -> Result<Option<u64>> {
         let txn = self.db.begin().await?;
         if !Self::lock_user_in(&txn, user_id, now).await? {
-            return Ok(false);
+            return Ok(None);
         }
         let methods = Self::sign_in_methods_in(&txn, user_id).await?;
         let exists = authenticators::Entity::find_by_id(id.to_owned())
@@ -184,13 +199,14 @@ impl Store {
             .await?
             .is_some();
         if !exists {
-            return Ok(false);
+            return Ok(None);
         }
         if methods.total() <= 1 {
             return Err(Error::LastSignInMethod);
         }
         authenticators::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
+        let ended = end_other_sessions_in(&txn, user_id, other).await?;
         txn.commit().await?;
-        Ok(true)
+        Ok(Some(ended))
     }
 }

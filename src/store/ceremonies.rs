@@ -80,6 +80,14 @@ impl Store {
         if exists { Err(crate::error::Error::CeremonyNotYours) } else { Ok(None) }
     }
 
+    /// The pending ceremony `id` of `kind`, left in place (to refuse a finish before taking it).
+    pub async fn find_ceremony(&self, id: &str, kind: &str) -> Result<Option<CeremonyRecord>> {
+        Ok(ceremonies::Entity::find_by_id(id.to_owned())
+            .filter(ceremonies::Column::Kind.eq(kind))
+            .one(&self.db)
+            .await?)
+    }
+
     /// Deletes ceremonies that expired before `now`; returns how many.
     pub async fn delete_expired_ceremonies(&self, now: DateTime<Utc>) -> Result<u64> {
         let result =

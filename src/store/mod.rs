@@ -18,7 +18,7 @@ pub use authenticators::{AuthenticatorRecord, AuthenticatorUse, NewAuthenticator
 pub use ceremonies::{CeremonyRecord, NewCeremony};
 pub use connect::{Backend, MigrationState};
 pub use counts::RowCounts;
-pub use sessions::{NewSession, SessionWithUser};
+pub use sessions::{NewSession, OtherSessions, SessionWithUser};
 pub use signing_keys::StoredSigningKey;
 pub use users::{NewUser, SignInMethods};
 

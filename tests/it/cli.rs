@@ -25,11 +25,12 @@ fn migrate_status_up_down() {
         assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8(output.stdout).unwrap()
     };
+    let steps = crate::common::migration_steps();
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 8, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), steps, "{status}");
     run(&["migrate", "up"]);
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 8, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), steps, "{status}");
     run(&["migrate", "down", "--steps", "2"]);
     let status = run(&["migrate", "status"]);
     assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 2, "{status}");

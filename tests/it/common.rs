@@ -228,3 +228,9 @@ pub async fn get_session(
 ) -> Result<pb::GetSessionResponse, Status> {
     Ok(client.get_session(bearer(pb::GetSessionRequest::default(), token)).await?.into_inner())
 }
+
+/// How many migration steps Keyward has.
+pub fn migration_steps() -> usize {
+    use keyward_migrations::MigratorTrait;
+    keyward_migrations::Migrator::migrations().len()
+}

@@ -11,6 +11,7 @@ mod fake_provider;
 
 mod auth_flow;
 mod bad_input;
+mod caller_policy;
 mod cli;
 mod config_bounds;
 mod grpc_web;
@@ -19,6 +20,7 @@ mod oauth;
 mod passkey_authenticator;
 mod passkeys;
 mod passkeys_errors;
+mod reauthentication;
 mod schema;
 mod session_cache;
 mod signin_page;

@@ -45,6 +45,7 @@ both_backends!(
     start_refuses_unknown_providers_and_foreign_redirect_uris,
     unreachable_providers_answer_unavailable_quickly,
     start_on_one_replica_finish_on_another,
+    linking_and_unlinking_are_factor_changes,
 );
 
 fn oauth_config(provider: &FakeProvider) -> OAuthConfig {
@@ -394,7 +395,8 @@ async fn linked_accounts_list_and_unlink_but_never_the_last_method(backend: Back
     let github_account = created.account.unwrap();
 
     let before = env.counts().await;
-    let request = bearer(pb::UnlinkAccountRequest { account_id: github_account.id.clone() }, &token);
+    let request =
+        bearer(pb::UnlinkAccountRequest { account_id: github_account.id.clone(), keep_other_sessions: false }, &token);
     let result = env.oauth.unlink_account(request).await;
     assert_refused(result, Code::FailedPrecondition, "LAST_SIGN_IN_METHOD");
     assert_eq!(env.counts().await, before);
@@ -406,7 +408,8 @@ async fn linked_accounts_list_and_unlink_but_never_the_last_method(backend: Back
     let token = linked_signed_in.session_token;
     let access = linked_signed_in.access_token.unwrap().token;
     let linked = linked.account.unwrap();
-    let unlink = |id: &str| bearer(pb::UnlinkAccountRequest { account_id: id.into() }, &token);
+    let unlink =
+        |id: &str| bearer(pb::UnlinkAccountRequest { account_id: id.into(), keep_other_sessions: false }, &token);
     let list = |page_token: String| bearer(pb::ListLinkedAccountsRequest { page_size: 1, page_token }, &token);
     let first = env.oauth.list_linked_accounts(list(String::new())).await.unwrap().into_inner();
     assert_eq!(first.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), [linked.id.as_str()]);
@@ -429,17 +432,26 @@ async fn linked_accounts_list_and_unlink_but_never_the_last_method(backend: Back
     let stranger = register(&mut auth, "stranger@example.com").await;
     let status = env
         .oauth
-        .unlink_account(bearer(pb::UnlinkAccountRequest { account_id: linked.id.clone() }, &stranger.session_token))
+        .unlink_account(bearer(
+            pb::UnlinkAccountRequest { account_id: linked.id.clone(), keep_other_sessions: false },
+            &stranger.session_token,
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    let status =
-        env.oauth.unlink_account(pb::UnlinkAccountRequest { account_id: linked.id.clone() }).await.unwrap_err();
+    let status = env
+        .oauth
+        .unlink_account(pb::UnlinkAccountRequest { account_id: linked.id.clone(), keep_other_sessions: false })
+        .await
+        .unwrap_err();
     assert_eq!(reason(&status), "NOT_SIGNED_IN");
     // An access token may list, but not remove a way to sign in.
     let status = env
         .oauth
-        .unlink_account(bearer(pb::UnlinkAccountRequest { account_id: linked.id.clone() }, &access))
+        .unlink_account(bearer(
+            pb::UnlinkAccountRequest { account_id: linked.id.clone(), keep_other_sessions: false },
+            &access,
+        ))
         .await
         .unwrap_err();
     assert_eq!((status.code(), reason(&status).as_str()), (Code::PermissionDenied, "SESSION_TOKEN_REQUIRED"));
@@ -668,5 +680,57 @@ async fn start_on_one_replica_finish_on_another(backend: Backend) {
         assert_eq!(reason(&status), "OAUTH_STATE_INVALID");
     }
     replica.shutdown().await.unwrap();
+    env.stop().await;
+}
+
+async fn linking_and_unlinking_are_factor_changes(backend: Backend) {
+    let mut env = Env::start(backend, ProviderUser::new("factor", "factor@provider.example", true)).await;
+    let mut auth = env.server.auth().await;
+    let me = register(&mut auth, "factor@example.com").await;
+    let stale = std::time::Duration::from_secs(301);
+
+    // A session that signed in more than reauthentication_window_secs ago cannot start a link.
+    env.server.clock.advance(stale);
+    let before = env.counts().await;
+    let result = env.oauth.start_o_auth(bearer(link(GITHUB), &me.session_token)).await;
+    assert_refused(result, Code::FailedPrecondition, "REAUTHENTICATION_REQUIRED");
+    assert_eq!(env.counts().await, before);
+
+    // Re-authenticated, it links (and the callback hands over a new, fresh session).
+    auth.reauthenticate(bearer(
+        pb::ReauthenticateRequest { password: crate::common::PASSWORD.into() },
+        &me.session_token,
+    ))
+    .await
+    .unwrap();
+    let back = env.authorize(bearer(link(GITHUB), &me.session_token)).await;
+    let linked = env.callback_as(&back, Some(&me.session_token)).await.unwrap().into_inner();
+    let token = linked.signed_in.unwrap().session_token;
+    let account_id = linked.account.unwrap().id;
+    let elsewhere = crate::common::login(&mut auth, "factor@example.com", crate::common::PASSWORD).await.unwrap();
+
+    // Stale again: unlinking is refused and changes nothing.
+    env.server.clock.advance(stale);
+    let unlink = |keep_other_sessions| {
+        bearer(pb::UnlinkAccountRequest { account_id: account_id.clone(), keep_other_sessions }, &token)
+    };
+    let before = env.counts().await;
+    assert_refused(
+        env.oauth.unlink_account(unlink(false)).await,
+        Code::FailedPrecondition,
+        "REAUTHENTICATION_REQUIRED",
+    );
+    assert_eq!(env.counts().await, before);
+
+    // Fresh: unlinking ends the other sessions (here the password sign-in elsewhere).
+    auth.reauthenticate(bearer(pb::ReauthenticateRequest { password: crate::common::PASSWORD.into() }, &token))
+        .await
+        .unwrap();
+    let unlinked = env.oauth.unlink_account(unlink(false)).await.unwrap().into_inner();
+    assert_eq!(unlinked.revoked_sessions, 1);
+    assert_eq!(reason(&get_session(&mut auth, &elsewhere.session_token).await.unwrap_err()), "SESSION_INVALID");
+    assert!(get_session(&mut auth, &token).await.is_ok());
+    let kinds = env.server.app.services().store().audit_event_kinds(&me.user.unwrap().id).await.unwrap();
+    assert!(kinds.contains(&"account.unlinked".to_owned()), "{kinds:?}");
     env.stop().await;
 }

@@ -32,7 +32,12 @@ pub async fn add_passkey(
     let credential_json = authenticator.create(&start.options_json);
     client
         .finish_passkey_registration(bearer(
-            pb::FinishPasskeyRegistrationRequest { ceremony_id: start.ceremony_id, credential_json, name: name.into() },
+            pb::FinishPasskeyRegistrationRequest {
+                ceremony_id: start.ceremony_id,
+                credential_json,
+                name: name.into(),
+                revoke_other_sessions: false,
+            },
             session_token,
         ))
         .await
@@ -151,7 +156,13 @@ async fn add_passkey_sign_in_and_manage(backend: Backend) {
         .passkey
         .unwrap();
     assert_eq!(renamed.name, "Work laptop");
-    client.delete_passkey(bearer(pb::DeletePasskeyRequest { passkey_id: added.id.clone() }, &token)).await.unwrap();
+    client
+        .delete_passkey(bearer(
+            pb::DeletePasskeyRequest { passkey_id: added.id.clone(), keep_other_sessions: false },
+            &token,
+        ))
+        .await
+        .unwrap();
     let listed = client.list_passkeys(bearer(pb::ListPasskeysRequest::default(), &token)).await.unwrap().into_inner();
     assert!(listed.passkeys.is_empty());
 
@@ -201,7 +212,10 @@ async fn passkey_only_sign_up(backend: Backend) {
 
     // The only way in cannot be deleted.
     let err = client
-        .delete_passkey(bearer(pb::DeletePasskeyRequest { passkey_id: passkey.id.clone() }, &signed_in.session_token))
+        .delete_passkey(bearer(
+            pb::DeletePasskeyRequest { passkey_id: passkey.id.clone(), keep_other_sessions: false },
+            &signed_in.session_token,
+        ))
         .await
         .unwrap_err();
     assert_eq!((err.code(), reason(&err).as_str()), (Code::FailedPrecondition, "LAST_SIGN_IN_METHOD"));
@@ -251,6 +265,7 @@ async fn two_replicas_share_ceremonies(backend: Backend) {
                 ceremony_id: start.ceremony_id,
                 credential_json,
                 name: String::new(),
+                revoke_other_sessions: false,
             },
             &token,
         ))
@@ -327,6 +342,7 @@ async fn options_and_credentials_use_the_webauthn_l3_json_forms() {
                 ceremony_id: start.ceremony_id,
                 credential_json,
                 name: String::new(),
+                revoke_other_sessions: false,
             },
             &user.session_token,
         ))

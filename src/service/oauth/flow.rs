@@ -93,7 +93,13 @@ impl Services {
         })?;
         let user_id = match (intent, link_to) {
             (OAuthIntent::SignIn, _) => None,
-            (OAuthIntent::Link, Some(caller)) => Some(caller.user.id.clone()),
+            // Linking adds a way to sign in: a factor change, so the session must have proved a
+            // factor recently. Checked here, where the round-trip starts; the callback needs the
+            // same user's session token.
+            (OAuthIntent::Link, Some(caller)) => {
+                self.require_recent_authentication(caller)?;
+                Some(caller.user.id.clone())
+            }
             (OAuthIntent::Link, None) => return Err(Error::NotSignedIn),
         };
 
@@ -203,20 +209,9 @@ impl Services {
                 oidc.identify(code, verifier, &nonce, &redirect, &self.inner.clock).await?
             }
         };
-        let done = self.link_or_sign_in(provider, identity, link_user.as_ref(), meta).await?;
-        if let Some(caller) = &link_user {
-            self.retire_session(caller).await;
-        }
-        Ok(done)
-    }
-
-    /// After a link the caller holds the new session the callback returned; the one they linked
-    /// with ends (OWASP: a new session id whenever the account's privileges change). Best
-    /// effort: the link stands if this fails, and the old session still expires on its own.
-    async fn retire_session(&self, caller: &SessionCaller) {
-        if let Err(err) = self.end_session(&caller.user.id, &caller.session.id).await {
-            tracing::warn!(user_id = %caller.user.id, error = %err, "could not end the session replaced by a link");
-        }
+        // After a link the caller holds the new session this returns; the one they linked with
+        // ends like any session presented to a sign-in (`Services::end_presented_sessions`).
+        self.link_or_sign_in(provider, identity, link_user.as_ref(), meta).await
     }
 
     async fn link_or_sign_in(

@@ -32,12 +32,7 @@ impl Services {
     /// the answer has the same shape either way and does not reveal whether the account exists.
     pub async fn start_passkey_login(&self, email: &str) -> Result<CeremonyStart> {
         let email = if email.trim().is_empty() { None } else { Some(Email::parse("email", email)?) };
-        let (challenge, authentication) = self
-            .inner
-            .webauthn
-            .start_discoverable_authentication()
-            .map_err(|err| Error::internal(format_args!("starting passkey sign-in: {err}")))?;
-        let mut options = public_key_options(&challenge)?;
+        let mut allow = None;
         let mut only_user = None;
         if let Some(email) = &email {
             let user = self.inner.store.find_user_by_email(email.as_str()).await?;
@@ -45,22 +40,47 @@ impl Services {
                 Some(user) => self.inner.store.user_authenticators(&user.id).await?,
                 None => Vec::new(),
             };
-            let allow: Vec<serde_json::Value> = if passkeys.is_empty() {
+            allow = Some(if passkeys.is_empty() {
                 let decoy = self.inner.keys.current().derive_secret(&format!("passkey-decoy:{email}"));
                 vec![
                     json!({ "type": "public-key", "id": URL_SAFE_NO_PAD.encode(decoy), "transports": DECOY_TRANSPORTS }),
                 ]
             } else {
                 passkeys.iter().map(allow_entry).collect()
-            };
-            options["allowCredentials"] = allow.into();
+            });
             only_user = Some(user.map_or_else(|| "no-such-user".to_owned(), |user| user.id));
         }
-        adjust_request_options(&mut options, self.inner.passkeys.user_verification);
-        let mut state = to_json(&LoginState { authentication, only_user })?;
-        adjust_state_policy(&mut state, self.inner.passkeys.user_verification);
+        let (options, authentication) = self.assertion_request(allow)?;
+        let state = self.assertion_state(&LoginState { authentication, only_user })?;
         let ceremony_id = self.begin_ceremony(kind::LOGIN, None, &state, self.inner.clock.now()).await?;
         Ok(CeremonyStart { ceremony_id, options_json: options.to_string() })
+    }
+
+    /// Request options for an assertion (allowCredentials set to `allow` when given, else
+    /// discoverable) adjusted to the user-verification policy, and webauthn-rs's state for the
+    /// finish.
+    pub(super) fn assertion_request(
+        &self,
+        allow: Option<Vec<serde_json::Value>>,
+    ) -> Result<(serde_json::Value, DiscoverableAuthentication)> {
+        let (challenge, authentication) = self
+            .inner
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(|err| Error::internal(format_args!("starting passkey sign-in: {err}")))?;
+        let mut options = public_key_options(&challenge)?;
+        if let Some(allow) = allow {
+            options["allowCredentials"] = allow.into();
+        }
+        adjust_request_options(&mut options, self.inner.passkeys.user_verification);
+        Ok((options, authentication))
+    }
+
+    /// Ceremony state holding webauthn-rs's authentication state, with its policy adjusted.
+    pub(super) fn assertion_state(&self, state: &impl Serialize) -> Result<serde_json::Value> {
+        let mut state = to_json(state)?;
+        adjust_state_policy(&mut state, self.inner.passkeys.user_verification);
+        Ok(state)
     }
 
     /// Verifies the assertion and signs in. Updates the stored counter, backup state and last use;
@@ -76,6 +96,27 @@ impl Services {
         let ceremony = self.finish_ceremony(ceremony_id, kind::LOGIN, None).await?;
         let LoginState { authentication, only_user } = super::ceremony_state(&ceremony)?;
 
+        let record = self.verify_assertion(&credential, authentication, only_user.as_deref()).await?;
+        let user = self.inner.store.find_user(&record.user_id).await?.ok_or(Error::PasskeyUnknown)?;
+        let signed_in = self.sign_in(user, meta).await?;
+        self.audit(
+            Some(&signed_in.user.id),
+            audit::LOGIN_SUCCEEDED,
+            json!({ "method": "passkey", "passkey_id": record.id, "session_id": signed_in.session.id }),
+        )
+        .await;
+        Ok(signed_in)
+    }
+
+    /// Verifies an assertion for a ceremony started with `assertion_request`, whose credentials
+    /// were narrowed to `only_user`'s when set. Updates the stored counter, backup state and last
+    /// use; applies the counter policy to a counter that did not increase. Returns the passkey.
+    pub(super) async fn verify_assertion(
+        &self,
+        credential: &PublicKeyCredential,
+        authentication: DiscoverableAuthentication,
+        only_user: Option<&str>,
+    ) -> Result<AuthenticatorRecord> {
         // WebAuthn L3 §7.2 step 6: a discoverable ceremony (empty allowCredentials) needs the
         // user handle, and when present it must name the credential's owner. An email-narrowed
         // ceremony listed the credentials itself, so the handle is optional there.
@@ -91,7 +132,7 @@ impl Services {
             None if only_user.is_some() => {}
             _ => return Err(Error::PasskeyRejected { stage: PasskeyStage::Login, failure: PasskeyFailure::Invalid }),
         }
-        if only_user.as_ref().is_some_and(|only| *only != record.user_id) {
+        if only_user.is_some_and(|only| only != record.user_id) {
             return Err(Error::PasskeyUnknown);
         }
 
@@ -104,7 +145,7 @@ impl Services {
         let result = self
             .inner
             .webauthn
-            .finish_discoverable_authentication_v2(&credential, authentication, &unchecked_counter)
+            .finish_discoverable_authentication_v2(credential, authentication, &unchecked_counter)
             .map_err(|err| rejected(PasskeyStage::Login, &err))?;
 
         let stored_counter = u32::try_from(record.counter).unwrap_or(u32::MAX);
@@ -125,15 +166,7 @@ impl Services {
             used_at: now,
         };
         self.inner.store.record_authenticator_use(&record.id, usage).await?;
-        let user = self.inner.store.find_user(&record.user_id).await?.ok_or(Error::PasskeyUnknown)?;
-        let signed_in = self.sign_in(user, meta).await?;
-        self.audit(
-            Some(&signed_in.user.id),
-            audit::LOGIN_SUCCEEDED,
-            json!({ "method": "passkey", "passkey_id": record.id, "session_id": signed_in.session.id }),
-        )
-        .await;
-        Ok(signed_in)
+        Ok(record)
     }
 
     /// A counter at or below the stored one (WebAuthn L3 §7.2 step 21: a possible clone; what
@@ -163,7 +196,7 @@ impl Services {
 }
 
 /// One allowCredentials entry for a stored passkey.
-fn allow_entry(record: &AuthenticatorRecord) -> serde_json::Value {
+pub(super) fn allow_entry(record: &AuthenticatorRecord) -> serde_json::Value {
     let transports: Vec<&str> = record.transports.as_deref().map(|t| t.split(',').collect()).unwrap_or_default();
     json!({ "type": "public-key", "id": record.credential_id, "transports": transports })
 }

@@ -11,7 +11,7 @@ use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
     domain::{DisplayName, Email},
     error::{Error, FieldReason, PasskeyStage, Result},
-    service::{RequestMeta, Services, SessionCaller, SignedIn, audit::kind as audit},
+    service::{RequestMeta, Services, SessionCaller, SignedIn, audit::kind as audit, sessions::other_sessions},
     store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
 };
 
@@ -27,9 +27,19 @@ struct SignUpState {
     name: Option<String>,
 }
 
+impl super::SessionBound for RegisterState {
+    fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct RegisterState {
     registration: PasskeyRegistration,
+    /// The session that started it (and passed the recent-authentication check then): only it
+    /// may finish. Absent in ceremonies started before this field existed, which then fail.
+    #[serde(default)]
+    session_id: Option<String>,
 }
 
 /// An optional passkey name from the request: trimmed, bounded, a dated default when empty.
@@ -53,8 +63,11 @@ fn user_handle(user_id: &str) -> Result<Uuid> {
 
 impl Services {
     /// Begins adding a passkey to the signed-in caller's account. Their existing passkeys go in
-    /// `excludeCredentials` so an authenticator cannot register twice.
+    /// `excludeCredentials` so an authenticator cannot register twice. A factor change: needs a
+    /// recent authentication, checked here before the browser asks the user for anything; the
+    /// ceremony is then bound to this session.
     pub async fn start_passkey_registration(&self, caller: &SessionCaller) -> Result<CeremonyStart> {
+        self.require_recent_authentication(caller)?;
         let existing = self.inner.store.user_authenticators(&caller.user.id).await?;
         let exclude: Vec<CredentialID> =
             existing.iter().filter_map(|a| URL_SAFE_NO_PAD.decode(&a.credential_id).ok()).collect::<Vec<_>>();
@@ -65,34 +78,41 @@ impl Services {
             .start_passkey_registration(user_handle(&caller.user.id)?, &caller.user.email, &display, Some(exclude))
             .map_err(|err| Error::internal(format_args!("starting passkey registration: {err}")))?;
         let now = self.inner.clock.now();
-        let state = self.registration_state(to_json(&RegisterState { registration })?);
+        let state = self
+            .registration_state(to_json(&RegisterState { registration, session_id: Some(caller.session.id.clone()) })?);
         let ceremony_id = self.begin_ceremony(kind::REGISTER, Some(caller.user.id.clone()), &state, now).await?;
         Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
     }
 
-    /// Verifies the new credential and stores it for the caller.
+    /// Verifies the new credential and stores it for the caller, ending their other sessions
+    /// when `revoke_other_sessions` (in the same transaction). Returns the passkey and how many
+    /// sessions ended.
     pub async fn finish_passkey_registration(
         &self,
         caller: &SessionCaller,
         ceremony_id: &str,
         credential_json: &str,
         name: &str,
-    ) -> Result<AuthenticatorRecord> {
+        revoke_other_sessions: bool,
+    ) -> Result<(AuthenticatorRecord, u64)> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
         let now = self.inner.clock.now();
         let name = passkey_name("name", name, now)?;
-        let ceremony = self.finish_ceremony(ceremony_id, kind::REGISTER, Some(&caller.user.id)).await?;
-        let RegisterState { registration } = super::ceremony_state(&ceremony)?;
+        let RegisterState { registration, .. } =
+            self.finish_session_ceremony(ceremony_id, kind::REGISTER, caller).await?;
         let passkey = self
             .inner
             .webauthn
             .finish_passkey_registration(&credential, &registration)
             .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
         let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
-        let stored = self.inner.store.insert_authenticator(authenticator).await?;
-        self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, json!({ "passkey_id": stored.id })).await;
-        Ok(stored)
+        let other = other_sessions(caller, revoke_other_sessions);
+        let (stored, ended) = self.inner.store.insert_authenticator(authenticator, other).await?;
+        self.forget_ended_sessions(caller, ended);
+        let detail = json!({ "passkey_id": stored.id, "revoked_sessions": ended });
+        self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, detail).await;
+        Ok((stored, ended))
     }
 
     /// Begins creating a passwordless account for `email`.

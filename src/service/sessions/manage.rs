@@ -9,7 +9,7 @@ use crate::{
     domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
     service::{Services, audit::kind},
-    store::{SessionRecord, SessionWithUser},
+    store::{OtherSessions, SessionRecord, SessionWithUser},
 };
 
 impl Services {
@@ -49,7 +49,9 @@ impl Services {
     }
 
     /// Revokes one of the caller's own sessions. Someone else's session id answers exactly like
-    /// an unknown one.
+    /// an unknown one. Ending a session other than the current one needs a recent
+    /// authentication (ASVS 5 V7.5.2: a stolen session must not sign its owner out everywhere);
+    /// ending the current one is a logout.
     pub async fn revoke_session(&self, caller: &SessionCaller, session_id: &str) -> Result<()> {
         let session_id = session_id.trim();
         if session_id.is_empty() {
@@ -58,10 +60,37 @@ impl Services {
         if session_id.len() > 64 {
             return Err(Error::field("session_id", FieldReason::TooLong, "session_id must be at most 64 characters"));
         }
+        if session_id != caller.session.id {
+            self.require_recent_authentication(caller)?;
+        }
         if !self.end_session(&caller.user.id, session_id).await? {
             return Err(Error::NotFound(Resource::Session));
         }
         self.audit(Some(&caller.user.id), kind::SESSION_REVOKED, json!({ "session_id": session_id })).await;
         Ok(())
     }
+
+    /// "Sign out everywhere else": ends every session of the caller's but the current one.
+    /// Needs a recent authentication, like revoking any other session. Returns how many ended.
+    pub async fn revoke_other_sessions(&self, caller: &SessionCaller) -> Result<u64> {
+        self.require_recent_authentication(caller)?;
+        let ended = self.inner.store.delete_other_sessions(&caller.user.id, &caller.session.id).await?;
+        self.forget_ended_sessions(caller, ended);
+        self.audit(Some(&caller.user.id), kind::OTHER_SESSIONS_REVOKED, json!({ "revoked_sessions": ended })).await;
+        Ok(ended)
+    }
+
+    /// After a change that ended `ended` of the caller's other sessions in the store: they stop
+    /// working on this replica now, not when their cache entries age out.
+    pub(in crate::service) fn forget_ended_sessions(&self, caller: &SessionCaller, ended: u64) {
+        if ended > 0 {
+            self.inner.session_cache.forget_user(&caller.user.id);
+        }
+    }
+}
+
+/// What a factor change does with the caller's other sessions: end them all (`end_them`) or
+/// keep them.
+pub(in crate::service) fn other_sessions(caller: &SessionCaller, end_them: bool) -> OtherSessions<'_> {
+    if end_them { OtherSessions::EndAllBut(&caller.session.id) } else { OtherSessions::Keep }
 }

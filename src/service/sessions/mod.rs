@@ -4,6 +4,8 @@
 mod caller;
 mod manage;
 
+pub(super) use manage::other_sessions;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,12 +21,14 @@ use crate::{
     store::{NewSession, SessionRecord, SessionWithUser, UserRecord, new_id},
 };
 
-/// How long sessions live and how often their use is written down.
+/// How long sessions live, how often their use is written down, and how recent a proof of a
+/// factor must be for a factor change.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
     pub idle_timeout: Duration,
     pub max_age: Duration,
     pub touch_interval: Duration,
+    pub reauthentication_window: Duration,
 }
 
 impl SessionPolicy {
@@ -33,6 +37,7 @@ impl SessionPolicy {
             idle_timeout: config.session_idle_timeout(),
             max_age: config.session_max_age(),
             touch_interval: config.session_touch_interval(),
+            reauthentication_window: config.reauthentication_window(),
         }
     }
 }
@@ -180,5 +185,33 @@ impl Services {
         let deleted = self.inner.store.delete_user_session(user_id, session_id).await?;
         self.inner.session_cache.forget_session(session_id);
         Ok(deleted)
+    }
+
+    /// After a successful sign-in: the sessions the caller presented with the request (cookie or
+    /// bearer token) end, whoever they belonged to — the client now holds the new session, and a
+    /// session planted in the browser beforehand must not survive the sign-in (session fixation;
+    /// ASVS 5 V7.2.4). Access tokens are left alone: they end with their session, and presenting
+    /// one must not end anything. Best effort: the sign-in stands if this fails.
+    pub async fn end_presented_sessions(&self, presented: &[String], signed_in: &SignedIn) {
+        for token in presented {
+            let Some(token) = SessionToken::parse(token) else { continue };
+            let result = async {
+                let Some(found) = self.inner.store.find_session_by_token_hash(token.hash().as_str()).await? else {
+                    return Ok::<(), Error>(());
+                };
+                if found.session.id == signed_in.session.id {
+                    return Ok(());
+                }
+                if self.end_session(&found.user.id, &found.session.id).await? {
+                    let detail = serde_json::json!({ "session_id": found.session.id, "replaced_by_user": signed_in.user.id != found.user.id });
+                    self.audit(Some(&found.user.id), super::audit::kind::SESSION_REPLACED, detail).await;
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(err) = result {
+                tracing::warn!(error = %err, "could not end the session replaced by a sign-in");
+            }
+        }
     }
 }

@@ -118,11 +118,15 @@ class ListLinkedAccountsResponse(_message.Message):
     def __init__(self, accounts: _Optional[_Iterable[_Union[LinkedAccount, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UnlinkAccountRequest(_message.Message):
-    __slots__ = ("account_id",)
+    __slots__ = ("account_id", "keep_other_sessions")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEEP_OTHER_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     account_id: str
-    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+    keep_other_sessions: bool
+    def __init__(self, account_id: _Optional[str] = ..., keep_other_sessions: _Optional[bool] = ...) -> None: ...
 
 class UnlinkAccountResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("revoked_sessions",)
+    REVOKED_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    revoked_sessions: int
+    def __init__(self, revoked_sessions: _Optional[int] = ...) -> None: ...

@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { SignedIn } from "./resources_pb.js";
+import type { Session, SignedIn } from "./resources_pb.js";
 import { file_keyward_v1_resources } from "./resources_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/passkey.proto.
  */
 export const file_keyward_v1_passkey: GenFile = /*@__PURE__*/
-  fileDesc("ChhrZXl3YXJkL3YxL3Bhc3NrZXkucHJvdG8SCmtleXdhcmQudjEiowIKB1Bhc3NrZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIVCg1jcmVkZW50aWFsX2lkGAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPYmFja3VwX2VsaWdpYmxlGAYgASgIEhEKCWJhY2tlZF91cBgHIAEoCBIyCgtkZXZpY2VfdHlwZRgIIAEoDjIdLmtleXdhcmQudjEuUGFzc2tleURldmljZVR5cGUSEgoKdHJhbnNwb3J0cxgJIAMoCRIOCgZhYWd1aWQYCiABKAkiIQofU3RhcnRQYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdCJNCiBTdGFydFBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZRITCgtjZXJlbW9ueV9pZBgBIAEoCRIUCgxvcHRpb25zX2pzb24YAiABKAkiXgogRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvblJlcXVlc3QSEwoLY2VyZW1vbnlfaWQYASABKAkSFwoPY3JlZGVudGlhbF9qc29uGAIgASgJEgwKBG5hbWUYAyABKAkiSQohRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlEiQKB3Bhc3NrZXkYASABKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkiOAoZU3RhcnRQYXNza2V5U2lnblVwUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIMCgRuYW1lGAIgASgJIkcKGlN0YXJ0UGFzc2tleVNpZ25VcFJlc3BvbnNlEhMKC2NlcmVtb255X2lkGAEgASgJEhQKDG9wdGlvbnNfanNvbhgCIAEoCSJgChpGaW5pc2hQYXNza2V5U2lnblVwUmVxdWVzdBITCgtjZXJlbW9ueV9pZBgBIAEoCRIXCg9jcmVkZW50aWFsX2pzb24YAiABKAkSFAoMcGFzc2tleV9uYW1lGAMgASgJImwKG0ZpbmlzaFBhc3NrZXlTaWduVXBSZXNwb25zZRInCglzaWduZWRfaW4YASABKAsyFC5rZXl3YXJkLnYxLlNpZ25lZEluEiQKB3Bhc3NrZXkYAiABKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkiKQoYU3RhcnRQYXNza2V5TG9naW5SZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIkYKGVN0YXJ0UGFzc2tleUxvZ2luUmVzcG9uc2USEwoLY2VyZW1vbnlfaWQYASABKAkSFAoMb3B0aW9uc19qc29uGAIgASgJIkkKGUZpbmlzaFBhc3NrZXlMb2dpblJlcXVlc3QSEwoLY2VyZW1vbnlfaWQYASABKAkSFwoPY3JlZGVudGlhbF9qc29uGAIgASgJIkUKGkZpbmlzaFBhc3NrZXlMb2dpblJlc3BvbnNlEicKCXNpZ25lZF9pbhgBIAEoCzIULmtleXdhcmQudjEuU2lnbmVkSW4iPAoTTGlzdFBhc3NrZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJWChRMaXN0UGFzc2tleXNSZXNwb25zZRIlCghwYXNza2V5cxgBIAMoCzITLmtleXdhcmQudjEuUGFzc2tleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOAoUUmVuYW1lUGFzc2tleVJlcXVlc3QSEgoKcGFzc2tleV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJIj0KFVJlbmFtZVBhc3NrZXlSZXNwb25zZRIkCgdwYXNza2V5GAEgASgLMhMua2V5d2FyZC52MS5QYXNza2V5IioKFERlbGV0ZVBhc3NrZXlSZXF1ZXN0EhIKCnBhc3NrZXlfaWQYASABKAkiFwoVRGVsZXRlUGFzc2tleVJlc3BvbnNlKoUBChFQYXNza2V5RGV2aWNlVHlwZRIjCh9QQVNTS0VZX0RFVklDRV9UWVBFX1VOU1BFQ0lGSUVEEAASJQohUEFTU0tFWV9ERVZJQ0VfVFlQRV9TSU5HTEVfREVWSUNFEAESJAogUEFTU0tFWV9ERVZJQ0VfVFlQRV9NVUxUSV9ERVZJQ0UQAjKUBwoOUGFzc2tleVNlcnZpY2USdQoYU3RhcnRQYXNza2V5UmVnaXN0cmF0aW9uEisua2V5d2FyZC52MS5TdGFydFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0Giwua2V5d2FyZC52MS5TdGFydFBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZRJ4ChlGaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uEiwua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBotLmtleXdhcmQudjEuRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlEmMKElN0YXJ0UGFzc2tleVNpZ25VcBIlLmtleXdhcmQudjEuU3RhcnRQYXNza2V5U2lnblVwUmVxdWVzdBomLmtleXdhcmQudjEuU3RhcnRQYXNza2V5U2lnblVwUmVzcG9uc2USZgoTRmluaXNoUGFzc2tleVNpZ25VcBImLmtleXdhcmQudjEuRmluaXNoUGFzc2tleVNpZ25VcFJlcXVlc3QaJy5rZXl3YXJkLnYxLkZpbmlzaFBhc3NrZXlTaWduVXBSZXNwb25zZRJgChFTdGFydFBhc3NrZXlMb2dpbhIkLmtleXdhcmQudjEuU3RhcnRQYXNza2V5TG9naW5SZXF1ZXN0GiUua2V5d2FyZC52MS5TdGFydFBhc3NrZXlMb2dpblJlc3BvbnNlEmMKEkZpbmlzaFBhc3NrZXlMb2dpbhIlLmtleXdhcmQudjEuRmluaXNoUGFzc2tleUxvZ2luUmVxdWVzdBomLmtleXdhcmQudjEuRmluaXNoUGFzc2tleUxvZ2luUmVzcG9uc2USUQoMTGlzdFBhc3NrZXlzEh8ua2V5d2FyZC52MS5MaXN0UGFzc2tleXNSZXF1ZXN0GiAua2V5d2FyZC52MS5MaXN0UGFzc2tleXNSZXNwb25zZRJUCg1SZW5hbWVQYXNza2V5EiAua2V5d2FyZC52MS5SZW5hbWVQYXNza2V5UmVxdWVzdBohLmtleXdhcmQudjEuUmVuYW1lUGFzc2tleVJlc3BvbnNlElQKDURlbGV0ZVBhc3NrZXkSIC5rZXl3YXJkLnYxLkRlbGV0ZVBhc3NrZXlSZXF1ZXN0GiEua2V5d2FyZC52MS5EZWxldGVQYXNza2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_keyward_v1_resources]);
+  fileDesc("ChhrZXl3YXJkL3YxL3Bhc3NrZXkucHJvdG8SCmtleXdhcmQudjEiowIKB1Bhc3NrZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIVCg1jcmVkZW50aWFsX2lkGAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPYmFja3VwX2VsaWdpYmxlGAYgASgIEhEKCWJhY2tlZF91cBgHIAEoCBIyCgtkZXZpY2VfdHlwZRgIIAEoDjIdLmtleXdhcmQudjEuUGFzc2tleURldmljZVR5cGUSEgoKdHJhbnNwb3J0cxgJIAMoCRIOCgZhYWd1aWQYCiABKAkiIQofU3RhcnRQYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdCJNCiBTdGFydFBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZRITCgtjZXJlbW9ueV9pZBgBIAEoCRIUCgxvcHRpb25zX2pzb24YAiABKAkifQogRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvblJlcXVlc3QSEwoLY2VyZW1vbnlfaWQYASABKAkSFwoPY3JlZGVudGlhbF9qc29uGAIgASgJEgwKBG5hbWUYAyABKAkSHQoVcmV2b2tlX290aGVyX3Nlc3Npb25zGAQgASgIImMKIUZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZRIkCgdwYXNza2V5GAEgASgLMhMua2V5d2FyZC52MS5QYXNza2V5EhgKEHJldm9rZWRfc2Vzc2lvbnMYAiABKAUiOAoZU3RhcnRQYXNza2V5U2lnblVwUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIMCgRuYW1lGAIgASgJIkcKGlN0YXJ0UGFzc2tleVNpZ25VcFJlc3BvbnNlEhMKC2NlcmVtb255X2lkGAEgASgJEhQKDG9wdGlvbnNfanNvbhgCIAEoCSJgChpGaW5pc2hQYXNza2V5U2lnblVwUmVxdWVzdBITCgtjZXJlbW9ueV9pZBgBIAEoCRIXCg9jcmVkZW50aWFsX2pzb24YAiABKAkSFAoMcGFzc2tleV9uYW1lGAMgASgJImwKG0ZpbmlzaFBhc3NrZXlTaWduVXBSZXNwb25zZRInCglzaWduZWRfaW4YASABKAsyFC5rZXl3YXJkLnYxLlNpZ25lZEluEiQKB3Bhc3NrZXkYAiABKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkiKQoYU3RhcnRQYXNza2V5TG9naW5SZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIkYKGVN0YXJ0UGFzc2tleUxvZ2luUmVzcG9uc2USEwoLY2VyZW1vbnlfaWQYASABKAkSFAoMb3B0aW9uc19qc29uGAIgASgJIkkKGUZpbmlzaFBhc3NrZXlMb2dpblJlcXVlc3QSEwoLY2VyZW1vbnlfaWQYASABKAkSFwoPY3JlZGVudGlhbF9qc29uGAIgASgJIkUKGkZpbmlzaFBhc3NrZXlMb2dpblJlc3BvbnNlEicKCXNpZ25lZF9pbhgBIAEoCzIULmtleXdhcmQudjEuU2lnbmVkSW4iPAoTTGlzdFBhc3NrZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJWChRMaXN0UGFzc2tleXNSZXNwb25zZRIlCghwYXNza2V5cxgBIAMoCzITLmtleXdhcmQudjEuUGFzc2tleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOAoUUmVuYW1lUGFzc2tleVJlcXVlc3QSEgoKcGFzc2tleV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJIj0KFVJlbmFtZVBhc3NrZXlSZXNwb25zZRIkCgdwYXNza2V5GAEgASgLMhMua2V5d2FyZC52MS5QYXNza2V5IkcKFERlbGV0ZVBhc3NrZXlSZXF1ZXN0EhIKCnBhc3NrZXlfaWQYASABKAkSGwoTa2VlcF9vdGhlcl9zZXNzaW9ucxgCIAEoCCIxChVEZWxldGVQYXNza2V5UmVzcG9uc2USGAoQcmV2b2tlZF9zZXNzaW9ucxgBIAEoBSIlCiNTdGFydFBhc3NrZXlSZWF1dGhlbnRpY2F0aW9uUmVxdWVzdCJRCiRTdGFydFBhc3NrZXlSZWF1dGhlbnRpY2F0aW9uUmVzcG9uc2USEwoLY2VyZW1vbnlfaWQYASABKAkSFAoMb3B0aW9uc19qc29uGAIgASgJIlQKJEZpbmlzaFBhc3NrZXlSZWF1dGhlbnRpY2F0aW9uUmVxdWVzdBITCgtjZXJlbW9ueV9pZBgBIAEoCRIXCg9jcmVkZW50aWFsX2pzb24YAiABKAkiTQolRmluaXNoUGFzc2tleVJlYXV0aGVudGljYXRpb25SZXNwb25zZRIkCgdzZXNzaW9uGAEgASgLMhMua2V5d2FyZC52MS5TZXNzaW9uKoUBChFQYXNza2V5RGV2aWNlVHlwZRIjCh9QQVNTS0VZX0RFVklDRV9UWVBFX1VOU1BFQ0lGSUVEEAASJQohUEFTU0tFWV9ERVZJQ0VfVFlQRV9TSU5HTEVfREVWSUNFEAESJAogUEFTU0tFWV9ERVZJQ0VfVFlQRV9NVUxUSV9ERVZJQ0UQAjKfCQoOUGFzc2tleVNlcnZpY2USdQoYU3RhcnRQYXNza2V5UmVnaXN0cmF0aW9uEisua2V5d2FyZC52MS5TdGFydFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0Giwua2V5d2FyZC52MS5TdGFydFBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZRJ4ChlGaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uEiwua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBotLmtleXdhcmQudjEuRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlEmMKElN0YXJ0UGFzc2tleVNpZ25VcBIlLmtleXdhcmQudjEuU3RhcnRQYXNza2V5U2lnblVwUmVxdWVzdBomLmtleXdhcmQudjEuU3RhcnRQYXNza2V5U2lnblVwUmVzcG9uc2USZgoTRmluaXNoUGFzc2tleVNpZ25VcBImLmtleXdhcmQudjEuRmluaXNoUGFzc2tleVNpZ25VcFJlcXVlc3QaJy5rZXl3YXJkLnYxLkZpbmlzaFBhc3NrZXlTaWduVXBSZXNwb25zZRJgChFTdGFydFBhc3NrZXlMb2dpbhIkLmtleXdhcmQudjEuU3RhcnRQYXNza2V5TG9naW5SZXF1ZXN0GiUua2V5d2FyZC52MS5TdGFydFBhc3NrZXlMb2dpblJlc3BvbnNlEmMKEkZpbmlzaFBhc3NrZXlMb2dpbhIlLmtleXdhcmQudjEuRmluaXNoUGFzc2tleUxvZ2luUmVxdWVzdBomLmtleXdhcmQudjEuRmluaXNoUGFzc2tleUxvZ2luUmVzcG9uc2USUQoMTGlzdFBhc3NrZXlzEh8ua2V5d2FyZC52MS5MaXN0UGFzc2tleXNSZXF1ZXN0GiAua2V5d2FyZC52MS5MaXN0UGFzc2tleXNSZXNwb25zZRJUCg1SZW5hbWVQYXNza2V5EiAua2V5d2FyZC52MS5SZW5hbWVQYXNza2V5UmVxdWVzdBohLmtleXdhcmQudjEuUmVuYW1lUGFzc2tleVJlc3BvbnNlElQKDURlbGV0ZVBhc3NrZXkSIC5rZXl3YXJkLnYxLkRlbGV0ZVBhc3NrZXlSZXF1ZXN0GiEua2V5d2FyZC52MS5EZWxldGVQYXNza2V5UmVzcG9uc2USgQEKHFN0YXJ0UGFzc2tleVJlYXV0aGVudGljYXRpb24SLy5rZXl3YXJkLnYxLlN0YXJ0UGFzc2tleVJlYXV0aGVudGljYXRpb25SZXF1ZXN0GjAua2V5d2FyZC52MS5TdGFydFBhc3NrZXlSZWF1dGhlbnRpY2F0aW9uUmVzcG9uc2UShAEKHUZpbmlzaFBhc3NrZXlSZWF1dGhlbnRpY2F0aW9uEjAua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5UmVhdXRoZW50aWNhdGlvblJlcXVlc3QaMS5rZXl3YXJkLnYxLkZpbmlzaFBhc3NrZXlSZWF1dGhlbnRpY2F0aW9uUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_keyward_v1_resources]);
 
 /**
  * A passkey registered to a user.
@@ -149,6 +149,14 @@ export type FinishPasskeyRegistrationRequest = Message<"keyward.v1.FinishPasskey
    * @generated from field: string name = 3;
    */
   name: string;
+
+  /**
+   * Also revoke the caller's other sessions (for example after finding a session you do not
+   * recognise). Default: keep them.
+   *
+   * @generated from field: bool revoke_other_sessions = 4;
+   */
+  revokeOtherSessions: boolean;
 };
 
 /**
@@ -166,6 +174,13 @@ export type FinishPasskeyRegistrationResponse = Message<"keyward.v1.FinishPasske
    * @generated from field: keyward.v1.Passkey passkey = 1;
    */
   passkey?: Passkey | undefined;
+
+  /**
+   * How many other sessions were revoked.
+   *
+   * @generated from field: int32 revoked_sessions = 2;
+   */
+  revokedSessions: number;
 };
 
 /**
@@ -454,6 +469,14 @@ export type DeletePasskeyRequest = Message<"keyward.v1.DeletePasskeyRequest"> & 
    * @generated from field: string passkey_id = 1;
    */
   passkeyId: string;
+
+  /**
+   * Keep the caller's other sessions. Default: they are revoked, since whoever held the deleted
+   * passkey may hold one of them.
+   *
+   * @generated from field: bool keep_other_sessions = 2;
+   */
+  keepOtherSessions: boolean;
 };
 
 /**
@@ -467,6 +490,12 @@ export const DeletePasskeyRequestSchema: GenMessage<DeletePasskeyRequest> = /*@_
  * @generated from message keyward.v1.DeletePasskeyResponse
  */
 export type DeletePasskeyResponse = Message<"keyward.v1.DeletePasskeyResponse"> & {
+  /**
+   * How many other sessions were revoked.
+   *
+   * @generated from field: int32 revoked_sessions = 1;
+   */
+  revokedSessions: number;
 };
 
 /**
@@ -475,6 +504,86 @@ export type DeletePasskeyResponse = Message<"keyward.v1.DeletePasskeyResponse"> 
  */
 export const DeletePasskeyResponseSchema: GenMessage<DeletePasskeyResponse> = /*@__PURE__*/
   messageDesc(file_keyward_v1_passkey, 18);
+
+/**
+ * @generated from message keyward.v1.StartPasskeyReauthenticationRequest
+ */
+export type StartPasskeyReauthenticationRequest = Message<"keyward.v1.StartPasskeyReauthenticationRequest"> & {
+};
+
+/**
+ * Describes the message keyward.v1.StartPasskeyReauthenticationRequest.
+ * Use `create(StartPasskeyReauthenticationRequestSchema)` to create a new message.
+ */
+export const StartPasskeyReauthenticationRequestSchema: GenMessage<StartPasskeyReauthenticationRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_passkey, 19);
+
+/**
+ * @generated from message keyward.v1.StartPasskeyReauthenticationResponse
+ */
+export type StartPasskeyReauthenticationResponse = Message<"keyward.v1.StartPasskeyReauthenticationResponse"> & {
+  /**
+   * @generated from field: string ceremony_id = 1;
+   */
+  ceremonyId: string;
+
+  /**
+   * PublicKeyCredentialRequestOptionsJSON (WebAuthn Level 3), listing the caller's passkeys.
+   *
+   * @generated from field: string options_json = 2;
+   */
+  optionsJson: string;
+};
+
+/**
+ * Describes the message keyward.v1.StartPasskeyReauthenticationResponse.
+ * Use `create(StartPasskeyReauthenticationResponseSchema)` to create a new message.
+ */
+export const StartPasskeyReauthenticationResponseSchema: GenMessage<StartPasskeyReauthenticationResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_passkey, 20);
+
+/**
+ * @generated from message keyward.v1.FinishPasskeyReauthenticationRequest
+ */
+export type FinishPasskeyReauthenticationRequest = Message<"keyward.v1.FinishPasskeyReauthenticationRequest"> & {
+  /**
+   * @generated from field: string ceremony_id = 1;
+   */
+  ceremonyId: string;
+
+  /**
+   * AuthenticationResponseJSON: what `credential.toJSON()` returns.
+   *
+   * @generated from field: string credential_json = 2;
+   */
+  credentialJson: string;
+};
+
+/**
+ * Describes the message keyward.v1.FinishPasskeyReauthenticationRequest.
+ * Use `create(FinishPasskeyReauthenticationRequestSchema)` to create a new message.
+ */
+export const FinishPasskeyReauthenticationRequestSchema: GenMessage<FinishPasskeyReauthenticationRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_passkey, 21);
+
+/**
+ * @generated from message keyward.v1.FinishPasskeyReauthenticationResponse
+ */
+export type FinishPasskeyReauthenticationResponse = Message<"keyward.v1.FinishPasskeyReauthenticationResponse"> & {
+  /**
+   * The caller's session, with its new `authenticate_time`.
+   *
+   * @generated from field: keyward.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.FinishPasskeyReauthenticationResponse.
+ * Use `create(FinishPasskeyReauthenticationResponseSchema)` to create a new message.
+ */
+export const FinishPasskeyReauthenticationResponseSchema: GenMessage<FinishPasskeyReauthenticationResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_passkey, 22);
 
 /**
  * Whether a credential lives on one device or is synced between devices.
@@ -513,11 +622,15 @@ export const PasskeyDeviceTypeSchema: GenEnum<PasskeyDeviceType> = /*@__PURE__*/
  * ceremony id. The ceremony state stays on the server (any replica can finish what another
  * started), expires after a few minutes, and can be finished once.
  *
+ * Credentials are as described on AuthService: each RPC says which one it needs.
+ *
  * @generated from service keyward.v1.PasskeyService
  */
 export const PasskeyService: GenService<{
   /**
-   * Signed-in caller: begins adding a passkey to their account.
+   * Begins adding a passkey to the caller's account. Credential: session token, recently
+   * authenticated (checked here, before the browser asks the user anything; the ceremony is
+   * then bound to this session).
    *
    * @generated from rpc keyward.v1.PasskeyService.StartPasskeyRegistration
    */
@@ -527,7 +640,7 @@ export const PasskeyService: GenService<{
     output: typeof StartPasskeyRegistrationResponseSchema;
   },
   /**
-   * Signed-in caller: stores the new passkey.
+   * Stores the new passkey. Credential: session token — the one that started the ceremony.
    *
    * @generated from rpc keyward.v1.PasskeyService.FinishPasskeyRegistration
    */
@@ -537,7 +650,7 @@ export const PasskeyService: GenService<{
     output: typeof FinishPasskeyRegistrationResponseSchema;
   },
   /**
-   * Begins creating an account that has a passkey and no password.
+   * Begins creating an account that has a passkey and no password. Credential: none.
    *
    * @generated from rpc keyward.v1.PasskeyService.StartPasskeySignUp
    */
@@ -547,7 +660,7 @@ export const PasskeyService: GenService<{
     output: typeof StartPasskeySignUpResponseSchema;
   },
   /**
-   * Creates the user and their passkey together and signs them in.
+   * Creates the user and their passkey together and signs them in. Credential: none.
    *
    * @generated from rpc keyward.v1.PasskeyService.FinishPasskeySignUp
    */
@@ -558,7 +671,7 @@ export const PasskeyService: GenService<{
   },
   /**
    * Begins a passkey sign-in: discoverable (no email; usable with conditional mediation for
-   * autofill) or narrowed to one account's passkeys by email.
+   * autofill) or narrowed to one account's passkeys by email. Credential: none.
    *
    * @generated from rpc keyward.v1.PasskeyService.StartPasskeyLogin
    */
@@ -568,7 +681,7 @@ export const PasskeyService: GenService<{
     output: typeof StartPasskeyLoginResponseSchema;
   },
   /**
-   * Verifies the assertion and signs in, exactly like AuthService.Login.
+   * Verifies the assertion and signs in, exactly like AuthService.Login. Credential: none.
    *
    * @generated from rpc keyward.v1.PasskeyService.FinishPasskeyLogin
    */
@@ -578,7 +691,7 @@ export const PasskeyService: GenService<{
     output: typeof FinishPasskeyLoginResponseSchema;
   },
   /**
-   * The caller's passkeys, newest first.
+   * The caller's passkeys, newest first. Credential: any.
    *
    * @generated from rpc keyward.v1.PasskeyService.ListPasskeys
    */
@@ -588,7 +701,7 @@ export const PasskeyService: GenService<{
     output: typeof ListPasskeysResponseSchema;
   },
   /**
-   * Changes the display name of one of the caller's passkeys.
+   * Changes the display name of one of the caller's passkeys. Credential: session token.
    *
    * @generated from rpc keyward.v1.PasskeyService.RenamePasskey
    */
@@ -598,7 +711,9 @@ export const PasskeyService: GenService<{
     output: typeof RenamePasskeyResponseSchema;
   },
   /**
-   * Deletes one of the caller's passkeys; refused when it is their last way to sign in.
+   * Deletes one of the caller's passkeys; refused when it is their last way to sign in. Ends
+   * the caller's other sessions unless `keep_other_sessions`. Credential: session token,
+   * recently authenticated.
    *
    * @generated from rpc keyward.v1.PasskeyService.DeletePasskey
    */
@@ -606,6 +721,27 @@ export const PasskeyService: GenService<{
     methodKind: "unary";
     input: typeof DeletePasskeyRequestSchema;
     output: typeof DeletePasskeyResponseSchema;
+  },
+  /**
+   * Begins re-authenticating with one of the caller's passkeys. Credential: session token.
+   *
+   * @generated from rpc keyward.v1.PasskeyService.StartPasskeyReauthentication
+   */
+  startPasskeyReauthentication: {
+    methodKind: "unary";
+    input: typeof StartPasskeyReauthenticationRequestSchema;
+    output: typeof StartPasskeyReauthenticationResponseSchema;
+  },
+  /**
+   * Verifies the assertion; the caller's session counts as freshly authenticated. Creates no
+   * new session. Credential: session token — the one that started the ceremony.
+   *
+   * @generated from rpc keyward.v1.PasskeyService.FinishPasskeyReauthentication
+   */
+  finishPasskeyReauthentication: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyReauthenticationRequestSchema;
+    output: typeof FinishPasskeyReauthenticationResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keyward_v1_passkey, 0);
