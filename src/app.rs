@@ -16,7 +16,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{AuthApi, CookieSettings, OAuthApi, PasskeyApi},
+    grpc::{self, AuthApi, CookieSettings, OAuthApi, PasskeyApi},
     pb::{
         self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
         passkey_service_server::PasskeyServiceServer,
@@ -144,8 +144,15 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         .add_service(reflection)
         .into_axum_router()
         .layer(RpcLogLayer)
-        .layer(GrpcWebLayer::new());
+        .layer(GrpcWebLayer::new())
+        // Outermost: sees the content type and cookies as the client sent them.
+        .layer(axum::middleware::from_fn_with_state(browser_policy(config), grpc::browser_guard));
     Ok(Routes::from(grpc.merge(web::router(services, web::RelatedOrigins::from_config(config), config.signin_page))))
+}
+
+/// What a request carrying the session cookie must look like (see `grpc::BrowserPolicy`).
+fn browser_policy(config: &Config) -> grpc::BrowserPolicy {
+    grpc::BrowserPolicy::new(CookieSettings::from_config(config).name(), config.cors_allowed_origins.clone())
 }
 
 /// CORS for grpc-web from browsers on other origins: only the configured origins, with

@@ -99,7 +99,13 @@ pub struct Config {
     /// `Secure` attribute of the session cookie. Browsers accept Secure cookies from
     /// http://localhost, so this stays on unless you serve plain HTTP on another host name.
     pub cookie_secure: bool,
+    /// `Domain` of the session cookie, to share it with other hosts under that domain. Unset
+    /// (the default), the cookie is `__Host-keyward_session`, bound to this host; set, it is
+    /// `__Secure-keyward_session` (`keyward_session` when `cookie_secure` is off).
     pub cookie_domain: Option<String>,
+    /// Also return the session token in the body of sign-in answers to browsers (grpc-web with
+    /// an Origin). Off: only the HttpOnly cookie carries it, out of reach of page scripts.
+    pub session_token_in_browser_responses: bool,
     /// Web origins allowed to call over grpc-web with credentials (CORS). Empty: same origin only.
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub cors_allowed_origins: Vec<String>,
@@ -170,6 +176,7 @@ impl Default for Config {
             session_cache_max_entries: 100_000,
             cookie_secure: true,
             cookie_domain: None,
+            session_token_in_browser_responses: false,
             cors_allowed_origins: Vec::new(),
             password_min_chars: password.min_chars,
             password_max_chars: password.max_chars,

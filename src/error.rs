@@ -33,6 +33,11 @@ pub enum Error {
     #[error("reauthentication required")]
     ReauthenticationRequired,
 
+    /// A request carrying the session cookie that a browser on our page would not have sent: not
+    /// grpc-web, or from an origin that is neither ours nor allowed (CSRF).
+    #[error("browser request refused: {0:?}")]
+    BrowserRequestRefused(BrowserRefusal),
+
     // --- state conflicts ---
     /// Registration with an email that already has an account.
     #[error("email already registered")]
@@ -221,6 +226,15 @@ pub enum PasskeyFailure {
     UserNotVerified,
     /// Anything else structurally wrong with the credential.
     Invalid,
+}
+
+/// Why a request carrying the session cookie was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserRefusal {
+    /// The cookie came with something other than grpc-web (browsers only speak grpc-web).
+    CookieOutsideGrpcWeb,
+    /// No `Origin`, or one that is neither the server's own nor in `cors_allowed_origins`.
+    OriginNotAllowed,
 }
 
 /// Kinds of thing a NOT_FOUND can be about.

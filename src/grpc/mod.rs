@@ -2,6 +2,7 @@
 //! destructure the request, identify the caller, call `service`, convert the answer.
 
 mod auth;
+mod browser;
 mod caller;
 mod convert;
 mod oauth;
@@ -9,7 +10,11 @@ mod passkey;
 mod status;
 
 pub use auth::AuthApi;
-pub use caller::{CookieSettings, SESSION_COOKIE, authenticate, authenticate_session, request_meta};
+pub use browser::{BrowserPolicy, BrowserRequest, guard as browser_guard};
+pub use caller::{
+    CookieSettings, INSECURE_SESSION_COOKIE, SESSION_COOKIE, SHARED_SESSION_COOKIE, authenticate, authenticate_session,
+    request_meta,
+};
 pub use oauth::OAuthApi;
 pub use passkey::PasskeyApi;
 pub use status::{ERROR_DOMAIN, to_status};

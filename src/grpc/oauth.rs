@@ -2,14 +2,14 @@ use tonic::{Request, Response, Status};
 
 use super::{
     caller::{
-        CookieSettings, SignInContext, authenticate, authenticate_session, presented_token, request_meta as meta,
+        CookieSettings, SignInContext, authenticate, authenticate_session, optional_caller, request_meta as meta,
     },
     convert::{self, count},
     status::to_status,
 };
 use crate::{
     pb::{self, o_auth_service_server::OAuthService},
-    service::{Caller, OAuthIntent, Services},
+    service::{OAuthIntent, Services},
 };
 
 /// `keyward.v1.OAuthService` over the service layer.
@@ -22,13 +22,6 @@ pub struct OAuthApi {
 impl OAuthApi {
     pub fn new(services: Services, cookies: CookieSettings) -> Self {
         Self { services, cookies }
-    }
-
-    /// The caller if the request carries a valid session, else none: OAuthCallback works signed
-    /// out, and a stale cookie must not stop a fresh sign-in.
-    async fn optional_caller<T>(&self, request: &Request<T>) -> Option<Caller> {
-        let token = presented_token(request.metadata()).filter(|t| !t.is_empty())?;
-        self.services.authenticate(&token).await.ok()
     }
 }
 
@@ -79,7 +72,7 @@ impl OAuthService for OAuthApi {
     ) -> Result<Response<pb::OAuthCallbackResponse>, Status> {
         let meta = meta(&request);
         let context = SignInContext::of(&request);
-        let caller = self.optional_caller(&request).await;
+        let caller = optional_caller(&self.services, &request).await;
         let pb::OAuthCallbackRequest { state, code, error } = request.into_inner();
         let done = self.services.oauth_callback(&state, &code, &error, caller, &meta).await.map_err(to_status)?;
         let account = convert::linked_account(&done.account);

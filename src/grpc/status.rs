@@ -3,7 +3,7 @@ use std::{collections::HashMap, time::Duration};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::{Error, PasskeyFailure, PasskeyStage, Resource};
+use crate::error::{BrowserRefusal, Error, PasskeyFailure, PasskeyStage, Resource};
 
 fn with_metadata(code: Code, reason: &str, message: &str, key: &str, value: &str) -> Status {
     let details =
@@ -39,6 +39,16 @@ pub fn to_status(err: Error) -> Status {
             Code::FailedPrecondition,
             "REAUTHENTICATION_REQUIRED",
             "confirm it's you: re-authenticate with your password or a passkey, then try again",
+        ),
+        Error::BrowserRequestRefused(BrowserRefusal::CookieOutsideGrpcWeb) => (
+            Code::PermissionDenied,
+            "SESSION_COOKIE_REQUIRES_GRPC_WEB",
+            "the session cookie is accepted over grpc-web only; other clients send a bearer token",
+        ),
+        Error::BrowserRequestRefused(BrowserRefusal::OriginNotAllowed) => (
+            Code::PermissionDenied,
+            "ORIGIN_NOT_ALLOWED",
+            "this origin may not use the session cookie: add it to cors_allowed_origins",
         ),
         Error::EmailTaken => (Code::AlreadyExists, "EMAIL_TAKEN", "an account with this email already exists"),
         Error::NoPassword => (Code::FailedPrecondition, "NO_PASSWORD", "this account has no password"),

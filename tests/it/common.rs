@@ -234,3 +234,47 @@ pub fn migration_steps() -> usize {
     use keyward_migrations::MigratorTrait;
     keyward_migrations::Migrator::migrations().len()
 }
+
+/// The default session cookie's name.
+pub const COOKIE: &str = keyward::grpc::SESSION_COOKIE;
+
+/// grpc-web over HTTP/1.1, as a browser speaks it.
+pub type GrpcWeb = tonic_web::GrpcWebClientService<
+    hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        tonic_web::GrpcWebCall<tonic::body::Body>,
+    >,
+>;
+
+/// A grpc-web transport to `server` and the URI clients are made `with_origin` of.
+pub fn grpc_web(server: &TestServer) -> (GrpcWeb, http::Uri) {
+    let http1 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(false)
+        .build_http();
+    let transport = tower::ServiceBuilder::new().layer(tonic_web::GrpcWebClientLayer::new()).service(http1);
+    (transport, server.base_url().parse().unwrap())
+}
+
+/// An AuthService client speaking grpc-web, as a browser does.
+pub fn grpc_web_auth(server: &TestServer) -> AuthServiceClient<GrpcWeb> {
+    let (transport, uri) = grpc_web(server);
+    AuthServiceClient::with_origin(transport, uri)
+}
+
+/// A request as a browser page sends it: the session cookie (when given) and an `Origin`.
+pub fn from_page<T>(message: T, origin: &str, cookie: Option<&str>) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("origin", origin.parse().unwrap());
+    if let Some(token) = cookie {
+        request.metadata_mut().insert("cookie", format!("theme=dark; {COOKIE}={token}").parse().unwrap());
+    }
+    request
+}
+
+/// The value `set-cookie` gives the session cookie (empty when it clears it).
+pub fn session_cookie_value<T>(response: &tonic::Response<T>) -> String {
+    let set_cookie = response.metadata().get("set-cookie").expect("a set-cookie").to_str().unwrap();
+    let (name, rest) = set_cookie.split_once('=').unwrap();
+    assert_eq!(name, COOKIE, "{set_cookie}");
+    rest.split(';').next().unwrap().to_owned()
+}

@@ -14,6 +14,8 @@ mod bad_input;
 mod caller_policy;
 mod cli;
 mod config_bounds;
+mod cookies;
+mod csrf;
 mod grpc_web;
 mod load;
 mod oauth;

@@ -198,7 +198,7 @@ async fn github_signs_up_then_signs_in_to_the_same_user(backend: Backend) {
     let first = response.into_inner();
     assert!(first.user_created);
     let signed_in = first.signed_in.unwrap();
-    assert!(cookie.starts_with(&format!("keyward_session={}", signed_in.session_token)), "{cookie}");
+    assert!(cookie.starts_with(&format!("{}={}", crate::common::COOKIE, signed_in.session_token)), "{cookie}");
     assert!(cookie.contains("HttpOnly"));
     let user = signed_in.user.unwrap();
     // Only the primary *verified* address counts; it is normalized like any email.
@@ -360,16 +360,15 @@ async fn link_intent_links_to_the_signed_in_user_only(backend: Backend) {
     assert_eq!(listed.accounts.len(), 1);
     assert_eq!(listed.accounts[0].provider, GITHUB);
 
-    // A browser links with its session cookie rather than a bearer token.
+    // A browser links with its session cookie (over grpc-web, from the app's page) rather than a
+    // bearer token.
     let back = env.authorize(bearer(link(OIDC), &me.session_token)).await;
-    let mut request = Request::new(pb::OAuthCallbackRequest {
-        state: back["state"].clone(),
-        code: back["code"].clone(),
-        error: String::new(),
-    });
-    let cookie = format!("theme=dark; keyward_session={}", me.session_token);
-    request.metadata_mut().insert("cookie", cookie.parse().unwrap());
-    let done = env.oauth.o_auth_callback(request).await.unwrap().into_inner();
+    let (transport, uri) = crate::common::grpc_web(&env.server);
+    let mut web = OAuthServiceClient::with_origin(transport, uri);
+    let request =
+        pb::OAuthCallbackRequest { state: back["state"].clone(), code: back["code"].clone(), error: String::new() };
+    let request = crate::common::from_page(request, &env.server.base_url(), Some(&me.session_token));
+    let done = web.o_auth_callback(request).await.unwrap().into_inner();
     assert_eq!(done.account.unwrap().provider, OIDC);
     assert_eq!(done.signed_in.unwrap().user.unwrap().id, me_id);
     assert_eq!(reason(&get_session(&mut auth, &me.session_token).await.unwrap_err()), "SESSION_INVALID");

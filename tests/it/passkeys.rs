@@ -113,7 +113,7 @@ async fn add_passkey_sign_in_and_manage(backend: Backend) {
     let response = passkey_login(&mut client, &mut laptop, "").await.unwrap();
     let cookie = response.metadata().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     let signed_in = response.into_inner().signed_in.unwrap();
-    assert!(cookie.starts_with(&format!("keyward_session={};", signed_in.session_token)));
+    assert!(cookie.starts_with(&format!("{}={};", crate::common::COOKIE, signed_in.session_token)));
     assert_eq!(signed_in.user.as_ref().unwrap().id, user_id);
     assert!(signed_in.access_token.is_some());
     assert_eq!(get_session(&mut auth, &signed_in.session_token).await.unwrap().user.unwrap().id, user_id);

@@ -31,6 +31,10 @@ export const REASON_MESSAGES: Record<string, string | null> = {
   SESSION_TOKEN_REQUIRED: "This needs a full session, not an access token. Sign in again.",
   SESSION_NOT_FOUND: "That session no longer exists.",
   NO_PASSWORD: "This account has no password. Sign in with a passkey instead.",
+  NO_PASSKEY: "This account has no passkey. Confirm with your password instead.",
+  REAUTHENTICATION_REQUIRED: "For your security, confirm it's you first.",
+  SESSION_COOKIE_REQUIRES_GRPC_WEB: "This request was not sent the way a browser sends it. Reload the page.",
+  ORIGIN_NOT_ALLOWED: "This page's address may not use your Keyward session. Open the page on its configured address.",
   OVERLOADED: "Too many sign-ins are in progress right now. Wait a moment and try again.",
   INTERNAL: "Something went wrong on the server. Try again later.",
   // Passkeys

@@ -6,13 +6,22 @@ import { AuthService } from "./gen/keyward/v1/auth_pb.js";
 import { OAuthService } from "./gen/keyward/v1/oauth_pb.js";
 import { PasskeyService } from "./gen/keyward/v1/passkey_pb.js";
 
+/**
+ * Name of the HttpOnly session cookie Keyward sets for browsers by default (`__Host-`: bound to
+ * Keyward's host, Secure, Path=/). Server-side code that forwards a browser's cookie to Keyward
+ * (a Next.js route handler, say) reads it under this name. With `cookie_domain` configured the
+ * server uses `__Secure-keyward_session` instead.
+ */
+export const SESSION_COOKIE = "__Host-keyward_session";
+
 export interface KeywardClientOptions {
   /** Where Keyward serves grpc-web, e.g. `https://id.example.com` or `/` for the same origin. */
   baseUrl: string;
   /**
-   * Fetch credentials mode. The default, `include`, sends and accepts the HttpOnly
-   * `keyward_session` cookie that Login and Register set, also across origins (the server must
-   * list this page's origin in `cors_allowed_origins`).
+   * Fetch credentials mode. The default, `include`, sends and accepts the HttpOnly session
+   * cookie (`SESSION_COOKIE`) that every sign-in sets, also across origins (the server must
+   * list this page's origin in `cors_allowed_origins`). In a browser the sign-in answers then
+   * carry an empty `sessionToken`: only the cookie holds it.
    */
   credentials?: RequestCredentials;
   /**

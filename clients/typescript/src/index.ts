@@ -1,4 +1,4 @@
-export { createKeywardClient } from "./client.js";
+export { SESSION_COOKIE, createKeywardClient } from "./client.js";
 export type { KeywardClient, KeywardClientOptions } from "./client.js";
 export { ERROR_DOMAIN, KeywardError, hasReason, isUnimplemented } from "./errors.js";
 export type { FieldViolation } from "./errors.js";

@@ -198,14 +198,16 @@ export async function nodeClient() {
  * browser would: the independent check of what the page claims.
  */
 export async function clientWithBrowserCookie(context, origin) {
-  const { createKeywardClient } = await nodeClient();
+  const { createKeywardClient, SESSION_COOKIE } = await nodeClient();
   const cookies = await context.cookies(origin);
-  const session = cookies.find((cookie) => cookie.name === "keyward_session");
+  const session = cookies.find((cookie) => cookie.name === SESSION_COOKIE);
   return createKeywardClient({
     baseUrl: origin,
     interceptors: [
       (next) => (request) => {
-        if (session) request.header.set("cookie", `keyward_session=${session.value}`);
+        // As the browser sends it: Keyward accepts the session cookie only with its page's Origin.
+        if (session) request.header.set("cookie", `${SESSION_COOKIE}=${session.value}`);
+        request.header.set("origin", origin);
         return next(request);
       },
     ],
