@@ -67,6 +67,13 @@ impl App {
         if config.migrate_on_start {
             store.migrate_up().await?;
         }
+        let master_key = crate::master_key::resolve(&config, &store).await?;
+        let store = store.with_master_key(master_key);
+        // Rows an older Keyward wrote in clear are sealed now (idempotent, every start).
+        let sealed = store.seal_plaintext_secrets().await?;
+        if sealed.total() > 0 {
+            tracing::info!(?sealed, "sealed secrets that were stored in clear");
+        }
         let services = Services::start(&config, store, clock).await?;
         let routes = router(&config, services.clone()).await?;
 

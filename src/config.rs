@@ -66,6 +66,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://…` for PostgreSQL; unset means SQLite in `data_dir`. `DATABASE_URL` also works.
     pub database_url: Option<String>,
+    /// The master key that seals secrets at rest (signing keys, provider tokens): 32 random
+    /// bytes in base64. Usually given as `KEYWARD_MASTER_KEY`. Unset, and `master_key_file`
+    /// unset: SQLite uses `<data_dir>/master.key` (generated on first start); PostgreSQL refuses
+    /// to start.
+    pub master_key: Option<Secret>,
+    /// A file holding the master key (same form). Set this or `master_key`, not both.
+    pub master_key_file: Option<PathBuf>,
     pub database_max_connections: u32,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
@@ -162,6 +169,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             data_dir: PathBuf::from("keyward-data"),
             database_url: None,
+            master_key: None,
+            master_key_file: None,
             database_max_connections: 16,
             migrate_on_start: true,
             issuer: None,
@@ -197,6 +206,27 @@ impl Default for Config {
             log_format: LogFormat::Text,
             oauth: OAuthConfig::default(),
         }
+    }
+}
+
+/// A setting that must not be printed: `Debug` shows `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 
@@ -261,6 +291,12 @@ impl Config {
             && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
             return Err(invalid("database_url", "must start with postgres://, postgresql:// or sqlite:"));
+        }
+        if self.master_key.is_some() && self.master_key_file.is_some() {
+            return Err(invalid("master_key", "set master_key (KEYWARD_MASTER_KEY) or master_key_file, not both"));
+        }
+        if let Some(key) = &self.master_key {
+            crate::crypto::MasterKey::parse(key.expose()).map_err(|problem| invalid("master_key", problem))?;
         }
         if self.database_max_connections == 0 {
             return Err(invalid("database_max_connections", "must be at least 1"));

@@ -1,9 +1,11 @@
 //! `keyward`: the command line. Thin: parses flags, loads the config, calls the library.
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Args, Parser, Subcommand};
-use keyward::{App, Config, config::Overrides, service::rotate_signing_key, store::Store, telemetry};
+use keyward::{
+    App, Config, config::Overrides, crypto::MasterKey, service::rotate_signing_key, store::Store, telemetry,
+};
 
 #[derive(Parser)]
 #[command(name = "keyward", version, about = "Identity service over gRPC: passwords, passkeys, sessions, JWTs")]
@@ -61,6 +63,14 @@ enum MigrateAction {
 enum KeysAction {
     /// Make a new active signing key; tokens signed by the old one verify until they expire.
     Rotate,
+    /// Re-seal every secret at rest (signing keys, provider tokens, server secrets) under a new
+    /// master key. Then configure the new key and restart; run it again if a server still on the
+    /// old key wrote meanwhile (it is idempotent).
+    Rewrap {
+        /// File holding the new master key: 32 random bytes in base64 (openssl rand -base64 32).
+        #[arg(long)]
+        new_master_key_file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -117,10 +127,34 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Keys { action: KeysAction::Rotate } => {
             let store = open_store(&config).await?;
             store.migrate_up().await?;
+            let store = store.clone().with_master_key(keyward::master_key::resolve(&config, &store).await?);
             let kid = rotate_signing_key(&store, chrono::Utc::now()).await?;
             #[allow(clippy::print_stdout)] // the command's output
             {
                 println!("new active signing key: {kid}");
+            }
+            Ok(())
+        }
+        Command::Keys { action: KeysAction::Rewrap { new_master_key_file } } => {
+            let store = open_store(&config).await?;
+            store.migrate_up().await?;
+            let new_key = Arc::new(keyward::master_key::read_key_file(&new_master_key_file)?);
+            let old_keys: Vec<Arc<MasterKey>> =
+                keyward::master_key::configured(&config)?.into_iter().map(|(key, _)| Arc::new(key)).collect();
+            let report = store.rewrap_secrets(&old_keys, Arc::clone(&new_key)).await?;
+            #[allow(clippy::print_stdout)] // the command's output
+            {
+                println!(
+                    "re-sealed {} secrets under master key {}; configure it (master_key_file or KEYWARD_MASTER_KEY{}) \
+                     and restart",
+                    report.total(),
+                    new_key.id(),
+                    if config.uses_sqlite() && config.master_key.is_none() && config.master_key_file.is_none() {
+                        ", or replace <data_dir>/master.key with it"
+                    } else {
+                        ""
+                    }
+                );
             }
             Ok(())
         }
@@ -135,34 +169,51 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Listen for signals before serving: a SIGTERM right after "keyward is serving" must not
+    // find the default action (exit without finishing in-flight calls).
+    let shutdown = ShutdownSignal::listen();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", config.listen))?;
     let app = App::spawn(config, listener).await?;
-    shutdown_signal().await;
+    shutdown.recv().await;
     tracing::info!("shutting down: finishing in-flight calls");
     app.shutdown().await?;
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM, registered when created.
+struct ShutdownSignal {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    fn listen() -> Self {
+        Self {
+            #[cfg(unix)]
+            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    }
+
+    async fn recv(self) {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let terminate = async {
+            match self.terminate {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {}
+            () = terminate => {}
+        }
     }
 }

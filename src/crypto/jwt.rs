@@ -47,9 +47,6 @@ pub struct IssuedAccessToken {
 pub struct KeySet {
     active_kid: String,
     active: EncodingKey,
-    /// HMAC key derived from the active private key, for values that must be unpredictable to
-    /// clients yet stable between calls (decoy credential ids).
-    derivation_key: aws_lc_rs::hmac::Key,
     verifying: HashMap<String, (DecodingKey, Jwk)>,
 }
 
@@ -67,16 +64,7 @@ impl KeySet {
             .iter()
             .map(|(kid, public)| (kid.clone(), (DecodingKey::from_ed_der(public), Jwk::ed25519(kid, public))))
             .collect();
-        let derivation_key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, active_private_pkcs8);
-        Self { active_kid, active: EncodingKey::from_ed_der(active_private_pkcs8), derivation_key, verifying }
-    }
-
-    /// 32 bytes derived from the active key for `purpose`: stable until the key rotates.
-    pub fn derive_secret(&self, purpose: &str) -> [u8; 32] {
-        let tag = aws_lc_rs::hmac::sign(&self.derivation_key, purpose.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(&tag.as_ref()[..32]);
-        out
+        Self { active_kid, active: EncodingKey::from_ed_der(active_private_pkcs8), verifying }
     }
 
     pub fn active_kid(&self) -> &str {

@@ -62,6 +62,7 @@ struct Inner {
     passkeys: PasskeySettings,
     clock: Clock,
     oauth: OAuthProviders,
+    decoys: passkeys::DecoyCredentials,
 }
 
 impl Services {
@@ -73,6 +74,7 @@ impl Services {
         let signer = AccessTokenSigner::new(config.jwt());
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
         let oauth = OAuthProviders::from_config(&config.oauth)?;
+        let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
         let webauthn = crate::crypto::relying_party(config).map_err(Error::internal)?;
         let inner = Inner {
             store,
@@ -89,6 +91,7 @@ impl Services {
             passkeys: PasskeySettings::from_config(config),
             clock,
             oauth,
+            decoys,
         };
         Ok(Self { inner: Arc::new(inner) })
     }

@@ -1,5 +1,7 @@
 //! `accounts`: identities at OAuth / OpenID Connect providers linked to users, with the
-//! provider's tokens (Auth.js `Account`).
+//! provider's tokens (Auth.js `Account`). The tokens are sealed under the master key on every
+//! write and opened on every read (`secrets.rs`): whatever stores or reads accounts through
+//! `Store` sees them in clear, the database never does.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -12,11 +14,12 @@ use super::{
     NewSession, NewUser, OtherSessions, SessionRecord, Store, UserRecord,
     entities::{accounts, users},
     is_unique_violation,
+    secrets::{ACCOUNT_ACCESS_TOKEN, ACCOUNT_ID_TOKEN, ACCOUNT_REFRESH_TOKEN},
     sessions::end_other_sessions_in,
 };
 use crate::error::{Error, Result};
 
-/// A linked provider account as the service layer sees it.
+/// A linked provider account as the service layer sees it, tokens in clear.
 pub type AccountRecord = accounts::Model;
 
 /// What a provider's token endpoint returned, as stored in `accounts`.
@@ -56,23 +59,24 @@ pub struct NewAccount {
 }
 
 impl NewAccount {
-    fn into_active_model(self) -> accounts::ActiveModel {
+    /// The row to insert, its tokens sealed by `store`.
+    fn into_active_model(self, store: &Store) -> Result<accounts::ActiveModel> {
         let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = self.tokens;
-        accounts::ActiveModel {
+        Ok(accounts::ActiveModel {
+            refresh_token: Set(store.seal_optional(refresh_token, ACCOUNT_REFRESH_TOKEN, &self.id)?),
+            access_token: Set(store.seal_optional(access_token, ACCOUNT_ACCESS_TOKEN, &self.id)?),
+            id_token: Set(store.seal_optional(id_token, ACCOUNT_ID_TOKEN, &self.id)?),
             id: Set(self.id),
             user_id: Set(self.user_id),
             kind: Set(self.kind.to_owned()),
             provider: Set(self.provider),
             provider_account_id: Set(self.provider_account_id),
-            refresh_token: Set(refresh_token),
-            access_token: Set(access_token),
             expires_at: Set(expires_at),
             token_type: Set(token_type),
             scope: Set(scope),
-            id_token: Set(id_token),
             session_state: Set(None),
             created_at: Set(self.created_at),
-        }
+        })
     }
 }
 
@@ -110,13 +114,25 @@ fn account_insert_error(err: sea_orm::DbErr) -> Error {
 }
 
 impl Store {
+    /// A row as read, its tokens opened.
+    fn opened(&self, row: accounts::Model) -> Result<AccountRecord> {
+        let accounts::Model { access_token, refresh_token, id_token, .. } = row.clone();
+        Ok(AccountRecord {
+            access_token: self.open_optional(access_token, ACCOUNT_ACCESS_TOKEN, &row.id)?,
+            refresh_token: self.open_optional(refresh_token, ACCOUNT_REFRESH_TOKEN, &row.id)?,
+            id_token: self.open_optional(id_token, ACCOUNT_ID_TOKEN, &row.id)?,
+            ..row
+        })
+    }
+
     /// The account for this provider identity, if linked.
     pub async fn find_account(&self, provider: &str, provider_account_id: &str) -> Result<Option<AccountRecord>> {
-        Ok(accounts::Entity::find()
+        let row = accounts::Entity::find()
             .filter(accounts::Column::Provider.eq(provider))
             .filter(accounts::Column::ProviderAccountId.eq(provider_account_id))
             .one(&self.db)
-            .await?)
+            .await?;
+        row.map(|row| self.opened(row)).transpose()
     }
 
     /// Stores the tokens of a new sign-in through an account. A refresh token or ID token the
@@ -124,28 +140,31 @@ impl Store {
     /// first consent).
     pub async fn update_account_tokens(&self, account_id: &str, tokens: ProviderTokens) -> Result<AccountRecord> {
         let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = tokens;
-        let set_if_sent = |value: Option<String>| match value {
-            Some(value) => Set(Some(value)),
-            None => NotSet,
+        let set_if_sent = |value: Option<String>, column| -> Result<_> {
+            Ok(match value {
+                Some(value) => Set(Some(self.seal(&value, column, account_id)?)),
+                None => NotSet,
+            })
         };
         let update = accounts::ActiveModel {
             id: Set(account_id.to_owned()),
-            access_token: Set(access_token),
-            refresh_token: set_if_sent(refresh_token),
+            access_token: Set(self.seal_optional(access_token, ACCOUNT_ACCESS_TOKEN, account_id)?),
+            refresh_token: set_if_sent(refresh_token, ACCOUNT_REFRESH_TOKEN)?,
             expires_at: Set(expires_at),
             token_type: Set(token_type),
             scope: Set(scope),
-            id_token: set_if_sent(id_token),
+            id_token: set_if_sent(id_token, ACCOUNT_ID_TOKEN)?,
             ..Default::default()
         };
-        Ok(update.update(&self.db).await?)
+        self.opened(update.update(&self.db).await?)
     }
 
     /// Links `account` to its (existing) user and opens a session for them, in one transaction.
     pub async fn link_account_with_session(&self, account: NewAccount, session: NewSession) -> Result<LinkedSignIn> {
         let txn = self.db.begin().await?;
         let user = users::Entity::find_by_id(account.user_id.clone()).one(&txn).await?.ok_or(Error::SessionInvalid)?;
-        let account = account.into_active_model().insert(&txn).await.map_err(account_insert_error)?;
+        let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
+        let account = self.opened(account)?;
         let session = session.into_active_model().insert(&txn).await?;
         txn.commit().await?;
         Ok(LinkedSignIn { user, account, session })
@@ -169,7 +188,8 @@ impl Store {
             Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
             Err(err) => return Err(err.into()),
         };
-        let account = account.into_active_model().insert(&txn).await.map_err(account_insert_error)?;
+        let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
+        let account = self.opened(account)?;
         let session = session.into_active_model().insert(&txn).await?;
         txn.commit().await?;
         Ok(LinkedSignIn { user, account, session })
@@ -181,7 +201,8 @@ impl Store {
         if let Some(after) = after {
             query = query.filter(accounts::Column::Id.lt(after));
         }
-        Ok(query.order_by_desc(accounts::Column::Id).limit(limit).all(&self.db).await?)
+        let rows = query.order_by_desc(accounts::Column::Id).limit(limit).all(&self.db).await?;
+        rows.into_iter().map(|row| self.opened(row)).collect()
     }
 
     /// Deletes the user's account `account_id` unless it is their last way to sign in.

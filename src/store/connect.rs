@@ -62,7 +62,7 @@ impl Store {
         let db = Database::connect(options)
             .await
             .map_err(|err| Error::internal(format_args!("connecting to the database: {err}")))?;
-        Ok(Self { db, backend })
+        Ok(Self { db, backend, master_key: None })
     }
 
     pub fn backend(&self) -> Backend {

@@ -8,6 +8,7 @@ mod ceremonies;
 mod connect;
 mod counts;
 mod entities;
+mod secrets;
 mod sessions;
 mod signing_keys;
 mod users;
@@ -18,6 +19,7 @@ pub use authenticators::{AuthenticatorRecord, AuthenticatorUse, NewAuthenticator
 pub use ceremonies::{CeremonyRecord, NewCeremony};
 pub use connect::{Backend, MigrationState};
 pub use counts::RowCounts;
+pub use secrets::SecretsReport;
 pub use sessions::{NewSession, OtherSessions, SessionWithUser};
 pub use signing_keys::StoredSigningKey;
 pub use users::{NewUser, SignInMethods};
@@ -27,15 +29,20 @@ pub type UserRecord = entities::users::Model;
 /// A session row as the service layer sees it.
 pub type SessionRecord = entities::sessions::Model;
 
+use std::sync::Arc;
+
 use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 
-use crate::error::Error;
+use crate::{crypto::MasterKey, error::Error};
 
-/// Handle to the database; cheap to clone (a connection pool inside).
+/// Handle to the database; cheap to clone (a connection pool inside). Holds the master key that
+/// seals the secrets it stores (signing keys, provider tokens, server secrets): sealing and
+/// opening happen in its write and read paths, so nothing above it handles ciphertext.
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
+    master_key: Option<Arc<MasterKey>>,
 }
 
 impl From<DbErr> for Error {

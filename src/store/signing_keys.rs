@@ -6,11 +6,12 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
-use super::{Store, entities::signing_keys};
+use super::{Store, entities::signing_keys, secrets::SIGNING_KEY_PRIVATE};
 use crate::error::Result;
 
-/// A JWT signing key as stored.
-#[derive(Debug, Clone)]
+/// A JWT signing key as stored, its private key in clear (the row holds it sealed under the
+/// master key). `Debug` leaves the private key out.
+#[derive(Clone)]
 pub struct StoredSigningKey {
     pub kid: String,
     pub algorithm: String,
@@ -22,16 +23,28 @@ pub struct StoredSigningKey {
     pub retired_at: Option<DateTime<Utc>>,
 }
 
-impl From<signing_keys::Model> for StoredSigningKey {
-    fn from(m: signing_keys::Model) -> Self {
-        Self {
+impl std::fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A row as read, its private key opened.
+    fn opened_signing_key(&self, m: signing_keys::Model) -> Result<StoredSigningKey> {
+        Ok(StoredSigningKey {
+            private_key: self.open(&m.private_key, SIGNING_KEY_PRIVATE, &m.id)?,
             kid: m.id,
             algorithm: m.algorithm,
-            private_key: m.private_key,
             public_key: m.public_key,
             created_at: m.created_at,
             retired_at: m.retired_at,
-        }
+        })
     }
 }
 
@@ -44,7 +57,7 @@ impl Store {
             .order_by_desc(signing_keys::Column::Id)
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(|row| self.opened_signing_key(row)).collect()
     }
 
     /// Makes `key` the active key and retires every other active key, atomically.
@@ -55,10 +68,11 @@ impl Store {
             .filter(signing_keys::Column::RetiredAt.is_null())
             .exec(&txn)
             .await?;
+        let private_key = self.seal(&key.private_key, SIGNING_KEY_PRIVATE, &key.kid)?;
         signing_keys::ActiveModel {
             id: Set(key.kid),
             algorithm: Set(key.algorithm),
-            private_key: Set(key.private_key),
+            private_key: Set(private_key),
             public_key: Set(key.public_key),
             created_at: Set(key.created_at),
             retired_at: Set(None),

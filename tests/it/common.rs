@@ -95,10 +95,16 @@ impl Drop for TestDb {
     }
 }
 
+/// The master key of test servers on PostgreSQL (on SQLite they generate `master.key` in the
+/// data dir, as `keyward serve` does).
+pub const TEST_MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzLWxvbmc=";
+
 /// A test configuration: cheap argon2 (tests about hashing cost set their own), the test's
 /// database, an ephemeral port.
 pub fn test_config(db: &TestDb) -> Config {
+    let on_postgres = db.postgres.is_some();
     Config {
+        master_key: on_postgres.then(|| keyward::config::Secret::new(TEST_MASTER_KEY)),
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: db.data_dir.clone(),
         database_url: Some(db.url.clone()),

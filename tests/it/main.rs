@@ -24,6 +24,7 @@ mod passkeys;
 mod passkeys_errors;
 mod reauthentication;
 mod schema;
+mod secrets_at_rest;
 mod session_cache;
 mod signin_page;
 mod tokens;

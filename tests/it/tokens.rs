@@ -50,6 +50,7 @@ async fn access_token_verifies_with_served_jwks_across_rotation(backend: Backend
         .args(["keys", "rotate", "--data-dir"])
         .arg(&server.db.data_dir)
         .env("KEYWARD_DATABASE_URL", &server.db.url)
+        .envs(server.config.master_key.as_ref().map(|key| ("KEYWARD_MASTER_KEY", key.expose())))
         .env("KEYWARD_LOG", "warn")
         .output()
         .unwrap();

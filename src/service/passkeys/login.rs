@@ -13,9 +13,6 @@ use crate::{
     store::{AuthenticatorRecord, AuthenticatorUse},
 };
 
-/// Transports offered for the decoy credential of an unknown email: what most passkeys list.
-const DECOY_TRANSPORTS: [&str; 2] = ["hybrid", "internal"];
-
 #[derive(Serialize, Deserialize)]
 struct LoginState {
     authentication: DiscoverableAuthentication,
@@ -41,10 +38,7 @@ impl Services {
                 None => Vec::new(),
             };
             allow = Some(if passkeys.is_empty() {
-                let decoy = self.inner.keys.current().derive_secret(&format!("passkey-decoy:{email}"));
-                vec![
-                    json!({ "type": "public-key", "id": URL_SAFE_NO_PAD.encode(decoy), "transports": DECOY_TRANSPORTS }),
-                ]
+                self.inner.decoys.for_email(email)
             } else {
                 passkeys.iter().map(allow_entry).collect()
             });

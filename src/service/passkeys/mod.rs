@@ -2,6 +2,7 @@
 //! lives in the `ceremonies` table, consumed atomically, so any replica can finish what another
 //! started and nothing stays in process memory.
 
+mod decoy;
 mod login;
 mod manage;
 mod reauthentication;
@@ -13,6 +14,8 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 use webauthn_rs::prelude::{Passkey, WebauthnError};
+
+pub use decoy::DecoyCredentials;
 
 use super::{Services, SessionCaller};
 use crate::{
