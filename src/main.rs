@@ -4,7 +4,12 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Args, Parser, Subcommand};
 use keyward::{
-    App, Config, config::Overrides, crypto::MasterKey, service::rotate_signing_key, store::Store, telemetry,
+    App, Config,
+    config::Overrides,
+    crypto::MasterKey,
+    service::{rotate_signing_key, rotation_delay},
+    store::Store,
+    telemetry,
 };
 
 #[derive(Parser)]
@@ -61,8 +66,15 @@ enum MigrateAction {
 
 #[derive(Subcommand)]
 enum KeysAction {
-    /// Make a new active signing key; tokens signed by the old one verify until they expire.
-    Rotate,
+    /// Make a new signing key. It is published at once and signs only after
+    /// signing_key_reload_secs + the JWKS max-age (60 s), when every replica and every verifier's
+    /// cached JWKS has it; tokens signed by the old one verify until they expire.
+    Rotate {
+        /// Sign with the new key at once (an emergency: a replica or verifier that has not
+        /// reloaded yet refuses the new tokens until it does).
+        #[arg(long)]
+        now: bool,
+    },
     /// Re-seal every secret at rest (signing keys, provider tokens, server secrets) under a new
     /// master key. Then configure the new key and restart; run it again if a server still on the
     /// old key wrote meanwhile (it is idempotent).
@@ -124,14 +136,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Keys { action: KeysAction::Rotate } => {
+        Command::Keys { action: KeysAction::Rotate { now } } => {
             let store = open_store(&config).await?;
             store.migrate_up().await?;
             let store = store.clone().with_master_key(keyward::master_key::resolve(&config, &store).await?);
-            let kid = rotate_signing_key(&store, chrono::Utc::now()).await?;
+            let delay = if now {
+                std::time::Duration::ZERO
+            } else {
+                rotation_delay(std::time::Duration::from_secs(config.signing_key_reload_secs))
+            };
+            let (kid, signs_from) = rotate_signing_key(&store, chrono::Utc::now(), delay).await?;
             #[allow(clippy::print_stdout)] // the command's output
             {
-                println!("new active signing key: {kid}");
+                println!("new signing key {kid}: published now, signs from {}", signs_from.to_rfc3339());
             }
             Ok(())
         }

@@ -14,6 +14,7 @@ mod m20261121_000007_create_signing_keys;
 mod m20261121_000008_create_audit_events;
 mod m20261201_000009_add_sessions_authenticated_at;
 mod m20261201_000010_create_secrets;
+mod m20261201_000011_add_signing_keys_activates_at;
 
 /// Runs Keyward's migrations (`Migrator::up(&db, None)` and friends from `MigratorTrait`).
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_create_audit_events::Migration),
             Box::new(m20261201_000009_add_sessions_authenticated_at::Migration),
             Box::new(m20261201_000010_create_secrets::Migration),
+            Box::new(m20261201_000011_add_signing_keys_activates_at::Migration),
         ]
     }
 }

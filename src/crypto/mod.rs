@@ -9,7 +9,7 @@ mod password;
 mod pool;
 mod webauthn;
 
-pub use jwt::{AccessClaims, AccessTokenSigner, IssuedAccessToken, JwtSettings, KeySet};
+pub use jwt::{AccessClaims, AccessTokenSigner, IssuedAccessToken, JwtSettings, KeySet, SigningKey};
 pub use keys::{Jwk, Jwks, SigningKeyMaterial, generate_ed25519};
 pub use master_key::{Envelope, MASTER_KEY_BYTES, MasterKey, SealedAt};
 pub use password::{Argon2Settings, PasswordHasher, Verification};

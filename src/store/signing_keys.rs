@@ -1,3 +1,7 @@
+//! `signing_keys`: the JWT signing keys. A key is published from creation, signs from
+//! `activates_at` until its successor activates (`retired_at`), and stays published until every
+//! token it signed has expired. The private key is sealed under the master key.
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
@@ -20,7 +24,10 @@ pub struct StoredSigningKey {
     /// Raw public key, base64url.
     pub public_key: String,
     pub created_at: DateTime<Utc>,
+    /// When it stops signing (its successor's activation); None while it has no successor.
     pub retired_at: Option<DateTime<Utc>>,
+    /// When it starts signing.
+    pub activates_at: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for StoredSigningKey {
@@ -30,6 +37,7 @@ impl std::fmt::Debug for StoredSigningKey {
             .field("algorithm", &self.algorithm)
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)
+            .field("activates_at", &self.activates_at)
             .finish_non_exhaustive()
     }
 }
@@ -44,12 +52,13 @@ impl Store {
             public_key: m.public_key,
             created_at: m.created_at,
             retired_at: m.retired_at,
+            activates_at: m.activates_at,
         })
     }
 }
 
 impl Store {
-    /// Keys that are active or were retired after `retired_after`, newest first.
+    /// Keys not retired, or retired after `retired_after` (pending ones included), newest first.
     pub async fn live_signing_keys(&self, retired_after: DateTime<Utc>) -> Result<Vec<StoredSigningKey>> {
         let rows = signing_keys::Entity::find()
             .filter(signing_keys::Column::RetiredAt.is_null().or(signing_keys::Column::RetiredAt.gt(retired_after)))
@@ -60,11 +69,12 @@ impl Store {
         rows.into_iter().map(|row| self.opened_signing_key(row)).collect()
     }
 
-    /// Makes `key` the active key and retires every other active key, atomically.
+    /// Adds `key` as the successor of every key not yet retired: they retire (stop signing) when
+    /// it activates. Atomic.
     pub async fn rotate_signing_key(&self, key: StoredSigningKey) -> Result<()> {
         let txn = self.db.begin().await?;
         signing_keys::Entity::update_many()
-            .col_expr(signing_keys::Column::RetiredAt, Expr::value(Some(key.created_at)))
+            .col_expr(signing_keys::Column::RetiredAt, Expr::value(Some(key.activates_at)))
             .filter(signing_keys::Column::RetiredAt.is_null())
             .exec(&txn)
             .await?;
@@ -76,6 +86,7 @@ impl Store {
             public_key: Set(key.public_key),
             created_at: Set(key.created_at),
             retired_at: Set(None),
+            activates_at: Set(key.activates_at),
         }
         .insert(&txn)
         .await?;

@@ -23,6 +23,7 @@ mod passkey_authenticator;
 mod passkeys;
 mod passkeys_errors;
 mod reauthentication;
+mod rotation;
 mod schema;
 mod secrets_at_rest;
 mod session_cache;

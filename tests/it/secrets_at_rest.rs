@@ -340,7 +340,9 @@ async fn the_passkey_decoy_has_its_own_key_and_outlives_rotation(backend: Backen
     assert!(rows[0].1.as_deref().unwrap().starts_with("kw1:"));
 
     // Rotating the signing key does not change it (it used to: the decoy was derived from it).
-    keyward::service::rotate_signing_key(server.app.services().store(), Utc::now()).await.unwrap();
+    keyward::service::rotate_signing_key(server.app.services().store(), Utc::now(), std::time::Duration::ZERO)
+        .await
+        .unwrap();
     server.app.services().reload_signing_keys().await.unwrap();
     assert_eq!(decoy_for(&server, "nobody@example.com").await, decoy);
     // Nor does a restart, or another replica.
