@@ -115,6 +115,12 @@ pub enum Error {
     /// verified) email address.
     #[error("oauth email unavailable")]
     OAuthEmailUnavailable,
+    /// A new user would be created from an email the provider did not verify.
+    #[error("oauth email unverified")]
+    OAuthEmailUnverified,
+    /// The callback's RFC 9207 `iss` names another issuer than the round-trip's provider.
+    #[error("oauth issuer mismatch")]
+    OAuthIssuerMismatch,
 
     // --- the server's own limits and faults ---
     /// The password hashing queue is full; the caller should retry later.

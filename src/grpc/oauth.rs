@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     pb::{self, o_auth_service_server::OAuthService},
-    service::{OAuthIntent, Services},
+    service::{OAuthCallback, OAuthIntent, Services},
 };
 
 /// `keyward.v1.OAuthService` over the service layer.
@@ -73,8 +73,9 @@ impl OAuthService for OAuthApi {
         let meta = meta(&request);
         let context = SignInContext::of(&request);
         let caller = optional_caller(&self.services, &request).await;
-        let pb::OAuthCallbackRequest { state, code, error } = request.into_inner();
-        let done = self.services.oauth_callback(&state, &code, &error, caller, &meta).await.map_err(to_status)?;
+        let pb::OAuthCallbackRequest { state, code, error, iss } = request.into_inner();
+        let callback = OAuthCallback { state: &state, code: &code, error: &error, issuer: &iss };
+        let done = self.services.oauth_callback(callback, caller, &meta).await.map_err(to_status)?;
         let account = convert::linked_account(&done.account);
         let user_created = done.user_created;
         self.cookies

@@ -161,6 +161,16 @@ pub fn to_status(err: Error) -> Status {
             "OAUTH_LINK_USER_MISMATCH",
             "finish linking with the session of the user who started it",
         ),
+        Error::OAuthEmailUnverified => (
+            Code::FailedPrecondition,
+            "OAUTH_EMAIL_UNVERIFIED",
+            "the provider has not verified this email address; verify it there, then try again",
+        ),
+        Error::OAuthIssuerMismatch => (
+            Code::FailedPrecondition,
+            "OAUTH_ISSUER_MISMATCH",
+            "this answer does not come from the provider the sign-in started with; start again",
+        ),
         Error::OAuthEmailUnavailable => {
             (Code::FailedPrecondition, "OAUTH_EMAIL_UNAVAILABLE", "the provider did not share a usable email address")
         }

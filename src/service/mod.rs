@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use clock::Clock;
 pub use keys::{JWKS_MAX_AGE, KeyRing, rotate_signing_key, rotation_delay};
-pub use oauth::{OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
+pub use oauth::{OAuthCallback, OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
 pub use passkeys::{CeremonyStart, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionCaller, SessionPolicy, SignedIn};
 

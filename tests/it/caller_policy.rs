@@ -232,7 +232,12 @@ async fn call(server: &TestServer, rpc: &str, token: &str, targets: &Targets) ->
         }
         "keyward.v1.OAuthService/OAuthCallback" => oauth
             .o_auth_callback(bearer(
-                pb::OAuthCallbackRequest { state: "A".repeat(43), code: "code".into(), error: String::new() },
+                pb::OAuthCallbackRequest {
+                    state: "A".repeat(43),
+                    code: "code".into(),
+                    error: String::new(),
+                    iss: String::new(),
+                },
                 token,
             ))
             .await

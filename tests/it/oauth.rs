@@ -46,6 +46,8 @@ both_backends!(
     unreachable_providers_answer_unavailable_quickly,
     start_on_one_replica_finish_on_another,
     linking_and_unlinking_are_factor_changes,
+    the_callback_iss_must_name_the_provider,
+    providers_can_have_their_own_redirect_uris,
 );
 
 fn oauth_config(provider: &FakeProvider) -> OAuthConfig {
@@ -69,6 +71,7 @@ fn oauth_config(provider: &FakeProvider) -> OAuthConfig {
             client_secret: CLIENT_SECRET.into(),
             scopes: vec!["email".into(), "profile".into()],
             allow_email_account_linking: false,
+            redirect_uris: Vec::new(),
         }],
     }
 }
@@ -119,6 +122,7 @@ impl Env {
             state: back.get("state").cloned().unwrap_or_default(),
             code: back.get("code").cloned().unwrap_or_default(),
             error: back.get("error").cloned().unwrap_or_default(),
+            iss: back.get("iss").cloned().unwrap_or_default(),
         };
         let request = match session_token {
             Some(token) => bearer(message, token),
@@ -136,6 +140,16 @@ impl Env {
     async fn stop(self) {
         self.server.stop().await;
     }
+}
+
+/// Marks the user's email verified, as a verification email flow would.
+async fn mark_email_verified(env: &Env, user_id: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(&env.server.db.url).await.unwrap();
+    db.execute_unprepared(&format!("UPDATE users SET email_verified = created_at WHERE id = '{user_id}'"))
+        .await
+        .unwrap();
+    db.close().await.unwrap();
 }
 
 fn start(provider: &str) -> pb::StartOAuthRequest {
@@ -247,12 +261,18 @@ async fn github_signs_up_then_signs_in_to_the_same_user(backend: Backend) {
 async fn oidc_signs_up_and_reads_userinfo_when_the_id_token_has_no_email(backend: Backend) {
     let mut env = Env::start(backend, ProviderUser::new("sub-1", "lin@example.com", false)).await;
     env.provider.set(|b| b.email_in_id_token = false);
+    // An email the provider did not verify claims no address: no user, nothing written.
+    let before = env.counts().await;
+    let status = assert_refused(env.sign_in(OIDC).await, Code::FailedPrecondition, "OAUTH_EMAIL_UNVERIFIED");
+    assert!(!status.message().contains("lin@"));
+    assert_eq!(env.counts().await, before);
+    // Verified at the provider (here only in UserInfo): the user is created, verified.
+    env.provider.set(|b| b.user.email_verified = true);
     let done = env.sign_in(OIDC).await.unwrap();
     assert!(done.user_created);
     let user = done.signed_in.unwrap().user.unwrap();
     assert_eq!(user.email, "lin@example.com");
-    // The provider did not verify it: neither do we.
-    assert!(user.email_verify_time.is_none());
+    assert!(user.email_verify_time.is_some());
     assert_eq!(user.name, "User sub-1");
     let account = done.account.unwrap();
     assert_eq!((account.provider.as_str(), account.provider_account_id.as_str()), (OIDC, "sub-1"));
@@ -285,7 +305,14 @@ async fn existing_email_links_only_when_verified_and_allowed(backend: Backend) {
     assert_refused(env.sign_in(GITHUB).await, Code::FailedPrecondition, "OAUTH_ACCOUNT_NOT_LINKED");
     assert_eq!(env.counts().await, before);
 
-    // Verified and allowed: linked to the existing user, who is signed in.
+    // Verified by the provider and allowed, but the existing account never verified the address
+    // with Keyward (anyone could have registered it with a password first): not linked.
+    let result = env.sign_in(OIDC).await;
+    assert_refused(result, Code::FailedPrecondition, "OAUTH_ACCOUNT_NOT_LINKED");
+    assert_eq!(env.counts().await, before);
+
+    // Verified on both sides and allowed: linked to the existing user, who is signed in.
+    mark_email_verified(&env, &existing.id).await;
     let done = env.sign_in(OIDC).await.unwrap();
     assert!(!done.user_created);
     assert_eq!(done.signed_in.unwrap().user.unwrap().id, existing.id);
@@ -365,8 +392,12 @@ async fn link_intent_links_to_the_signed_in_user_only(backend: Backend) {
     let back = env.authorize(bearer(link(OIDC), &me.session_token)).await;
     let (transport, uri) = crate::common::grpc_web(&env.server);
     let mut web = OAuthServiceClient::with_origin(transport, uri);
-    let request =
-        pb::OAuthCallbackRequest { state: back["state"].clone(), code: back["code"].clone(), error: String::new() };
+    let request = pb::OAuthCallbackRequest {
+        state: back["state"].clone(),
+        code: back["code"].clone(),
+        error: String::new(),
+        iss: String::new(),
+    };
     let request = crate::common::from_page(request, &env.server.base_url(), Some(&me.session_token));
     let done = web.o_auth_callback(request).await.unwrap().into_inner();
     assert_eq!(done.account.unwrap().provider, OIDC);
@@ -544,7 +575,12 @@ async fn callback_failures_are_distinct_and_write_nothing(backend: Backend) {
         (&back["state"], "", &"e".repeat(1000), "error", "FIELD_TOO_LONG"),
     ];
     for (state, code, error, field, expected) in cases {
-        let request = pb::OAuthCallbackRequest { state: state.into(), code: code.into(), error: error.into() };
+        let request = pb::OAuthCallbackRequest {
+            state: state.into(),
+            code: code.into(),
+            error: error.into(),
+            iss: String::new(),
+        };
         let status = env.oauth.o_auth_callback(request).await.unwrap_err();
         assert_eq!((status.code(), reason(&status).as_str()), (Code::InvalidArgument, expected), "{field}");
         assert!(violations(&status).contains_key(field), "{field}: {status:?}");
@@ -667,8 +703,12 @@ async fn start_on_one_replica_finish_on_another(backend: Backend) {
             b.user.github_emails = vec![(b.user.email.clone(), true, true)];
         });
         let back = env.authorize(Request::new(start(provider))).await;
-        let request =
-            pb::OAuthCallbackRequest { state: back["state"].clone(), code: back["code"].clone(), error: String::new() };
+        let request = pb::OAuthCallbackRequest {
+            state: back["state"].clone(),
+            code: back["code"].clone(),
+            error: String::new(),
+            iss: String::new(),
+        };
         let done = other.o_auth_callback(request.clone()).await.unwrap().into_inner();
         assert_eq!(done.account.unwrap().provider, provider);
         assert!(done.user_created);
@@ -731,5 +771,71 @@ async fn linking_and_unlinking_are_factor_changes(backend: Backend) {
     assert!(get_session(&mut auth, &token).await.is_ok());
     let kinds = env.server.app.services().store().audit_event_kinds(&me.user.unwrap().id).await.unwrap();
     assert!(kinds.contains(&"account.unlinked".to_owned()), "{kinds:?}");
+    env.stop().await;
+}
+
+async fn the_callback_iss_must_name_the_provider(backend: Backend) {
+    let mut env = Env::start(backend, ProviderUser::new("mixup", "mixup@example.com", true)).await;
+    let issuer = env.provider.issuer();
+
+    // An `iss` naming another authorization server (a mix-up attack): refused before any token
+    // request, nothing written.
+    env.provider.set(|b| b.iss = Some("https://attacker.example".into()));
+    let back = env.authorize(Request::new(start(OIDC))).await;
+    assert_eq!(back["iss"], "https://attacker.example");
+    let (before, requests) = (env.counts().await, env.provider.token_requests());
+    assert_refused(env.callback(&back).await, Code::FailedPrecondition, "OAUTH_ISSUER_MISMATCH");
+    assert_eq!(env.counts().await, RowCounts { ceremonies: before.ceremonies - 1, ..before });
+    assert_eq!(env.provider.token_requests(), requests);
+
+    // GitHub has no issuer configured: any `iss` is unexpected.
+    env.provider.set(|b| b.iss = Some(issuer.clone()));
+    let back = env.authorize(Request::new(start(GITHUB))).await;
+    assert_refused(env.callback(&back).await, Code::FailedPrecondition, "OAUTH_ISSUER_MISMATCH");
+
+    // The provider's own issuer: accepted; none at all (the provider sends none): accepted.
+    let back = env.authorize(Request::new(start(OIDC))).await;
+    assert_eq!(back["iss"], issuer);
+    assert!(env.callback(&back).await.unwrap().user_created);
+    env.provider.set(|b| b.iss = None);
+    assert!(!env.sign_in(OIDC).await.unwrap().user_created);
+
+    // An oversized `iss` is bad input: the state is not consumed.
+    env.provider.set(|b| b.iss = Some(issuer.clone()));
+    let mut back = env.authorize(Request::new(start(OIDC))).await;
+    back.insert("iss".into(), "i".repeat(5000));
+    let pending = env.counts().await;
+    let status = env.callback(&back).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status).as_str()), (Code::InvalidArgument, "FIELD_TOO_LONG"));
+    assert!(violations(&status).contains_key("iss"));
+    assert_eq!(env.counts().await, pending);
+    env.stop().await;
+
+    // With GitHub's issuer configured, GitHub's `iss` is accepted.
+    let mut env = Env::start_with(backend, ProviderUser::new("gh", "gh@example.com", true), |config| {
+        config.github.as_mut().unwrap().issuer = Some("https://github.com/login/oauth".into());
+    })
+    .await;
+    env.provider.set(|b| b.iss = Some("https://github.com/login/oauth".into()));
+    assert!(env.sign_in(GITHUB).await.unwrap().user_created);
+    env.stop().await;
+}
+
+async fn providers_can_have_their_own_redirect_uris(backend: Backend) {
+    const GITHUB_ONLY: &str = "https://github-app.example.com/callback";
+    let mut env = Env::start_with(backend, ProviderUser::new("own", "own@example.com", true), |config| {
+        config.github.as_mut().unwrap().redirect_uris = vec![GITHUB_ONLY.into()];
+    })
+    .await;
+    let before = env.counts().await;
+    // GitHub accepts only its own list now; the OIDC provider still the shared one.
+    let status = env.oauth.start_o_auth(start(GITHUB)).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status).as_str()), (Code::InvalidArgument, "OAUTH_REDIRECT_URI_NOT_ALLOWED"));
+    let oidc_only = pb::StartOAuthRequest { redirect_uri: GITHUB_ONLY.into(), ..start(OIDC) };
+    let status = env.oauth.start_o_auth(oidc_only).await.unwrap_err();
+    assert_eq!(reason(&status), "OAUTH_REDIRECT_URI_NOT_ALLOWED");
+    assert_eq!(env.counts().await, before);
+    env.oauth.start_o_auth(pb::StartOAuthRequest { redirect_uri: GITHUB_ONLY.into(), ..start(GITHUB) }).await.unwrap();
+    env.oauth.start_o_auth(start(OIDC)).await.unwrap();
     env.stop().await;
 }

@@ -65,6 +65,8 @@ export const REASON_MESSAGES: Record<string, string | null> = {
   OAUTH_ACCOUNT_LINKED_TO_OTHER_USER: "This provider account is already linked to another user.",
   OAUTH_LINK_USER_MISMATCH: "Finish linking while signed in as the user who started it.",
   OAUTH_EMAIL_UNAVAILABLE: "The provider did not share a verified email address, which Keyward needs.",
+  OAUTH_EMAIL_UNVERIFIED: "The provider has not verified your email address yet. Verify it there, then try again.",
+  OAUTH_ISSUER_MISMATCH: "This answer did not come from the provider you chose, so it was refused. Start again.",
   OAUTH_PROVIDER_UNKNOWN: "That sign-in provider is not configured on this server. Reload the page.",
   OAUTH_REDIRECT_URI_NOT_ALLOWED:
     "This page's address is not among the server's oauth.redirect_uris, so providers can't send you back here.",

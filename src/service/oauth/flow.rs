@@ -22,10 +22,22 @@ const ROUND_TRIP_TTL: std::time::Duration = std::time::Duration::from_secs(10 * 
 /// characters, Google: ~100); this only bounds garbage.
 const MAX_CODE_BYTES: usize = 2048;
 const MAX_ERROR_BYTES: usize = 256;
+const MAX_ISSUER_BYTES: usize = 2048;
 const MAX_PROVIDER_ID_BYTES: usize = 64;
 const MAX_REDIRECT_URI_BYTES: usize = 2048;
 /// Profile images longer than this (or not http(s)) are dropped rather than stored.
 const MAX_IMAGE_URL_BYTES: usize = 2048;
+
+/// What the provider sent back to the redirect URI (RFC 6749 §4.1.2, RFC 9207 §2).
+#[derive(Debug, Clone, Copy)]
+pub struct OAuthCallback<'a> {
+    pub state: &'a str,
+    pub code: &'a str,
+    /// The `error` parameter; empty on success.
+    pub error: &'a str,
+    /// The `iss` parameter; empty when the provider sent none.
+    pub issuer: &'a str,
+}
 
 /// What a round-trip is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,11 +93,11 @@ impl Services {
         if redirect_uri.len() > MAX_REDIRECT_URI_BYTES {
             return Err(Error::field("redirect_uri", FieldReason::TooLong, "redirect_uri is too long"));
         }
-        if !self.inner.oauth.redirect_uri_allowed(redirect_uri) {
+        if !self.inner.oauth.redirect_uri_allowed(provider, redirect_uri) {
             return Err(Error::field(
                 "redirect_uri",
                 FieldReason::OAuthRedirectUriNotAllowed,
-                "redirect_uri is not one of the configured oauth.redirect_uris",
+                "redirect_uri is not one of the redirect URIs configured for this provider",
             ));
         }
         let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| {
@@ -142,21 +154,26 @@ impl Services {
     ///    refused);
     /// 2. the round-trip was started to link → link to that user (the callback must carry the
     ///    same user's session);
-    /// 3. the email belongs to a user → link only if the provider verified the email and the
-    ///    provider's config allows linking by email; else OAUTH_ACCOUNT_NOT_LINKED;
-    /// 4. otherwise → create the user and the account.
+    /// 3. the email belongs to a user → link only if the provider verified the email, the user
+    ///    verified it with Keyward (`email_verified`), and the provider's config allows linking by
+    ///    email; else OAUTH_ACCOUNT_NOT_LINKED;
+    /// 4. otherwise → create the user and the account — only from an email the provider
+    ///    verified (else OAUTH_EMAIL_UNVERIFIED): a new user must not claim an address nobody
+    ///    proved to own.
     ///
     /// Every failure leaves nothing behind but the consumed state.
     pub async fn oauth_callback(
         &self,
-        state: &str,
-        code: &str,
-        provider_error: &str,
+        callback: OAuthCallback<'_>,
         caller: Option<Caller>,
         meta: &RequestMeta,
     ) -> Result<OAuthSignIn> {
+        let OAuthCallback { state, code, error: provider_error, issuer } = callback;
         // Validate every field before consuming the state, so bad input costs the user nothing.
         let state = OAuthState::parse("state", state)?;
+        if issuer.len() > MAX_ISSUER_BYTES {
+            return Err(Error::field("iss", FieldReason::TooLong, "iss is too long"));
+        }
         if provider_error.len() > MAX_ERROR_BYTES {
             return Err(Error::field("error", FieldReason::TooLong, "error is too long"));
         }
@@ -182,6 +199,14 @@ impl Services {
             return Err(Error::OAuthStateExpired);
         }
         let pending: PendingRoundTrip = serde_json::from_str(&ceremony.state).map_err(Error::internal)?;
+        let provider = self.inner.oauth.get(&pending.provider).ok_or(Error::OAuthStateInvalid)?;
+        // RFC 9207 §2.4: an authorization response that names an issuer must name the one this
+        // round-trip went to, or it may come from another provider (a mix-up attack, RFC 9700
+        // §4.4). Checked before the provider error, which comes from that same response.
+        if !issuer.is_empty() && provider.issuer() != Some(issuer) {
+            tracing::warn!(provider = %pending.provider, "callback iss is not the provider's issuer");
+            return Err(Error::OAuthIssuerMismatch);
+        }
         if !provider_error.is_empty() {
             return Err(provider_error_kind(provider_error));
         }
@@ -198,7 +223,6 @@ impl Services {
         } else {
             None
         };
-        let provider = self.inner.oauth.get(&pending.provider).ok_or(Error::OAuthStateInvalid)?;
         let redirect = RedirectUrl::new(pending.redirect_uri.clone()).map_err(Error::internal)?;
         let code = AuthorizationCode::new(code.to_owned());
         let verifier = PkceCodeVerifier::new(pending.pkce_verifier);
@@ -268,10 +292,13 @@ impl Services {
             return Err(Error::OAuthEmailUnavailable);
         };
 
-        // Rule 3: the email belongs to someone. Linking on an unverified email would hand that
-        // user's account to whoever typed the address at the provider.
+        // Rule 3: the email belongs to someone. Linking on an email the provider did not verify
+        // would hand that user's account to whoever typed the address at the provider; linking
+        // to a user who never proved the address would let whoever pre-registered it with a
+        // password keep a way into the real owner's account (pre-account takeover).
         if let Some(existing) = self.inner.store.find_user_by_email(email.as_str()).await? {
-            if !(identity.email_verified && provider.allows_email_linking()) {
+            let both_verified = identity.email_verified && existing.email_verified.is_some();
+            if !(both_verified && provider.allows_email_linking()) {
                 return Err(Error::OAuthAccountNotLinked);
             }
             let (session, token) = self.new_session(&existing.id, meta, now)?;
@@ -281,7 +308,12 @@ impl Services {
             return self.finish(linked, token, now, false);
         }
 
-        // Rule 4: a new user, verified when the provider says so.
+        // Rule 4: a new user, from a verified email only. Users need an email (users.email is
+        // NOT NULL), so an unverified one is refused rather than stored: it would claim the
+        // address for whoever typed it at the provider.
+        if !identity.email_verified {
+            return Err(Error::OAuthEmailUnverified);
+        }
         let user = NewUser {
             id: new_id(),
             email: email.to_string(),
@@ -290,7 +322,7 @@ impl Services {
             created_at: now,
         };
         let profile = ProviderProfileFields {
-            email_verified: identity.email_verified.then_some(now),
+            email_verified: Some(now),
             image: identity.image.clone().filter(|url| usable_image_url(url)),
         };
         let (session, token) = self.new_session(&user.id, meta, now)?;

@@ -82,14 +82,16 @@ class StartOAuthResponse(_message.Message):
     def __init__(self, authorization_url: _Optional[str] = ..., state: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class OAuthCallbackRequest(_message.Message):
-    __slots__ = ("state", "code", "error")
+    __slots__ = ("state", "code", "error", "iss")
     STATE_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    ISS_FIELD_NUMBER: _ClassVar[int]
     state: str
     code: str
     error: str
-    def __init__(self, state: _Optional[str] = ..., code: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+    iss: str
+    def __init__(self, state: _Optional[str] = ..., code: _Optional[str] = ..., error: _Optional[str] = ..., iss: _Optional[str] = ...) -> None: ...
 
 class OAuthCallbackResponse(_message.Message):
     __slots__ = ("signed_in", "account", "user_created")
