@@ -23,8 +23,10 @@ import {
   providerCallbackParams,
   startProviderSignIn,
   webauthnAvailable,
+  withReauthentication,
 } from "../src/index.js";
 import { describeError } from "./messages.js";
+import { promptForReauthentication } from "./reauth.js";
 
 const client = createKeywardClient({ baseUrl: location.origin });
 /** Where providers send the browser back: this page. Add it to the server's `oauth.redirect_uris`. */
@@ -207,7 +209,8 @@ function passkeyItem(passkey: Passkey): HTMLLIElement {
   rename.addEventListener("click", () => item.replaceChildren(renameForm(passkey)));
   remove.addEventListener("click", () =>
     busy(remove, async () => {
-      await client.passkeys.deletePasskey({ passkeyId: passkey.id });
+      // A factor change: a stale session is asked to confirm it's the user first.
+      await withReauthentication(client, () => client.passkeys.deletePasskey({ passkeyId: passkey.id }), promptForReauthentication);
       say(`Passkey “${passkey.name}” deleted.`);
       await loadPasskeys();
     }),
@@ -333,7 +336,7 @@ function bind() {
   addPasskey.addEventListener("click", () =>
     busy(addPasskey, async () => {
       await abortBackground();
-      const result = await registerPasskey(client);
+      const result = await withReauthentication(client, () => registerPasskey(client), promptForReauthentication);
       if (!result) return;
       rememberRpId(result);
       say(`Passkey “${result.passkey.name}” added.`);

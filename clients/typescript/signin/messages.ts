@@ -20,7 +20,7 @@ export const REASON_MESSAGES: Record<string, string | null> = {
   PASSWORD_TOO_SHORT: null,
   PASSWORD_TOO_LONG: null,
   PASSWORD_TOO_COMMON: "This password is too common or too easy to guess. Choose a longer, less predictable one.",
-  PASSWORD_INCORRECT: "The current password is not correct.",
+  PASSWORD_INCORRECT: "That password is not correct.",
   FIELD_REQUIRED: null,
   FIELD_TOO_LONG: null,
   FIELD_MALFORMED: null,

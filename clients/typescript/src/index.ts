@@ -5,6 +5,7 @@ export type { FieldViolation } from "./errors.js";
 export {
   PasskeyCeremonyError,
   UNKNOWN_CREDENTIAL_REASONS,
+  reauthenticateWithPasskey,
   conditionalCreateAvailable,
   conditionalGetAvailable,
   registerPasskey,
@@ -24,6 +25,8 @@ export type {
   WebAuthnUser,
 } from "./passkeys.js";
 export { updateUserName } from "./profile.js";
+export { REAUTHENTICATION_REQUIRED, reauthenticate, withReauthentication } from "./reauthentication.js";
+export type { Reauthentication, ReauthenticationPrompt } from "./reauthentication.js";
 export type { UpdatedUser } from "./profile.js";
 export {
   ProviderStateMismatchError,
