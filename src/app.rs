@@ -117,11 +117,16 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<OAuthServiceServer<OAuthApi>>().await;
     health.set_serving::<PasskeyServiceServer<PasskeyApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|err| Error::internal(format_args!("reflection: {err}")))?;
+    // Reflection in both protocol versions: grpcurl and most tools speak v1, while Python's
+    // grpcio-reflection and several older tools only speak v1alpha.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_error = |err| Error::internal(format_args!("reflection: {err}"));
+    let reflection = reflection_builder().build_v1().map_err(reflection_error)?;
+    let reflection_v1alpha = reflection_builder().build_v1alpha().map_err(reflection_error)?;
     let auth = AuthServiceServer::new(AuthApi::new(services.clone(), CookieSettings::from_config(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
@@ -140,6 +145,7 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         .add_service(oauth)
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .into_axum_router()
         .layer(RpcLogLayer)
         .layer(GrpcWebLayer::new());
