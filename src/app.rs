@@ -148,7 +148,10 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         .add_service(reflection_v1alpha)
         .into_axum_router()
         .layer(RpcLogLayer)
-        .layer(GrpcWebLayer::new());
+        .layer(GrpcWebLayer::new())
+        // Anything else that reaches the gRPC routes (an unknown path, a browser's GET) is not a
+        // gRPC call: answered 404 here instead of tonic-web's bare 400.
+        .layer(axum::middleware::from_fn(web::grpc_or_not_found));
     Ok(Routes::from(grpc.merge(web::router(services, web::RelatedOrigins::from_config(config), config.signin_page))))
 }
 
