@@ -88,7 +88,15 @@ impl App {
             tokio::spawn(async move { server.await.map_err(|err| Error::internal(format_args!("server: {err}"))) });
         let background =
             tokio::spawn(background_tasks(services.clone(), Duration::from_secs(config.signing_key_reload_secs)));
-        tracing::info!(%local_addr, database = if config.uses_sqlite() { "sqlite" } else { "postgres" }, "keyward is serving");
+        let passkey_origins = config.passkey_origins().join(", ");
+        tracing::info!(
+            %local_addr,
+            database = if config.uses_sqlite() { "sqlite" } else { "postgres" },
+            signin = %signin_url(&config).as_deref().unwrap_or("off"),
+            rp_id = %config.rp_id,
+            %passkey_origins,
+            "keyward is serving"
+        );
         Ok(RunningApp { local_addr, services, stop, server, background })
     }
 }
@@ -153,6 +161,19 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         // gRPC call: answered 404 here instead of tonic-web's bare 400.
         .layer(axum::middleware::from_fn(web::grpc_or_not_found));
     Ok(Routes::from(grpc.merge(web::router(services, web::RelatedOrigins::from_config(config), config.signin_page))))
+}
+
+/// Where to open the built-in sign-in page: on `localhost` when Keyward listens on a loopback or
+/// unspecified address (passkeys need a domain, and `localhost` is a secure context), else on the
+/// listen address. None when the page is off.
+fn signin_url(config: &Config) -> Option<String> {
+    let addr = config.listen;
+    let authority = if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    config.signin_page.then(|| format!("http://{authority}/signin"))
 }
 
 /// CORS for grpc-web from browsers on other origins: only the configured origins, with

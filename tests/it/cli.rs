@@ -84,6 +84,38 @@ fn serve_answers_then_stops_on_sigterm() {
     assert!(rest.iter().any(|line| line.contains("shutting down")), "{rest:?}");
 }
 
+#[test]
+fn start_up_line_names_the_signin_url_and_passkey_settings_without_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Text logs into a pipe, as under systemd or a container runtime: no ANSI colour codes.
+    let mut child = keyward()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .env("KEYWARD_LOG_FORMAT", "text")
+        .env("KEYWARD_RP_ORIGINS", format!("http://localhost:{port},http://localhost:3000"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = lines.by_ref().map_while(Result::ok).find(|line| line.contains("keyward is serving"));
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let _rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success());
+
+    let ready = ready.expect("the server never said it was serving");
+    assert!(!ready.contains('\u{1b}'), "colour codes in piped output: {ready:?}");
+    for expected in [
+        format!("signin=http://localhost:{port}/signin"),
+        "rp_id=localhost".to_owned(),
+        format!("http://localhost:{port}, http://localhost:3000"),
+    ] {
+        assert!(ready.contains(&expected), "{expected} missing from {ready}");
+    }
+}
+
 mod reqwest {
     /// A one-off GET from a plain thread (this test is synchronous).
     pub fn blocking_get(url: &str) -> String {
