@@ -4,9 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential, Uuid};
 
-use super::{
-    CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, rejected, to_json,
-};
+use super::{CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, to_json};
 use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
     domain::{DisplayName, Email},
@@ -84,11 +82,9 @@ impl Services {
         let name = passkey_name("name", name, now)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::REGISTER, Some(&caller.user.id)).await?;
         let RegisterState { registration } = super::ceremony_state(&ceremony)?;
-        let passkey = self
-            .inner
-            .webauthn
-            .finish_passkey_registration(&credential, &registration)
-            .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
+            self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
+        })?;
         let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
         let stored = self.inner.store.insert_authenticator(authenticator).await?;
         self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, json!({ "passkey_id": stored.id })).await;
@@ -132,11 +128,9 @@ impl Services {
         let name = self::passkey_name("passkey_name", passkey_name, now)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::SIGN_UP, None).await?;
         let SignUpState { registration, user_id, email, name: user_name } = super::ceremony_state(&ceremony)?;
-        let passkey = self
-            .inner
-            .webauthn
-            .finish_passkey_registration(&credential, &registration)
-            .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
+            self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
+        })?;
         let authenticator = new_authenticator(&user_id, &passkey, &credential, name, now)?;
         let user = NewUser { id: user_id, email, name: user_name, password_hash: None, created_at: now };
         let (new_session, token) = self.new_session(&user.id, meta, now)?;
