@@ -98,12 +98,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => serve(config).await,
         Command::Migrate { action } => {
-            let store = open_store(&config).await?;
             match action {
-                MigrateAction::Up => store.migrate_up().await?,
-                MigrateAction::Down { steps } => store.migrate_down(steps).await?,
+                MigrateAction::Up => open_store(&config).await?.migrate_up().await?,
+                MigrateAction::Down { steps } => open_store(&config).await?.migrate_down(steps).await?,
                 MigrateAction::Status => {
-                    for migration in store.migration_status().await? {
+                    // Asking must not create anything: no SQLite file yet means nothing applied.
+                    let migrations = match config.sqlite_file() {
+                        Some(file) if !file.exists() => Store::migrations_all_pending(),
+                        _ => open_store(&config).await?.migration_status().await?,
+                    };
+                    for migration in migrations {
                         let state = if migration.applied { "applied" } else { "pending" };
                         #[allow(clippy::print_stdout)] // the command's output
                         {
