@@ -2,7 +2,7 @@
 // browser's WebAuthn refusals, and transport failures.
 
 import { Code } from "@connectrpc/connect";
-import { KeywardError, PasskeyCeremonyError, ProviderStateMismatchError } from "../src/index.js";
+import { type ErrorReasonName, KeywardError, PasskeyCeremonyError, ProviderStateMismatchError } from "../src/index.js";
 
 const FIELD_LABELS: Record<string, string> = {
   email: "Email",
@@ -12,8 +12,11 @@ const FIELD_LABELS: Record<string, string> = {
   current_password: "Current password",
 };
 
-/** Fixed texts per reason; `null` means "use the server's field description". */
-export const REASON_MESSAGES: Record<string, string | null> = {
+/**
+ * Fixed texts per reason; `null` means "use the server's field description". Typed against the
+ * published enum: a reason without a message fails `tsc`.
+ */
+export const REASON_MESSAGES: Record<ErrorReasonName, string | null> = {
   INVALID_CREDENTIALS: "That email and password don't match an account. Check both and try again.",
   EMAIL_TAKEN: "An account with this email already exists. Sign in instead.",
   INVALID_EMAIL: "Enter a valid email address, like name@example.com.",
@@ -99,7 +102,7 @@ export function describeError(error: unknown): string {
         return `Keyward refused the request: ${error.rawMessage}`;
     }
   }
-  const fixed = REASON_MESSAGES[error.reason];
+  const fixed = (REASON_MESSAGES as Record<string, string | null | undefined>)[error.reason];
   if (fixed) return fixed;
   const violation = error.fieldViolations[0];
   if (violation) {

@@ -1,8 +1,22 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import type { ErrorReason } from "./gen/keyward/v1/error_reason_pb.js";
 
 /** `google.rpc.ErrorInfo.domain` of every error Keyward sends. */
 export const ERROR_DOMAIN = "keyward";
+
+/**
+ * Every `ErrorInfo.reason` this version of the client knows, from the published
+ * `keyward.v1.ErrorReason` enum (proto/keyward/v1/error_reason.proto): the names are the wire
+ * strings. `Record<ErrorReasonName, …>` makes the compiler list every reason you must handle.
+ */
+export type ErrorReasonName = Exclude<keyof typeof ErrorReason, "ERROR_REASON_UNSPECIFIED">;
+
+/**
+ * A reason as received: one of the known names, or a newer server's reason this client does not
+ * know yet (treat it by `code`).
+ */
+export type Reason = ErrorReasonName | (string & {});
 
 /** One refused request field, from the `google.rpc.BadRequest` detail. */
 export interface FieldViolation {
@@ -23,7 +37,7 @@ export class KeywardError extends ConnectError {
   // `name` stays "ConnectError": connect recognises its errors by name (a KeywardError thrown by
   // an interceptor must pass through ConnectError.from unchanged) and code that checks
   // `instanceof ConnectError` keeps working.
-  readonly reason: string | undefined;
+  readonly reason: Reason | undefined;
   readonly errorMetadata: Readonly<Record<string, string>>;
   readonly fieldViolations: readonly FieldViolation[];
 
@@ -51,8 +65,8 @@ export class KeywardError extends ConnectError {
 }
 
 /** True when `error` is a KeywardError with one of `reasons`. */
-export function hasReason(error: unknown, ...reasons: string[]): error is KeywardError {
-  return error instanceof KeywardError && error.reason !== undefined && reasons.includes(error.reason);
+export function hasReason(error: unknown, ...reasons: ErrorReasonName[]): error is KeywardError {
+  return error instanceof KeywardError && error.reason !== undefined && (reasons as string[]).includes(error.reason);
 }
 
 /** True when the server does not run the service or method that was called. */

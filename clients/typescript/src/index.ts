@@ -1,7 +1,7 @@
 export { createKeywardClient } from "./client.js";
 export type { KeywardClient, KeywardClientOptions } from "./client.js";
 export { ERROR_DOMAIN, KeywardError, hasReason, isUnimplemented } from "./errors.js";
-export type { FieldViolation } from "./errors.js";
+export type { ErrorReasonName, FieldViolation, Reason } from "./errors.js";
 export {
   PasskeyCeremonyError,
   UNKNOWN_CREDENTIAL_REASONS,
@@ -35,6 +35,7 @@ export {
 export type { StartProviderSignInOptions } from "./providers.js";
 export { base64urlToBytes, bytesToBase64url, credentialToJSON, webauthnAvailable } from "./webauthn.js";
 export * from "./gen/keyward/v1/auth_pb.js";
+export * from "./gen/keyward/v1/error_reason_pb.js";
 export * from "./gen/keyward/v1/oauth_pb.js";
 export * from "./gen/keyward/v1/passkey_pb.js";
 export * from "./gen/keyward/v1/resources_pb.js";

@@ -11,6 +11,6 @@ their ``*_pb2_grpc`` service stubs), with type stubs.
 """
 
 from keyward_client.client import KeywardClient
-from keyward_client.errors import ERROR_DOMAIN, FieldViolation, KeywardError
+from keyward_client.errors import ERROR_DOMAIN, ErrorReason, FieldViolation, KeywardError
 
-__all__ = ["ERROR_DOMAIN", "FieldViolation", "KeywardClient", "KeywardError"]
+__all__ = ["ERROR_DOMAIN", "ErrorReason", "FieldViolation", "KeywardClient", "KeywardError"]

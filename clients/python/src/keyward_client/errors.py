@@ -9,6 +9,9 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from keyward.v1 import error_reason_pb2
+from keyward.v1.error_reason_pb2 import ErrorReason
+
 #: ``google.rpc.ErrorInfo.domain`` of every error Keyward sends.
 ERROR_DOMAIN = "keyward"
 
@@ -25,13 +28,27 @@ class FieldViolation:
 class KeywardError(Exception):
     """A failed call. Switch on ``reason`` (``INVALID_CREDENTIALS``, ``EMAIL_TAKEN``, …), not on
     the message. ``reason`` is ``None`` only when the failure did not come from Keyward itself
-    (the server unreachable, a proxy in between)."""
+    (the server unreachable, a proxy in between). ``error_reason`` is the same as the published
+    ``ErrorReason`` enum (proto/keyward/v1/error_reason.proto), ``ERROR_REASON_UNSPECIFIED`` for a
+    reason this client does not know yet (a newer server): then go by ``code``."""
 
     code: grpc.StatusCode
     message: str
     reason: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     field_violations: list[FieldViolation] = field(default_factory=list)
+
+    @property
+    def error_reason(self) -> ErrorReason:
+        """``reason`` as the published enum value; ``ERROR_REASON_UNSPECIFIED`` when unknown."""
+        if self.reason is None or self.reason not in ErrorReason.keys():
+            return error_reason_pb2.ERROR_REASON_UNSPECIFIED
+        return ErrorReason.Value(self.reason)
+
+    def has_reason(self, *reasons: ErrorReason) -> bool:
+        """Whether ``reason`` is one of ``reasons`` (``ErrorReason`` values)."""
+        known = self.error_reason
+        return known != error_reason_pb2.ERROR_REASON_UNSPECIFIED and known in reasons
 
     def __str__(self) -> str:
         reason = f" {self.reason}" if self.reason else ""
