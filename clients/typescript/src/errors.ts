@@ -1,30 +1,9 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
-import type { ErrorReason } from "./gen/keyward/v1/error_reason_pb.js";
+import { ERROR_DOMAIN, type ErrorReasonName, type FieldViolation, type KeywardCallError, type Reason } from "./reasons.js";
 
-/** `google.rpc.ErrorInfo.domain` of every error Keyward sends. */
-export const ERROR_DOMAIN = "keyward";
-
-/**
- * Every `ErrorInfo.reason` this version of the client knows, from the published
- * `keyward.v1.ErrorReason` enum (proto/keyward/v1/error_reason.proto): the names are the wire
- * strings. `Record<ErrorReasonName, …>` makes the compiler list every reason you must handle.
- */
-export type ErrorReasonName = Exclude<keyof typeof ErrorReason, "ERROR_REASON_UNSPECIFIED">;
-
-/**
- * A reason as received: one of the known names, or a newer server's reason this client does not
- * know yet (treat it by `code`).
- */
-export type Reason = ErrorReasonName | (string & {});
-
-/** One refused request field, from the `google.rpc.BadRequest` detail. */
-export interface FieldViolation {
-  /** The proto field name, e.g. `password`. */
-  field: string;
-  /** Safe to show to the end user. */
-  description: string;
-}
+export { ERROR_DOMAIN };
+export type { ErrorReasonName, FieldViolation, KeywardCallError, Reason };
 
 /**
  * A failed Keyward call. `reason` is the `google.rpc.ErrorInfo` reason the server attached
@@ -33,7 +12,7 @@ export interface FieldViolation {
  * from something in front of it; `code` then says what the transport saw (`Unavailable`,
  * `Unknown`, `Unimplemented` for a service this server does not run).
  */
-export class KeywardError extends ConnectError {
+export class KeywardError extends ConnectError implements KeywardCallError {
   // `name` stays "ConnectError": connect recognises its errors by name (a KeywardError thrown by
   // an interceptor must pass through ConnectError.from unchanged) and code that checks
   // `instanceof ConnectError` keeps working.
@@ -73,3 +52,12 @@ export function hasReason(error: unknown, ...reasons: ErrorReasonName[]): error 
 export function isUnimplemented(error: unknown): boolean {
   return error instanceof ConnectError && error.code === Code.Unimplemented;
 }
+
+/** A transport interceptor that rethrows every failure as a KeywardError, so callers can read `reason`. */
+export const keywardErrors: Interceptor = (next) => async (request) => {
+  try {
+    return await next(request);
+  } catch (error) {
+    throw KeywardError.from(error);
+  }
+};

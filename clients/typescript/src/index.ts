@@ -1,7 +1,12 @@
+// @keyward/client: the grpc-web client, passkey helpers and typed errors, for browsers and Node.
+// Server-side helpers are in @keyward/client/server, React session hooks in @keyward/client/react.
 export { createKeywardClient } from "./client.js";
 export type { KeywardClient, KeywardClientOptions } from "./client.js";
-export { ERROR_DOMAIN, KeywardError, hasReason, isUnimplemented } from "./errors.js";
-export type { ErrorReasonName, FieldViolation, Reason } from "./errors.js";
+export { SESSION_COOKIE_NAME } from "./cookie.js";
+export { ERROR_DOMAIN, KeywardError, hasReason, isUnimplemented, keywardErrors } from "./errors.js";
+export type { ErrorReasonName, FieldViolation, KeywardCallError, Reason } from "./errors.js";
+export { toSessionData } from "./session.js";
+export type { SessionData, SessionInfo, SessionUser } from "./session.js";
 export {
   PasskeyCeremonyError,
   UNKNOWN_CREDENTIAL_REASONS,
