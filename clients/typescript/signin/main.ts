@@ -137,8 +137,6 @@ async function showSignedIn(session: GetSessionResponse) {
   $("session-name").textContent = user.name || "—";
   $<HTMLInputElement>("profile-name").value = user.name;
   $("session-password").textContent = user.hasPassword ? "set" : "not set";
-  $("session-user-id").textContent = user.id;
-  $("session-id").textContent = session.session?.id ?? "";
   const ends = [session.session?.idleExpireTime, session.session?.expireTime]
     .filter((t): t is Timestamp => !!t)
     .sort((a, b) => Number(a.seconds - b.seconds))[0];
@@ -199,7 +197,9 @@ function passkeyItem(passkey: Passkey): HTMLLIElement {
   name.textContent = passkey.name;
   const meta = document.createElement("span");
   meta.className = "meta";
-  meta.textContent = `Added ${formatTime(passkey.createTime)} · last used ${formatTime(passkey.lastUsedTime)}${
+  // The provider the AAGUID names ("iCloud Keychain"), unless the passkey is already named so.
+  const provider = passkey.providerName && passkey.providerName !== passkey.name ? `${passkey.providerName} · ` : "";
+  meta.textContent = `${provider}Added ${formatTime(passkey.createTime)} · last used ${formatTime(passkey.lastUsedTime)}${
     passkey.backedUp ? " · synced" : ""
   }`;
   const rename = button(`Rename`, `Rename passkey ${passkey.name}`);
