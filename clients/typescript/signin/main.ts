@@ -24,7 +24,7 @@ import {
   startProviderSignIn,
   webauthnAvailable,
 } from "../src/index.js";
-import { describeError } from "./messages.js";
+import { describeError, violatedField } from "./messages.js";
 
 const client = createKeywardClient({ baseUrl: location.origin });
 /** Where providers send the browser back: this page. Add it to the server's `oauth.redirect_uris`. */
@@ -45,25 +45,73 @@ function say(message: string) {
   status.textContent = message;
 }
 
-function fail(error: unknown) {
+/**
+ * Shows what went wrong: next to the field it is about (aria-invalid, aria-describedby, focus on
+ * the field) when the failure names a field of `form`, else in the alert box, which gets focus.
+ */
+function fail(error: unknown, form?: HTMLFormElement | null) {
   status.textContent = "";
+  const field = violatedField(error);
+  const input = field ? form?.querySelector<HTMLInputElement>(`input[name="${field}"]`) : null;
+  if (input) {
+    showFieldError(input, describeError(error));
+    return;
+  }
   errorBox.textContent = describeError(error);
   errorBox.hidden = false;
+  errorBox.focus();
+}
+
+let fieldErrors = 0;
+function showFieldError(input: HTMLInputElement, message: string) {
+  if (!input.id) input.id = `field-${++fieldErrors}`;
+  const id = `${input.id}-error`;
+  let note = document.getElementById(id);
+  if (!note) {
+    note = document.createElement("p");
+    note.id = id;
+    note.className = "field-error";
+    input.insertAdjacentElement("afterend", note);
+  }
+  note.textContent = message;
+  note.hidden = false;
+  input.setAttribute("aria-invalid", "true");
+  const describedBy = (input.getAttribute("aria-describedby") ?? "").split(/\s+/).filter(Boolean);
+  if (!describedBy.includes(id)) input.setAttribute("aria-describedby", [id, ...describedBy].join(" "));
+  input.focus();
+}
+
+function clearFieldErrors(form: HTMLFormElement | null | undefined) {
+  for (const input of form?.querySelectorAll<HTMLInputElement>("input[aria-invalid]") ?? []) {
+    const id = `${input.id}-error`;
+    input.removeAttribute("aria-invalid");
+    const rest = (input.getAttribute("aria-describedby") ?? "").split(/\s+/).filter((ref) => ref && ref !== id);
+    if (rest.length) input.setAttribute("aria-describedby", rest.join(" "));
+    else input.removeAttribute("aria-describedby");
+    const note = document.getElementById(id);
+    if (note) note.hidden = true;
+  }
 }
 
 function isAbort(error: unknown): boolean {
   return error instanceof Error && (error.name === "AbortError" || (error as { kind?: string }).kind === "AbortError");
 }
 
-/** Runs `action` with `button` disabled, reporting failures in the alert box. */
+/**
+ * Runs `action` with `button` disabled. Afterwards focus is on the outcome: the first field the
+ * failure names, the alert box, or the status message, so a screen reader says what happened.
+ */
 async function busy(button: HTMLButtonElement | null, action: () => Promise<void>) {
   // A new attempt clears the last outcome, so what shows is always about this one.
   say("");
+  const form = button?.closest("form");
+  clearFieldErrors(form);
   if (button) button.disabled = true;
   try {
     await action();
+    if (status.textContent) status.focus();
   } catch (error) {
-    if (!isAbort(error)) fail(error);
+    if (!isAbort(error)) fail(error, form);
   } finally {
     if (button) button.disabled = false;
   }

@@ -65,6 +65,17 @@ async function expectError(page, pattern) {
   await page.locator("#error").filter({ hasText: pattern }).waitFor();
   assert.match(await page.locator("#error").textContent(), pattern);
 }
+/** The field `id` is marked invalid, described by its message (matching `pattern`), and focused. */
+async function expectFieldError(page, id, pattern) {
+  const note = page.locator(`#${id}-error`);
+  await note.filter({ hasText: pattern }).waitFor();
+  assert.match(await note.textContent(), pattern);
+  const input = page.locator(`#${id}`);
+  assert.equal(await input.getAttribute("aria-invalid"), "true");
+  assert.ok((await input.getAttribute("aria-describedby")).split(" ").includes(`${id}-error`));
+  assert.equal(await page.evaluate(() => document.activeElement?.id), id, "focus is on the invalid field");
+  assert.equal(await page.locator("#error").isVisible(), false, "a field error is shown at the field, not in the alert box");
+}
 async function expectSignedOut(page) {
   await page.locator("#signed-out").waitFor();
   assert.equal(await page.locator("#signed-in").isVisible(), false);
@@ -79,16 +90,23 @@ test("password sign-up, sign-in and every error the forms can meet", async (t) =
   assert.equal(await page.locator("#providers").isVisible(), false);
   await shot("signed-out");
 
-  // A common password is refused with the reason's message, next to nothing created.
+  // A common password is refused next to the field, with the reason's message; focus goes to
+  // the field, which says it is invalid and what is wrong (aria-invalid, aria-describedby).
   await page.locator("#signup-email").fill(email);
   await page.locator("#signup-password").fill("password123");
   await page.getByRole("button", { name: "Create account", exact: true }).click();
-  await expectError(page, /too common or too easy to guess/);
+  await expectFieldError(page, "signup-password", /too common or too easy to guess/);
   await shot("password-too-common");
-  // Field reasons without a fixed sentence show the server's description under the field's label.
+  // Field reasons without a fixed message: the server's description, as a sentence.
   await page.locator("#signup-password").fill("short1");
   await page.getByRole("button", { name: "Create account", exact: true }).click();
-  await expectError(page, /^Password: .*8/);
+  await expectFieldError(page, "signup-password", /^Password must be at least 8 characters\.$/);
+  // An empty required field, in the other field of the form.
+  await page.locator("#signup-email").fill("");
+  await page.getByRole("button", { name: "Create account", exact: true }).click();
+  await expectFieldError(page, "signup-email", /^Enter your email address\.$/);
+  assert.equal(await page.locator("#signup-password").getAttribute("aria-invalid"), null, "the last attempt's error was cleared");
+  await page.locator("#signup-email").fill(email);
 
   await page.locator("#signup-name").fill("Ada Lovelace");
   await page.locator("#signup-password").fill(PASSWORD);
@@ -121,11 +139,14 @@ test("password sign-up, sign-in and every error the forms can meet", async (t) =
   await page.locator("#signin-password").fill("not-the-password-42");
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expectError(page, /don't match an account/);
+  // Not about one field: the alert box says it and has focus.
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "error");
   await shot("wrong-password");
 
   await page.locator("#signin-password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expectStatus(page, new RegExp(`Signed in as ${escape(email)}`));
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "status", "focus is on the outcome");
   await shot("signed-in");
   const again = await (await keywardAsBrowser()).auth.getSession({});
   assert.equal(again.user.id, session.user.id);
