@@ -160,7 +160,11 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         // Anything else that reaches the gRPC routes (an unknown path, a browser's GET) is not a
         // gRPC call: answered 404 here instead of tonic-web's bare 400.
         .layer(axum::middleware::from_fn(web::grpc_or_not_found));
-    Ok(Routes::from(grpc.merge(web::router(services, web::RelatedOrigins::from_config(config), config.signin_page))))
+    Ok(Routes::from(grpc.merge(web::router(
+        services,
+        web::RelatedOrigins::from_config(config),
+        config.signin_page.then(|| web::SigninPage::from_config(config)),
+    ))))
 }
 
 /// Where to open the built-in sign-in page: on `localhost` when Keyward listens on a loopback or

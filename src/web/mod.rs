@@ -4,6 +4,8 @@
 
 mod signin;
 
+pub use signin::SigninPage;
+
 use axum::{
     Json, Router,
     extract::{Request, State},
@@ -34,14 +36,14 @@ impl RelatedOrigins {
 
 /// `/healthz`, `/.well-known/jwks.json`, `/.well-known/webauthn`, `/` and, when `signin_page` is
 /// on, `/signin`.
-pub fn router(services: Services, related_origins: RelatedOrigins, signin_page: bool) -> Router {
+pub fn router(services: Services, related_origins: RelatedOrigins, signin_page: Option<SigninPage>) -> Router {
     let webauthn = Json(related_origins);
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/webauthn", get(move || async move { webauthn }));
-    let router = if signin_page {
-        router.route("/", get(|| async { Redirect::to("/signin") })).merge(signin::router())
+    let router = if let Some(page) = signin_page {
+        router.route("/", get(|| async { Redirect::to("/signin") })).merge(signin::router(page))
     } else {
         router.route("/", get(|| async { ROOT_TEXT }))
     };

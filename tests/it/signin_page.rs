@@ -75,3 +75,23 @@ async fn root_redirects_to_signin_and_unknown_paths_are_404() {
     assert_eq!(call.headers()["grpc-status"], "12");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signin_config_lists_the_origins_return_to_may_lead_to() {
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.cors_allowed_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let response = reqwest::get(format!("{}/signin/config.json", server.base_url())).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    let mut expected = vec![
+        "https://app.example.com".to_owned(),
+        crate::common::PASSKEY_ORIGIN.to_owned(),
+        crate::common::RELATED_ORIGIN.to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(body, serde_json::json!({ "returnToOrigins": expected }));
+    server.stop().await;
+}

@@ -25,6 +25,7 @@ import {
   webauthnAvailable,
 } from "../src/index.js";
 import { describeError, violatedField } from "./messages.js";
+import { allowedReturnTo } from "./return-to.js";
 
 const client = createKeywardClient({ baseUrl: location.origin });
 /** Where providers send the browser back: this page. Add it to the server's `oauth.redirect_uris`. */
@@ -153,6 +154,32 @@ function webAuthnUser(keywardUserId: string): WebAuthnUser | undefined {
 
 let current: GetSessionResponse | undefined;
 
+// `?return_to=`: where the app that sent the user here wants them back. Kept in sessionStorage
+// across a provider round-trip (providers come back to this page's exact redirect URI).
+const RETURN_TO_KEY = "keyward.return-to";
+let returnTo: URL | undefined;
+
+async function loadReturnTo() {
+  const requested = new URL(location.href).searchParams.get("return_to") ?? sessionStorage.getItem(RETURN_TO_KEY);
+  sessionStorage.removeItem(RETURN_TO_KEY);
+  if (!requested) return;
+  const response = await fetch("/signin/config.json", { cache: "no-cache" });
+  const { returnToOrigins } = (await response.json()) as { returnToOrigins: string[] };
+  returnTo = allowedReturnTo(requested, location.origin, returnToOrigins);
+  const note = $("return-note");
+  note.textContent = returnTo
+    ? `After signing in you will go back to ${returnTo.host}.`
+    : "The link that brought you here asked to send you on to an address this server does not allow, so you will stay on this page.";
+  note.hidden = false;
+}
+
+/** Once signed in: back to the app when it asked for that (and it is allowed). True when leaving. */
+function leaveIfReturning(): boolean {
+  if (!returnTo || !current?.user) return false;
+  location.assign(returnTo.href);
+  return true;
+}
+
 function formatTime(time: Timestamp | undefined): string {
   if (!time) return "never";
   return new Date(Number(time.seconds) * 1000).toLocaleString();
@@ -215,6 +242,7 @@ async function startPasskeyAutofill() {
 async function afterPasskeySignIn(user: WebAuthnUser) {
   rememberRpId(user);
   await refresh();
+  if (leaveIfReturning()) return;
   if (current?.user) {
     say(`Signed in with a passkey as ${current.user.email}.`);
     // Keep what the authenticator shows in step with the account.
@@ -309,7 +337,10 @@ async function loadProviders() {
       go.textContent = provider.displayName;
       go.className = "secondary";
       go.addEventListener("click", () =>
-        busy(go, async () => location.assign(await startProviderSignIn(client, provider.id, { redirectUri: REDIRECT_URI }))),
+        busy(go, async () => {
+          if (returnTo) sessionStorage.setItem(RETURN_TO_KEY, returnTo.href);
+          location.assign(await startProviderSignIn(client, provider.id, { redirectUri: REDIRECT_URI }));
+        }),
       );
       item.append(go);
       return item;
@@ -334,6 +365,7 @@ function bind() {
         .signedIn;
       signinForm.reset();
       await refresh();
+      if (leaveIfReturning()) return;
       say(`Signed in as ${signedIn?.user?.email ?? "you"}.`);
       void offerPasskeyUpgrade();
     });
@@ -361,6 +393,7 @@ function bind() {
       });
       signupForm.reset();
       await refresh();
+      if (leaveIfReturning()) return;
       say(`Welcome! Your account ${response.signedIn?.user?.email ?? ""} is ready.`);
     });
   });
@@ -373,6 +406,7 @@ function bind() {
       rememberRpId(result);
       signupForm.reset();
       await refresh();
+      if (leaveIfReturning()) return;
       say(`Welcome! Your account ${result.signedIn.user?.email ?? ""} is ready, with a passkey and no password.`);
     }),
   );
@@ -442,6 +476,7 @@ async function finishProviderCallback() {
     const result = await finishProviderSignIn(client, url);
     const provider = result?.account?.provider ?? "the provider";
     await refresh();
+    if (leaveIfReturning()) return;
     say(result?.userCreated ? `Welcome! Your account was created with ${provider}.` : `Signed in with ${provider}.`);
   } catch (error) {
     fail(error);
@@ -450,8 +485,11 @@ async function finishProviderCallback() {
 
 async function start() {
   bind();
+  await loadReturnTo().catch(fail);
   await finishProviderCallback();
   await refresh();
+  // Already signed in (another tab, an earlier visit): straight back to the app.
+  leaveIfReturning();
 }
 
 void start();

@@ -3,11 +3,13 @@
 // and independently from this process with the browser's own session cookie (GetSession,
 // ListPasskeys). Screenshots of every step land in test-artifacts/e2e/<scenario>/.
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import {
   addVirtualAuthenticator,
   clientWithBrowserCookie,
   launchBrowser,
+  nodeClient,
   rejection,
   screenshotter,
   startKeyward,
@@ -348,3 +350,47 @@ async function waitUntil(condition, message, timeoutMs = 10_000) {
 function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+test("return_to: signed in, the user lands back in the allowed app; other addresses are refused", async (t) => {
+  // The app the user came from: a page on an origin the server allows (cors_allowed_origins).
+  const app = createServer((request, response) => {
+    response.writeHead(200, { "content-type": "text/html" });
+    response.end(`<!doctype html><title>App</title><h1>Back in the app</h1><p id="path">${request.url}</p>`);
+  });
+  await new Promise((done) => app.listen(0, "127.0.0.1", done));
+  t.after(() => app.close());
+  const appOrigin = `http://localhost:${app.address().port}`;
+  const server = await startKeyward({ KEYWARD_CORS_ALLOWED_ORIGINS: appOrigin });
+  t.after(() => server.stop());
+  const { createKeywardClient } = await nodeClient();
+  const email = uniqueEmail("page-return");
+  await createKeywardClient({ baseUrl: server.origin }).auth.register({ email, password: PASSWORD });
+
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.context.newPage();
+  const shot = screenshotter(page, "return-to");
+  const target = `${appOrigin}/welcome?from=signin`;
+  await page.goto(`${server.origin}/signin?return_to=${encodeURIComponent(target)}`);
+  await page.locator("#return-note").filter({ hasText: `go back to localhost:${app.address().port}` }).waitFor();
+  await shot("signin-with-return-to");
+  await page.locator("#signin-email").fill(email);
+  await page.locator("#signin-password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForURL(target);
+  assert.equal(await page.locator("#path").textContent(), "/welcome?from=signin");
+  await shot("back-in-the-app");
+
+  // Already signed in: the page sends the user straight back.
+  await page.goto(`${server.origin}/signin?return_to=${encodeURIComponent(`${appOrigin}/again`)}`);
+  await page.waitForURL(`${appOrigin}/again`);
+
+  // Anywhere else: refused, said so, and the user stays on the page.
+  for (const evil of ["https://evil.example/", "//evil.example/", `${appOrigin}.evil.example/`, "javascript:alert(1)"]) {
+    await page.goto(`${server.origin}/signin?return_to=${encodeURIComponent(evil)}`);
+    await page.locator("#return-note").filter({ hasText: "does not allow" }).waitFor();
+    await page.locator("#signed-in").waitFor();
+    assert.equal(new URL(page.url()).origin, server.origin, `${evil} was followed`);
+  }
+  await shot("refused-return-to");
+});
