@@ -24,12 +24,23 @@ pub async fn add_passkey(
     session_token: &str,
     name: &str,
 ) -> pb::Passkey {
+    add_passkey_edited(client, authenticator, session_token, name, |credential| credential).await
+}
+
+/// `add_passkey`, with the credential JSON changed by `edit` on its way to the server.
+pub async fn add_passkey_edited(
+    client: &mut PasskeyServiceClient<Channel>,
+    authenticator: &mut TestPasskey,
+    session_token: &str,
+    name: &str,
+    edit: impl FnOnce(String) -> String,
+) -> pb::Passkey {
     let start = client
         .start_passkey_registration(bearer(pb::StartPasskeyRegistrationRequest {}, session_token))
         .await
         .unwrap()
         .into_inner();
-    let credential_json = authenticator.create(&start.options_json);
+    let credential_json = edit(authenticator.create(&start.options_json));
     client
         .finish_passkey_registration(bearer(
             pb::FinishPasskeyRegistrationRequest { ceremony_id: start.ceremony_id, credential_json, name: name.into() },
@@ -40,6 +51,17 @@ pub async fn add_passkey(
         .into_inner()
         .passkey
         .unwrap()
+}
+
+/// Renames one of the caller's passkeys and returns it.
+async fn rename_passkey(
+    client: &mut PasskeyServiceClient<Channel>,
+    session_token: &str,
+    passkey_id: &str,
+    name: &str,
+) -> pb::Passkey {
+    let request = pb::RenamePasskeyRequest { passkey_id: passkey_id.into(), name: name.into() };
+    client.rename_passkey(bearer(request, session_token)).await.unwrap().into_inner().passkey.unwrap()
 }
 
 /// Creates a passwordless account through a full sign-up ceremony, started through `start_on`
@@ -140,16 +162,7 @@ async fn add_passkey_sign_in_and_manage(backend: Backend) {
     assert_eq!(stored[0].counter, 2, "two sign-ins, each counted");
 
     // Rename, then delete (allowed: the password remains).
-    let renamed = client
-        .rename_passkey(bearer(
-            pb::RenamePasskeyRequest { passkey_id: added.id.clone(), name: "Work laptop".into() },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .passkey
-        .unwrap();
+    let renamed = rename_passkey(&mut client, &token, &added.id, "Work laptop").await;
     assert_eq!(renamed.name, "Work laptop");
     client.delete_passkey(bearer(pb::DeletePasskeyRequest { passkey_id: added.id.clone() }, &token)).await.unwrap();
     let listed = client.list_passkeys(bearer(pb::ListPasskeysRequest::default(), &token)).await.unwrap().into_inner();
@@ -408,26 +421,10 @@ async fn an_unnamed_passkey_is_named_after_its_provider() {
     let token = register(&mut auth, "provider-name@example.com").await.session_token;
     let google = uuid::Uuid::parse_str("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4").unwrap();
 
-    let start = client
-        .start_passkey_registration(bearer(pb::StartPasskeyRegistrationRequest {}, &token))
-        .await
-        .unwrap()
-        .into_inner();
-    let credential_json = with_provider_aaguid(&TestPasskey::new().create(&start.options_json), google);
-    let named = client
-        .finish_passkey_registration(bearer(
-            pb::FinishPasskeyRegistrationRequest {
-                ceremony_id: start.ceremony_id,
-                credential_json,
-                name: String::new(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .passkey
-        .unwrap();
+    let named = add_passkey_edited(&mut client, &mut TestPasskey::new(), &token, "", |credential| {
+        with_provider_aaguid(&credential, google)
+    })
+    .await;
     assert_eq!(named.aaguid, google.hyphenated().to_string());
     assert_eq!(
         (named.name.as_str(), named.provider_name.as_str()),
@@ -440,16 +437,7 @@ async fn an_unnamed_passkey_is_named_after_its_provider() {
     assert_eq!((unknown.aaguid.as_str(), unknown.provider_name.as_str()), ("", ""));
 
     // A name the user gives wins; the provider is still reported, also when listing.
-    let renamed = client
-        .rename_passkey(bearer(
-            pb::RenamePasskeyRequest { passkey_id: named.id.clone(), name: "Work phone".into() },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .passkey
-        .unwrap();
+    let renamed = rename_passkey(&mut client, &token, &named.id, "Work phone").await;
     assert_eq!((renamed.name.as_str(), renamed.provider_name.as_str()), ("Work phone", "Google Password Manager"));
     let listed =
         client.list_passkeys(bearer(pb::ListPasskeysRequest::default(), &token)).await.unwrap().into_inner().passkeys;

@@ -2,7 +2,7 @@
 // a service's hot path (no call to Keyward per request).
 
 import { createRemoteJWKSet, errors, jwtVerify } from "jose";
-import { type ServerOptions, keywardUrl } from "./options.js";
+import { type ServerOptions, environment, keywardUrl } from "./options.js";
 
 /** The claims of a Keyward access token that passed every check. */
 export interface AccessTokenClaims {
@@ -52,11 +52,6 @@ function keySet(url: string) {
     keySets.set(url, set);
   }
   return set;
-}
-
-function environment(name: string): string | undefined {
-  const process = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-  return process?.env?.[name] || undefined;
 }
 
 /**

@@ -27,8 +27,8 @@ export interface ServerOptions {
   fetch?: typeof globalThis.fetch;
 }
 
-/** `KEYWARD_URL` from the environment, where there is one (Node and Next.js's Edge runtime). */
-function environment(name: string): string | undefined {
+/** A variable from the environment, where there is one (Node and Next.js's Edge runtime). */
+export function environment(name: string): string | undefined {
   const process = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
   return process?.env?.[name] || undefined;
 }
