@@ -118,6 +118,13 @@ def test_expired_wrong_audience_issuer_type_and_algorithm_are_refused(jwks: Jwks
         assert raised.value.reason == reason, f"{what}: {raised.value}"
     # Within its lifespan the key set is fetched once, whatever the tokens.
     assert len(jwks.fetches) == 1
+    # Made-up key ids right after a fetch: no refetch (one per 30 s cooldown at most), so forged
+    # tokens cannot make this service hammer Keyward's key set.
+    for _ in range(5):
+        with pytest.raises(AccessTokenError) as unknown:
+            verify_access_token(token(jwks.key, kid="made-up"), issuer=ISSUER, jwks_url=jwks.url)
+        assert unknown.value.reason == "unknown_key"
+    assert len(jwks.fetches) == 1
 
 
 def test_leeway_accepts_a_token_just_expired(jwks: Jwks) -> None:

@@ -17,8 +17,10 @@ __all__ = ["AccessTokenClaims", "AccessTokenError", "verify_access_token"]
 _ALGORITHMS = ["EdDSA"]
 _TYPES = {"at+jwt", "application/at+jwt"}
 #: How long a fetched key set is used before it is fetched again. A token with an unknown ``kid``
-#: (a key rotated in since) refetches at once.
+#: (a key rotated in since) refetches at once, but at most once per cooldown: forged tokens with
+#: made-up key ids must not turn into a stream of requests to Keyward.
 _JWKS_LIFESPAN_SECONDS = 300
+_JWKS_REFETCH_COOLDOWN_SECONDS = 30
 
 _jwks_clients: dict[str, jwt.PyJWKClient] = {}
 _jwks_lock = threading.Lock()
@@ -54,7 +56,13 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     with _jwks_lock:
         client = _jwks_clients.get(url)
         if client is None:
-            client = jwt.PyJWKClient(url, cache_jwk_set=True, lifespan=_JWKS_LIFESPAN_SECONDS, timeout=10)
+            client = jwt.PyJWKClient(
+                url,
+                cache_jwk_set=True,
+                lifespan=_JWKS_LIFESPAN_SECONDS,
+                cooldown_duration=_JWKS_REFETCH_COOLDOWN_SECONDS,
+                timeout=10,
+            )
             _jwks_clients[url] = client
         return client
 
