@@ -336,11 +336,12 @@ mod tests {
     #[test]
     fn the_published_enum_is_exactly_the_reasons_sent() {
         let sent: BTreeSet<&str> = table().into_iter().map(|(_, _, reason)| reason).collect();
-        let published: BTreeSet<&str> =
-            (1..).map_while(|value| ErrorReason::try_from(value).ok()).map(|reason| reason.as_str_name()).collect();
+        // Every value the enum has (numbers need not be dense; 1000 is far above any in use).
+        let published: BTreeSet<&str> = (1..1000)
+            .filter_map(|value| ErrorReason::try_from(value).ok())
+            .map(|reason| reason.as_str_name())
+            .collect();
         assert_eq!(sent, published, "error_reason.proto and the reasons the server sends differ");
-        // Numbered densely: a gap would end the walk above early and hide values.
-        assert!(ErrorReason::from_str_name("INTERNAL").is_some_and(|last| last as usize == published.len()));
     }
 
     #[test]
