@@ -73,7 +73,12 @@ async fn dry_run_target(config: &Config) -> anyhow::Result<ImportTarget> {
 
 /// Runs the import and prints what it did.
 pub async fn import_authjs(config: &Config, from: &str, dry_run: bool, skip_sessions: bool) -> anyhow::Result<()> {
-    let source = AuthjsSource::open(from).await?;
+    // The source's problems (unsupported URL, no Auth.js tables) are the operator's to fix: say
+    // them plainly, not as an internal error.
+    let source = AuthjsSource::open(from).await.map_err(|err| match err {
+        crate::Error::Internal(detail) => anyhow::anyhow!("{detail}"),
+        other => other.into(),
+    })?;
     let target = if dry_run {
         dry_run_target(config).await?
     } else {

@@ -318,3 +318,66 @@ async fn check_prisma_target(target: TestDb, seed: &mut sources::PrismaSeed, fro
     assert_eq!(store.row_counts().await.unwrap(), before);
     server.stop().await;
 }
+
+/// The progress bar is drawn only when stderr is a terminal: piped, stderr stays empty; under a
+/// pseudo-terminal (`script`), the bar's lines appear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_bar_only_on_a_terminal() {
+    let source = TestDb::create(Backend::Sqlite).await;
+    let path = source.data_dir.join("authjs.db");
+    seed_prisma(Backend::Sqlite, &format!("sqlite://{}?mode=rwc", path.display())).await;
+    let target = TestDb::create(Backend::Sqlite).await;
+    let binary = env!("CARGO_BIN_EXE_keyward");
+    let args = ["--data-dir", target.data_dir.to_str().unwrap(), "import", "authjs", "--dry-run", "--from"];
+    let from = format!("file:{}", path.display());
+    let piped = Command::new(binary).args(args).arg(&from).env("KEYWARD_LOG", "warn").output().unwrap();
+    assert!(piped.status.success());
+    assert_eq!(String::from_utf8_lossy(&piped.stderr), "", "no progress output without a terminal");
+
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("util-linux `script` is not installed: the terminal half of this test cannot run here");
+        return;
+    }
+    let quoted: Vec<String> = std::iter::once(binary.to_owned())
+        .chain(args.iter().map(|a| (*a).to_owned()))
+        .chain([from])
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let on_terminal = Command::new("script")
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .env("KEYWARD_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(on_terminal.status.success());
+    let screen = String::from_utf8_lossy(&on_terminal.stdout);
+    assert!(screen.contains("users 3 rows"), "{screen}");
+    assert!(screen.contains("passkeys 2 rows"), "{screen}");
+}
+
+/// A source that is not an Auth.js database stops the command with one line saying why, before
+/// anything is written to the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_sources_stop_with_one_line_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_authjs = dir.path().join("blog.db");
+    let db = Database::connect(format!("sqlite://{}?mode=rwc", not_authjs.display())).await.unwrap();
+    db.execute_unprepared("CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT)").await.unwrap();
+    db.close().await.unwrap();
+    let target = TestDb::create(Backend::Sqlite).await;
+    for (from, expected) in [
+        ("mysql://root@127.0.0.1/app".to_owned(), "unsupported source database URL"),
+        (format!("file:{}", dir.path().join("missing.db").display()), "no SQLite database at"),
+        (format!("file:{}", not_authjs.display()), "no Auth.js user table found (looked for User, users, user)"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["--data-dir", target.data_dir.to_str().unwrap(), "import", "authjs", "--from", &from])
+            .env("KEYWARD_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{from}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{from}: {stderr}");
+        assert!(target_is_untouched(&target).await, "{from}: the target was written");
+    }
+}
