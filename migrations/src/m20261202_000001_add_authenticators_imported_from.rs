@@ -1,3 +1,5 @@
+//! Marks passkeys that `keyward import authjs` brought over (`authenticators.imported_from`).
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

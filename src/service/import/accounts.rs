@@ -3,14 +3,9 @@
 //! `webauthn` accounts are only the other half of its passkeys, which `passkeys.rs` imports, so
 //! they are folded into those; `email` and `credentials` accounts hold nothing to keep.
 
-use std::{
-    collections::{BTreeSet, HashMap},
-    pin::pin,
-};
+use std::collections::{BTreeSet, HashMap};
 
-use tokio_stream::StreamExt;
-
-use super::{Change, ImportTable, Planned, Run, users::MAX_SOURCE_ID_CHARS};
+use super::{Change, ImportTable, Phase, Planned, Run, users::MAX_SOURCE_ID_CHARS};
 use crate::{
     error::Result,
     store::{AccountRecord, AccountTokensUpdate, NewAccount, ProviderTokens, authjs::SourceAccount, new_id},
@@ -25,46 +20,54 @@ struct Mapped {
 
 impl Run<'_> {
     pub(super) async fn accounts(&mut self) -> Result<()> {
-        let Some(table) = self.source.layout().accounts.clone() else { return Ok(()) };
-        self.progress.start(TABLE, self.source.count(&table).await?);
-        let Some(rows) = self.source.accounts().await? else { return Ok(()) };
-        let mut rows = pin!(rows);
-        let mut batch = Vec::with_capacity(self.options.batch_size);
-        let (mut folded, mut providers) = (0u64, BTreeSet::new());
-        while let Some(row) = rows.next().await {
-            self.progress.advance(1);
-            match row? {
-                Ok(account) if account.kind == "webauthn" => {
-                    folded += 1;
-                    self.report.count_mut(TABLE).skipped += 1;
-                }
-                Ok(account) => {
-                    if let Some(mapped) = self.map_account(account) {
-                        providers.insert(mapped.account.provider.clone());
-                        batch.push(mapped);
-                    }
-                }
-                Err(bad) => self.report.failed(TABLE, bad.id, bad.reason),
-            }
-            if batch.len() >= self.options.batch_size {
-                self.account_batch(std::mem::take(&mut batch)).await?;
-            }
-        }
-        self.account_batch(batch).await?;
-        if folded > 0 {
+        let source = self.source;
+        let Some(rows) = source.accounts().await? else { return Ok(()) };
+        let mut phase = Accounts::default();
+        self.drive(&mut phase, rows).await?;
+        if phase.folded > 0 {
             self.report.notes.push(format!(
-                "{folded} Auth.js webauthn account(s) are not linked accounts in Keyward: their passkeys are imported as passkeys"
+                "{} Auth.js webauthn account(s) are not linked accounts in Keyward: their passkeys are imported as passkeys",
+                phase.folded
             ));
         }
-        for provider in providers.iter().filter(|p| !self.policy.configured_providers.contains(p)) {
+        for provider in phase.providers.iter().filter(|p| !self.policy.configured_providers.contains(p)) {
             self.report.notes.push(format!(
                 "accounts at provider {provider:?} were imported, but no such provider is configured: configure it with the id {provider:?} so these users can sign in with it"
             ));
         }
-        self.progress.finish();
         Ok(())
     }
+}
 
+#[derive(Default)]
+struct Accounts {
+    /// Auth.js `webauthn` accounts seen (their passkeys are imported as passkeys).
+    folded: u64,
+    providers: BTreeSet<String>,
+}
+
+impl Phase for Accounts {
+    const TABLE: ImportTable = TABLE;
+    type Row = SourceAccount;
+    type Mapped = Mapped;
+
+    fn map(&mut self, run: &mut Run<'_>, row: SourceAccount) -> Option<Mapped> {
+        if row.kind == "webauthn" {
+            self.folded += 1;
+            run.report.count_mut(TABLE).skipped += 1;
+            return None;
+        }
+        let mapped = run.map_account(row)?;
+        self.providers.insert(mapped.account.provider.clone());
+        Some(mapped)
+    }
+
+    async fn write(&mut self, run: &mut Run<'_>, batch: Vec<Mapped>) -> Result<()> {
+        run.account_batch(batch).await
+    }
+}
+
+impl Run<'_> {
     fn map_account(&mut self, source: SourceAccount) -> Option<Mapped> {
         let SourceAccount {
             id,
@@ -117,9 +120,6 @@ impl Run<'_> {
     }
 
     async fn account_batch(&mut self, batch: Vec<Mapped>) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
         let existing = match self.store() {
             Some(store) => {
                 let ids = batch.iter().map(|m| m.account.provider_account_id.clone()).collect();

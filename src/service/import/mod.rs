@@ -14,9 +14,10 @@ mod report;
 mod sessions;
 mod users;
 
-use std::{collections::HashSet, time::Duration};
+use std::{collections::HashSet, pin::pin, time::Duration};
 
 use chrono::{DateTime, Utc};
+use tokio_stream::{Stream, StreamExt};
 
 pub use report::{ImportReport, ImportTable, Problem, Severity, TableCounts};
 
@@ -25,7 +26,8 @@ use crate::{
     error::Result,
     store::{
         AccountTokensUpdate, AuthenticatorUpdate, BatchWrite, ImportBatch, ImportedUser, NewAccount, NewAuthenticator,
-        NewSession, Store, UserUpdate, authjs::AuthjsSource,
+        NewSession, Store, UserUpdate,
+        authjs::{AuthjsSource, SourceRow, SourceRows},
     },
 };
 
@@ -188,7 +190,48 @@ struct Run<'a> {
     present_users: HashSet<String>,
 }
 
+/// One table's rules: what a source row becomes (or why it is refused), and how a batch of
+/// them is checked against the target and written.
+trait Phase {
+    const TABLE: ImportTable;
+    type Row;
+    type Mapped;
+
+    /// Validates and maps one source row; `None` when it was reported and left out.
+    fn map(&mut self, run: &mut Run<'_>, row: Self::Row) -> Option<Self::Mapped>;
+
+    /// Looks the batch up in the target, decides create / update / skip / fail, writes.
+    async fn write(&mut self, run: &mut Run<'_>, batch: Vec<Self::Mapped>) -> Result<()>;
+}
+
 impl Run<'_> {
+    /// Streams one table through `phase` in batches of `batch_size` rows; undecodable rows are
+    /// reported and left out.
+    async fn drive<P: Phase>(
+        &mut self,
+        phase: &mut P,
+        source: SourceRows<impl Stream<Item = SourceRow<P::Row>>>,
+    ) -> Result<()> {
+        self.progress.start(P::TABLE, source.total);
+        let mut rows = pin!(source.rows);
+        let mut batch = Vec::with_capacity(self.options.batch_size);
+        while let Some(row) = rows.next().await {
+            self.progress.advance(1);
+            match row? {
+                Ok(row) => batch.extend(phase.map(self, row)),
+                Err(bad) => self.report.failed(P::TABLE, bad.id, bad.reason),
+            }
+            if batch.len() >= self.options.batch_size {
+                phase.write(self, std::mem::take(&mut batch)).await?;
+            }
+        }
+        if !batch.is_empty() {
+            phase.write(self, batch).await?;
+        }
+        self.progress.finish();
+        Ok(())
+    }
+
     fn store(&self) -> Option<&Store> {
         self.target.store.as_ref()
     }

@@ -4,19 +4,17 @@
 //! (validated), with the counter, backup state and transports kept. The row is marked as
 //! imported: its user handle is unknown (see `service::passkeys::user_handle_names_owner`).
 
-use std::{collections::HashMap, pin::pin};
+use std::collections::HashMap;
 
-use base64::{
-    Engine,
-    engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD},
-};
-use tokio_stream::StreamExt;
-
-use super::{Change, ImportTable, Planned, Run};
+use super::{Change, ImportTable, Phase, Planned, Run};
 use crate::{
     crypto::{ForeignPasskey, passkey_from_cose},
     error::Result,
     store::{AuthenticatorRecord, AuthenticatorUpdate, NewAuthenticator, authjs::SourceAuthenticator, new_id},
+};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD},
 };
 
 const TABLE: ImportTable = ImportTable::Passkeys;
@@ -32,30 +30,29 @@ fn decode_base64(value: &str) -> Option<Vec<u8>> {
 
 impl Run<'_> {
     pub(super) async fn passkeys(&mut self) -> Result<()> {
-        let Some(table) = self.source.layout().authenticators.clone() else { return Ok(()) };
-        self.progress.start(TABLE, self.source.count(&table).await?);
-        let Some(rows) = self.source.authenticators().await? else { return Ok(()) };
-        let mut rows = pin!(rows);
-        let mut batch = Vec::with_capacity(self.options.batch_size);
-        while let Some(row) = rows.next().await {
-            self.progress.advance(1);
-            match row? {
-                Ok(authenticator) => {
-                    if let Some(mapped) = self.map_passkey(authenticator) {
-                        batch.push(mapped);
-                    }
-                }
-                Err(bad) => self.report.failed(TABLE, bad.id, bad.reason),
-            }
-            if batch.len() >= self.options.batch_size {
-                self.passkey_batch(std::mem::take(&mut batch)).await?;
-            }
-        }
-        self.passkey_batch(batch).await?;
-        self.progress.finish();
-        Ok(())
+        let source = self.source;
+        let Some(rows) = source.authenticators().await? else { return Ok(()) };
+        self.drive(&mut Passkeys, rows).await
+    }
+}
+
+struct Passkeys;
+
+impl Phase for Passkeys {
+    const TABLE: ImportTable = TABLE;
+    type Row = SourceAuthenticator;
+    type Mapped = (String, NewAuthenticator);
+
+    fn map(&mut self, run: &mut Run<'_>, row: SourceAuthenticator) -> Option<Self::Mapped> {
+        run.map_passkey(row)
     }
 
+    async fn write(&mut self, run: &mut Run<'_>, batch: Vec<Self::Mapped>) -> Result<()> {
+        run.passkey_batch(batch).await
+    }
+}
+
+impl Run<'_> {
     fn map_passkey(&mut self, source: SourceAuthenticator) -> Option<(String, NewAuthenticator)> {
         let SourceAuthenticator {
             credential_id,
@@ -137,9 +134,6 @@ impl Run<'_> {
     }
 
     async fn passkey_batch(&mut self, batch: Vec<(String, NewAuthenticator)>) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
         let existing = match self.store() {
             Some(store) => {
                 let ids = batch.iter().map(|(_, passkey)| passkey.credential_id.clone()).collect();

@@ -7,11 +7,9 @@
 //! for links to its own callback URL, which Keyward cannot redeem. They live for a day at most;
 //! users ask for a new link.
 
-use std::{collections::HashMap, pin::pin};
+use std::collections::HashMap;
 
-use tokio_stream::StreamExt;
-
-use super::{Change, ImportTable, Planned, Run, chrono_duration};
+use super::{Change, ImportTable, Phase, Planned, Run, chrono_duration};
 use crate::{
     domain::SessionToken,
     error::Result,
@@ -22,30 +20,29 @@ const TABLE: ImportTable = ImportTable::Sessions;
 
 impl Run<'_> {
     pub(super) async fn sessions(&mut self) -> Result<()> {
-        let Some(table) = self.source.layout().sessions.clone() else { return Ok(()) };
-        self.progress.start(TABLE, self.source.count(&table).await?);
-        let Some(rows) = self.source.sessions().await? else { return Ok(()) };
-        let mut rows = pin!(rows);
-        let mut batch = Vec::with_capacity(self.options.batch_size);
-        while let Some(row) = rows.next().await {
-            self.progress.advance(1);
-            match row? {
-                Ok(session) => {
-                    if let Some(mapped) = self.map_session(session) {
-                        batch.push(mapped);
-                    }
-                }
-                Err(bad) => self.report.failed(TABLE, bad.id, bad.reason),
-            }
-            if batch.len() >= self.options.batch_size {
-                self.session_batch(std::mem::take(&mut batch)).await?;
-            }
-        }
-        self.session_batch(batch).await?;
-        self.progress.finish();
-        Ok(())
+        let source = self.source;
+        let Some(rows) = source.sessions().await? else { return Ok(()) };
+        self.drive(&mut Sessions, rows).await
+    }
+}
+
+struct Sessions;
+
+impl Phase for Sessions {
+    const TABLE: ImportTable = TABLE;
+    type Row = SourceSession;
+    type Mapped = (Option<String>, NewSession);
+
+    fn map(&mut self, run: &mut Run<'_>, row: SourceSession) -> Option<Self::Mapped> {
+        run.map_session(row)
     }
 
+    async fn write(&mut self, run: &mut Run<'_>, batch: Vec<Self::Mapped>) -> Result<()> {
+        run.session_batch(batch).await
+    }
+}
+
+impl Run<'_> {
     fn map_session(&mut self, source: SourceSession) -> Option<(Option<String>, NewSession)> {
         let SourceSession { id, session_token, user_id, expires } = source;
         let source_id = id.or_else(|| Some(format!("of user {user_id}")));
@@ -79,9 +76,6 @@ impl Run<'_> {
     }
 
     async fn session_batch(&mut self, batch: Vec<(Option<String>, NewSession)>) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
         let existing = match self.store() {
             Some(store) => {
                 let hashes = batch.iter().map(|(_, session)| session.token_hash.clone()).collect();

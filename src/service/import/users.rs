@@ -3,11 +3,9 @@
 //! merged), name, image, emailVerified, and the password hash kept as it is when Keyward can
 //! verify it (bcrypt up to cost 15, argon2 PHC within bounds).
 
-use std::{collections::HashMap, pin::pin};
+use std::collections::HashMap;
 
-use tokio_stream::StreamExt;
-
-use super::{Change, ImportTable, Planned, Run};
+use super::{Change, ImportTable, Phase, Planned, Run};
 use crate::{
     crypto::check_importable_hash,
     domain::{DisplayName, Email, MAX_NAME_CHARS},
@@ -32,42 +30,44 @@ struct Mapped {
 
 impl Run<'_> {
     pub(super) async fn users(&mut self) -> Result<()> {
-        let layout = self.source.layout();
-        self.progress.start(TABLE, self.source.count(&layout.users).await?);
-        let duplicates = self.duplicate_emails().await?;
-        let mut rows = pin!(self.source.users().await?);
-        let mut batch = Vec::with_capacity(self.options.batch_size);
-        while let Some(row) = rows.next().await {
-            self.progress.advance(1);
-            match row? {
-                Ok(user) => {
-                    if let Some(mapped) = self.map_user(user, &duplicates) {
-                        batch.push(mapped);
-                    }
-                }
-                Err(bad) => self.report.failed(TABLE, bad.id, bad.reason),
-            }
-            if batch.len() >= self.options.batch_size {
-                self.user_batch(std::mem::take(&mut batch)).await?;
-            }
+        let source = self.source;
+        let mut phase = Users { duplicates: duplicate_emails(source.user_emails().await?) };
+        self.drive(&mut phase, source.users().await?).await
+    }
+}
+
+/// Normalized email → the source ids that have it, for the addresses held by more than one:
+/// found before any user is written.
+fn duplicate_emails(users: Vec<(String, Option<String>)>) -> HashMap<String, Vec<String>> {
+    let mut by_email: HashMap<String, Vec<String>> = HashMap::new();
+    for (id, email) in users {
+        if let Some(email) = email.and_then(|email| Email::parse("email", &email).ok()) {
+            by_email.entry(email.to_string()).or_default().push(id);
         }
-        self.user_batch(batch).await?;
-        self.progress.finish();
-        Ok(())
+    }
+    by_email.retain(|_, ids| ids.len() > 1);
+    by_email
+}
+
+struct Users {
+    duplicates: HashMap<String, Vec<String>>,
+}
+
+impl Phase for Users {
+    const TABLE: ImportTable = TABLE;
+    type Row = SourceUser;
+    type Mapped = Mapped;
+
+    fn map(&mut self, run: &mut Run<'_>, row: SourceUser) -> Option<Mapped> {
+        run.map_user(row, &self.duplicates)
     }
 
-    /// Normalized email → the source ids that have it, for the addresses held by more than one.
-    async fn duplicate_emails(&self) -> Result<HashMap<String, Vec<String>>> {
-        let mut by_email: HashMap<String, Vec<String>> = HashMap::new();
-        for (id, email) in self.source.user_emails().await? {
-            if let Some(email) = email.and_then(|email| Email::parse("email", &email).ok()) {
-                by_email.entry(email.to_string()).or_default().push(id);
-            }
-        }
-        by_email.retain(|_, ids| ids.len() > 1);
-        Ok(by_email)
+    async fn write(&mut self, run: &mut Run<'_>, batch: Vec<Mapped>) -> Result<()> {
+        run.user_batch(batch).await
     }
+}
 
+impl Run<'_> {
     fn map_user(&mut self, source: SourceUser, duplicates: &HashMap<String, Vec<String>>) -> Option<Mapped> {
         let SourceUser { id, name, email, email_verified, image, password_hash, created_at, updated_at } = source;
         if id.trim().is_empty() || id.chars().count() > MAX_SOURCE_ID_CHARS {
@@ -135,9 +135,6 @@ impl Run<'_> {
     }
 
     async fn user_batch(&mut self, batch: Vec<Mapped>) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
         let (by_id, by_email) = match self.store() {
             Some(store) => {
                 let ids = batch.iter().map(|m| m.user.id.clone()).collect();

@@ -37,6 +37,12 @@ impl std::fmt::Display for SourceBackend {
 /// the import reports and skips; a database failure ends the stream with `Error`.
 pub type SourceRow<T> = Result<Result<T, BadRow>>;
 
+/// A table's rows as a stream, and how many there are (for progress).
+pub struct SourceRows<S> {
+    pub total: u64,
+    pub rows: S,
+}
+
 /// An open Auth.js database, read inside one read-only snapshot.
 pub struct AuthjsSource {
     db: DatabaseConnection,
@@ -183,25 +189,31 @@ impl AuthjsSource {
     }
 
     /// How many rows `table` holds (for the progress bar).
-    pub async fn count(&self, table: &SourceTable) -> Result<u64> {
+    async fn count(&self, table: &SourceTable) -> Result<u64> {
         let sql = format!("SELECT COUNT(*) AS n FROM {}", self.table(table));
         let row = self.snapshot.query_one_raw(Statement::from_string(self.db_backend(), sql)).await?;
         let count: i64 = row.map(|row| row.try_get("", "n")).transpose()?.unwrap_or(0);
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
+    /// The rows of `sql` over `table`, decoded, with the table's row count. A stream holds the
+    /// snapshot's connection until it is dropped (other queries would wait for it), so the
+    /// count is taken first and handed over with it.
     fn stream<'a, T: 'a>(
         &'a self,
+        table: &'a SourceTable,
         sql: String,
         decode: impl Fn(&RowReader<'_>) -> Result<T, BadRow> + Send + 'a,
-    ) -> impl std::future::Future<Output = Result<impl Stream<Item = SourceRow<T>> + 'a>> + 'a {
+    ) -> impl std::future::Future<Output = Result<SourceRows<impl Stream<Item = SourceRow<T>> + 'a>>> + 'a {
         let backend = self.backend;
         async move {
+            let total = self.count(table).await?;
             let rows = self.snapshot.stream_raw(Statement::from_string(self.db_backend(), sql)).await?;
-            Ok(rows.map(move |row| {
+            let rows = rows.map(move |row| {
                 let row = row?;
                 Ok(decode(&RowReader { row: &row, backend }))
-            }))
+            });
+            Ok(SourceRows { total, rows })
         }
     }
 
@@ -221,7 +233,7 @@ impl AuthjsSource {
     }
 
     /// The users, in id order.
-    pub async fn users(&self) -> Result<impl Stream<Item = SourceRow<SourceUser>> + '_> {
+    pub async fn users(&self) -> Result<SourceRows<impl Stream<Item = SourceRow<SourceUser>> + '_>> {
         let users = &self.layout.users;
         let password = match &self.layout.password_column {
             Some(column) => format!("{} AS password_hash", quote(column)),
@@ -237,7 +249,7 @@ impl AuthjsSource {
             Self::optional(users, "updatedAt", "updated_at"),
             self.table(users),
         );
-        self.stream(sql, |row| {
+        self.stream(users, sql, |row| {
             let id = row.required_text("id").map_err(|reason| BadRow { id: None, reason })?;
             let bad = |reason: String| BadRow { id: Some(id.clone()), reason };
             Ok(SourceUser {
@@ -255,7 +267,7 @@ impl AuthjsSource {
     }
 
     /// The OAuth (and other) accounts; none when the source has no account table.
-    pub async fn accounts(&self) -> Result<Option<impl Stream<Item = SourceRow<SourceAccount>> + '_>> {
+    pub async fn accounts(&self) -> Result<Option<SourceRows<impl Stream<Item = SourceRow<SourceAccount>> + '_>>> {
         let Some(accounts) = &self.layout.accounts else { return Ok(None) };
         let id = if accounts.has("id") { Self::as_text("id", "id") } else { "NULL AS id".to_owned() };
         let optional = |column: &str| Self::optional(accounts, column, column);
@@ -272,7 +284,7 @@ impl AuthjsSource {
             self.table(accounts),
         );
         let stream = self
-            .stream(sql, |row| {
+            .stream(accounts, sql, |row| {
                 let id = row.text("id").ok().flatten();
                 let bad = |reason: String| BadRow { id: id.clone(), reason };
                 Ok(SourceAccount {
@@ -294,7 +306,7 @@ impl AuthjsSource {
     }
 
     /// The sessions; none when the source has no session table.
-    pub async fn sessions(&self) -> Result<Option<impl Stream<Item = SourceRow<SourceSession>> + '_>> {
+    pub async fn sessions(&self) -> Result<Option<SourceRows<impl Stream<Item = SourceRow<SourceSession>> + '_>>> {
         let Some(sessions) = &self.layout.sessions else { return Ok(None) };
         let id = if sessions.has("id") { Self::as_text("id", "id") } else { "NULL AS id".to_owned() };
         let sql = format!(
@@ -303,7 +315,7 @@ impl AuthjsSource {
             self.table(sessions),
         );
         let stream = self
-            .stream(sql, |row| {
+            .stream(sessions, sql, |row| {
                 let id = row.text("id").ok().flatten();
                 let user_id = row.text("user_id").ok().flatten();
                 // A session has no id in some layouts, and its token is a secret: name it by user.
@@ -323,7 +335,9 @@ impl AuthjsSource {
     }
 
     /// The passkeys; none when the source has no authenticator table.
-    pub async fn authenticators(&self) -> Result<Option<impl Stream<Item = SourceRow<SourceAuthenticator>> + '_>> {
+    pub async fn authenticators(
+        &self,
+    ) -> Result<Option<SourceRows<impl Stream<Item = SourceRow<SourceAuthenticator>> + '_>>> {
         let Some(authenticators) = &self.layout.authenticators else { return Ok(None) };
         let optional = |column: &str, alias: &str| Self::optional(authenticators, column, alias);
         let sql = format!(
@@ -337,7 +351,7 @@ impl AuthjsSource {
             self.table(authenticators),
         );
         let stream = self
-            .stream(sql, |row| {
+            .stream(authenticators, sql, |row| {
                 let id = row.text("credential_id").ok().flatten();
                 let bad = |reason: String| BadRow { id: id.clone(), reason };
                 Ok(SourceAuthenticator {
