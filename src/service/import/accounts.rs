@@ -174,3 +174,26 @@ fn fresher_tokens(keyward: &ProviderTokens, source: &ProviderTokens) -> bool {
             (_, None) => false,
         }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(access: Option<&str>, expires_at: Option<i64>) -> ProviderTokens {
+        ProviderTokens { access_token: access.map(str::to_owned), expires_at, ..ProviderTokens::default() }
+    }
+
+    #[test]
+    fn source_tokens_replace_keywards_only_when_fresher() {
+        let keyward = tokens(Some("new"), Some(2_000));
+        assert!(!fresher_tokens(&keyward, &keyward.clone()), "unchanged");
+        assert!(!fresher_tokens(&keyward, &tokens(Some("old"), Some(1_000))), "a late re-run must not roll back");
+        assert!(fresher_tokens(&keyward, &tokens(Some("newer"), Some(3_000))));
+        assert!(fresher_tokens(&tokens(None, None), &tokens(Some("any"), None)), "Keyward had none");
+        assert!(
+            !fresher_tokens(&tokens(Some("a"), None), &tokens(Some("b"), None)),
+            "no expiry to compare: keep Keyward's"
+        );
+        assert!(fresher_tokens(&tokens(Some("a"), None), &tokens(Some("b"), Some(1))));
+    }
+}

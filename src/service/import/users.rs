@@ -210,3 +210,53 @@ fn update_for(
         updated_at: if take_profile { source.updated_at } else { existing.updated_at },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::*;
+
+    fn existing() -> UserRecord {
+        let then = Utc::now() - Duration::days(1);
+        UserRecord {
+            id: "17".into(),
+            name: Some("Ada".into()),
+            email: "ada@example.com".into(),
+            email_verified: None,
+            image: None,
+            password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+            created_at: then,
+            updated_at: then,
+        }
+    }
+
+    fn source(name: &str, password_hash: Option<&str>) -> ImportedUser {
+        ImportedUser {
+            id: "17".into(),
+            email: "ada@example.com".into(),
+            name: Some(name.into()),
+            email_verified: None,
+            image: None,
+            password_hash: password_hash.map(str::to_owned),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_rerun_follows_the_source_but_never_replaces_keywards_password() {
+        let keyward = existing();
+        assert!(update_for(&keyward, &source("Ada", Some("$2b$10$x")), None).is_none(), "unchanged");
+        let renamed = update_for(&keyward, &source("Ada King", Some("$2b$10$x")), None).unwrap();
+        assert_eq!(renamed.name.as_deref(), Some("Ada King"));
+        assert_eq!(renamed.password_hash, None, "the argon2id re-hash stays");
+        // Keyward's row is newer than the source's updatedAt: the source does not win.
+        let stale = keyward.updated_at - Duration::hours(1);
+        assert!(update_for(&keyward, &source("Ada King", None), Some(stale)).is_none());
+        // A missing password is filled, whatever the times say.
+        let without = UserRecord { password_hash: None, ..existing() };
+        let filled = update_for(&without, &source("Ada", Some("$2b$10$x")), Some(stale)).unwrap();
+        assert_eq!((filled.password_hash.as_deref(), filled.name.as_deref()), (Some("$2b$10$x"), Some("Ada")));
+    }
+}
