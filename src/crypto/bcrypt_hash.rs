@@ -6,8 +6,8 @@
 //! crate's `verify` all truncate there). Once the hash is upgraded to argon2id on the first
 //! successful sign-in, the whole password counts.
 
-/// The highest bcrypt cost Keyward verifies. Each step doubles the work: cost 15 is about 2 s
-/// of one core here, so a hostile or mistaken row cannot hold a hashing thread for minutes
+/// The highest bcrypt cost Keyward verifies. Each step doubles the work: cost 10 took 64 ms on
+/// the reference machine, so cost 15 is about 2 s of one core, so a hostile or mistaken row cannot hold a hashing thread for minutes
 /// (cost 31 would be days). Apps use 10–12; the import refuses higher costs.
 pub const MAX_BCRYPT_COST: u32 = 15;
 
