@@ -42,6 +42,28 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Bring users, accounts, sessions and passkeys over from another system, into the database
+    /// Keyward is configured to use.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// From an Auth.js (NextAuth) database: Prisma or SQL adapter layout, PostgreSQL or SQLite.
+    Authjs {
+        /// The Auth.js database: postgres://…, sqlite:PATH or file:PATH. Only read.
+        #[arg(long, value_name = "DATABASE_URL")]
+        from: String,
+        /// Read and validate everything, report what would happen, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave the sessions out (every user signs in again).
+        #[arg(long)]
+        skip_sessions: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -117,6 +139,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Import { source: ImportSource::Authjs { from, dry_run, skip_sessions } } => {
+            keyward::cli::import_authjs(&config, &from, dry_run, skip_sessions).await
         }
         Command::Keys { action: KeysAction::Rotate } => {
             let store = open_store(&config).await?;

@@ -114,6 +114,7 @@ pub fn passkey(record: &AuthenticatorRecord) -> pb::Passkey {
         name,
         created_at,
         last_used_at,
+        imported_from: _,
     } = record;
     let device_type = match credential_device_type.as_str() {
         "multiDevice" => pb::PasskeyDeviceType::MultiDevice,

@@ -27,11 +27,11 @@ fn migrate_status_up_down() {
         String::from_utf8(output.stdout).unwrap()
     };
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 8, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 9, "{status}");
     run(&["migrate", "up"]);
     assert!(dir.path().join("keyward.db").exists(), "migrate up creates the database");
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 8, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 9, "{status}");
     run(&["migrate", "down", "--steps", "2"]);
     let status = run(&["migrate", "status"]);
     assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 2, "{status}");
@@ -44,7 +44,9 @@ fn migrate_status_creates_no_data_dir() {
     let output = keyward().args(["migrate", "status", "--data-dir"]).arg(&data_dir).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let status = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 8, "{status}");
+    use keyward_migrations::MigratorTrait;
+    let known = keyward_migrations::Migrator::migrations().len();
+    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), known, "{status}");
     assert!(!data_dir.exists(), "migrate status created {}", data_dir.display());
 }
 

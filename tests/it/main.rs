@@ -13,6 +13,7 @@ mod auth_flow;
 mod bad_input;
 mod cli;
 mod grpc_web;
+mod import_authjs;
 mod load;
 mod oauth;
 mod passkey_authenticator;

@@ -11,13 +11,13 @@ use std::time::Duration;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
-use webauthn_rs::prelude::{Passkey, WebauthnError};
+use webauthn_rs::prelude::{Passkey, Uuid, WebauthnError};
 
 use super::Services;
 use crate::{
     config::{Config, CounterPolicy, UserVerification},
     error::{Error, FieldReason, PasskeyFailure, PasskeyStage, Result},
-    store::{CeremonyRecord, NewCeremony},
+    store::{AuthenticatorRecord, CeremonyRecord, NewCeremony},
 };
 
 /// Ceremony kinds: a finish step takes only a ceremony of its own kind.
@@ -144,6 +144,39 @@ fn public_key_options(challenge: &impl Serialize) -> Result<serde_json::Value> {
         .get_mut("publicKey")
         .map(serde_json::Value::take)
         .ok_or_else(|| Error::internal("challenge without publicKey"))
+}
+
+/// The WebAuthn user handle Keyward registers a user's passkeys with: the user id's 16 UUID
+/// bytes. Users imported with their original ids (Auth.js cuids, integers) get 16 bytes of
+/// SHA-256 of the id instead, marked as a version-8 (custom) UUID: stable, and never a real
+/// UUIDv7 that Keyward could issue to someone else.
+fn user_handle(user_id: &str) -> Uuid {
+    Uuid::parse_str(user_id).unwrap_or_else(|_| {
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("keyward-user-handle:{user_id}").as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest.as_ref()[..16]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    })
+}
+
+/// WebAuthn L3 §7.2 step 6: a discoverable ceremony (empty allowCredentials) needs the user
+/// handle, and when present it must name the credential's owner. An email-narrowed ceremony
+/// (`narrowed`) listed the credentials itself, so the handle is optional there.
+///
+/// Passkeys imported from Auth.js are the exception: `@auth/core` registers every passkey with a
+/// random `user.id` it never stores (it finds the user through the credential id), so the handle
+/// such an authenticator returns is one Keyward has never seen. For those, the owner is the row
+/// found by credential id. That is safe: the user handle is not covered by the assertion
+/// signature, so checking it never authenticated anyone; what does is the signature over
+/// authenticatorData and the hash of clientDataJSON (with this ceremony's challenge) under the
+/// credential's own stored public key, which webauthn-rs verifies for every passkey alike.
+fn user_handle_names_owner(record: &AuthenticatorRecord, presented: Option<&[u8]>, narrowed: bool) -> bool {
+    match presented {
+        None => narrowed,
+        Some(_) if record.imported_from.is_some() => true,
+        Some(handle) => Uuid::from_slice(handle).is_ok_and(|handle| handle == user_handle(&record.user_id)),
+    }
 }
 
 fn credential_id_b64(passkey: &Passkey) -> String {

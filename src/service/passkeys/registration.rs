@@ -2,7 +2,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential, Uuid};
+use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential};
 
 use super::{CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, to_json};
 use crate::{
@@ -52,11 +52,6 @@ fn default_passkey_name(aaguid: Option<&str>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The user handle stored in the authenticator: the user id's 16 UUID bytes.
-fn user_handle(user_id: &str) -> Result<Uuid> {
-    Uuid::parse_str(user_id).map_err(|_| Error::internal("user id is not a UUID"))
-}
-
 impl Services {
     /// Begins adding a passkey to the signed-in caller's account. Their existing passkeys go in
     /// `excludeCredentials` so an authenticator cannot register twice.
@@ -68,7 +63,12 @@ impl Services {
         let (challenge, registration) = self
             .inner
             .webauthn
-            .start_passkey_registration(user_handle(&caller.user.id)?, &caller.user.email, &display, Some(exclude))
+            .start_passkey_registration(
+                super::user_handle(&caller.user.id),
+                &caller.user.email,
+                &display,
+                Some(exclude),
+            )
             .map_err(|err| Error::internal(format_args!("starting passkey registration: {err}")))?;
         let now = self.inner.clock.now();
         let state = self.registration_state(to_json(&RegisterState { registration })?);
@@ -112,7 +112,7 @@ impl Services {
         let (challenge, registration) = self
             .inner
             .webauthn
-            .start_passkey_registration(user_handle(&user_id)?, email.as_str(), &display, None)
+            .start_passkey_registration(super::user_handle(&user_id), email.as_str(), &display, None)
             .map_err(|err| Error::internal(format_args!("starting passkey sign-up: {err}")))?;
         let now = self.inner.clock.now();
         let state = SignUpState { registration, user_id, email: email.to_string(), name: name.into_inner() };
@@ -198,6 +198,8 @@ fn new_authenticator(
         passkey: serde_json::to_string(passkey).map_err(Error::internal)?,
         name,
         created_at: now,
+        provider_account_id: None,
+        imported_from: None,
     })
 }
 
