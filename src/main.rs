@@ -120,12 +120,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => serve(config).await,
         Command::Migrate { action } => {
-            let store = open_store(&config).await?;
             match action {
-                MigrateAction::Up => store.migrate_up().await?,
-                MigrateAction::Down { steps } => store.migrate_down(steps).await?,
+                MigrateAction::Up => open_store(&config).await?.migrate_up().await?,
+                MigrateAction::Down { steps } => open_store(&config).await?.migrate_down(steps).await?,
                 MigrateAction::Status => {
-                    for migration in store.migration_status().await? {
+                    // Asking must not create anything: no SQLite file yet means nothing applied.
+                    let migrations = match config.sqlite_file() {
+                        Some(file) if !file.exists() => Store::migrations_all_pending(),
+                        _ => open_store(&config).await?.migration_status().await?,
+                    };
+                    for migration in migrations {
                         let state = if migration.applied { "applied" } else { "pending" };
                         #[allow(clippy::print_stdout)] // the command's output
                         {
@@ -160,34 +164,40 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Listening for the signals before serving: a SIGTERM that arrives right after the "serving"
+    // line (a supervisor, a test) must start a graceful shutdown, not kill the process.
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", config.listen))?;
     let app = App::spawn(config, listener).await?;
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down: finishing in-flight calls");
     app.shutdown().await?;
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// A future that resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen =
+        |kind: SignalKind, name: &str| signal(kind).map_err(|err| anyhow::anyhow!("listening for {name}: {err}"));
+    let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
+    let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
+    })
+}
+
+/// A future that resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     crypto::IssuedAccessToken,
+    domain::passkey_provider_name,
     pb,
     service::{ProviderInfo, ProviderKind, SignedIn},
     store::{AccountRecord, AuthenticatorRecord, SessionRecord, UserRecord},
@@ -130,6 +131,7 @@ pub fn passkey(record: &AuthenticatorRecord) -> pb::Passkey {
         backed_up: *credential_backed_up,
         device_type: device_type.into(),
         transports: transports.as_deref().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default(),
+        provider_name: aaguid.as_deref().and_then(passkey_provider_name).unwrap_or_default().to_owned(),
         aaguid: aaguid.clone().unwrap_or_default(),
     }
 }

@@ -138,6 +138,12 @@ impl Store {
             .collect())
     }
 
+    /// Every known migration as not applied: the status of a database that does not exist yet,
+    /// answered without creating it.
+    pub fn migrations_all_pending() -> Vec<MigrationState> {
+        Migrator::migrations().iter().map(|m| MigrationState { name: m.name().to_owned(), applied: false }).collect()
+    }
+
     /// A trivial query, for health checks.
     pub async fn ping(&self) -> Result<()> {
         self.db.execute_unprepared("SELECT 1").await?;

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential};
 
-use super::{CeremonyStart, check_ceremony_id, kind, parse_credential, public_key_options, rejected, to_json};
+use super::{CeremonyStart, check_ceremony_id, kind, parse_credential, public_key_options, to_json};
 use crate::{
     config::CounterPolicy,
     crypto::{adjust_request_options, adjust_state_policy},
@@ -99,7 +99,7 @@ impl Services {
             .inner
             .webauthn
             .finish_discoverable_authentication_v2(&credential, authentication, &unchecked_counter)
-            .map_err(|err| rejected(PasskeyStage::Login, &err))?;
+            .map_err(|err| self.passkey_rejected(PasskeyStage::Login, &err, &credential.response.client_data_json))?;
 
         let stored_counter = u32::try_from(record.counter).unwrap_or(u32::MAX);
         let presented = result.counter();

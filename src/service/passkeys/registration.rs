@@ -4,12 +4,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential};
 
-use super::{
-    CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, rejected, to_json,
-};
+use super::{CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, to_json};
 use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
-    domain::{DisplayName, Email},
+    domain::{DisplayName, Email, passkey_provider_name},
     error::{Error, FieldReason, PasskeyStage, Result},
     service::{Caller, RequestMeta, Services, SignedIn, audit::kind as audit},
     store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
@@ -32,8 +30,8 @@ struct RegisterState {
     registration: PasskeyRegistration,
 }
 
-/// An optional passkey name from the request: trimmed, bounded, a dated default when empty.
-pub(super) fn passkey_name(field: &'static str, raw: &str, now: DateTime<Utc>) -> Result<String> {
+/// An optional passkey name from the request: trimmed and bounded; None when empty.
+pub(super) fn passkey_name(field: &'static str, raw: &str) -> Result<Option<String>> {
     let name = DisplayName::parse(field, raw)?;
     match name.into_inner() {
         Some(name) if name.chars().count() > MAX_PASSKEY_NAME_CHARS => Err(Error::field(
@@ -41,8 +39,16 @@ pub(super) fn passkey_name(field: &'static str, raw: &str, now: DateTime<Utc>) -
             FieldReason::TooLong,
             format!("name must be at most {MAX_PASSKEY_NAME_CHARS} characters"),
         )),
-        Some(name) => Ok(name),
-        None => Ok(format!("Passkey added {}", now.format("%Y-%m-%d"))),
+        name => Ok(name),
+    }
+}
+
+/// The name of a passkey the user did not name: its provider's ("iCloud Keychain"), as passkey
+/// lists on the big sites show them, else dated.
+fn default_passkey_name(aaguid: Option<&str>, now: DateTime<Utc>) -> String {
+    match aaguid.and_then(passkey_provider_name) {
+        Some(provider) => provider.to_owned(),
+        None => format!("Passkey added {}", now.format("%Y-%m-%d")),
     }
 }
 
@@ -81,14 +87,12 @@ impl Services {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
         let now = self.inner.clock.now();
-        let name = passkey_name("name", name, now)?;
+        let name = passkey_name("name", name)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::REGISTER, Some(&caller.user.id)).await?;
         let RegisterState { registration } = super::ceremony_state(&ceremony)?;
-        let passkey = self
-            .inner
-            .webauthn
-            .finish_passkey_registration(&credential, &registration)
-            .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
+            self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
+        })?;
         let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
         let stored = self.inner.store.insert_authenticator(authenticator).await?;
         self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, json!({ "passkey_id": stored.id })).await;
@@ -129,14 +133,12 @@ impl Services {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
         let now = self.inner.clock.now();
-        let name = self::passkey_name("passkey_name", passkey_name, now)?;
+        let name = self::passkey_name("passkey_name", passkey_name)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::SIGN_UP, None).await?;
         let SignUpState { registration, user_id, email, name: user_name } = super::ceremony_state(&ceremony)?;
-        let passkey = self
-            .inner
-            .webauthn
-            .finish_passkey_registration(&credential, &registration)
-            .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
+            self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
+        })?;
         let authenticator = new_authenticator(&user_id, &passkey, &credential, name, now)?;
         let user = NewUser { id: user_id, email, name: user_name, password_hash: None, created_at: now };
         let (new_session, token) = self.new_session(&user.id, meta, now)?;
@@ -164,7 +166,7 @@ fn new_authenticator(
     user_id: &str,
     passkey: &Passkey,
     response: &RegisterPublicKeyCredential,
-    name: String,
+    name: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<NewAuthenticator> {
     let credential: Credential = passkey.clone().into();
@@ -177,6 +179,8 @@ fn new_authenticator(
         })
         .filter(|list| !list.is_empty())
         .map(|list| list.join(","));
+    let aaguid = attested.as_ref().and_then(|a| a.aaguid).map(|aaguid| aaguid.hyphenated().to_string());
+    let name = name.unwrap_or_else(|| default_passkey_name(aaguid.as_deref(), now));
     Ok(NewAuthenticator {
         id: new_id(),
         credential_id: credential_id_b64(passkey),
@@ -190,7 +194,7 @@ fn new_authenticator(
         credential_backed_up: credential.backup_state,
         backup_eligible: credential.backup_eligible,
         transports,
-        aaguid: attested.and_then(|a| a.aaguid).map(|aaguid| aaguid.hyphenated().to_string()),
+        aaguid,
         passkey: serde_json::to_string(passkey).map_err(Error::internal)?,
         name,
         created_at: now,
