@@ -4,6 +4,7 @@
 //! runs for a fixed time and stops.
 //!
 //!     cargo run --release -p keyward-bench -- [--seconds 3] [--concurrency 16] [--min-get-session-ratio 0.2]
+//!     cargo run --release -p keyward-bench -- --import-users 100000 [--database-url postgres://…]
 
 #![allow(clippy::print_stdout)] // a benchmark's report is its output
 
@@ -39,13 +40,22 @@ struct Args {
     /// Exit non-zero when GetSession throughput falls below this fraction of the no-op's.
     #[arg(long)]
     min_get_session_ratio: Option<f64>,
+    /// Instead of the RPC scenarios: `keyward import authjs` throughput for this many synthetic
+    /// users (into `--database-url`, or a fresh SQLite file).
+    #[arg(long)]
+    import_users: Option<usize>,
 }
+
+mod import;
 
 const PASSWORD: &str = "violet-otter-lamp-93";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(users) = args.import_users {
+        return import::run(users, args.database_url).await;
+    }
     let dir = tempfile::tempdir()?;
     let config = Config {
         listen: "127.0.0.1:0".parse()?,

@@ -1,9 +1,10 @@
 //! What the gRPC routes accept from browsers, checked before any handler runs (on HTTP/1.1 and
 //! HTTP/2 alike; tonic itself does not look at the content type).
 //!
-//! - A request whose content type is not `application/grpc*` is refused with HTTP 415. An HTML
-//!   form or a `text/plain` fetch — CORS-safelisted, sent cross-site without a preflight — can
-//!   therefore never reach an RPC (OWASP ASVS 5 V3.5.2).
+//! - A request whose content type is not `application/grpc*` never gets here: `web::grpc_or_not_found`,
+//!   in front of this guard, answers it 404. An HTML form or a `text/plain` fetch —
+//!   CORS-safelisted, sent cross-site without a preflight — can therefore never reach an RPC
+//!   (OWASP ASVS 5 V3.5.2); `tests/it/csrf.rs` holds both layers to that.
 //! - A request that carries the session cookie is accepted only as grpc-web
 //!   (`application/grpc-web`, `+proto`, `-text`) and only with an `Origin` that is the server's
 //!   own or one of `cors_allowed_origins` (ASVS 5 V3.5.1; the cookie's SameSite=Lax is the
@@ -19,10 +20,10 @@ use axum::{
     body::Body,
     extract::{Request, State},
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use cookie::Cookie;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, header};
 
 use super::status::to_status;
 use crate::error::{BrowserRefusal, Error};
@@ -73,10 +74,6 @@ pub async fn guard(State(policy): State<BrowserPolicy>, mut request: Request, ne
     let headers = request.headers();
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let content_type = content_type.to_ascii_lowercase();
-    if !content_type.starts_with("application/grpc") {
-        tracing::info!(content_type, "refused a request that is neither gRPC nor grpc-web");
-        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Keyward serves gRPC and grpc-web here\n").into_response();
-    }
     let grpc_web = content_type.starts_with("application/grpc-web");
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let session_cookies = session_cookies(headers, policy.cookie_name);

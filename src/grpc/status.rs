@@ -1,14 +1,39 @@
+//! Domain errors → gRPC statuses: the one place a code and an `ErrorInfo` reason are chosen. The
+//! reasons are `pb::ErrorReason`, published in proto/keyward/v1/error_reason.proto; the wire string
+//! is the value's proto name.
+
 use std::{collections::HashMap, time::Duration};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::{BrowserRefusal, Error, PasskeyFailure, PasskeyStage, Resource};
+use crate::{
+    error::{BrowserRefusal, Error, FieldReason, PasskeyFailure, PasskeyStage, Resource},
+    pb::ErrorReason,
+};
 
-fn with_metadata(code: Code, reason: &str, message: &str, key: &str, value: &str) -> Status {
-    let details =
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::from([(key.to_owned(), value.to_owned())]));
+fn with_metadata(code: Code, reason: ErrorReason, message: &str, key: &str, value: &str) -> Status {
+    let metadata = HashMap::from([(key.to_owned(), value.to_owned())]);
+    let details = ErrorDetails::with_error_info(reason.as_str_name(), ERROR_DOMAIN, metadata);
     Status::with_error_details(code, message, details)
+}
+
+/// The reason sent for a refused field.
+fn field_reason(reason: FieldReason) -> ErrorReason {
+    match reason {
+        FieldReason::Required => ErrorReason::FieldRequired,
+        FieldReason::TooLong => ErrorReason::FieldTooLong,
+        FieldReason::Malformed => ErrorReason::FieldMalformed,
+        FieldReason::InvalidEmail => ErrorReason::InvalidEmail,
+        FieldReason::PasswordTooShort => ErrorReason::PasswordTooShort,
+        FieldReason::PasswordTooLong => ErrorReason::PasswordTooLong,
+        FieldReason::PasswordTooCommon => ErrorReason::PasswordTooCommon,
+        FieldReason::InvalidPageToken => ErrorReason::InvalidPageToken,
+        FieldReason::InvalidPageSize => ErrorReason::InvalidPageSize,
+        FieldReason::PasswordIncorrect => ErrorReason::PasswordIncorrect,
+        FieldReason::OAuthProviderUnknown => ErrorReason::OauthProviderUnknown,
+        FieldReason::OAuthRedirectUriNotAllowed => ErrorReason::OauthRedirectUriNotAllowed,
+    }
 }
 
 /// `google.rpc.ErrorInfo.domain` of every Keyward error.
@@ -21,61 +46,69 @@ pub fn to_status(err: Error) -> Status {
         Error::InvalidField(field) => {
             let mut details = ErrorDetails::with_bad_request_violation(field.field, field.description.clone());
             details.set_error_info(
-                field.reason.as_str(),
+                field_reason(field.reason).as_str_name(),
                 ERROR_DOMAIN,
                 HashMap::from([("field".to_owned(), field.field.to_owned())]),
             );
             return Status::with_error_details(Code::InvalidArgument, field.to_string(), details);
         }
-        Error::InvalidCredentials => (Code::Unauthenticated, "INVALID_CREDENTIALS", "invalid email or password"),
-        Error::NotSignedIn => (Code::Unauthenticated, "NOT_SIGNED_IN", "this call needs a session: sign in first"),
-        Error::SessionInvalid => (Code::Unauthenticated, "SESSION_INVALID", "the session is invalid or has expired"),
+        Error::InvalidCredentials => {
+            (Code::Unauthenticated, ErrorReason::InvalidCredentials, "invalid email or password")
+        }
+        Error::NotSignedIn => {
+            (Code::Unauthenticated, ErrorReason::NotSignedIn, "this call needs a session: sign in first")
+        }
+        Error::SessionInvalid => {
+            (Code::Unauthenticated, ErrorReason::SessionInvalid, "the session is invalid or has expired")
+        }
         Error::SessionTokenRequired => (
             Code::PermissionDenied,
-            "SESSION_TOKEN_REQUIRED",
+            ErrorReason::SessionTokenRequired,
             "this call needs the session token; an access token is not enough",
         ),
         Error::ReauthenticationRequired => (
             Code::FailedPrecondition,
-            "REAUTHENTICATION_REQUIRED",
+            ErrorReason::ReauthenticationRequired,
             "confirm it's you: re-authenticate with your password or a passkey, then try again",
         ),
         Error::BrowserRequestRefused(BrowserRefusal::CookieOutsideGrpcWeb) => (
             Code::PermissionDenied,
-            "SESSION_COOKIE_REQUIRES_GRPC_WEB",
+            ErrorReason::SessionCookieRequiresGrpcWeb,
             "the session cookie is accepted over grpc-web only; other clients send a bearer token",
         ),
         Error::BrowserRequestRefused(BrowserRefusal::OriginNotAllowed) => (
             Code::PermissionDenied,
-            "ORIGIN_NOT_ALLOWED",
+            ErrorReason::OriginNotAllowed,
             "this origin may not use the session cookie: add it to cors_allowed_origins",
         ),
-        Error::EmailTaken => (Code::AlreadyExists, "EMAIL_TAKEN", "an account with this email already exists"),
-        Error::NoPassword => (Code::FailedPrecondition, "NO_PASSWORD", "this account has no password"),
-        Error::NoPasskey => (Code::FailedPrecondition, "NO_PASSKEY", "this account has no passkey"),
-        Error::NotFound(Resource::Session) => (Code::NotFound, "SESSION_NOT_FOUND", "no such session"),
-        Error::NotFound(Resource::LinkedAccount) => {
-            (Code::NotFound, "LINKED_ACCOUNT_NOT_FOUND", "no such linked account")
+        Error::EmailTaken => {
+            (Code::AlreadyExists, ErrorReason::EmailTaken, "an account with this email already exists")
         }
-        Error::NotFound(Resource::Passkey) => (Code::NotFound, "PASSKEY_NOT_FOUND", "no such passkey"),
+        Error::NoPassword => (Code::FailedPrecondition, ErrorReason::NoPassword, "this account has no password"),
+        Error::NoPasskey => (Code::FailedPrecondition, ErrorReason::NoPasskey, "this account has no passkey"),
+        Error::NotFound(Resource::Session) => (Code::NotFound, ErrorReason::SessionNotFound, "no such session"),
+        Error::NotFound(Resource::LinkedAccount) => {
+            (Code::NotFound, ErrorReason::LinkedAccountNotFound, "no such linked account")
+        }
+        Error::NotFound(Resource::Passkey) => (Code::NotFound, ErrorReason::PasskeyNotFound, "no such passkey"),
         Error::PasskeyAlreadyRegistered => {
-            (Code::AlreadyExists, "PASSKEY_ALREADY_REGISTERED", "this passkey is already registered")
+            (Code::AlreadyExists, ErrorReason::PasskeyAlreadyRegistered, "this passkey is already registered")
         }
         Error::LastSignInMethod => (
             Code::FailedPrecondition,
-            "LAST_SIGN_IN_METHOD",
+            ErrorReason::LastSignInMethod,
             "this is the account's last way to sign in; add another one first",
         ),
         Error::CeremonyNotFound => (
             Code::NotFound,
-            "CEREMONY_NOT_FOUND",
+            ErrorReason::CeremonyNotFound,
             "no such ceremony: it was never started, already finished, or is of another kind",
         ),
         Error::CeremonyExpired => {
-            (Code::FailedPrecondition, "CHALLENGE_EXPIRED", "the ceremony took too long; start again")
+            (Code::FailedPrecondition, ErrorReason::ChallengeExpired, "the ceremony took too long; start again")
         }
         Error::CeremonyNotYours => {
-            (Code::PermissionDenied, "CEREMONY_NOT_YOURS", "this ceremony was started by someone else")
+            (Code::PermissionDenied, ErrorReason::CeremonyNotYours, "this ceremony was started by someone else")
         }
         Error::PasskeyRejected { stage, failure } => {
             let code = match stage {
@@ -83,100 +116,105 @@ pub fn to_status(err: Error) -> Status {
                 PasskeyStage::Login => Code::Unauthenticated,
             };
             let (reason, message) = match failure {
-                PasskeyFailure::OriginMismatch => {
-                    ("PASSKEY_ORIGIN_MISMATCH", "the credential was made on an origin this server does not allow")
-                }
+                PasskeyFailure::OriginMismatch => (
+                    ErrorReason::PasskeyOriginMismatch,
+                    "the credential was made on an origin this server does not allow",
+                ),
                 PasskeyFailure::RpIdMismatch => {
-                    ("PASSKEY_RP_ID_MISMATCH", "the credential is for another relying party")
+                    (ErrorReason::PasskeyRpIdMismatch, "the credential is for another relying party")
                 }
                 PasskeyFailure::ChallengeMismatch => {
-                    ("PASSKEY_CHALLENGE_MISMATCH", "the credential answers another challenge")
+                    (ErrorReason::PasskeyChallengeMismatch, "the credential answers another challenge")
                 }
                 PasskeyFailure::SignatureInvalid => {
-                    ("PASSKEY_SIGNATURE_INVALID", "the passkey's signature does not verify")
+                    (ErrorReason::PasskeySignatureInvalid, "the passkey's signature does not verify")
                 }
                 PasskeyFailure::UserNotPresent => {
-                    ("PASSKEY_USER_NOT_PRESENT", "the authenticator did not confirm user presence")
+                    (ErrorReason::PasskeyUserNotPresent, "the authenticator did not confirm user presence")
                 }
                 PasskeyFailure::UserNotVerified => {
-                    ("PASSKEY_USER_NOT_VERIFIED", "the authenticator did not verify the user")
+                    (ErrorReason::PasskeyUserNotVerified, "the authenticator did not verify the user")
                 }
-                PasskeyFailure::Invalid => ("PASSKEY_INVALID", "the credential is not valid"),
+                PasskeyFailure::Invalid => (ErrorReason::PasskeyInvalid, "the credential is not valid"),
             };
             (code, reason, message)
         }
-        Error::PasskeyUnknown => (Code::Unauthenticated, "PASSKEY_UNKNOWN", "this passkey is not registered here"),
+        Error::PasskeyUnknown => {
+            (Code::Unauthenticated, ErrorReason::PasskeyUnknown, "this passkey is not registered here")
+        }
         Error::PasskeyCounterRegressed => (
             Code::Unauthenticated,
-            "PASSKEY_COUNTER_REGRESSED",
+            ErrorReason::PasskeyCounterRegressed,
             "this passkey's signature counter went backwards; it may have been cloned",
         ),
         Error::OAuthStateInvalid => (
             Code::FailedPrecondition,
-            "OAUTH_STATE_INVALID",
+            ErrorReason::OauthStateInvalid,
             "this sign-in link is not valid or was already used; start again",
         ),
         Error::OAuthStateExpired => {
-            (Code::FailedPrecondition, "OAUTH_STATE_EXPIRED", "this sign-in link has expired; start again")
+            (Code::FailedPrecondition, ErrorReason::OauthStateExpired, "this sign-in link has expired; start again")
         }
         Error::OAuthAccessDenied => {
-            (Code::PermissionDenied, "OAUTH_ACCESS_DENIED", "access was denied at the provider")
+            (Code::PermissionDenied, ErrorReason::OauthAccessDenied, "access was denied at the provider")
         }
         Error::OAuthProviderError(provider_error) => {
             return with_metadata(
                 Code::FailedPrecondition,
-                "OAUTH_PROVIDER_ERROR",
+                ErrorReason::OauthProviderError,
                 "the provider refused the sign-in",
                 "error",
                 provider_error,
             );
         }
         Error::OAuthTokenExchangeFailed => {
-            (Code::Unauthenticated, "OAUTH_TOKEN_EXCHANGE_FAILED", "the provider did not accept the sign-in")
+            (Code::Unauthenticated, ErrorReason::OauthTokenExchangeFailed, "the provider did not accept the sign-in")
         }
         Error::OAuthIdTokenInvalid(check) => {
             return with_metadata(
                 Code::Unauthenticated,
-                "OAUTH_ID_TOKEN_INVALID",
+                ErrorReason::OauthIdTokenInvalid,
                 "the provider's ID token is not valid",
                 "check",
                 check.as_str(),
             );
         }
         Error::OAuthProviderUnavailable => {
-            (Code::Unavailable, "OAUTH_PROVIDER_UNAVAILABLE", "the provider could not be reached; retry later")
+            (Code::Unavailable, ErrorReason::OauthProviderUnavailable, "the provider could not be reached; retry later")
         }
         Error::OAuthAccountNotLinked => (
             Code::FailedPrecondition,
-            "OAUTH_ACCOUNT_NOT_LINKED",
+            ErrorReason::OauthAccountNotLinked,
             "to confirm your identity, sign in with the method you used originally, then link this account",
         ),
         Error::OAuthAccountLinkedToOtherUser => (
             Code::FailedPrecondition,
-            "OAUTH_ACCOUNT_LINKED_TO_OTHER_USER",
+            ErrorReason::OauthAccountLinkedToOtherUser,
             "this provider account is already linked to another user",
         ),
         Error::OAuthLinkUserMismatch => (
             Code::PermissionDenied,
-            "OAUTH_LINK_USER_MISMATCH",
+            ErrorReason::OauthLinkUserMismatch,
             "finish linking with the session of the user who started it",
+        ),
+        Error::OAuthEmailUnavailable => (
+            Code::FailedPrecondition,
+            ErrorReason::OauthEmailUnavailable,
+            "the provider did not share a usable email address",
         ),
         Error::OAuthEmailUnverified => (
             Code::FailedPrecondition,
-            "OAUTH_EMAIL_UNVERIFIED",
+            ErrorReason::OauthEmailUnverified,
             "the provider has not verified this email address; verify it there, then try again",
         ),
         Error::OAuthIssuerMismatch => (
             Code::FailedPrecondition,
-            "OAUTH_ISSUER_MISMATCH",
+            ErrorReason::OauthIssuerMismatch,
             "this answer does not come from the provider the sign-in started with; start again",
         ),
-        Error::OAuthEmailUnavailable => {
-            (Code::FailedPrecondition, "OAUTH_EMAIL_UNAVAILABLE", "the provider did not share a usable email address")
-        }
         Error::HasherOverloaded => {
             let mut details = ErrorDetails::with_retry_info(Some(Duration::from_secs(1)));
-            details.set_error_info("OVERLOADED", ERROR_DOMAIN, HashMap::new());
+            details.set_error_info(ErrorReason::Overloaded.as_str_name(), ERROR_DOMAIN, HashMap::new());
             return Status::with_error_details(
                 Code::ResourceExhausted,
                 "too many sign-ins in progress; retry shortly",
@@ -185,8 +223,179 @@ pub fn to_status(err: Error) -> Status {
         }
         Error::Internal(detail) | Error::Startup(detail) => {
             tracing::error!(%detail, "internal error");
-            (Code::Internal, "INTERNAL", "internal error")
+            (Code::Internal, ErrorReason::Internal, "internal error")
         }
     };
-    Status::with_error_details(code, message, ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()))
+    let details = ErrorDetails::with_error_info(reason.as_str_name(), ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(code, message, details)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use tonic_types::StatusExt;
+
+    use super::*;
+    use crate::error::{FieldError, IdTokenCheck};
+
+    /// Compile-time guard: a new `Error` variant fails here until it has a row in `table` below.
+    fn _every_variant_has_a_row(err: &Error) {
+        match err {
+            Error::InvalidField(_)
+            | Error::InvalidCredentials
+            | Error::NotSignedIn
+            | Error::SessionInvalid
+            | Error::SessionTokenRequired
+            | Error::ReauthenticationRequired
+            | Error::BrowserRequestRefused(_)
+            | Error::EmailTaken
+            | Error::NoPassword
+            | Error::NoPasskey
+            | Error::PasskeyAlreadyRegistered
+            | Error::LastSignInMethod
+            | Error::CeremonyNotFound
+            | Error::CeremonyExpired
+            | Error::CeremonyNotYours
+            | Error::PasskeyRejected { .. }
+            | Error::PasskeyUnknown
+            | Error::PasskeyCounterRegressed
+            | Error::NotFound(_)
+            | Error::OAuthStateInvalid
+            | Error::OAuthStateExpired
+            | Error::OAuthAccessDenied
+            | Error::OAuthProviderError(_)
+            | Error::OAuthTokenExchangeFailed
+            | Error::OAuthIdTokenInvalid(_)
+            | Error::OAuthProviderUnavailable
+            | Error::OAuthAccountNotLinked
+            | Error::OAuthAccountLinkedToOtherUser
+            | Error::OAuthLinkUserMismatch
+            | Error::OAuthEmailUnavailable
+            | Error::OAuthEmailUnverified
+            | Error::OAuthIssuerMismatch
+            | Error::HasherOverloaded
+            | Error::Internal(_)
+            | Error::Startup(_) => {}
+        }
+    }
+
+    fn field(reason: FieldReason) -> Error {
+        Error::InvalidField(FieldError { field: "email", reason, description: "described".into() })
+    }
+
+    fn passkey(stage: PasskeyStage, failure: PasskeyFailure) -> Error {
+        Error::PasskeyRejected { stage, failure }
+    }
+
+    /// Every variant (and every inner kind that changes the answer) with the code and reason
+    /// clients see. These are published (error_reason.proto): a change here is an API change.
+    fn table() -> Vec<(Error, Code, &'static str)> {
+        use Code::*;
+        use PasskeyFailure as F;
+        use PasskeyStage::{Login, Registration};
+        vec![
+            (field(FieldReason::Required), InvalidArgument, "FIELD_REQUIRED"),
+            (field(FieldReason::TooLong), InvalidArgument, "FIELD_TOO_LONG"),
+            (field(FieldReason::Malformed), InvalidArgument, "FIELD_MALFORMED"),
+            (field(FieldReason::InvalidEmail), InvalidArgument, "INVALID_EMAIL"),
+            (field(FieldReason::PasswordTooShort), InvalidArgument, "PASSWORD_TOO_SHORT"),
+            (field(FieldReason::PasswordTooLong), InvalidArgument, "PASSWORD_TOO_LONG"),
+            (field(FieldReason::PasswordTooCommon), InvalidArgument, "PASSWORD_TOO_COMMON"),
+            (field(FieldReason::PasswordIncorrect), InvalidArgument, "PASSWORD_INCORRECT"),
+            (field(FieldReason::InvalidPageToken), InvalidArgument, "INVALID_PAGE_TOKEN"),
+            (field(FieldReason::InvalidPageSize), InvalidArgument, "INVALID_PAGE_SIZE"),
+            (field(FieldReason::OAuthProviderUnknown), InvalidArgument, "OAUTH_PROVIDER_UNKNOWN"),
+            (field(FieldReason::OAuthRedirectUriNotAllowed), InvalidArgument, "OAUTH_REDIRECT_URI_NOT_ALLOWED"),
+            (Error::InvalidCredentials, Unauthenticated, "INVALID_CREDENTIALS"),
+            (Error::NotSignedIn, Unauthenticated, "NOT_SIGNED_IN"),
+            (Error::SessionInvalid, Unauthenticated, "SESSION_INVALID"),
+            (Error::SessionTokenRequired, PermissionDenied, "SESSION_TOKEN_REQUIRED"),
+            (Error::ReauthenticationRequired, FailedPrecondition, "REAUTHENTICATION_REQUIRED"),
+            (
+                Error::BrowserRequestRefused(BrowserRefusal::CookieOutsideGrpcWeb),
+                PermissionDenied,
+                "SESSION_COOKIE_REQUIRES_GRPC_WEB",
+            ),
+            (Error::BrowserRequestRefused(BrowserRefusal::OriginNotAllowed), PermissionDenied, "ORIGIN_NOT_ALLOWED"),
+            (Error::EmailTaken, AlreadyExists, "EMAIL_TAKEN"),
+            (Error::NoPassword, FailedPrecondition, "NO_PASSWORD"),
+            (Error::NoPasskey, FailedPrecondition, "NO_PASSKEY"),
+            (Error::NotFound(Resource::Session), NotFound, "SESSION_NOT_FOUND"),
+            (Error::NotFound(Resource::LinkedAccount), NotFound, "LINKED_ACCOUNT_NOT_FOUND"),
+            (Error::NotFound(Resource::Passkey), NotFound, "PASSKEY_NOT_FOUND"),
+            (Error::LastSignInMethod, FailedPrecondition, "LAST_SIGN_IN_METHOD"),
+            (Error::PasskeyAlreadyRegistered, AlreadyExists, "PASSKEY_ALREADY_REGISTERED"),
+            (Error::CeremonyNotFound, NotFound, "CEREMONY_NOT_FOUND"),
+            (Error::CeremonyExpired, FailedPrecondition, "CHALLENGE_EXPIRED"),
+            (Error::CeremonyNotYours, PermissionDenied, "CEREMONY_NOT_YOURS"),
+            (passkey(Registration, F::OriginMismatch), InvalidArgument, "PASSKEY_ORIGIN_MISMATCH"),
+            (passkey(Login, F::OriginMismatch), Unauthenticated, "PASSKEY_ORIGIN_MISMATCH"),
+            (passkey(Registration, F::RpIdMismatch), InvalidArgument, "PASSKEY_RP_ID_MISMATCH"),
+            (passkey(Login, F::RpIdMismatch), Unauthenticated, "PASSKEY_RP_ID_MISMATCH"),
+            (passkey(Registration, F::ChallengeMismatch), InvalidArgument, "PASSKEY_CHALLENGE_MISMATCH"),
+            (passkey(Login, F::ChallengeMismatch), Unauthenticated, "PASSKEY_CHALLENGE_MISMATCH"),
+            (passkey(Registration, F::SignatureInvalid), InvalidArgument, "PASSKEY_SIGNATURE_INVALID"),
+            (passkey(Login, F::SignatureInvalid), Unauthenticated, "PASSKEY_SIGNATURE_INVALID"),
+            (passkey(Registration, F::UserNotPresent), InvalidArgument, "PASSKEY_USER_NOT_PRESENT"),
+            (passkey(Login, F::UserNotPresent), Unauthenticated, "PASSKEY_USER_NOT_PRESENT"),
+            (passkey(Registration, F::UserNotVerified), InvalidArgument, "PASSKEY_USER_NOT_VERIFIED"),
+            (passkey(Login, F::UserNotVerified), Unauthenticated, "PASSKEY_USER_NOT_VERIFIED"),
+            (passkey(Registration, F::Invalid), InvalidArgument, "PASSKEY_INVALID"),
+            (passkey(Login, F::Invalid), Unauthenticated, "PASSKEY_INVALID"),
+            (Error::PasskeyUnknown, Unauthenticated, "PASSKEY_UNKNOWN"),
+            (Error::PasskeyCounterRegressed, Unauthenticated, "PASSKEY_COUNTER_REGRESSED"),
+            (Error::OAuthStateInvalid, FailedPrecondition, "OAUTH_STATE_INVALID"),
+            (Error::OAuthStateExpired, FailedPrecondition, "OAUTH_STATE_EXPIRED"),
+            (Error::OAuthAccessDenied, PermissionDenied, "OAUTH_ACCESS_DENIED"),
+            (Error::OAuthProviderError("temporarily_unavailable"), FailedPrecondition, "OAUTH_PROVIDER_ERROR"),
+            (Error::OAuthTokenExchangeFailed, Unauthenticated, "OAUTH_TOKEN_EXCHANGE_FAILED"),
+            (Error::OAuthIdTokenInvalid(IdTokenCheck::Nonce), Unauthenticated, "OAUTH_ID_TOKEN_INVALID"),
+            (Error::OAuthProviderUnavailable, Unavailable, "OAUTH_PROVIDER_UNAVAILABLE"),
+            (Error::OAuthAccountNotLinked, FailedPrecondition, "OAUTH_ACCOUNT_NOT_LINKED"),
+            (Error::OAuthAccountLinkedToOtherUser, FailedPrecondition, "OAUTH_ACCOUNT_LINKED_TO_OTHER_USER"),
+            (Error::OAuthLinkUserMismatch, PermissionDenied, "OAUTH_LINK_USER_MISMATCH"),
+            (Error::OAuthEmailUnavailable, FailedPrecondition, "OAUTH_EMAIL_UNAVAILABLE"),
+            (Error::OAuthEmailUnverified, FailedPrecondition, "OAUTH_EMAIL_UNVERIFIED"),
+            (Error::OAuthIssuerMismatch, FailedPrecondition, "OAUTH_ISSUER_MISMATCH"),
+            (Error::HasherOverloaded, ResourceExhausted, "OVERLOADED"),
+            (Error::Internal("database on fire".into()), Internal, "INTERNAL"),
+            (Error::Startup("no master key on fire".into()), Internal, "INTERNAL"),
+        ]
+    }
+
+    #[test]
+    fn every_error_has_its_pinned_code_and_reason() {
+        for (err, code, reason) in table() {
+            let described = format!("{err:?}");
+            let status = to_status(err);
+            let info = status.get_details_error_info().unwrap_or_else(|| panic!("{described}: no ErrorInfo"));
+            assert_eq!((status.code(), info.reason.as_str()), (code, reason), "{described}");
+            assert_eq!(info.domain, ERROR_DOMAIN, "{described}");
+            assert!(!status.message().contains("on fire"), "{described}: internal detail sent to the client");
+        }
+    }
+
+    #[test]
+    fn the_published_enum_is_exactly_the_reasons_sent() {
+        let sent: BTreeSet<&str> = table().into_iter().map(|(_, _, reason)| reason).collect();
+        // Every value the enum has (numbers need not be dense; 1000 is far above any in use).
+        let published: BTreeSet<&str> = (1..1000)
+            .filter_map(|value| ErrorReason::try_from(value).ok())
+            .map(|reason| reason.as_str_name())
+            .collect();
+        assert_eq!(sent, published, "error_reason.proto and the reasons the server sends differ");
+    }
+
+    #[test]
+    fn field_and_provider_errors_carry_their_metadata() {
+        let status = to_status(field(FieldReason::InvalidEmail));
+        assert_eq!(status.get_details_error_info().unwrap().metadata["field"], "email");
+        assert_eq!(status.get_details_bad_request().unwrap().field_violations[0].field, "email");
+        let status = to_status(Error::OAuthProviderError("temporarily_unavailable"));
+        assert_eq!(status.get_details_error_info().unwrap().metadata["error"], "temporarily_unavailable");
+        let status = to_status(Error::OAuthIdTokenInvalid(IdTokenCheck::Nonce));
+        assert_eq!(status.get_details_error_info().unwrap().metadata["check"], "nonce");
+        assert!(to_status(Error::HasherOverloaded).get_details_retry_info().is_some());
+    }
 }

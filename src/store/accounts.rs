@@ -60,23 +60,52 @@ pub struct NewAccount {
 
 impl NewAccount {
     /// The row to insert, its tokens sealed by `store`.
-    fn into_active_model(self, store: &Store) -> Result<accounts::ActiveModel> {
-        let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = self.tokens;
-        Ok(accounts::ActiveModel {
-            refresh_token: Set(store.seal_optional(refresh_token, ACCOUNT_REFRESH_TOKEN, &self.id)?),
-            access_token: Set(store.seal_optional(access_token, ACCOUNT_ACCESS_TOKEN, &self.id)?),
-            id_token: Set(store.seal_optional(id_token, ACCOUNT_ID_TOKEN, &self.id)?),
-            id: Set(self.id),
+    pub(super) fn into_active_model(self, store: &Store) -> Result<accounts::ActiveModel> {
+        let mut model = accounts::ActiveModel {
+            id: Set(self.id.clone()),
             user_id: Set(self.user_id),
             kind: Set(self.kind.to_owned()),
             provider: Set(self.provider),
             provider_account_id: Set(self.provider_account_id),
-            expires_at: Set(expires_at),
-            token_type: Set(token_type),
-            scope: Set(scope),
             session_state: Set(None),
             created_at: Set(self.created_at),
-        })
+            ..Default::default()
+        };
+        set_tokens(store, &mut model, &self.id, self.tokens)?;
+        Ok(model)
+    }
+}
+
+/// The one place provider tokens become columns (sign-in, linking and the Auth.js import all
+/// write through it): the access, refresh and ID tokens sealed by `store` for row `account_id`.
+pub(super) fn set_tokens(
+    store: &Store,
+    model: &mut accounts::ActiveModel,
+    account_id: &str,
+    tokens: ProviderTokens,
+) -> Result<()> {
+    let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = tokens;
+    model.access_token = Set(store.seal_optional(access_token, ACCOUNT_ACCESS_TOKEN, account_id)?);
+    model.refresh_token = Set(store.seal_optional(refresh_token, ACCOUNT_REFRESH_TOKEN, account_id)?);
+    model.expires_at = Set(expires_at);
+    model.token_type = Set(token_type);
+    model.scope = Set(scope);
+    model.id_token = Set(store.seal_optional(id_token, ACCOUNT_ID_TOKEN, account_id)?);
+    Ok(())
+}
+
+impl AccountRecord {
+    /// The provider tokens stored with this account (the one place columns become tokens; a
+    /// record from `Store` has them opened).
+    pub fn provider_tokens(&self) -> ProviderTokens {
+        ProviderTokens {
+            access_token: self.access_token.clone(),
+            refresh_token: self.refresh_token.clone(),
+            expires_at: self.expires_at,
+            token_type: self.token_type.clone(),
+            scope: self.scope.clone(),
+            id_token: self.id_token.clone(),
+        }
     }
 }
 
@@ -115,7 +144,7 @@ fn account_insert_error(err: sea_orm::DbErr) -> Error {
 
 impl Store {
     /// A row as read, its tokens opened.
-    fn opened(&self, row: accounts::Model) -> Result<AccountRecord> {
+    pub(super) fn opened_account(&self, row: accounts::Model) -> Result<AccountRecord> {
         let accounts::Model { access_token, refresh_token, id_token, .. } = row.clone();
         Ok(AccountRecord {
             access_token: self.open_optional(access_token, ACCOUNT_ACCESS_TOKEN, &row.id)?,
@@ -132,7 +161,7 @@ impl Store {
             .filter(accounts::Column::ProviderAccountId.eq(provider_account_id))
             .one(&self.db)
             .await?;
-        row.map(|row| self.opened(row)).transpose()
+        row.map(|row| self.opened_account(row)).transpose()
     }
 
     /// Stores the tokens of a new sign-in through an account. A refresh token or ID token the
@@ -156,7 +185,7 @@ impl Store {
             id_token: set_if_sent(id_token, ACCOUNT_ID_TOKEN)?,
             ..Default::default()
         };
-        self.opened(update.update(&self.db).await?)
+        self.opened_account(update.update(&self.db).await?)
     }
 
     /// Links `account` to its (existing) user and opens a session for them, in one transaction.
@@ -164,7 +193,7 @@ impl Store {
         let txn = self.db.begin().await?;
         let user = users::Entity::find_by_id(account.user_id.clone()).one(&txn).await?.ok_or(Error::SessionInvalid)?;
         let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
-        let account = self.opened(account)?;
+        let account = self.opened_account(account)?;
         let session = session.into_active_model().insert(&txn).await?;
         txn.commit().await?;
         Ok(LinkedSignIn { user, account, session })
@@ -189,7 +218,7 @@ impl Store {
             Err(err) => return Err(err.into()),
         };
         let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
-        let account = self.opened(account)?;
+        let account = self.opened_account(account)?;
         let session = session.into_active_model().insert(&txn).await?;
         txn.commit().await?;
         Ok(LinkedSignIn { user, account, session })
@@ -202,7 +231,7 @@ impl Store {
             query = query.filter(accounts::Column::Id.lt(after));
         }
         let rows = query.order_by_desc(accounts::Column::Id).limit(limit).all(&self.db).await?;
-        rows.into_iter().map(|row| self.opened(row)).collect()
+        rows.into_iter().map(|row| self.opened_account(row)).collect()
     }
 
     /// Deletes the user's account `account_id` unless it is their last way to sign in.

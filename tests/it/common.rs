@@ -53,6 +53,12 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// The master key a server on this database is configured with, when it is not the SQLite
+    /// default's generated file.
+    pub fn master_key(&self) -> Option<&'static str> {
+        self.postgres.is_some().then_some(TEST_MASTER_KEY)
+    }
+
     pub async fn create(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().to_path_buf();
@@ -102,9 +108,8 @@ pub const TEST_MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzLWxvbmc="
 /// A test configuration: cheap argon2 (tests about hashing cost set their own), the test's
 /// database, an ephemeral port.
 pub fn test_config(db: &TestDb) -> Config {
-    let on_postgres = db.postgres.is_some();
     Config {
-        master_key: on_postgres.then(|| keyward::config::Secret::new(TEST_MASTER_KEY)),
+        master_key: db.master_key().map(keyward::config::Secret::new),
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: db.data_dir.clone(),
         database_url: Some(db.url.clone()),

@@ -17,6 +17,7 @@ mod config_bounds;
 mod cookies;
 mod csrf;
 mod grpc_web;
+mod import_authjs;
 mod load;
 mod oauth;
 mod passkey_authenticator;

@@ -1,25 +1,17 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, type Interceptor, type Transport, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { KeywardError } from "./errors.js";
+import { keywardErrors } from "./errors.js";
 import { AuthService } from "./gen/keyward/v1/auth_pb.js";
 import { OAuthService } from "./gen/keyward/v1/oauth_pb.js";
 import { PasskeyService } from "./gen/keyward/v1/passkey_pb.js";
-
-/**
- * Name of the HttpOnly session cookie Keyward sets for browsers by default (`__Host-`: bound to
- * Keyward's host, Secure, Path=/). Server-side code that forwards a browser's cookie to Keyward
- * (a Next.js route handler, say) reads it under this name. With `cookie_domain` configured the
- * server uses `__Secure-keyward_session` instead.
- */
-export const SESSION_COOKIE = "__Host-keyward_session";
 
 export interface KeywardClientOptions {
   /** Where Keyward serves grpc-web, e.g. `https://id.example.com` or `/` for the same origin. */
   baseUrl: string;
   /**
    * Fetch credentials mode. The default, `include`, sends and accepts the HttpOnly session
-   * cookie (`SESSION_COOKIE`) that every sign-in sets, also across origins (the server must
+   * cookie (`SESSION_COOKIE_NAME`) that every sign-in sets, also across origins (the server must
    * list this page's origin in `cors_allowed_origins`). In a browser the sign-in answers then
    * carry an empty `sessionToken`: only the cookie holds it.
    */
@@ -47,15 +39,6 @@ export interface KeywardClient {
   service<S extends DescService>(service: S): Client<S>;
 }
 
-/** Rethrows every failure as a KeywardError, so callers can read `reason`. */
-const typedErrors: Interceptor = (next) => async (request) => {
-  try {
-    return await next(request);
-  } catch (error) {
-    throw KeywardError.from(error);
-  }
-};
-
 export function createKeywardClient(options: KeywardClientOptions): KeywardClient {
   const credentials = options.credentials ?? "include";
   const baseFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -67,7 +50,7 @@ export function createKeywardClient(options: KeywardClientOptions): KeywardClien
   const transport = createGrpcWebTransport({
     baseUrl: options.baseUrl,
     fetch: (input, init) => baseFetch(input, { ...init, credentials }),
-    interceptors: [typedErrors, bearer, ...(options.interceptors ?? [])],
+    interceptors: [keywardErrors, bearer, ...(options.interceptors ?? [])],
     ...(options.timeoutMs === undefined ? {} : { defaultTimeoutMs: options.timeoutMs }),
   });
   return {

@@ -1,9 +1,9 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential, Uuid};
+use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential};
 
-use super::{CeremonyStart, check_ceremony_id, kind, parse_credential, public_key_options, rejected, to_json};
+use super::{CeremonyStart, check_ceremony_id, kind, parse_credential, public_key_options, to_json};
 use crate::{
     config::CounterPolicy,
     crypto::{adjust_request_options, adjust_state_policy},
@@ -120,11 +120,8 @@ impl Services {
             .find_authenticator_by_credential_id(&URL_SAFE_NO_PAD.encode(credential.get_credential_id()))
             .await?
             .ok_or(Error::PasskeyUnknown)?;
-        let owner_handle = Uuid::parse_str(&record.user_id).ok();
-        match credential.get_user_unique_id().map(Uuid::from_slice) {
-            Some(Ok(handle)) if Some(handle) == owner_handle => {}
-            None if only_user.is_some() => {}
-            _ => return Err(Error::PasskeyRejected { stage: PasskeyStage::Login, failure: PasskeyFailure::Invalid }),
+        if !super::user_handle_names_owner(&record, credential.get_user_unique_id(), only_user.is_some()) {
+            return Err(Error::PasskeyRejected { stage: PasskeyStage::Login, failure: PasskeyFailure::Invalid });
         }
         if only_user.is_some_and(|only| only != record.user_id) {
             return Err(Error::PasskeyUnknown);
@@ -140,7 +137,7 @@ impl Services {
             .inner
             .webauthn
             .finish_discoverable_authentication_v2(credential, authentication, &unchecked_counter)
-            .map_err(|err| rejected(PasskeyStage::Login, &err))?;
+            .map_err(|err| self.passkey_rejected(PasskeyStage::Login, &err, &credential.response.client_data_json))?;
 
         let stored_counter = u32::try_from(record.counter).unwrap_or(u32::MAX);
         let presented = result.counter();

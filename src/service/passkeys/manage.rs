@@ -44,10 +44,9 @@ impl Services {
         name: &str,
     ) -> Result<AuthenticatorRecord> {
         let passkey_id = check_passkey_id(passkey_id)?;
-        if name.trim().is_empty() {
+        let Some(name) = passkey_name("name", name)? else {
             return Err(Error::field("name", FieldReason::Required, "name is required"));
-        }
-        let name = passkey_name("name", name, self.inner.clock.now())?;
+        };
         let renamed = self
             .inner
             .store

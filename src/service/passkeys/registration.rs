@@ -2,14 +2,12 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential, Uuid};
+use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential};
 
-use super::{
-    CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, rejected, to_json,
-};
+use super::{CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, to_json};
 use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
-    domain::{DisplayName, Email},
+    domain::{DisplayName, Email, passkey_provider_name},
     error::{Error, FieldReason, PasskeyStage, Result},
     service::{RequestMeta, Services, SessionCaller, SignedIn, audit::kind as audit, sessions::other_sessions},
     store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
@@ -42,8 +40,8 @@ struct RegisterState {
     session_id: Option<String>,
 }
 
-/// An optional passkey name from the request: trimmed, bounded, a dated default when empty.
-pub(super) fn passkey_name(field: &'static str, raw: &str, now: DateTime<Utc>) -> Result<String> {
+/// An optional passkey name from the request: trimmed and bounded; None when empty.
+pub(super) fn passkey_name(field: &'static str, raw: &str) -> Result<Option<String>> {
     let name = DisplayName::parse(field, raw)?;
     match name.into_inner() {
         Some(name) if name.chars().count() > MAX_PASSKEY_NAME_CHARS => Err(Error::field(
@@ -51,14 +49,17 @@ pub(super) fn passkey_name(field: &'static str, raw: &str, now: DateTime<Utc>) -
             FieldReason::TooLong,
             format!("name must be at most {MAX_PASSKEY_NAME_CHARS} characters"),
         )),
-        Some(name) => Ok(name),
-        None => Ok(format!("Passkey added {}", now.format("%Y-%m-%d"))),
+        name => Ok(name),
     }
 }
 
-/// The user handle stored in the authenticator: the user id's 16 UUID bytes.
-fn user_handle(user_id: &str) -> Result<Uuid> {
-    Uuid::parse_str(user_id).map_err(|_| Error::internal("user id is not a UUID"))
+/// The name of a passkey the user did not name: its provider's ("iCloud Keychain"), as passkey
+/// lists on the big sites show them, else dated.
+fn default_passkey_name(aaguid: Option<&str>, now: DateTime<Utc>) -> String {
+    match aaguid.and_then(passkey_provider_name) {
+        Some(provider) => provider.to_owned(),
+        None => format!("Passkey added {}", now.format("%Y-%m-%d")),
+    }
 }
 
 impl Services {
@@ -75,7 +76,12 @@ impl Services {
         let (challenge, registration) = self
             .inner
             .webauthn
-            .start_passkey_registration(user_handle(&caller.user.id)?, &caller.user.email, &display, Some(exclude))
+            .start_passkey_registration(
+                super::user_handle(&caller.user.id),
+                &caller.user.email,
+                &display,
+                Some(exclude),
+            )
             .map_err(|err| Error::internal(format_args!("starting passkey registration: {err}")))?;
         let now = self.inner.clock.now();
         let state = self
@@ -98,14 +104,12 @@ impl Services {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
         let now = self.inner.clock.now();
-        let name = passkey_name("name", name, now)?;
+        let name = passkey_name("name", name)?;
         let RegisterState { registration, .. } =
             self.finish_session_ceremony(ceremony_id, kind::REGISTER, caller).await?;
-        let passkey = self
-            .inner
-            .webauthn
-            .finish_passkey_registration(&credential, &registration)
-            .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
+            self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
+        })?;
         let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
         let other = other_sessions(caller, revoke_other_sessions);
         let (stored, ended) = self.inner.store.insert_authenticator(authenticator, other).await?;
@@ -128,7 +132,7 @@ impl Services {
         let (challenge, registration) = self
             .inner
             .webauthn
-            .start_passkey_registration(user_handle(&user_id)?, email.as_str(), &display, None)
+            .start_passkey_registration(super::user_handle(&user_id), email.as_str(), &display, None)
             .map_err(|err| Error::internal(format_args!("starting passkey sign-up: {err}")))?;
         let now = self.inner.clock.now();
         let state = SignUpState { registration, user_id, email: email.to_string(), name: name.into_inner() };
@@ -149,14 +153,12 @@ impl Services {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
         let now = self.inner.clock.now();
-        let name = self::passkey_name("passkey_name", passkey_name, now)?;
+        let name = self::passkey_name("passkey_name", passkey_name)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::SIGN_UP, None).await?;
         let SignUpState { registration, user_id, email, name: user_name } = super::ceremony_state(&ceremony)?;
-        let passkey = self
-            .inner
-            .webauthn
-            .finish_passkey_registration(&credential, &registration)
-            .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
+            self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
+        })?;
         let authenticator = new_authenticator(&user_id, &passkey, &credential, name, now)?;
         let user = NewUser { id: user_id, email, name: user_name, password_hash: None, created_at: now };
         let (new_session, token) = self.new_session(&user.id, meta, now)?;
@@ -184,7 +186,7 @@ fn new_authenticator(
     user_id: &str,
     passkey: &Passkey,
     response: &RegisterPublicKeyCredential,
-    name: String,
+    name: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<NewAuthenticator> {
     let credential: Credential = passkey.clone().into();
@@ -197,6 +199,8 @@ fn new_authenticator(
         })
         .filter(|list| !list.is_empty())
         .map(|list| list.join(","));
+    let aaguid = attested.as_ref().and_then(|a| a.aaguid).map(|aaguid| aaguid.hyphenated().to_string());
+    let name = name.unwrap_or_else(|| default_passkey_name(aaguid.as_deref(), now));
     Ok(NewAuthenticator {
         id: new_id(),
         credential_id: credential_id_b64(passkey),
@@ -210,10 +214,12 @@ fn new_authenticator(
         credential_backed_up: credential.backup_state,
         backup_eligible: credential.backup_eligible,
         transports,
-        aaguid: attested.and_then(|a| a.aaguid).map(|aaguid| aaguid.hyphenated().to_string()),
+        aaguid,
         passkey: serde_json::to_string(passkey).map_err(Error::internal)?,
         name,
         created_at: now,
+        provider_account_id: None,
+        imported_from: None,
     })
 }
 

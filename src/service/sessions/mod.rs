@@ -108,7 +108,7 @@ impl Services {
         if AccessTokenSigner::looks_like_jwt(token) {
             return self.authenticate_access_token(token).await;
         }
-        let token = SessionToken::parse(token).ok_or(Error::SessionInvalid)?;
+        let token = SessionToken::parse_session(token).ok_or(Error::SessionInvalid)?;
         let hash = token.hash();
         let cache = &self.inner.session_cache;
         let found = match cache.by_token_hash(hash.as_str()) {
