@@ -289,3 +289,31 @@ pub fn session_cookie_value<T>(response: &tonic::Response<T>) -> String {
     assert_eq!(name, COOKIE, "{set_cookie}");
     rest.split(';').next().unwrap().to_owned()
 }
+
+/// Runs the `keyward` binary with `args` against `db` (its data dir and URL), with `master_key`
+/// as KEYWARD_MASTER_KEY when given, and none of the test process's own KEYWARD_* settings.
+pub fn keyward_cli(db: &TestDb, master_key: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("KEYWARD_") || name == "DATABASE_URL") {
+        command.env_remove(name);
+    }
+    command
+        .args(args)
+        .arg("--data-dir")
+        .arg(&db.data_dir)
+        .env("KEYWARD_DATABASE_URL", &db.url)
+        .env("KEYWARD_LOG", "warn");
+    if let Some(key) = master_key {
+        command.env("KEYWARD_MASTER_KEY", key);
+    }
+    command.output().unwrap()
+}
+
+/// `keyward keys rotate ARGS` against `server`'s database; returns the new kid.
+pub fn rotate_with_cli(server: &TestServer, args: &[&str]) -> String {
+    let output = keyward_cli(&server.db, server.db.master_key(), &[&["keys", "rotate"], args].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("published now, signs from"), "{stdout}");
+    stdout.split_whitespace().nth(3).unwrap().trim_end_matches(':').to_owned()
+}

@@ -15,7 +15,7 @@ use keyward::{
 };
 use tonic::transport::Channel;
 
-use crate::common::{Backend, TestServer, bearer, both_backends, get_session, register};
+use crate::common::{Backend, TestServer, bearer, both_backends, get_session, register, rotate_with_cli};
 
 both_backends!(no_token_carries_a_kid_a_replica_does_not_publish, rotating_now_signs_at_once);
 
@@ -45,23 +45,6 @@ impl Replica<'_> {
     }
 }
 
-/// Rotates with the real CLI against `server`'s database; returns the new kid.
-fn rotate(server: &TestServer, extra: &[&str]) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["keys", "rotate"])
-        .args(extra)
-        .arg("--data-dir")
-        .arg(&server.db.data_dir)
-        .env("KEYWARD_DATABASE_URL", &server.db.url)
-        .envs(server.config.master_key.as_ref().map(|key| ("KEYWARD_MASTER_KEY", key.expose())))
-        .env("KEYWARD_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    stdout.split_whitespace().nth(3).unwrap().trim_end_matches(':').to_owned()
-}
-
 async fn no_token_carries_a_kid_a_replica_does_not_publish(backend: Backend) {
     let server = TestServer::start(backend).await;
     let second = server.start_replica().await;
@@ -78,7 +61,7 @@ async fn no_token_carries_a_kid_a_replica_does_not_publish(backend: Backend) {
     ];
     let reload_every = Duration::from_secs(server.config.signing_key_reload_secs);
 
-    let new_kid = rotate(&server, &[]);
+    let new_kid = rotate_with_cli(&server, &[]);
     let rotated_at = server.clock.now();
     // The first replica reloads at once; the second as late as its reload interval allows.
     server.app.services().reload_signing_keys().await.unwrap();
@@ -137,7 +120,7 @@ async fn rotating_now_signs_at_once(backend: Backend) {
     let second = server.start_replica().await;
     let mut auth = server.auth().await;
     let session = register(&mut auth, "emergency@example.com").await.session_token;
-    let new_kid = rotate(&server, &["--now"]);
+    let new_kid = rotate_with_cli(&server, &["--now"]);
     server.app.services().reload_signing_keys().await.unwrap();
     let token = get_access(&mut auth, &session).await;
     assert_eq!(jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(), Some(new_kid.as_str()));

@@ -17,7 +17,7 @@ use keyward::{
 };
 use sea_orm::{ConnectionTrait, Database, Statement};
 
-use crate::common::{Backend, PASSWORD, TestDb, TestServer, both_backends, get_session, login, register};
+use crate::common::{Backend, PASSWORD, TestServer, both_backends, get_session, keyward_cli, login, register};
 
 both_backends!(
     the_database_alone_cannot_mint_a_token,
@@ -229,25 +229,6 @@ async fn rows_in_clear_are_sealed_at_start(backend: Backend) {
     server.stop().await;
 }
 
-/// Runs the keyward CLI against `server`'s database with `key_env` as KEYWARD_MASTER_KEY.
-fn keyward_cli(db: &TestDb, key_env: Option<&Secret>, args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"));
-    command
-        .args(args)
-        .arg("--data-dir")
-        .arg(&db.data_dir)
-        .env("KEYWARD_DATABASE_URL", &db.url)
-        .env("KEYWARD_LOG", "warn");
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("KEYWARD_") && name != "KEYWARD_LOG") {
-        command.env_remove(name);
-    }
-    command.env("KEYWARD_DATABASE_URL", &db.url);
-    if let Some(key) = key_env {
-        command.env("KEYWARD_MASTER_KEY", key.expose());
-    }
-    command.output().unwrap()
-}
-
 async fn rewrap_moves_every_secret_to_a_new_master_key(backend: Backend) {
     let server = TestServer::start(backend).await;
     let signed_in = register(&mut server.auth().await, "rewrap@example.com").await;
@@ -264,7 +245,7 @@ async fn rewrap_moves_every_secret_to_a_new_master_key(backend: Backend) {
     std::fs::set_permissions(&new_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let output = keyward_cli(
         &db,
-        config.master_key.as_ref(),
+        config.master_key.as_ref().map(Secret::expose),
         &["keys", "rewrap", "--new-master-key-file", new_file.to_str().unwrap()],
     );
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -275,11 +256,8 @@ async fn rewrap_moves_every_secret_to_a_new_master_key(backend: Backend) {
     }
     assert_ne!(old_ids, raw_column(&db.url, "signing_keys", "id", "private_key").await);
     // Running it again changes nothing.
-    let again = keyward_cli(
-        &db,
-        Some(&Secret::new(new_text.clone())),
-        &["keys", "rewrap", "--new-master-key-file", new_file.to_str().unwrap()],
-    );
+    let again =
+        keyward_cli(&db, Some(&new_text), &["keys", "rewrap", "--new-master-key-file", new_file.to_str().unwrap()]);
     let stdout = String::from_utf8(again.stdout).unwrap();
     assert!(stdout.contains("re-sealed 0 secrets"), "{stdout}");
 
@@ -310,7 +288,7 @@ async fn a_missing_or_wrong_master_key_stops_start_up(backend: Backend) {
         cases.push((None, "a master key is required with PostgreSQL"));
     }
     for (key, expected) in cases {
-        let output = keyward_cli(&db, key.as_ref(), &["serve", "--listen", "127.0.0.1:0"]);
+        let output = keyward_cli(&db, key.as_ref().map(Secret::expose), &["serve", "--listen", "127.0.0.1:0"]);
         assert!(!output.status.success());
         let stderr = String::from_utf8(output.stderr).unwrap();
         assert_eq!(stderr.lines().count(), 1, "{stderr}");

@@ -46,18 +46,7 @@ async fn access_token_verifies_with_served_jwks_across_rotation(backend: Backend
     assert_eq!(claims["sid"], signed_in.session.unwrap().id);
 
     // Rotate with the real CLI against the same database, then let the server reload.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["keys", "rotate", "--data-dir"])
-        .arg(&server.db.data_dir)
-        .env("KEYWARD_DATABASE_URL", &server.db.url)
-        .envs(server.config.master_key.as_ref().map(|key| ("KEYWARD_MASTER_KEY", key.expose())))
-        .env("KEYWARD_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let new_kid = stdout.split_whitespace().nth(3).unwrap().trim_end_matches(':').to_owned();
-    assert!(stdout.contains("published now, signs from"), "{stdout}");
+    let new_kid = crate::common::rotate_with_cli(&server, &[]);
     server.app.services().reload_signing_keys().await.unwrap();
 
     // Published at once, not yet signing: the old key still signs.
