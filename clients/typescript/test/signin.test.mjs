@@ -449,3 +449,4 @@ test("a stale session adding a passkey is asked to confirm it's the user, then s
   await expectStatus(page, /Passkey “.+” deleted\./);
   assert.deepEqual((await (await keywardAsBrowser()).passkeys.listPasskeys({})).passkeys, []);
   await shot("deleted-after-passkey-confirmation");
+});
