@@ -16,7 +16,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{AuthApi, CookieSettings, OAuthApi, PasskeyApi},
+    grpc::{AuthApi, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
     pb::{
         self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
         passkey_service_server::PasskeyServiceServer,
@@ -141,6 +141,7 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         .add_service(health_service)
         .add_service(reflection)
         .into_axum_router()
+        .layer(UnaryEnvelopeLayer::new(config.max_request_bytes))
         .layer(RpcLogLayer)
         .layer(GrpcWebLayer::new());
     Ok(Routes::from(grpc.merge(web::router(services, web::RelatedOrigins::from_config(config), config.signin_page))))

@@ -12,6 +12,7 @@ mod fake_provider;
 mod auth_flow;
 mod bad_input;
 mod cli;
+mod fuzz;
 mod grpc_web;
 mod load;
 mod oauth;
