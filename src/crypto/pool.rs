@@ -14,11 +14,16 @@ pub struct Scratch {
 
 type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
 
-/// A fixed set of OS threads for CPU-heavy auth work (password hashing), with a bounded queue.
+/// A fixed set of OS threads for CPU-heavy auth work (password hashing, password-strength
+/// estimation), with a bounded queue.
 ///
-/// Hashing never runs on the async runtime, so GetSession and friends stay fast while logins
+/// That work never runs on the async runtime, so GetSession and friends stay fast while logins
 /// queue; when the queue is full, `run` fails at once with `HasherOverloaded` instead of letting
-/// latency grow without bound. Workers stop when the last `CpuPool` handle is dropped.
+/// latency grow without bound. A job whose caller has gone away (a cancelled RPC) is skipped
+/// when its turn comes, so a client that floods and cancels does not keep the workers busy.
+/// Fairness between clients comes from the per-client budgets in front of every call that
+/// queues here (`service::throttle`): one address cannot hold more of the queue than its budget.
+/// Workers stop when the last `CpuPool` handle is dropped.
 pub struct CpuPool {
     queue: SyncSender<Job>,
 }
@@ -63,7 +68,11 @@ impl CpuPool {
     {
         let (reply, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |scratch| {
-            // The caller may have gone away (cancelled RPC); nothing to do then.
+            // The caller went away while this waited (a cancelled RPC drops the future, and with
+            // it the receiver): skip the work, nobody would see its result.
+            if reply.is_closed() {
+                return;
+            }
             let _ = reply.send(work(scratch));
         });
         let queued = self.queue.try_send(job).map_err(|err| match err {
@@ -79,9 +88,38 @@ impl CpuPool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc;
+    use std::sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    };
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_cancelled_job_is_skipped() {
+        let pool = CpuPool::start(1, 4).unwrap();
+        let (release, hold) = mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        // Occupy the only worker until released, so the next jobs wait in the queue.
+        let busy = pool.run(move |_| {
+            let _ = started_tx.send(());
+            hold.recv().ok();
+        });
+        let busy = tokio::spawn(busy);
+        started.await.unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        let cancelled = pool.run({
+            let ran = Arc::clone(&ran);
+            move |_| ran.store(true, Ordering::SeqCst)
+        });
+        let after = pool.run(|_| "after");
+        drop(cancelled); // the RPC went away while its job was queued
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        // One worker, FIFO: the job behind the cancelled one finishing means its turn came.
+        assert_eq!(after.await.unwrap(), "after");
+        assert!(!ran.load(Ordering::SeqCst), "the cancelled job's work was skipped");
+    }
 
     #[tokio::test]
     async fn full_queue_refuses_instead_of_waiting() {

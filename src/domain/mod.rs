@@ -12,5 +12,5 @@ pub use email::Email;
 pub use name::{DisplayName, MAX_NAME_CHARS};
 pub use oauth_state::OAuthState;
 pub use page::PageRequest;
-pub use password::{Password, PasswordPolicy};
+pub use password::{ESTIMATE_MAX_CHARS, NewPassword, Password, PasswordPolicy};
 pub use token::{SessionToken, TokenHash};

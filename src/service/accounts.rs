@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::{Caller, RequestMeta, Services, SignedIn, audit::kind, sessions::CredentialKind};
 use crate::{
-    domain::{DisplayName, Email, Password},
+    domain::{DisplayName, Email, NewPassword, Password},
     error::{Error, FieldReason, Result},
     store::{NewUser, SessionWithUser, UserRecord, new_id},
 };
@@ -13,10 +13,11 @@ impl Services {
     pub async fn register(&self, email: &str, password: &str, name: &str, meta: &RequestMeta) -> Result<SignedIn> {
         let email = Email::parse("email", email)?;
         let name = DisplayName::parse("name", name)?;
-        let mut user_inputs = vec![email.as_str()];
-        user_inputs.extend(email.as_str().split('@').next());
-        user_inputs.extend(name.as_deref());
-        let password = Password::parse_new("password", password, self.inner.password_policy, &user_inputs)?;
+        let mut user_inputs = vec![email.to_string()];
+        user_inputs.extend(email.as_str().split('@').next().map(str::to_owned));
+        user_inputs.extend(name.as_deref().map(str::to_owned));
+        let password = Password::parse_new("password", password, self.inner.password_policy)?;
+        let password = self.check_guessability(password, user_inputs).await?;
 
         let password_hash = self.inner.hasher.hash(password).await?;
         let now = self.inner.clock.now();
@@ -65,6 +66,12 @@ impl Services {
         Ok(signed_in)
     }
 
+    /// zxcvbn's estimate on the CPU pool, like argon2: it costs up to tens of milliseconds of CPU
+    /// per call, which on the async runtime would stall every other call (GetSession included).
+    async fn check_guessability(&self, password: NewPassword, user_inputs: Vec<String>) -> Result<Password> {
+        self.inner.cpu.run(move |_| password.check_guessability(&user_inputs)).await?
+    }
+
     /// Re-hashes with today's parameters after a successful login. Best effort: the login stands
     /// even if this fails, and the next login tries again.
     async fn upgrade_password_hash(&self, user_id: &str, password: Password) {
@@ -89,9 +96,10 @@ impl Services {
         }
         let policy = self.inner.password_policy;
         let current = Password::parse_existing("current_password", current, policy)?;
-        let mut user_inputs = vec![caller.user.email.as_str()];
-        user_inputs.extend(caller.user.name.as_deref());
-        let new = Password::parse_new("new_password", new, policy, &user_inputs)?;
+        let mut user_inputs = vec![caller.user.email.clone()];
+        user_inputs.extend(caller.user.name.clone());
+        let new = Password::parse_new("new_password", new, policy)?;
+        let new = self.check_guessability(new, user_inputs).await?;
 
         // Re-read the hash: the caller's copy of the user may predate another password change.
         let user = self.inner.store.find_user(&caller.user.id).await?.ok_or(Error::SessionInvalid)?;

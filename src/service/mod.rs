@@ -51,6 +51,8 @@ pub struct Services {
 #[derive(Debug)]
 struct Inner {
     store: Store,
+    /// CPU-heavy work (argon2, zxcvbn) runs here, never on the runtime.
+    cpu: Arc<CpuPool>,
     hasher: PasswordHasher,
     signer: AccessTokenSigner,
     keys: KeyRing,
@@ -68,13 +70,14 @@ impl Services {
     /// on first start creates) the signing keys.
     pub async fn start(config: &Config, store: Store, clock: Clock) -> Result<Self> {
         let pool = Arc::new(CpuPool::start(config.hash_workers(), config.hash_queue_depth)?);
-        let hasher = PasswordHasher::new(pool, config.argon2())?;
+        let hasher = PasswordHasher::new(Arc::clone(&pool), config.argon2())?;
         let signer = AccessTokenSigner::new(config.jwt());
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
         let oauth = OAuthProviders::from_config(&config.oauth)?;
         let webauthn = crate::crypto::relying_party(config).map_err(Error::internal)?;
         let inner = Inner {
             store,
+            cpu: pool,
             hasher,
             signer,
             keys,
