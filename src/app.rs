@@ -16,7 +16,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{AuthApi, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
+    grpc::{AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
     pb::{
         self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
         passkey_service_server::PasskeyServiceServer,
@@ -102,13 +102,17 @@ impl RunningApp {
         &self.services
     }
 
-    /// Stops accepting connections, lets in-flight calls finish, then returns.
-    pub async fn shutdown(self) -> Result<()> {
+    /// Stops accepting connections — at once, when this is called — and returns a future that
+    /// lets in-flight calls finish, then closes the store.
+    pub fn shutdown(self) -> impl Future<Output = Result<()>> {
         let _ = self.stop.send(());
         self.background.abort();
-        let result = self.server.await.map_err(|err| Error::internal(format_args!("server task: {err}")))?;
-        self.services.store().clone().close().await?;
-        result
+        let Self { server, services, .. } = self;
+        async move {
+            let result = server.await.map_err(|err| Error::internal(format_args!("server task: {err}")))?;
+            services.store().clone().close().await?;
+            result
+        }
     }
 }
 
@@ -142,6 +146,7 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         .add_service(reflection)
         .into_axum_router()
         .layer(UnaryEnvelopeLayer::new(config.max_request_bytes))
+        .layer(ClientAddressLayer::new(config.trusted_proxy_networks().map_err(Error::internal)?))
         .layer(RpcLogLayer)
         .layer(GrpcWebLayer::new());
     Ok(Routes::from(grpc.merge(web::router(services, web::RelatedOrigins::from_config(config), config.signin_page))))

@@ -105,6 +105,10 @@ pub enum Error {
     OAuthEmailUnavailable,
 
     // --- the server's own limits and faults ---
+    /// A budget ran out — the client address's, or the account's after consecutive failures.
+    /// One answer for both, so it says nothing about whether the account exists.
+    #[error("rate limited")]
+    RateLimited { retry_after: std::time::Duration },
     /// The password hashing queue is full; the caller should retry later.
     #[error("password hashing is overloaded")]
     HasherOverloaded,

@@ -1,5 +1,6 @@
 use std::sync::{
     Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
     mpsc::{self, SyncSender, TrySendError},
 };
 
@@ -26,6 +27,17 @@ type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
 /// Workers stop when the last `CpuPool` handle is dropped.
 pub struct CpuPool {
     queue: SyncSender<Job>,
+    /// Jobs queued or running.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts a job out of `in_flight` when it ends, however it ends.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for CpuPool {
@@ -56,7 +68,12 @@ impl CpuPool {
                 })
                 .map_err(|err| Error::internal(format_args!("starting a hashing thread: {err}")))?;
         }
-        Ok(Self { queue })
+        Ok(Self { queue, in_flight: Arc::new(AtomicUsize::new(0)) })
+    }
+
+    /// Jobs queued or running right now (for tests that must know work is in the pool).
+    pub fn jobs_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Queues `work` for a pool thread now, and returns a future of its result that waits
@@ -67,7 +84,10 @@ impl CpuPool {
         F: FnOnce(&mut Scratch) -> T + Send + 'static,
     {
         let (reply, result) = tokio::sync::oneshot::channel();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let in_flight = InFlight(Arc::clone(&self.in_flight));
         let job: Job = Box::new(move |scratch| {
+            let _in_flight = in_flight;
             // The caller went away while this waited (a cancelled RPC drops the future, and with
             // it the receiver): skip the work, nobody would see its result.
             if reply.is_closed() {

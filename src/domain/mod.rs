@@ -1,6 +1,7 @@
 //! Validated value types. Constructing one is the validation: a `Email` is always normalized and
 //! well-formed, a `Password` always within policy. Pure: no I/O, no clock.
 
+mod client;
 mod email;
 mod name;
 mod oauth_state;
@@ -8,6 +9,7 @@ mod page;
 mod password;
 mod token;
 
+pub use client::ClientAddress;
 pub use email::Email;
 pub use name::{DisplayName, MAX_NAME_CHARS};
 pub use oauth_state::OAuthState;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod caller;
+mod client_address;
 mod codec;
 mod convert;
 mod envelope;
@@ -12,6 +13,7 @@ mod status;
 
 pub use auth::AuthApi;
 pub use caller::{CookieSettings, SESSION_COOKIE, authenticate, request_meta};
+pub use client_address::ClientAddressLayer;
 pub use codec::KeywardCodec;
 pub use envelope::UnaryEnvelopeLayer;
 pub use oauth::OAuthApi;

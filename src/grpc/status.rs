@@ -148,6 +148,13 @@ pub fn to_status(err: Error) -> Status {
         Error::OAuthEmailUnavailable => {
             (Code::FailedPrecondition, "OAUTH_EMAIL_UNAVAILABLE", "the provider did not share a usable email address")
         }
+        Error::RateLimited { retry_after } => {
+            // Whole seconds, rounded up: retrying at the hint must not be refused again.
+            let retry_after = Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
+            let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+            details.set_error_info("RATE_LIMITED", ERROR_DOMAIN, HashMap::new());
+            return Status::with_error_details(Code::ResourceExhausted, "too many attempts; retry later", details);
+        }
         Error::HasherOverloaded => {
             let mut details = ErrorDetails::with_retry_info(Some(Duration::from_secs(1)));
             details.set_error_info("OVERLOADED", ERROR_DOMAIN, HashMap::new());

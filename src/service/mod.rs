@@ -10,6 +10,8 @@ mod oauth;
 mod passkeys;
 mod session_cache;
 mod sessions;
+mod sign_in_guard;
+mod throttle;
 
 use std::sync::Arc;
 
@@ -18,11 +20,13 @@ pub use keys::{KeyRing, rotate_signing_key};
 pub use oauth::{OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
 pub use passkeys::{CeremonyStart, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionPolicy, SignedIn};
+pub use sign_in_guard::failure_key;
+pub use throttle::{Budget, Throttles};
 
 use crate::{
     config::Config,
     crypto::{AccessTokenSigner, CpuPool, PasswordHasher},
-    domain::PasswordPolicy,
+    domain::{ClientAddress, PasswordPolicy},
     error::{Error, Result},
     store::Store,
 };
@@ -34,11 +38,27 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
     pub user_agent: Option<String>,
+    /// Where the request came from (the TCP peer, or the client a trusted proxy names).
+    pub client: Option<ClientAddress>,
 }
 
 impl RequestMeta {
     pub fn new(user_agent: Option<&str>) -> Self {
-        Self { user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()) }
+        Self { user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()), client: None }
+    }
+
+    pub fn with_client(self, client: Option<ClientAddress>) -> Self {
+        Self { client, ..self }
+    }
+
+    /// The key client budgets count under.
+    pub fn client_key(&self) -> String {
+        self.client.map_or_else(|| "unknown".to_owned(), ClientAddress::throttle_key)
+    }
+
+    /// The client address as audit events record it.
+    pub fn client_for_audit(&self) -> serde_json::Value {
+        self.client.map_or(serde_json::Value::Null, |client| client.to_string().into())
     }
 }
 
@@ -63,6 +83,9 @@ struct Inner {
     passkeys: PasskeySettings,
     clock: Clock,
     oauth: OAuthProviders,
+    throttles: Throttles,
+    failure_policy: crate::store::FailurePolicy,
+    failure_memory: std::time::Duration,
 }
 
 impl Services {
@@ -91,12 +114,20 @@ impl Services {
             passkeys: PasskeySettings::from_config(config),
             clock,
             oauth,
+            throttles: Throttles::from_config(&config.rate_limits),
+            failure_policy: sign_in_guard::failure_policy(config),
+            failure_memory: std::time::Duration::from_secs(config.failed_sign_in_forget_secs),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The pool CPU-heavy work runs on.
+    pub fn cpu_pool(&self) -> &Arc<CpuPool> {
+        &self.inner.cpu
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -112,10 +143,19 @@ impl Services {
         self.inner.keys.reload(self.inner.signer.settings(), self.inner.clock.now()).await
     }
 
-    /// Deletes expired sessions and ceremonies; returns how many rows went.
+    /// Deletes expired sessions and ceremonies and forgotten sign-in failures, and drops idle
+    /// client buckets; returns how many rows went.
     pub async fn sweep_expired(&self) -> Result<u64> {
         let now = self.inner.clock.now();
+        self.inner.throttles.prune();
+        let forget_before = now - chrono::Duration::from_std(self.inner.failure_memory).map_err(Error::internal)?;
         Ok(self.inner.store.delete_expired_sessions(now).await?
-            + self.inner.store.delete_expired_ceremonies(now).await?)
+            + self.inner.store.delete_expired_ceremonies(now).await?
+            + self.inner.store.forget_sign_in_failures(forget_before).await?)
+    }
+
+    /// Takes one call from `budget` for the request's client address.
+    pub(crate) fn throttle_client(&self, budget: Budget, meta: &RequestMeta) -> Result<()> {
+        self.inner.throttles.check(budget, &meta.client_key(), 1)
     }
 }

@@ -20,6 +20,8 @@ pub struct NewCeremony {
     pub state: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The client address (throttle key) that started it.
+    pub client_key: Option<String>,
 }
 
 impl Store {
@@ -32,6 +34,7 @@ impl Store {
             state: Set(ceremony.state),
             expires_at: Set(ceremony.expires_at),
             created_at: Set(ceremony.created_at),
+            client_key: Set(ceremony.client_key),
         }
         .insert(&self.db)
         .await?;

@@ -9,6 +9,7 @@ mod connect;
 mod counts;
 mod entities;
 mod sessions;
+mod sign_in_failures;
 mod signing_keys;
 mod users;
 
@@ -19,6 +20,7 @@ pub use ceremonies::{CeremonyRecord, NewCeremony};
 pub use connect::{Backend, MigrationState};
 pub use counts::RowCounts;
 pub use sessions::{NewSession, SessionWithUser};
+pub use sign_in_failures::{Attempt, FailurePolicy};
 pub use signing_keys::StoredSigningKey;
 pub use users::{NewUser, SignInMethods};
 

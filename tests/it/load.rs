@@ -24,6 +24,8 @@ async fn wrong_password_storm_does_not_starve_get_session() {
         config.argon2_iterations = 2;
         config.hash_workers = Some(1);
         config.hash_queue_depth = 4;
+        // This storm is about the hashing queue, not the account's failure throttle.
+        config.failed_sign_in_free_attempts = 100;
     })
     .await;
     let token = register(&mut server.auth().await, "victim@example.com").await.session_token;
@@ -45,7 +47,7 @@ async fn wrong_password_storm_does_not_starve_get_session() {
                         done += 1;
                     }
                     Code::ResourceExhausted => {
-                        assert_eq!(reason(&err), "OVERLOADED");
+                        assert_eq!(reason(&err), "OVERLOADED", "{:?}", err.get_details_retry_info());
                         assert!(err.get_details_retry_info().is_some(), "tells the client when to retry");
                         overloaded.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(std::time::Duration::from_millis(10)).await; // back off, as RetryInfo asks

@@ -21,4 +21,5 @@ mod passkeys;
 mod passkeys_errors;
 mod schema;
 mod signin_page;
+mod throttle;
 mod tokens;

@@ -73,6 +73,7 @@ impl Services {
         redirect_uri: &str,
         intent: OAuthIntent,
         link_to: Option<&Caller>,
+        meta: &RequestMeta,
     ) -> Result<StartedOAuth> {
         let provider = self.oauth_provider(provider)?;
         if redirect_uri.is_empty() {
@@ -102,6 +103,7 @@ impl Services {
             (OAuthIntent::Link, None) => return Err(Error::NotSignedIn),
         };
 
+        self.throttle_client(crate::service::Budget::OAuthStart, meta)?;
         let state = OAuthState::generate()?;
         // RFC 9700 §2.1.1: PKCE with S256 for every client, confidential ones included.
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -130,6 +132,7 @@ impl Services {
                 state: serde_json::to_string(&pending).map_err(Error::internal)?,
                 created_at: now,
                 expires_at,
+                client_key: Some(meta.client_key()),
             })
             .await?;
         Ok(StartedOAuth { authorization_url: url.to_string(), state, expires_at })

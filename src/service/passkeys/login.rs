@@ -9,7 +9,7 @@ use crate::{
     crypto::{adjust_request_options, adjust_state_policy},
     domain::Email,
     error::{Error, PasskeyFailure, PasskeyStage, Result},
-    service::{RequestMeta, Services, SignedIn, audit::kind as audit},
+    service::{Budget, RequestMeta, Services, SignedIn, audit::kind as audit, sign_in_guard::Factor},
     store::{AuthenticatorRecord, AuthenticatorUse},
 };
 
@@ -30,8 +30,9 @@ impl Services {
     /// account's passkeys; for an email without an account (or without passkeys) they list a
     /// decoy credential id derived from the email with a server secret, stable across calls, so
     /// the answer has the same shape either way and does not reveal whether the account exists.
-    pub async fn start_passkey_login(&self, email: &str) -> Result<CeremonyStart> {
+    pub async fn start_passkey_login(&self, email: &str, meta: &RequestMeta) -> Result<CeremonyStart> {
         let email = if email.trim().is_empty() { None } else { Some(Email::parse("email", email)?) };
+        self.throttle_client(Budget::PasskeyStart, meta)?;
         let (challenge, authentication) = self
             .inner
             .webauthn
@@ -59,7 +60,7 @@ impl Services {
         adjust_request_options(&mut options, self.inner.passkeys.user_verification);
         let mut state = to_json(&LoginState { authentication, only_user })?;
         adjust_state_policy(&mut state, self.inner.passkeys.user_verification);
-        let ceremony_id = self.begin_ceremony(kind::LOGIN, None, &state, self.inner.clock.now()).await?;
+        let ceremony_id = self.begin_ceremony(kind::LOGIN, None, &state, self.inner.clock.now(), meta).await?;
         Ok(CeremonyStart { ceremony_id, options_json: options.to_string() })
     }
 
@@ -95,6 +96,8 @@ impl Services {
             return Err(Error::PasskeyUnknown);
         }
 
+        let user = self.inner.store.find_user(&record.user_id).await?.ok_or(Error::PasskeyUnknown)?;
+        self.reserve_sign_in_attempt(Factor::Passkey, &user.email).await?;
         let stored: Passkey = serde_json::from_str(&record.passkey).map_err(Error::internal)?;
         // webauthn-rs would reject any counter that did not increase. The policy is Keyward's
         // (below), so webauthn-rs checks everything else against a copy with the counter at 0.
@@ -125,7 +128,7 @@ impl Services {
             used_at: now,
         };
         self.inner.store.record_authenticator_use(&record.id, usage).await?;
-        let user = self.inner.store.find_user(&record.user_id).await?.ok_or(Error::PasskeyUnknown)?;
+        self.sign_in_succeeded(&user.email).await?;
         let signed_in = self.sign_in(user, meta).await?;
         self.audit(
             Some(&signed_in.user.id),

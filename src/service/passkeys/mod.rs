@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 use webauthn_rs::prelude::{Passkey, WebauthnError};
 
-use super::Services;
+use super::{RequestMeta, Services};
 use crate::{
     config::{Config, CounterPolicy, UserVerification},
     error::{Error, FieldReason, PasskeyFailure, PasskeyStage, Result},
@@ -129,6 +129,7 @@ impl Services {
         user_id: Option<String>,
         state: &serde_json::Value,
         now: DateTime<Utc>,
+        meta: &RequestMeta,
     ) -> Result<String> {
         // 256 bits from the OS CSPRNG, like a session token: unguessable, so holding the id is
         // what lets a client finish the ceremony.
@@ -143,6 +144,7 @@ impl Services {
                 state: state.to_string(),
                 created_at: now,
                 expires_at: now + ttl,
+                client_key: Some(meta.client_key()),
             })
             .await?;
         Ok(id)

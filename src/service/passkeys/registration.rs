@@ -11,7 +11,7 @@ use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
     domain::{DisplayName, Email},
     error::{Error, FieldReason, PasskeyStage, Result},
-    service::{Caller, RequestMeta, Services, SignedIn, audit::kind as audit},
+    service::{Budget, Caller, RequestMeta, Services, SignedIn, audit::kind as audit},
     store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
 };
 
@@ -54,7 +54,8 @@ fn user_handle(user_id: &str) -> Result<Uuid> {
 impl Services {
     /// Begins adding a passkey to the signed-in caller's account. Their existing passkeys go in
     /// `excludeCredentials` so an authenticator cannot register twice.
-    pub async fn start_passkey_registration(&self, caller: &Caller) -> Result<CeremonyStart> {
+    pub async fn start_passkey_registration(&self, caller: &Caller, meta: &RequestMeta) -> Result<CeremonyStart> {
+        self.throttle_client(Budget::PasskeyStart, meta)?;
         let existing = self.inner.store.user_authenticators(&caller.user.id).await?;
         let exclude: Vec<CredentialID> =
             existing.iter().filter_map(|a| URL_SAFE_NO_PAD.decode(&a.credential_id).ok()).collect::<Vec<_>>();
@@ -66,7 +67,7 @@ impl Services {
             .map_err(|err| Error::internal(format_args!("starting passkey registration: {err}")))?;
         let now = self.inner.clock.now();
         let state = self.registration_state(to_json(&RegisterState { registration })?);
-        let ceremony_id = self.begin_ceremony(kind::REGISTER, Some(caller.user.id.clone()), &state, now).await?;
+        let ceremony_id = self.begin_ceremony(kind::REGISTER, Some(caller.user.id.clone()), &state, now, meta).await?;
         Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
     }
 
@@ -95,10 +96,12 @@ impl Services {
         Ok(stored)
     }
 
-    /// Begins creating a passwordless account for `email`.
-    pub async fn start_passkey_sign_up(&self, email: &str, name: &str) -> Result<CeremonyStart> {
+    /// Begins creating a passwordless account for `email`. It answers `EmailTaken` for a taken
+    /// email, like Register, so it spends the client's Register budget: not a free oracle.
+    pub async fn start_passkey_sign_up(&self, email: &str, name: &str, meta: &RequestMeta) -> Result<CeremonyStart> {
         let email = Email::parse("email", email)?;
         let name = DisplayName::parse("name", name)?;
+        self.throttle_client(Budget::Register, meta)?;
         // Same answer as Register for a taken email (and the same disclosure; see README).
         if self.inner.store.find_user_by_email(email.as_str()).await?.is_some() {
             return Err(Error::EmailTaken);
@@ -113,7 +116,7 @@ impl Services {
         let now = self.inner.clock.now();
         let state = SignUpState { registration, user_id, email: email.to_string(), name: name.into_inner() };
         let state = self.registration_state(to_json(&state)?);
-        let ceremony_id = self.begin_ceremony(kind::SIGN_UP, None, &state, now).await?;
+        let ceremony_id = self.begin_ceremony(kind::SIGN_UP, None, &state, now, meta).await?;
         Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
     }
 
