@@ -27,9 +27,6 @@ use crate::{
     web,
 };
 
-/// How often expired sessions are swept out.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
-
 /// Entry point for running Keyward in-process.
 #[derive(Debug)]
 pub struct App;
@@ -86,8 +83,7 @@ impl App {
             });
         let server =
             tokio::spawn(async move { server.await.map_err(|err| Error::internal(format_args!("server: {err}"))) });
-        let background =
-            tokio::spawn(background_tasks(services.clone(), Duration::from_secs(config.signing_key_reload_secs)));
+        let background = tokio::spawn(background_tasks(services.clone(), Intervals::from_config(&config)));
         tracing::info!(%local_addr, database = if config.uses_sqlite() { "sqlite" } else { "postgres" }, "keyward is serving");
         Ok(RunningApp { local_addr, services, stop, server, background })
     }
@@ -168,12 +164,37 @@ fn cors_layer(config: &Config) -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
-/// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired sessions.
-async fn background_tasks(services: Services, key_reload: Duration) {
-    let mut reload = tokio::time::interval(key_reload);
-    let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+/// How often each piece of upkeep runs.
+struct Intervals {
+    key_reload: Duration,
+    sweep: Duration,
+    checkpoint: Duration,
+}
+
+impl Intervals {
+    fn from_config(config: &Config) -> Self {
+        Self {
+            key_reload: Duration::from_secs(config.signing_key_reload_secs),
+            sweep: Duration::from_secs(config.sweep_interval_secs),
+            checkpoint: Duration::from_secs(config.sqlite_checkpoint_interval_secs),
+        }
+    }
+}
+
+/// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
+/// SQLite WAL small.
+async fn background_tasks(services: Services, intervals: Intervals) {
+    let mut reload = tokio::time::interval(intervals.key_reload);
+    let mut sweep = tokio::time::interval(intervals.sweep);
+    let mut checkpoint = tokio::time::interval(intervals.checkpoint);
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_checkpoint = None;
     loop {
         tokio::select! {
+            _ = checkpoint.tick() => match services.store().maintain_wal(last_checkpoint).await {
+                Ok(seen) => last_checkpoint = seen,
+                Err(err) => tracing::warn!(error = %err, "WAL checkpoint failed"),
+            },
             _ = reload.tick() => {
                 if let Err(err) = services.reload_signing_keys().await {
                     tracing::warn!(error = %err, "reloading signing keys failed");

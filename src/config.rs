@@ -178,6 +178,17 @@ pub struct Config {
     pub passkey_counter_policy: CounterPolicy,
     /// How long a passkey ceremony may take between its two steps.
     pub ceremony_ttl_secs: u64,
+    /// Pending (unfinished, unexpired) ceremonies kept at most, passkey and OAuth together;
+    /// beyond it Start* answers RESOURCE_EXHAUSTED.
+    pub max_pending_ceremonies: u64,
+    /// The same, per client address.
+    pub max_pending_ceremonies_per_client: u64,
+    /// Audit events older than this are deleted by the sweep.
+    pub audit_retention_days: u64,
+    /// How often the expiry sweep runs.
+    pub sweep_interval_secs: u64,
+    /// How often the SQLite WAL is checkpointed (PASSIVE; TRUNCATE when idle).
+    pub sqlite_checkpoint_interval_secs: u64,
 
     /// Largest accepted request message, in bytes.
     pub max_request_bytes: usize,
@@ -248,6 +259,11 @@ impl Default for Config {
             passkey_user_verification: UserVerification::Preferred,
             passkey_counter_policy: CounterPolicy::IgnoreWhenBackupEligible,
             ceremony_ttl_secs: 300,
+            max_pending_ceremonies: 100_000,
+            max_pending_ceremonies_per_client: 100,
+            audit_retention_days: 90,
+            sweep_interval_secs: 600,
+            sqlite_checkpoint_interval_secs: 10,
             max_request_bytes: 64 * 1024,
             trusted_proxies: Vec::new(),
             rate_limits: RateLimits::default(),
@@ -402,6 +418,21 @@ impl Config {
         }
         if !(10..=3600).contains(&self.ceremony_ttl_secs) {
             return Err(invalid("ceremony_ttl_secs", "must be between 10 and 3600"));
+        }
+        if self.max_pending_ceremonies == 0 {
+            return Err(invalid("max_pending_ceremonies", "must be at least 1"));
+        }
+        if !(1..=self.max_pending_ceremonies).contains(&self.max_pending_ceremonies_per_client) {
+            return Err(invalid("max_pending_ceremonies_per_client", "must be between 1 and max_pending_ceremonies"));
+        }
+        if self.audit_retention_days == 0 {
+            return Err(invalid("audit_retention_days", "must be at least 1"));
+        }
+        if self.sweep_interval_secs == 0 {
+            return Err(invalid("sweep_interval_secs", "must be at least 1"));
+        }
+        if self.sqlite_checkpoint_interval_secs == 0 {
+            return Err(invalid("sqlite_checkpoint_interval_secs", "must be at least 1"));
         }
         if !(4 * 1024..=16 * 1024 * 1024).contains(&self.max_request_bytes) {
             return Err(invalid("max_request_bytes", "must be between 4096 and 16777216"));

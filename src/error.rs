@@ -109,6 +109,10 @@ pub enum Error {
     /// One answer for both, so it says nothing about whether the account exists.
     #[error("rate limited")]
     RateLimited { retry_after: std::time::Duration },
+    /// Too many ceremonies are pending (for this client address, or overall): Start* refuses
+    /// rather than let anonymous callers grow storage without bound.
+    #[error("too many pending ceremonies")]
+    TooManyCeremonies { retry_after: std::time::Duration },
     /// The password hashing queue is full; the caller should retry later.
     #[error("password hashing is overloaded")]
     HasherOverloaded,

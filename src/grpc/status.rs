@@ -155,6 +155,16 @@ pub fn to_status(err: Error) -> Status {
             details.set_error_info("RATE_LIMITED", ERROR_DOMAIN, HashMap::new());
             return Status::with_error_details(Code::ResourceExhausted, "too many attempts; retry later", details);
         }
+        Error::TooManyCeremonies { retry_after } => {
+            let retry_after = Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
+            let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+            details.set_error_info("TOO_MANY_CEREMONIES", ERROR_DOMAIN, HashMap::new());
+            return Status::with_error_details(
+                Code::ResourceExhausted,
+                "too many sign-in ceremonies are pending; retry later",
+                details,
+            );
+        }
         Error::HasherOverloaded => {
             let mut details = ErrorDetails::with_retry_info(Some(Duration::from_secs(1)));
             details.set_error_info("OVERLOADED", ERROR_DOMAIN, HashMap::new());

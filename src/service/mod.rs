@@ -8,6 +8,7 @@ mod clock;
 mod keys;
 mod oauth;
 mod passkeys;
+mod pending;
 mod session_cache;
 mod sessions;
 mod sign_in_guard;
@@ -86,6 +87,8 @@ struct Inner {
     throttles: Throttles,
     failure_policy: crate::store::FailurePolicy,
     failure_memory: std::time::Duration,
+    pending_ceremonies: pending::PendingCeremonies,
+    audit_retention: chrono::Duration,
 }
 
 impl Services {
@@ -117,6 +120,13 @@ impl Services {
             throttles: Throttles::from_config(&config.rate_limits),
             failure_policy: sign_in_guard::failure_policy(config),
             failure_memory: std::time::Duration::from_secs(config.failed_sign_in_forget_secs),
+            pending_ceremonies: pending::PendingCeremonies::new(
+                config.max_pending_ceremonies,
+                config.max_pending_ceremonies_per_client,
+            ),
+            audit_retention: chrono::Duration::days(
+                i64::try_from(config.audit_retention_days).unwrap_or(i64::MAX / 86_400_000).min(100_000),
+            ),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -143,15 +153,26 @@ impl Services {
         self.inner.keys.reload(self.inner.signer.settings(), self.inner.clock.now()).await
     }
 
-    /// Deletes expired sessions and ceremonies and forgotten sign-in failures, and drops idle
-    /// client buckets; returns how many rows went.
+    /// Deletes expired sessions and ceremonies, forgotten sign-in failures and audit events past
+    /// their retention, and drops idle client buckets; returns how many rows went.
     pub async fn sweep_expired(&self) -> Result<u64> {
         let now = self.inner.clock.now();
         self.inner.throttles.prune();
         let forget_before = now - chrono::Duration::from_std(self.inner.failure_memory).map_err(Error::internal)?;
         Ok(self.inner.store.delete_expired_sessions(now).await?
             + self.inner.store.delete_expired_ceremonies(now).await?
-            + self.inner.store.forget_sign_in_failures(forget_before).await?)
+            + self.inner.store.forget_sign_in_failures(forget_before).await?
+            + self.inner.store.delete_audit_events_before(now - self.inner.audit_retention).await?)
+    }
+
+    /// Stores a ceremony (passkey or OAuth) within the caps on pending ones: global (estimated)
+    /// and per client address (exact). Beyond them: `TooManyCeremonies`, nothing written.
+    pub(crate) async fn store_ceremony(&self, ceremony: crate::store::NewCeremony) -> Result<()> {
+        let pending = &self.inner.pending_ceremonies;
+        pending.check(&self.inner.store, ceremony.created_at, self.inner.passkeys.ceremony_ttl).await?;
+        self.inner.store.insert_ceremony_within(ceremony, pending.per_client_cap).await?;
+        pending.stored();
+        Ok(())
     }
 
     /// Takes one call from `budget` for the request's client address.

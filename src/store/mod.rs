@@ -8,6 +8,7 @@ mod ceremonies;
 mod connect;
 mod counts;
 mod entities;
+mod maintenance;
 mod sessions;
 mod sign_in_failures;
 mod signing_keys;
@@ -19,6 +20,7 @@ pub use authenticators::{AuthenticatorRecord, AuthenticatorUse, NewAuthenticator
 pub use ceremonies::{CeremonyRecord, NewCeremony};
 pub use connect::{Backend, MigrationState};
 pub use counts::RowCounts;
+pub use maintenance::Checkpoint;
 pub use sessions::{NewSession, SessionWithUser};
 pub use sign_in_failures::{Attempt, FailurePolicy};
 pub use signing_keys::StoredSigningKey;

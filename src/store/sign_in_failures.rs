@@ -158,11 +158,8 @@ impl Store {
 
     /// Deletes counts whose last failure is older than `before`; returns how many.
     pub async fn forget_sign_in_failures(&self, before: DateTime<Utc>) -> Result<u64> {
-        let result = sign_in_failures::Entity::delete_many()
-            .filter(sign_in_failures::Column::UpdatedAt.lt(before))
-            .exec(&self.db)
-            .await?;
-        Ok(result.rows_affected)
+        let stale = sea_orm::Condition::all().add(sign_in_failures::Column::UpdatedAt.lt(before));
+        self.delete_in_batches::<sign_in_failures::Entity>(sign_in_failures::Column::Key, stale).await
     }
 }
 

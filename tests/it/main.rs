@@ -21,5 +21,6 @@ mod passkeys;
 mod passkeys_errors;
 mod schema;
 mod signin_page;
+mod storage_bounds;
 mod throttle;
 mod tokens;

@@ -123,18 +123,16 @@ impl Services {
         };
         let now = self.inner.clock.now();
         let expires_at = now + ROUND_TRIP_TTL;
-        self.inner
-            .store
-            .insert_ceremony(NewCeremony {
-                id: state.hash().as_str().to_owned(),
-                kind: CEREMONY_KIND,
-                user_id,
-                state: serde_json::to_string(&pending).map_err(Error::internal)?,
-                created_at: now,
-                expires_at,
-                client_key: Some(meta.client_key()),
-            })
-            .await?;
+        self.store_ceremony(NewCeremony {
+            id: state.hash().as_str().to_owned(),
+            kind: CEREMONY_KIND,
+            user_id,
+            state: serde_json::to_string(&pending).map_err(Error::internal)?,
+            created_at: now,
+            expires_at,
+            client_key: Some(meta.client_key()),
+        })
+        .await?;
         Ok(StartedOAuth { authorization_url: url.to_string(), state, expires_at })
     }
 

@@ -135,18 +135,16 @@ impl Services {
         // what lets a client finish the ceremony.
         let id = crate::domain::SessionToken::generate()?.expose().to_owned();
         let ttl = chrono::Duration::from_std(self.inner.passkeys.ceremony_ttl).map_err(Error::internal)?;
-        self.inner
-            .store
-            .insert_ceremony(NewCeremony {
-                id: id.clone(),
-                kind,
-                user_id,
-                state: state.to_string(),
-                created_at: now,
-                expires_at: now + ttl,
-                client_key: Some(meta.client_key()),
-            })
-            .await?;
+        self.store_ceremony(NewCeremony {
+            id: id.clone(),
+            kind,
+            user_id,
+            state: state.to_string(),
+            created_at: now,
+            expires_at: now + ttl,
+            client_key: Some(meta.client_key()),
+        })
+        .await?;
         Ok(id)
     }
 
