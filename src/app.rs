@@ -10,6 +10,7 @@ use tonic::{
     service::Routes,
     transport::{Server, server::TcpIncoming},
 };
+use tonic_health::server::HealthReporter;
 use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -58,12 +59,14 @@ impl App {
                 Error::internal(format_args!("creating data dir {}: {err}", config.data_dir.display()))
             })?;
         }
-        let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
+        let store =
+            Store::connect_with(&config.database_url(), config.database_max_connections, config.database_timeout())
+                .await?;
         if config.migrate_on_start {
             store.migrate_up().await?;
         }
         let services = Services::start(&config, store, clock).await?;
-        let routes = router(&config, services.clone()).await?;
+        let (routes, health) = router(&config, services.clone()).await?;
 
         let incoming =
             TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(Duration::from_secs(60)));
@@ -83,7 +86,7 @@ impl App {
             });
         let server =
             tokio::spawn(async move { server.await.map_err(|err| Error::internal(format_args!("server: {err}"))) });
-        let background = tokio::spawn(background_tasks(services.clone(), Intervals::from_config(&config)));
+        let background = tokio::spawn(background_tasks(services.clone(), health, Intervals::from_config(&config)));
         tracing::info!(%local_addr, database = if config.uses_sqlite() { "sqlite" } else { "postgres" }, "keyward is serving");
         Ok(RunningApp { local_addr, services, stop, server, background })
     }
@@ -112,7 +115,7 @@ impl RunningApp {
     }
 }
 
-async fn router(config: &Config, services: Services) -> Result<Routes> {
+async fn router(config: &Config, services: Services) -> Result<(Routes, HealthReporter)> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<OAuthServiceServer<OAuthApi>>().await;
@@ -145,7 +148,17 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         .layer(ClientAddressLayer::new(config.trusted_proxy_networks().map_err(Error::internal)?))
         .layer(RpcLogLayer)
         .layer(GrpcWebLayer::new());
-    Ok(Routes::from(grpc.merge(web::router(services, web::RelatedOrigins::from_config(config), config.signin_page))))
+    let web = web::router(services, web::RelatedOrigins::from_config(config), config.signin_page);
+    Ok((Routes::from(grpc.merge(web)), health))
+}
+
+/// Every service's status in `grpc.health.v1`, and the server's (""): a replica whose database
+/// does not answer is NOT_SERVING, so load balancers route around it until it recovers.
+async fn set_health(health: &HealthReporter, serving: bool) {
+    let status = if serving { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing };
+    for service in ["", "keyward.v1.AuthService", "keyward.v1.PasskeyService", "keyward.v1.OAuthService"] {
+        health.set_service_status(service, status).await;
+    }
 }
 
 /// CORS for grpc-web from browsers on other origins: only the configured origins, with
@@ -163,6 +176,9 @@ fn cors_layer(config: &Config) -> CorsLayer {
         .expose_headers(["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static))
         .max_age(Duration::from_secs(3600))
 }
+
+/// How often the database is checked for the health service.
+const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How often each piece of upkeep runs.
 struct Intervals {
@@ -183,14 +199,28 @@ impl Intervals {
 
 /// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
 /// SQLite WAL small.
-async fn background_tasks(services: Services, intervals: Intervals) {
+async fn background_tasks(services: Services, health: HealthReporter, intervals: Intervals) {
     let mut reload = tokio::time::interval(intervals.key_reload);
+    let mut health_check = tokio::time::interval(HEALTH_CHECK_INTERVAL);
+    health_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut serving = true;
     let mut sweep = tokio::time::interval(intervals.sweep);
     let mut checkpoint = tokio::time::interval(intervals.checkpoint);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_checkpoint = None;
     loop {
         tokio::select! {
+            _ = health_check.tick() => {
+                let reason = services.store().unavailable_reason().await;
+                if reason.is_none() != serving {
+                    serving = reason.is_none();
+                    set_health(&health, serving).await;
+                    match reason {
+                        None => tracing::info!("database answers again: serving"),
+                        Some(reason) => tracing::warn!(reason, "database unavailable: not serving"),
+                    }
+                }
+            }
             _ = checkpoint.tick() => match services.store().maintain_wal(last_checkpoint).await {
                 Ok(seen) => last_checkpoint = seen,
                 Err(err) => tracing::warn!(error = %err, "WAL checkpoint failed"),

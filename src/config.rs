@@ -118,6 +118,9 @@ pub struct Config {
     /// `postgres://…` for PostgreSQL; unset means SQLite in `data_dir`. `DATABASE_URL` also works.
     pub database_url: Option<String>,
     pub database_max_connections: u32,
+    /// The longest a call waits on the database (pool acquire, connect, and on PostgreSQL each
+    /// statement); past it the call answers UNAVAILABLE.
+    pub database_timeout_ms: u64,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
 
@@ -233,6 +236,7 @@ impl Default for Config {
             data_dir: PathBuf::from("keyward-data"),
             database_url: None,
             database_max_connections: 16,
+            database_timeout_ms: 1500,
             migrate_on_start: true,
             issuer: None,
             audience: "keyward".into(),
@@ -344,6 +348,9 @@ impl Config {
         }
         if self.database_max_connections == 0 {
             return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        if !(100..=60_000).contains(&self.database_timeout_ms) {
+            return Err(invalid("database_timeout_ms", "must be between 100 and 60000"));
         }
         if let Some(issuer) = &self.issuer {
             let parsed = url::Url::parse(issuer).map_err(|err| invalid("issuer", format!("not a URL: {err}")))?;
@@ -516,6 +523,10 @@ impl Config {
                     .map_err(|_| invalid("trusted_proxies", format!("{entry:?} is not an IP address or CIDR network")))
             })
             .collect()
+    }
+
+    pub fn database_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_timeout_ms)
     }
 
     pub fn ceremony_ttl(&self) -> Duration {

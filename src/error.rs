@@ -116,6 +116,9 @@ pub enum Error {
     /// The password hashing queue is full; the caller should retry later.
     #[error("password hashing is overloaded")]
     HasherOverloaded,
+    /// The database is down, hanging or refusing connections: retry later.
+    #[error("store unavailable")]
+    StoreUnavailable,
     /// A fault in storage or a dependency. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),

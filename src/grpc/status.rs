@@ -165,6 +165,15 @@ pub fn to_status(err: Error) -> Status {
                 details,
             );
         }
+        Error::StoreUnavailable => {
+            let mut details = ErrorDetails::with_retry_info(Some(Duration::from_secs(1)));
+            details.set_error_info("UNAVAILABLE", ERROR_DOMAIN, HashMap::new());
+            return Status::with_error_details(
+                Code::Unavailable,
+                "the service is temporarily unavailable; retry shortly",
+                details,
+            );
+        }
         Error::HasherOverloaded => {
             let mut details = ErrorDetails::with_retry_info(Some(Duration::from_secs(1)));
             details.set_error_info("OVERLOADED", ERROR_DOMAIN, HashMap::new());

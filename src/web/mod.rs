@@ -42,13 +42,13 @@ pub fn router(services: Services, related_origins: RelatedOrigins, signin_page: 
     router.with_state(services)
 }
 
-/// 200 when the database answers, 503 otherwise.
+/// 200 when the database answers within `database_timeout_ms`, else 503 saying why.
 async fn healthz(State(services): State<Services>) -> impl IntoResponse {
-    match services.store().ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n"),
-        Err(err) => {
-            tracing::warn!(error = %err, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+    match services.store().unavailable_reason().await {
+        None => (StatusCode::OK, "ok\n".to_owned()),
+        Some(reason) => {
+            tracing::warn!(reason, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("unavailable: {reason}\n"))
         }
     }
 }

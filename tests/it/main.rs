@@ -16,6 +16,7 @@ mod fuzz;
 mod grpc_web;
 mod load;
 mod oauth;
+mod outage;
 mod passkey_authenticator;
 mod passkeys;
 mod passkeys_errors;
