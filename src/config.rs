@@ -181,6 +181,8 @@ pub struct Config {
     pub passkey_counter_policy: CounterPolicy,
     /// How long a passkey ceremony may take between its two steps.
     pub ceremony_ttl_secs: u64,
+    /// Passkeys one account may have.
+    pub max_passkeys_per_user: u64,
     /// Pending (unfinished, unexpired) ceremonies kept at most, passkey and OAuth together;
     /// beyond it Start* answers RESOURCE_EXHAUSTED.
     pub max_pending_ceremonies: u64,
@@ -263,6 +265,7 @@ impl Default for Config {
             passkey_user_verification: UserVerification::Preferred,
             passkey_counter_policy: CounterPolicy::IgnoreWhenBackupEligible,
             ceremony_ttl_secs: 300,
+            max_passkeys_per_user: 20,
             max_pending_ceremonies: 100_000,
             max_pending_ceremonies_per_client: 100,
             audit_retention_days: 90,
@@ -425,6 +428,9 @@ impl Config {
         }
         if !(10..=3600).contains(&self.ceremony_ttl_secs) {
             return Err(invalid("ceremony_ttl_secs", "must be between 10 and 3600"));
+        }
+        if !(1..=1000).contains(&self.max_passkeys_per_user) {
+            return Err(invalid("max_passkeys_per_user", "must be between 1 and 1000"));
         }
         if self.max_pending_ceremonies == 0 {
             return Err(invalid("max_pending_ceremonies", "must be at least 1"));

@@ -39,6 +39,9 @@ pub enum Error {
     /// The credential id is already registered (to this or another user).
     #[error("passkey already registered")]
     PasskeyAlreadyRegistered,
+    /// The user already has `max_passkeys_per_user` passkeys.
+    #[error("passkey limit reached")]
+    TooManyPasskeys,
     /// Removing this would leave the user no way to sign in.
     #[error("last sign-in method")]
     LastSignInMethod,

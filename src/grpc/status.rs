@@ -45,6 +45,11 @@ pub fn to_status(err: Error) -> Status {
         Error::PasskeyAlreadyRegistered => {
             (Code::AlreadyExists, "PASSKEY_ALREADY_REGISTERED", "this passkey is already registered")
         }
+        Error::TooManyPasskeys => (
+            Code::FailedPrecondition,
+            "PASSKEY_LIMIT_REACHED",
+            "this account has as many passkeys as it may have; delete one first",
+        ),
         Error::LastSignInMethod => (
             Code::FailedPrecondition,
             "LAST_SIGN_IN_METHOD",

@@ -18,6 +18,7 @@ mod load;
 mod oauth;
 mod outage;
 mod passkey_authenticator;
+mod passkey_limits;
 mod passkeys;
 mod passkeys_errors;
 mod schema;

@@ -3,7 +3,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential, Uuid};
 
-use super::{CeremonyStart, check_ceremony_id, kind, parse_credential, public_key_options, rejected, to_json};
+use super::{
+    CeremonyStart, check_ceremony_id, check_credential_id, kind, parse_credential, public_key_options, rejected,
+    to_json,
+};
 use crate::{
     config::CounterPolicy,
     crypto::{adjust_request_options, adjust_state_policy},
@@ -74,6 +77,7 @@ impl Services {
     ) -> Result<SignedIn> {
         check_ceremony_id(ceremony_id)?;
         let credential: PublicKeyCredential = parse_credential(credential_json)?;
+        check_credential_id(credential.get_credential_id())?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::LOGIN, None).await?;
         let LoginState { authentication, only_user } = super::ceremony_state(&ceremony)?;
 
@@ -120,14 +124,20 @@ impl Services {
         updated.update_credential(&result);
         let now = self.inner.clock.now();
         let usage = AuthenticatorUse {
-            counter: i64::from(presented.max(stored_counter)),
             credential_backed_up: result.backup_state(),
             backup_eligible: result.backup_eligible(),
             credential_device_type: super::registration::device_type(result.backup_eligible()),
             passkey: serde_json::to_string(&updated).map_err(Error::internal)?,
             used_at: now,
         };
-        self.inner.store.record_authenticator_use(&record.id, usage).await?;
+        // The counter moves only forward, checked in the UPDATE itself: if another sign-in with
+        // this passkey stored this counter (or a higher one) since it was read above, this
+        // assertion repeats a counter — a possible clone — whatever the read said.
+        let advance = (presented > stored_counter).then_some(i64::from(presented));
+        if !self.inner.store.record_authenticator_use(&record.id, usage.clone(), advance).await? {
+            self.counter_regressed(&record, presented, result.backup_eligible()).await?;
+            self.inner.store.record_authenticator_use(&record.id, usage, None).await?;
+        }
         self.sign_in_succeeded(&user.email).await?;
         let signed_in = self.sign_in(user, meta).await?;
         self.audit(

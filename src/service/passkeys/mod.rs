@@ -33,6 +33,7 @@ pub struct PasskeySettings {
     pub user_verification: UserVerification,
     pub counter_policy: CounterPolicy,
     pub ceremony_ttl: Duration,
+    pub max_per_user: u64,
 }
 
 impl PasskeySettings {
@@ -41,6 +42,7 @@ impl PasskeySettings {
             user_verification: config.passkey_user_verification,
             counter_policy: config.passkey_counter_policy,
             ceremony_ttl: config.ceremony_ttl(),
+            max_per_user: config.max_passkeys_per_user,
         }
     }
 }
@@ -57,6 +59,21 @@ pub struct CeremonyStart {
 const MAX_CEREMONY_ID_CHARS: usize = 64;
 /// A RegistrationResponseJSON / AuthenticationResponseJSON is a few KiB at most.
 const MAX_CREDENTIAL_JSON_BYTES: usize = 32 * 1024;
+/// WebAuthn L3 §5.8.3 / §7.1 step 5: a credential id is at most 1023 bytes. (PostgreSQL's
+/// b-tree index on credential_id could not even store ids of ~2 KB.)
+pub(super) const MAX_CREDENTIAL_ID_BYTES: usize = 1023;
+
+/// Refuses a credential id longer than WebAuthn allows, before anything else looks at it.
+fn check_credential_id(raw_id: &[u8]) -> Result<()> {
+    if raw_id.len() > MAX_CREDENTIAL_ID_BYTES {
+        return Err(Error::field(
+            "credential_json",
+            FieldReason::TooLong,
+            format!("the credential id is longer than WebAuthn's {MAX_CREDENTIAL_ID_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
 
 fn check_ceremony_id(ceremony_id: &str) -> Result<()> {
     if ceremony_id.is_empty() {

@@ -5,7 +5,8 @@ use serde_json::json;
 use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential, Uuid};
 
 use super::{
-    CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, rejected, to_json,
+    CeremonyStart, check_ceremony_id, check_credential_id, credential_id_b64, kind, parse_credential,
+    public_key_options, rejected, to_json,
 };
 use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
@@ -57,6 +58,9 @@ impl Services {
     pub async fn start_passkey_registration(&self, caller: &Caller, meta: &RequestMeta) -> Result<CeremonyStart> {
         self.throttle_client(Budget::PasskeyStart, meta)?;
         let existing = self.inner.store.user_authenticators(&caller.user.id).await?;
+        if existing.len() as u64 >= self.inner.passkeys.max_per_user {
+            return Err(Error::TooManyPasskeys);
+        }
         let exclude: Vec<CredentialID> =
             existing.iter().filter_map(|a| URL_SAFE_NO_PAD.decode(&a.credential_id).ok()).collect::<Vec<_>>();
         let display = caller.user.name.clone().unwrap_or_else(|| caller.user.email.clone());
@@ -81,6 +85,7 @@ impl Services {
     ) -> Result<AuthenticatorRecord> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+        check_credential_id(credential.raw_id.as_ref())?;
         let now = self.inner.clock.now();
         let name = passkey_name("name", name, now)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::REGISTER, Some(&caller.user.id)).await?;
@@ -90,8 +95,10 @@ impl Services {
             .webauthn
             .finish_passkey_registration(&credential, &registration)
             .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        check_credential_id(passkey.cred_id().as_ref())?;
         let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
-        let stored = self.inner.store.insert_authenticator(authenticator).await?;
+        let stored =
+            self.inner.store.insert_authenticator_within(authenticator, self.inner.passkeys.max_per_user).await?;
         self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, json!({ "passkey_id": stored.id })).await;
         Ok(stored)
     }
@@ -131,6 +138,7 @@ impl Services {
     ) -> Result<(SignedIn, AuthenticatorRecord)> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+        check_credential_id(credential.raw_id.as_ref())?;
         let now = self.inner.clock.now();
         let name = self::passkey_name("passkey_name", passkey_name, now)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::SIGN_UP, None).await?;
@@ -140,6 +148,7 @@ impl Services {
             .webauthn
             .finish_passkey_registration(&credential, &registration)
             .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        check_credential_id(passkey.cred_id().as_ref())?;
         let authenticator = new_authenticator(&user_id, &passkey, &credential, name, now)?;
         let user = NewUser { id: user_id, email, name: user_name, password_hash: None, created_at: now };
         let (new_session, token) = self.new_session(&user.id, meta, now)?;
