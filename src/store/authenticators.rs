@@ -126,6 +126,24 @@ impl Store {
             .await?)
     }
 
+    /// Every passkey of the user with this normalized email (none for an unknown email), in
+    /// one query, so a known and an unknown email cost the same.
+    pub async fn authenticators_of_email(&self, email: &str) -> Result<Vec<AuthenticatorRecord>> {
+        use sea_orm::sea_query::Query;
+
+        use super::entities::users;
+        let user = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::Email.eq(email))
+            .to_owned();
+        Ok(authenticators::Entity::find()
+            .filter(authenticators::Column::UserId.in_subquery(user))
+            .order_by_desc(authenticators::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
     /// One page of a user's passkeys, newest first, after `after` (a passkey id).
     pub async fn list_user_authenticators(
         &self,

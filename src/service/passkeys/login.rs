@@ -16,9 +16,6 @@ use crate::{
     store::{AuthenticatorRecord, AuthenticatorUse},
 };
 
-/// Transports offered for the decoy credential of an unknown email: what most passkeys list.
-const DECOY_TRANSPORTS: [&str; 2] = ["hybrid", "internal"];
-
 #[derive(Serialize, Deserialize)]
 struct LoginState {
     authentication: DiscoverableAuthentication,
@@ -30,9 +27,9 @@ struct LoginState {
 impl Services {
     /// Begins a passkey sign-in. Without an email the options are discoverable (empty
     /// allowCredentials; usable with `mediation: "conditional"`). With an email they list that
-    /// account's passkeys; for an email without an account (or without passkeys) they list a
-    /// decoy credential id derived from the email with a server secret, stable across calls, so
-    /// the answer has the same shape either way and does not reveal whether the account exists.
+    /// account's passkeys; for an email without an account (or without passkeys) they list
+    /// decoy credentials (`decoy.rs`) shaped like real ones and stable per email, so the answer
+    /// does not reveal whether the account exists. Either way it is one query.
     pub async fn start_passkey_login(&self, email: &str, meta: &RequestMeta) -> Result<CeremonyStart> {
         let email = if email.trim().is_empty() { None } else { Some(Email::parse("email", email)?) };
         self.throttle_client(Budget::PasskeyStart, meta)?;
@@ -44,21 +41,16 @@ impl Services {
         let mut options = public_key_options(&challenge)?;
         let mut only_user = None;
         if let Some(email) = &email {
-            let user = self.inner.store.find_user_by_email(email.as_str()).await?;
-            let passkeys = match &user {
-                Some(user) => self.inner.store.user_authenticators(&user.id).await?,
-                None => Vec::new(),
-            };
+            let passkeys = self.inner.store.authenticators_of_email(email.as_str()).await?;
             let allow: Vec<serde_json::Value> = if passkeys.is_empty() {
-                let decoy = self.inner.keys.current().derive_secret(&format!("passkey-decoy:{email}"));
-                vec![
-                    json!({ "type": "public-key", "id": URL_SAFE_NO_PAD.encode(decoy), "transports": DECOY_TRANSPORTS }),
-                ]
+                let secret = self.inner.keys.current().derive_secret("passkey-decoy");
+                super::decoy::allow_credentials(&secret, email.as_str())
             } else {
                 passkeys.iter().map(allow_entry).collect()
             };
             options["allowCredentials"] = allow.into();
-            only_user = Some(user.map_or_else(|| "no-such-user".to_owned(), |user| user.id));
+            // Nothing can finish a decoy: no passkey belongs to this user id.
+            only_user = Some(passkeys.first().map_or_else(|| "no-such-user".to_owned(), |p| p.user_id.clone()));
         }
         adjust_request_options(&mut options, self.inner.passkeys.user_verification);
         let mut state = to_json(&LoginState { authentication, only_user })?;

@@ -2,6 +2,7 @@
 //! lives in the `ceremonies` table, consumed atomically, so any replica can finish what another
 //! started and nothing stays in process memory.
 
+mod decoy;
 mod login;
 mod manage;
 mod registration;
