@@ -393,7 +393,10 @@ impl Config {
                 .map_err(|message| invalid("cors_allowed_origins", format!("{origin:?}: {message}")))?;
         }
         if self.password_min_chars < 8 {
-            return Err(invalid("password_min_chars", "must be at least 8 (NIST SP 800-63B)"));
+            return Err(invalid(
+                "password_min_chars",
+                "must be at least 8 (NIST SP 800-63B-4; 15 when the password is the only factor)",
+            ));
         }
         if self.password_max_chars < 64 || self.password_max_chars < self.password_min_chars {
             return Err(invalid("password_max_chars", "must be at least 64 and at least password_min_chars"));

@@ -5,8 +5,10 @@ use zxcvbn::{Score, zxcvbn};
 
 use crate::error::{Error, FieldReason, Result};
 
-/// Length bounds for new passwords, in characters (NIST SP 800-63B §3.1.1.2: at least 8, allow at
-/// least 64, no composition rules, no truncation).
+/// Length bounds for new passwords, in characters. NIST SP 800-63B-4 §3.1.1.2: a password that is
+/// the only factor SHALL be at least 15 characters (8 only when it is part of multi-factor
+/// authentication, which Keyward's password sign-in is not), at least 64 SHALL be allowed, no
+/// composition rules, no truncation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
     pub min_chars: usize,
@@ -15,7 +17,7 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { min_chars: 8, max_chars: 128 }
+        Self { min_chars: 15, max_chars: 128 }
     }
 }
 
@@ -140,6 +142,14 @@ mod tests {
     }
 
     #[test]
+    fn fifteen_characters_by_default_eight_when_configured() {
+        let fourteen = "violet-otter-9";
+        assert_eq!(fourteen.chars().count(), 14);
+        assert_eq!(reason(new(fourteen, PasswordPolicy::default(), &[])), FieldReason::PasswordTooShort);
+        assert!(new(fourteen, PasswordPolicy { min_chars: 8, ..PasswordPolicy::default() }, &[]).is_ok());
+    }
+
+    #[test]
     fn length_counts_characters_not_bytes() {
         let policy = PasswordPolicy { min_chars: 8, max_chars: 10 };
         // Ten 3-byte characters: 30 bytes, 10 characters.
@@ -157,8 +167,8 @@ mod tests {
 
     #[test]
     fn common_and_personal_passwords_are_refused() {
-        let policy = PasswordPolicy::default();
-        for common in ["password", "password1", "12345678", "qwertyuiop", "iloveyou"] {
+        let policy = PasswordPolicy { min_chars: 8, ..PasswordPolicy::default() };
+        for common in ["password", "password1", "12345678", "qwertyuiop", "iloveyou", "password12345678"] {
             assert_eq!(reason(new(common, policy, &[])), FieldReason::PasswordTooCommon);
         }
         assert_eq!(

@@ -125,13 +125,17 @@ async fn health(channel: &mut HealthClient<tonic::transport::Channel>) -> Servin
 
 /// Waits (bounded) for the health service to report `wanted`: an event, not a sleep.
 async fn wait_for_health(channel: &mut HealthClient<tonic::transport::Channel>, wanted: ServingStatus) {
-    for _ in 0..300 {
-        if health(channel).await == wanted {
+    let started = Instant::now();
+    let mut seen = None;
+    for _ in 0..600 {
+        let status = health(channel).await;
+        if status == wanted {
             return;
         }
+        seen = Some(status);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("health never became {wanted:?}");
+    panic!("health never became {wanted:?} in {:?} (still {seen:?})", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -81,7 +81,7 @@ test("password sign-up, sign-in and every error the forms can meet", async (t) =
 
   // A common password is refused with the reason's message, next to nothing created.
   await page.locator("#signup-email").fill(email);
-  await page.locator("#signup-password").fill("password123");
+  await page.locator("#signup-password").fill("password12345678");
   await page.getByRole("button", { name: "Create account", exact: true }).click();
   await expectError(page, /too common or too easy to guess/);
   await shot("password-too-common");
