@@ -11,6 +11,15 @@ fn with_metadata(code: Code, reason: &str, message: &str, key: &str, value: &str
     Status::with_error_details(code, message, details)
 }
 
+/// A "retry later" answer: ErrorInfo and RetryInfo, the delay in whole seconds rounded up
+/// (retrying at the hint must not be refused again).
+fn retry_later(code: Code, reason: &str, message: &str, retry_after: Duration) -> Status {
+    let retry_after = Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
+    let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+    details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(code, message, details)
+}
+
 /// `google.rpc.ErrorInfo.domain` of every Keyward error.
 pub const ERROR_DOMAIN: &str = "keyward";
 
@@ -154,38 +163,30 @@ pub fn to_status(err: Error) -> Status {
             (Code::FailedPrecondition, "OAUTH_EMAIL_UNAVAILABLE", "the provider did not share a usable email address")
         }
         Error::RateLimited { retry_after } => {
-            // Whole seconds, rounded up: retrying at the hint must not be refused again.
-            let retry_after = Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
-            let mut details = ErrorDetails::with_retry_info(Some(retry_after));
-            details.set_error_info("RATE_LIMITED", ERROR_DOMAIN, HashMap::new());
-            return Status::with_error_details(Code::ResourceExhausted, "too many attempts; retry later", details);
+            return retry_later(Code::ResourceExhausted, "RATE_LIMITED", "too many attempts; retry later", retry_after);
         }
         Error::TooManyCeremonies { retry_after } => {
-            let retry_after = Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
-            let mut details = ErrorDetails::with_retry_info(Some(retry_after));
-            details.set_error_info("TOO_MANY_CEREMONIES", ERROR_DOMAIN, HashMap::new());
-            return Status::with_error_details(
+            return retry_later(
                 Code::ResourceExhausted,
+                "TOO_MANY_CEREMONIES",
                 "too many sign-in ceremonies are pending; retry later",
-                details,
+                retry_after,
             );
         }
         Error::StoreUnavailable => {
-            let mut details = ErrorDetails::with_retry_info(Some(Duration::from_secs(1)));
-            details.set_error_info("UNAVAILABLE", ERROR_DOMAIN, HashMap::new());
-            return Status::with_error_details(
+            return retry_later(
                 Code::Unavailable,
+                "UNAVAILABLE",
                 "the service is temporarily unavailable; retry shortly",
-                details,
+                Duration::from_secs(1),
             );
         }
         Error::HasherOverloaded => {
-            let mut details = ErrorDetails::with_retry_info(Some(Duration::from_secs(1)));
-            details.set_error_info("OVERLOADED", ERROR_DOMAIN, HashMap::new());
-            return Status::with_error_details(
+            return retry_later(
                 Code::ResourceExhausted,
+                "OVERLOADED",
                 "too many sign-ins in progress; retry shortly",
-                details,
+                Duration::from_secs(1),
             );
         }
         Error::Internal(detail) => {

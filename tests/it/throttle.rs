@@ -19,7 +19,8 @@ both_backends!(two_replicas_share_one_failure_count_per_account);
 
 const WRONG: &str = "not-the-password-0";
 
-fn from(client_ip: &str, message: pb::LoginRequest) -> Request<pb::LoginRequest> {
+/// `message` as sent by `client_ip` (through a proxy that says so in X-Forwarded-For).
+fn with_client<T>(client_ip: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert("x-forwarded-for", client_ip.parse().unwrap());
     request
@@ -145,7 +146,7 @@ async fn failures_stop_at_the_limit_until_forgotten() {
     assert_rate_limited(&login(&mut auth, "target@example.com", PASSWORD).await.unwrap_err());
     // …and the suspension lifts when the count is forgotten (never a permanent lockout).
     server.clock.advance(Duration::from_secs(1801));
-    assert_eq!(server.app.services().sweep_expired().await.unwrap() >= 1, true);
+    assert!(server.app.services().sweep_expired().await.unwrap() >= 1, "the count was forgotten");
     login(&mut auth, "target@example.com", PASSWORD).await.unwrap();
     server.stop().await;
 }
@@ -168,12 +169,6 @@ async fn throttled_server() -> TestServer {
     .await
 }
 
-fn with_client<T>(client_ip: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("x-forwarded-for", client_ip.parse().unwrap());
-    request
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_budgets_refuse_a_flood_without_writing_and_spare_other_clients() {
     let server = throttled_server().await;
@@ -190,12 +185,14 @@ async fn client_budgets_refuse_a_flood_without_writing_and_spare_other_clients()
 
     // Login: the burst is checked, the rest refused before any work.
     for _ in 0..3 {
-        let err = auth.login(from(flooder, login_request("ada@example.com", WRONG))).await.unwrap_err();
+        let err = auth.login(with_client(flooder, login_request("ada@example.com", WRONG))).await.unwrap_err();
         assert_eq!(reason(&err), "INVALID_CREDENTIALS");
     }
     let before = store.row_counts().await.unwrap();
     for _ in 0..5 {
-        assert_rate_limited(&auth.login(from(flooder, login_request("ada@example.com", PASSWORD))).await.unwrap_err());
+        assert_rate_limited(
+            &auth.login(with_client(flooder, login_request("ada@example.com", PASSWORD))).await.unwrap_err(),
+        );
     }
     // Register and StartPasskeySignUp share one budget: a taken email is no free oracle.
     let register_request =
@@ -236,7 +233,7 @@ async fn client_budgets_refuse_a_flood_without_writing_and_spare_other_clients()
     assert_eq!(before.sessions, before_start.sessions - 1, "only the one allowed Register signed in");
 
     // Another client is not affected by the flooder's empty buckets.
-    let ok = auth.login(from("203.0.113.5", login_request("ada@example.com", PASSWORD))).await;
+    let ok = auth.login(with_client("203.0.113.5", login_request("ada@example.com", PASSWORD))).await;
     assert!(ok.is_ok(), "{ok:?}");
     passkeys.start_passkey_login(with_client("203.0.113.5", pb::StartPasskeyLoginRequest::default())).await.unwrap();
     server.stop().await;
@@ -251,7 +248,8 @@ async fn forwarded_for_is_ignored_from_untrusted_peers() {
     let mut auth = server.auth().await;
     // Claiming a new address on every call does not buy a new bucket: the peer is the client.
     for (i, expected) in ["INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "RATE_LIMITED"].into_iter().enumerate() {
-        let err = auth.login(from(&format!("192.0.2.{i}"), login_request("x@example.com", WRONG))).await.unwrap_err();
+        let err =
+            auth.login(with_client(&format!("192.0.2.{i}"), login_request("x@example.com", WRONG))).await.unwrap_err();
         assert_eq!(reason(&err), expected);
     }
     server.stop().await;
@@ -282,7 +280,7 @@ async fn one_clients_flood_does_not_refuse_another_clients_login() {
             for attempt in 0..6 {
                 // Random accounts: the flooder is not targeting the legitimate user's account.
                 let email = format!("guess{task}-{attempt}@example.com");
-                let err = client.login(from("192.0.2.66", login_request(&email, WRONG))).await.unwrap_err();
+                let err = client.login(with_client("192.0.2.66", login_request(&email, WRONG))).await.unwrap_err();
                 match reason(&err).as_str() {
                     "RATE_LIMITED" => {
                         refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -294,7 +292,8 @@ async fn one_clients_flood_does_not_refuse_another_clients_login() {
     }
     for user in 0..8 {
         // Eight legitimate users behind their own addresses, signing in during the flood.
-        let answer = auth.login(from(&format!("203.0.113.{user}"), login_request("legit@example.com", PASSWORD))).await;
+        let answer =
+            auth.login(with_client(&format!("203.0.113.{user}"), login_request("legit@example.com", PASSWORD))).await;
         assert!(answer.is_ok(), "the legitimate client was refused: {answer:?}");
     }
     for task in flood {
