@@ -6,8 +6,9 @@
 //!     cargo run --release -p keyward-bench -- [--seconds 3] [--concurrency 16] [--min-get-session-ratio 0.2]
 //!
 //! Then the hostile scenario: GetSession latency (p50/p99) idle, and again while one client
-//! floods Login with wrong passwords and another floods StartPasskeyLogin, with the default
-//! abuse protection (or `--no-client-budgets`, as behind an edge that does its own).
+//! floods Login with wrong passwords and another floods StartPasskeyLogin (`--flood-rate` calls/s
+//! each, open loop), with the default abuse protection (or `--no-client-budgets`, as behind an
+//! edge that does its own).
 
 #![allow(clippy::print_stdout)] // a benchmark's report is its output
 
@@ -49,6 +50,10 @@ struct Args {
     /// Skip the throughput scenarios; run only the hostile one.
     #[arg(long)]
     hostile_only: bool,
+    /// Calls per second each flood sends in the hostile scenario (open loop: an attacker's rate
+    /// does not depend on how fast it is answered; 0 = as fast as answers come back).
+    #[arg(long, default_value_t = 2000)]
+    flood_rate: u32,
 }
 
 const PASSWORD: &str = "violet-otter-lamp-93";
@@ -57,51 +62,73 @@ const PASSWORD: &str = "violet-otter-lamp-93";
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let config = Config {
+    let base = Config {
         listen: "127.0.0.1:0".parse()?,
         data_dir: dir.path().to_path_buf(),
         database_url: args.database_url.clone(),
         log: "error".into(),
-        rate_limits: keyward::config::RateLimits {
-            enabled: !args.no_client_budgets,
-            ..keyward::config::RateLimits::default()
-        },
         ..Config::default()
     };
-    let config =
-        Config { session_cache_ttl_ms: args.session_cache_ttl_ms.unwrap_or(config.session_cache_ttl_ms), ..config };
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let app = App::spawn(config, listener).await?;
-    let url = format!("http://{}", app.local_addr());
-    let channel = Channel::from_shared(url.clone())?.connect().await?;
-
-    let mut auth = AuthServiceClient::new(channel.clone());
-    let signed_in = auth
-        .register(RegisterRequest { email: "bench@example.com".into(), password: PASSWORD.into(), name: String::new() })
-        .await?
-        .into_inner()
-        .signed_in
-        .ok_or_else(|| anyhow::anyhow!("no session"))?;
-    let session_token = Arc::new(signed_in.session_token);
-    let access_token = Arc::new(signed_in.access_token.map(|t| t.token).unwrap_or_default());
+    let base = Config { session_cache_ttl_ms: args.session_cache_ttl_ms.unwrap_or(base.session_cache_ttl_ms), ..base };
     let duration = Duration::from_secs(args.seconds);
 
     if !args.hostile_only {
-        throughput(&args, &channel, &session_token, &access_token, duration).await?;
+        // 16 callers from one address on one account measure the paths themselves: the abuse
+        // protection that would (rightly) refuse them is off for this server.
+        let config = Config {
+            rate_limits: keyward::config::RateLimits { enabled: false, ..Default::default() },
+            failed_sign_in_free_attempts: 100,
+            ..base.clone()
+        };
+        let server = Bench::start(config, "bench-throughput@example.com").await?;
+        throughput(&args, &server, duration).await?;
+        server.app.shutdown().await?;
     }
-    hostile(&channel, &url, &session_token, duration).await;
-    app.shutdown().await?;
+    // The hostile scenario runs against the defaults (or without client budgets, as behind an edge).
+    let config = Config {
+        rate_limits: keyward::config::RateLimits { enabled: !args.no_client_budgets, ..Default::default() },
+        ..base
+    };
+    let server = Bench::start(config, "bench-hostile@example.com").await?;
+    hostile(&server, duration, args.flood_rate).await;
+    server.app.shutdown().await?;
     Ok(())
 }
 
+/// A server under test, a channel to it, and a signed-in user's tokens.
+struct Bench {
+    app: keyward::RunningApp,
+    url: String,
+    channel: Channel,
+    session_token: Arc<String>,
+    access_token: Arc<String>,
+}
+
+impl Bench {
+    async fn start(config: Config, email: &str) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let app = App::spawn(config, listener).await?;
+        let url = format!("http://{}", app.local_addr());
+        let channel = Channel::from_shared(url.clone())?.connect().await?;
+        let signed_in = AuthServiceClient::new(channel.clone())
+            .register(RegisterRequest { email: email.into(), password: PASSWORD.into(), name: String::new() })
+            .await?
+            .into_inner()
+            .signed_in
+            .ok_or_else(|| anyhow::anyhow!("no session"))?;
+        Ok(Self {
+            app,
+            url,
+            channel,
+            session_token: Arc::new(signed_in.session_token),
+            access_token: Arc::new(signed_in.access_token.map(|t| t.token).unwrap_or_default()),
+        })
+    }
+}
+
 /// The throughput scenarios, as ratios to the no-op.
-async fn throughput(
-    args: &Args,
-    channel: &Channel,
-    session_token: &Arc<String>,
-    access_token: &Arc<String>,
-    duration: Duration,
-) -> anyhow::Result<()> {
+async fn throughput(args: &Args, server: &Bench, duration: Duration) -> anyhow::Result<()> {
+    let Bench { channel, session_token, access_token, .. } = server;
     // The baseline is GetSession on the same path doing no work: a malformed token is refused
     // before any lookup or cryptography, so it costs exactly gRPC + routing + logging + handler.
     // (grpc.health.v1 Check is no baseline: it reads statuses behind an async lock.)
@@ -136,7 +163,9 @@ async fn throughput(
         run("Login (argon2id, OWASP parameters)", duration, args.concurrency, move || {
             let mut auth = auth.clone();
             async move {
-                auth.login(LoginRequest { email: "bench@example.com".into(), password: PASSWORD.into() }).await.is_ok()
+                auth.login(LoginRequest { email: "bench-throughput@example.com".into(), password: PASSWORD.into() })
+                    .await
+                    .is_ok()
             }
         })
         .await
@@ -209,8 +238,10 @@ const FLOODERS: usize = 16;
 
 /// GetSession latency idle and under two floods (wrong-password Logins on unknown emails, and
 /// anonymous StartPasskeyLogin), each flood on its own connection (its own client).
-async fn hostile(channel: &Channel, url: &str, session_token: &Arc<String>, duration: Duration) {
-    println!("\nhostile scenario: GetSession latency, {LATENCY_CALLERS} callers");
+async fn hostile(server: &Bench, duration: Duration, flood_rate: u32) {
+    let Bench { channel, url, session_token, .. } = server;
+    let rate = if flood_rate == 0 { "as fast as answered".to_owned() } else { format!("{flood_rate} calls/s each") };
+    println!("\nhostile scenario: GetSession latency, {LATENCY_CALLERS} callers; floods at {rate}");
     let idle = latencies(channel, session_token, duration).await;
     report("idle", &idle);
     let stop = Arc::new(AtomicBool::new(false));
@@ -218,14 +249,24 @@ async fn hostile(channel: &Channel, url: &str, session_token: &Arc<String>, dura
     let outcomes = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<String, u64>::new()));
     for flood in ["login", "passkey"] {
         // Each flood has its own connection, as a separate client would.
-        let Ok(flood_channel) = Channel::from_shared(url.to_owned()).map(|e| e.connect_lazy()) else { continue };
+        let Ok(flood_channel) = Channel::from_shared(url.clone()).map(|e| e.connect_lazy()) else { continue };
         for task in 0..FLOODERS {
             let (stop, outcomes, flood_channel) = (Arc::clone(&stop), Arc::clone(&outcomes), flood_channel.clone());
             floods.push(tokio::spawn(async move {
                 let mut auth = AuthServiceClient::new(flood_channel.clone());
                 let mut passkeys = keyward::pb::passkey_service_client::PasskeyServiceClient::new(flood_channel);
                 let mut n = 0u64;
+                // Each of the FLOODERS tasks sends its share of the flood's rate.
+                let mut pace = (flood_rate > 0).then(|| {
+                    let period = Duration::from_secs_f64(FLOODERS as f64 / f64::from(flood_rate));
+                    let mut interval = tokio::time::interval(period);
+                    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                    interval
+                });
                 while !stop.load(Ordering::Relaxed) {
+                    if let Some(pace) = pace.as_mut() {
+                        pace.tick().await;
+                    }
                     n += 1;
                     let outcome = if flood == "login" {
                         let email = format!("guess{task}-{n}@example.com");

@@ -78,6 +78,15 @@ impl Store {
     pub async fn insert_ceremony_within(&self, ceremony: NewCeremony, per_client: u64) -> Result<()> {
         use ceremonies::Column as C;
         let now = ceremony.created_at;
+        // A client already at its cap is refused by a read (no write lock taken, which on SQLite
+        // would serialize a flood of refusals); the conditional insert below settles the rest.
+        let pending_here = ceremonies::Entity::find()
+            .filter(C::ExpiresAt.gt(now))
+            .filter(C::ClientKey.eq(ceremony.client_key.clone()))
+            .limit(per_client);
+        if sea_orm::PaginatorTrait::count(pending_here, &self.db).await? >= per_client {
+            return Err(self.ceremonies_full(ceremony.client_key.as_deref(), now).await);
+        }
         let pending = |client_key: Option<&str>| -> SelectStatement {
             let mut count = Query::select();
             count.expr(Expr::col(C::Id).count()).from(ceremonies::Entity).and_where(C::ExpiresAt.gt(now));
@@ -109,20 +118,29 @@ impl Store {
         if inserted.rows_affected() == 1 {
             return Ok(());
         }
-        // Full: when the client's earliest pending ceremony expires.
-        let earliest: Option<DateTime<Utc>> = ceremonies::Entity::find()
+        Err(self.ceremonies_full(ceremony.client_key.as_deref(), now).await)
+    }
+
+    /// The refusal of a client at its cap, saying when its earliest pending ceremony expires.
+    async fn ceremonies_full(&self, client_key: Option<&str>, now: DateTime<Utc>) -> Error {
+        use ceremonies::Column as C;
+        let earliest: Result<Option<Option<DateTime<Utc>>>, sea_orm::DbErr> = ceremonies::Entity::find()
             .filter(C::ExpiresAt.gt(now))
-            .filter(C::ClientKey.eq(ceremony.client_key))
+            .filter(C::ClientKey.eq(client_key))
             .select_only()
             .column_as(C::ExpiresAt.min(), "earliest")
             .into_tuple()
             .one(&self.db)
-            .await?
-            .flatten();
-        let retry_after = earliest.map_or(std::time::Duration::from_secs(1), |at| {
-            (at - now).to_std().unwrap_or_default().max(std::time::Duration::from_secs(1))
-        });
-        Err(Error::TooManyCeremonies { retry_after })
+            .await;
+        match earliest {
+            Ok(earliest) => {
+                let retry_after = earliest.flatten().map_or(std::time::Duration::from_secs(1), |at| {
+                    (at - now).to_std().unwrap_or_default().max(std::time::Duration::from_secs(1))
+                });
+                Error::TooManyCeremonies { retry_after }
+            }
+            Err(err) => err.into(),
+        }
     }
 
     /// Unexpired ceremonies (one index range count: run it seldom).
