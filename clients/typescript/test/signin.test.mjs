@@ -88,7 +88,7 @@ test("password sign-up, sign-in and every error the forms can meet", async (t) =
   // Field reasons without a fixed sentence show the server's description under the field's label.
   await page.locator("#signup-password").fill("short1");
   await page.getByRole("button", { name: "Create account", exact: true }).click();
-  await expectError(page, /^Password: .*8/);
+  await expectError(page, /^Password: .*15/);
 
   await page.locator("#signup-name").fill("Ada Lovelace");
   await page.locator("#signup-password").fill(PASSWORD);
