@@ -87,7 +87,15 @@ impl App {
         let server =
             tokio::spawn(async move { server.await.map_err(|err| Error::internal(format_args!("server: {err}"))) });
         let background = tokio::spawn(background_tasks(services.clone(), health, Intervals::from_config(&config)));
-        tracing::info!(%local_addr, database = if config.uses_sqlite() { "sqlite" } else { "postgres" }, "keyward is serving");
+        let passkey_origins = config.passkey_origins().join(", ");
+        tracing::info!(
+            %local_addr,
+            database = if config.uses_sqlite() { "sqlite" } else { "postgres" },
+            signin = %signin_url(&config).as_deref().unwrap_or("off"),
+            rp_id = %config.rp_id,
+            %passkey_origins,
+            "keyward is serving"
+        );
         Ok(RunningApp { local_addr, services, stop, server, background })
     }
 }
@@ -120,11 +128,16 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<OAuthServiceServer<OAuthApi>>().await;
     health.set_serving::<PasskeyServiceServer<PasskeyApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|err| Error::internal(format_args!("reflection: {err}")))?;
+    // Reflection in both protocol versions: grpcurl and most tools speak v1, while Python's
+    // grpcio-reflection and several older tools only speak v1alpha.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_error = |err| Error::internal(format_args!("reflection: {err}"));
+    let reflection = reflection_builder().build_v1().map_err(reflection_error)?;
+    let reflection_v1alpha = reflection_builder().build_v1alpha().map_err(reflection_error)?;
     let auth = AuthServiceServer::new(AuthApi::new(services.clone(), CookieSettings::from_config(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
@@ -143,13 +156,34 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
         .add_service(oauth)
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .into_axum_router()
         .layer(UnaryEnvelopeLayer::new(config.max_request_bytes))
         .layer(ClientAddressLayer::new(config.trusted_proxy_networks().map_err(Error::internal)?))
         .layer(RpcLogLayer)
-        .layer(GrpcWebLayer::new());
-    let web = web::router(services, web::RelatedOrigins::from_config(config), config.signin_page);
+        .layer(GrpcWebLayer::new())
+        // Anything else that reaches the gRPC routes (an unknown path, a browser's GET) is not a
+        // gRPC call: answered 404 here instead of tonic-web's bare 400.
+        .layer(axum::middleware::from_fn(web::grpc_or_not_found));
+    let web = web::router(
+        services,
+        web::RelatedOrigins::from_config(config),
+        config.signin_page.then(|| web::SigninPage::from_config(config)),
+    );
     Ok((Routes::from(grpc.merge(web)), health))
+}
+
+/// Where to open the built-in sign-in page: on `localhost` when Keyward listens on a loopback or
+/// unspecified address (passkeys need a domain, and `localhost` is a secure context), else on the
+/// listen address. None when the page is off.
+fn signin_url(config: &Config) -> Option<String> {
+    let addr = config.listen;
+    let authority = if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    config.signin_page.then(|| format!("http://{authority}/signin"))
 }
 
 /// Every service's status in `grpc.health.v1`, and the server's (""): a replica whose database

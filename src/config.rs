@@ -487,6 +487,14 @@ impl Config {
         self.database_url().starts_with("sqlite:")
     }
 
+    /// The SQLite database file, when the database is SQLite on a file (not `:memory:`).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let url = self.database_url();
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
     pub fn argon2(&self) -> Argon2Settings {
         Argon2Settings {
             memory_kib: self.argon2_memory_kib,
@@ -613,6 +621,16 @@ pub(crate) fn list_or_comma_separated<'de, D: Deserializer<'de>>(deserializer: D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_file_is_read_from_the_url() {
+        let with =
+            |url: Option<&str>| Config { database_url: url.map(str::to_owned), ..Config::default() }.sqlite_file();
+        assert_eq!(with(None), Some(PathBuf::from("keyward-data/keyward.db")));
+        assert_eq!(with(Some("sqlite:///var/lib/k.db?mode=rwc")), Some(PathBuf::from("/var/lib/k.db")));
+        assert_eq!(with(Some("sqlite::memory:")), None);
+        assert_eq!(with(Some("postgres://db/keyward")), None);
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -154,7 +154,7 @@ impl fmt::Display for FieldError {
     }
 }
 
-/// Why a field was refused; becomes the ErrorInfo reason.
+/// Why a field was refused; `grpc::status` maps it to the published `ErrorReason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldReason {
     Required,
@@ -169,26 +169,6 @@ pub enum FieldReason {
     PasswordIncorrect,
     OAuthProviderUnknown,
     OAuthRedirectUriNotAllowed,
-}
-
-impl FieldReason {
-    /// The SCREAMING_SNAKE reason clients switch on.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Required => "FIELD_REQUIRED",
-            Self::TooLong => "FIELD_TOO_LONG",
-            Self::Malformed => "FIELD_MALFORMED",
-            Self::InvalidEmail => "INVALID_EMAIL",
-            Self::PasswordTooShort => "PASSWORD_TOO_SHORT",
-            Self::PasswordTooLong => "PASSWORD_TOO_LONG",
-            Self::PasswordTooCommon => "PASSWORD_TOO_COMMON",
-            Self::InvalidPageToken => "INVALID_PAGE_TOKEN",
-            Self::InvalidPageSize => "INVALID_PAGE_SIZE",
-            Self::PasswordIncorrect => "PASSWORD_INCORRECT",
-            Self::OAuthProviderUnknown => "OAUTH_PROVIDER_UNKNOWN",
-            Self::OAuthRedirectUriNotAllowed => "OAUTH_REDIRECT_URI_NOT_ALLOWED",
-        }
-    }
 }
 
 /// Which passkey ceremony failed.

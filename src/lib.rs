@@ -1,6 +1,7 @@
 //! Keyward: an identity service over gRPC. See ARCHITECTURE.md for the map.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;

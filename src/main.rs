@@ -42,6 +42,28 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Bring users, accounts, sessions and passkeys over from another system, into the database
+    /// Keyward is configured to use.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// From an Auth.js (NextAuth) database: Prisma or SQL adapter layout, PostgreSQL or SQLite.
+    Authjs {
+        /// The Auth.js database: postgres://…, sqlite:PATH or file:PATH. Only read.
+        #[arg(long, value_name = "DATABASE_URL")]
+        from: String,
+        /// Read and validate everything, report what would happen, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave the sessions out (every user signs in again).
+        #[arg(long)]
+        skip_sessions: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,12 +120,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => serve(config).await,
         Command::Migrate { action } => {
-            let store = open_store(&config).await?;
             match action {
-                MigrateAction::Up => store.migrate_up().await?,
-                MigrateAction::Down { steps } => store.migrate_down(steps).await?,
+                MigrateAction::Up => open_store(&config).await?.migrate_up().await?,
+                MigrateAction::Down { steps } => open_store(&config).await?.migrate_down(steps).await?,
                 MigrateAction::Status => {
-                    for migration in store.migration_status().await? {
+                    // Asking must not create anything: no SQLite file yet means nothing applied.
+                    let migrations = match config.sqlite_file() {
+                        Some(file) if !file.exists() => Store::migrations_all_pending(),
+                        _ => open_store(&config).await?.migration_status().await?,
+                    };
+                    for migration in migrations {
                         let state = if migration.applied { "applied" } else { "pending" };
                         #[allow(clippy::print_stdout)] // the command's output
                         {
@@ -113,6 +139,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Import { source: ImportSource::Authjs { from, dry_run, skip_sessions } } => {
+            keyward::cli::import_authjs(&config, &from, dry_run, skip_sessions).await
         }
         Command::Keys { action: KeysAction::Rotate } => {
             let store = open_store(&config).await?;
@@ -135,34 +164,40 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Listening for the signals before serving: a SIGTERM that arrives right after the "serving"
+    // line (a supervisor, a test) must start a graceful shutdown, not kill the process.
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", config.listen))?;
     let app = App::spawn(config, listener).await?;
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down: finishing in-flight calls");
     app.shutdown().await?;
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// A future that resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen =
+        |kind: SignalKind, name: &str| signal(kind).map_err(|err| anyhow::anyhow!("listening for {name}: {err}"));
+    let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
+    let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
+    })
+}
+
+/// A future that resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -3,6 +3,7 @@
 
 use std::{
     future::Future,
+    io::IsTerminal,
     pin::Pin,
     task::{Context, Poll},
     time::Instant,
@@ -16,7 +17,10 @@ use crate::config::{Config, LogFormat};
 pub fn init(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    // Colour codes only for a person at a terminal: piped into a file, journald or a log
+    // collector they are noise.
+    let ansi = std::io::stdout().is_terminal();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).with_ansi(ansi);
     let _already_set = match config.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

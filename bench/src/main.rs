@@ -5,10 +5,12 @@
 //!
 //!     cargo run --release -p keyward-bench -- [--seconds 3] [--concurrency 16] [--min-get-session-ratio 0.2]
 //!
-//! Then the hostile scenario: GetSession latency (p50/p99) idle, and again while one client
-//! floods Login with wrong passwords and another floods StartPasskeyLogin (`--flood-rate` calls/s
-//! each, open loop), with the default abuse protection (or `--no-client-budgets`, as behind an
-//! edge that does its own).
+//! The RPC scenarios end with the hostile one: GetSession latency (p50/p99) idle, and again while
+//! one client floods Login with wrong passwords and another floods StartPasskeyLogin
+//! (`--flood-rate` calls/s each, open loop), with the default abuse protection (or
+//! `--no-client-budgets`, as behind an edge that does its own).
+//!
+//!     cargo run --release -p keyward-bench -- --import-users 100000 [--database-url postgres://…]
 
 #![allow(clippy::print_stdout)] // a benchmark's report is its output
 
@@ -54,13 +56,22 @@ struct Args {
     /// does not depend on how fast it is answered; 0 = as fast as answers come back).
     #[arg(long, default_value_t = 2000)]
     flood_rate: u32,
+    /// Instead of the RPC scenarios: `keyward import authjs` throughput for this many synthetic
+    /// users (into `--database-url`, or a fresh SQLite file).
+    #[arg(long)]
+    import_users: Option<usize>,
 }
+
+mod import;
 
 const PASSWORD: &str = "violet-otter-lamp-93";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(users) = args.import_users {
+        return import::run(users, args.database_url).await;
+    }
     let dir = tempfile::tempdir()?;
     let base = Config {
         listen: "127.0.0.1:0".parse()?,

@@ -12,7 +12,8 @@ mod m20261121_000005_create_authenticators;
 mod m20261121_000006_create_ceremonies;
 mod m20261121_000007_create_signing_keys;
 mod m20261121_000008_create_audit_events;
-mod m20261201_000001_abuse_protection;
+mod m20261202_000001_add_authenticators_imported_from;
+mod m20261203_000001_abuse_protection;
 
 /// Runs Keyward's migrations (`Migrator::up(&db, None)` and friends from `MigratorTrait`).
 #[derive(Debug)]
@@ -30,7 +31,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_create_ceremonies::Migration),
             Box::new(m20261121_000007_create_signing_keys::Migration),
             Box::new(m20261121_000008_create_audit_events::Migration),
-            Box::new(m20261201_000001_abuse_protection::Migration),
+            Box::new(m20261202_000001_add_authenticators_imported_from::Migration),
+            Box::new(m20261203_000001_abuse_protection::Migration),
         ]
     }
 }

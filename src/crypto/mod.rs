@@ -1,17 +1,19 @@
-//! Cryptography: argon2 on a bounded blocking pool, Ed25519 signing keys, access-token JWTs.
+//! Cryptography: argon2 (and imported bcrypt) on a bounded blocking pool, Ed25519 signing keys, access-token JWTs.
 //! Nothing here touches the store or the wire.
 
+mod bcrypt_hash;
 mod jwt;
 mod keys;
 mod password;
 mod pool;
 mod webauthn;
 
+pub use bcrypt_hash::MAX_BCRYPT_COST;
 pub use jwt::{AccessClaims, AccessTokenSigner, IssuedAccessToken, JwtSettings, KeySet};
 pub use keys::{Jwk, Jwks, SigningKeyMaterial, generate_ed25519};
-pub use password::{Argon2Settings, PasswordHasher, Verification};
+pub use password::{Argon2Settings, PasswordHasher, Verification, check_importable_hash};
 pub use pool::CpuPool;
 pub use webauthn::{
-    AttestedCredential, adjust_creation_options, adjust_request_options, adjust_state_policy, attested_credential,
-    relying_party,
+    AttestedCredential, ForeignPasskey, adjust_creation_options, adjust_request_options, adjust_state_policy,
+    attested_credential, passkey_from_cose, relying_party,
 };

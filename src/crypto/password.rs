@@ -7,7 +7,10 @@ use argon2::{
 use aws_lc_rs::rand::SecureRandom;
 use subtle::ConstantTimeEq;
 
-use super::pool::{CpuPool, Scratch};
+use super::{
+    bcrypt_hash,
+    pool::{CpuPool, Scratch},
+};
 use crate::{
     domain::Password,
     error::{Error, Result},
@@ -81,7 +84,7 @@ impl PasswordHasher {
             Some(phc) => (phc, true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let outcome = self.pool.run(move |scratch| verify_with(&params, password.as_bytes(), &phc, scratch)).await?;
+        let outcome = self.pool.run(move |scratch| verify_stored(&params, password.as_bytes(), &phc, scratch)).await?;
         match outcome {
             Ok(verification) if real => Ok(verification),
             Ok(_) => Ok(Verification { matches: false, needs_rehash: false }),
@@ -130,6 +133,61 @@ fn hash_with(params: &Params, password: &[u8], scratch: &mut Scratch) -> Result<
         hash: Some(Output::new(&out).map_err(|e| fail(&e))?),
     };
     Ok(phc.to_string())
+}
+
+/// argon2 PHC strings (Keyward's, or imported as they are) and bcrypt hashes (imported from
+/// Auth.js apps: always re-hashed to argon2id once they matched).
+fn verify_stored(
+    current: &Params,
+    password: &[u8],
+    stored: &str,
+    scratch: &mut Scratch,
+) -> Result<Verification, String> {
+    if bcrypt_hash::is_bcrypt(stored) {
+        return bcrypt_hash::verify(password, stored).map(|matches| Verification { matches, needs_rehash: true });
+    }
+    if !stored.starts_with("$argon2") {
+        return Err("stored password hash is neither argon2 nor bcrypt".to_owned());
+    }
+    verify_with(current, password, stored, scratch)
+}
+
+/// Bounds on an argon2 hash brought in by an import, so that one hostile or odd row cannot make
+/// a sign-in take seconds or hundreds of MiB (node-argon2's defaults, m=65536 t=3 p=4, fit).
+const MAX_IMPORTED_ARGON2_MEMORY_KIB: u32 = 65_536;
+const MAX_IMPORTED_ARGON2_ITERATIONS: u32 = 10;
+const MAX_IMPORTED_ARGON2_PARALLELISM: u32 = 16;
+
+/// Whether a password hash from another system can be kept as it is: an argon2 PHC string within
+/// cost bounds, or a bcrypt hash of cost at most `MAX_BCRYPT_COST`. The error says why not.
+pub fn check_importable_hash(stored: &str) -> Result<(), String> {
+    if bcrypt_hash::is_bcrypt(stored) {
+        return bcrypt_hash::check(stored).map(drop);
+    }
+    if !stored.starts_with("$argon2") {
+        return Err("not a bcrypt or argon2 hash".to_owned());
+    }
+    let parsed = PasswordHash::new(stored).map_err(|err| format!("malformed argon2 hash: {err}"))?;
+    Algorithm::try_from(parsed.algorithm.as_str()).map_err(|err| format!("argon2 algorithm: {err}"))?;
+    if let Some(version) = parsed.version {
+        Version::try_from(version).map_err(|err| format!("argon2 version: {err}"))?;
+    }
+    let params = Params::try_from(&parsed).map_err(|err| format!("argon2 parameters: {err}"))?;
+    if parsed.salt.is_none() || parsed.hash.is_none() {
+        return Err("argon2 hash without salt or output".to_owned());
+    }
+    if params.m_cost() > MAX_IMPORTED_ARGON2_MEMORY_KIB
+        || params.t_cost() > MAX_IMPORTED_ARGON2_ITERATIONS
+        || params.p_cost() > MAX_IMPORTED_ARGON2_PARALLELISM
+    {
+        return Err(format!(
+            "argon2 cost m={} t={} p={} is above the accepted m={MAX_IMPORTED_ARGON2_MEMORY_KIB} t={MAX_IMPORTED_ARGON2_ITERATIONS} p={MAX_IMPORTED_ARGON2_PARALLELISM}",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost()
+        ));
+    }
+    Ok(())
 }
 
 fn verify_with(current: &Params, password: &[u8], phc: &str, scratch: &mut Scratch) -> Result<Verification, String> {
@@ -205,6 +263,39 @@ mod tests {
         assert!(hasher.verify(password("violet-otter-lamp-93"), Some(theirs)).await.unwrap().matches);
         let ours = hasher.hash(password("violet-otter-lamp-93")).await.unwrap();
         assert!(reference.verify_password(b"violet-otter-lamp-93", ours.as_str()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hashes_verify_and_ask_for_an_argon2id_rehash() {
+        let hasher = hasher(small());
+        let stored = ::bcrypt::hash("violet-otter-lamp-93", 4).unwrap();
+        let ok = hasher.verify(password("violet-otter-lamp-93"), Some(stored.clone())).await.unwrap();
+        assert_eq!(ok, Verification { matches: true, needs_rehash: true });
+        assert!(!hasher.verify(password("violet-otter-lamp-94"), Some(stored.clone())).await.unwrap().matches);
+        // Above the cost bound: never verified (it would hold a hashing thread), never matches.
+        let costly = format!("$2b$20${}", &stored[7..]);
+        assert!(!hasher.verify(password("violet-otter-lamp-93"), Some(costly)).await.unwrap().matches);
+    }
+
+    #[test]
+    fn importable_hashes() {
+        let params = small().to_params().unwrap();
+        let argon2 = hash_with(&params, b"violet-otter-lamp-93", &mut Scratch::default()).unwrap();
+        assert_eq!(check_importable_hash(&argon2), Ok(()));
+        assert_eq!(check_importable_hash(&::bcrypt::hash("x", 4).unwrap()), Ok(()));
+        let node_argon2_default =
+            "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzb21lc2FsdA$ZEOx0tUdmPdjf1B1ZrDzuvsz0XWL9n6SsgxEQ6uKZ7E";
+        assert_eq!(check_importable_hash(node_argon2_default), Ok(()));
+        for refused in [
+            "$argon2id$v=19$m=1048576,t=3,p=4$c29tZXNhbHRzb21lc2FsdA$ZEOx0tUdmPdjf1B1ZrDzuvsz0XWL9n6SsgxEQ6uKZ7E",
+            "$argon2id$v=19$m=65536,t=3000,p=4$c29tZXNhbHRzb21lc2FsdA$ZEOx0tUdmPdjf1B1ZrDzuvsz0XWL9n6SsgxEQ6uKZ7E",
+            "$argon2id$garbage",
+            "sha256$abc$def",
+            "plain-text-password",
+            "",
+        ] {
+            assert!(check_importable_hash(refused).is_err(), "{refused}");
+        }
     }
 
     #[tokio::test]

@@ -123,6 +123,57 @@ pub fn attested_credential(attestation_object: &[u8]) -> Option<AttestedCredenti
     })
 }
 
+/// A passkey another relying party implementation registered and stored (Auth.js, through
+/// SimpleWebAuthn), as it kept it: raw credential id, COSE public key, counter, backup flags.
+#[derive(Debug, Clone)]
+pub struct ForeignPasskey<'a> {
+    pub credential_id: &'a [u8],
+    pub cose_public_key: &'a [u8],
+    pub counter: u32,
+    /// Backup eligible (BE): SimpleWebAuthn's `credentialDeviceType` `multiDevice`.
+    pub backup_eligible: bool,
+    /// Backed up (BS): `credentialBackedUp`.
+    pub backed_up: bool,
+    pub transports: &'a [String],
+}
+
+/// Builds the webauthn-rs credential for a foreign passkey, so that webauthn-rs verifies its
+/// assertions like any passkey registered here. The COSE key is parsed and validated (curve and
+/// point) by webauthn-rs. What registration would have established and the source did not keep
+/// is set to what SimpleWebAuthn's defaults imply: user verification was "preferred" (and not
+/// recorded as done, so a later sign-in without it is not refused on that ground: Keyward's
+/// `passkey_user_verification` still applies), no attestation, no extensions.
+pub fn passkey_from_cose(foreign: &ForeignPasskey<'_>) -> Result<webauthn_rs::prelude::Passkey, String> {
+    use webauthn_rs::prelude::{AttestationFormat, COSEKey, Credential, ParsedAttestation, Passkey};
+    use webauthn_rs_proto::{AuthenticatorTransport, RegisteredExtensions, UserVerificationPolicy};
+    if foreign.credential_id.is_empty() || foreign.credential_id.len() > 1023 {
+        return Err(format!("credential id of {} bytes (WebAuthn allows 1 to 1023)", foreign.credential_id.len()));
+    }
+    let value: serde_cbor_2::Value =
+        serde_cbor_2::from_slice(foreign.cose_public_key).map_err(|err| format!("public key is not CBOR: {err}"))?;
+    let key = COSEKey::try_from(&value).map_err(|err| format!("public key is not a usable COSE key: {err}"))?;
+    let transports: Vec<AuthenticatorTransport> = foreign
+        .transports
+        .iter()
+        .filter_map(|name| name.trim().parse().ok())
+        .filter(|transport| *transport != AuthenticatorTransport::Unknown)
+        .collect();
+    let credential = Credential {
+        cred_id: foreign.credential_id.to_vec(),
+        cred: key,
+        counter: foreign.counter,
+        transports: (!transports.is_empty()).then_some(transports),
+        user_verified: false,
+        backup_eligible: foreign.backup_eligible,
+        backup_state: foreign.backed_up,
+        registration_policy: UserVerificationPolicy::Preferred,
+        extensions: RegisteredExtensions::none(),
+        attestation: ParsedAttestation::default(),
+        attestation_format: AttestationFormat::None,
+    };
+    Ok(Passkey::from(credential))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -6,6 +6,7 @@ mod email;
 mod name;
 mod oauth_state;
 mod page;
+mod passkey_provider;
 mod password;
 mod token;
 
@@ -14,5 +15,6 @@ pub use email::Email;
 pub use name::{DisplayName, MAX_NAME_CHARS};
 pub use oauth_state::OAuthState;
 pub use page::PageRequest;
+pub use passkey_provider::passkey_provider_name;
 pub use password::{ESTIMATE_MAX_CHARS, NewPassword, Password, PasswordPolicy};
 pub use token::{SessionToken, TokenHash};

@@ -31,6 +31,23 @@ impl SessionToken {
         well_formed.then(|| Self(raw.to_owned()))
     }
 
+    /// A session token a client presents: Keyward's own shape, or one of the two shapes Auth.js
+    /// writes, which sessions imported by `keyward import authjs` keep (so a forwarded Auth.js
+    /// cookie still identifies its session). Each shape is exact and carries at least 122 random
+    /// bits, so widening the accepted shapes makes no token guessable; bounded at 64 characters;
+    /// the value is then only hashed and looked up by hash, like Keyward's own.
+    pub fn parse_session(raw: &str) -> Option<Self> {
+        Self::parse(raw).or_else(|| Self::parse_authjs(raw))
+    }
+
+    /// An Auth.js `sessionToken`: `crypto.randomUUID()` (a lowercase, hyphenated version-4 UUID:
+    /// Auth.js's default `generateSessionToken`) or 32 random bytes as 64 lowercase hex digits
+    /// (NextAuth.js 3 and 4's fallback). Anything else — other UUID versions, which are not
+    /// random, upper case, other lengths — is refused.
+    pub fn parse_authjs(raw: &str) -> Option<Self> {
+        (is_uuid_v4(raw) || is_hex_256(raw)).then(|| Self(raw.to_owned()))
+    }
+
     pub fn hash(&self) -> TokenHash {
         TokenHash::of(self.0.as_bytes())
     }
@@ -38,6 +55,26 @@ impl SessionToken {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+fn is_lower_hex(byte: u8) -> bool {
+    byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)
+}
+
+/// `xxxxxxxx-xxxx-4xxx-Yxxx-xxxxxxxxxxxx` with Y one of 8, 9, a, b (RFC 9562 §5.4), lower case.
+fn is_uuid_v4(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    bytes.len() == 36
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| if matches!(i, 8 | 13 | 18 | 23) { b == b'-' } else { is_lower_hex(b) })
+        && bytes[14] == b'4'
+        && matches!(bytes[19], b'8' | b'9' | b'a' | b'b')
+}
+
+fn is_hex_256(raw: &str) -> bool {
+    raw.len() == 2 * TOKEN_BYTES && raw.bytes().all(is_lower_hex)
 }
 
 impl fmt::Debug for SessionToken {
@@ -83,6 +120,32 @@ mod tests {
         // SHA-256("abc"), FIPS 180-2 test vector.
         assert_eq!(TokenHash::of(b"abc").as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert!(!format!("{a:?}").contains(a.expose()));
+    }
+
+    #[test]
+    fn auth_js_session_tokens_are_accepted_in_their_exact_shapes_only() {
+        let uuid = "3f0c8a8e-5b7d-4c2a-9e1f-0a1b2c3d4e5f";
+        let hex = "a".repeat(32) + &"0123456789abcdef".repeat(2);
+        for raw in [uuid, hex.as_str()] {
+            let token = SessionToken::parse_session(raw).unwrap();
+            assert_eq!(token.expose(), raw);
+            assert!(SessionToken::parse(raw).is_none(), "Keyward's own shape stays strict: {raw}");
+        }
+        let own = SessionToken::generate().unwrap();
+        assert_eq!(SessionToken::parse_session(own.expose()), Some(own));
+        for raw in [
+            "3F0C8A8E-5B7D-4C2A-9E1F-0A1B2C3D4E5F", // upper case
+            "3f0c8a8e-5b7d-1c2a-9e1f-0a1b2c3d4e5f", // version 1: time-based, not random
+            "3f0c8a8e-5b7d-4c2a-7e1f-0a1b2c3d4e5f", // not the RFC variant
+            "3f0c8a8e5b7d4c2a9e1f0a1b2c3d4e5f",     // no hyphens
+            "3f0c8a8e-5b7d-4c2a-9e1f-0a1b2c3d4e5f0",
+            &hex[1..],
+            &(hex.clone() + "0"),
+            &hex.to_uppercase(),
+            "",
+        ] {
+            assert!(SessionToken::parse_session(raw).is_none(), "{raw:?}");
+        }
     }
 
     #[test]

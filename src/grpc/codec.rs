@@ -76,6 +76,10 @@ pub fn malformed_message() -> Status {
     Status::with_error_details(
         tonic::Code::InvalidArgument,
         "the request body is not a well-formed protobuf message",
-        ErrorDetails::with_error_info("MALFORMED_MESSAGE", super::ERROR_DOMAIN, std::collections::HashMap::new()),
+        ErrorDetails::with_error_info(
+            crate::pb::ErrorReason::MalformedMessage.as_str_name(),
+            super::ERROR_DOMAIN,
+            std::collections::HashMap::new(),
+        ),
     )
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     crypto::IssuedAccessToken,
+    domain::passkey_provider_name,
     pb,
     service::{ProviderInfo, ProviderKind, SignedIn},
     store::{AccountRecord, AuthenticatorRecord, SessionRecord, UserRecord},
@@ -113,6 +114,7 @@ pub fn passkey(record: &AuthenticatorRecord) -> pb::Passkey {
         name,
         created_at,
         last_used_at,
+        imported_from: _,
     } = record;
     let device_type = match credential_device_type.as_str() {
         "multiDevice" => pb::PasskeyDeviceType::MultiDevice,
@@ -129,6 +131,7 @@ pub fn passkey(record: &AuthenticatorRecord) -> pb::Passkey {
         backed_up: *credential_backed_up,
         device_type: device_type.into(),
         transports: transports.as_deref().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default(),
+        provider_name: aaguid.as_deref().and_then(passkey_provider_name).unwrap_or_default().to_owned(),
         aaguid: aaguid.clone().unwrap_or_default(),
     }
 }

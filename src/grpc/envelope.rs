@@ -116,6 +116,10 @@ fn too_large(max_message_bytes: usize) -> Status {
     Status::with_error_details(
         tonic::Code::OutOfRange,
         format!("the request message is larger than the limit of {max_message_bytes} bytes"),
-        ErrorDetails::with_error_info("MESSAGE_TOO_LARGE", super::ERROR_DOMAIN, std::collections::HashMap::new()),
+        ErrorDetails::with_error_info(
+            crate::pb::ErrorReason::MessageTooLarge.as_str_name(),
+            super::ERROR_DOMAIN,
+            std::collections::HashMap::new(),
+        ),
     )
 }

@@ -1,22 +1,47 @@
+//! Domain errors → gRPC statuses: the one place a code and an `ErrorInfo` reason are chosen. The
+//! reasons are `pb::ErrorReason`, published in proto/keyward/v1/error_reason.proto; the wire string
+//! is the value's proto name.
+
 use std::{collections::HashMap, time::Duration};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::{Error, PasskeyFailure, PasskeyStage, Resource};
+use crate::{
+    error::{Error, FieldReason, PasskeyFailure, PasskeyStage, Resource},
+    pb::ErrorReason,
+};
 
-fn with_metadata(code: Code, reason: &str, message: &str, key: &str, value: &str) -> Status {
-    let details =
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::from([(key.to_owned(), value.to_owned())]));
+fn with_metadata(code: Code, reason: ErrorReason, message: &str, key: &str, value: &str) -> Status {
+    let metadata = HashMap::from([(key.to_owned(), value.to_owned())]);
+    let details = ErrorDetails::with_error_info(reason.as_str_name(), ERROR_DOMAIN, metadata);
     Status::with_error_details(code, message, details)
+}
+
+/// The reason sent for a refused field.
+fn field_reason(reason: FieldReason) -> ErrorReason {
+    match reason {
+        FieldReason::Required => ErrorReason::FieldRequired,
+        FieldReason::TooLong => ErrorReason::FieldTooLong,
+        FieldReason::Malformed => ErrorReason::FieldMalformed,
+        FieldReason::InvalidEmail => ErrorReason::InvalidEmail,
+        FieldReason::PasswordTooShort => ErrorReason::PasswordTooShort,
+        FieldReason::PasswordTooLong => ErrorReason::PasswordTooLong,
+        FieldReason::PasswordTooCommon => ErrorReason::PasswordTooCommon,
+        FieldReason::InvalidPageToken => ErrorReason::InvalidPageToken,
+        FieldReason::InvalidPageSize => ErrorReason::InvalidPageSize,
+        FieldReason::PasswordIncorrect => ErrorReason::PasswordIncorrect,
+        FieldReason::OAuthProviderUnknown => ErrorReason::OauthProviderUnknown,
+        FieldReason::OAuthRedirectUriNotAllowed => ErrorReason::OauthRedirectUriNotAllowed,
+    }
 }
 
 /// A "retry later" answer: ErrorInfo and RetryInfo, the delay in whole seconds rounded up
 /// (retrying at the hint must not be refused again).
-fn retry_later(code: Code, reason: &str, message: &str, retry_after: Duration) -> Status {
+fn retry_later(code: Code, reason: ErrorReason, message: &str, retry_after: Duration) -> Status {
     let retry_after = Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
     let mut details = ErrorDetails::with_retry_info(Some(retry_after));
-    details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
+    details.set_error_info(reason.as_str_name(), ERROR_DOMAIN, HashMap::new());
     Status::with_error_details(code, message, details)
 }
 
@@ -30,50 +55,58 @@ pub fn to_status(err: Error) -> Status {
         Error::InvalidField(field) => {
             let mut details = ErrorDetails::with_bad_request_violation(field.field, field.description.clone());
             details.set_error_info(
-                field.reason.as_str(),
+                field_reason(field.reason).as_str_name(),
                 ERROR_DOMAIN,
                 HashMap::from([("field".to_owned(), field.field.to_owned())]),
             );
             return Status::with_error_details(Code::InvalidArgument, field.to_string(), details);
         }
-        Error::InvalidCredentials => (Code::Unauthenticated, "INVALID_CREDENTIALS", "invalid email or password"),
-        Error::NotSignedIn => (Code::Unauthenticated, "NOT_SIGNED_IN", "this call needs a session: sign in first"),
-        Error::SessionInvalid => (Code::Unauthenticated, "SESSION_INVALID", "the session is invalid or has expired"),
+        Error::InvalidCredentials => {
+            (Code::Unauthenticated, ErrorReason::InvalidCredentials, "invalid email or password")
+        }
+        Error::NotSignedIn => {
+            (Code::Unauthenticated, ErrorReason::NotSignedIn, "this call needs a session: sign in first")
+        }
+        Error::SessionInvalid => {
+            (Code::Unauthenticated, ErrorReason::SessionInvalid, "the session is invalid or has expired")
+        }
         Error::SessionTokenRequired => (
             Code::PermissionDenied,
-            "SESSION_TOKEN_REQUIRED",
+            ErrorReason::SessionTokenRequired,
             "this call needs the session token; an access token is not enough",
         ),
-        Error::EmailTaken => (Code::AlreadyExists, "EMAIL_TAKEN", "an account with this email already exists"),
-        Error::NoPassword => (Code::FailedPrecondition, "NO_PASSWORD", "this account has no password"),
-        Error::NotFound(Resource::Session) => (Code::NotFound, "SESSION_NOT_FOUND", "no such session"),
-        Error::NotFound(Resource::LinkedAccount) => {
-            (Code::NotFound, "LINKED_ACCOUNT_NOT_FOUND", "no such linked account")
+        Error::EmailTaken => {
+            (Code::AlreadyExists, ErrorReason::EmailTaken, "an account with this email already exists")
         }
-        Error::NotFound(Resource::Passkey) => (Code::NotFound, "PASSKEY_NOT_FOUND", "no such passkey"),
+        Error::NoPassword => (Code::FailedPrecondition, ErrorReason::NoPassword, "this account has no password"),
+        Error::NotFound(Resource::Session) => (Code::NotFound, ErrorReason::SessionNotFound, "no such session"),
+        Error::NotFound(Resource::LinkedAccount) => {
+            (Code::NotFound, ErrorReason::LinkedAccountNotFound, "no such linked account")
+        }
+        Error::NotFound(Resource::Passkey) => (Code::NotFound, ErrorReason::PasskeyNotFound, "no such passkey"),
         Error::PasskeyAlreadyRegistered => {
-            (Code::AlreadyExists, "PASSKEY_ALREADY_REGISTERED", "this passkey is already registered")
+            (Code::AlreadyExists, ErrorReason::PasskeyAlreadyRegistered, "this passkey is already registered")
         }
         Error::TooManyPasskeys => (
             Code::FailedPrecondition,
-            "PASSKEY_LIMIT_REACHED",
+            ErrorReason::PasskeyLimitReached,
             "this account has as many passkeys as it may have; delete one first",
         ),
         Error::LastSignInMethod => (
             Code::FailedPrecondition,
-            "LAST_SIGN_IN_METHOD",
+            ErrorReason::LastSignInMethod,
             "this is the account's last way to sign in; add another one first",
         ),
         Error::CeremonyNotFound => (
             Code::NotFound,
-            "CEREMONY_NOT_FOUND",
+            ErrorReason::CeremonyNotFound,
             "no such ceremony: it was never started, already finished, or is of another kind",
         ),
         Error::CeremonyExpired => {
-            (Code::FailedPrecondition, "CHALLENGE_EXPIRED", "the ceremony took too long; start again")
+            (Code::FailedPrecondition, ErrorReason::ChallengeExpired, "the ceremony took too long; start again")
         }
         Error::CeremonyNotYours => {
-            (Code::PermissionDenied, "CEREMONY_NOT_YOURS", "this ceremony was started by someone else")
+            (Code::PermissionDenied, ErrorReason::CeremonyNotYours, "this ceremony was started by someone else")
         }
         Error::PasskeyRejected { stage, failure } => {
             let code = match stage {
@@ -81,94 +114,104 @@ pub fn to_status(err: Error) -> Status {
                 PasskeyStage::Login => Code::Unauthenticated,
             };
             let (reason, message) = match failure {
-                PasskeyFailure::OriginMismatch => {
-                    ("PASSKEY_ORIGIN_MISMATCH", "the credential was made on an origin this server does not allow")
-                }
+                PasskeyFailure::OriginMismatch => (
+                    ErrorReason::PasskeyOriginMismatch,
+                    "the credential was made on an origin this server does not allow",
+                ),
                 PasskeyFailure::RpIdMismatch => {
-                    ("PASSKEY_RP_ID_MISMATCH", "the credential is for another relying party")
+                    (ErrorReason::PasskeyRpIdMismatch, "the credential is for another relying party")
                 }
                 PasskeyFailure::ChallengeMismatch => {
-                    ("PASSKEY_CHALLENGE_MISMATCH", "the credential answers another challenge")
+                    (ErrorReason::PasskeyChallengeMismatch, "the credential answers another challenge")
                 }
                 PasskeyFailure::SignatureInvalid => {
-                    ("PASSKEY_SIGNATURE_INVALID", "the passkey's signature does not verify")
+                    (ErrorReason::PasskeySignatureInvalid, "the passkey's signature does not verify")
                 }
                 PasskeyFailure::UserNotPresent => {
-                    ("PASSKEY_USER_NOT_PRESENT", "the authenticator did not confirm user presence")
+                    (ErrorReason::PasskeyUserNotPresent, "the authenticator did not confirm user presence")
                 }
                 PasskeyFailure::UserNotVerified => {
-                    ("PASSKEY_USER_NOT_VERIFIED", "the authenticator did not verify the user")
+                    (ErrorReason::PasskeyUserNotVerified, "the authenticator did not verify the user")
                 }
-                PasskeyFailure::Invalid => ("PASSKEY_INVALID", "the credential is not valid"),
+                PasskeyFailure::Invalid => (ErrorReason::PasskeyInvalid, "the credential is not valid"),
             };
             (code, reason, message)
         }
-        Error::PasskeyUnknown => (Code::Unauthenticated, "PASSKEY_UNKNOWN", "this passkey is not registered here"),
+        Error::PasskeyUnknown => {
+            (Code::Unauthenticated, ErrorReason::PasskeyUnknown, "this passkey is not registered here")
+        }
         Error::PasskeyCounterRegressed => (
             Code::Unauthenticated,
-            "PASSKEY_COUNTER_REGRESSED",
+            ErrorReason::PasskeyCounterRegressed,
             "this passkey's signature counter went backwards; it may have been cloned",
         ),
         Error::OAuthStateInvalid => (
             Code::FailedPrecondition,
-            "OAUTH_STATE_INVALID",
+            ErrorReason::OauthStateInvalid,
             "this sign-in link is not valid or was already used; start again",
         ),
         Error::OAuthStateExpired => {
-            (Code::FailedPrecondition, "OAUTH_STATE_EXPIRED", "this sign-in link has expired; start again")
+            (Code::FailedPrecondition, ErrorReason::OauthStateExpired, "this sign-in link has expired; start again")
         }
         Error::OAuthAccessDenied => {
-            (Code::PermissionDenied, "OAUTH_ACCESS_DENIED", "access was denied at the provider")
+            (Code::PermissionDenied, ErrorReason::OauthAccessDenied, "access was denied at the provider")
         }
         Error::OAuthProviderError(provider_error) => {
             return with_metadata(
                 Code::FailedPrecondition,
-                "OAUTH_PROVIDER_ERROR",
+                ErrorReason::OauthProviderError,
                 "the provider refused the sign-in",
                 "error",
                 provider_error,
             );
         }
         Error::OAuthTokenExchangeFailed => {
-            (Code::Unauthenticated, "OAUTH_TOKEN_EXCHANGE_FAILED", "the provider did not accept the sign-in")
+            (Code::Unauthenticated, ErrorReason::OauthTokenExchangeFailed, "the provider did not accept the sign-in")
         }
         Error::OAuthIdTokenInvalid(check) => {
             return with_metadata(
                 Code::Unauthenticated,
-                "OAUTH_ID_TOKEN_INVALID",
+                ErrorReason::OauthIdTokenInvalid,
                 "the provider's ID token is not valid",
                 "check",
                 check.as_str(),
             );
         }
         Error::OAuthProviderUnavailable => {
-            (Code::Unavailable, "OAUTH_PROVIDER_UNAVAILABLE", "the provider could not be reached; retry later")
+            (Code::Unavailable, ErrorReason::OauthProviderUnavailable, "the provider could not be reached; retry later")
         }
         Error::OAuthAccountNotLinked => (
             Code::FailedPrecondition,
-            "OAUTH_ACCOUNT_NOT_LINKED",
+            ErrorReason::OauthAccountNotLinked,
             "to confirm your identity, sign in with the method you used originally, then link this account",
         ),
         Error::OAuthAccountLinkedToOtherUser => (
             Code::FailedPrecondition,
-            "OAUTH_ACCOUNT_LINKED_TO_OTHER_USER",
+            ErrorReason::OauthAccountLinkedToOtherUser,
             "this provider account is already linked to another user",
         ),
         Error::OAuthLinkUserMismatch => (
             Code::PermissionDenied,
-            "OAUTH_LINK_USER_MISMATCH",
+            ErrorReason::OauthLinkUserMismatch,
             "finish linking with the session of the user who started it",
         ),
-        Error::OAuthEmailUnavailable => {
-            (Code::FailedPrecondition, "OAUTH_EMAIL_UNAVAILABLE", "the provider did not share a usable email address")
-        }
+        Error::OAuthEmailUnavailable => (
+            Code::FailedPrecondition,
+            ErrorReason::OauthEmailUnavailable,
+            "the provider did not share a usable email address",
+        ),
         Error::RateLimited { retry_after } => {
-            return retry_later(Code::ResourceExhausted, "RATE_LIMITED", "too many attempts; retry later", retry_after);
+            return retry_later(
+                Code::ResourceExhausted,
+                ErrorReason::RateLimited,
+                "too many attempts; retry later",
+                retry_after,
+            );
         }
         Error::TooManyCeremonies { retry_after } => {
             return retry_later(
                 Code::ResourceExhausted,
-                "TOO_MANY_CEREMONIES",
+                ErrorReason::TooManyCeremonies,
                 "too many sign-in ceremonies are pending; retry later",
                 retry_after,
             );
@@ -176,7 +219,7 @@ pub fn to_status(err: Error) -> Status {
         Error::StoreUnavailable => {
             return retry_later(
                 Code::Unavailable,
-                "UNAVAILABLE",
+                ErrorReason::Unavailable,
                 "the service is temporarily unavailable; retry shortly",
                 Duration::from_secs(1),
             );
@@ -184,15 +227,188 @@ pub fn to_status(err: Error) -> Status {
         Error::HasherOverloaded => {
             return retry_later(
                 Code::ResourceExhausted,
-                "OVERLOADED",
+                ErrorReason::Overloaded,
                 "too many sign-ins in progress; retry shortly",
                 Duration::from_secs(1),
             );
         }
         Error::Internal(detail) => {
             tracing::error!(%detail, "internal error");
-            (Code::Internal, "INTERNAL", "internal error")
+            (Code::Internal, ErrorReason::Internal, "internal error")
         }
     };
-    Status::with_error_details(code, message, ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()))
+    let details = ErrorDetails::with_error_info(reason.as_str_name(), ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(code, message, details)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use tonic_types::StatusExt;
+
+    use super::*;
+    use crate::error::{FieldError, IdTokenCheck};
+
+    /// Compile-time guard: a new `Error` variant fails here until it has a row in `table` below.
+    fn _every_variant_has_a_row(err: &Error) {
+        match err {
+            Error::InvalidField(_)
+            | Error::InvalidCredentials
+            | Error::NotSignedIn
+            | Error::SessionInvalid
+            | Error::SessionTokenRequired
+            | Error::EmailTaken
+            | Error::NoPassword
+            | Error::PasskeyAlreadyRegistered
+            | Error::TooManyPasskeys
+            | Error::LastSignInMethod
+            | Error::CeremonyNotFound
+            | Error::CeremonyExpired
+            | Error::CeremonyNotYours
+            | Error::PasskeyRejected { .. }
+            | Error::PasskeyUnknown
+            | Error::PasskeyCounterRegressed
+            | Error::NotFound(_)
+            | Error::OAuthStateInvalid
+            | Error::OAuthStateExpired
+            | Error::OAuthAccessDenied
+            | Error::OAuthProviderError(_)
+            | Error::OAuthTokenExchangeFailed
+            | Error::OAuthIdTokenInvalid(_)
+            | Error::OAuthProviderUnavailable
+            | Error::OAuthAccountNotLinked
+            | Error::OAuthAccountLinkedToOtherUser
+            | Error::OAuthLinkUserMismatch
+            | Error::OAuthEmailUnavailable
+            | Error::RateLimited { .. }
+            | Error::TooManyCeremonies { .. }
+            | Error::StoreUnavailable
+            | Error::HasherOverloaded
+            | Error::Internal(_) => {}
+        }
+    }
+
+    fn field(reason: FieldReason) -> Error {
+        Error::InvalidField(FieldError { field: "email", reason, description: "described".into() })
+    }
+
+    fn passkey(stage: PasskeyStage, failure: PasskeyFailure) -> Error {
+        Error::PasskeyRejected { stage, failure }
+    }
+
+    /// Every variant (and every inner kind that changes the answer) with the code and reason
+    /// clients see. These are published (error_reason.proto): a change here is an API change.
+    fn table() -> Vec<(Error, Code, &'static str)> {
+        use Code::*;
+        use PasskeyFailure as F;
+        use PasskeyStage::{Login, Registration};
+        vec![
+            (field(FieldReason::Required), InvalidArgument, "FIELD_REQUIRED"),
+            (field(FieldReason::TooLong), InvalidArgument, "FIELD_TOO_LONG"),
+            (field(FieldReason::Malformed), InvalidArgument, "FIELD_MALFORMED"),
+            (field(FieldReason::InvalidEmail), InvalidArgument, "INVALID_EMAIL"),
+            (field(FieldReason::PasswordTooShort), InvalidArgument, "PASSWORD_TOO_SHORT"),
+            (field(FieldReason::PasswordTooLong), InvalidArgument, "PASSWORD_TOO_LONG"),
+            (field(FieldReason::PasswordTooCommon), InvalidArgument, "PASSWORD_TOO_COMMON"),
+            (field(FieldReason::PasswordIncorrect), InvalidArgument, "PASSWORD_INCORRECT"),
+            (field(FieldReason::InvalidPageToken), InvalidArgument, "INVALID_PAGE_TOKEN"),
+            (field(FieldReason::InvalidPageSize), InvalidArgument, "INVALID_PAGE_SIZE"),
+            (field(FieldReason::OAuthProviderUnknown), InvalidArgument, "OAUTH_PROVIDER_UNKNOWN"),
+            (field(FieldReason::OAuthRedirectUriNotAllowed), InvalidArgument, "OAUTH_REDIRECT_URI_NOT_ALLOWED"),
+            (Error::InvalidCredentials, Unauthenticated, "INVALID_CREDENTIALS"),
+            (Error::NotSignedIn, Unauthenticated, "NOT_SIGNED_IN"),
+            (Error::SessionInvalid, Unauthenticated, "SESSION_INVALID"),
+            (Error::SessionTokenRequired, PermissionDenied, "SESSION_TOKEN_REQUIRED"),
+            (Error::EmailTaken, AlreadyExists, "EMAIL_TAKEN"),
+            (Error::NoPassword, FailedPrecondition, "NO_PASSWORD"),
+            (Error::NotFound(Resource::Session), NotFound, "SESSION_NOT_FOUND"),
+            (Error::NotFound(Resource::LinkedAccount), NotFound, "LINKED_ACCOUNT_NOT_FOUND"),
+            (Error::NotFound(Resource::Passkey), NotFound, "PASSKEY_NOT_FOUND"),
+            (Error::LastSignInMethod, FailedPrecondition, "LAST_SIGN_IN_METHOD"),
+            (Error::PasskeyAlreadyRegistered, AlreadyExists, "PASSKEY_ALREADY_REGISTERED"),
+            (Error::CeremonyNotFound, NotFound, "CEREMONY_NOT_FOUND"),
+            (Error::CeremonyExpired, FailedPrecondition, "CHALLENGE_EXPIRED"),
+            (Error::CeremonyNotYours, PermissionDenied, "CEREMONY_NOT_YOURS"),
+            (passkey(Registration, F::OriginMismatch), InvalidArgument, "PASSKEY_ORIGIN_MISMATCH"),
+            (passkey(Login, F::OriginMismatch), Unauthenticated, "PASSKEY_ORIGIN_MISMATCH"),
+            (passkey(Registration, F::RpIdMismatch), InvalidArgument, "PASSKEY_RP_ID_MISMATCH"),
+            (passkey(Login, F::RpIdMismatch), Unauthenticated, "PASSKEY_RP_ID_MISMATCH"),
+            (passkey(Registration, F::ChallengeMismatch), InvalidArgument, "PASSKEY_CHALLENGE_MISMATCH"),
+            (passkey(Login, F::ChallengeMismatch), Unauthenticated, "PASSKEY_CHALLENGE_MISMATCH"),
+            (passkey(Registration, F::SignatureInvalid), InvalidArgument, "PASSKEY_SIGNATURE_INVALID"),
+            (passkey(Login, F::SignatureInvalid), Unauthenticated, "PASSKEY_SIGNATURE_INVALID"),
+            (passkey(Registration, F::UserNotPresent), InvalidArgument, "PASSKEY_USER_NOT_PRESENT"),
+            (passkey(Login, F::UserNotPresent), Unauthenticated, "PASSKEY_USER_NOT_PRESENT"),
+            (passkey(Registration, F::UserNotVerified), InvalidArgument, "PASSKEY_USER_NOT_VERIFIED"),
+            (passkey(Login, F::UserNotVerified), Unauthenticated, "PASSKEY_USER_NOT_VERIFIED"),
+            (passkey(Registration, F::Invalid), InvalidArgument, "PASSKEY_INVALID"),
+            (passkey(Login, F::Invalid), Unauthenticated, "PASSKEY_INVALID"),
+            (Error::PasskeyUnknown, Unauthenticated, "PASSKEY_UNKNOWN"),
+            (Error::PasskeyCounterRegressed, Unauthenticated, "PASSKEY_COUNTER_REGRESSED"),
+            (Error::OAuthStateInvalid, FailedPrecondition, "OAUTH_STATE_INVALID"),
+            (Error::OAuthStateExpired, FailedPrecondition, "OAUTH_STATE_EXPIRED"),
+            (Error::OAuthAccessDenied, PermissionDenied, "OAUTH_ACCESS_DENIED"),
+            (Error::OAuthProviderError("temporarily_unavailable"), FailedPrecondition, "OAUTH_PROVIDER_ERROR"),
+            (Error::OAuthTokenExchangeFailed, Unauthenticated, "OAUTH_TOKEN_EXCHANGE_FAILED"),
+            (Error::OAuthIdTokenInvalid(IdTokenCheck::Nonce), Unauthenticated, "OAUTH_ID_TOKEN_INVALID"),
+            (Error::OAuthProviderUnavailable, Unavailable, "OAUTH_PROVIDER_UNAVAILABLE"),
+            (Error::OAuthAccountNotLinked, FailedPrecondition, "OAUTH_ACCOUNT_NOT_LINKED"),
+            (Error::OAuthAccountLinkedToOtherUser, FailedPrecondition, "OAUTH_ACCOUNT_LINKED_TO_OTHER_USER"),
+            (Error::OAuthLinkUserMismatch, PermissionDenied, "OAUTH_LINK_USER_MISMATCH"),
+            (Error::OAuthEmailUnavailable, FailedPrecondition, "OAUTH_EMAIL_UNAVAILABLE"),
+            (Error::TooManyPasskeys, FailedPrecondition, "PASSKEY_LIMIT_REACHED"),
+            (Error::RateLimited { retry_after: Duration::from_millis(1500) }, ResourceExhausted, "RATE_LIMITED"),
+            (
+                Error::TooManyCeremonies { retry_after: Duration::from_secs(3) },
+                ResourceExhausted,
+                "TOO_MANY_CEREMONIES",
+            ),
+            (Error::StoreUnavailable, Unavailable, "UNAVAILABLE"),
+            (Error::HasherOverloaded, ResourceExhausted, "OVERLOADED"),
+            (Error::Internal("database on fire".into()), Internal, "INTERNAL"),
+        ]
+    }
+
+    #[test]
+    fn every_error_has_its_pinned_code_and_reason() {
+        for (err, code, reason) in table() {
+            let described = format!("{err:?}");
+            let status = to_status(err);
+            let info = status.get_details_error_info().unwrap_or_else(|| panic!("{described}: no ErrorInfo"));
+            assert_eq!((status.code(), info.reason.as_str()), (code, reason), "{described}");
+            assert_eq!(info.domain, ERROR_DOMAIN, "{described}");
+            assert!(!status.message().contains("on fire"), "{described}: internal detail sent to the client");
+        }
+    }
+
+    #[test]
+    fn the_published_enum_is_exactly_the_reasons_sent() {
+        let mut sent: BTreeSet<&str> = table().into_iter().map(|(_, _, reason)| reason).collect();
+        // Sent before a handler runs, for a body that is not one protobuf message in one frame
+        // (codec.rs, envelope.rs).
+        sent.extend([ErrorReason::MalformedMessage.as_str_name(), ErrorReason::MessageTooLarge.as_str_name()]);
+        // Every value the enum has (numbers need not be dense; 1000 is far above any in use).
+        let published: BTreeSet<&str> = (1..1000)
+            .filter_map(|value| ErrorReason::try_from(value).ok())
+            .map(|reason| reason.as_str_name())
+            .collect();
+        assert_eq!(sent, published, "error_reason.proto and the reasons the server sends differ");
+    }
+
+    #[test]
+    fn field_and_provider_errors_carry_their_metadata() {
+        let status = to_status(field(FieldReason::InvalidEmail));
+        assert_eq!(status.get_details_error_info().unwrap().metadata["field"], "email");
+        assert_eq!(status.get_details_bad_request().unwrap().field_violations[0].field, "email");
+        let status = to_status(Error::OAuthProviderError("temporarily_unavailable"));
+        assert_eq!(status.get_details_error_info().unwrap().metadata["error"], "temporarily_unavailable");
+        let status = to_status(Error::OAuthIdTokenInvalid(IdTokenCheck::Nonce));
+        assert_eq!(status.get_details_error_info().unwrap().metadata["check"], "nonce");
+        assert!(to_status(Error::HasherOverloaded).get_details_retry_info().is_some());
+        // Retry hints are whole seconds, rounded up: retrying at the hint is not refused again.
+        let hint = to_status(Error::RateLimited { retry_after: Duration::from_millis(1500) });
+        assert_eq!(hint.get_details_retry_info().unwrap().retry_delay, Some(Duration::from_secs(2)));
+        assert!(to_status(Error::StoreUnavailable).get_details_retry_info().is_some());
+    }
 }

@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod clock;
+pub mod import;
 mod keys;
 mod oauth;
 mod passkeys;

@@ -112,7 +112,7 @@ impl Services {
         if AccessTokenSigner::looks_like_jwt(token) {
             return self.authenticate_access_token(token).await;
         }
-        let token = SessionToken::parse(token).ok_or(Error::SessionInvalid)?;
+        let token = SessionToken::parse_session(token).ok_or(Error::SessionInvalid)?;
         let hash = token.hash();
         let found = match self.inner.session_cache.by_token_hash(hash.as_str()) {
             Some(found) => Some(found),

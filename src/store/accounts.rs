@@ -55,22 +55,44 @@ pub struct NewAccount {
 }
 
 impl NewAccount {
-    fn into_active_model(self) -> accounts::ActiveModel {
-        let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = self.tokens;
-        accounts::ActiveModel {
+    pub(super) fn into_active_model(self) -> accounts::ActiveModel {
+        let mut model = accounts::ActiveModel {
             id: Set(self.id),
             user_id: Set(self.user_id),
             kind: Set(self.kind.to_owned()),
             provider: Set(self.provider),
             provider_account_id: Set(self.provider_account_id),
-            refresh_token: Set(refresh_token),
-            access_token: Set(access_token),
-            expires_at: Set(expires_at),
-            token_type: Set(token_type),
-            scope: Set(scope),
-            id_token: Set(id_token),
             session_state: Set(None),
             created_at: Set(self.created_at),
+            ..Default::default()
+        };
+        set_tokens(&mut model, self.tokens);
+        model
+    }
+}
+
+/// The one place provider tokens become columns (sign-in, linking and the Auth.js import all
+/// write through it).
+pub(super) fn set_tokens(model: &mut accounts::ActiveModel, tokens: ProviderTokens) {
+    let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = tokens;
+    model.access_token = Set(access_token);
+    model.refresh_token = Set(refresh_token);
+    model.expires_at = Set(expires_at);
+    model.token_type = Set(token_type);
+    model.scope = Set(scope);
+    model.id_token = Set(id_token);
+}
+
+impl AccountRecord {
+    /// The provider tokens stored with this account (the one place columns become tokens).
+    pub fn provider_tokens(&self) -> ProviderTokens {
+        ProviderTokens {
+            access_token: self.access_token.clone(),
+            refresh_token: self.refresh_token.clone(),
+            expires_at: self.expires_at,
+            token_type: self.token_type.clone(),
+            scope: self.scope.clone(),
+            id_token: self.id_token.clone(),
         }
     }
 }

@@ -26,15 +26,19 @@ pub struct NewAuthenticator {
     pub passkey: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// Auth.js's `providerAccountId` (the webauthn account) of an imported passkey.
+    pub provider_account_id: Option<String>,
+    /// `Some("authjs")` for a passkey registered by Auth.js and imported; None for Keyward's own.
+    pub imported_from: Option<&'static str>,
 }
 
 impl NewAuthenticator {
-    fn into_active_model(self) -> authenticators::ActiveModel {
+    pub(super) fn into_active_model(self) -> authenticators::ActiveModel {
         authenticators::ActiveModel {
             id: Set(self.id),
             credential_id: Set(self.credential_id),
             user_id: Set(self.user_id),
-            provider_account_id: Set(None),
+            provider_account_id: Set(self.provider_account_id),
             credential_public_key: Set(self.credential_public_key),
             counter: Set(self.counter),
             credential_device_type: Set(self.credential_device_type.to_owned()),
@@ -46,6 +50,7 @@ impl NewAuthenticator {
             name: Set(self.name),
             created_at: Set(self.created_at),
             last_used_at: Set(None),
+            imported_from: Set(self.imported_from.map(str::to_owned)),
         }
     }
 }

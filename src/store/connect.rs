@@ -28,6 +28,18 @@ pub enum Backend {
     Postgres,
 }
 
+/// Whether a database holds Keyward's schema, found without writing anything (unlike the
+/// migrator, which creates its bookkeeping table on first look).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaState {
+    /// No Keyward tables yet.
+    Empty,
+    /// Every migration this build knows has been applied.
+    Current,
+    /// Some migrations are missing (or unknown ones applied): `keyward migrate up` first.
+    Outdated,
+}
+
 /// One migration and whether it has run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationState {
@@ -98,6 +110,39 @@ impl Store {
         Ok(Self { db, backend, timeout })
     }
 
+    /// Connects to an existing database for reading only: a SQLite file is opened read-only and
+    /// never created, so looking at a target (an import's `--dry-run`) leaves no trace.
+    pub async fn connect_read_only(url: &str) -> Result<Self> {
+        if !url.starts_with("sqlite:") {
+            return Self::connect(url, 2).await;
+        }
+        let mut options = ConnectOptions::new(url.to_owned());
+        options.max_connections(2).min_connections(1).sqlx_logging(false).test_before_acquire(false);
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.read_only(true).create_if_missing(false).foreign_keys(true).busy_timeout(Duration::from_secs(5))
+        });
+        let db = Database::connect(options)
+            .await
+            .map_err(|err| Error::internal(format_args!("opening the database read-only: {err}")))?;
+        Ok(Self { db, backend: Backend::Sqlite, timeout: DEFAULT_TIMEOUT })
+    }
+
+    /// Whether Keyward's schema is there and current, by reading the migrator's table.
+    pub async fn schema_state(&self) -> Result<SchemaState> {
+        let backend = self.db.get_database_backend();
+        let statement = sea_orm::Statement::from_string(backend, "SELECT version FROM seaql_migrations");
+        let Ok(rows) = self.db.query_all_raw(statement).await else { return Ok(SchemaState::Empty) };
+        let applied: std::collections::BTreeSet<String> =
+            rows.iter().filter_map(|row| row.try_get::<String>("", "version").ok()).collect();
+        let known: std::collections::BTreeSet<String> =
+            Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+        Ok(match () {
+            () if applied.is_empty() => SchemaState::Empty,
+            () if applied == known => SchemaState::Current,
+            () => SchemaState::Outdated,
+        })
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -124,6 +169,12 @@ impl Store {
                 applied: matches!(m.status(), keyward_migrations::MigrationStatus::Applied),
             })
             .collect())
+    }
+
+    /// Every known migration as not applied: the status of a database that does not exist yet,
+    /// answered without creating it.
+    pub fn migrations_all_pending() -> Vec<MigrationState> {
+        Migrator::migrations().iter().map(|m| MigrationState { name: m.name().to_owned(), applied: false }).collect()
     }
 
     /// A trivial query, for health checks.

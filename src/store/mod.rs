@@ -4,10 +4,12 @@
 mod accounts;
 mod audit;
 mod authenticators;
+pub mod authjs;
 mod ceremonies;
 mod connect;
 mod counts;
 mod entities;
+mod import;
 mod maintenance;
 mod sessions;
 mod sign_in_failures;
@@ -18,8 +20,9 @@ pub use accounts::{AccountRecord, LinkedSignIn, NewAccount, ProviderProfileField
 pub use audit::AuditEvent;
 pub use authenticators::{AuthenticatorRecord, AuthenticatorUse, NewAuthenticator};
 pub use ceremonies::{CeremonyRecord, NewCeremony};
-pub use connect::{Backend, MigrationState};
+pub use connect::{Backend, MigrationState, SchemaState};
 pub use counts::RowCounts;
+pub use import::{AccountTokensUpdate, AuthenticatorUpdate, BatchWrite, ImportBatch, ImportedUser, UserUpdate};
 pub use maintenance::Checkpoint;
 pub use sessions::{NewSession, SessionWithUser};
 pub use sign_in_failures::{Attempt, FailurePolicy};

@@ -1,13 +1,17 @@
 //! Plain HTTP beside gRPC on the same port: health, the JWKS other services verify with, the
-//! WebAuthn related origins, and the built-in sign-in page.
+//! WebAuthn related origins, the built-in sign-in page (where `/` leads), and 404 for any other
+//! non-gRPC request.
 
 mod signin;
 
+pub use signin::SigninPage;
+
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{Request, State},
     http::{StatusCode, header},
-    response::IntoResponse,
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
     routing::get,
 };
 
@@ -30,16 +34,35 @@ impl RelatedOrigins {
     }
 }
 
-/// `/healthz`, `/.well-known/jwks.json`, `/.well-known/webauthn` and, when `signin_page` is on,
-/// `/signin`.
-pub fn router(services: Services, related_origins: RelatedOrigins, signin_page: bool) -> Router {
+/// `/healthz`, `/.well-known/jwks.json`, `/.well-known/webauthn`, `/` and, when `signin_page` is
+/// on, `/signin`.
+pub fn router(services: Services, related_origins: RelatedOrigins, signin_page: Option<SigninPage>) -> Router {
     let webauthn = Json(related_origins);
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/webauthn", get(move || async move { webauthn }));
-    let router = if signin_page { router.merge(signin::router()) } else { router };
+    let router = if let Some(page) = signin_page {
+        router.route("/", get(|| async { Redirect::to("/signin") })).merge(signin::router(page))
+    } else {
+        router.route("/", get(|| async { ROOT_TEXT }))
+    };
     router.with_state(services)
+}
+
+/// What `/` says when there is no sign-in page to send a visitor to.
+const ROOT_TEXT: &str = "Keyward is running: gRPC and grpc-web on this port, health at /healthz, \
+     access-token keys at /.well-known/jwks.json.\n";
+
+/// Lets gRPC and grpc-web calls through (tonic answers an unknown method UNIMPLEMENTED) and
+/// answers everything else 404: an HTTP request for a path nothing serves.
+pub async fn grpc_or_not_found(request: Request, next: Next) -> Response {
+    let is_grpc = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|content_type| content_type.starts_with("application/grpc"));
+    if is_grpc { next.run(request).await } else { (StatusCode::NOT_FOUND, "not found\n").into_response() }
 }
 
 /// 200 when the database answers within `database_timeout_ms`, else 503 saying why.

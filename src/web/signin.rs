@@ -1,14 +1,17 @@
 //! The built-in sign-in page at `/signin`: its HTML and CSS, embedded from their sources in
 //! clients/typescript/signin, and the TypeScript client bundled by esbuild into signin/app.js
 //! (committed, drift-checked by scripts/check-generated), so a server needs no Node. The page
-//! talks to Keyward over grpc-web like any customer app.
+//! talks to Keyward over grpc-web like any customer app; `/signin/config.json` tells it the
+//! origins a `return_to` may lead to.
 
 use axum::{
-    Router,
+    Json, Router,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
     routing::get,
 };
+
+use crate::config::Config;
 
 const INDEX_HTML: &str = include_str!("../../clients/typescript/signin/index.html");
 const APP_JS: &str = include_str!("signin/app.js");
@@ -18,18 +21,49 @@ const APP_CSS: &str = include_str!("../../clients/typescript/signin/app.css");
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// `/signin` and its assets.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// What the page needs to know of the server's settings: where it may send the user back to.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SigninPage {
+    /// Origins a `return_to` may point at besides Keyward's own: the apps allowed to call with
+    /// credentials (`cors_allowed_origins`) and the web origins passkeys run on (`rp_origins`).
+    /// Anything else is refused by the page, so /signin cannot be an open redirect.
+    return_to_origins: Vec<String>,
+}
+
+impl SigninPage {
+    pub fn from_config(config: &Config) -> Self {
+        let mut origins: Vec<String> = config
+            .cors_allowed_origins
+            .iter()
+            .chain(config.passkey_origins().iter())
+            .filter(|origin| origin.starts_with("https://") || origin.starts_with("http://"))
+            .map(|origin| origin.trim_end_matches('/').to_owned())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        Self { return_to_origins: origins }
+    }
+}
+
+/// `/signin`, its assets and `/signin/config.json`.
+pub fn router<S: Clone + Send + Sync + 'static>(page: SigninPage) -> Router<S> {
+    let settings = Json(page);
     Router::new()
         .route("/signin", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
         .route("/signin/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
         .route("/signin/app.css", get(|| async { asset("text/css; charset=utf-8", APP_CSS) }))
+        .route("/signin/config.json", get(move || async move { with_page_headers(settings.into_response()) }))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    with_page_headers(response)
+}
+
+fn with_page_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

@@ -202,29 +202,41 @@ async fn get_session_does_not_write_on_every_call(backend: Backend) {
     server.stop().await;
 }
 
+/// Lists the services through one reflection protocol version (`v1` or `v1alpha`: the two
+/// generated APIs are the same shape in different modules).
+macro_rules! reflected_services {
+    ($version:ident, $server:expr) => {{
+        use tonic_reflection::pb::$version::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let mut client = ServerReflectionClient::new(
+            tonic::transport::Channel::from_shared($server.base_url()).unwrap().connect().await.unwrap(),
+        );
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            responses.message().await.unwrap().unwrap().message_response
+        else {
+            panic!("expected a service list")
+        };
+        list.service.into_iter().map(|s| s.name).collect::<Vec<_>>()
+    }};
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reflection_lists_the_services() {
-    use tonic_reflection::pb::v1::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-    };
+async fn reflection_lists_the_services_in_v1_and_v1alpha() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let mut client = ServerReflectionClient::new(
-        tonic::transport::Channel::from_shared(server.base_url()).unwrap().connect().await.unwrap(),
-    );
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) =
-        responses.message().await.unwrap().unwrap().message_response
-    else {
-        panic!("expected a service list")
-    };
-    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["keyward.v1.AuthService", "keyward.v1.PasskeyService", "grpc.health.v1.Health"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    for (version, names) in [("v1", reflected_services!(v1, server)), ("v1alpha", reflected_services!(v1alpha, server))]
+    {
+        for expected in
+            ["keyward.v1.AuthService", "keyward.v1.PasskeyService", "keyward.v1.OAuthService", "grpc.health.v1.Health"]
+        {
+            assert!(names.iter().any(|n| n == expected), "{version}: {expected} missing from {names:?}");
+        }
     }
     server.stop().await;
 }

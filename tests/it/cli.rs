@@ -1,9 +1,10 @@
-//! The `keyward` binary itself: migrate, a bad setting stopping start-up with one clear line, and
-//! serve shutting down cleanly on SIGTERM.
+//! The `keyward` binary itself: migrate (and status creating nothing), a bad setting stopping
+//! start-up with one clear line, the start-up line, and serve shutting down cleanly on SIGTERM.
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    io::{BufRead, BufReader, Lines},
+    path::Path,
+    process::{Child, ChildStdout, Command, Stdio},
 };
 
 fn keyward() -> Command {
@@ -26,13 +27,27 @@ fn migrate_status_up_down() {
         String::from_utf8(output.stdout).unwrap()
     };
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 9, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 10, "{status}");
     run(&["migrate", "up"]);
+    assert!(dir.path().join("keyward.db").exists(), "migrate up creates the database");
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 9, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 10, "{status}");
     run(&["migrate", "down", "--steps", "2"]);
     let status = run(&["migrate", "status"]);
     assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 2, "{status}");
+}
+
+#[test]
+fn migrate_status_creates_no_data_dir() {
+    let parent = tempfile::tempdir().unwrap();
+    let data_dir = parent.path().join("not-yet");
+    let output = keyward().args(["migrate", "status", "--data-dir"]).arg(&data_dir).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let status = String::from_utf8(output.stdout).unwrap();
+    use keyward_migrations::MigratorTrait;
+    let known = keyward_migrations::Migrator::migrations().len();
+    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), known, "{status}");
+    assert!(!data_dir.exists(), "migrate status created {}", data_dir.display());
 }
 
 #[test]
@@ -55,33 +70,78 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
     }
 }
 
+/// A `keyward serve` child on a free port with its own data dir, past its "keyward is serving"
+/// line; `env` (given the port) adds settings.
+struct Serving {
+    child: Child,
+    port: u16,
+    ready: String,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Serving {
+    fn start(dir: &Path, env: impl FnOnce(u16) -> Vec<(&'static str, String)>) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = keyward()
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(dir)
+            .envs(env(port))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Readiness is the "serving" log line, not time.
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = lines.by_ref().map_while(Result::ok).find(|line| line.contains("keyward is serving"));
+        Self { child, port, ready: ready.expect("the server never said it was serving"), lines }
+    }
+
+    /// SIGTERM; asserts a clean exit and returns what it logged after the serving line.
+    fn stop(mut self) -> Vec<String> {
+        let killed = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let rest: Vec<String> = self.lines.map_while(Result::ok).collect();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "clean exit after SIGTERM, not {status:?}: {rest:?}");
+        rest
+    }
+}
+
 #[test]
 fn serve_answers_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = keyward()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir.path())
-        .env("KEYWARD_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait for readiness: the "serving" log line.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = lines.by_ref().map_while(Result::ok).find(|line| line.contains("keyward is serving"));
-    assert!(ready.is_some(), "the server never said it was serving");
-    assert!(serde_json::from_str::<serde_json::Value>(&ready.unwrap()).is_ok(), "JSON log lines");
+    let serving = Serving::start(dir.path(), |_| vec![("KEYWARD_LOG_FORMAT", "json".into())]);
+    assert!(serde_json::from_str::<serde_json::Value>(&serving.ready).is_ok(), "JSON log lines");
 
-    let body = reqwest::blocking_get(&format!("http://127.0.0.1:{port}/healthz"));
+    let body = reqwest::blocking_get(&format!("http://127.0.0.1:{}/healthz", serving.port));
     assert_eq!(body.trim(), "ok");
     assert!(dir.path().join("keyward.db").exists(), "SQLite file in the data dir");
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(child.wait().unwrap().success(), "clean exit after SIGTERM");
+    let rest = serving.stop();
     assert!(rest.iter().any(|line| line.contains("shutting down")), "{rest:?}");
+}
+
+#[test]
+fn start_up_line_names_the_signin_url_and_passkey_settings_without_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    // Text logs into a pipe, as under systemd or a container runtime: no ANSI colour codes.
+    let serving = Serving::start(dir.path(), |port| {
+        vec![
+            ("KEYWARD_LOG_FORMAT", "text".into()),
+            ("KEYWARD_RP_ORIGINS", format!("http://localhost:{port},http://localhost:3000")),
+        ]
+    });
+    let (port, ready) = (serving.port, serving.ready.clone());
+    serving.stop();
+
+    assert!(!ready.contains('\u{1b}'), "colour codes in piped output: {ready:?}");
+    for expected in [
+        format!("signin=http://localhost:{port}/signin"),
+        "rp_id=localhost".to_owned(),
+        format!("http://localhost:{port}, http://localhost:3000"),
+    ] {
+        assert!(ready.contains(&expected), "{expected} missing from {ready}");
+    }
 }
 
 mod reqwest {

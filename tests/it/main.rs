@@ -14,6 +14,7 @@ mod bad_input;
 mod cli;
 mod fuzz;
 mod grpc_web;
+mod import_authjs;
 mod load;
 mod oauth;
 mod outage;

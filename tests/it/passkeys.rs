@@ -24,12 +24,23 @@ pub async fn add_passkey(
     session_token: &str,
     name: &str,
 ) -> pb::Passkey {
+    add_passkey_edited(client, authenticator, session_token, name, |credential| credential).await
+}
+
+/// `add_passkey`, with the credential JSON changed by `edit` on its way to the server.
+pub async fn add_passkey_edited(
+    client: &mut PasskeyServiceClient<Channel>,
+    authenticator: &mut TestPasskey,
+    session_token: &str,
+    name: &str,
+    edit: impl FnOnce(String) -> String,
+) -> pb::Passkey {
     let start = client
         .start_passkey_registration(bearer(pb::StartPasskeyRegistrationRequest {}, session_token))
         .await
         .unwrap()
         .into_inner();
-    let credential_json = authenticator.create(&start.options_json);
+    let credential_json = edit(authenticator.create(&start.options_json));
     client
         .finish_passkey_registration(bearer(
             pb::FinishPasskeyRegistrationRequest { ceremony_id: start.ceremony_id, credential_json, name: name.into() },
@@ -40,6 +51,17 @@ pub async fn add_passkey(
         .into_inner()
         .passkey
         .unwrap()
+}
+
+/// Renames one of the caller's passkeys and returns it.
+async fn rename_passkey(
+    client: &mut PasskeyServiceClient<Channel>,
+    session_token: &str,
+    passkey_id: &str,
+    name: &str,
+) -> pb::Passkey {
+    let request = pb::RenamePasskeyRequest { passkey_id: passkey_id.into(), name: name.into() };
+    client.rename_passkey(bearer(request, session_token)).await.unwrap().into_inner().passkey.unwrap()
 }
 
 /// Creates a passwordless account through a full sign-up ceremony, started through `start_on`
@@ -140,16 +162,7 @@ async fn add_passkey_sign_in_and_manage(backend: Backend) {
     assert_eq!(stored[0].counter, 2, "two sign-ins, each counted");
 
     // Rename, then delete (allowed: the password remains).
-    let renamed = client
-        .rename_passkey(bearer(
-            pb::RenamePasskeyRequest { passkey_id: added.id.clone(), name: "Work laptop".into() },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .passkey
-        .unwrap();
+    let renamed = rename_passkey(&mut client, &token, &added.id, "Work laptop").await;
     assert_eq!(renamed.name, "Work laptop");
     client.delete_passkey(bearer(pb::DeletePasskeyRequest { passkey_id: added.id.clone() }, &token)).await.unwrap();
     let listed = client.list_passkeys(bearer(pb::ListPasskeysRequest::default(), &token)).await.unwrap().into_inner();
@@ -378,5 +391,67 @@ async fn options_and_credentials_use_the_webauthn_l3_json_forms() {
         well_known["origins"],
         serde_json::json!([crate::common::PASSKEY_ORIGIN, crate::common::RELATED_ORIGIN])
     );
+    server.stop().await;
+}
+
+/// Rewrites a registration's attestation as a passkey provider sends it: `none` attestation
+/// (synced passkeys have no attestation statement) and the provider's AAGUID in authData.
+fn with_provider_aaguid(credential_json: &str, aaguid: uuid::Uuid) -> String {
+    use serde_cbor_2::Value as Cbor;
+    let mut credential: Value = serde_json::from_str(credential_json).unwrap();
+    let object = URL_SAFE_NO_PAD.decode(credential["response"]["attestationObject"].as_str().unwrap()).unwrap();
+    let Cbor::Map(map) = serde_cbor_2::from_slice::<Cbor>(&object).unwrap() else { panic!("not a CBOR map") };
+    let mut auth_data = map
+        .iter()
+        .find_map(|(key, value)| match (key, value) {
+            (Cbor::Text(key), Cbor::Bytes(bytes)) if key == "authData" => Some(bytes.clone()),
+            _ => None,
+        })
+        .unwrap();
+    // rpIdHash (32) ‖ flags (1) ‖ signCount (4) ‖ AAGUID (16) ‖ …
+    auth_data[37..53].copy_from_slice(aaguid.as_bytes());
+    let rewritten = Cbor::Map(
+        [
+            (Cbor::Text("fmt".into()), Cbor::Text("none".into())),
+            (Cbor::Text("attStmt".into()), Cbor::Map(Default::default())),
+            (Cbor::Text("authData".into()), Cbor::Bytes(auth_data)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    credential["response"]["attestationObject"] =
+        URL_SAFE_NO_PAD.encode(serde_cbor_2::to_vec(&rewritten).unwrap()).into();
+    credential.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unnamed_passkey_is_named_after_its_provider() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let mut auth = server.auth().await;
+    let mut client = passkeys(&server).await;
+    let token = register(&mut auth, "provider-name@example.com").await.session_token;
+    let google = uuid::Uuid::parse_str("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4").unwrap();
+
+    let named = add_passkey_edited(&mut client, &mut TestPasskey::new(), &token, "", |credential| {
+        with_provider_aaguid(&credential, google)
+    })
+    .await;
+    assert_eq!(named.aaguid, google.hyphenated().to_string());
+    assert_eq!(
+        (named.name.as_str(), named.provider_name.as_str()),
+        ("Google Password Manager", "Google Password Manager")
+    );
+
+    // An AAGUID nobody lists (SoftPasskey's is all zeros): a dated name, no provider.
+    let unknown = add_passkey(&mut client, &mut TestPasskey::new(), &token, "").await;
+    assert!(unknown.name.starts_with("Passkey added "), "{}", unknown.name);
+    assert_eq!((unknown.aaguid.as_str(), unknown.provider_name.as_str()), ("", ""));
+
+    // A name the user gives wins; the provider is still reported, also when listing.
+    let renamed = rename_passkey(&mut client, &token, &named.id, "Work phone").await;
+    assert_eq!((renamed.name.as_str(), renamed.provider_name.as_str()), ("Work phone", "Google Password Manager"));
+    let listed =
+        client.list_passkeys(bearer(pb::ListPasskeysRequest::default(), &token)).await.unwrap().into_inner().passkeys;
+    assert!(listed.iter().any(|p| p.id == named.id && p.provider_name == "Google Password Manager"));
     server.stop().await;
 }

@@ -37,13 +37,61 @@ async fn signin_page_can_be_turned_off() {
     let server = TestServer::start_with(Backend::Sqlite, |config| config.signin_page = false).await;
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{}{path}", server.base_url())).send();
-    // Answered like any path nothing serves.
-    let unknown = get("/no-such-page").await.unwrap().status();
-    assert!(unknown.is_client_error());
-    for path in ["/signin", "/signin/app.js"] {
-        assert_eq!(get(path).await.unwrap().status(), unknown, "{path} is served although signin_page is off");
+    for path in ["/signin", "/signin/app.js", "/no-such-page"] {
+        assert_eq!(get(path).await.unwrap().status(), 404, "{path} is served although signin_page is off");
     }
+    // `/` says what this is instead of redirecting to a page that is not there.
+    let root = get("/").await.unwrap();
+    assert_eq!(root.status(), 200);
+    assert!(root.text().await.unwrap().contains("Keyward is running"));
     // The rest of the HTTP side is unaffected.
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_redirects_to_signin_and_unknown_paths_are_404() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let root = http.get(format!("{}/", server.base_url())).send().await.unwrap();
+    assert!(root.status().is_redirection(), "{}", root.status());
+    assert_eq!(root.headers()["location"], "/signin");
+
+    // Plain HTTP to a path nothing serves, or a browser's GET of an RPC path: 404, not tonic-web's 400.
+    for path in ["/no-such-page", "/keyward.v1.AuthService/Login", "/.well-known/nothing"] {
+        let response = http.get(format!("{}{path}", server.base_url())).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    // A grpc-web call of a method nobody serves is still a gRPC answer: UNIMPLEMENTED.
+    let call = http
+        .post(format!("{}/keyward.v1.NoSuchService/Nothing", server.base_url()))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .body(vec![0u8, 0, 0, 0, 0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 200);
+    assert_eq!(call.headers()["grpc-status"], "12");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signin_config_lists_the_origins_return_to_may_lead_to() {
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.cors_allowed_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let response = reqwest::get(format!("{}/signin/config.json", server.base_url())).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    let mut expected = vec![
+        "https://app.example.com".to_owned(),
+        crate::common::PASSKEY_ORIGIN.to_owned(),
+        crate::common::RELATED_ORIGIN.to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(body, serde_json::json!({ "returnToOrigins": expected }));
     server.stop().await;
 }

@@ -3,7 +3,7 @@
 import grpc
 import pytest
 
-from keyward_client import KeywardClient, KeywardError
+from keyward_client import ErrorReason, KeywardClient, KeywardError
 
 PASSWORD = "violet-otter-lamp-93"
 
@@ -38,6 +38,9 @@ def test_wrong_password_is_invalid_credentials(client: KeywardClient, email: str
         client.login(email, "not-the-password-42")
     assert raised.value.code == grpc.StatusCode.UNAUTHENTICATED
     assert raised.value.reason == "INVALID_CREDENTIALS"
+    assert raised.value.error_reason == ErrorReason.INVALID_CREDENTIALS
+    assert raised.value.has_reason(ErrorReason.INVALID_CREDENTIALS, ErrorReason.OVERLOADED)
+    assert not raised.value.has_reason(ErrorReason.EMAIL_TAKEN)
 
     # An unknown email fails the same way: no hint that the account exists.
     with pytest.raises(KeywardError) as unknown:
@@ -94,3 +97,10 @@ def test_generated_stubs_through_call(client: KeywardClient, email: str) -> None
     with pytest.raises(KeywardError) as raised:
         client.call(client.passkeys.DeletePasskey, passkey_pb2.DeletePasskeyRequest(passkey_id="no-such-id"))
     assert (raised.value.code, raised.value.reason) == (grpc.StatusCode.NOT_FOUND, "PASSKEY_NOT_FOUND")
+
+
+def test_a_reason_from_a_newer_server_is_kept_as_a_string() -> None:
+    error = KeywardError(code=grpc.StatusCode.FAILED_PRECONDITION, message="m", reason="SOMETHING_NEW")
+    assert error.reason == "SOMETHING_NEW"
+    assert error.error_reason == ErrorReason.ERROR_REASON_UNSPECIFIED
+    assert not error.has_reason(ErrorReason.ERROR_REASON_UNSPECIFIED)

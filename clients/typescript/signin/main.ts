@@ -24,7 +24,8 @@ import {
   startProviderSignIn,
   webauthnAvailable,
 } from "../src/index.js";
-import { describeError } from "./messages.js";
+import { describeError, violatedField } from "./messages.js";
+import { allowedReturnTo } from "./return-to.js";
 
 const client = createKeywardClient({ baseUrl: location.origin });
 /** Where providers send the browser back: this page. Add it to the server's `oauth.redirect_uris`. */
@@ -45,25 +46,73 @@ function say(message: string) {
   status.textContent = message;
 }
 
-function fail(error: unknown) {
+/**
+ * Shows what went wrong: next to the field it is about (aria-invalid, aria-describedby, focus on
+ * the field) when the failure names a field of `form`, else in the alert box, which gets focus.
+ */
+function fail(error: unknown, form?: HTMLFormElement | null) {
   status.textContent = "";
+  const field = violatedField(error);
+  const input = field ? form?.querySelector<HTMLInputElement>(`input[name="${field}"]`) : null;
+  if (input) {
+    showFieldError(input, describeError(error));
+    return;
+  }
   errorBox.textContent = describeError(error);
   errorBox.hidden = false;
+  errorBox.focus();
+}
+
+let fieldErrors = 0;
+function showFieldError(input: HTMLInputElement, message: string) {
+  if (!input.id) input.id = `field-${++fieldErrors}`;
+  const id = `${input.id}-error`;
+  let note = document.getElementById(id);
+  if (!note) {
+    note = document.createElement("p");
+    note.id = id;
+    note.className = "field-error";
+    input.insertAdjacentElement("afterend", note);
+  }
+  note.textContent = message;
+  note.hidden = false;
+  input.setAttribute("aria-invalid", "true");
+  const describedBy = (input.getAttribute("aria-describedby") ?? "").split(/\s+/).filter(Boolean);
+  if (!describedBy.includes(id)) input.setAttribute("aria-describedby", [id, ...describedBy].join(" "));
+  input.focus();
+}
+
+function clearFieldErrors(form: HTMLFormElement | null | undefined) {
+  for (const input of form?.querySelectorAll<HTMLInputElement>("input[aria-invalid]") ?? []) {
+    const id = `${input.id}-error`;
+    input.removeAttribute("aria-invalid");
+    const rest = (input.getAttribute("aria-describedby") ?? "").split(/\s+/).filter((ref) => ref && ref !== id);
+    if (rest.length) input.setAttribute("aria-describedby", rest.join(" "));
+    else input.removeAttribute("aria-describedby");
+    const note = document.getElementById(id);
+    if (note) note.hidden = true;
+  }
 }
 
 function isAbort(error: unknown): boolean {
   return error instanceof Error && (error.name === "AbortError" || (error as { kind?: string }).kind === "AbortError");
 }
 
-/** Runs `action` with `button` disabled, reporting failures in the alert box. */
+/**
+ * Runs `action` with `button` disabled. Afterwards focus is on the outcome: the first field the
+ * failure names, the alert box, or the status message, so a screen reader says what happened.
+ */
 async function busy(button: HTMLButtonElement | null, action: () => Promise<void>) {
   // A new attempt clears the last outcome, so what shows is always about this one.
   say("");
+  const form = button?.closest("form");
+  clearFieldErrors(form);
   if (button) button.disabled = true;
   try {
     await action();
+    if (status.textContent) status.focus();
   } catch (error) {
-    if (!isAbort(error)) fail(error);
+    if (!isAbort(error)) fail(error, form);
   } finally {
     if (button) button.disabled = false;
   }
@@ -105,6 +154,32 @@ function webAuthnUser(keywardUserId: string): WebAuthnUser | undefined {
 
 let current: GetSessionResponse | undefined;
 
+// `?return_to=`: where the app that sent the user here wants them back. Kept in sessionStorage
+// across a provider round-trip (providers come back to this page's exact redirect URI).
+const RETURN_TO_KEY = "keyward.return-to";
+let returnTo: URL | undefined;
+
+async function loadReturnTo() {
+  const requested = new URL(location.href).searchParams.get("return_to") ?? sessionStorage.getItem(RETURN_TO_KEY);
+  sessionStorage.removeItem(RETURN_TO_KEY);
+  if (!requested) return;
+  const response = await fetch("/signin/config.json", { cache: "no-cache" });
+  const { returnToOrigins } = (await response.json()) as { returnToOrigins: string[] };
+  returnTo = allowedReturnTo(requested, location.origin, returnToOrigins);
+  const note = $("return-note");
+  note.textContent = returnTo
+    ? `After signing in you will go back to ${returnTo.host}.`
+    : "The link that brought you here asked to send you on to an address this server does not allow, so you will stay on this page.";
+  note.hidden = false;
+}
+
+/** Once signed in: back to the app when it asked for that (and it is allowed). True when leaving. */
+function leaveIfReturning(): boolean {
+  if (!returnTo || !current?.user) return false;
+  location.assign(returnTo.href);
+  return true;
+}
+
 function formatTime(time: Timestamp | undefined): string {
   if (!time) return "never";
   return new Date(Number(time.seconds) * 1000).toLocaleString();
@@ -137,8 +212,6 @@ async function showSignedIn(session: GetSessionResponse) {
   $("session-name").textContent = user.name || "—";
   $<HTMLInputElement>("profile-name").value = user.name;
   $("session-password").textContent = user.hasPassword ? "set" : "not set";
-  $("session-user-id").textContent = user.id;
-  $("session-id").textContent = session.session?.id ?? "";
   const ends = [session.session?.idleExpireTime, session.session?.expireTime]
     .filter((t): t is Timestamp => !!t)
     .sort((a, b) => Number(a.seconds - b.seconds))[0];
@@ -169,6 +242,7 @@ async function startPasskeyAutofill() {
 async function afterPasskeySignIn(user: WebAuthnUser) {
   rememberRpId(user);
   await refresh();
+  if (leaveIfReturning()) return;
   if (current?.user) {
     say(`Signed in with a passkey as ${current.user.email}.`);
     // Keep what the authenticator shows in step with the account.
@@ -199,7 +273,9 @@ function passkeyItem(passkey: Passkey): HTMLLIElement {
   name.textContent = passkey.name;
   const meta = document.createElement("span");
   meta.className = "meta";
-  meta.textContent = `Added ${formatTime(passkey.createTime)} · last used ${formatTime(passkey.lastUsedTime)}${
+  // The provider the AAGUID names ("iCloud Keychain"), unless the passkey is already named so.
+  const provider = passkey.providerName && passkey.providerName !== passkey.name ? `${passkey.providerName} · ` : "";
+  meta.textContent = `${provider}Added ${formatTime(passkey.createTime)} · last used ${formatTime(passkey.lastUsedTime)}${
     passkey.backedUp ? " · synced" : ""
   }`;
   const rename = button(`Rename`, `Rename passkey ${passkey.name}`);
@@ -261,7 +337,10 @@ async function loadProviders() {
       go.textContent = provider.displayName;
       go.className = "secondary";
       go.addEventListener("click", () =>
-        busy(go, async () => location.assign(await startProviderSignIn(client, provider.id, { redirectUri: REDIRECT_URI }))),
+        busy(go, async () => {
+          if (returnTo) sessionStorage.setItem(RETURN_TO_KEY, returnTo.href);
+          location.assign(await startProviderSignIn(client, provider.id, { redirectUri: REDIRECT_URI }));
+        }),
       );
       item.append(go);
       return item;
@@ -286,6 +365,7 @@ function bind() {
         .signedIn;
       signinForm.reset();
       await refresh();
+      if (leaveIfReturning()) return;
       say(`Signed in as ${signedIn?.user?.email ?? "you"}.`);
       void offerPasskeyUpgrade();
     });
@@ -313,6 +393,7 @@ function bind() {
       });
       signupForm.reset();
       await refresh();
+      if (leaveIfReturning()) return;
       say(`Welcome! Your account ${response.signedIn?.user?.email ?? ""} is ready.`);
     });
   });
@@ -325,6 +406,7 @@ function bind() {
       rememberRpId(result);
       signupForm.reset();
       await refresh();
+      if (leaveIfReturning()) return;
       say(`Welcome! Your account ${result.signedIn.user?.email ?? ""} is ready, with a passkey and no password.`);
     }),
   );
@@ -394,6 +476,7 @@ async function finishProviderCallback() {
     const result = await finishProviderSignIn(client, url);
     const provider = result?.account?.provider ?? "the provider";
     await refresh();
+    if (leaveIfReturning()) return;
     say(result?.userCreated ? `Welcome! Your account was created with ${provider}.` : `Signed in with ${provider}.`);
   } catch (error) {
     fail(error);
@@ -402,8 +485,11 @@ async function finishProviderCallback() {
 
 async function start() {
   bind();
+  await loadReturnTo().catch(fail);
   await finishProviderCallback();
   await refresh();
+  // Already signed in (another tab, an earlier visit): straight back to the app.
+  leaveIfReturning();
 }
 
 void start();

@@ -2,18 +2,30 @@
 // browser's WebAuthn refusals, and transport failures.
 
 import { Code } from "@connectrpc/connect";
-import { KeywardError, PasskeyCeremonyError, ProviderStateMismatchError } from "../src/index.js";
+import { type ErrorReasonName, KeywardError, PasskeyCeremonyError, ProviderStateMismatchError } from "../src/index.js";
 
-const FIELD_LABELS: Record<string, string> = {
-  email: "Email",
-  password: "Password",
-  name: "Name",
-  new_password: "New password",
-  current_password: "Current password",
+/** What to say for a required field left empty, by proto field name. */
+const REQUIRED_MESSAGES: Record<string, string> = {
+  email: "Enter your email address.",
+  password: "Enter a password.",
+  name: "Enter a name.",
+  new_password: "Enter a new password.",
+  current_password: "Enter your current password.",
 };
 
-/** Fixed texts per reason; `null` means "use the server's field description". */
-export const REASON_MESSAGES: Record<string, string | null> = {
+/** The server's field description ("password must be at least 8 characters") as a sentence. */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  if (!trimmed) return "This value was not accepted.";
+  const capitalised = trimmed[0]!.toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capitalised) ? capitalised : `${capitalised}.`;
+}
+
+/**
+ * Fixed texts per reason; `null` means "the server's field description, as a sentence". Typed
+ * against the published enum: a reason without a message fails `tsc`.
+ */
+export const REASON_MESSAGES: Record<ErrorReasonName, string | null> = {
   INVALID_CREDENTIALS: "That email and password don't match an account. Check both and try again.",
   EMAIL_TAKEN: "An account with this email already exists. Sign in instead.",
   INVALID_EMAIL: "Enter a valid email address, like name@example.com.",
@@ -79,6 +91,11 @@ const CEREMONY_MESSAGES: Record<string, string> = {
   AbortError: "The passkey request was cancelled.",
 };
 
+/** The request field a failure is about, when it names one (a BadRequest violation). */
+export function violatedField(error: unknown): string | undefined {
+  return error instanceof KeywardError ? error.fieldViolations[0]?.field : undefined;
+}
+
 /** A sentence for the user about `error`. */
 export function describeError(error: unknown): string {
   if (error instanceof PasskeyCeremonyError) {
@@ -103,13 +120,14 @@ export function describeError(error: unknown): string {
         return `Keyward refused the request: ${error.rawMessage}`;
     }
   }
-  const fixed = REASON_MESSAGES[error.reason];
+  const fixed = (REASON_MESSAGES as Record<string, string | null | undefined>)[error.reason];
   if (fixed) return fixed;
   const violation = error.fieldViolations[0];
   if (violation) {
-    const label = FIELD_LABELS[violation.field] ?? violation.field;
-    if (error.reason === "FIELD_REQUIRED") return `${label} is required.`;
-    return `${label}: ${violation.description}`;
+    if (error.reason === "FIELD_REQUIRED") {
+      return REQUIRED_MESSAGES[violation.field] ?? `Fill in the ${violation.field.replace(/_/g, " ")}.`;
+    }
+    return sentence(violation.description);
   }
   return `${error.rawMessage} (${error.reason})`;
 }

@@ -1,7 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, type Interceptor, type Transport, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { KeywardError } from "./errors.js";
+import { keywardErrors } from "./errors.js";
 import { AuthService } from "./gen/keyward/v1/auth_pb.js";
 import { OAuthService } from "./gen/keyward/v1/oauth_pb.js";
 import { PasskeyService } from "./gen/keyward/v1/passkey_pb.js";
@@ -38,15 +38,6 @@ export interface KeywardClient {
   service<S extends DescService>(service: S): Client<S>;
 }
 
-/** Rethrows every failure as a KeywardError, so callers can read `reason`. */
-const typedErrors: Interceptor = (next) => async (request) => {
-  try {
-    return await next(request);
-  } catch (error) {
-    throw KeywardError.from(error);
-  }
-};
-
 export function createKeywardClient(options: KeywardClientOptions): KeywardClient {
   const credentials = options.credentials ?? "include";
   const baseFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -58,7 +49,7 @@ export function createKeywardClient(options: KeywardClientOptions): KeywardClien
   const transport = createGrpcWebTransport({
     baseUrl: options.baseUrl,
     fetch: (input, init) => baseFetch(input, { ...init, credentials }),
-    interceptors: [typedErrors, bearer, ...(options.interceptors ?? [])],
+    interceptors: [keywardErrors, bearer, ...(options.interceptors ?? [])],
     ...(options.timeoutMs === undefined ? {} : { defaultTimeoutMs: options.timeoutMs }),
   });
   return {

@@ -1,16 +1,9 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import { ERROR_DOMAIN, type ErrorReasonName, type FieldViolation, type KeywardCallError, type Reason } from "./reasons.js";
 
-/** `google.rpc.ErrorInfo.domain` of every error Keyward sends. */
-export const ERROR_DOMAIN = "keyward";
-
-/** One refused request field, from the `google.rpc.BadRequest` detail. */
-export interface FieldViolation {
-  /** The proto field name, e.g. `password`. */
-  field: string;
-  /** Safe to show to the end user. */
-  description: string;
-}
+export { ERROR_DOMAIN };
+export type { ErrorReasonName, FieldViolation, KeywardCallError, Reason };
 
 /**
  * A failed Keyward call. `reason` is the `google.rpc.ErrorInfo` reason the server attached
@@ -19,11 +12,11 @@ export interface FieldViolation {
  * from something in front of it; `code` then says what the transport saw (`Unavailable`,
  * `Unknown`, `Unimplemented` for a service this server does not run).
  */
-export class KeywardError extends ConnectError {
+export class KeywardError extends ConnectError implements KeywardCallError {
   // `name` stays "ConnectError": connect recognises its errors by name (a KeywardError thrown by
   // an interceptor must pass through ConnectError.from unchanged) and code that checks
   // `instanceof ConnectError` keeps working.
-  readonly reason: string | undefined;
+  readonly reason: Reason | undefined;
   readonly errorMetadata: Readonly<Record<string, string>>;
   readonly fieldViolations: readonly FieldViolation[];
 
@@ -51,11 +44,20 @@ export class KeywardError extends ConnectError {
 }
 
 /** True when `error` is a KeywardError with one of `reasons`. */
-export function hasReason(error: unknown, ...reasons: string[]): error is KeywardError {
-  return error instanceof KeywardError && error.reason !== undefined && reasons.includes(error.reason);
+export function hasReason(error: unknown, ...reasons: ErrorReasonName[]): error is KeywardError {
+  return error instanceof KeywardError && error.reason !== undefined && (reasons as string[]).includes(error.reason);
 }
 
 /** True when the server does not run the service or method that was called. */
 export function isUnimplemented(error: unknown): boolean {
   return error instanceof ConnectError && error.code === Code.Unimplemented;
 }
+
+/** A transport interceptor that rethrows every failure as a KeywardError, so callers can read `reason`. */
+export const keywardErrors: Interceptor = (next) => async (request) => {
+  try {
+    return await next(request);
+  } catch (error) {
+    throw KeywardError.from(error);
+  }
+};

@@ -1,7 +1,12 @@
+// @keyward/client: the grpc-web client, passkey helpers and typed errors, for browsers and Node.
+// Server-side helpers are in @keyward/client/server, React session hooks in @keyward/client/react.
 export { createKeywardClient } from "./client.js";
 export type { KeywardClient, KeywardClientOptions } from "./client.js";
-export { ERROR_DOMAIN, KeywardError, hasReason, isUnimplemented } from "./errors.js";
-export type { FieldViolation } from "./errors.js";
+export { SESSION_COOKIE_NAME } from "./cookie.js";
+export { ERROR_DOMAIN, KeywardError, hasReason, isUnimplemented, keywardErrors } from "./errors.js";
+export type { ErrorReasonName, FieldViolation, KeywardCallError, Reason } from "./errors.js";
+export { toSessionData } from "./session.js";
+export type { SessionData, SessionInfo, SessionUser } from "./session.js";
 export {
   PasskeyCeremonyError,
   UNKNOWN_CREDENTIAL_REASONS,
@@ -35,6 +40,7 @@ export {
 export type { StartProviderSignInOptions } from "./providers.js";
 export { base64urlToBytes, bytesToBase64url, credentialToJSON, webauthnAvailable } from "./webauthn.js";
 export * from "./gen/keyward/v1/auth_pb.js";
+export * from "./gen/keyward/v1/error_reason_pb.js";
 export * from "./gen/keyward/v1/oauth_pb.js";
 export * from "./gen/keyward/v1/passkey_pb.js";
 export * from "./gen/keyward/v1/resources_pb.js";

@@ -31,7 +31,7 @@ export function keywardBin() {
 }
 
 /** A port that was free a moment ago. */
-async function freePort() {
+export async function freePort() {
   const server = createNetServer();
   await new Promise((done) => server.listen(0, "127.0.0.1", done));
   const { port } = server.address();
@@ -93,10 +93,11 @@ export async function startKeyward(env = {}) {
   };
 }
 
-/** Chromium with a fresh profile; returns its one browser context. */
-export async function launchBrowser() {
+/** Chromium with a fresh profile; returns its one browser context (`options`: Playwright's). */
+export async function launchBrowser(options = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), "keyward-chromium-"));
   const context = await chromium.launchPersistentContext(userDataDir, {
+    ...options,
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
     headless: true,
     args: [
@@ -196,18 +197,19 @@ export async function nodeClient() {
 }
 
 /**
- * A client that calls Keyward from the test process with the browser's session cookie, as the
- * browser would: the independent check of what the page claims.
+ * A client that calls Keyward (at `keywardUrl`, default `origin`) from the test process with the
+ * browser's session cookie for `origin`, as the browser would: the independent check of what the
+ * page claims.
  */
-export async function clientWithBrowserCookie(context, origin) {
-  const { createKeywardClient } = await nodeClient();
+export async function clientWithBrowserCookie(context, origin, keywardUrl = origin) {
+  const { createKeywardClient, SESSION_COOKIE_NAME } = await nodeClient();
   const cookies = await context.cookies(origin);
-  const session = cookies.find((cookie) => cookie.name === "keyward_session");
+  const session = cookies.find((cookie) => cookie.name === SESSION_COOKIE_NAME);
   return createKeywardClient({
-    baseUrl: origin,
+    baseUrl: keywardUrl,
     interceptors: [
       (next) => (request) => {
-        if (session) request.header.set("cookie", `keyward_session=${session.value}`);
+        if (session) request.header.set("cookie", `${SESSION_COOKIE_NAME}=${session.value}`);
         return next(request);
       },
     ],

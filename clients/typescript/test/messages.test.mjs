@@ -1,23 +1,33 @@
-// Every ErrorInfo reason the server can send has its own sentence on the sign-in page: the
-// reasons are read from the Rust source that decides them (src/grpc/status.rs, src/error.rs).
+// Every reason in the published enum (proto/keyward/v1/error_reason.proto, which the server's
+// table test pins to what it sends) has its own sentence on the sign-in page, and the page has no
+// message for a reason that does not exist. `tsc` enforces the first half through the
+// `Record<ErrorReasonName, …>` type; this checks the built page's table at run time as well.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { importTs, repoRoot } from "./harness.mjs";
 
-function serverReasons() {
-  const status = readFileSync(join(repoRoot, "src", "grpc", "status.rs"), "utf8");
-  const errors = readFileSync(join(repoRoot, "src", "error.rs"), "utf8");
-  const reasons = new Set([...status.matchAll(/"([A-Z][A-Z0-9_]{2,})"/g)].map((m) => m[1]));
-  for (const m of errors.matchAll(/=> "([A-Z][A-Z0-9_]{2,})"/g)) reasons.add(m[1]);
-  return [...reasons].sort();
+function publishedReasons() {
+  const proto = readFileSync(join(repoRoot, "proto", "keyward", "v1", "error_reason.proto"), "utf8");
+  return [...proto.matchAll(/^\s+([A-Z][A-Z0-9_]+) = \d+;/gm)]
+    .map((m) => m[1])
+    .filter((name) => name !== "ERROR_REASON_UNSPECIFIED")
+    .sort();
 }
 
-test("every reason the server sends has a message on the sign-in page", async () => {
+test("every published reason has a message on the sign-in page, and no other", async () => {
   const { REASON_MESSAGES } = await importTs("signin/messages.ts");
-  const reasons = serverReasons();
-  assert.ok(reasons.length > 40, `found only ${reasons.length} reasons: the source layout changed`);
-  const missing = reasons.filter((reason) => !(reason in REASON_MESSAGES));
-  assert.deepEqual(missing, [], "reasons without a message in clients/typescript/signin/messages.ts");
+  const reasons = publishedReasons();
+  assert.ok(reasons.length > 40, `found only ${reasons.length} reasons: the proto layout changed`);
+  assert.deepEqual(Object.keys(REASON_MESSAGES).sort(), reasons);
+});
+
+test("the generated enum names are the wire strings", async () => {
+  const { ErrorReason } = await importTs("src/index.ts");
+  assert.equal(ErrorReason[ErrorReason.INVALID_CREDENTIALS], "INVALID_CREDENTIALS");
+  assert.deepEqual(
+    Object.keys(ErrorReason).filter((key) => Number.isNaN(Number(key)) && key !== "ERROR_REASON_UNSPECIFIED").sort(),
+    publishedReasons(),
+  );
 });

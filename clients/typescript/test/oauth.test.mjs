@@ -126,3 +126,16 @@ test("sign up and sign in with a provider button; a forged callback is stopped",
   assert.equal((await rejection(async () => (await asBrowser()).auth.getSession({}))).reason, "NOT_SIGNED_IN");
   await shot("forged-callback-refused");
 });
+
+test("return_to survives the round-trip to the provider", async (t) => {
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.context.newPage();
+  // The provider sends the browser back to /signin exactly (a registered redirect URI), without
+  // the query: the page kept return_to for this tab and follows it once signed in.
+  await page.goto(`${keyward.origin}/signin?return_to=${encodeURIComponent("/healthz?after=github")}`);
+  await page.locator("#return-note").filter({ hasText: "go back to" }).waitFor();
+  await page.getByRole("button", { name: "Continue with GitHub" }).click();
+  await page.waitForURL(`${keyward.origin}/healthz?after=github`);
+  assert.equal((await (await clientWithBrowserCookie(browser.context, keyward.origin)).auth.getSession({})).user.email, GITHUB_EMAIL);
+});

@@ -3,11 +3,13 @@
 // and independently from this process with the browser's own session cookie (GetSession,
 // ListPasskeys). Screenshots of every step land in test-artifacts/e2e/<scenario>/.
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import {
   addVirtualAuthenticator,
   clientWithBrowserCookie,
   launchBrowser,
+  nodeClient,
   rejection,
   screenshotter,
   startKeyward,
@@ -65,6 +67,17 @@ async function expectError(page, pattern) {
   await page.locator("#error").filter({ hasText: pattern }).waitFor();
   assert.match(await page.locator("#error").textContent(), pattern);
 }
+/** The field `id` is marked invalid, described by its message (matching `pattern`), and focused. */
+async function expectFieldError(page, id, pattern) {
+  const note = page.locator(`#${id}-error`);
+  await note.filter({ hasText: pattern }).waitFor();
+  assert.match(await note.textContent(), pattern);
+  const input = page.locator(`#${id}`);
+  assert.equal(await input.getAttribute("aria-invalid"), "true");
+  assert.ok((await input.getAttribute("aria-describedby")).split(" ").includes(`${id}-error`));
+  assert.equal(await page.evaluate(() => document.activeElement?.id), id, "focus is on the invalid field");
+  assert.equal(await page.locator("#error").isVisible(), false, "a field error is shown at the field, not in the alert box");
+}
 async function expectSignedOut(page) {
   await page.locator("#signed-out").waitFor();
   assert.equal(await page.locator("#signed-in").isVisible(), false);
@@ -79,16 +92,23 @@ test("password sign-up, sign-in and every error the forms can meet", async (t) =
   assert.equal(await page.locator("#providers").isVisible(), false);
   await shot("signed-out");
 
-  // A common password is refused with the reason's message, next to nothing created.
+  // A common password is refused next to the field, with the reason's message; focus goes to
+  // the field, which says it is invalid and what is wrong (aria-invalid, aria-describedby).
   await page.locator("#signup-email").fill(email);
   await page.locator("#signup-password").fill("password12345678");
   await page.getByRole("button", { name: "Create account", exact: true }).click();
-  await expectError(page, /too common or too easy to guess/);
+  await expectFieldError(page, "signup-password", /too common or too easy to guess/);
   await shot("password-too-common");
-  // Field reasons without a fixed sentence show the server's description under the field's label.
+  // Field reasons without a fixed message: the server's description, as a sentence.
   await page.locator("#signup-password").fill("short1");
   await page.getByRole("button", { name: "Create account", exact: true }).click();
-  await expectError(page, /^Password: .*15/);
+  await expectFieldError(page, "signup-password", /^Password must be at least 15 characters\.$/);
+  // An empty required field, in the other field of the form.
+  await page.locator("#signup-email").fill("");
+  await page.getByRole("button", { name: "Create account", exact: true }).click();
+  await expectFieldError(page, "signup-email", /^Enter your email address\.$/);
+  assert.equal(await page.locator("#signup-password").getAttribute("aria-invalid"), null, "the last attempt's error was cleared");
+  await page.locator("#signup-email").fill(email);
 
   await page.locator("#signup-name").fill("Ada Lovelace");
   await page.locator("#signup-password").fill(PASSWORD);
@@ -100,7 +120,9 @@ test("password sign-up, sign-in and every error the forms can meet", async (t) =
   await shot("signed-up");
   const session = await (await keywardAsBrowser()).auth.getSession({});
   assert.equal(session.user.email, email);
-  assert.equal(await page.locator("#session-id").textContent(), session.session.id);
+  // The page shows the account, never raw user or session ids.
+  const shown = await page.locator("main").innerText();
+  assert.ok(!shown.includes(session.user.id) && !shown.includes(session.session.id), "raw ids on the page");
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await expectSignedOut(page);
@@ -119,11 +141,14 @@ test("password sign-up, sign-in and every error the forms can meet", async (t) =
   await page.locator("#signin-password").fill("not-the-password-42");
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expectError(page, /don't match an account/);
+  // Not about one field: the alert box says it and has focus.
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "error");
   await shot("wrong-password");
 
   await page.locator("#signin-password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expectStatus(page, new RegExp(`Signed in as ${escape(email)}`));
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "status", "focus is on the outcome");
   await shot("signed-in");
   const again = await (await keywardAsBrowser()).auth.getSession({});
   assert.equal(again.user.id, session.user.id);
@@ -325,3 +350,47 @@ async function waitUntil(condition, message, timeoutMs = 10_000) {
 function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+test("return_to: signed in, the user lands back in the allowed app; other addresses are refused", async (t) => {
+  // The app the user came from: a page on an origin the server allows (cors_allowed_origins).
+  const app = createServer((request, response) => {
+    response.writeHead(200, { "content-type": "text/html" });
+    response.end(`<!doctype html><title>App</title><h1>Back in the app</h1><p id="path">${request.url}</p>`);
+  });
+  await new Promise((done) => app.listen(0, "127.0.0.1", done));
+  t.after(() => app.close());
+  const appOrigin = `http://localhost:${app.address().port}`;
+  const server = await startKeyward({ KEYWARD_CORS_ALLOWED_ORIGINS: appOrigin });
+  t.after(() => server.stop());
+  const { createKeywardClient } = await nodeClient();
+  const email = uniqueEmail("page-return");
+  await createKeywardClient({ baseUrl: server.origin }).auth.register({ email, password: PASSWORD });
+
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.context.newPage();
+  const shot = screenshotter(page, "return-to");
+  const target = `${appOrigin}/welcome?from=signin`;
+  await page.goto(`${server.origin}/signin?return_to=${encodeURIComponent(target)}`);
+  await page.locator("#return-note").filter({ hasText: `go back to localhost:${app.address().port}` }).waitFor();
+  await shot("signin-with-return-to");
+  await page.locator("#signin-email").fill(email);
+  await page.locator("#signin-password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForURL(target);
+  assert.equal(await page.locator("#path").textContent(), "/welcome?from=signin");
+  await shot("back-in-the-app");
+
+  // Already signed in: the page sends the user straight back.
+  await page.goto(`${server.origin}/signin?return_to=${encodeURIComponent(`${appOrigin}/again`)}`);
+  await page.waitForURL(`${appOrigin}/again`);
+
+  // Anywhere else: refused, said so, and the user stays on the page.
+  for (const evil of ["https://evil.example/", "//evil.example/", `${appOrigin}.evil.example/`, "javascript:alert(1)"]) {
+    await page.goto(`${server.origin}/signin?return_to=${encodeURIComponent(evil)}`);
+    await page.locator("#return-note").filter({ hasText: "does not allow" }).waitFor();
+    await page.locator("#signed-in").waitFor();
+    assert.equal(new URL(page.url()).origin, server.origin, `${evil} was followed`);
+  }
+  await shot("refused-return-to");
+});

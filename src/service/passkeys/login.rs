@@ -1,11 +1,10 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential, Uuid};
+use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential};
 
 use super::{
-    CeremonyStart, check_ceremony_id, check_credential_id, kind, parse_credential, public_key_options, rejected,
-    to_json,
+    CeremonyStart, check_ceremony_id, check_credential_id, kind, parse_credential, public_key_options, to_json,
 };
 use crate::{
     config::CounterPolicy,
@@ -73,20 +72,14 @@ impl Services {
         let ceremony = self.finish_ceremony(ceremony_id, kind::LOGIN, None).await?;
         let LoginState { authentication, only_user } = super::ceremony_state(&ceremony)?;
 
-        // WebAuthn L3 §7.2 step 6: a discoverable ceremony (empty allowCredentials) needs the
-        // user handle, and when present it must name the credential's owner. An email-narrowed
-        // ceremony listed the credentials itself, so the handle is optional there.
         let record = self
             .inner
             .store
             .find_authenticator_by_credential_id(&URL_SAFE_NO_PAD.encode(credential.get_credential_id()))
             .await?
             .ok_or(Error::PasskeyUnknown)?;
-        let owner_handle = Uuid::parse_str(&record.user_id).ok();
-        match credential.get_user_unique_id().map(Uuid::from_slice) {
-            Some(Ok(handle)) if Some(handle) == owner_handle => {}
-            None if only_user.is_some() => {}
-            _ => return Err(Error::PasskeyRejected { stage: PasskeyStage::Login, failure: PasskeyFailure::Invalid }),
+        if !super::user_handle_names_owner(&record, credential.get_user_unique_id(), only_user.is_some()) {
+            return Err(Error::PasskeyRejected { stage: PasskeyStage::Login, failure: PasskeyFailure::Invalid });
         }
         if only_user.as_ref().is_some_and(|only| *only != record.user_id) {
             return Err(Error::PasskeyUnknown);
@@ -104,7 +97,7 @@ impl Services {
             .inner
             .webauthn
             .finish_discoverable_authentication_v2(&credential, authentication, &unchecked_counter)
-            .map_err(|err| rejected(PasskeyStage::Login, &err))?;
+            .map_err(|err| self.passkey_rejected(PasskeyStage::Login, &err, &credential.response.client_data_json))?;
 
         let stored_counter = u32::try_from(record.counter).unwrap_or(u32::MAX);
         let presented = result.counter();

@@ -39,10 +39,9 @@ impl Services {
     /// Renames one of the caller's passkeys. Someone else's passkey id answers like an unknown one.
     pub async fn rename_passkey(&self, caller: &Caller, passkey_id: &str, name: &str) -> Result<AuthenticatorRecord> {
         let passkey_id = check_passkey_id(passkey_id)?;
-        if name.trim().is_empty() {
+        let Some(name) = passkey_name("name", name)? else {
             return Err(Error::field("name", FieldReason::Required, "name is required"));
-        }
-        let name = passkey_name("name", name, self.inner.clock.now())?;
+        };
         let renamed = self
             .inner
             .store

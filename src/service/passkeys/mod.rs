@@ -12,13 +12,13 @@ use std::time::Duration;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
-use webauthn_rs::prelude::{Passkey, WebauthnError};
+use webauthn_rs::prelude::{Passkey, Uuid, WebauthnError};
 
 use super::{RequestMeta, Services};
 use crate::{
     config::{Config, CounterPolicy, UserVerification},
     error::{Error, FieldReason, PasskeyFailure, PasskeyStage, Result},
-    store::{CeremonyRecord, NewCeremony},
+    store::{AuthenticatorRecord, CeremonyRecord, NewCeremony},
 };
 
 /// Ceremony kinds: a finish step takes only a ceremony of its own kind.
@@ -29,11 +29,14 @@ mod kind {
 }
 
 /// Passkey policy from config.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PasskeySettings {
     pub user_verification: UserVerification,
     pub counter_policy: CounterPolicy,
     pub ceremony_ttl: Duration,
+    /// The origins ceremonies may come from (webauthn-rs checks them; kept here for the log line
+    /// that explains a mismatch).
+    pub allowed_origins: Vec<String>,
     pub max_per_user: u64,
 }
 
@@ -43,6 +46,7 @@ impl PasskeySettings {
             user_verification: config.passkey_user_verification,
             counter_policy: config.passkey_counter_policy,
             ceremony_ttl: config.ceremony_ttl(),
+            allowed_origins: config.passkey_origins(),
             max_per_user: config.max_passkeys_per_user,
         }
     }
@@ -103,8 +107,24 @@ fn parse_credential<T: DeserializeOwned>(credential_json: &str) -> Result<T> {
     })
 }
 
-/// Maps a webauthn-rs refusal to what the client can act on.
-fn rejected(stage: PasskeyStage, err: &WebauthnError) -> Error {
+/// Longest client-reported origin written to the log.
+const MAX_LOGGED_ORIGIN_CHARS: usize = 200;
+
+/// `origin` from a credential's clientDataJSON, for the log (it is what the browser saw, and
+/// what the operator must add to `rp_origins` if it is theirs).
+fn seen_origin(client_data_json: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct ClientData {
+        origin: String,
+    }
+    let data: ClientData = serde_json::from_slice(client_data_json).ok()?;
+    Some(data.origin.chars().take(MAX_LOGGED_ORIGIN_CHARS).collect())
+}
+
+/// Maps a webauthn-rs refusal to what the client can act on. An origin mismatch is almost always
+/// a configuration gap (the app runs on an origin missing from `rp_origins`), so it is logged
+/// with the origin the browser reported and the allowed list; the client only learns the reason.
+fn rejected(stage: PasskeyStage, err: &WebauthnError, client_data_json: &[u8], allowed_origins: &[String]) -> Error {
     use WebauthnError as W;
     let failure = match err {
         W::InvalidRPOrigin | W::CredentialCrossOrigin => PasskeyFailure::OriginMismatch,
@@ -118,7 +138,16 @@ fn rejected(stage: PasskeyStage, err: &WebauthnError) -> Error {
         | W::AttestationTrustFailure => PasskeyFailure::SignatureInvalid,
         _ => PasskeyFailure::Invalid,
     };
-    tracing::info!(%stage, error = %err, "passkey rejected");
+    if failure == PasskeyFailure::OriginMismatch {
+        tracing::warn!(
+            %stage,
+            origin_seen = ?seen_origin(client_data_json),
+            allowed_origins = ?allowed_origins,
+            "passkey refused: the browser's origin is not in rp_origins (add it there if it is your app's)"
+        );
+    } else {
+        tracing::info!(%stage, error = %err, "passkey rejected");
+    }
     Error::PasskeyRejected { stage, failure }
 }
 
@@ -135,11 +164,49 @@ fn public_key_options(challenge: &impl Serialize) -> Result<serde_json::Value> {
         .ok_or_else(|| Error::internal("challenge without publicKey"))
 }
 
+/// The WebAuthn user handle Keyward registers a user's passkeys with: the user id's 16 UUID
+/// bytes. Users imported with their original ids (Auth.js cuids, integers) get 16 bytes of
+/// SHA-256 of the id instead, marked as a version-8 (custom) UUID: stable, and never a real
+/// UUIDv7 that Keyward could issue to someone else.
+fn user_handle(user_id: &str) -> Uuid {
+    Uuid::parse_str(user_id).unwrap_or_else(|_| {
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("keyward-user-handle:{user_id}").as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest.as_ref()[..16]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    })
+}
+
+/// WebAuthn L3 §7.2 step 6: a discoverable ceremony (empty allowCredentials) needs the user
+/// handle, and when present it must name the credential's owner. An email-narrowed ceremony
+/// (`narrowed`) listed the credentials itself, so the handle is optional there.
+///
+/// Passkeys imported from Auth.js are the exception: `@auth/core` registers every passkey with a
+/// random `user.id` it never stores (it finds the user through the credential id), so the handle
+/// such an authenticator returns is one Keyward has never seen. For those, the owner is the row
+/// found by credential id. That is safe: the user handle is not covered by the assertion
+/// signature, so checking it never authenticated anyone; what does is the signature over
+/// authenticatorData and the hash of clientDataJSON (with this ceremony's challenge) under the
+/// credential's own stored public key, which webauthn-rs verifies for every passkey alike.
+fn user_handle_names_owner(record: &AuthenticatorRecord, presented: Option<&[u8]>, narrowed: bool) -> bool {
+    match presented {
+        None => narrowed,
+        Some(_) if record.imported_from.is_some() => true,
+        Some(handle) => Uuid::from_slice(handle).is_ok_and(|handle| handle == user_handle(&record.user_id)),
+    }
+}
+
 fn credential_id_b64(passkey: &Passkey) -> String {
     URL_SAFE_NO_PAD.encode::<&[u8]>(passkey.cred_id().as_ref())
 }
 
 impl Services {
+    /// `rejected` with this server's allowed origins.
+    fn passkey_rejected(&self, stage: PasskeyStage, err: &WebauthnError, client_data_json: &[u8]) -> Error {
+        rejected(stage, err, client_data_json, &self.inner.passkeys.allowed_origins)
+    }
+
     /// Stores ceremony state under a fresh random id and returns the id.
     async fn begin_ceremony(
         &self,
@@ -186,4 +253,51 @@ impl Services {
 fn ceremony_state<T: DeserializeOwned>(ceremony: &CeremonyRecord) -> Result<T> {
     serde_json::from_str(&ceremony.state)
         .map_err(|err| Error::internal(format_args!("unreadable ceremony state: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Collects what a tracing subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_origin_mismatch_logs_the_origin_seen_and_the_allowed_list() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+        let client_data = br#"{"type":"webauthn.get","challenge":"abc","origin":"http://127.0.0.1:3000"}"#;
+        let allowed = vec!["http://localhost:3000".to_owned(), "https://app.example.com".to_owned()];
+        let err = tracing::subscriber::with_default(subscriber, || {
+            rejected(PasskeyStage::Login, &WebauthnError::InvalidRPOrigin, client_data, &allowed)
+        });
+        assert!(matches!(err, Error::PasskeyRejected { failure: PasskeyFailure::OriginMismatch, .. }));
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        for expected in
+            [r#"origin_seen=Some("http://127.0.0.1:3000")"#, "http://localhost:3000", "https://app.example.com"]
+        {
+            assert!(log.contains(expected), "{expected} missing from {log}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_client_data_is_logged_as_no_origin() {
+        assert_eq!(seen_origin(b"not json"), None);
+        let long = format!(r#"{{"origin":"{}"}}"#, "x".repeat(1000));
+        assert_eq!(seen_origin(long.as_bytes()).map(|origin| origin.len()), Some(MAX_LOGGED_ORIGIN_CHARS));
+    }
 }

@@ -2,15 +2,15 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential, Uuid};
+use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential};
 
 use super::{
     CeremonyStart, check_ceremony_id, check_credential_id, credential_id_b64, kind, parse_credential,
-    public_key_options, rejected, to_json,
+    public_key_options, to_json,
 };
 use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
-    domain::{DisplayName, Email},
+    domain::{DisplayName, Email, passkey_provider_name},
     error::{Error, FieldReason, PasskeyStage, Result},
     service::{Budget, Caller, RequestMeta, Services, SignedIn, audit::kind as audit},
     store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
@@ -33,8 +33,8 @@ struct RegisterState {
     registration: PasskeyRegistration,
 }
 
-/// An optional passkey name from the request: trimmed, bounded, a dated default when empty.
-pub(super) fn passkey_name(field: &'static str, raw: &str, now: DateTime<Utc>) -> Result<String> {
+/// An optional passkey name from the request: trimmed and bounded; None when empty.
+pub(super) fn passkey_name(field: &'static str, raw: &str) -> Result<Option<String>> {
     let name = DisplayName::parse(field, raw)?;
     match name.into_inner() {
         Some(name) if name.chars().count() > MAX_PASSKEY_NAME_CHARS => Err(Error::field(
@@ -42,14 +42,17 @@ pub(super) fn passkey_name(field: &'static str, raw: &str, now: DateTime<Utc>) -
             FieldReason::TooLong,
             format!("name must be at most {MAX_PASSKEY_NAME_CHARS} characters"),
         )),
-        Some(name) => Ok(name),
-        None => Ok(format!("Passkey added {}", now.format("%Y-%m-%d"))),
+        name => Ok(name),
     }
 }
 
-/// The user handle stored in the authenticator: the user id's 16 UUID bytes.
-fn user_handle(user_id: &str) -> Result<Uuid> {
-    Uuid::parse_str(user_id).map_err(|_| Error::internal("user id is not a UUID"))
+/// The name of a passkey the user did not name: its provider's ("iCloud Keychain"), as passkey
+/// lists on the big sites show them, else dated.
+fn default_passkey_name(aaguid: Option<&str>, now: DateTime<Utc>) -> String {
+    match aaguid.and_then(passkey_provider_name) {
+        Some(provider) => provider.to_owned(),
+        None => format!("Passkey added {}", now.format("%Y-%m-%d")),
+    }
 }
 
 impl Services {
@@ -67,7 +70,12 @@ impl Services {
         let (challenge, registration) = self
             .inner
             .webauthn
-            .start_passkey_registration(user_handle(&caller.user.id)?, &caller.user.email, &display, Some(exclude))
+            .start_passkey_registration(
+                super::user_handle(&caller.user.id),
+                &caller.user.email,
+                &display,
+                Some(exclude),
+            )
             .map_err(|err| Error::internal(format_args!("starting passkey registration: {err}")))?;
         let now = self.inner.clock.now();
         let state = self.registration_state(to_json(&RegisterState { registration })?);
@@ -87,14 +95,12 @@ impl Services {
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
         check_credential_id(credential.raw_id.as_ref())?;
         let now = self.inner.clock.now();
-        let name = passkey_name("name", name, now)?;
+        let name = passkey_name("name", name)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::REGISTER, Some(&caller.user.id)).await?;
         let RegisterState { registration } = super::ceremony_state(&ceremony)?;
-        let passkey = self
-            .inner
-            .webauthn
-            .finish_passkey_registration(&credential, &registration)
-            .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
+            self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
+        })?;
         check_credential_id(passkey.cred_id().as_ref())?;
         let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
         let stored =
@@ -118,7 +124,7 @@ impl Services {
         let (challenge, registration) = self
             .inner
             .webauthn
-            .start_passkey_registration(user_handle(&user_id)?, email.as_str(), &display, None)
+            .start_passkey_registration(super::user_handle(&user_id), email.as_str(), &display, None)
             .map_err(|err| Error::internal(format_args!("starting passkey sign-up: {err}")))?;
         let now = self.inner.clock.now();
         let state = SignUpState { registration, user_id, email: email.to_string(), name: name.into_inner() };
@@ -140,14 +146,12 @@ impl Services {
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
         check_credential_id(credential.raw_id.as_ref())?;
         let now = self.inner.clock.now();
-        let name = self::passkey_name("passkey_name", passkey_name, now)?;
+        let name = self::passkey_name("passkey_name", passkey_name)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::SIGN_UP, None).await?;
         let SignUpState { registration, user_id, email, name: user_name } = super::ceremony_state(&ceremony)?;
-        let passkey = self
-            .inner
-            .webauthn
-            .finish_passkey_registration(&credential, &registration)
-            .map_err(|err| rejected(PasskeyStage::Registration, &err))?;
+        let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
+            self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
+        })?;
         check_credential_id(passkey.cred_id().as_ref())?;
         let authenticator = new_authenticator(&user_id, &passkey, &credential, name, now)?;
         let user = NewUser { id: user_id, email, name: user_name, password_hash: None, created_at: now };
@@ -176,7 +180,7 @@ fn new_authenticator(
     user_id: &str,
     passkey: &Passkey,
     response: &RegisterPublicKeyCredential,
-    name: String,
+    name: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<NewAuthenticator> {
     let credential: Credential = passkey.clone().into();
@@ -189,6 +193,8 @@ fn new_authenticator(
         })
         .filter(|list| !list.is_empty())
         .map(|list| list.join(","));
+    let aaguid = attested.as_ref().and_then(|a| a.aaguid).map(|aaguid| aaguid.hyphenated().to_string());
+    let name = name.unwrap_or_else(|| default_passkey_name(aaguid.as_deref(), now));
     Ok(NewAuthenticator {
         id: new_id(),
         credential_id: credential_id_b64(passkey),
@@ -202,10 +208,12 @@ fn new_authenticator(
         credential_backed_up: credential.backup_state,
         backup_eligible: credential.backup_eligible,
         transports,
-        aaguid: attested.and_then(|a| a.aaguid).map(|aaguid| aaguid.hyphenated().to_string()),
+        aaguid,
         passkey: serde_json::to_string(passkey).map_err(Error::internal)?,
         name,
         created_at: now,
+        provider_account_id: None,
+        imported_from: None,
     })
 }
 

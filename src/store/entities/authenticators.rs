@@ -20,6 +20,8 @@ pub struct Model {
     pub name: String,
     pub created_at: DateTimeUtc,
     pub last_used_at: Option<DateTimeUtc>,
+    /// `authjs` for a passkey imported from Auth.js (its user handle is unknown); None for Keyward's own.
+    pub imported_from: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

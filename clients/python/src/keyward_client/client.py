@@ -1,4 +1,5 @@
-"""``KeywardClient``: one channel, the session token as bearer metadata, typed errors."""
+"""``KeywardClient``: one channel, the session token as bearer metadata, typed errors. The
+``grpc.aio`` twin is ``AsyncKeywardClient`` (async_client.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from keyward.v1 import auth_pb2, auth_pb2_grpc, oauth_pb2_grpc, passkey_pb2_grpc
 from keyward_client.errors import KeywardError
 
 Response = TypeVar("Response")
+
+
+def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    """``authorization: Bearer <token>`` call metadata, or none."""
+    return (("authorization", f"Bearer {token}"),) if token else ()
 
 
 class KeywardClient:
@@ -52,8 +58,7 @@ class KeywardClient:
 
     def call(self, method: Callable[..., Response], request: Any, *, token: str | None = None) -> Response:
         """Calls a generated stub method with the bearer token; failures raise KeywardError."""
-        bearer = token or self.token
-        metadata = (("authorization", f"Bearer {bearer}"),) if bearer else ()
+        metadata = bearer_metadata(token or self.token)
         try:
             return method(request, metadata=metadata, timeout=self.timeout)
         except grpc.RpcError as error:
@@ -61,24 +66,27 @@ class KeywardClient:
 
     def register(self, email: str, password: str, name: str = "") -> resources_pb2.SignedIn:
         """Creates a user with a password, signs in and remembers the session token."""
-        response = self.call(self.auth.Register, auth_pb2.RegisterRequest(email=email, password=password, name=name))
+        request = auth_pb2.RegisterRequest(email=email, password=password, name=name)
+        response: auth_pb2.RegisterResponse = self.call(self.auth.Register, request)
         self.token = response.signed_in.session_token
         return response.signed_in
 
     def login(self, email: str, password: str) -> resources_pb2.SignedIn:
         """Signs in with a password and remembers the session token."""
-        response = self.call(self.auth.Login, auth_pb2.LoginRequest(email=email, password=password))
+        response: auth_pb2.LoginResponse = self.call(self.auth.Login, auth_pb2.LoginRequest(email=email, password=password))
         self.token = response.signed_in.session_token
         return response.signed_in
 
     def get_session(self, token: str | None = None) -> auth_pb2.GetSessionResponse:
         """Who is behind ``token`` (default: this client's session)? The authoritative check."""
-        if token:
-            return self.call(self.auth.GetSession, auth_pb2.GetSessionRequest(token=token))
-        return self.call(self.auth.GetSession, auth_pb2.GetSessionRequest())
+        request = auth_pb2.GetSessionRequest(token=token) if token else auth_pb2.GetSessionRequest()
+        response: auth_pb2.GetSessionResponse = self.call(self.auth.GetSession, request)
+        return response
 
     def refresh_session(self) -> auth_pb2.RefreshSessionResponse:
-        return self.call(self.auth.RefreshSession, auth_pb2.RefreshSessionRequest())
+        """A fresh access token for this client's session (needs the session token)."""
+        response: auth_pb2.RefreshSessionResponse = self.call(self.auth.RefreshSession, auth_pb2.RefreshSessionRequest())
+        return response
 
     def logout(self) -> None:
         """Ends this client's session and forgets the token."""

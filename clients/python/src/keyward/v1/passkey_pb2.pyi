@@ -21,7 +21,7 @@ PASSKEY_DEVICE_TYPE_SINGLE_DEVICE: PasskeyDeviceType
 PASSKEY_DEVICE_TYPE_MULTI_DEVICE: PasskeyDeviceType
 
 class Passkey(_message.Message):
-    __slots__ = ("id", "name", "credential_id", "create_time", "last_used_time", "backup_eligible", "backed_up", "device_type", "transports", "aaguid")
+    __slots__ = ("id", "name", "credential_id", "create_time", "last_used_time", "backup_eligible", "backed_up", "device_type", "transports", "aaguid", "provider_name")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,7 @@ class Passkey(_message.Message):
     DEVICE_TYPE_FIELD_NUMBER: _ClassVar[int]
     TRANSPORTS_FIELD_NUMBER: _ClassVar[int]
     AAGUID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     credential_id: str
@@ -42,7 +43,8 @@ class Passkey(_message.Message):
     device_type: PasskeyDeviceType
     transports: _containers.RepeatedScalarFieldContainer[str]
     aaguid: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., credential_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backup_eligible: _Optional[bool] = ..., backed_up: _Optional[bool] = ..., device_type: _Optional[_Union[PasskeyDeviceType, str]] = ..., transports: _Optional[_Iterable[str]] = ..., aaguid: _Optional[str] = ...) -> None: ...
+    provider_name: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., credential_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backup_eligible: _Optional[bool] = ..., backed_up: _Optional[bool] = ..., device_type: _Optional[_Union[PasskeyDeviceType, str]] = ..., transports: _Optional[_Iterable[str]] = ..., aaguid: _Optional[str] = ..., provider_name: _Optional[str] = ...) -> None: ...
 
 class StartPasskeyRegistrationRequest(_message.Message):
     __slots__ = ()

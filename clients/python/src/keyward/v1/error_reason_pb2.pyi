@@ -1,0 +1,118 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from typing import ClassVar as _ClassVar
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ERROR_REASON_UNSPECIFIED: _ClassVar[ErrorReason]
+    FIELD_REQUIRED: _ClassVar[ErrorReason]
+    FIELD_TOO_LONG: _ClassVar[ErrorReason]
+    FIELD_MALFORMED: _ClassVar[ErrorReason]
+    INVALID_EMAIL: _ClassVar[ErrorReason]
+    PASSWORD_TOO_SHORT: _ClassVar[ErrorReason]
+    PASSWORD_TOO_LONG: _ClassVar[ErrorReason]
+    PASSWORD_TOO_COMMON: _ClassVar[ErrorReason]
+    PASSWORD_INCORRECT: _ClassVar[ErrorReason]
+    INVALID_PAGE_TOKEN: _ClassVar[ErrorReason]
+    INVALID_PAGE_SIZE: _ClassVar[ErrorReason]
+    OAUTH_PROVIDER_UNKNOWN: _ClassVar[ErrorReason]
+    OAUTH_REDIRECT_URI_NOT_ALLOWED: _ClassVar[ErrorReason]
+    INVALID_CREDENTIALS: _ClassVar[ErrorReason]
+    NOT_SIGNED_IN: _ClassVar[ErrorReason]
+    SESSION_INVALID: _ClassVar[ErrorReason]
+    SESSION_TOKEN_REQUIRED: _ClassVar[ErrorReason]
+    EMAIL_TAKEN: _ClassVar[ErrorReason]
+    NO_PASSWORD: _ClassVar[ErrorReason]
+    SESSION_NOT_FOUND: _ClassVar[ErrorReason]
+    LINKED_ACCOUNT_NOT_FOUND: _ClassVar[ErrorReason]
+    PASSKEY_NOT_FOUND: _ClassVar[ErrorReason]
+    LAST_SIGN_IN_METHOD: _ClassVar[ErrorReason]
+    PASSKEY_ALREADY_REGISTERED: _ClassVar[ErrorReason]
+    CEREMONY_NOT_FOUND: _ClassVar[ErrorReason]
+    CHALLENGE_EXPIRED: _ClassVar[ErrorReason]
+    CEREMONY_NOT_YOURS: _ClassVar[ErrorReason]
+    PASSKEY_ORIGIN_MISMATCH: _ClassVar[ErrorReason]
+    PASSKEY_RP_ID_MISMATCH: _ClassVar[ErrorReason]
+    PASSKEY_CHALLENGE_MISMATCH: _ClassVar[ErrorReason]
+    PASSKEY_SIGNATURE_INVALID: _ClassVar[ErrorReason]
+    PASSKEY_USER_NOT_PRESENT: _ClassVar[ErrorReason]
+    PASSKEY_USER_NOT_VERIFIED: _ClassVar[ErrorReason]
+    PASSKEY_INVALID: _ClassVar[ErrorReason]
+    PASSKEY_UNKNOWN: _ClassVar[ErrorReason]
+    PASSKEY_COUNTER_REGRESSED: _ClassVar[ErrorReason]
+    OAUTH_STATE_INVALID: _ClassVar[ErrorReason]
+    OAUTH_STATE_EXPIRED: _ClassVar[ErrorReason]
+    OAUTH_ACCESS_DENIED: _ClassVar[ErrorReason]
+    OAUTH_PROVIDER_ERROR: _ClassVar[ErrorReason]
+    OAUTH_TOKEN_EXCHANGE_FAILED: _ClassVar[ErrorReason]
+    OAUTH_ID_TOKEN_INVALID: _ClassVar[ErrorReason]
+    OAUTH_PROVIDER_UNAVAILABLE: _ClassVar[ErrorReason]
+    OAUTH_ACCOUNT_NOT_LINKED: _ClassVar[ErrorReason]
+    OAUTH_ACCOUNT_LINKED_TO_OTHER_USER: _ClassVar[ErrorReason]
+    OAUTH_LINK_USER_MISMATCH: _ClassVar[ErrorReason]
+    OAUTH_EMAIL_UNAVAILABLE: _ClassVar[ErrorReason]
+    OVERLOADED: _ClassVar[ErrorReason]
+    INTERNAL: _ClassVar[ErrorReason]
+    PASSKEY_LIMIT_REACHED: _ClassVar[ErrorReason]
+    RATE_LIMITED: _ClassVar[ErrorReason]
+    TOO_MANY_CEREMONIES: _ClassVar[ErrorReason]
+    UNAVAILABLE: _ClassVar[ErrorReason]
+    MALFORMED_MESSAGE: _ClassVar[ErrorReason]
+    MESSAGE_TOO_LARGE: _ClassVar[ErrorReason]
+ERROR_REASON_UNSPECIFIED: ErrorReason
+FIELD_REQUIRED: ErrorReason
+FIELD_TOO_LONG: ErrorReason
+FIELD_MALFORMED: ErrorReason
+INVALID_EMAIL: ErrorReason
+PASSWORD_TOO_SHORT: ErrorReason
+PASSWORD_TOO_LONG: ErrorReason
+PASSWORD_TOO_COMMON: ErrorReason
+PASSWORD_INCORRECT: ErrorReason
+INVALID_PAGE_TOKEN: ErrorReason
+INVALID_PAGE_SIZE: ErrorReason
+OAUTH_PROVIDER_UNKNOWN: ErrorReason
+OAUTH_REDIRECT_URI_NOT_ALLOWED: ErrorReason
+INVALID_CREDENTIALS: ErrorReason
+NOT_SIGNED_IN: ErrorReason
+SESSION_INVALID: ErrorReason
+SESSION_TOKEN_REQUIRED: ErrorReason
+EMAIL_TAKEN: ErrorReason
+NO_PASSWORD: ErrorReason
+SESSION_NOT_FOUND: ErrorReason
+LINKED_ACCOUNT_NOT_FOUND: ErrorReason
+PASSKEY_NOT_FOUND: ErrorReason
+LAST_SIGN_IN_METHOD: ErrorReason
+PASSKEY_ALREADY_REGISTERED: ErrorReason
+CEREMONY_NOT_FOUND: ErrorReason
+CHALLENGE_EXPIRED: ErrorReason
+CEREMONY_NOT_YOURS: ErrorReason
+PASSKEY_ORIGIN_MISMATCH: ErrorReason
+PASSKEY_RP_ID_MISMATCH: ErrorReason
+PASSKEY_CHALLENGE_MISMATCH: ErrorReason
+PASSKEY_SIGNATURE_INVALID: ErrorReason
+PASSKEY_USER_NOT_PRESENT: ErrorReason
+PASSKEY_USER_NOT_VERIFIED: ErrorReason
+PASSKEY_INVALID: ErrorReason
+PASSKEY_UNKNOWN: ErrorReason
+PASSKEY_COUNTER_REGRESSED: ErrorReason
+OAUTH_STATE_INVALID: ErrorReason
+OAUTH_STATE_EXPIRED: ErrorReason
+OAUTH_ACCESS_DENIED: ErrorReason
+OAUTH_PROVIDER_ERROR: ErrorReason
+OAUTH_TOKEN_EXCHANGE_FAILED: ErrorReason
+OAUTH_ID_TOKEN_INVALID: ErrorReason
+OAUTH_PROVIDER_UNAVAILABLE: ErrorReason
+OAUTH_ACCOUNT_NOT_LINKED: ErrorReason
+OAUTH_ACCOUNT_LINKED_TO_OTHER_USER: ErrorReason
+OAUTH_LINK_USER_MISMATCH: ErrorReason
+OAUTH_EMAIL_UNAVAILABLE: ErrorReason
+OVERLOADED: ErrorReason
+INTERNAL: ErrorReason
+PASSKEY_LIMIT_REACHED: ErrorReason
+RATE_LIMITED: ErrorReason
+TOO_MANY_CEREMONIES: ErrorReason
+UNAVAILABLE: ErrorReason
+MALFORMED_MESSAGE: ErrorReason
+MESSAGE_TOO_LARGE: ErrorReason

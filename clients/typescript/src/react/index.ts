@@ -1,0 +1,204 @@
+"use client";
+// @keyward/client/react: the session in React. `SessionProvider` holds it (seeded with what the
+// server already read, so the first paint is right), `useSession()` reads it, and `signIn` /
+// `signOut` change it — in this tab and, through a BroadcastChannel, in every other tab of the
+// app. The browser talks to Keyward over grpc-web through the app's same-origin `/keyward`
+// rewrite, so the session cookie is first-party and HttpOnly: no token ever reaches JavaScript.
+
+import { type ReactNode, createContext, createElement, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
+import { type KeywardClient, createKeywardClient } from "../client.js";
+import { hasReason } from "../errors.js";
+import { type SignInWithPasskeyOptions, signInWithPasskey } from "../passkeys.js";
+import { type SessionData, toSessionData } from "../session.js";
+
+export type { SessionData, SessionInfo, SessionUser } from "../session.js";
+
+/** Where the browser reaches Keyward by default: the app's own origin, rewritten to Keyward. */
+export const DEFAULT_BROWSER_BASE_URL = "/keyward";
+const CHANNEL = "keyward-session";
+
+export type SessionStatus = "loading" | "authenticated" | "unauthenticated";
+
+export interface UseSession {
+  status: SessionStatus;
+  /** The session as plain JSON; null while loading or signed out. */
+  data: SessionData | null;
+  /** Re-reads the session from Keyward (and tells the other tabs). Resolves to the new value. */
+  update(): Promise<SessionData | null>;
+}
+
+export interface SessionProviderProps {
+  children?: ReactNode;
+  /**
+   * The session the server already read with `getSession` (plain JSON, so it passes from a
+   * Server Component): the first render shows it, with no loading flash. `null` means signed
+   * out; leave it out to fetch on mount.
+   */
+  session?: SessionData | null;
+  /** Where this page reaches Keyward's grpc-web. Default `/keyward` (the same-origin rewrite). */
+  baseUrl?: string;
+  /** Re-read the session every this many seconds while the page is visible; 0 (the default) never. */
+  refetchInterval?: number;
+  /** Re-read the session when the tab becomes visible again (default true). */
+  refetchOnWindowFocus?: boolean;
+}
+
+interface State {
+  status: SessionStatus;
+  data: SessionData | null;
+}
+
+// The mounted provider's client and refresh, for the module-level signIn / signOut. One provider
+// per page is the norm; the most recently mounted one wins.
+let active: { client: KeywardClient; refresh: () => Promise<SessionData | null> } | undefined;
+
+const SessionContext = createContext<UseSession | undefined>(undefined);
+
+/** Reads the session through grpc-web with the browser's cookie: null when signed out. */
+async function readSession(client: KeywardClient): Promise<SessionData | null> {
+  try {
+    return toSessionData(await client.auth.getSession({}));
+  } catch (error) {
+    if (hasReason(error, "NOT_SIGNED_IN", "SESSION_INVALID")) return null;
+    throw error;
+  }
+}
+
+function channel(): BroadcastChannel | undefined {
+  return typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : undefined;
+}
+
+/** Tells the other tabs of this origin that the session changed. */
+function announce() {
+  const broadcast = channel();
+  broadcast?.postMessage({ type: "session-changed" });
+  broadcast?.close();
+}
+
+function stateOf(data: SessionData | null): State {
+  return { status: data ? "authenticated" : "unauthenticated", data };
+}
+
+/** Holds the session for `useSession()` below it. */
+export function SessionProvider(props: SessionProviderProps): ReactNode {
+  const { children, session, baseUrl = DEFAULT_BROWSER_BASE_URL, refetchInterval = 0, refetchOnWindowFocus = true } = props;
+  const client = useMemo(() => createKeywardClient({ baseUrl }), [baseUrl]);
+  const [state, setState] = useState<State>(() => (session === undefined ? { status: "loading", data: null } : stateOf(session)));
+  // Answers can overtake each other (focus, interval, another tab): only the latest one counts.
+  const generation = useRef(0);
+
+  const refresh = useCallback(async () => {
+    const mine = ++generation.current;
+    try {
+      const data = await readSession(client);
+      if (mine === generation.current) setState(stateOf(data));
+      return data;
+    } catch (error) {
+      // An outage is not a sign-out: keep what we had (leave "loading" for "unauthenticated"
+      // only once Keyward answers).
+      if (mine === generation.current) setState((previous) => (previous.status === "loading" ? stateOf(null) : previous));
+      throw error;
+    }
+  }, [client]);
+
+  // A new server-read session (navigation in the App Router re-renders the layout) wins.
+  useEffect(() => {
+    if (session !== undefined) setState(stateOf(session));
+  }, [session]);
+
+  useEffect(() => {
+    const entry = { client, refresh };
+    active = entry;
+    if (session === undefined) void refresh().catch(() => undefined);
+    const broadcast = channel();
+    if (broadcast) broadcast.onmessage = () => void refresh().catch(() => undefined);
+    return () => {
+      broadcast?.close();
+      if (active === entry) active = undefined;
+    };
+    // `session` is only the first paint's seed here; later values arrive through the effect above.
+  }, [client, refresh]);
+
+  useEffect(() => {
+    if (!refetchOnWindowFocus) return undefined;
+    const onVisible = () => {
+      if (document.visibilityState === "visible") void refresh().catch(() => undefined);
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, [refresh, refetchOnWindowFocus]);
+
+  useEffect(() => {
+    if (!(refetchInterval > 0)) return undefined;
+    const timer = setInterval(() => {
+      if (document.visibilityState === "visible") void refresh().catch(() => undefined);
+    }, refetchInterval * 1000);
+    return () => clearInterval(timer);
+  }, [refresh, refetchInterval]);
+
+  const value = useMemo<UseSession>(
+    () => ({
+      ...state,
+      update: async () => {
+        const data = await refresh();
+        announce();
+        return data;
+      },
+    }),
+    [state, refresh],
+  );
+  return createElement(SessionContext.Provider, { value }, children);
+}
+
+/** The session: `{ status, data, update }`. Must be used under a `SessionProvider`. */
+export function useSession(): UseSession {
+  const value = useContext(SessionContext);
+  if (!value) throw new Error("useSession() must be used inside <SessionProvider>");
+  return value;
+}
+
+function provider() {
+  if (!active) throw new Error("signIn / signOut need a mounted <SessionProvider>");
+  return active;
+}
+
+/** After a change: this tab reads the new session, the others are told to. */
+async function changed(): Promise<SessionData | null> {
+  const data = await provider().refresh();
+  announce();
+  return data;
+}
+
+/**
+ * Signs in from the browser, then updates every tab. Failures are KeywardErrors (switch on
+ * `reason`: `INVALID_CREDENTIALS`, …) or, for passkeys, PasskeyCeremonyErrors.
+ */
+export const signIn = {
+  /** Email and password. Resolves to the new session. */
+  async password(credentials: { email: string; password: string }): Promise<SessionData> {
+    await provider().client.auth.login(credentials);
+    const data = await changed();
+    if (!data) throw new Error("signed in, but Keyward does not see the session: is the cookie reaching it?");
+    return data;
+  },
+  /**
+   * A passkey: discoverable by default, narrowed with `email`, or passkey autofill with
+   * `conditional: true` (resolves to null when the browser has no autofill).
+   */
+  async passkey(options: SignInWithPasskeyOptions = {}): Promise<SessionData | null> {
+    const result = await signInWithPasskey(provider().client, options);
+    if (!result) return null;
+    return changed();
+  },
+};
+
+/** Ends the session (Keyward clears the cookie), then updates every tab. */
+export async function signOut(): Promise<void> {
+  try {
+    await provider().client.auth.logout({});
+  } catch (error) {
+    // Already signed out (here or in another tab): the outcome the caller wanted.
+    if (!hasReason(error, "NOT_SIGNED_IN", "SESSION_INVALID")) throw error;
+  }
+  await changed();
+}

@@ -1,0 +1,267 @@
+// examples/nextjs for real: `next build` and `next start` against a real `keyward serve`, then
+// headless Chromium: the proxy's redirect, password sign-in seen by the navbar of two tabs without
+// a reload, the Server Component, sign-out in one tab signing out both, passkeys through the CDP
+// virtual authenticator (button and autofill), a profile server action, and the no-JavaScript
+// server-action sign-in. What the pages show is checked against Keyward itself with the
+// browser's cookie. Screenshots land in test-artifacts/e2e/nextjs-*/.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, test } from "node:test";
+import {
+  addVirtualAuthenticator,
+  clientWithBrowserCookie,
+  freePort,
+  launchBrowser,
+  nodeClient,
+  rejection,
+  repoRoot,
+  screenshotter,
+  startKeyward,
+  uniqueEmail,
+} from "./harness.mjs";
+
+const example = join(repoRoot, "examples", "nextjs");
+const PASSWORD = "violet-otter-lamp-93";
+let keyward;
+let next;
+let app;
+let lib;
+
+/** `next start` of the built example on `port`, resolved once it says it is ready. */
+async function startNext(port, env) {
+  const child = spawn(join(example, "node_modules", ".bin", "next"), ["start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: example,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  const log = [];
+  await new Promise((ready, fail) => {
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        log.push(line);
+        if (/Ready in/.test(line)) ready();
+      });
+    }
+    child.once("exit", (code) => fail(new Error(`next start exited with ${code}:\n${log.join("\n")}`)));
+  });
+  return {
+    log,
+    async stop() {
+      process.off("exit", killOnExit);
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((done) => child.once("exit", done));
+        child.kill("SIGTERM");
+        await exited;
+      }
+    },
+  };
+}
+
+before(async () => {
+  assert.ok(existsSync(join(example, "node_modules", ".bin", "next")), "examples/nextjs has no node_modules: run `npm ci --prefix examples/nextjs`");
+  const appPort = await freePort();
+  app = `http://localhost:${appPort}`;
+  // The app's origin is where passkey ceremonies happen and where grpc-web calls come from
+  // (through the /keyward rewrite, the browser's Origin is the app's).
+  keyward = await startKeyward({ KEYWARD_RP_ORIGINS: app, KEYWARD_CORS_ALLOWED_ORIGINS: app });
+  const env = { ...process.env, KEYWARD_URL: `http://127.0.0.1:${keyward.port}`, NEXT_TELEMETRY_DISABLED: "1" };
+  const started = Date.now();
+  const built = spawnSync(join(example, "node_modules", ".bin", "next"), ["build"], { cwd: example, env, encoding: "utf8" });
+  assert.equal(built.status, 0, `next build failed:\n${built.stdout}\n${built.stderr}`);
+  console.log(`next build of examples/nextjs took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  next = await startNext(appPort, env);
+  lib = await nodeClient();
+});
+
+after(async () => {
+  await next?.stop();
+  await keyward?.stop();
+});
+
+/** A user made through Keyward's API (not through the app). */
+async function newUser(prefix, name = "Ada") {
+  const email = uniqueEmail(prefix);
+  await lib.createKeywardClient({ baseUrl: keyward.origin }).auth.register({ email, password: PASSWORD, name });
+  return email;
+}
+
+async function openBrowser(t, options) {
+  const browser = await launchBrowser(options);
+  t.after(() => browser.close());
+  const pageErrors = [];
+  browser.context.on("weberror", (error) => pageErrors.push(error.error()));
+  t.after(() => assert.deepEqual(pageErrors, [], "a page threw"));
+  return browser.context;
+}
+
+const navbar = (page) => page.getByTestId("session-status");
+async function expectNavbar(page, text) {
+  await navbar(page).filter({ hasText: text }).waitFor();
+}
+
+async function signInWithPassword(page, email) {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+/** GetSession with the browser's cookie, straight against Keyward: the independent check. */
+async function keywardSees(context) {
+  const client = await clientWithBrowserCookie(context, app, keyward.origin);
+  try {
+    return (await client.auth.getSession({})).user.email;
+  } catch (error) {
+    return error.reason ?? String(error);
+  }
+}
+
+test("signed out: /dashboard redirects to sign-in, and the session route says null", async (t) => {
+  const context = await openBrowser(t);
+  const page = await context.newPage();
+  const shot = screenshotter(page, "nextjs-signed-out");
+  await page.goto(`${app}/dashboard`);
+  await page.waitForURL(`${app}/signin?return_to=%2Fdashboard`);
+  await expectNavbar(page, "Signed out");
+  await shot("redirected-to-signin");
+  assert.equal(await (await page.request.get(`${app}/api/session`)).json(), null);
+});
+
+test("password sign-in shows in two tabs without a reload; sign-out in one signs out both", async (t) => {
+  const context = await openBrowser(t);
+  const email = await newUser("next-pw", "Ada");
+  const [a, b] = [await context.newPage(), await context.newPage()];
+  const [shotA, shotB] = [screenshotter(a, "nextjs-two-tabs-a"), screenshotter(b, "nextjs-two-tabs-b")];
+  await a.goto(`${app}/dashboard`);
+  await a.waitForURL(/\/signin\?return_to=%2Fdashboard$/);
+  await b.goto(`${app}/`);
+  await expectNavbar(b, "Signed out");
+  await b.evaluate(() => (window.__sameDocument = true));
+  await shotA("signin");
+  await shotB("home-signed-out");
+
+  await signInWithPassword(a, email);
+  // Back where the user was going; the Server Component read the session itself.
+  await a.waitForURL(`${app}/dashboard`);
+  await a.getByTestId("server-user").filter({ hasText: "Ada" }).waitFor();
+  await expectNavbar(a, "Signed in as Ada");
+  // The other tab heard it on the BroadcastChannel and re-read the session: same document.
+  await expectNavbar(b, "Signed in as Ada");
+  assert.equal(await b.evaluate(() => window.__sameDocument), true, "the second tab reloaded");
+  assert.equal(await keywardSees(context), email);
+  assert.equal((await (await b.request.get(`${app}/api/session`)).json()).user.email, email);
+  const cookie = (await context.cookies(app)).find((c) => c.name === lib.SESSION_COOKIE_NAME);
+  assert.equal(cookie.httpOnly, true, "the session cookie is HttpOnly");
+  await shotA("dashboard-signed-in");
+  await shotB("home-signed-in-without-reload");
+
+  await b.getByRole("button", { name: "Sign out" }).click();
+  await expectNavbar(b, "Signed out");
+  await expectNavbar(a, "Signed out");
+  // The open dashboard noticed and left for the sign-in page.
+  await a.waitForURL(/\/signin\?return_to=(%2F|\/)dashboard$/);
+  assert.equal(await b.evaluate(() => window.__sameDocument), true);
+  assert.equal(await keywardSees(context), "NOT_SIGNED_IN");
+  await shotA("signed-out-by-the-other-tab");
+  await shotB("signed-out");
+
+  // The old cookie value is no session any more (Keyward ended it, not just the browser).
+  const stale = await rejection(() =>
+    lib.createKeywardClient({ baseUrl: keyward.origin, token: cookie.value }).auth.getSession({}),
+  );
+  assert.equal(stale.reason, "SESSION_INVALID");
+});
+
+test("a wrong password says so and moves focus to the message", async (t) => {
+  const context = await openBrowser(t);
+  const email = await newUser("next-wrong");
+  const page = await context.newPage();
+  await page.goto(`${app}/signin`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("not-the-password-42");
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  const alert = page.getByRole("alert");
+  await alert.filter({ hasText: "don't match an account" }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "signin-error");
+  await screenshotter(page, "nextjs-wrong-password")("message");
+});
+
+test("passkeys: add one on the dashboard, then sign in with it by button and by autofill", async (t) => {
+  const context = await openBrowser(t);
+  const email = await newUser("next-passkey", "Grace");
+  const page = await context.newPage();
+  const authenticator = await addVirtualAuthenticator(page);
+  const shot = screenshotter(page, "nextjs-passkey");
+
+  await page.goto(`${app}/signin?return_to=/dashboard`);
+  await signInWithPassword(page, email);
+  await page.waitForURL(`${app}/dashboard`);
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await page.getByTestId("passkey-message").filter({ hasText: "Passkey added" }).waitFor();
+  assert.equal((await authenticator.credentials()).length, 1);
+  await shot("passkey-added");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/signin/);
+  await expectNavbar(page, "Signed out");
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await page.waitForURL(`${app}/dashboard`);
+  await expectNavbar(page, "Signed in as Grace");
+  assert.equal(await keywardSees(context), email);
+  await shot("signed-in-with-passkey");
+
+  // Passkey autofill: focusing the `username webauthn` field starts the conditional request,
+  // which the virtual authenticator answers as a user picking the suggestion would.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/signin/);
+  assert.equal(await page.getByLabel("Email").getAttribute("autocomplete"), "username webauthn");
+  await page.getByLabel("Email").focus();
+  await page.waitForURL(`${app}/dashboard`);
+  await expectNavbar(page, "Signed in as Grace");
+  assert.equal(await keywardSees(context), email);
+  await shot("signed-in-with-autofill");
+});
+
+test("a server action updates the profile: the Server Component and the navbar show it", async (t) => {
+  const context = await openBrowser(t);
+  const email = await newUser("next-profile", "Ada");
+  const page = await context.newPage();
+  await page.goto(`${app}/signin?return_to=/dashboard`);
+  await signInWithPassword(page, email);
+  await page.waitForURL(`${app}/dashboard`);
+  await page.getByLabel("Display name").fill("Ada Lovelace");
+  await page.getByRole("button", { name: "Save name" }).click();
+  await page.getByText("Saved.").waitFor();
+  await page.getByTestId("server-user").filter({ hasText: "Ada Lovelace" }).waitFor();
+  await expectNavbar(page, "Signed in as Ada Lovelace");
+  const client = await clientWithBrowserCookie(context, app, keyward.origin);
+  assert.equal((await client.auth.getSession({})).user.name, "Ada Lovelace");
+  await screenshotter(page, "nextjs-profile")("name-saved");
+});
+
+test("without JavaScript, the server action signs in and sets the session cookie", async (t) => {
+  const context = await openBrowser(t, { javaScriptEnabled: false });
+  const email = await newUser("next-nojs", "Hedy");
+  const page = await context.newPage();
+  await page.goto(`${app}/signin?return_to=/dashboard`);
+  await signInWithPassword(page, email);
+  await page.waitForURL(`${app}/dashboard`);
+  await page.getByTestId("server-user").filter({ hasText: "Hedy" }).waitFor();
+  const cookie = (await context.cookies(app)).find((c) => c.name === lib.SESSION_COOKIE_NAME);
+  assert.deepEqual([cookie.httpOnly, cookie.sameSite, cookie.path], [true, "Lax", "/"]);
+  assert.equal(await keywardSees(context), email);
+  await screenshotter(page, "nextjs-no-javascript")("signed-in-by-the-server");
+
+  // A wrong password comes back to the form with a message, still without JavaScript.
+  await context.clearCookies();
+  await page.goto(`${app}/signin?return_to=/dashboard`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("not-the-password-42");
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForURL(/error=credentials/);
+  await page.getByRole("alert").filter({ hasText: "don't match" }).waitFor();
+});

@@ -1,0 +1,37 @@
+// A Server Component that reads the session itself: one line, plain JSON.
+import { getSession } from "@keyward/client/server";
+import { headers } from "next/headers";
+import { redirect } from "next/navigation";
+import { AddPasskey } from "./add-passkey";
+import { ProfileForm } from "./profile-form";
+import { RequireSession } from "./require-session";
+
+export default async function Dashboard() {
+  const session = await getSession({ headers: await headers() });
+  if (!session) redirect("/signin?return_to=/dashboard"); // the proxy sends signed-out visits away first
+
+  const { user } = session;
+  return (
+    <>
+      <RequireSession />
+      <h1>Dashboard</h1>
+      <p data-testid="server-user">
+        Rendered on the server for <strong>{user.name ?? user.email}</strong>.
+      </p>
+      <dl>
+        <dt>Email</dt>
+        <dd>{user.email}</dd>
+        <dt>Password</dt>
+        <dd>{user.hasPassword ? "set" : "none (passkeys only)"}</dd>
+        <dt>Session ends</dt>
+        <dd>
+          <time dateTime={session.session.expiresAt}>{new Date(session.session.expiresAt).toUTCString()}</time>
+        </dd>
+      </dl>
+      <h2>Profile</h2>
+      <ProfileForm name={user.name ?? ""} />
+      <h2>Passkeys</h2>
+      <AddPasskey />
+    </>
+  );
+}

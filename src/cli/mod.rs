@@ -1,0 +1,6 @@
+//! Command-line glue that is more than parsing: what `main.rs` calls for commands that talk to
+//! the operator (progress on a terminal, a printed summary).
+
+mod import;
+
+pub use import::import_authjs;
