@@ -48,6 +48,8 @@ export const REASON_MESSAGES: Record<ErrorReasonName, string | null> = {
   TOO_MANY_CEREMONIES: "Too many sign-in attempts are open right now. Wait a little and try again.",
   UNAVAILABLE: "The service is temporarily unavailable. Try again in a moment.",
   INTERNAL: "Something went wrong on the server. Try again later.",
+  MALFORMED_MESSAGE: "The page sent a request the server could not read. Reload the page and try again.",
+  MESSAGE_TOO_LARGE: "That is too much text for one request. Shorten it and try again.",
   // Passkeys
   PASSKEY_NOT_FOUND: "That passkey no longer exists. Reload the page.",
   PASSKEY_UNKNOWN: "This passkey is not registered here any more. Choose another passkey or sign in with your password.",
