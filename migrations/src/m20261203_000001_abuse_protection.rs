@@ -6,7 +6,7 @@ pub struct Migration;
 /// Consecutive failed sign-ins per account and factor, shared by every replica (NIST SP
 /// 800-63B-4 §3.2.2). `key` names the factor and the account ("password:<sha256 of the email>");
 /// a row is updated only with a conditional UPDATE, so concurrent attempts on any replicas
-/// cannot pass more than the limit. A success deletes the row.
+/// cannot pass more than the limit. A success resets the count; the sweep deletes idle rows.
 #[derive(DeriveIden)]
 enum SignInFailures {
     Table,

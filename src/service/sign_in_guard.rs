@@ -87,6 +87,6 @@ impl Services {
     /// proved control; a suspended password comes back after a passkey sign-in).
     pub(super) async fn sign_in_succeeded(&self, email: &str) -> Result<()> {
         let keys: Vec<String> = Factor::ALL.iter().map(|factor| failure_key(factor.name(), email)).collect();
-        self.inner.store.clear_sign_in_failures(&keys).await
+        self.inner.store.clear_sign_in_failures(&keys, self.inner.clock.now()).await
     }
 }

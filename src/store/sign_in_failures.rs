@@ -3,7 +3,7 @@
 //! credential is checked, with one conditional UPDATE (`failures = failures + 1 … WHERE
 //! failures < limit AND next_attempt_at <= now`, which also closes the window from the first
 //! delayed failure on): the row lock serializes concurrent attempts on any replicas, so no more
-//! pass than the policy allows. A success deletes the row.
+//! pass than the policy allows. A success resets the count.
 
 use std::time::Duration;
 
@@ -63,6 +63,56 @@ impl Store {
         now: DateTime<Utc>,
         policy: FailurePolicy,
     ) -> Result<Attempt> {
+        // The sweep may forget (delete) the row between the insert and the update; the attempt
+        // then simply starts over.
+        let mut counted = None;
+        for _ in 0..3 {
+            if let Some(row) = self.count_attempt(key, now, policy).await? {
+                counted = Some(row);
+                break;
+            }
+            let Some(row) = sign_in_failures::Entity::find_by_id(key.to_owned()).one(&self.db).await? else {
+                continue;
+            };
+            let retry_at = if u32::try_from(row.failures).unwrap_or(u32::MAX) >= policy.limit {
+                row.updated_at + chrono(policy.max_delay)
+            } else if row.next_attempt_at > now {
+                row.next_attempt_at
+            } else {
+                continue; // reset by a success meanwhile: open again
+            };
+            return Ok(Attempt::Refused { retry_at: Ord::max(retry_at, now + chrono::Duration::seconds(1)) });
+        }
+        let Some(row) = counted else {
+            return Ok(Attempt::Refused { retry_at: now + chrono::Duration::seconds(1) });
+        };
+        // The doubled delay, once the window is closed (nobody else can pass meanwhile).
+        let failures = u32::try_from(row.failures).unwrap_or(u32::MAX);
+        if failures > policy.free_attempts {
+            sign_in_failures::Entity::update_many()
+                .col_expr(
+                    sign_in_failures::Column::NextAttemptAt,
+                    Expr::value(now + chrono(policy.delay_after(failures))),
+                )
+                .filter(sign_in_failures::Column::Key.eq(key))
+                .filter(sign_in_failures::Column::Failures.eq(row.failures))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(Attempt::Allowed)
+    }
+
+    /// Makes sure the row exists, then counts one attempt if the window is open and the limit not
+    /// reached: one atomic UPDATE that, from the first delayed failure on, also closes the window
+    /// (at least the first delay), so of concurrent attempts on any replicas only those the row
+    /// lock lets through before it closes pass. None: not counted (closed, at the limit, or the
+    /// row vanished meanwhile).
+    async fn count_attempt(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        policy: FailurePolicy,
+    ) -> Result<Option<sign_in_failures::Model>> {
         let fresh = sign_in_failures::ActiveModel {
             key: Set(key.to_owned()),
             failures: Set(0),
@@ -70,9 +120,6 @@ impl Store {
             updated_at: Set(now),
         };
         sign_in_failures::Entity::insert(fresh).on_conflict_do_nothing().exec(&self.db).await?;
-        // One atomic statement counts the attempt and, from the first delayed failure on,
-        // closes the window at once (at least the first delay): of concurrent attempts on any
-        // replicas, only those the row lock lets through before the window closes pass.
         let closes = policy.free_attempts.saturating_sub(1);
         let counted = sign_in_failures::Entity::update_many()
             .col_expr(sign_in_failures::Column::Failures, Expr::col(sign_in_failures::Column::Failures).add(1))
@@ -93,31 +140,7 @@ impl Store {
             .filter(sign_in_failures::Column::NextAttemptAt.lte(now))
             .exec_with_returning(&self.db)
             .await?;
-        let Some(row) = counted.into_iter().next() else {
-            let row = sign_in_failures::Entity::find_by_id(key.to_owned()).one(&self.db).await?;
-            let retry_at = match row {
-                Some(row) if u32::try_from(row.failures).unwrap_or(u32::MAX) >= policy.limit => {
-                    row.updated_at + chrono(policy.max_delay)
-                }
-                Some(row) => row.next_attempt_at,
-                None => now + chrono::Duration::seconds(1),
-            };
-            return Ok(Attempt::Refused { retry_at: Ord::max(retry_at, now + chrono::Duration::seconds(1)) });
-        };
-        // The doubled delay, once the window is closed (nobody else can pass meanwhile).
-        let failures = u32::try_from(row.failures).unwrap_or(u32::MAX);
-        if failures > policy.free_attempts {
-            sign_in_failures::Entity::update_many()
-                .col_expr(
-                    sign_in_failures::Column::NextAttemptAt,
-                    Expr::value(now + chrono(policy.delay_after(failures))),
-                )
-                .filter(sign_in_failures::Column::Key.eq(key))
-                .filter(sign_in_failures::Column::Failures.eq(row.failures))
-                .exec(&self.db)
-                .await?;
-        }
-        Ok(Attempt::Allowed)
+        Ok(counted.into_iter().next())
     }
 
     /// Gives back an attempt reserved under `key` that was never checked (the hashing queue was
@@ -141,10 +164,16 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets the failures counted under `keys` (after a successful sign-in).
-    pub async fn clear_sign_in_failures(&self, keys: &[String]) -> Result<()> {
-        sign_in_failures::Entity::delete_many()
+    /// Resets the failures counted under `keys` to none (after a successful sign-in). The rows
+    /// stay (the sweep forgets them later): deleting one under an attempt being reserved on
+    /// another call would make that attempt start over.
+    pub async fn clear_sign_in_failures(&self, keys: &[String], now: DateTime<Utc>) -> Result<()> {
+        sign_in_failures::Entity::update_many()
+            .col_expr(sign_in_failures::Column::Failures, Expr::value(0))
+            .col_expr(sign_in_failures::Column::NextAttemptAt, Expr::value(DateTime::<Utc>::UNIX_EPOCH))
+            .col_expr(sign_in_failures::Column::UpdatedAt, Expr::value(now))
             .filter(sign_in_failures::Column::Key.is_in(keys.iter().cloned()))
+            .filter(sign_in_failures::Column::Failures.gt(0))
             .exec(&self.db)
             .await?;
         Ok(())

@@ -15,7 +15,7 @@ use tonic_types::StatusExt;
 
 use crate::common::{Backend, PASSWORD, TestServer, both_backends, login, reason, register};
 
-both_backends!(two_replicas_share_one_failure_count_per_account);
+both_backends!(two_replicas_share_one_failure_count_per_account, concurrent_successes_reset_without_refusing);
 
 const WRONG: &str = "not-the-password-0";
 
@@ -125,6 +125,26 @@ async fn two_replicas_share_one_failure_count_per_account(backend: Backend) {
     server.stop().await;
 }
 
+/// A success resets the count (deletes the row) while other attempts are being reserved: they
+/// start over on a fresh row instead of being refused.
+async fn concurrent_successes_reset_without_refusing(backend: Backend) {
+    let server = TestServer::start_with(backend, |config| config.failed_sign_in_free_attempts = 100).await;
+    let other = server.start_replica().await;
+    let here = server.auth().await;
+    let there = AuthServiceClient::connect(format!("http://{}", other.local_addr())).await.unwrap();
+    register(&mut here.clone(), "busy@example.com").await;
+    let mut logins = Vec::new();
+    for i in 0..24 {
+        let mut client = if i % 2 == 0 { here.clone() } else { there.clone() };
+        logins.push(tokio::spawn(async move { login(&mut client, "busy@example.com", PASSWORD).await }));
+    }
+    for login in logins {
+        login.await.unwrap().expect("a correct password is not refused because of another success");
+    }
+    other.shutdown().await.unwrap();
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_stop_at_the_limit_until_forgotten() {
     let server = TestServer::start_with(Backend::Sqlite, |config| {
@@ -198,24 +218,17 @@ async fn client_budgets_refuse_a_flood_without_writing_and_spare_other_clients()
     let register_request =
         |email: &str| pb::RegisterRequest { email: email.into(), password: PASSWORD.into(), name: String::new() };
     auth.register(with_client(flooder, register_request("new1@example.com"))).await.unwrap();
-    let taken = passkeys
-        .start_passkey_sign_up(with_client(
-            flooder,
-            pb::StartPasskeySignUpRequest { email: "ada@example.com".into(), name: String::new() },
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(reason(&taken), "EMAIL_TAKEN");
+    let probe_taken_email = || {
+        let mut passkeys = passkeys.clone();
+        async move {
+            let probe = pb::StartPasskeySignUpRequest { email: "ada@example.com".into(), name: String::new() };
+            passkeys.start_passkey_sign_up(with_client(flooder, probe)).await.unwrap_err()
+        }
+    };
+    assert_eq!(reason(&probe_taken_email().await), "EMAIL_TAKEN");
     let before_register = store.row_counts().await.unwrap();
     assert_rate_limited(&auth.register(with_client(flooder, register_request("new2@example.com"))).await.unwrap_err());
-    let probe = passkeys
-        .start_passkey_sign_up(with_client(
-            flooder,
-            pb::StartPasskeySignUpRequest { email: "ada@example.com".into(), name: String::new() },
-        ))
-        .await
-        .unwrap_err();
-    assert_rate_limited(&probe);
+    assert_rate_limited(&probe_taken_email().await);
     // StartPasskeyLogin: each writes a ceremony, so the budget bounds what one address stores.
     for _ in 0..3 {
         passkeys.start_passkey_login(with_client(flooder, pb::StartPasskeyLoginRequest::default())).await.unwrap();
