@@ -13,6 +13,7 @@ mod m20261121_000006_create_ceremonies;
 mod m20261121_000007_create_signing_keys;
 mod m20261121_000008_create_audit_events;
 mod m20261202_000001_add_authenticators_imported_from;
+mod m20261203_000001_abuse_protection;
 
 /// Runs Keyward's migrations (`Migrator::up(&db, None)` and friends from `MigratorTrait`).
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_create_signing_keys::Migration),
             Box::new(m20261121_000008_create_audit_events::Migration),
             Box::new(m20261202_000001_add_authenticators_imported_from::Migration),
+            Box::new(m20261203_000001_abuse_protection::Migration),
         ]
     }
 }

@@ -30,9 +30,10 @@ impl PasskeyService for PasskeyApi {
         request: Request<pb::StartPasskeyRegistrationRequest>,
     ) -> Result<Response<pb::StartPasskeyRegistrationResponse>, Status> {
         let caller = authenticate(&self.services, &request).await?;
+        let meta = request_meta(&request);
         let pb::StartPasskeyRegistrationRequest {} = request.into_inner();
         let CeremonyStart { ceremony_id, options_json } =
-            self.services.start_passkey_registration(&caller).await.map_err(to_status)?;
+            self.services.start_passkey_registration(&caller, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::StartPasskeyRegistrationResponse { ceremony_id, options_json }))
     }
 
@@ -54,9 +55,10 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::StartPasskeySignUpRequest>,
     ) -> Result<Response<pb::StartPasskeySignUpResponse>, Status> {
+        let meta = request_meta(&request);
         let pb::StartPasskeySignUpRequest { email, name } = request.into_inner();
         let CeremonyStart { ceremony_id, options_json } =
-            self.services.start_passkey_sign_up(&email, &name).await.map_err(to_status)?;
+            self.services.start_passkey_sign_up(&email, &name, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::StartPasskeySignUpResponse { ceremony_id, options_json }))
     }
 
@@ -81,9 +83,10 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::StartPasskeyLoginRequest>,
     ) -> Result<Response<pb::StartPasskeyLoginResponse>, Status> {
+        let meta = request_meta(&request);
         let pb::StartPasskeyLoginRequest { email } = request.into_inner();
         let CeremonyStart { ceremony_id, options_json } =
-            self.services.start_passkey_login(&email).await.map_err(to_status)?;
+            self.services.start_passkey_login(&email, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::StartPasskeyLoginResponse { ceremony_id, options_json }))
     }
 

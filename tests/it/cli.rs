@@ -27,11 +27,11 @@ fn migrate_status_up_down() {
         String::from_utf8(output.stdout).unwrap()
     };
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 9, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 10, "{status}");
     run(&["migrate", "up"]);
     assert!(dir.path().join("keyward.db").exists(), "migrate up creates the database");
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 9, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 10, "{status}");
     run(&["migrate", "down", "--steps", "2"]);
     let status = run(&["migrate", "status"]);
     assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 2, "{status}");

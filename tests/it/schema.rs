@@ -11,7 +11,7 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
     let store = Store::connect(&db.url, 2).await.unwrap();
     let pending = store.migration_status().await.unwrap();
     let steps = pending.len();
-    assert_eq!(steps, 9);
+    assert_eq!(steps, 10);
     assert!(pending.iter().all(|m| !m.applied));
 
     store.migrate_up().await.unwrap();

@@ -4,12 +4,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential};
 
-use super::{CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, to_json};
+use super::{
+    CeremonyStart, check_ceremony_id, check_credential_id, credential_id_b64, kind, parse_credential,
+    public_key_options, to_json,
+};
 use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
     domain::{DisplayName, Email, passkey_provider_name},
     error::{Error, FieldReason, PasskeyStage, Result},
-    service::{Caller, RequestMeta, Services, SignedIn, audit::kind as audit},
+    service::{Budget, Caller, RequestMeta, Services, SignedIn, audit::kind as audit},
     store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
 };
 
@@ -55,8 +58,12 @@ fn default_passkey_name(aaguid: Option<&str>, now: DateTime<Utc>) -> String {
 impl Services {
     /// Begins adding a passkey to the signed-in caller's account. Their existing passkeys go in
     /// `excludeCredentials` so an authenticator cannot register twice.
-    pub async fn start_passkey_registration(&self, caller: &Caller) -> Result<CeremonyStart> {
+    pub async fn start_passkey_registration(&self, caller: &Caller, meta: &RequestMeta) -> Result<CeremonyStart> {
+        self.throttle_client(Budget::PasskeyStart, meta)?;
         let existing = self.inner.store.user_authenticators(&caller.user.id).await?;
+        if existing.len() as u64 >= self.inner.passkeys.max_per_user {
+            return Err(Error::TooManyPasskeys);
+        }
         let exclude: Vec<CredentialID> =
             existing.iter().filter_map(|a| URL_SAFE_NO_PAD.decode(&a.credential_id).ok()).collect::<Vec<_>>();
         let display = caller.user.name.clone().unwrap_or_else(|| caller.user.email.clone());
@@ -72,7 +79,7 @@ impl Services {
             .map_err(|err| Error::internal(format_args!("starting passkey registration: {err}")))?;
         let now = self.inner.clock.now();
         let state = self.registration_state(to_json(&RegisterState { registration })?);
-        let ceremony_id = self.begin_ceremony(kind::REGISTER, Some(caller.user.id.clone()), &state, now).await?;
+        let ceremony_id = self.begin_ceremony(kind::REGISTER, Some(caller.user.id.clone()), &state, now, meta).await?;
         Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
     }
 
@@ -86,6 +93,7 @@ impl Services {
     ) -> Result<AuthenticatorRecord> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+        check_credential_id(credential.raw_id.as_ref())?;
         let now = self.inner.clock.now();
         let name = passkey_name("name", name)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::REGISTER, Some(&caller.user.id)).await?;
@@ -93,16 +101,20 @@ impl Services {
         let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
             self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
         })?;
+        check_credential_id(passkey.cred_id().as_ref())?;
         let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
-        let stored = self.inner.store.insert_authenticator(authenticator).await?;
+        let stored =
+            self.inner.store.insert_authenticator_within(authenticator, self.inner.passkeys.max_per_user).await?;
         self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, json!({ "passkey_id": stored.id })).await;
         Ok(stored)
     }
 
-    /// Begins creating a passwordless account for `email`.
-    pub async fn start_passkey_sign_up(&self, email: &str, name: &str) -> Result<CeremonyStart> {
+    /// Begins creating a passwordless account for `email`. It answers `EmailTaken` for a taken
+    /// email, like Register, so it spends the client's Register budget: not a free oracle.
+    pub async fn start_passkey_sign_up(&self, email: &str, name: &str, meta: &RequestMeta) -> Result<CeremonyStart> {
         let email = Email::parse("email", email)?;
         let name = DisplayName::parse("name", name)?;
+        self.throttle_client(Budget::Register, meta)?;
         // Same answer as Register for a taken email (and the same disclosure; see README).
         if self.inner.store.find_user_by_email(email.as_str()).await?.is_some() {
             return Err(Error::EmailTaken);
@@ -117,7 +129,7 @@ impl Services {
         let now = self.inner.clock.now();
         let state = SignUpState { registration, user_id, email: email.to_string(), name: name.into_inner() };
         let state = self.registration_state(to_json(&state)?);
-        let ceremony_id = self.begin_ceremony(kind::SIGN_UP, None, &state, now).await?;
+        let ceremony_id = self.begin_ceremony(kind::SIGN_UP, None, &state, now, meta).await?;
         Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
     }
 
@@ -132,6 +144,7 @@ impl Services {
     ) -> Result<(SignedIn, AuthenticatorRecord)> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+        check_credential_id(credential.raw_id.as_ref())?;
         let now = self.inner.clock.now();
         let name = self::passkey_name("passkey_name", passkey_name)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::SIGN_UP, None).await?;
@@ -139,6 +152,7 @@ impl Services {
         let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
             self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
         })?;
+        check_credential_id(passkey.cred_id().as_ref())?;
         let authenticator = new_authenticator(&user_id, &passkey, &credential, name, now)?;
         let user = NewUser { id: user_id, email, name: user_name, password_hash: None, created_at: now };
         let (new_session, token) = self.new_session(&user.id, meta, now)?;

@@ -5,6 +5,7 @@ pub mod audit_events;
 pub mod authenticators;
 pub mod ceremonies;
 pub mod sessions;
+pub mod sign_in_failures;
 pub mod signing_keys;
 pub mod users;
 pub mod verification_tokens;

@@ -55,6 +55,12 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OAUTH_EMAIL_UNAVAILABLE: _ClassVar[ErrorReason]
     OVERLOADED: _ClassVar[ErrorReason]
     INTERNAL: _ClassVar[ErrorReason]
+    PASSKEY_LIMIT_REACHED: _ClassVar[ErrorReason]
+    RATE_LIMITED: _ClassVar[ErrorReason]
+    TOO_MANY_CEREMONIES: _ClassVar[ErrorReason]
+    UNAVAILABLE: _ClassVar[ErrorReason]
+    MALFORMED_MESSAGE: _ClassVar[ErrorReason]
+    MESSAGE_TOO_LARGE: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 FIELD_REQUIRED: ErrorReason
 FIELD_TOO_LONG: ErrorReason
@@ -104,3 +110,9 @@ OAUTH_LINK_USER_MISMATCH: ErrorReason
 OAUTH_EMAIL_UNAVAILABLE: ErrorReason
 OVERLOADED: ErrorReason
 INTERNAL: ErrorReason
+PASSKEY_LIMIT_REACHED: ErrorReason
+RATE_LIMITED: ErrorReason
+TOO_MANY_CEREMONIES: ErrorReason
+UNAVAILABLE: ErrorReason
+MALFORMED_MESSAGE: ErrorReason
+MESSAGE_TOO_LARGE: ErrorReason
