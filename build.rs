@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
 
     tonic_prost_build::configure()
+        // A request body that does not decode is INVALID_ARGUMENT, not tonic's INTERNAL.
+        .codec_path("crate::grpc::KeywardCodec")
         .file_descriptor_set_path(out_dir.join("keyward_descriptor.bin"))
         .compile_with_config(config, &protos, &[PathBuf::from("proto"), protoc_bin_vendored::include_path()?])?;
     println!("cargo:rerun-if-changed=proto");

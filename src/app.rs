@@ -10,13 +10,14 @@ use tonic::{
     service::Routes,
     transport::{Server, server::TcpIncoming},
 };
+use tonic_health::server::HealthReporter;
 use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{self, AuthApi, CookieSettings, OAuthApi, PasskeyApi},
+    grpc::{self, AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
     pb::{
         self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
         passkey_service_server::PasskeyServiceServer,
@@ -26,9 +27,6 @@ use crate::{
     telemetry::RpcLogLayer,
     web,
 };
-
-/// How often expired sessions are swept out.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Entry point for running Keyward in-process.
 #[derive(Debug)]
@@ -63,7 +61,9 @@ impl App {
                 Error::internal(format_args!("creating data dir {}: {err}", config.data_dir.display()))
             })?;
         }
-        let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
+        let store =
+            Store::connect_with(&config.database_url(), config.database_max_connections, config.database_timeout())
+                .await?;
         if config.migrate_on_start {
             store.migrate_up().await?;
         }
@@ -75,7 +75,7 @@ impl App {
             tracing::info!(?sealed, "sealed secrets that were stored in clear");
         }
         let services = Services::start(&config, store, clock).await?;
-        let routes = router(&config, services.clone()).await?;
+        let (routes, health) = router(&config, services.clone()).await?;
 
         let incoming =
             TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(Duration::from_secs(60)));
@@ -95,8 +95,7 @@ impl App {
             });
         let server =
             tokio::spawn(async move { server.await.map_err(|err| Error::internal(format_args!("server: {err}"))) });
-        let background =
-            tokio::spawn(background_tasks(services.clone(), Duration::from_secs(config.signing_key_reload_secs)));
+        let background = tokio::spawn(background_tasks(services.clone(), health, Intervals::from_config(&config)));
         let passkey_origins = config.passkey_origins().join(", ");
         tracing::info!(
             %local_addr,
@@ -119,17 +118,21 @@ impl RunningApp {
         &self.services
     }
 
-    /// Stops accepting connections, lets in-flight calls finish, then returns.
-    pub async fn shutdown(self) -> Result<()> {
+    /// Stops accepting connections — at once, when this is called — and returns a future that
+    /// lets in-flight calls finish, then closes the store.
+    pub fn shutdown(self) -> impl Future<Output = Result<()>> {
         let _ = self.stop.send(());
         self.background.abort();
-        let result = self.server.await.map_err(|err| Error::internal(format_args!("server task: {err}")))?;
-        self.services.store().clone().close().await?;
-        result
+        let Self { server, services, .. } = self;
+        async move {
+            let result = server.await.map_err(|err| Error::internal(format_args!("server task: {err}")))?;
+            services.store().clone().close().await?;
+            result
+        }
     }
 }
 
-async fn router(config: &Config, services: Services) -> Result<Routes> {
+async fn router(config: &Config, services: Services) -> Result<(Routes, HealthReporter)> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<OAuthServiceServer<OAuthApi>>().await;
@@ -164,6 +167,8 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .into_axum_router()
+        .layer(UnaryEnvelopeLayer::new(config.max_request_bytes))
+        .layer(ClientAddressLayer::new(config.trusted_proxy_networks().map_err(Error::internal)?))
         .layer(RpcLogLayer)
         .layer(GrpcWebLayer::new())
         // Before grpc-web translation: sees the cookies and the content type as the client sent
@@ -172,11 +177,12 @@ async fn router(config: &Config, services: Services) -> Result<Routes> {
         // Anything else that reaches the gRPC routes (an unknown path, a browser's GET) is not a
         // gRPC call: answered 404 here instead of tonic-web's bare 400.
         .layer(axum::middleware::from_fn(web::grpc_or_not_found));
-    Ok(Routes::from(grpc.merge(web::router(
+    let web = web::router(
         services,
         web::RelatedOrigins::from_config(config),
         config.signin_page.then(|| web::SigninPage::from_config(config)),
-    ))))
+    );
+    Ok((Routes::from(grpc.merge(web)), health))
 }
 
 /// Where to open the built-in sign-in page: on `localhost` when Keyward listens on a loopback or
@@ -197,6 +203,15 @@ fn browser_policy(config: &Config) -> grpc::BrowserPolicy {
     grpc::BrowserPolicy::new(CookieSettings::from_config(config).name(), config.cors_allowed_origins.clone())
 }
 
+/// Every service's status in `grpc.health.v1`, and the server's (""): a replica whose database
+/// does not answer is NOT_SERVING, so load balancers route around it until it recovers.
+async fn set_health(health: &HealthReporter, serving: bool) {
+    let status = if serving { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing };
+    for service in ["", "keyward.v1.AuthService", "keyward.v1.PasskeyService", "keyward.v1.OAuthService"] {
+        health.set_service_status(service, status).await;
+    }
+}
+
 /// CORS for grpc-web from browsers on other origins: only the configured origins, with
 /// credentials (the session cookie), exposing the gRPC status headers to the page.
 fn cors_layer(config: &Config) -> CorsLayer {
@@ -213,12 +228,54 @@ fn cors_layer(config: &Config) -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
-/// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired sessions.
-async fn background_tasks(services: Services, key_reload: Duration) {
-    let mut reload = tokio::time::interval(key_reload);
-    let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+/// How often the database is checked for the health service.
+const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often each piece of upkeep runs.
+struct Intervals {
+    key_reload: Duration,
+    sweep: Duration,
+    checkpoint: Duration,
+}
+
+impl Intervals {
+    fn from_config(config: &Config) -> Self {
+        Self {
+            key_reload: Duration::from_secs(config.signing_key_reload_secs),
+            sweep: Duration::from_secs(config.sweep_interval_secs),
+            checkpoint: Duration::from_secs(config.sqlite_checkpoint_interval_secs),
+        }
+    }
+}
+
+/// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
+/// SQLite WAL small.
+async fn background_tasks(services: Services, health: HealthReporter, intervals: Intervals) {
+    let mut reload = tokio::time::interval(intervals.key_reload);
+    let mut health_check = tokio::time::interval(HEALTH_CHECK_INTERVAL);
+    health_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut serving = true;
+    let mut sweep = tokio::time::interval(intervals.sweep);
+    let mut checkpoint = tokio::time::interval(intervals.checkpoint);
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_checkpoint = None;
     loop {
         tokio::select! {
+            _ = health_check.tick() => {
+                let reason = services.store().unavailable_reason().await;
+                if reason.is_none() != serving {
+                    serving = reason.is_none();
+                    set_health(&health, serving).await;
+                    match reason {
+                        None => tracing::info!("database answers again: serving"),
+                        Some(reason) => tracing::warn!(reason, "database unavailable: not serving"),
+                    }
+                }
+            }
+            _ = checkpoint.tick() => match services.store().maintain_wal(last_checkpoint).await {
+                Ok(seen) => last_checkpoint = seen,
+                Err(err) => tracing::warn!(error = %err, "WAL checkpoint failed"),
+            },
             _ = reload.tick() => {
                 if let Err(err) = services.reload_signing_keys().await {
                     tracing::warn!(error = %err, "reloading signing keys failed");

@@ -55,6 +55,63 @@ pub enum CounterPolicy {
 /// range on a request path.
 pub const MAX_SESSION_SECS: u64 = 400 * 24 * 3600;
 
+/// One per-client-address budget: a token bucket refilled at `per_minute`, holding `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateBudget {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+/// Per-client-address budgets of the anonymous entry points (`[rate_limits]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// Off when an edge in front of Keyward does per-client rate limiting. The per-account
+    /// failure throttle stays on either way.
+    pub enabled: bool,
+    /// Login (one password check each).
+    pub login: RateBudget,
+    /// Register and StartPasskeySignUp: account creation, and the only answers that say an
+    /// email is taken.
+    pub register: RateBudget,
+    /// StartPasskeyLogin and StartPasskeyRegistration (each writes a ceremony).
+    pub passkey_start: RateBudget,
+    /// StartOAuth (writes a ceremony, may fetch the provider's discovery document).
+    pub oauth_start: RateBudget,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            login: RateBudget { per_minute: 30, burst: 10 },
+            register: RateBudget { per_minute: 10, burst: 5 },
+            passkey_start: RateBudget { per_minute: 60, burst: 30 },
+            oauth_start: RateBudget { per_minute: 30, burst: 10 },
+        }
+    }
+}
+
+impl RateLimits {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (name, budget) in [
+            ("login", self.login),
+            ("register", self.register),
+            ("passkey_start", self.passkey_start),
+            ("oauth_start", self.oauth_start),
+        ] {
+            if budget.per_minute == 0 {
+                return Err(invalid(&format!("rate_limits.{name}.per_minute"), "must be at least 1"));
+            }
+            if budget.burst == 0 {
+                return Err(invalid(&format!("rate_limits.{name}.burst"), "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Every setting, with its default. Field names are the TOML keys; the environment variable is
 /// `KEYWARD_` + the name in upper case (lists there are comma-separated).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +131,9 @@ pub struct Config {
     /// A file holding the master key (same form). Set this or `master_key`, not both.
     pub master_key_file: Option<PathBuf>,
     pub database_max_connections: u32,
+    /// The longest a call waits on the database (pool acquire, connect, and on PostgreSQL each
+    /// statement); past it the call answers UNAVAILABLE.
+    pub database_timeout_ms: u64,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
 
@@ -144,9 +204,40 @@ pub struct Config {
     pub passkey_counter_policy: CounterPolicy,
     /// How long a passkey ceremony may take between its two steps.
     pub ceremony_ttl_secs: u64,
+    /// Passkeys one account may have.
+    pub max_passkeys_per_user: u64,
+    /// Pending (unfinished, unexpired) ceremonies kept at most, passkey and OAuth together;
+    /// beyond it Start* answers RESOURCE_EXHAUSTED.
+    pub max_pending_ceremonies: u64,
+    /// The same, per client address.
+    pub max_pending_ceremonies_per_client: u64,
+    /// Audit events older than this are deleted by the sweep.
+    pub audit_retention_days: u64,
+    /// How often the expiry sweep runs.
+    pub sweep_interval_secs: u64,
+    /// How often the SQLite WAL is checkpointed (PASSIVE; TRUNCATE when idle).
+    pub sqlite_checkpoint_interval_secs: u64,
 
     /// Largest accepted request message, in bytes.
     pub max_request_bytes: usize,
+
+    /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` names the client. Empty: the
+    /// TCP peer is the client and the header is ignored.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
+    /// Per-client-address budgets (`[rate_limits]`).
+    pub rate_limits: RateLimits,
+    /// Consecutive failed sign-ins on one account and factor that are answered without delay.
+    pub failed_sign_in_free_attempts: u32,
+    /// The wait after the first delayed failure; it doubles with each further failure…
+    pub failed_sign_in_delay_secs: u64,
+    /// …up to this.
+    pub failed_sign_in_max_delay_secs: u64,
+    /// Consecutive failures after which the factor is suspended for the account (NIST SP
+    /// 800-63B-4 §3.2.2: at most 100) until a successful sign-in or `failed_sign_in_forget_secs`.
+    pub failed_sign_in_limit: u32,
+    /// The failures of an account are forgotten this long after the last one.
+    pub failed_sign_in_forget_secs: u64,
 
     /// Serve the built-in sign-in page at `/signin` (on by default; turn it off in production
     /// when your own app has the sign-in UI).
@@ -172,6 +263,7 @@ impl Default for Config {
             master_key: None,
             master_key_file: None,
             database_max_connections: 16,
+            database_timeout_ms: 1500,
             migrate_on_start: true,
             issuer: None,
             audience: "keyward".into(),
@@ -200,7 +292,20 @@ impl Default for Config {
             passkey_user_verification: UserVerification::Preferred,
             passkey_counter_policy: CounterPolicy::IgnoreWhenBackupEligible,
             ceremony_ttl_secs: 300,
+            max_passkeys_per_user: 20,
+            max_pending_ceremonies: 100_000,
+            max_pending_ceremonies_per_client: 100,
+            audit_retention_days: 90,
+            sweep_interval_secs: 600,
+            sqlite_checkpoint_interval_secs: 10,
             max_request_bytes: 64 * 1024,
+            trusted_proxies: Vec::new(),
+            rate_limits: RateLimits::default(),
+            failed_sign_in_free_attempts: 5,
+            failed_sign_in_delay_secs: 2,
+            failed_sign_in_max_delay_secs: 900,
+            failed_sign_in_limit: 100,
+            failed_sign_in_forget_secs: 24 * 3600,
             signin_page: true,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -301,6 +406,9 @@ impl Config {
         if self.database_max_connections == 0 {
             return Err(invalid("database_max_connections", "must be at least 1"));
         }
+        if !(100..=60_000).contains(&self.database_timeout_ms) {
+            return Err(invalid("database_timeout_ms", "must be between 100 and 60000"));
+        }
         if let Some(issuer) = &self.issuer {
             let parsed = url::Url::parse(issuer).map_err(|err| invalid("issuer", format!("not a URL: {err}")))?;
             if !matches!(parsed.scheme(), "http" | "https") {
@@ -345,7 +453,10 @@ impl Config {
                 .map_err(|message| invalid("cors_allowed_origins", format!("{origin:?}: {message}")))?;
         }
         if self.password_min_chars < 8 {
-            return Err(invalid("password_min_chars", "must be at least 8 (NIST SP 800-63B)"));
+            return Err(invalid(
+                "password_min_chars",
+                "must be at least 8 (NIST SP 800-63B-4; 15 when the password is the only factor)",
+            ));
         }
         if self.password_max_chars < 64 || self.password_max_chars < self.password_min_chars {
             return Err(invalid("password_max_chars", "must be at least 64 and at least password_min_chars"));
@@ -381,8 +492,49 @@ impl Config {
         if !(10..=3600).contains(&self.ceremony_ttl_secs) {
             return Err(invalid("ceremony_ttl_secs", "must be between 10 and 3600"));
         }
+        if !(1..=1000).contains(&self.max_passkeys_per_user) {
+            return Err(invalid("max_passkeys_per_user", "must be between 1 and 1000"));
+        }
+        if self.max_pending_ceremonies == 0 {
+            return Err(invalid("max_pending_ceremonies", "must be at least 1"));
+        }
+        if !(1..=self.max_pending_ceremonies).contains(&self.max_pending_ceremonies_per_client) {
+            return Err(invalid("max_pending_ceremonies_per_client", "must be between 1 and max_pending_ceremonies"));
+        }
+        if !(1..=36_500).contains(&self.audit_retention_days) {
+            return Err(invalid("audit_retention_days", "must be between 1 and 36500"));
+        }
+        if !(1..=86_400).contains(&self.sweep_interval_secs) {
+            return Err(invalid("sweep_interval_secs", "must be between 1 and 86400"));
+        }
+        if !(1..=86_400).contains(&self.sqlite_checkpoint_interval_secs) {
+            return Err(invalid("sqlite_checkpoint_interval_secs", "must be between 1 and 86400"));
+        }
         if !(4 * 1024..=16 * 1024 * 1024).contains(&self.max_request_bytes) {
             return Err(invalid("max_request_bytes", "must be between 4096 and 16777216"));
+        }
+        self.trusted_proxy_networks()?;
+        self.rate_limits.validate()?;
+        if !(1..=100).contains(&self.failed_sign_in_limit) {
+            return Err(invalid("failed_sign_in_limit", "must be between 1 and 100 (NIST SP 800-63B-4 §3.2.2)"));
+        }
+        if !(1..=self.failed_sign_in_limit).contains(&self.failed_sign_in_free_attempts) {
+            return Err(invalid("failed_sign_in_free_attempts", "must be between 1 and failed_sign_in_limit"));
+        }
+        if !(1..=86_400).contains(&self.failed_sign_in_delay_secs) {
+            return Err(invalid("failed_sign_in_delay_secs", "must be between 1 and 86400"));
+        }
+        if !(self.failed_sign_in_delay_secs..=7 * 86_400).contains(&self.failed_sign_in_max_delay_secs) {
+            return Err(invalid(
+                "failed_sign_in_max_delay_secs",
+                "must be at least failed_sign_in_delay_secs and at most 604800 (7 days)",
+            ));
+        }
+        if !(self.failed_sign_in_max_delay_secs..=MAX_SESSION_SECS).contains(&self.failed_sign_in_forget_secs) {
+            return Err(invalid(
+                "failed_sign_in_forget_secs",
+                format!("must be at least failed_sign_in_max_delay_secs and at most {MAX_SESSION_SECS}"),
+            ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|err| invalid("log", err.to_string()))?;
         self.oauth.validate()?;
@@ -441,6 +593,23 @@ impl Config {
         } else {
             self.rp_origins.clone()
         }
+    }
+
+    /// `trusted_proxies` parsed: a bare address is a /32 (or /128) network.
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| invalid("trusted_proxies", format!("{entry:?} is not an IP address or CIDR network")))
+            })
+            .collect()
+    }
+
+    pub fn database_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_timeout_ms)
     }
 
     pub fn ceremony_ttl(&self) -> Duration {
@@ -564,6 +733,17 @@ mod tests {
             ("session_cache_ttl_ms", Config { session_cache_ttl_ms: u64::MAX, ..Config::default() }),
             ("reauthentication_window_secs", Config { reauthentication_window_secs: 0, ..Config::default() }),
             ("reauthentication_window_secs", Config { reauthentication_window_secs: u64::MAX, ..Config::default() }),
+            ("audit_retention_days", Config { audit_retention_days: u64::MAX, ..Config::default() }),
+            ("sweep_interval_secs", Config { sweep_interval_secs: u64::MAX, ..Config::default() }),
+            (
+                "sqlite_checkpoint_interval_secs",
+                Config { sqlite_checkpoint_interval_secs: u64::MAX, ..Config::default() },
+            ),
+            ("failed_sign_in_delay_secs", Config { failed_sign_in_delay_secs: u64::MAX, ..Config::default() }),
+            ("failed_sign_in_max_delay_secs", Config { failed_sign_in_max_delay_secs: u64::MAX, ..Config::default() }),
+            ("failed_sign_in_forget_secs", Config { failed_sign_in_forget_secs: u64::MAX, ..Config::default() }),
+            ("trusted_proxies", Config { trusted_proxies: vec!["10.0.0.0/33".into()], ..Config::default() }),
+            ("failed_sign_in_limit", Config { failed_sign_in_limit: 101, ..Config::default() }),
         ];
         for (setting, config) in cases {
             assert_eq!(config.validate().unwrap_err().setting, setting);

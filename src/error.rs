@@ -51,6 +51,9 @@ pub enum Error {
     /// The credential id is already registered (to this or another user).
     #[error("passkey already registered")]
     PasskeyAlreadyRegistered,
+    /// The user already has `max_passkeys_per_user` passkeys.
+    #[error("passkey limit reached")]
+    TooManyPasskeys,
     /// Removing this would leave the user no way to sign in.
     #[error("last sign-in method")]
     LastSignInMethod,
@@ -123,9 +126,20 @@ pub enum Error {
     OAuthIssuerMismatch,
 
     // --- the server's own limits and faults ---
+    /// A budget ran out — the client address's, or the account's after consecutive failures.
+    /// One answer for both, so it says nothing about whether the account exists.
+    #[error("rate limited")]
+    RateLimited { retry_after: std::time::Duration },
+    /// Too many ceremonies are pending (for this client address, or overall): Start* refuses
+    /// rather than let anonymous callers grow storage without bound.
+    #[error("too many pending ceremonies")]
+    TooManyCeremonies { retry_after: std::time::Duration },
     /// The password hashing queue is full; the caller should retry later.
     #[error("password hashing is overloaded")]
     HasherOverloaded,
+    /// The database is down, hanging or refusing connections: retry later.
+    #[error("store unavailable")]
+    StoreUnavailable,
     /// A fault in storage or a dependency. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),

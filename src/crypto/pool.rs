@@ -1,5 +1,6 @@
 use std::sync::{
     Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
     mpsc::{self, SyncSender, TrySendError},
 };
 
@@ -14,13 +15,29 @@ pub struct Scratch {
 
 type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
 
-/// A fixed set of OS threads for CPU-heavy auth work (password hashing), with a bounded queue.
+/// A fixed set of OS threads for CPU-heavy auth work (password hashing, password-strength
+/// estimation), with a bounded queue.
 ///
-/// Hashing never runs on the async runtime, so GetSession and friends stay fast while logins
+/// That work never runs on the async runtime, so GetSession and friends stay fast while logins
 /// queue; when the queue is full, `run` fails at once with `HasherOverloaded` instead of letting
-/// latency grow without bound. Workers stop when the last `CpuPool` handle is dropped.
+/// latency grow without bound. A job whose caller has gone away (a cancelled RPC) is skipped
+/// when its turn comes, so a client that floods and cancels does not keep the workers busy.
+/// Fairness between clients comes from the per-client budgets in front of every call that
+/// queues here (`service::throttle`): one address cannot hold more of the queue than its budget.
+/// Workers stop when the last `CpuPool` handle is dropped.
 pub struct CpuPool {
     queue: SyncSender<Job>,
+    /// Jobs queued or running.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts a job out of `in_flight` when it ends, however it ends.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for CpuPool {
@@ -51,7 +68,12 @@ impl CpuPool {
                 })
                 .map_err(|err| Error::internal(format_args!("starting a hashing thread: {err}")))?;
         }
-        Ok(Self { queue })
+        Ok(Self { queue, in_flight: Arc::new(AtomicUsize::new(0)) })
+    }
+
+    /// Jobs queued or running right now (for tests that must know work is in the pool).
+    pub fn jobs_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Queues `work` for a pool thread now, and returns a future of its result that waits
@@ -62,8 +84,15 @@ impl CpuPool {
         F: FnOnce(&mut Scratch) -> T + Send + 'static,
     {
         let (reply, result) = tokio::sync::oneshot::channel();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let in_flight = InFlight(Arc::clone(&self.in_flight));
         let job: Job = Box::new(move |scratch| {
-            // The caller may have gone away (cancelled RPC); nothing to do then.
+            let _in_flight = in_flight;
+            // The caller went away while this waited (a cancelled RPC drops the future, and with
+            // it the receiver): skip the work, nobody would see its result.
+            if reply.is_closed() {
+                return;
+            }
             let _ = reply.send(work(scratch));
         });
         let queued = self.queue.try_send(job).map_err(|err| match err {
@@ -79,9 +108,38 @@ impl CpuPool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc;
+    use std::sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    };
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_cancelled_job_is_skipped() {
+        let pool = CpuPool::start(1, 4).unwrap();
+        let (release, hold) = mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        // Occupy the only worker until released, so the next jobs wait in the queue.
+        let busy = pool.run(move |_| {
+            let _ = started_tx.send(());
+            hold.recv().ok();
+        });
+        let busy = tokio::spawn(busy);
+        started.await.unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        let cancelled = pool.run({
+            let ran = Arc::clone(&ran);
+            move |_| ran.store(true, Ordering::SeqCst)
+        });
+        let after = pool.run(|_| "after");
+        drop(cancelled); // the RPC went away while its job was queued
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        // One worker, FIFO: the job behind the cancelled one finishing means its turn came.
+        assert_eq!(after.await.unwrap(), "after");
+        assert!(!ran.load(Ordering::SeqCst), "the cancelled job's work was skipped");
+    }
 
     #[tokio::test]
     async fn full_queue_refuses_instead_of_waiting() {

@@ -1,6 +1,7 @@
 //! Validated value types. Constructing one is the validation: a `Email` is always normalized and
 //! well-formed, a `Password` always within policy. Pure: no I/O, no clock.
 
+mod client;
 mod email;
 mod name;
 mod oauth_state;
@@ -10,11 +11,12 @@ mod password;
 mod time;
 mod token;
 
+pub use client::ClientAddress;
 pub use email::Email;
 pub use name::{DisplayName, MAX_NAME_CHARS};
 pub use oauth_state::OAuthState;
 pub use page::PageRequest;
 pub use passkey_provider::passkey_provider_name;
-pub use password::{Password, PasswordPolicy};
+pub use password::{ESTIMATE_MAX_CHARS, NewPassword, Password, PasswordPolicy};
 pub use time::{earlier, later};
 pub use token::{SessionToken, TokenHash};

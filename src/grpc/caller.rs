@@ -88,9 +88,11 @@ pub async fn authenticate_session<T>(services: &Services, request: &Request<T>) 
     authenticate(services, request).await?.into_session_caller().map_err(to_status)
 }
 
-/// The user agent the client reported, for the session list.
+/// The user agent the client reported (for the session list) and the client address
+/// (`ClientAddressLayer` put it in the extensions; throttles key on it).
 pub fn request_meta<T>(request: &Request<T>) -> crate::service::RequestMeta {
     crate::service::RequestMeta::new(request.metadata().get("user-agent").and_then(|v| v.to_str().ok()))
+        .with_client(request.extensions().get::<crate::domain::ClientAddress>().copied())
 }
 
 /// How the session cookie is written, and what a browser's sign-in answer carries.

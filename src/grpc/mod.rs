@@ -4,7 +4,10 @@
 mod auth;
 mod browser;
 mod caller;
+mod client_address;
+mod codec;
 mod convert;
+mod envelope;
 mod oauth;
 mod passkey;
 mod status;
@@ -15,6 +18,9 @@ pub use caller::{
     CookieSettings, INSECURE_SESSION_COOKIE, SESSION_COOKIE, SHARED_SESSION_COOKIE, authenticate, authenticate_session,
     request_meta,
 };
+pub use client_address::ClientAddressLayer;
+pub use codec::KeywardCodec;
+pub use envelope::UnaryEnvelopeLayer;
 pub use oauth::OAuthApi;
 pub use passkey::PasskeyApi;
 pub use status::{ERROR_DOMAIN, to_status};

@@ -56,9 +56,13 @@ impl OAuthService for OAuthApi {
             OAuthIntent::Link => Some(authenticate_session(&self.services, &request).await?),
             OAuthIntent::SignIn => None,
         };
+        let meta = meta(&request);
         let pb::StartOAuthRequest { provider, redirect_uri, intent: _ } = request.into_inner();
-        let started =
-            self.services.start_oauth(&provider, &redirect_uri, intent, caller.as_ref()).await.map_err(to_status)?;
+        let started = self
+            .services
+            .start_oauth(&provider, &redirect_uri, intent, caller.as_ref(), &meta)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::StartOAuthResponse {
             authorization_url: started.authorization_url,
             state: started.state.expose().to_owned(),

@@ -30,9 +30,10 @@ impl PasskeyService for PasskeyApi {
         request: Request<pb::StartPasskeyRegistrationRequest>,
     ) -> Result<Response<pb::StartPasskeyRegistrationResponse>, Status> {
         let caller = authenticate_session(&self.services, &request).await?;
+        let meta = request_meta(&request);
         let pb::StartPasskeyRegistrationRequest {} = request.into_inner();
         let CeremonyStart { ceremony_id, options_json } =
-            self.services.start_passkey_registration(&caller).await.map_err(to_status)?;
+            self.services.start_passkey_registration(&caller, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::StartPasskeyRegistrationResponse { ceremony_id, options_json }))
     }
 
@@ -58,9 +59,10 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::StartPasskeySignUpRequest>,
     ) -> Result<Response<pb::StartPasskeySignUpResponse>, Status> {
+        let meta = request_meta(&request);
         let pb::StartPasskeySignUpRequest { email, name } = request.into_inner();
         let CeremonyStart { ceremony_id, options_json } =
-            self.services.start_passkey_sign_up(&email, &name).await.map_err(to_status)?;
+            self.services.start_passkey_sign_up(&email, &name, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::StartPasskeySignUpResponse { ceremony_id, options_json }))
     }
 
@@ -88,9 +90,10 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::StartPasskeyLoginRequest>,
     ) -> Result<Response<pb::StartPasskeyLoginResponse>, Status> {
+        let meta = request_meta(&request);
         let pb::StartPasskeyLoginRequest { email } = request.into_inner();
         let CeremonyStart { ceremony_id, options_json } =
-            self.services.start_passkey_login(&email).await.map_err(to_status)?;
+            self.services.start_passkey_login(&email, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::StartPasskeyLoginResponse { ceremony_id, options_json }))
     }
 
@@ -149,9 +152,10 @@ impl PasskeyService for PasskeyApi {
         request: Request<pb::StartPasskeyReauthenticationRequest>,
     ) -> Result<Response<pb::StartPasskeyReauthenticationResponse>, Status> {
         let caller = authenticate_session(&self.services, &request).await?;
+        let meta = request_meta(&request);
         let pb::StartPasskeyReauthenticationRequest {} = request.into_inner();
         let CeremonyStart { ceremony_id, options_json } =
-            self.services.start_passkey_reauthentication(&caller).await.map_err(to_status)?;
+            self.services.start_passkey_reauthentication(&caller, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::StartPasskeyReauthenticationResponse { ceremony_id, options_json }))
     }
 

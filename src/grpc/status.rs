@@ -36,6 +36,15 @@ fn field_reason(reason: FieldReason) -> ErrorReason {
     }
 }
 
+/// A "retry later" answer: ErrorInfo and RetryInfo, the delay in whole seconds rounded up
+/// (retrying at the hint must not be refused again).
+fn retry_later(code: Code, reason: ErrorReason, message: &str, retry_after: Duration) -> Status {
+    let retry_after = Duration::from_secs(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
+    let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+    details.set_error_info(reason.as_str_name(), ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(code, message, details)
+}
+
 /// `google.rpc.ErrorInfo.domain` of every Keyward error.
 pub const ERROR_DOMAIN: &str = "keyward";
 
@@ -94,6 +103,11 @@ pub fn to_status(err: Error) -> Status {
         Error::PasskeyAlreadyRegistered => {
             (Code::AlreadyExists, ErrorReason::PasskeyAlreadyRegistered, "this passkey is already registered")
         }
+        Error::TooManyPasskeys => (
+            Code::FailedPrecondition,
+            ErrorReason::PasskeyLimitReached,
+            "this account has as many passkeys as it may have; delete one first",
+        ),
         Error::LastSignInMethod => (
             Code::FailedPrecondition,
             ErrorReason::LastSignInMethod,
@@ -212,13 +226,36 @@ pub fn to_status(err: Error) -> Status {
             ErrorReason::OauthIssuerMismatch,
             "this answer does not come from the provider the sign-in started with; start again",
         ),
-        Error::HasherOverloaded => {
-            let mut details = ErrorDetails::with_retry_info(Some(Duration::from_secs(1)));
-            details.set_error_info(ErrorReason::Overloaded.as_str_name(), ERROR_DOMAIN, HashMap::new());
-            return Status::with_error_details(
+        Error::RateLimited { retry_after } => {
+            return retry_later(
                 Code::ResourceExhausted,
+                ErrorReason::RateLimited,
+                "too many attempts; retry later",
+                retry_after,
+            );
+        }
+        Error::TooManyCeremonies { retry_after } => {
+            return retry_later(
+                Code::ResourceExhausted,
+                ErrorReason::TooManyCeremonies,
+                "too many sign-in ceremonies are pending; retry later",
+                retry_after,
+            );
+        }
+        Error::StoreUnavailable => {
+            return retry_later(
+                Code::Unavailable,
+                ErrorReason::Unavailable,
+                "the service is temporarily unavailable; retry shortly",
+                Duration::from_secs(1),
+            );
+        }
+        Error::HasherOverloaded => {
+            return retry_later(
+                Code::ResourceExhausted,
+                ErrorReason::Overloaded,
                 "too many sign-ins in progress; retry shortly",
-                details,
+                Duration::from_secs(1),
             );
         }
         Error::Internal(detail) | Error::Startup(detail) => {
@@ -253,6 +290,7 @@ mod tests {
             | Error::NoPassword
             | Error::NoPasskey
             | Error::PasskeyAlreadyRegistered
+            | Error::TooManyPasskeys
             | Error::LastSignInMethod
             | Error::CeremonyNotFound
             | Error::CeremonyExpired
@@ -274,6 +312,9 @@ mod tests {
             | Error::OAuthEmailUnavailable
             | Error::OAuthEmailUnverified
             | Error::OAuthIssuerMismatch
+            | Error::RateLimited { .. }
+            | Error::TooManyCeremonies { .. }
+            | Error::StoreUnavailable
             | Error::HasherOverloaded
             | Error::Internal(_)
             | Error::Startup(_) => {}
@@ -358,6 +399,14 @@ mod tests {
             (Error::OAuthEmailUnavailable, FailedPrecondition, "OAUTH_EMAIL_UNAVAILABLE"),
             (Error::OAuthEmailUnverified, FailedPrecondition, "OAUTH_EMAIL_UNVERIFIED"),
             (Error::OAuthIssuerMismatch, FailedPrecondition, "OAUTH_ISSUER_MISMATCH"),
+            (Error::TooManyPasskeys, FailedPrecondition, "PASSKEY_LIMIT_REACHED"),
+            (Error::RateLimited { retry_after: Duration::from_millis(1500) }, ResourceExhausted, "RATE_LIMITED"),
+            (
+                Error::TooManyCeremonies { retry_after: Duration::from_secs(3) },
+                ResourceExhausted,
+                "TOO_MANY_CEREMONIES",
+            ),
+            (Error::StoreUnavailable, Unavailable, "UNAVAILABLE"),
             (Error::HasherOverloaded, ResourceExhausted, "OVERLOADED"),
             (Error::Internal("database on fire".into()), Internal, "INTERNAL"),
             (Error::Startup("no master key on fire".into()), Internal, "INTERNAL"),
@@ -378,7 +427,10 @@ mod tests {
 
     #[test]
     fn the_published_enum_is_exactly_the_reasons_sent() {
-        let sent: BTreeSet<&str> = table().into_iter().map(|(_, _, reason)| reason).collect();
+        let mut sent: BTreeSet<&str> = table().into_iter().map(|(_, _, reason)| reason).collect();
+        // Sent before a handler runs, for a body that is not one protobuf message in one frame
+        // (codec.rs, envelope.rs).
+        sent.extend([ErrorReason::MalformedMessage.as_str_name(), ErrorReason::MessageTooLarge.as_str_name()]);
         // Every value the enum has (numbers need not be dense; 1000 is far above any in use).
         let published: BTreeSet<&str> = (1..1000)
             .filter_map(|value| ErrorReason::try_from(value).ok())
@@ -397,5 +449,9 @@ mod tests {
         let status = to_status(Error::OAuthIdTokenInvalid(IdTokenCheck::Nonce));
         assert_eq!(status.get_details_error_info().unwrap().metadata["check"], "nonce");
         assert!(to_status(Error::HasherOverloaded).get_details_retry_info().is_some());
+        // Retry hints are whole seconds, rounded up: retrying at the hint is not refused again.
+        let hint = to_status(Error::RateLimited { retry_after: Duration::from_millis(1500) });
+        assert_eq!(hint.get_details_retry_info().unwrap().retry_delay, Some(Duration::from_secs(2)));
+        assert!(to_status(Error::StoreUnavailable).get_details_retry_info().is_some());
     }
 }

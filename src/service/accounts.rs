@@ -1,8 +1,8 @@
 use serde_json::json;
 
-use super::{RequestMeta, Services, SessionCaller, SignedIn, audit::kind};
+use super::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, sign_in_guard::Factor};
 use crate::{
-    domain::{DisplayName, Email, Password},
+    domain::{DisplayName, Email, NewPassword, Password},
     error::{Error, Result},
     store::{NewUser, SessionWithUser, UserRecord, new_id},
 };
@@ -13,10 +13,12 @@ impl Services {
     pub async fn register(&self, email: &str, password: &str, name: &str, meta: &RequestMeta) -> Result<SignedIn> {
         let email = Email::parse("email", email)?;
         let name = DisplayName::parse("name", name)?;
-        let mut user_inputs = vec![email.as_str()];
-        user_inputs.extend(email.as_str().split('@').next());
-        user_inputs.extend(name.as_deref());
-        let password = Password::parse_new("password", password, self.inner.password_policy, &user_inputs)?;
+        let mut user_inputs = vec![email.to_string()];
+        user_inputs.extend(email.as_str().split('@').next().map(str::to_owned));
+        user_inputs.extend(name.as_deref().map(str::to_owned));
+        let password = Password::parse_new("password", password, self.inner.password_policy)?;
+        self.throttle_client(Budget::Register, meta)?;
+        let password = self.check_guessability(password, user_inputs).await?;
 
         let password_hash = self.inner.hasher.hash(password).await?;
         let now = self.inner.clock.now();
@@ -29,7 +31,12 @@ impl Services {
         };
         let (session, token) = self.new_session(&user.id, meta, now)?;
         let SessionWithUser { session, user } = self.inner.store.create_user_with_session(user, session).await?;
-        self.audit(Some(&user.id), kind::USER_REGISTERED, json!({ "method": "password" })).await;
+        self.audit(
+            Some(&user.id),
+            kind::USER_REGISTERED,
+            json!({ "method": "password", "client": meta.client_for_audit() }),
+        )
+        .await;
         self.signed_in(user, session, token, now)
     }
 
@@ -38,20 +45,37 @@ impl Services {
     /// Unknown email, user without a password and wrong password all do the same work (one
     /// argon2 verification, one audit write) and give the same `InvalidCredentials`, so neither
     /// the answer nor its timing tells whether the email has an account (OWASP ASVS V2.2 / V3.2).
+    /// Before any of it: the client address's Login budget, then the account's consecutive
+    /// failures (`sign_in_guard`), both keyed without looking the user up.
     pub async fn login(&self, email: &str, password: &str, meta: &RequestMeta) -> Result<SignedIn> {
         let email = Email::parse("email", email)?;
         let password = Password::parse_existing("password", password, self.inner.password_policy)?;
-        let user = self.inner.store.find_user_by_email(email.as_str()).await?;
-        let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
-        let verification = self.inner.hasher.verify(password.clone(), stored_hash).await?;
+        self.throttle_client(Budget::Login, meta)?;
+        self.reserve_sign_in_attempt(Factor::Password, email.as_str()).await?;
+        let checked = async {
+            let user = self.inner.store.find_user_by_email(email.as_str()).await?;
+            let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
+            let verification = self.inner.hasher.verify(password.clone(), stored_hash).await?;
+            Ok::<_, Error>((user, verification))
+        }
+        .await;
+        let (user, verification) = match checked {
+            Ok(checked) => checked,
+            Err(err) => {
+                self.release_sign_in_attempt(Factor::Password, email.as_str()).await;
+                return Err(err);
+            }
+        };
         let user = match user {
             Some(user) if verification.matches => user,
             user => {
                 let user_id = user.as_ref().map(|user| user.id.as_str());
-                self.audit(user_id, kind::LOGIN_FAILED, json!({ "method": "password" })).await;
+                let detail = json!({ "method": "password", "client": meta.client_for_audit() });
+                self.audit(user_id, kind::LOGIN_FAILED, detail).await;
                 return Err(Error::InvalidCredentials);
             }
         };
+        self.sign_in_succeeded(email.as_str()).await?;
         if verification.needs_rehash {
             self.upgrade_password_hash(&user.id, password).await;
         }
@@ -59,10 +83,16 @@ impl Services {
         self.audit(
             Some(&signed_in.user.id),
             kind::LOGIN_SUCCEEDED,
-            json!({ "method": "password", "session_id": signed_in.session.id }),
+            json!({ "method": "password", "session_id": signed_in.session.id, "client": meta.client_for_audit() }),
         )
         .await;
         Ok(signed_in)
+    }
+
+    /// zxcvbn's estimate on the CPU pool, like argon2: it costs up to tens of milliseconds of CPU
+    /// per call, which on the async runtime would stall every other call (GetSession included).
+    async fn check_guessability(&self, password: NewPassword, user_inputs: Vec<String>) -> Result<Password> {
+        self.inner.cpu.run(move |_| password.check_guessability(&user_inputs)).await?
     }
 
     /// Re-hashes with today's parameters after a successful login. Best effort: the login stands
@@ -91,9 +121,10 @@ impl Services {
     pub async fn change_password(&self, caller: &SessionCaller, current: &str, new: &str) -> Result<u64> {
         let policy = self.inner.password_policy;
         let current = Password::parse_existing("current_password", current, policy)?;
-        let mut user_inputs = vec![caller.user.email.as_str()];
-        user_inputs.extend(caller.user.name.as_deref());
-        let new = Password::parse_new("new_password", new, policy, &user_inputs)?;
+        let mut user_inputs = vec![caller.user.email.clone()];
+        user_inputs.extend(caller.user.name.clone());
+        let new = Password::parse_new("new_password", new, policy)?;
+        let new = self.check_guessability(new, user_inputs).await?;
 
         self.verify_current_password(caller, "current_password", current).await?;
         let new_hash = self.inner.hasher.hash(new).await?;

@@ -9,9 +9,12 @@ pub mod import;
 mod keys;
 mod oauth;
 mod passkeys;
+mod pending;
 mod reauthentication;
 mod session_cache;
 mod sessions;
+mod sign_in_guard;
+mod throttle;
 
 use std::sync::Arc;
 
@@ -20,11 +23,13 @@ pub use keys::{JWKS_MAX_AGE, KeyRing, rotate_signing_key, rotation_delay};
 pub use oauth::{OAuthCallback, OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
 pub use passkeys::{CeremonyStart, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionCaller, SessionPolicy, SignedIn};
+pub use sign_in_guard::failure_key;
+pub use throttle::{Budget, Throttles};
 
 use crate::{
     config::Config,
     crypto::{AccessTokenSigner, CpuPool, PasswordHasher},
-    domain::PasswordPolicy,
+    domain::{ClientAddress, PasswordPolicy},
     error::{Error, Result},
     store::Store,
 };
@@ -36,11 +41,27 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
     pub user_agent: Option<String>,
+    /// Where the request came from (the TCP peer, or the client a trusted proxy names).
+    pub client: Option<ClientAddress>,
 }
 
 impl RequestMeta {
     pub fn new(user_agent: Option<&str>) -> Self {
-        Self { user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()) }
+        Self { user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()), client: None }
+    }
+
+    pub fn with_client(self, client: Option<ClientAddress>) -> Self {
+        Self { client, ..self }
+    }
+
+    /// The key client budgets count under.
+    pub fn client_key(&self) -> String {
+        self.client.map_or_else(|| "unknown".to_owned(), ClientAddress::throttle_key)
+    }
+
+    /// The client address as audit events record it.
+    pub fn client_for_audit(&self) -> serde_json::Value {
+        self.client.map_or(serde_json::Value::Null, |client| client.to_string().into())
     }
 }
 
@@ -53,6 +74,8 @@ pub struct Services {
 #[derive(Debug)]
 struct Inner {
     store: Store,
+    /// CPU-heavy work (argon2, zxcvbn) runs here, never on the runtime.
+    cpu: Arc<CpuPool>,
     hasher: PasswordHasher,
     signer: AccessTokenSigner,
     keys: KeyRing,
@@ -64,6 +87,11 @@ struct Inner {
     clock: Clock,
     oauth: OAuthProviders,
     decoys: passkeys::DecoyCredentials,
+    throttles: Throttles,
+    failure_policy: crate::store::FailurePolicy,
+    failure_memory: std::time::Duration,
+    pending_ceremonies: pending::PendingCeremonies,
+    audit_retention: chrono::Duration,
 }
 
 impl Services {
@@ -71,7 +99,7 @@ impl Services {
     /// on first start creates) the signing keys.
     pub async fn start(config: &Config, store: Store, clock: Clock) -> Result<Self> {
         let pool = Arc::new(CpuPool::start(config.hash_workers(), config.hash_queue_depth)?);
-        let hasher = PasswordHasher::new(pool, config.argon2())?;
+        let hasher = PasswordHasher::new(Arc::clone(&pool), config.argon2())?;
         let signer = AccessTokenSigner::new(config.jwt());
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
         let oauth = OAuthProviders::from_config(&config.oauth)?;
@@ -79,6 +107,7 @@ impl Services {
         let webauthn = crate::crypto::relying_party(config).map_err(Error::internal)?;
         let inner = Inner {
             store,
+            cpu: pool,
             hasher,
             signer,
             keys,
@@ -93,12 +122,27 @@ impl Services {
             clock,
             oauth,
             decoys,
+            throttles: Throttles::from_config(&config.rate_limits),
+            failure_policy: sign_in_guard::failure_policy(config),
+            failure_memory: std::time::Duration::from_secs(config.failed_sign_in_forget_secs),
+            pending_ceremonies: pending::PendingCeremonies::new(
+                config.max_pending_ceremonies,
+                config.max_pending_ceremonies_per_client,
+            ),
+            audit_retention: chrono::Duration::days(
+                i64::try_from(config.audit_retention_days).unwrap_or(i64::MAX / 86_400_000).min(100_000),
+            ),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The pool CPU-heavy work runs on.
+    pub fn cpu_pool(&self) -> &Arc<CpuPool> {
+        &self.inner.cpu
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -114,10 +158,30 @@ impl Services {
         self.inner.keys.reload(self.inner.signer.settings(), self.inner.clock.now()).await
     }
 
-    /// Deletes expired sessions and ceremonies; returns how many rows went.
+    /// Deletes expired sessions and ceremonies, forgotten sign-in failures and audit events past
+    /// their retention, and drops idle client buckets; returns how many rows went.
     pub async fn sweep_expired(&self) -> Result<u64> {
         let now = self.inner.clock.now();
+        self.inner.throttles.prune();
+        let forget_before = now - chrono::Duration::from_std(self.inner.failure_memory).map_err(Error::internal)?;
         Ok(self.inner.store.delete_expired_sessions(now).await?
-            + self.inner.store.delete_expired_ceremonies(now).await?)
+            + self.inner.store.delete_expired_ceremonies(now).await?
+            + self.inner.store.forget_sign_in_failures(forget_before).await?
+            + self.inner.store.delete_audit_events_before(now - self.inner.audit_retention).await?)
+    }
+
+    /// Stores a ceremony (passkey or OAuth) within the caps on pending ones: global (estimated)
+    /// and per client address (exact). Beyond them: `TooManyCeremonies`, nothing written.
+    pub(crate) async fn store_ceremony(&self, ceremony: crate::store::NewCeremony) -> Result<()> {
+        let pending = &self.inner.pending_ceremonies;
+        pending.check(&self.inner.store, ceremony.created_at, self.inner.passkeys.ceremony_ttl).await?;
+        self.inner.store.insert_ceremony_within(ceremony, pending.per_client_cap).await?;
+        pending.stored();
+        Ok(())
+    }
+
+    /// Takes one call from `budget` for the request's client address.
+    pub(crate) fn throttle_client(&self, budget: Budget, meta: &RequestMeta) -> Result<()> {
+        self.inner.throttles.check(budget, &meta.client_key(), 1)
     }
 }

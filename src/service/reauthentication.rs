@@ -11,7 +11,7 @@
 
 use serde_json::json;
 
-use super::{Services, SessionCaller, audit::kind};
+use super::{Services, SessionCaller, audit::kind, sign_in_guard::Factor};
 use crate::{
     domain::{Password, later},
     error::{Error, FieldReason, Result},
@@ -36,7 +36,9 @@ impl Services {
     }
 
     /// Checks `password` against the caller's stored hash (re-read: the caller's copy of the user
-    /// may predate a password change). A mismatch is audited and named after `field`.
+    /// may predate a password change). A stolen session must not become a password-guessing
+    /// oracle: the attempt counts against the account like Login's (`sign_in_guard`). A mismatch
+    /// is audited and named after `field`.
     pub(super) async fn verify_current_password(
         &self,
         caller: &SessionCaller,
@@ -45,8 +47,16 @@ impl Services {
     ) -> Result<()> {
         let user = self.inner.store.find_user(&caller.user.id).await?.ok_or(Error::SessionInvalid)?;
         let stored_hash = user.password_hash.ok_or(Error::NoPassword)?;
-        if self.inner.hasher.verify(password, Some(stored_hash)).await?.matches {
-            return Ok(());
+        self.reserve_sign_in_attempt(Factor::Password, &user.email).await?;
+        let verification = match self.inner.hasher.verify(password, Some(stored_hash)).await {
+            Ok(verification) => verification,
+            Err(err) => {
+                self.release_sign_in_attempt(Factor::Password, &user.email).await;
+                return Err(err);
+            }
+        };
+        if verification.matches {
+            return self.sign_in_succeeded(&user.email).await;
         }
         self.audit(Some(&caller.user.id), kind::REAUTHENTICATION_FAILED, json!({ "method": "password" })).await;
         Err(Error::field(field, FieldReason::PasswordIncorrect, "the password is not correct"))

@@ -28,6 +28,12 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes events recorded before `before` (retention), in batches; returns how many.
+    pub async fn delete_audit_events_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let old = sea_orm::Condition::all().add(audit_events::Column::CreatedAt.lt(before));
+        self.delete_in_batches::<audit_events::Entity>(audit_events::Column::Id, old).await
+    }
+
     /// The kinds of a user's audit events, oldest first (for tests and admin views).
     pub async fn audit_event_kinds(&self, user_id: &str) -> Result<Vec<String>> {
         let rows = audit_events::Entity::find()

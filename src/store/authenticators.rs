@@ -58,10 +58,9 @@ impl NewAuthenticator {
     }
 }
 
-/// What a successful sign-in changes on a passkey.
+/// What a successful sign-in changes on a passkey (the counter is passed on its own).
 #[derive(Debug, Clone)]
 pub struct AuthenticatorUse {
-    pub counter: i64,
     pub credential_backed_up: bool,
     pub backup_eligible: bool,
     pub credential_device_type: &'static str,
@@ -76,19 +75,39 @@ fn map_insert_error(err: sea_orm::DbErr) -> Error {
 }
 
 impl Store {
-    /// Stores a passkey for an existing user and applies `other` to their other sessions, in one
-    /// transaction. Returns the passkey and how many sessions ended.
-    pub async fn insert_authenticator(
+    /// Stores a passkey for an existing user who has fewer than `max_per_user`, and applies
+    /// `other` to their other sessions: the user lock (`lock_user_in`), the count, the insert and
+    /// the session ends are one transaction, so two concurrent registrations cannot pass the
+    /// limit. Returns the passkey and how many sessions ended.
+    pub async fn insert_authenticator_within(
         &self,
         authenticator: NewAuthenticator,
+        max_per_user: u64,
         other: OtherSessions<'_>,
     ) -> Result<(AuthenticatorRecord, u64)> {
+        use sea_orm::PaginatorTrait;
         let txn = self.db.begin().await?;
+        if !Self::lock_user_in(&txn, &authenticator.user_id, authenticator.created_at).await? {
+            return Err(Error::SessionInvalid); // the user is gone
+        }
+        let existing = authenticators::Entity::find()
+            .filter(authenticators::Column::UserId.eq(authenticator.user_id.as_str()))
+            .count(&txn)
+            .await?;
+        if existing >= max_per_user {
+            return Err(Error::TooManyPasskeys);
+        }
         let user_id = authenticator.user_id.clone();
         let stored = authenticator.into_active_model().insert(&txn).await.map_err(map_insert_error)?;
         let ended = end_other_sessions_in(&txn, &user_id, other).await?;
         txn.commit().await?;
         Ok((stored, ended))
+    }
+
+    /// How many passkeys a user has.
+    pub async fn count_user_authenticators(&self, user_id: &str) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(authenticators::Entity::find().filter(authenticators::Column::UserId.eq(user_id)).count(&self.db).await?)
     }
 
     /// Creates a passwordless user, their passkey and their first session in one transaction.
@@ -114,6 +133,24 @@ impl Store {
     pub async fn user_authenticators(&self, user_id: &str) -> Result<Vec<AuthenticatorRecord>> {
         Ok(authenticators::Entity::find()
             .filter(authenticators::Column::UserId.eq(user_id))
+            .order_by_desc(authenticators::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Every passkey of the user with this normalized email (none for an unknown email), in
+    /// one query, so a known and an unknown email cost the same.
+    pub async fn authenticators_of_email(&self, email: &str) -> Result<Vec<AuthenticatorRecord>> {
+        use sea_orm::sea_query::Query;
+
+        use super::entities::users;
+        let user = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::Email.eq(email))
+            .to_owned();
+        Ok(authenticators::Entity::find()
+            .filter(authenticators::Column::UserId.in_subquery(user))
             .order_by_desc(authenticators::Column::Id)
             .all(&self.db)
             .await?)
@@ -152,21 +189,31 @@ impl Store {
             .await?)
     }
 
-    /// Records a sign-in with passkey `id`: counter, backup state, serialized passkey, last use.
-    pub async fn record_authenticator_use(&self, id: &str, update: AuthenticatorUse) -> Result<()> {
-        authenticators::ActiveModel {
-            id: Set(id.to_owned()),
-            counter: Set(update.counter),
-            credential_backed_up: Set(update.credential_backed_up),
-            backup_eligible: Set(update.backup_eligible),
-            credential_device_type: Set(update.credential_device_type.to_owned()),
-            passkey: Set(update.passkey),
-            last_used_at: Set(Some(update.used_at)),
-            ..Default::default()
+    /// Records a sign-in with passkey `id`: backup state, serialized passkey, last use, and —
+    /// with `advance_counter_to` — the signature counter, only if the stored one is lower
+    /// (`WHERE counter < new`): of two concurrent sign-ins presenting the same counter, exactly
+    /// one advances it, so clone detection cannot be raced and the counter never goes back.
+    /// False when the counter condition did not hold (nothing was written).
+    pub async fn record_authenticator_use(
+        &self,
+        id: &str,
+        update: AuthenticatorUse,
+        advance_counter_to: Option<i64>,
+    ) -> Result<bool> {
+        use sea_orm::sea_query::Expr;
+        let mut query = authenticators::Entity::update_many()
+            .col_expr(authenticators::Column::CredentialBackedUp, Expr::value(update.credential_backed_up))
+            .col_expr(authenticators::Column::BackupEligible, Expr::value(update.backup_eligible))
+            .col_expr(authenticators::Column::CredentialDeviceType, Expr::value(update.credential_device_type))
+            .col_expr(authenticators::Column::Passkey, Expr::value(update.passkey))
+            .col_expr(authenticators::Column::LastUsedAt, Expr::value(Some(update.used_at)))
+            .filter(authenticators::Column::Id.eq(id));
+        if let Some(counter) = advance_counter_to {
+            query = query
+                .col_expr(authenticators::Column::Counter, Expr::value(counter))
+                .filter(authenticators::Column::Counter.lt(counter));
         }
-        .update(&self.db)
-        .await?;
-        Ok(())
+        Ok(query.exec(&self.db).await?.rows_affected == 1)
     }
 
     /// Renames passkey `id` of `user_id`; None when there is no such passkey of theirs.

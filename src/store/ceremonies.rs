@@ -1,8 +1,11 @@
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::SimpleExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query, SelectStatement, SimpleExpr, SubQueryStatement},
+};
 
 use super::{Store, entities::ceremonies};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// State between the two steps of a passkey ceremony or an OAuth round-trip.
 pub type CeremonyRecord = ceremonies::Model;
@@ -20,24 +23,11 @@ pub struct NewCeremony {
     pub state: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The client address (throttle key) that started it.
+    pub client_key: Option<String>,
 }
 
 impl Store {
-    /// Stores a pending ceremony.
-    pub async fn insert_ceremony(&self, ceremony: NewCeremony) -> Result<()> {
-        ceremonies::ActiveModel {
-            id: Set(ceremony.id),
-            kind: Set(ceremony.kind.to_owned()),
-            user_id: Set(ceremony.user_id),
-            state: Set(ceremony.state),
-            expires_at: Set(ceremony.expires_at),
-            created_at: Set(ceremony.created_at),
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(())
-    }
-
     /// Atomically removes and returns the ceremony `id` of `kind` (`DELETE … RETURNING`): of two
     /// concurrent finishes, on any replicas, exactly one gets it. Expired rows are returned too,
     /// so the caller can say "expired" rather than "unknown"; they are gone either way.
@@ -88,10 +78,91 @@ impl Store {
             .await?)
     }
 
-    /// Deletes ceremonies that expired before `now`; returns how many.
+    /// Stores a pending ceremony unless its client key already has `per_client` unexpired ones,
+    /// in one `INSERT … SELECT … WHERE (count) < cap` (the count reads at most `per_client`
+    /// index entries): a refused start writes nothing. Under concurrency the cap may be passed
+    /// by the number of starts running at the same moment (each counts what is committed), which
+    /// bounds storage just the same. A refusal says when the client's oldest ceremony expires.
+    pub async fn insert_ceremony_within(&self, ceremony: NewCeremony, per_client: u64) -> Result<()> {
+        use ceremonies::Column as C;
+        let now = ceremony.created_at;
+        // A client already at its cap is refused by a read (no write lock taken, which on SQLite
+        // would serialize a flood of refusals); the conditional insert below settles the rest.
+        let pending_here = ceremonies::Entity::find()
+            .filter(C::ExpiresAt.gt(now))
+            .filter(C::ClientKey.eq(ceremony.client_key.clone()))
+            .limit(per_client);
+        if sea_orm::PaginatorTrait::count(pending_here, &self.db).await? >= per_client {
+            return Err(self.ceremonies_full(ceremony.client_key.as_deref(), now).await);
+        }
+        let pending = |client_key: Option<&str>| -> SelectStatement {
+            let mut count = Query::select();
+            count.expr(Expr::col(C::Id).count()).from(ceremonies::Entity).and_where(C::ExpiresAt.gt(now));
+            count.and_where(C::ClientKey.eq(client_key));
+            count
+        };
+        let sub =
+            |statement: SelectStatement| Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(statement)));
+        let mut values = Query::select();
+        values.exprs([
+            Expr::val(ceremony.id.clone()),
+            Expr::val(ceremony.kind),
+            Expr::val(ceremony.user_id.clone()),
+            Expr::val(ceremony.state.clone()),
+            Expr::val(ceremony.expires_at),
+            Expr::val(ceremony.created_at),
+            Expr::val(ceremony.client_key.clone()),
+        ]);
+        if let Some(key) = ceremony.client_key.as_deref() {
+            values.and_where(sub(pending(Some(key))).lt(per_client));
+        }
+        let mut insert = Query::insert();
+        insert
+            .into_table(ceremonies::Entity)
+            .columns([C::Id, C::Kind, C::UserId, C::State, C::ExpiresAt, C::CreatedAt, C::ClientKey])
+            .select_from(values)
+            .map_err(|err| Error::internal(format_args!("building the ceremony insert: {err}")))?;
+        let inserted = self.db.execute(&insert).await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(());
+        }
+        Err(self.ceremonies_full(ceremony.client_key.as_deref(), now).await)
+    }
+
+    /// The refusal of a client at its cap, saying when its earliest pending ceremony expires.
+    async fn ceremonies_full(&self, client_key: Option<&str>, now: DateTime<Utc>) -> Error {
+        use ceremonies::Column as C;
+        let earliest: Result<Option<Option<DateTime<Utc>>>, sea_orm::DbErr> = ceremonies::Entity::find()
+            .filter(C::ExpiresAt.gt(now))
+            .filter(C::ClientKey.eq(client_key))
+            .select_only()
+            .column_as(C::ExpiresAt.min(), "earliest")
+            .into_tuple()
+            .one(&self.db)
+            .await;
+        match earliest {
+            Ok(earliest) => {
+                let retry_after = earliest.flatten().map_or(std::time::Duration::from_secs(1), |at| {
+                    (at - now).to_std().unwrap_or_default().max(std::time::Duration::from_secs(1))
+                });
+                Error::TooManyCeremonies { retry_after }
+            }
+            Err(err) => err.into(),
+        }
+    }
+
+    /// Unexpired ceremonies (one index range count: run it seldom).
+    pub async fn count_pending_ceremonies(&self, now: DateTime<Utc>) -> Result<u64> {
+        Ok(sea_orm::PaginatorTrait::count(
+            ceremonies::Entity::find().filter(ceremonies::Column::ExpiresAt.gt(now)),
+            &self.db,
+        )
+        .await?)
+    }
+
+    /// Deletes ceremonies that expired before `now`, in batches; returns how many.
     pub async fn delete_expired_ceremonies(&self, now: DateTime<Utc>) -> Result<u64> {
-        let result =
-            ceremonies::Entity::delete_many().filter(ceremonies::Column::ExpiresAt.lt(now)).exec(&self.db).await?;
-        Ok(result.rows_affected)
+        let expired = sea_orm::Condition::all().add(ceremonies::Column::ExpiresAt.lt(now));
+        self.delete_in_batches::<ceremonies::Entity>(ceremonies::Column::Id, expired).await
     }
 }

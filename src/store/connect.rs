@@ -6,8 +6,20 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
-use super::Store;
+use super::{Store, is_unavailable};
 use crate::error::{Error, Result};
+
+/// How long a call waits on the database at most by default (`database_timeout_ms`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// SQLite's busy timeout: a writer waits this long for the write lock before failing.
+pub(super) const BUSY_TIMEOUT_PRAGMA: &str = "PRAGMA busy_timeout = 5000";
+
+/// Largest size the SQLite WAL file is left at after a checkpoint resets it. Without it the file
+/// stays at its high-water mark forever (20,000 anonymous StartPasskeyLogin calls left 300 MiB).
+const JOURNAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+/// Pages after which a commit runs a PASSIVE checkpoint (SQLite's default, made explicit).
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
 
 /// Which database engine a `Store` talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +55,18 @@ impl Store {
     /// timeout so concurrent writers wait instead of failing, and `synchronous=FULL`: a revoked
     /// session or changed password that we acknowledged must survive a power cut, which NORMAL
     /// does not promise in WAL mode. FULL measured ≈ 9.5k commits/s here, far above what one
-    /// SQLite-backed instance is meant to serve.
+    /// SQLite-backed instance is meant to serve. The WAL is bounded: automatic PASSIVE
+    /// checkpoints every 1000 pages, `journal_size_limit` so a reset WAL file shrinks to 64 MiB,
+    /// and `maintain_wal` (run periodically) truncates it when idle.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_with(url, max_connections, DEFAULT_TIMEOUT).await
+    }
+
+    /// Like `connect`, with `timeout` bounding every wait on the database: acquiring a pooled
+    /// connection (its liveness check included) and opening one; on PostgreSQL also each
+    /// statement (`statement_timeout`) and an idle transaction. A database that is down, hanging
+    /// or refusing so answers `StoreUnavailable` within `timeout`, not after sqlx's 30 s.
+    pub async fn connect_with(url: &str, max_connections: u32, timeout: Duration) -> Result<Self> {
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -56,9 +78,18 @@ impl Store {
         options
             .max_connections(max_connections)
             .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
+            .connect_timeout(timeout)
+            .acquire_timeout(timeout)
             .sqlx_logging(false);
+        if backend == Backend::Postgres {
+            let millis = timeout.as_millis().to_string();
+            options.map_sqlx_postgres_opts(move |opts| {
+                opts.options([
+                    ("statement_timeout", millis.as_str()),
+                    ("idle_in_transaction_session_timeout", millis.as_str()),
+                ])
+            });
+        }
         if backend == Backend::Sqlite {
             // A local file cannot go stale the way a network connection can: skip the ping that
             // sqlx otherwise runs before handing out each pooled connection.
@@ -69,12 +100,14 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5))
+                    .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT_BYTES.to_string())
+                    .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
             });
         }
         let db = Database::connect(options)
             .await
             .map_err(|err| Error::internal(format_args!("connecting to the database: {err}")))?;
-        Ok(Self { db, backend, master_key: None })
+        Ok(Self { db, backend, timeout, master_key: None })
     }
 
     /// Connects to an existing database for reading only: a SQLite file is opened read-only and
@@ -91,7 +124,7 @@ impl Store {
         let db = Database::connect(options)
             .await
             .map_err(|err| Error::internal(format_args!("opening the database read-only: {err}")))?;
-        Ok(Self { db, backend: Backend::Sqlite, master_key: None })
+        Ok(Self { db, backend: Backend::Sqlite, timeout: DEFAULT_TIMEOUT, master_key: None })
     }
 
     /// Whether Keyward's schema is there and current, by reading the migrator's table.
@@ -148,6 +181,17 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         self.db.execute_unprepared("SELECT 1").await?;
         Ok(())
+    }
+
+    /// Why the database does not answer, in a few words for `/healthz` and the health service
+    /// (None: it answered within the store's timeout).
+    pub async fn unavailable_reason(&self) -> Option<&'static str> {
+        match tokio::time::timeout(self.timeout, self.db.execute_unprepared("SELECT 1")).await {
+            Ok(Ok(_)) => None,
+            Err(_) => Some("the database did not answer in time"),
+            Ok(Err(err)) if is_unavailable(&err) => Some("the database cannot be reached"),
+            Ok(Err(_)) => Some("the database answered with an error"),
+        }
     }
 
     /// Closes the pool (waits for connections to be returned).

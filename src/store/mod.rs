@@ -10,8 +10,10 @@ mod connect;
 mod counts;
 mod entities;
 mod import;
+mod maintenance;
 mod secrets;
 mod sessions;
+mod sign_in_failures;
 mod signing_keys;
 mod users;
 
@@ -22,8 +24,10 @@ pub use ceremonies::{CeremonyRecord, NewCeremony};
 pub use connect::{Backend, MigrationState, SchemaState};
 pub use counts::RowCounts;
 pub use import::{AccountTokensUpdate, AuthenticatorUpdate, BatchWrite, ImportBatch, ImportedUser, UserUpdate};
+pub use maintenance::Checkpoint;
 pub use secrets::SecretsReport;
 pub use sessions::{NewSession, OtherSessions, SessionWithUser};
+pub use sign_in_failures::{Attempt, FailurePolicy};
 pub use signing_keys::StoredSigningKey;
 pub use users::{NewUser, SignInMethods};
 
@@ -45,12 +49,47 @@ use crate::{crypto::MasterKey, error::Error};
 pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
+    /// The longest wait on the database (see `Store::connect_with`).
+    timeout: std::time::Duration,
     master_key: Option<Arc<MasterKey>>,
 }
 
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return Self::StoreUnavailable;
+        }
         Self::internal(format_args!("database: {err}"))
+    }
+}
+
+/// The database could not be reached or did not answer in time — the caller may retry — as
+/// opposed to a query that failed. Connectivity errors (pool acquire timeout, closed pool, I/O,
+/// TLS, protocol), PostgreSQL's statement timeout (57014), shutdown / cannot-connect-now (57P*),
+/// connection exceptions (08*), too many connections (53300), and SQLite's busy / locked.
+fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed
+        | Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_) => true,
+        Sqlx::Database(db) => db.code().is_some_and(|code| {
+            matches!(code.as_ref(), "57014" | "53300" | "5" | "6" | "517" | "261" | "262")
+                || code.starts_with("57P")
+                || code.starts_with("08")
+        }),
+        _ => false,
     }
 }
 

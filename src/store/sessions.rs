@@ -1,9 +1,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-    sea_query::{Expr, ExprTrait},
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, sea_query::Expr,
 };
 
 use super::{NewUser, SessionRecord, Store, UserRecord, entities::sessions, entities::users, is_unique_violation};
@@ -194,10 +192,9 @@ impl Store {
 
     /// Deletes sessions past either expiry; returns how many.
     pub async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
-        let result = sessions::Entity::delete_many()
-            .filter(sessions::Column::Expires.lte(now).or(sessions::Column::IdleExpires.lte(now)))
-            .exec(&self.db)
-            .await?;
-        Ok(result.rows_affected)
+        let expired = sea_orm::Condition::any()
+            .add(sessions::Column::Expires.lte(now))
+            .add(sessions::Column::IdleExpires.lte(now));
+        self.delete_in_batches::<sessions::Entity>(sessions::Column::Id, expired).await
     }
 }

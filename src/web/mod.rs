@@ -65,13 +65,13 @@ pub async fn grpc_or_not_found(request: Request, next: Next) -> Response {
     if is_grpc { next.run(request).await } else { (StatusCode::NOT_FOUND, "not found\n").into_response() }
 }
 
-/// 200 when the database answers, 503 otherwise.
+/// 200 when the database answers within `database_timeout_ms`, else 503 saying why.
 async fn healthz(State(services): State<Services>) -> impl IntoResponse {
-    match services.store().ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n"),
-        Err(err) => {
-            tracing::warn!(error = %err, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+    match services.store().unavailable_reason().await {
+        None => (StatusCode::OK, "ok\n".to_owned()),
+        Some(reason) => {
+            tracing::warn!(reason, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("unavailable: {reason}\n"))
         }
     }
 }

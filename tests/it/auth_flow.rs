@@ -243,33 +243,39 @@ async fn reflection_lists_the_services_in_v1_and_v1alpha() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_in_flight_calls_finish() {
-    // One hashing thread with real parameters: logins queue behind each other.
+    // One hashing thread, held busy by the test: the logins are provably inside the server
+    // (queued for hashing) when shutdown begins, whatever the machine's load. Ordering, not time.
     let server = TestServer::start_with(Backend::Sqlite, |config| {
-        config.argon2_memory_kib = 19 * 1024;
-        config.argon2_iterations = 2;
         config.hash_workers = Some(1);
+        config.failed_sign_in_free_attempts = 10; // six concurrent sign-ins on one account
     })
     .await;
     register(&mut server.auth().await, "busy@example.com").await;
     let store = server.app.services().store().clone();
+    let pool = std::sync::Arc::clone(server.app.services().cpu_pool());
     let before = store.row_counts().await.unwrap().sessions;
-    const CALLS: u64 = 6;
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let blocker = pool.run(move |_| hold.recv().ok());
+    let blocker = tokio::spawn(blocker);
+    const CALLS: usize = 6;
     let mut calls = Vec::new();
     for _ in 0..CALLS {
         let mut client = server.auth().await;
         calls.push(tokio::spawn(async move { login(&mut client, "busy@example.com", PASSWORD).await }));
     }
-    // Wait until the first login has finished: the others are then in flight, queued for hashing.
-    while store.row_counts().await.unwrap().sessions == before {
+    // Wait until all six are queued behind the blocker, server-side.
+    while pool.jobs_in_flight() < CALLS + 1 {
         tokio::task::yield_now().await;
     }
-    let finished_before_shutdown = store.row_counts().await.unwrap().sessions - before;
+    assert_eq!(store.row_counts().await.unwrap().sessions, before, "no login has finished yet");
     let TestServer { app, db, .. } = server;
-    app.shutdown().await.unwrap();
+    let stopping = app.shutdown(); // stops accepting now
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
     for call in calls {
         call.await.unwrap().expect("in-flight call answered normally");
     }
-    assert!(finished_before_shutdown < CALLS, "some calls were still in flight when shutdown began");
+    stopping.await.unwrap();
     drop(db);
 }
 

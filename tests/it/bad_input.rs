@@ -31,7 +31,7 @@ async fn bad_registrations_write_nothing(backend: Backend) {
         ("empty password", "new@example.com".into(), String::new(), String::new(), "password"),
         ("short password", "new@example.com".into(), "k7#pQ2x".into(), String::new(), "password"),
         ("long password", "new@example.com".into(), "x9-".repeat(43), String::new(), "password"),
-        ("common password", "new@example.com".into(), "password123".into(), String::new(), "password"),
+        ("common password", "new@example.com".into(), "password12345678".into(), String::new(), "password"),
         (
             "password from email",
             "margaret.hamilton@example.com".into(),
@@ -54,7 +54,7 @@ async fn bad_registrations_write_nothing(backend: Backend) {
     let common = auth
         .register(pb::RegisterRequest {
             email: "new@example.com".into(),
-            password: "password123".into(),
+            password: "password12345678".into(),
             name: String::new(),
         })
         .await
@@ -69,7 +69,7 @@ async fn bad_registrations_write_nothing(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(reason(&short), "PASSWORD_TOO_SHORT");
-    assert!(short.message().contains("at least 8 characters"), "{}", short.message());
+    assert!(short.message().contains("at least 15 characters"), "{}", short.message());
 
     // 128 characters is allowed: the limit counts characters, not bytes (é is 2 bytes).
     let long_ok: String = (0..).flat_map(|i: u32| format!("é{i}").chars().collect::<Vec<_>>()).take(128).collect();

@@ -106,7 +106,8 @@ impl Drop for TestDb {
 pub const TEST_MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzLWxvbmc=";
 
 /// A test configuration: cheap argon2 (tests about hashing cost set their own), the test's
-/// database, an ephemeral port.
+/// database, an ephemeral port, and no per-address budgets (every test calls from 127.0.0.1;
+/// the throttle tests turn them on).
 pub fn test_config(db: &TestDb) -> Config {
     Config {
         master_key: db.master_key().map(keyward::config::Secret::new),
@@ -118,6 +119,7 @@ pub fn test_config(db: &TestDb) -> Config {
         argon2_iterations: 1,
         hash_workers: Some(2),
         rp_origins: vec![PASSKEY_ORIGIN.into(), RELATED_ORIGIN.into()],
+        rate_limits: keyward::config::RateLimits { enabled: false, ..Default::default() },
         ..Config::default()
     }
 }

@@ -691,6 +691,45 @@ async fn unreachable_providers_answer_unavailable_quickly(backend: Backend) {
     env.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_of_a_hung_provider_is_fetched_once_and_its_failure_remembered() {
+    // A provider that accepts connections and never answers; it counts them (one per request).
+    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", black_hole.local_addr().unwrap());
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let held = tokio::spawn({
+        let connections = std::sync::Arc::clone(&connections);
+        async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = black_hole.accept().await {
+                connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                open.push(socket);
+            }
+        }
+    });
+    let env = Env::start_with(Backend::Sqlite, ProviderUser::new("h", "h@example.com", true), |config| {
+        config.http_timeout_ms = 500;
+        config.oidc[0].issuer = issuer;
+    })
+    .await;
+    let mut calls = Vec::new();
+    for _ in 0..40 {
+        let mut oauth = env.oauth.clone();
+        calls.push(tokio::spawn(async move { oauth.start_o_auth(start(OIDC)).await.unwrap_err() }));
+    }
+    for call in calls {
+        let status = call.await.unwrap();
+        assert_eq!((status.code(), reason(&status).as_str()), (Code::Unavailable, "OAUTH_PROVIDER_UNAVAILABLE"));
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1, "40 concurrent starts, one discovery");
+    // Right after, the failure is remembered: no new request.
+    let status = env.oauth.clone().start_o_auth(start(OIDC)).await.unwrap_err();
+    assert_eq!(reason(&status), "OAUTH_PROVIDER_UNAVAILABLE");
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+    held.abort();
+    env.stop().await;
+}
+
 async fn start_on_one_replica_finish_on_another(backend: Backend) {
     let mut env = Env::start(backend, ProviderUser::new("replica", "replica@example.com", true)).await;
     let replica = env.server.start_replica().await;

@@ -26,6 +26,12 @@ impl TestPasskey {
         Self::at(crate::common::PASSKEY_ORIGIN)
     }
 
+    /// An authenticator that proves presence but does not verify the user (no PIN, no
+    /// biometric): a single-factor passkey.
+    pub fn without_user_verification() -> Self {
+        Self { soft: SoftPasskey::new(false), ..Self::new() }
+    }
+
     pub fn at(origin: &str) -> Self {
         Self {
             soft: SoftPasskey::new(true),

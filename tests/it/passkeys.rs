@@ -371,23 +371,34 @@ async fn options_and_credentials_use_the_webauthn_l3_json_forms() {
     assert_eq!(options["userVerification"], "preferred");
     assert!(options["allowCredentials"].as_array().is_none_or(Vec::is_empty), "discoverable: {options}");
 
-    // An email without an account gets options of the same shape: one credential, stable.
-    let decoy = |email: &'static str| {
+    // An email without an account gets options of the same shape as a real account's: entries
+    // with the same members, stable per email, their number, id lengths and transports drawn
+    // from the kinds real authenticators produce (one entry with a 32-byte id every time would
+    // tell decoys apart).
+    let allow = |email: String| {
         let mut client = client.clone();
         async move {
-            let start = client
-                .start_passkey_login(pb::StartPasskeyLoginRequest { email: email.into() })
-                .await
-                .unwrap()
-                .into_inner();
-            serde_json::from_str::<Value>(&start.options_json).unwrap()["allowCredentials"].clone()
+            let start = client.start_passkey_login(pb::StartPasskeyLoginRequest { email }).await.unwrap().into_inner();
+            serde_json::from_str::<Value>(&start.options_json).unwrap()["allowCredentials"].as_array().unwrap().clone()
         }
     };
-    let unknown = decoy("nobody@example.com").await;
-    let known = decoy("shape@example.com").await;
-    assert_eq!(unknown.as_array().unwrap().len(), known.as_array().unwrap().len());
-    assert_eq!(b64url(&unknown[0]["id"]).len(), 32);
-    assert_eq!(unknown, decoy("nobody@example.com").await, "the decoy is stable, like a real credential");
+    let real = allow("shape@example.com".into()).await;
+    let members = |entry: &Value| entry.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let unknown = allow("nobody@example.com".into()).await;
+    assert_eq!(unknown, allow("nobody@example.com".into()).await, "the decoy is stable, like a real credential");
+    let (mut counts, mut lengths, mut transports) =
+        (std::collections::HashSet::new(), std::collections::HashSet::new(), std::collections::HashSet::new());
+    for n in 0..60 {
+        let decoy = allow(format!("nobody{n}@example.com")).await;
+        counts.insert(decoy.len());
+        for entry in &decoy {
+            assert_eq!(members(entry), members(&real[0]));
+            lengths.insert(b64url(&entry["id"]).len());
+            transports.insert(entry["transports"].to_string());
+        }
+    }
+    assert!(counts.len() > 1 && lengths.len() > 2 && transports.len() > 1, "{counts:?} {lengths:?} {transports:?}");
+    assert!(lengths.iter().all(|len| (16..=64).contains(len)), "{lengths:?}");
 
     // The relying party publishes its related origins.
     let well_known: Value =

@@ -391,6 +391,19 @@ async fn required_user_verification_is_enforced_by_the_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferred_user_verification_the_default_accepts_an_authenticator_without_it() {
+    // The default (NIST SP 800-63B-4: such a passkey is a single-factor authenticator; set
+    // `required` to make every passkey sign-in multi-factor, as the test above shows).
+    let server = TestServer::start(Backend::Sqlite).await;
+    assert_eq!(server.config.passkey_user_verification, keyward::config::UserVerification::Preferred);
+    let token = register(&mut server.auth().await, "nouv@example.com").await.session_token;
+    let mut key = TestPasskey::without_user_verification();
+    add_passkey(&mut passkeys(&server).await, &mut key, &token, "No PIN").await;
+    passkey_login(&mut passkeys(&server).await, &mut key, "").await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configured_native_app_origins_sign_in_and_others_do_not() {
     const APP: &str = "android:apk-key-hash:n1ZnPLpXpYH9-WyM3dHvmGvOjEzkg1ESLDnbOeBMpG4";
     const OTHER_APP: &str = "android:apk-key-hash:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";

@@ -128,6 +128,29 @@ async fn forged_and_expired_tokens_are_refused(backend: Backend) {
     server.stop().await;
 }
 
+/// The defaults (NIST SP 800-63B-4 AAL1: re-authenticate at least every 30 days; a week idle):
+/// an hour or a day of inactivity does not end a session, a week does, and 30 days end it
+/// however active. (The AAL2 profile — 1 h idle, 24 h absolute — is `sessions_expire`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_session_lifetimes() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let mut auth = server.auth().await;
+    register(&mut auth, "aal1@example.com").await;
+    let idle = login(&mut auth, "aal1@example.com", PASSWORD).await.unwrap().session_token;
+    server.clock.advance(Duration::from_secs(25 * 3600));
+    assert!(get_session(&mut auth, &idle).await.is_ok(), "a day of inactivity is within the week");
+    server.clock.advance(Duration::from_secs(7 * 24 * 3600 + 1));
+    assert_eq!(reason(&get_session(&mut auth, &idle).await.unwrap_err()), "SESSION_INVALID");
+    let used_daily = login(&mut auth, "aal1@example.com", PASSWORD).await.unwrap().session_token;
+    for _ in 0..29 {
+        server.clock.advance(Duration::from_secs(24 * 3600));
+        assert!(get_session(&mut auth, &used_daily).await.is_ok());
+    }
+    server.clock.advance(Duration::from_secs(24 * 3600 + 1));
+    assert_eq!(reason(&get_session(&mut auth, &used_daily).await.unwrap_err()), "SESSION_INVALID", "30 days");
+    server.stop().await;
+}
+
 async fn sessions_expire(backend: Backend) {
     let server = TestServer::start_with(backend, |config| {
         config.session_idle_timeout_secs = 3600;

@@ -41,7 +41,7 @@ async def test_register_login_get_session_and_logout(keyward_server: Server, ema
 async def test_errors_carry_reason_and_field_violations(keyward_server: Server, email: str) -> None:
     async with AsyncKeywardClient(keyward_server.address) as keyward:
         with pytest.raises(KeywardError) as common:
-            await keyward.register(email, "password123")
+            await keyward.register(email, "password12345678")
         assert common.value.code == grpc.StatusCode.INVALID_ARGUMENT
         assert common.value.has_reason(ErrorReason.PASSWORD_TOO_COMMON)
         assert [v.field for v in common.value.field_violations] == ["password"]

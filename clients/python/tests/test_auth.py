@@ -54,7 +54,7 @@ def test_wrong_password_is_invalid_credentials(client: KeywardClient, email: str
 
 def test_common_password_names_the_field(client: KeywardClient, email: str) -> None:
     with pytest.raises(KeywardError) as raised:
-        client.register(email, "password123")
+        client.register(email, "password12345678")
     assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert raised.value.reason == "PASSWORD_TOO_COMMON"
     assert [v.field for v in raised.value.field_violations] == ["password"]

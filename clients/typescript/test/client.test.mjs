@@ -42,7 +42,7 @@ test("a wrong password is a KeywardError with reason INVALID_CREDENTIALS", async
 
 test("bad input carries the reason and the field violation", async () => {
   const client = lib.createKeywardClient({ baseUrl: keyward.origin });
-  const error = await rejection(() => client.auth.register({ email: uniqueEmail("ts-common"), password: "password123" }));
+  const error = await rejection(() => client.auth.register({ email: uniqueEmail("ts-common"), password: "password12345678" }));
   assert.equal(error.code, 3 /* InvalidArgument */);
   assert.equal(error.reason, "PASSWORD_TOO_COMMON");
   assert.deepEqual(

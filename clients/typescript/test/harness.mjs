@@ -50,7 +50,9 @@ export async function startKeyward(env = {}) {
   // Settings that name the server's own address (redirect URIs) can be given as a function.
   if (typeof env === "function") env = env({ port: listenPort, origin: `http://localhost:${listenPort}` });
   const child = spawn(keywardBin(), ["serve", "--listen", `127.0.0.1:${listenPort}`], {
-    env: { ...process.env, KEYWARD_DATA_DIR: dataDir, KEYWARD_LOG_FORMAT: "json", KEYWARD_LOG: "info", ...env },
+    env: { ...process.env, KEYWARD_DATA_DIR: dataDir, KEYWARD_LOG_FORMAT: "json", KEYWARD_LOG: "info",
+      // Every test calls from 127.0.0.1: per-address budgets would refuse the suite.
+      KEYWARD_RATE_LIMITS__ENABLED: "false", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   // Never outlive the test process, even when it dies mid-test.

@@ -96,14 +96,14 @@ test("password sign-up, sign-in and every error the forms can meet", async (t) =
   // A common password is refused next to the field, with the reason's message; focus goes to
   // the field, which says it is invalid and what is wrong (aria-invalid, aria-describedby).
   await page.locator("#signup-email").fill(email);
-  await page.locator("#signup-password").fill("password123");
+  await page.locator("#signup-password").fill("password12345678");
   await page.getByRole("button", { name: "Create account", exact: true }).click();
   await expectFieldError(page, "signup-password", /too common or too easy to guess/);
   await shot("password-too-common");
   // Field reasons without a fixed message: the server's description, as a sentence.
   await page.locator("#signup-password").fill("short1");
   await page.getByRole("button", { name: "Create account", exact: true }).click();
-  await expectFieldError(page, "signup-password", /^Password must be at least 8 characters\.$/);
+  await expectFieldError(page, "signup-password", /^Password must be at least 15 characters\.$/);
   // An empty required field, in the other field of the form.
   await page.locator("#signup-email").fill("");
   await page.getByRole("button", { name: "Create account", exact: true }).click();

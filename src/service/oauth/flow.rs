@@ -85,6 +85,7 @@ impl Services {
         redirect_uri: &str,
         intent: OAuthIntent,
         link_to: Option<&SessionCaller>,
+        meta: &RequestMeta,
     ) -> Result<StartedOAuth> {
         let provider = self.oauth_provider(provider)?;
         if redirect_uri.is_empty() {
@@ -115,6 +116,7 @@ impl Services {
             (OAuthIntent::Link, None) => return Err(Error::NotSignedIn),
         };
 
+        self.throttle_client(crate::service::Budget::OAuthStart, meta)?;
         let state = OAuthState::generate()?;
         // RFC 9700 §2.1.1: PKCE with S256 for every client, confidential ones included.
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -134,17 +136,16 @@ impl Services {
         };
         let now = self.inner.clock.now();
         let expires_at = crate::domain::later(now, ROUND_TRIP_TTL)?;
-        self.inner
-            .store
-            .insert_ceremony(NewCeremony {
-                id: state.hash().as_str().to_owned(),
-                kind: CEREMONY_KIND,
-                user_id,
-                state: serde_json::to_string(&pending).map_err(Error::internal)?,
-                created_at: now,
-                expires_at,
-            })
-            .await?;
+        self.store_ceremony(NewCeremony {
+            id: state.hash().as_str().to_owned(),
+            kind: CEREMONY_KIND,
+            user_id,
+            state: serde_json::to_string(&pending).map_err(Error::internal)?,
+            created_at: now,
+            expires_at,
+            client_key: Some(meta.client_key()),
+        })
+        .await?;
         Ok(StartedOAuth { authorization_url: url.to_string(), state, expires_at })
     }
 

@@ -29,6 +29,10 @@ use crate::{
 /// How long discovery (and the JWKS fetched with it) is reused before being fetched again. An
 /// unknown signing key also triggers a fresh fetch (key rotation at the provider).
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// After a failed discovery, StartOAuth for this provider answers OAUTH_PROVIDER_UNAVAILABLE at
+/// once for this long instead of fetching again: 40 concurrent calls against a hung provider
+/// made 40 outbound requests, each held for the HTTP timeout.
+const DISCOVERY_FAILURE_TTL: Duration = Duration::from_secs(10);
 
 /// Asymmetric algorithms only: HS256 would make the client secret a signing key, and `none` is
 /// never acceptable (OpenID Connect Core §3.1.3.7 items 6–8).
@@ -57,6 +61,10 @@ pub(super) struct Oidc {
     scopes: Vec<String>,
     http: reqwest::Client,
     discovered: RwLock<Option<(Instant, CoreProviderMetadata)>>,
+    /// Held while fetching: one discovery in flight per provider (single flight).
+    fetching: tokio::sync::Mutex<()>,
+    /// When discovery last failed (the negative cache).
+    failed_at: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Oidc {
@@ -77,6 +85,8 @@ impl Oidc {
             scopes: config.scopes.iter().filter(|s| s.as_str() != "openid").cloned().collect(),
             http,
             discovered: RwLock::new(None),
+            fetching: tokio::sync::Mutex::new(()),
+            failed_at: std::sync::Mutex::new(None),
         })
     }
 
@@ -87,20 +97,48 @@ impl Oidc {
     }
 
     /// The provider's metadata and keys: cached, or fetched when missing, stale or `refresh`.
+    /// One fetch at a time per provider (the others wait for its result), and a failure is
+    /// remembered for `DISCOVERY_FAILURE_TTL`.
     async fn metadata(&self, refresh: bool) -> Result<CoreProviderMetadata> {
-        if !refresh
-            && let Some((at, metadata)) = self.discovered.read().await.as_ref()
-            && at.elapsed() < DISCOVERY_TTL
-        {
-            return Ok(metadata.clone());
+        let asked_at = Instant::now();
+        if !refresh && let Some(metadata) = self.cached(None).await {
+            return Ok(metadata);
         }
-        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http).await.map_err(|err| {
-            let source = std::error::Error::source(&err).map(ToString::to_string);
-            tracing::warn!(provider = %self.info.id, error = %err, ?source, "OpenID Connect discovery failed");
-            Error::OAuthProviderUnavailable
-        })?;
-        *self.discovered.write().await = Some((Instant::now(), metadata.clone()));
-        Ok(metadata)
+        self.recently_failed()?;
+        let _single_flight = self.fetching.lock().await;
+        // Whoever held the lock before may have fetched (or failed) meanwhile.
+        if let Some(metadata) = self.cached(refresh.then_some(asked_at)).await {
+            return Ok(metadata);
+        }
+        self.recently_failed()?;
+        match CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http).await {
+            Ok(metadata) => {
+                *self.discovered.write().await = Some((Instant::now(), metadata.clone()));
+                *self.failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                Ok(metadata)
+            }
+            Err(err) => {
+                let source = std::error::Error::source(&err).map(ToString::to_string);
+                tracing::warn!(provider = %self.info.id, error = %err, ?source, "OpenID Connect discovery failed");
+                *self.failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+                Err(Error::OAuthProviderUnavailable)
+            }
+        }
+    }
+
+    /// The cached metadata if fresh (and, with `fetched_since`, fetched after that moment).
+    async fn cached(&self, fetched_since: Option<Instant>) -> Option<CoreProviderMetadata> {
+        let cached = self.discovered.read().await;
+        let (at, metadata) = cached.as_ref()?;
+        (at.elapsed() < DISCOVERY_TTL && fetched_since.is_none_or(|since| *at >= since)).then(|| metadata.clone())
+    }
+
+    fn recently_failed(&self) -> Result<()> {
+        let failed_at = *self.failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match failed_at {
+            Some(at) if at.elapsed() < DISCOVERY_FAILURE_TTL => Err(Error::OAuthProviderUnavailable),
+            _ => Ok(()),
+        }
     }
 
     fn client(

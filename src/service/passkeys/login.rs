@@ -3,14 +3,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential};
 
-use super::{CeremonyStart, check_ceremony_id, kind, parse_credential, public_key_options, to_json};
+use super::{
+    CeremonyStart, check_ceremony_id, check_credential_id, kind, parse_credential, public_key_options, to_json,
+};
 use crate::{
     config::CounterPolicy,
     crypto::{adjust_request_options, adjust_state_policy},
     domain::Email,
     error::{Error, PasskeyFailure, PasskeyStage, Result},
-    service::{RequestMeta, Services, SignedIn, audit::kind as audit},
-    store::{AuthenticatorRecord, AuthenticatorUse},
+    service::{Budget, RequestMeta, Services, SignedIn, audit::kind as audit, sign_in_guard::Factor},
+    store::{AuthenticatorRecord, AuthenticatorUse, UserRecord},
 };
 
 #[derive(Serialize, Deserialize)]
@@ -24,29 +26,27 @@ struct LoginState {
 impl Services {
     /// Begins a passkey sign-in. Without an email the options are discoverable (empty
     /// allowCredentials; usable with `mediation: "conditional"`). With an email they list that
-    /// account's passkeys; for an email without an account (or without passkeys) they list a
-    /// decoy credential id derived from the email with a server secret, stable across calls, so
-    /// the answer has the same shape either way and does not reveal whether the account exists.
-    pub async fn start_passkey_login(&self, email: &str) -> Result<CeremonyStart> {
+    /// account's passkeys; for an email without an account (or without passkeys) they list
+    /// decoy credentials (`decoy.rs`) shaped like real ones and stable per email, so the answer
+    /// does not reveal whether the account exists. Either way it is one query.
+    pub async fn start_passkey_login(&self, email: &str, meta: &RequestMeta) -> Result<CeremonyStart> {
         let email = if email.trim().is_empty() { None } else { Some(Email::parse("email", email)?) };
+        self.throttle_client(Budget::PasskeyStart, meta)?;
         let mut allow = None;
         let mut only_user = None;
         if let Some(email) = &email {
-            let user = self.inner.store.find_user_by_email(email.as_str()).await?;
-            let passkeys = match &user {
-                Some(user) => self.inner.store.user_authenticators(&user.id).await?,
-                None => Vec::new(),
-            };
+            let passkeys = self.inner.store.authenticators_of_email(email.as_str()).await?;
             allow = Some(if passkeys.is_empty() {
                 self.inner.decoys.for_email(email)
             } else {
                 passkeys.iter().map(allow_entry).collect()
             });
-            only_user = Some(user.map_or_else(|| "no-such-user".to_owned(), |user| user.id));
+            // Nothing can finish a decoy: no passkey belongs to this user id.
+            only_user = Some(passkeys.first().map_or_else(|| "no-such-user".to_owned(), |p| p.user_id.clone()));
         }
         let (options, authentication) = self.assertion_request(allow)?;
         let state = self.assertion_state(&LoginState { authentication, only_user })?;
-        let ceremony_id = self.begin_ceremony(kind::LOGIN, None, &state, self.inner.clock.now()).await?;
+        let ceremony_id = self.begin_ceremony(kind::LOGIN, None, &state, self.inner.clock.now(), meta).await?;
         Ok(CeremonyStart { ceremony_id, options_json: options.to_string() })
     }
 
@@ -87,11 +87,11 @@ impl Services {
     ) -> Result<SignedIn> {
         check_ceremony_id(ceremony_id)?;
         let credential: PublicKeyCredential = parse_credential(credential_json)?;
+        check_credential_id(credential.get_credential_id())?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::LOGIN, None).await?;
         let LoginState { authentication, only_user } = super::ceremony_state(&ceremony)?;
 
-        let record = self.verify_assertion(&credential, authentication, only_user.as_deref()).await?;
-        let user = self.inner.store.find_user(&record.user_id).await?.ok_or(Error::PasskeyUnknown)?;
+        let (record, user) = self.verify_assertion(&credential, authentication, only_user.as_deref()).await?;
         let signed_in = self.sign_in(user, meta).await?;
         self.audit(
             Some(&signed_in.user.id),
@@ -104,13 +104,14 @@ impl Services {
 
     /// Verifies an assertion for a ceremony started with `assertion_request`, whose credentials
     /// were narrowed to `only_user`'s when set. Updates the stored counter, backup state and last
-    /// use; applies the counter policy to a counter that did not increase. Returns the passkey.
+    /// use; applies the counter policy to a counter that did not increase. The attempt counts
+    /// against the account's passkey failures (`sign_in_guard`). Returns the passkey and its user.
     pub(super) async fn verify_assertion(
         &self,
         credential: &PublicKeyCredential,
         authentication: DiscoverableAuthentication,
         only_user: Option<&str>,
-    ) -> Result<AuthenticatorRecord> {
+    ) -> Result<(AuthenticatorRecord, UserRecord)> {
         // WebAuthn L3 §7.2 step 6: a discoverable ceremony (empty allowCredentials) needs the
         // user handle, and when present it must name the credential's owner. An email-narrowed
         // ceremony listed the credentials itself, so the handle is optional there.
@@ -127,6 +128,8 @@ impl Services {
             return Err(Error::PasskeyUnknown);
         }
 
+        let user = self.inner.store.find_user(&record.user_id).await?.ok_or(Error::PasskeyUnknown)?;
+        self.reserve_sign_in_attempt(Factor::Passkey, &user.email).await?;
         let stored: Passkey = serde_json::from_str(&record.passkey).map_err(Error::internal)?;
         // webauthn-rs would reject any counter that did not increase. The policy is Keyward's
         // (below), so webauthn-rs checks everything else against a copy with the counter at 0.
@@ -149,15 +152,22 @@ impl Services {
         updated.update_credential(&result);
         let now = self.inner.clock.now();
         let usage = AuthenticatorUse {
-            counter: i64::from(presented.max(stored_counter)),
             credential_backed_up: result.backup_state(),
             backup_eligible: result.backup_eligible(),
             credential_device_type: super::registration::device_type(result.backup_eligible()),
             passkey: serde_json::to_string(&updated).map_err(Error::internal)?,
             used_at: now,
         };
-        self.inner.store.record_authenticator_use(&record.id, usage).await?;
-        Ok(record)
+        // The counter moves only forward, checked in the UPDATE itself: if another sign-in with
+        // this passkey stored this counter (or a higher one) since it was read above, this
+        // assertion repeats a counter — a possible clone — whatever the read said.
+        let advance = (presented > stored_counter).then_some(i64::from(presented));
+        if !self.inner.store.record_authenticator_use(&record.id, usage.clone(), advance).await? {
+            self.counter_regressed(&record, presented, result.backup_eligible()).await?;
+            self.inner.store.record_authenticator_use(&record.id, usage, None).await?;
+        }
+        self.sign_in_succeeded(&user.email).await?;
+        Ok((record, user))
     }
 
     /// A counter at or below the stored one (WebAuthn L3 §7.2 step 21: a possible clone; what

@@ -17,7 +17,7 @@ use webauthn_rs::prelude::{Passkey, Uuid, WebauthnError};
 
 pub use decoy::DecoyCredentials;
 
-use super::{Services, SessionCaller};
+use super::{RequestMeta, Services, SessionCaller};
 use crate::{
     config::{Config, CounterPolicy, UserVerification},
     error::{Error, FieldReason, PasskeyFailure, PasskeyStage, Result},
@@ -41,6 +41,7 @@ pub struct PasskeySettings {
     /// The origins ceremonies may come from (webauthn-rs checks them; kept here for the log line
     /// that explains a mismatch).
     pub allowed_origins: Vec<String>,
+    pub max_per_user: u64,
 }
 
 impl PasskeySettings {
@@ -50,6 +51,7 @@ impl PasskeySettings {
             counter_policy: config.passkey_counter_policy,
             ceremony_ttl: config.ceremony_ttl(),
             allowed_origins: config.passkey_origins(),
+            max_per_user: config.max_passkeys_per_user,
         }
     }
 }
@@ -66,6 +68,21 @@ pub struct CeremonyStart {
 const MAX_CEREMONY_ID_CHARS: usize = 64;
 /// A RegistrationResponseJSON / AuthenticationResponseJSON is a few KiB at most.
 const MAX_CREDENTIAL_JSON_BYTES: usize = 32 * 1024;
+/// WebAuthn L3 §5.8.3 / §7.1 step 5: a credential id is at most 1023 bytes. (PostgreSQL's
+/// b-tree index on credential_id could not even store ids of ~2 KB.)
+pub(super) const MAX_CREDENTIAL_ID_BYTES: usize = 1023;
+
+/// Refuses a credential id longer than WebAuthn allows, before anything else looks at it.
+fn check_credential_id(raw_id: &[u8]) -> Result<()> {
+    if raw_id.len() > MAX_CREDENTIAL_ID_BYTES {
+        return Err(Error::field(
+            "credential_json",
+            FieldReason::TooLong,
+            format!("the credential id is longer than WebAuthn's {MAX_CREDENTIAL_ID_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
 
 fn check_ceremony_id(ceremony_id: &str) -> Result<()> {
     if ceremony_id.is_empty() {
@@ -201,22 +218,22 @@ impl Services {
         user_id: Option<String>,
         state: &serde_json::Value,
         now: DateTime<Utc>,
+        meta: &RequestMeta,
     ) -> Result<String> {
         // 256 bits from the OS CSPRNG, like a session token: unguessable, so holding the id is
         // what lets a client finish the ceremony.
         let id = crate::domain::SessionToken::generate()?.expose().to_owned();
         let expires_at = crate::domain::later(now, self.inner.passkeys.ceremony_ttl)?;
-        self.inner
-            .store
-            .insert_ceremony(NewCeremony {
-                id: id.clone(),
-                kind,
-                user_id,
-                state: state.to_string(),
-                created_at: now,
-                expires_at,
-            })
-            .await?;
+        self.store_ceremony(NewCeremony {
+            id: id.clone(),
+            kind,
+            user_id,
+            state: state.to_string(),
+            created_at: now,
+            expires_at,
+            client_key: Some(meta.client_key()),
+        })
+        .await?;
         Ok(id)
     }
 

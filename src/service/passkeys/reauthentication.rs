@@ -8,7 +8,7 @@ use webauthn_rs::prelude::{DiscoverableAuthentication, PublicKeyCredential};
 use super::{CeremonyStart, check_ceremony_id, kind, login::allow_entry, parse_credential};
 use crate::{
     error::{Error, Result},
-    service::{Services, SessionCaller},
+    service::{Budget, RequestMeta, Services, SessionCaller},
     store::SessionRecord,
 };
 
@@ -26,8 +26,14 @@ impl super::SessionBound for ReauthenticationState {
 }
 
 impl Services {
-    /// Begins a passkey re-authentication: the options list the caller's passkeys.
-    pub async fn start_passkey_reauthentication(&self, caller: &SessionCaller) -> Result<CeremonyStart> {
+    /// Begins a passkey re-authentication: the options list the caller's passkeys. Writes a
+    /// ceremony, so it shares StartPasskeyLogin's per-client budget and ceremony caps.
+    pub async fn start_passkey_reauthentication(
+        &self,
+        caller: &SessionCaller,
+        meta: &RequestMeta,
+    ) -> Result<CeremonyStart> {
+        self.throttle_client(Budget::PasskeyStart, meta)?;
         let passkeys = self.inner.store.user_authenticators(&caller.user.id).await?;
         if passkeys.is_empty() {
             return Err(Error::NoPasskey);
@@ -36,7 +42,8 @@ impl Services {
         let state =
             self.assertion_state(&ReauthenticationState { authentication, session_id: caller.session.id.clone() })?;
         let now = self.inner.clock.now();
-        let ceremony_id = self.begin_ceremony(kind::REAUTHENTICATE, Some(caller.user.id.clone()), &state, now).await?;
+        let ceremony_id =
+            self.begin_ceremony(kind::REAUTHENTICATE, Some(caller.user.id.clone()), &state, now, meta).await?;
         Ok(CeremonyStart { ceremony_id, options_json: options.to_string() })
     }
 

@@ -4,12 +4,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::{Credential, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential};
 
-use super::{CeremonyStart, check_ceremony_id, credential_id_b64, kind, parse_credential, public_key_options, to_json};
+use super::{
+    CeremonyStart, check_ceremony_id, check_credential_id, credential_id_b64, kind, parse_credential,
+    public_key_options, to_json,
+};
 use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
     domain::{DisplayName, Email, passkey_provider_name},
     error::{Error, FieldReason, PasskeyStage, Result},
-    service::{RequestMeta, Services, SessionCaller, SignedIn, audit::kind as audit, sessions::other_sessions},
+    service::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind as audit, sessions::other_sessions},
     store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
 };
 
@@ -67,9 +70,17 @@ impl Services {
     /// `excludeCredentials` so an authenticator cannot register twice. A factor change: needs a
     /// recent authentication, checked here before the browser asks the user for anything; the
     /// ceremony is then bound to this session.
-    pub async fn start_passkey_registration(&self, caller: &SessionCaller) -> Result<CeremonyStart> {
+    pub async fn start_passkey_registration(
+        &self,
+        caller: &SessionCaller,
+        meta: &RequestMeta,
+    ) -> Result<CeremonyStart> {
         self.require_recent_authentication(caller)?;
+        self.throttle_client(Budget::PasskeyStart, meta)?;
         let existing = self.inner.store.user_authenticators(&caller.user.id).await?;
+        if existing.len() as u64 >= self.inner.passkeys.max_per_user {
+            return Err(Error::TooManyPasskeys);
+        }
         let exclude: Vec<CredentialID> =
             existing.iter().filter_map(|a| URL_SAFE_NO_PAD.decode(&a.credential_id).ok()).collect::<Vec<_>>();
         let display = caller.user.name.clone().unwrap_or_else(|| caller.user.email.clone());
@@ -86,7 +97,7 @@ impl Services {
         let now = self.inner.clock.now();
         let state = self
             .registration_state(to_json(&RegisterState { registration, session_id: Some(caller.session.id.clone()) })?);
-        let ceremony_id = self.begin_ceremony(kind::REGISTER, Some(caller.user.id.clone()), &state, now).await?;
+        let ceremony_id = self.begin_ceremony(kind::REGISTER, Some(caller.user.id.clone()), &state, now, meta).await?;
         Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
     }
 
@@ -103,6 +114,7 @@ impl Services {
     ) -> Result<(AuthenticatorRecord, u64)> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+        check_credential_id(credential.raw_id.as_ref())?;
         let now = self.inner.clock.now();
         let name = passkey_name("name", name)?;
         let RegisterState { registration, .. } =
@@ -110,19 +122,23 @@ impl Services {
         let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
             self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
         })?;
+        check_credential_id(passkey.cred_id().as_ref())?;
         let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
         let other = other_sessions(caller, revoke_other_sessions);
-        let (stored, ended) = self.inner.store.insert_authenticator(authenticator, other).await?;
+        let max = self.inner.passkeys.max_per_user;
+        let (stored, ended) = self.inner.store.insert_authenticator_within(authenticator, max, other).await?;
         self.forget_ended_sessions(caller, ended);
         let detail = json!({ "passkey_id": stored.id, "revoked_sessions": ended });
         self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, detail).await;
         Ok((stored, ended))
     }
 
-    /// Begins creating a passwordless account for `email`.
-    pub async fn start_passkey_sign_up(&self, email: &str, name: &str) -> Result<CeremonyStart> {
+    /// Begins creating a passwordless account for `email`. It answers `EmailTaken` for a taken
+    /// email, like Register, so it spends the client's Register budget: not a free oracle.
+    pub async fn start_passkey_sign_up(&self, email: &str, name: &str, meta: &RequestMeta) -> Result<CeremonyStart> {
         let email = Email::parse("email", email)?;
         let name = DisplayName::parse("name", name)?;
+        self.throttle_client(Budget::Register, meta)?;
         // Same answer as Register for a taken email (and the same disclosure; see README).
         if self.inner.store.find_user_by_email(email.as_str()).await?.is_some() {
             return Err(Error::EmailTaken);
@@ -137,7 +153,7 @@ impl Services {
         let now = self.inner.clock.now();
         let state = SignUpState { registration, user_id, email: email.to_string(), name: name.into_inner() };
         let state = self.registration_state(to_json(&state)?);
-        let ceremony_id = self.begin_ceremony(kind::SIGN_UP, None, &state, now).await?;
+        let ceremony_id = self.begin_ceremony(kind::SIGN_UP, None, &state, now, meta).await?;
         Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
     }
 
@@ -152,6 +168,7 @@ impl Services {
     ) -> Result<(SignedIn, AuthenticatorRecord)> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+        check_credential_id(credential.raw_id.as_ref())?;
         let now = self.inner.clock.now();
         let name = self::passkey_name("passkey_name", passkey_name)?;
         let ceremony = self.finish_ceremony(ceremony_id, kind::SIGN_UP, None).await?;
@@ -159,6 +176,7 @@ impl Services {
         let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
             self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
         })?;
+        check_credential_id(passkey.cred_id().as_ref())?;
         let authenticator = new_authenticator(&user_id, &passkey, &credential, name, now)?;
         let user = NewUser { id: user_id, email, name: user_name, password_hash: None, created_at: now };
         let (new_session, token) = self.new_session(&user.id, meta, now)?;

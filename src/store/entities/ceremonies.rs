@@ -9,6 +9,8 @@ pub struct Model {
     pub user_id: Option<String>,
     pub state: String,
     pub expires_at: DateTimeUtc,
+    /// The client address (throttle key) that started it.
+    pub client_key: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -6,6 +6,7 @@ pub mod authenticators;
 pub mod ceremonies;
 pub mod secrets;
 pub mod sessions;
+pub mod sign_in_failures;
 pub mod signing_keys;
 pub mod users;
 pub mod verification_tokens;

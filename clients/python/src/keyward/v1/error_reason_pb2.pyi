@@ -55,6 +55,12 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OAUTH_EMAIL_UNAVAILABLE: _ClassVar[ErrorReason]
     OVERLOADED: _ClassVar[ErrorReason]
     INTERNAL: _ClassVar[ErrorReason]
+    PASSKEY_LIMIT_REACHED: _ClassVar[ErrorReason]
+    RATE_LIMITED: _ClassVar[ErrorReason]
+    TOO_MANY_CEREMONIES: _ClassVar[ErrorReason]
+    UNAVAILABLE: _ClassVar[ErrorReason]
+    MALFORMED_MESSAGE: _ClassVar[ErrorReason]
+    MESSAGE_TOO_LARGE: _ClassVar[ErrorReason]
     REAUTHENTICATION_REQUIRED: _ClassVar[ErrorReason]
     NO_PASSKEY: _ClassVar[ErrorReason]
     SESSION_COOKIE_REQUIRES_GRPC_WEB: _ClassVar[ErrorReason]
@@ -110,6 +116,12 @@ OAUTH_LINK_USER_MISMATCH: ErrorReason
 OAUTH_EMAIL_UNAVAILABLE: ErrorReason
 OVERLOADED: ErrorReason
 INTERNAL: ErrorReason
+PASSKEY_LIMIT_REACHED: ErrorReason
+RATE_LIMITED: ErrorReason
+TOO_MANY_CEREMONIES: ErrorReason
+UNAVAILABLE: ErrorReason
+MALFORMED_MESSAGE: ErrorReason
+MESSAGE_TOO_LARGE: ErrorReason
 REAUTHENTICATION_REQUIRED: ErrorReason
 NO_PASSKEY: ErrorReason
 SESSION_COOKIE_REQUIRES_GRPC_WEB: ErrorReason

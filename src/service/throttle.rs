@@ -1,0 +1,138 @@
+//! Per-client-address budgets: in-process token buckets (`governor`), one per named budget,
+//! keyed by the client's throttle key. The general shape — a named budget, a key, a cost — is
+//! what every anonymous entry point uses (Login, Register, passkey Start*, StartOAuth; later
+//! email sending per address and per client). In process on purpose: a per-address budget only
+//! has to make flooding expensive, so N replicas allowing N× the rate is acceptable, and a check
+//! costs no database round trip. Counts that must hold across replicas (consecutive failures of
+//! an account) live in the database instead: see `sign_in_guard.rs`.
+
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+
+use governor::{
+    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    clock::{Clock as _, DefaultClock},
+};
+
+use crate::{
+    config::{RateBudget, RateLimits},
+    error::{Error, Result},
+};
+
+/// The named budgets. Each has its own bucket per client key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Budget {
+    Login,
+    Register,
+    PasskeyStart,
+    OAuthStart,
+}
+
+impl Budget {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Register => "register",
+            Self::PasskeyStart => "passkey_start",
+            Self::OAuthStart => "oauth_start",
+        }
+    }
+}
+
+/// Every budget's buckets. Cheap to clone.
+#[derive(Clone)]
+pub struct Throttles {
+    limiters: Option<Arc<Limiters>>,
+}
+
+struct Limiters {
+    login: DefaultKeyedRateLimiter<String>,
+    register: DefaultKeyedRateLimiter<String>,
+    passkey_start: DefaultKeyedRateLimiter<String>,
+    oauth_start: DefaultKeyedRateLimiter<String>,
+    /// At most one log line per (budget, key) and minute about refusals: a flood must not
+    /// become a flood of log lines.
+    refusal_logs: DefaultKeyedRateLimiter<(Budget, String)>,
+}
+
+impl std::fmt::Debug for Throttles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttles").field("enabled", &self.limiters.is_some()).finish()
+    }
+}
+
+fn quota(budget: RateBudget) -> Quota {
+    let per_minute = NonZeroU32::new(budget.per_minute).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(budget.burst).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(per_minute).allow_burst(burst)
+}
+
+impl Throttles {
+    pub fn from_config(config: &RateLimits) -> Self {
+        let limiters = config.enabled.then(|| {
+            Arc::new(Limiters {
+                login: RateLimiter::keyed(quota(config.login)),
+                register: RateLimiter::keyed(quota(config.register)),
+                passkey_start: RateLimiter::keyed(quota(config.passkey_start)),
+                oauth_start: RateLimiter::keyed(quota(config.oauth_start)),
+                refusal_logs: RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN)),
+            })
+        });
+        Self { limiters }
+    }
+
+    /// Takes `cost` from `budget`'s bucket for `key`, or fails with `RateLimited` (saying when
+    /// to retry) and takes nothing. Always passes when client budgets are off.
+    pub fn check(&self, budget: Budget, key: &str, cost: u32) -> Result<()> {
+        let Some(limiters) = &self.limiters else { return Ok(()) };
+        let limiter = match budget {
+            Budget::Login => &limiters.login,
+            Budget::Register => &limiters.register,
+            Budget::PasskeyStart => &limiters.passkey_start,
+            Budget::OAuthStart => &limiters.oauth_start,
+        };
+        let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
+        let key = key.to_owned();
+        let retry_after = match limiter.check_key_n(&key, cost) {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(not_until)) => not_until.wait_time_from(DefaultClock::default().now()),
+            // More than the bucket can ever hold: never possible, say so plainly.
+            Err(_) => Duration::from_secs(60),
+        };
+        if limiters.refusal_logs.check_key(&(budget, key.clone())).is_ok() {
+            tracing::warn!(budget = budget.name(), client = %key, "client budget exhausted; refusing");
+        }
+        Err(Error::RateLimited { retry_after })
+    }
+
+    /// Drops buckets that are full again (nothing to remember), so memory tracks active clients.
+    pub fn prune(&self) {
+        let Some(limiters) = &self.limiters else { return };
+        for limiter in [&limiters.login, &limiters.register, &limiters.passkey_start, &limiters.oauth_start] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        limiters.refusal_logs.retain_recent();
+        limiters.refusal_logs.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_refuses_past_its_burst_per_key_and_says_when_to_retry() {
+        let config = RateLimits { login: RateBudget { per_minute: 1, burst: 2 }, ..RateLimits::default() };
+        let throttles = Throttles::from_config(&config);
+        assert!(throttles.check(Budget::Login, "192.0.2.1", 1).is_ok());
+        assert!(throttles.check(Budget::Login, "192.0.2.1", 1).is_ok());
+        match throttles.check(Budget::Login, "192.0.2.1", 1) {
+            Err(Error::RateLimited { retry_after }) => assert!(retry_after > Duration::ZERO),
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+        assert!(throttles.check(Budget::Login, "192.0.2.2", 1).is_ok(), "another client has its own bucket");
+        assert!(throttles.check(Budget::Register, "192.0.2.1", 1).is_ok(), "another budget has its own bucket");
+        let off = Throttles::from_config(&RateLimits { enabled: false, ..config });
+        assert!((0..10).all(|_| off.check(Budget::Login, "192.0.2.1", 1).is_ok()));
+    }
+}
