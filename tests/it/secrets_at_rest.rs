@@ -310,7 +310,7 @@ async fn decoy_for(server: &TestServer, email: &str) -> serde_json::Value {
 async fn the_passkey_decoy_has_its_own_key_and_outlives_rotation(backend: Backend) {
     let server = TestServer::start(backend).await;
     let decoy = decoy_for(&server, "nobody@example.com").await;
-    assert_eq!(decoy.as_array().unwrap().len(), 1);
+    assert!(!decoy.as_array().unwrap().is_empty());
     assert_ne!(decoy, decoy_for(&server, "somebody-else@example.com").await);
     // Its key is a secret of its own, sealed.
     let rows = raw_column(&server.db.url, "secrets", "id", "value").await;
