@@ -17,7 +17,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
+    grpc::{self, AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
     pb::{
         self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
         passkey_service_server::PasskeyServiceServer,
@@ -50,6 +50,8 @@ impl App {
 
     /// Like `spawn`, with a clock the caller can move (tests of expiry).
     pub async fn spawn_with_clock(mut config: Config, listener: TcpListener, clock: Clock) -> Result<RunningApp> {
+        // `Config::load` validates too; a Config built in code (tests, embedding) is checked here.
+        config.validate().map_err(|err| Error::Startup(err.to_string()))?;
         let local_addr = listener.local_addr().map_err(Error::internal)?;
         // Defaults derived from the address (issuer, passkey origin) use the one actually bound:
         // `--listen 127.0.0.1:0` becomes the real port.
@@ -64,6 +66,13 @@ impl App {
                 .await?;
         if config.migrate_on_start {
             store.migrate_up().await?;
+        }
+        let master_key = crate::master_key::resolve(&config, &store).await?;
+        let store = store.with_master_key(master_key);
+        // Rows an older Keyward wrote in clear are sealed now (idempotent, every start).
+        let sealed = store.seal_plaintext_secrets().await?;
+        if sealed.total() > 0 {
+            tracing::info!(?sealed, "sealed secrets that were stored in clear");
         }
         let services = Services::start(&config, store, clock).await?;
         let (routes, health) = router(&config, services.clone()).await?;
@@ -162,6 +171,9 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
         .layer(ClientAddressLayer::new(config.trusted_proxy_networks().map_err(Error::internal)?))
         .layer(RpcLogLayer)
         .layer(GrpcWebLayer::new())
+        // Before grpc-web translation: sees the cookies and the content type as the client sent
+        // them.
+        .layer(axum::middleware::from_fn_with_state(browser_policy(config), grpc::browser_guard))
         // Anything else that reaches the gRPC routes (an unknown path, a browser's GET) is not a
         // gRPC call: answered 404 here instead of tonic-web's bare 400.
         .layer(axum::middleware::from_fn(web::grpc_or_not_found));
@@ -184,6 +196,11 @@ fn signin_url(config: &Config) -> Option<String> {
         addr.to_string()
     };
     config.signin_page.then(|| format!("http://{authority}/signin"))
+}
+
+/// What a request carrying the session cookie must look like (see `grpc::BrowserPolicy`).
+fn browser_policy(config: &Config) -> grpc::BrowserPolicy {
+    grpc::BrowserPolicy::new(CookieSettings::from_config(config).name(), config.cors_allowed_origins.clone())
 }
 
 /// Every service's status in `grpc.health.v1`, and the server's (""): a replica whose database

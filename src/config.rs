@@ -49,6 +49,12 @@ pub enum CounterPolicy {
     IgnoreWhenBackupEligible,
 }
 
+/// The longest a session may live: 400 days, the most browsers keep a cookie (RFC 6265bis
+/// §5.6.1 caps `Max-Age`/`Expires` there), so a longer session could not be carried anyway. Every
+/// duration setting has an upper bound like this one, so date arithmetic cannot leave chrono's
+/// range on a request path.
+pub const MAX_SESSION_SECS: u64 = 400 * 24 * 3600;
+
 /// One per-client-address budget: a token bucket refilled at `per_minute`, holding `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +123,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://…` for PostgreSQL; unset means SQLite in `data_dir`. `DATABASE_URL` also works.
     pub database_url: Option<String>,
+    /// The master key that seals secrets at rest (signing keys, provider tokens): 32 random
+    /// bytes in base64. Usually given as `KEYWARD_MASTER_KEY`. Unset, and `master_key_file`
+    /// unset: SQLite uses `<data_dir>/master.key` (generated on first start); PostgreSQL refuses
+    /// to start.
+    pub master_key: Option<Secret>,
+    /// A file holding the master key (same form). Set this or `master_key`, not both.
+    pub master_key_file: Option<PathBuf>,
     pub database_max_connections: u32,
     /// The longest a call waits on the database (pool acquire, connect, and on PostgreSQL each
     /// statement); past it the call answers UNAVAILABLE.
@@ -138,6 +151,10 @@ pub struct Config {
     pub session_max_age_secs: u64,
     /// Last-seen and idle expiry are written at most this often per session.
     pub session_touch_interval_secs: u64,
+    /// Factor changes (add or delete a passkey, change the password, link or unlink a provider)
+    /// need the user to have proved a factor in this session this recently: at sign-in or with
+    /// a re-authentication (password or passkey). Older: REAUTHENTICATION_REQUIRED.
+    pub reauthentication_window_secs: u64,
 
     /// How long a replica may answer GetSession from memory (0 disables the cache). A session
     /// revoked through another replica is accepted here for at most this long; revocations
@@ -149,7 +166,13 @@ pub struct Config {
     /// `Secure` attribute of the session cookie. Browsers accept Secure cookies from
     /// http://localhost, so this stays on unless you serve plain HTTP on another host name.
     pub cookie_secure: bool,
+    /// `Domain` of the session cookie, to share it with other hosts under that domain. Unset
+    /// (the default), the cookie is `__Host-keyward_session`, bound to this host; set, it is
+    /// `__Secure-keyward_session` (`keyward_session` when `cookie_secure` is off).
     pub cookie_domain: Option<String>,
+    /// Also return the session token in the body of sign-in answers to browsers (grpc-web with
+    /// an Origin). Off: only the HttpOnly cookie carries it, out of reach of page scripts.
+    pub session_token_in_browser_responses: bool,
     /// Web origins allowed to call over grpc-web with credentials (CORS). Empty: same origin only.
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub cors_allowed_origins: Vec<String>,
@@ -237,6 +260,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             data_dir: PathBuf::from("keyward-data"),
             database_url: None,
+            master_key: None,
+            master_key_file: None,
             database_max_connections: 16,
             database_timeout_ms: 1500,
             migrate_on_start: true,
@@ -247,10 +272,12 @@ impl Default for Config {
             session_idle_timeout_secs: 7 * 24 * 3600,
             session_max_age_secs: 30 * 24 * 3600,
             session_touch_interval_secs: 300,
+            reauthentication_window_secs: 300,
             session_cache_ttl_ms: 1000,
             session_cache_max_entries: 100_000,
             cookie_secure: true,
             cookie_domain: None,
+            session_token_in_browser_responses: false,
             cors_allowed_origins: Vec::new(),
             password_min_chars: password.min_chars,
             password_max_chars: password.max_chars,
@@ -284,6 +311,27 @@ impl Default for Config {
             log_format: LogFormat::Text,
             oauth: OAuthConfig::default(),
         }
+    }
+}
+
+/// A setting that must not be printed: `Debug` shows `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 
@@ -349,6 +397,12 @@ impl Config {
         {
             return Err(invalid("database_url", "must start with postgres://, postgresql:// or sqlite:"));
         }
+        if self.master_key.is_some() && self.master_key_file.is_some() {
+            return Err(invalid("master_key", "set master_key (KEYWARD_MASTER_KEY) or master_key_file, not both"));
+        }
+        if let Some(key) = &self.master_key {
+            crate::crypto::MasterKey::parse(key.expose()).map_err(|problem| invalid("master_key", problem))?;
+        }
         if self.database_max_connections == 0 {
             return Err(invalid("database_max_connections", "must be at least 1"));
         }
@@ -367,17 +421,23 @@ impl Config {
         if !(30..=86_400).contains(&self.access_token_ttl_secs) {
             return Err(invalid("access_token_ttl_secs", "must be between 30 and 86400"));
         }
-        if self.signing_key_reload_secs == 0 {
-            return Err(invalid("signing_key_reload_secs", "must be at least 1"));
+        if !(1..=3600).contains(&self.signing_key_reload_secs) {
+            return Err(invalid("signing_key_reload_secs", "must be between 1 and 3600"));
         }
-        if self.session_idle_timeout_secs < 60 {
-            return Err(invalid("session_idle_timeout_secs", "must be at least 60"));
+        if !(60..=MAX_SESSION_SECS).contains(&self.session_idle_timeout_secs) {
+            return Err(invalid("session_idle_timeout_secs", format!("must be between 60 and {MAX_SESSION_SECS}")));
         }
-        if self.session_max_age_secs < self.session_idle_timeout_secs {
-            return Err(invalid("session_max_age_secs", "must be at least session_idle_timeout_secs"));
+        if !(self.session_idle_timeout_secs..=MAX_SESSION_SECS).contains(&self.session_max_age_secs) {
+            return Err(invalid(
+                "session_max_age_secs",
+                format!("must be at least session_idle_timeout_secs and at most {MAX_SESSION_SECS} (400 days)"),
+            ));
         }
         if self.session_touch_interval_secs >= self.session_idle_timeout_secs {
             return Err(invalid("session_touch_interval_secs", "must be shorter than session_idle_timeout_secs"));
+        }
+        if !(10..=86_400).contains(&self.reauthentication_window_secs) {
+            return Err(invalid("reauthentication_window_secs", "must be between 10 and 86400"));
         }
         if self.session_cache_ttl_ms > 60_000 {
             return Err(invalid(
@@ -441,14 +501,14 @@ impl Config {
         if !(1..=self.max_pending_ceremonies).contains(&self.max_pending_ceremonies_per_client) {
             return Err(invalid("max_pending_ceremonies_per_client", "must be between 1 and max_pending_ceremonies"));
         }
-        if self.audit_retention_days == 0 {
-            return Err(invalid("audit_retention_days", "must be at least 1"));
+        if !(1..=36_500).contains(&self.audit_retention_days) {
+            return Err(invalid("audit_retention_days", "must be between 1 and 36500"));
         }
-        if self.sweep_interval_secs == 0 {
-            return Err(invalid("sweep_interval_secs", "must be at least 1"));
+        if !(1..=86_400).contains(&self.sweep_interval_secs) {
+            return Err(invalid("sweep_interval_secs", "must be between 1 and 86400"));
         }
-        if self.sqlite_checkpoint_interval_secs == 0 {
-            return Err(invalid("sqlite_checkpoint_interval_secs", "must be at least 1"));
+        if !(1..=86_400).contains(&self.sqlite_checkpoint_interval_secs) {
+            return Err(invalid("sqlite_checkpoint_interval_secs", "must be between 1 and 86400"));
         }
         if !(4 * 1024..=16 * 1024 * 1024).contains(&self.max_request_bytes) {
             return Err(invalid("max_request_bytes", "must be between 4096 and 16777216"));
@@ -461,14 +521,20 @@ impl Config {
         if !(1..=self.failed_sign_in_limit).contains(&self.failed_sign_in_free_attempts) {
             return Err(invalid("failed_sign_in_free_attempts", "must be between 1 and failed_sign_in_limit"));
         }
-        if self.failed_sign_in_delay_secs == 0 {
-            return Err(invalid("failed_sign_in_delay_secs", "must be at least 1"));
+        if !(1..=86_400).contains(&self.failed_sign_in_delay_secs) {
+            return Err(invalid("failed_sign_in_delay_secs", "must be between 1 and 86400"));
         }
-        if self.failed_sign_in_max_delay_secs < self.failed_sign_in_delay_secs {
-            return Err(invalid("failed_sign_in_max_delay_secs", "must be at least failed_sign_in_delay_secs"));
+        if !(self.failed_sign_in_delay_secs..=7 * 86_400).contains(&self.failed_sign_in_max_delay_secs) {
+            return Err(invalid(
+                "failed_sign_in_max_delay_secs",
+                "must be at least failed_sign_in_delay_secs and at most 604800 (7 days)",
+            ));
         }
-        if self.failed_sign_in_forget_secs < self.failed_sign_in_max_delay_secs {
-            return Err(invalid("failed_sign_in_forget_secs", "must be at least failed_sign_in_max_delay_secs"));
+        if !(self.failed_sign_in_max_delay_secs..=MAX_SESSION_SECS).contains(&self.failed_sign_in_forget_secs) {
+            return Err(invalid(
+                "failed_sign_in_forget_secs",
+                format!("must be at least failed_sign_in_max_delay_secs and at most {MAX_SESSION_SECS}"),
+            ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|err| invalid("log", err.to_string()))?;
         self.oauth.validate()?;
@@ -560,6 +626,10 @@ impl Config {
 
     pub fn session_touch_interval(&self) -> Duration {
         Duration::from_secs(self.session_touch_interval_secs)
+    }
+
+    pub fn reauthentication_window(&self) -> Duration {
+        Duration::from_secs(self.reauthentication_window_secs)
     }
 }
 
@@ -654,6 +724,24 @@ mod tests {
             ("rp_id", Config { rp_id: "127.0.0.1".into(), ..Config::default() }),
             ("rp_origins", Config { rp_origins: vec!["http://example.com".into()], ..Config::default() }),
             ("ceremony_ttl_secs", Config { ceremony_ttl_secs: 0, ..Config::default() }),
+            ("ceremony_ttl_secs", Config { ceremony_ttl_secs: u64::MAX, ..Config::default() }),
+            ("access_token_ttl_secs", Config { access_token_ttl_secs: u64::MAX, ..Config::default() }),
+            ("signing_key_reload_secs", Config { signing_key_reload_secs: u64::MAX, ..Config::default() }),
+            ("session_idle_timeout_secs", Config { session_idle_timeout_secs: u64::MAX, ..Config::default() }),
+            ("session_max_age_secs", Config { session_max_age_secs: u64::MAX, ..Config::default() }),
+            ("session_max_age_secs", Config { session_max_age_secs: MAX_SESSION_SECS + 1, ..Config::default() }),
+            ("session_cache_ttl_ms", Config { session_cache_ttl_ms: u64::MAX, ..Config::default() }),
+            ("reauthentication_window_secs", Config { reauthentication_window_secs: 0, ..Config::default() }),
+            ("reauthentication_window_secs", Config { reauthentication_window_secs: u64::MAX, ..Config::default() }),
+            ("audit_retention_days", Config { audit_retention_days: u64::MAX, ..Config::default() }),
+            ("sweep_interval_secs", Config { sweep_interval_secs: u64::MAX, ..Config::default() }),
+            (
+                "sqlite_checkpoint_interval_secs",
+                Config { sqlite_checkpoint_interval_secs: u64::MAX, ..Config::default() },
+            ),
+            ("failed_sign_in_delay_secs", Config { failed_sign_in_delay_secs: u64::MAX, ..Config::default() }),
+            ("failed_sign_in_max_delay_secs", Config { failed_sign_in_max_delay_secs: u64::MAX, ..Config::default() }),
+            ("failed_sign_in_forget_secs", Config { failed_sign_in_forget_secs: u64::MAX, ..Config::default() }),
             ("trusted_proxies", Config { trusted_proxies: vec!["10.0.0.0/33".into()], ..Config::default() }),
             ("failed_sign_in_limit", Config { failed_sign_in_limit: 101, ..Config::default() }),
         ];

@@ -28,6 +28,15 @@ pub enum Error {
     /// session token itself; an access token only proves who the caller is.
     #[error("session token required")]
     SessionTokenRequired,
+    /// The call changes a sign-in method (or is as sensitive) and the user last proved a factor
+    /// in this session longer ago than `reauthentication_window_secs`: re-authenticate, retry.
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
+
+    /// A request carrying the session cookie that a browser on our page would not have sent: not
+    /// grpc-web, or from an origin that is neither ours nor allowed (CSRF).
+    #[error("browser request refused: {0:?}")]
+    BrowserRequestRefused(BrowserRefusal),
 
     // --- state conflicts ---
     /// Registration with an email that already has an account.
@@ -36,6 +45,9 @@ pub enum Error {
     /// The operation needs a password and the user has none.
     #[error("user has no password")]
     NoPassword,
+    /// The operation needs a passkey and the user has none.
+    #[error("user has no passkey")]
+    NoPasskey,
     /// The credential id is already registered (to this or another user).
     #[error("passkey already registered")]
     PasskeyAlreadyRegistered,
@@ -106,6 +118,12 @@ pub enum Error {
     /// verified) email address.
     #[error("oauth email unavailable")]
     OAuthEmailUnavailable,
+    /// A new user would be created from an email the provider did not verify.
+    #[error("oauth email unverified")]
+    OAuthEmailUnverified,
+    /// The callback's RFC 9207 `iss` names another issuer than the round-trip's provider.
+    #[error("oauth issuer mismatch")]
+    OAuthIssuerMismatch,
 
     // --- the server's own limits and faults ---
     /// A budget ran out — the client address's, or the account's after consecutive failures.
@@ -125,6 +143,10 @@ pub enum Error {
     /// A fault in storage or a dependency. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The process cannot start as configured (a bad setting, a missing or wrong master key).
+    /// The text is one line for the operator; it never reaches a client.
+    #[error("{0}")]
+    Startup(String),
 }
 
 impl Error {
@@ -204,6 +226,15 @@ pub enum PasskeyFailure {
     UserNotVerified,
     /// Anything else structurally wrong with the credential.
     Invalid,
+}
+
+/// Why a request carrying the session cookie was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserRefusal {
+    /// The cookie came with something other than grpc-web (browsers only speak grpc-web).
+    CookieOutsideGrpcWeb,
+    /// No `Origin`, or one that is neither the server's own nor in `cors_allowed_origins`.
+    OriginNotAllowed,
 }
 
 /// Kinds of thing a NOT_FOUND can be about.

@@ -1,9 +1,16 @@
 //! `keyward`: the command line. Thin: parses flags, loads the config, calls the library.
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Args, Parser, Subcommand};
-use keyward::{App, Config, config::Overrides, service::rotate_signing_key, store::Store, telemetry};
+use keyward::{
+    App, Config,
+    config::Overrides,
+    crypto::MasterKey,
+    service::{rotate_signing_key, rotation_delay},
+    store::Store,
+    telemetry,
+};
 
 #[derive(Parser)]
 #[command(name = "keyward", version, about = "Identity service over gRPC: passwords, passkeys, sessions, JWTs")]
@@ -81,8 +88,23 @@ enum MigrateAction {
 
 #[derive(Subcommand)]
 enum KeysAction {
-    /// Make a new active signing key; tokens signed by the old one verify until they expire.
-    Rotate,
+    /// Make a new signing key. It is published at once and signs only after
+    /// signing_key_reload_secs + the JWKS max-age (60 s), when every replica and every verifier's
+    /// cached JWKS has it; tokens signed by the old one verify until they expire.
+    Rotate {
+        /// Sign with the new key at once (an emergency: a replica or verifier that has not
+        /// reloaded yet refuses the new tokens until it does).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Re-seal every secret at rest (signing keys, provider tokens, server secrets) under a new
+    /// master key. Then configure the new key and restart; run it again if a server still on the
+    /// old key wrote meanwhile (it is idempotent).
+    Rewrap {
+        /// File holding the new master key: 32 random bytes in base64 (openssl rand -base64 32).
+        #[arg(long)]
+        new_master_key_file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -143,13 +165,42 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Import { source: ImportSource::Authjs { from, dry_run, skip_sessions } } => {
             keyward::cli::import_authjs(&config, &from, dry_run, skip_sessions).await
         }
-        Command::Keys { action: KeysAction::Rotate } => {
+        Command::Keys { action: KeysAction::Rotate { now } } => {
             let store = open_store(&config).await?;
             store.migrate_up().await?;
-            let kid = rotate_signing_key(&store, chrono::Utc::now()).await?;
+            let store = store.clone().with_master_key(keyward::master_key::resolve(&config, &store).await?);
+            let delay = if now {
+                std::time::Duration::ZERO
+            } else {
+                rotation_delay(std::time::Duration::from_secs(config.signing_key_reload_secs))
+            };
+            let (kid, signs_from) = rotate_signing_key(&store, chrono::Utc::now(), delay).await?;
             #[allow(clippy::print_stdout)] // the command's output
             {
-                println!("new active signing key: {kid}");
+                println!("new signing key {kid}: published now, signs from {}", signs_from.to_rfc3339());
+            }
+            Ok(())
+        }
+        Command::Keys { action: KeysAction::Rewrap { new_master_key_file } } => {
+            let store = open_store(&config).await?;
+            store.migrate_up().await?;
+            let new_key = Arc::new(keyward::master_key::read_key_file(&new_master_key_file)?);
+            let old_keys: Vec<Arc<MasterKey>> =
+                keyward::master_key::configured(&config)?.into_iter().map(|(key, _)| Arc::new(key)).collect();
+            let report = store.rewrap_secrets(&old_keys, Arc::clone(&new_key)).await?;
+            #[allow(clippy::print_stdout)] // the command's output
+            {
+                println!(
+                    "re-sealed {} secrets under master key {}; configure it (master_key_file or KEYWARD_MASTER_KEY{}) \
+                     and restart",
+                    report.total(),
+                    new_key.id(),
+                    if config.uses_sqlite() && config.master_key.is_none() && config.master_key_file.is_none() {
+                        ", or replace <data_dir>/master.key with it"
+                    } else {
+                        ""
+                    }
+                );
             }
             Ok(())
         }

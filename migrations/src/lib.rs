@@ -14,6 +14,9 @@ mod m20261121_000007_create_signing_keys;
 mod m20261121_000008_create_audit_events;
 mod m20261202_000001_add_authenticators_imported_from;
 mod m20261203_000001_abuse_protection;
+mod m20261204_000001_add_sessions_authenticated_at;
+mod m20261204_000002_create_secrets;
+mod m20261204_000003_add_signing_keys_activates_at;
 
 /// Runs Keyward's migrations (`Migrator::up(&db, None)` and friends from `MigratorTrait`).
 #[derive(Debug)]
@@ -33,6 +36,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_create_audit_events::Migration),
             Box::new(m20261202_000001_add_authenticators_imported_from::Migration),
             Box::new(m20261203_000001_abuse_protection::Migration),
+            Box::new(m20261204_000001_add_sessions_authenticated_at::Migration),
+            Box::new(m20261204_000002_create_secrets::Migration),
+            Box::new(m20261204_000003_add_signing_keys_activates_at::Migration),
         ]
     }
 }

@@ -61,7 +61,12 @@ async fn dry_run_target(config: &Config) -> anyhow::Result<ImportTarget> {
     if sqlite_path(&url).is_some_and(|path| !path.is_file()) {
         return Ok(ImportTarget::dry_run(None));
     }
-    let store = Store::connect_read_only(&url).await?;
+    let mut store = Store::connect_read_only(&url).await?;
+    // Existing accounts' tokens are read (to keep the fresher ones): they need the master key. A
+    // dry run never generates one; without one there is nothing sealed to read yet.
+    if let Some((key, _)) = crate::master_key::configured(config)? {
+        store = store.with_master_key(std::sync::Arc::new(key));
+    }
     match store.schema_state().await? {
         SchemaState::Empty => Ok(ImportTarget::dry_run(None)),
         SchemaState::Current => Ok(ImportTarget::dry_run(Some(store))),
@@ -87,7 +92,9 @@ pub async fn import_authjs(config: &Config, from: &str, dry_run: bool, skip_sess
         }
         let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
         store.migrate_up().await?;
-        ImportTarget::write_to(store)
+        // Provider tokens are sealed on the way in, like every account write.
+        let master_key = crate::master_key::resolve(config, &store).await?;
+        ImportTarget::write_to(store.with_master_key(master_key))
     };
     let options = ImportOptions { dry_run, skip_sessions, ..ImportOptions::default() };
     let policy = ImportPolicy::from_config(config);

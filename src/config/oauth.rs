@@ -58,13 +58,20 @@ pub struct GitHubConfig {
     pub name: String,
     pub scopes: Vec<String>,
     /// Link a GitHub sign-in to an existing user with the same email, when GitHub says the email
-    /// is verified (Auth.js: `allowDangerousEmailAccountLinking`). Off: the sign-in is refused
-    /// with OAUTH_ACCOUNT_NOT_LINKED.
+    /// is verified and the existing user verified it with Keyward (Auth.js:
+    /// `allowDangerousEmailAccountLinking`). Off: the sign-in is refused with
+    /// OAUTH_ACCOUNT_NOT_LINKED.
     pub allow_email_account_linking: bool,
     pub authorization_url: String,
     pub token_url: String,
     /// REST API base (`/user`, `/user/emails` are read from it). Enterprise: `https://HOST/api/v3`.
     pub api_url: String,
+    /// Redirect URIs for this provider only; empty: `oauth.redirect_uris`.
+    #[serde(deserialize_with = "super::list_or_comma_separated")]
+    pub redirect_uris: Vec<String>,
+    /// The issuer identifier the authorization server puts in the `iss` callback parameter (RFC
+    /// 9207). GitHub sends none; when unset, a callback that carries one is refused.
+    pub issuer: Option<String>,
 }
 
 impl Default for GitHubConfig {
@@ -78,6 +85,8 @@ impl Default for GitHubConfig {
             authorization_url: "https://github.com/login/oauth/authorize".into(),
             token_url: "https://github.com/login/oauth/access_token".into(),
             api_url: "https://api.github.com".into(),
+            redirect_uris: Vec::new(),
+            issuer: None,
         }
     }
 }
@@ -99,9 +108,12 @@ pub struct OidcConfig {
     #[serde(default = "default_oidc_scopes")]
     pub scopes: Vec<String>,
     /// As for GitHub: link to an existing user by email only when the provider asserts
-    /// `email_verified` and this is on.
+    /// `email_verified`, the existing user verified the address with Keyward, and this is on.
     #[serde(default)]
     pub allow_email_account_linking: bool,
+    /// Redirect URIs for this provider only; empty: `oauth.redirect_uris`.
+    #[serde(default, deserialize_with = "super::list_or_comma_separated")]
+    pub redirect_uris: Vec<String>,
 }
 
 // Debug by hand: configuration may be printed, client secrets must not be.
@@ -116,6 +128,8 @@ impl fmt::Debug for GitHubConfig {
             .field("authorization_url", &self.authorization_url)
             .field("token_url", &self.token_url)
             .field("api_url", &self.api_url)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("issuer", &self.issuer)
             .finish()
     }
 }
@@ -130,6 +144,7 @@ impl fmt::Debug for OidcConfig {
             .field("client_secret", &"<redacted>")
             .field("scopes", &self.scopes)
             .field("allow_email_account_linking", &self.allow_email_account_linking)
+            .field("redirect_uris", &self.redirect_uris)
             .finish()
     }
 }
@@ -151,15 +166,23 @@ impl OAuthConfig {
     }
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        for uri in &self.redirect_uris {
-            validate_redirect_uri(uri)
-                .map_err(|message| invalid("oauth.redirect_uris", format!("{uri:?}: {message}")))?;
-        }
-        if self.enabled() && self.redirect_uris.is_empty() {
-            return Err(invalid(
-                "oauth.redirect_uris",
-                "list at least one callback URL of your app when a provider is configured",
-            ));
+        validate_redirect_uris("oauth.redirect_uris", &self.redirect_uris)?;
+        // Each provider needs somewhere to send the browser back: its own list or the shared one.
+        let own_lists =
+            self.github.iter().map(|github| ("oauth.github.redirect_uris".to_owned(), &github.redirect_uris)).chain(
+                self.oidc
+                    .iter()
+                    .enumerate()
+                    .map(|(index, oidc)| (format!("oauth.oidc[{index}].redirect_uris"), &oidc.redirect_uris)),
+            );
+        for (setting, uris) in own_lists {
+            validate_redirect_uris(&setting, uris)?;
+            if uris.is_empty() && self.redirect_uris.is_empty() {
+                return Err(invalid(
+                    "oauth.redirect_uris",
+                    "list at least one callback URL of your app when a provider is configured",
+                ));
+            }
         }
         if !(100..=120_000).contains(&self.http_timeout_ms) {
             return Err(invalid("oauth.http_timeout_ms", "must be between 100 and 120000"));
@@ -168,6 +191,10 @@ impl OAuthConfig {
             require("oauth.github.client_id", &github.client_id)?;
             require("oauth.github.client_secret", &github.client_secret)?;
             require("oauth.github.name", &github.name)?;
+            if let Some(issuer) = &github.issuer {
+                validate_endpoint(issuer)
+                    .map_err(|message| invalid("oauth.github.issuer", format!("{issuer:?}: {message}")))?;
+            }
             for (setting, url) in [
                 ("oauth.github.authorization_url", &github.authorization_url),
                 ("oauth.github.token_url", &github.token_url),
@@ -198,6 +225,13 @@ impl OAuthConfig {
         }
         Ok(())
     }
+}
+
+fn validate_redirect_uris(setting: &str, uris: &[String]) -> Result<(), ConfigError> {
+    for uri in uris {
+        validate_redirect_uri(uri).map_err(|message| invalid(setting, format!("{uri:?}: {message}")))?;
+    }
+    Ok(())
 }
 
 fn require(setting: &str, value: &str) -> Result<(), ConfigError> {
@@ -260,6 +294,7 @@ mod tests {
             client_secret: String::new(),
             scopes: default_oidc_scopes(),
             allow_email_account_linking: false,
+            redirect_uris: Vec::new(),
         }
     }
 
@@ -292,6 +327,17 @@ mod tests {
                 },
             ),
             ("oauth.http_timeout_ms", OAuthConfig { http_timeout_ms: 0, ..base() }),
+            (
+                "oauth.oidc[0].redirect_uris",
+                OAuthConfig {
+                    oidc: vec![OidcConfig { redirect_uris: vec!["http://evil.example/cb".into()], ..oidc("a") }],
+                    ..base()
+                },
+            ),
+            (
+                "oauth.github.issuer",
+                OAuthConfig { github: Some(GitHubConfig { issuer: Some("ftp://x".into()), ..github() }), ..base() },
+            ),
         ];
         for (setting, config) in cases {
             assert_eq!(config.validate().unwrap_err().setting, setting, "{config:?}");
@@ -300,5 +346,12 @@ mod tests {
         good.validate().unwrap();
         assert!(!format!("{good:?}").contains("hunter2"), "client secrets stay out of Debug output");
         OAuthConfig::default().validate().unwrap();
+        // A provider with its own redirect URIs needs no shared list.
+        let own = OAuthConfig {
+            redirect_uris: Vec::new(),
+            github: Some(GitHubConfig { redirect_uris: vec!["https://app.example.com/cb".into()], ..github() }),
+            ..OAuthConfig::default()
+        };
+        own.validate().unwrap();
     }
 }

@@ -43,44 +43,72 @@ pub struct IssuedAccessToken {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The keys in force: the one that signs, and every one whose tokens may still be live.
+/// A key that signs during `[activates_at, retired_at)`.
+pub struct SigningKey {
+    pub kid: String,
+    pub private_pkcs8: Vec<u8>,
+    pub activates_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// A `SigningKey` ready to sign.
+struct Signer {
+    kid: String,
+    key: EncodingKey,
+    activates_at: DateTime<Utc>,
+    retired_at: Option<DateTime<Utc>>,
+}
+
+/// The keys in force: those that sign (now or soon), and every one that is published — pending
+/// keys before they sign, retired keys while their tokens may live.
 pub struct KeySet {
-    active_kid: String,
-    active: EncodingKey,
-    /// HMAC key derived from the active private key, for values that must be unpredictable to
-    /// clients yet stable between calls (decoy credential ids).
-    derivation_key: aws_lc_rs::hmac::Key,
+    /// Latest activation first.
+    signing: Vec<Signer>,
     verifying: HashMap<String, (DecodingKey, Jwk)>,
 }
 
 impl std::fmt::Debug for KeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeySet").field("active_kid", &self.active_kid).finish_non_exhaustive()
+        let kids: Vec<&str> = self.signing.iter().map(|signer| signer.kid.as_str()).collect();
+        f.debug_struct("KeySet").field("signing", &kids).finish_non_exhaustive()
     }
 }
 
 impl KeySet {
-    /// `active` signs; `public_keys` (kid, raw Ed25519 public key) verify and are published,
-    /// and must include the active key.
-    pub fn new(active_kid: String, active_private_pkcs8: &[u8], public_keys: &[(String, Vec<u8>)]) -> Self {
+    /// `signing` keys sign in their windows; `public_keys` (kid, raw Ed25519 public key) verify
+    /// and are published, and must include every signing key.
+    pub fn new(signing: Vec<SigningKey>, public_keys: &[(String, Vec<u8>)]) -> Self {
         let verifying = public_keys
             .iter()
             .map(|(kid, public)| (kid.clone(), (DecodingKey::from_ed_der(public), Jwk::ed25519(kid, public))))
             .collect();
-        let derivation_key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, active_private_pkcs8);
-        Self { active_kid, active: EncodingKey::from_ed_der(active_private_pkcs8), derivation_key, verifying }
+        let mut signing: Vec<Signer> = signing
+            .into_iter()
+            .map(|key| Signer {
+                key: EncodingKey::from_ed_der(&key.private_pkcs8),
+                kid: key.kid,
+                activates_at: key.activates_at,
+                retired_at: key.retired_at,
+            })
+            .collect();
+        signing.sort_by(|a, b| b.activates_at.cmp(&a.activates_at).then_with(|| b.kid.cmp(&a.kid)));
+        Self { signing, verifying }
     }
 
-    /// 32 bytes derived from the active key for `purpose`: stable until the key rotates.
-    pub fn derive_secret(&self, purpose: &str) -> [u8; 32] {
-        let tag = aws_lc_rs::hmac::sign(&self.derivation_key, purpose.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(&tag.as_ref()[..32]);
-        out
+    /// The key that signs at `now`: the latest-activated one that has activated and not
+    /// retired; failing that, the latest that has activated (a replica that has not yet loaded
+    /// its successor keeps signing with what it has; that key stays published meanwhile).
+    fn signer(&self, now: DateTime<Utc>) -> Option<(&str, &EncodingKey)> {
+        let activated = || self.signing.iter().filter(|signer| signer.activates_at <= now);
+        activated()
+            .find(|signer| signer.retired_at.is_none_or(|retired_at| now < retired_at))
+            .or_else(|| activated().next())
+            .map(|signer| (signer.kid.as_str(), &signer.key))
     }
 
-    pub fn active_kid(&self) -> &str {
-        &self.active_kid
+    /// The `kid` tokens issued at `now` carry.
+    pub fn signing_kid(&self, now: DateTime<Utc>) -> Option<&str> {
+        self.signer(now).map(|(kid, _)| kid)
     }
 
     pub fn jwks(&self) -> Jwks {
@@ -123,8 +151,7 @@ impl AccessTokenSigner {
         session_id: &str,
         now: DateTime<Utc>,
     ) -> Result<IssuedAccessToken> {
-        let ttl = chrono::Duration::from_std(self.settings.ttl).map_err(Error::internal)?;
-        let expires_at = now + ttl;
+        let expires_at = crate::domain::later(now, self.settings.ttl)?;
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
@@ -134,11 +161,11 @@ impl AccessTokenSigner {
             exp: expires_at.timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
         };
+        let (kid, key) = keys.signer(now).ok_or_else(|| Error::internal("no signing key has activated"))?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-        header.kid = Some(keys.active_kid.clone());
-        let token =
-            encode(&header, &claims, &keys.active).map_err(|err| Error::internal(format_args!("signing: {err}")))?;
+        header.kid = Some(kid.to_owned());
+        let token = encode(&header, &claims, key).map_err(|err| Error::internal(format_args!("signing: {err}")))?;
         Ok(IssuedAccessToken { token, expires_at })
     }
 
@@ -173,7 +200,37 @@ mod tests {
 
     fn keyset(kid: &str) -> KeySet {
         let key = generate_ed25519().unwrap();
-        KeySet::new(kid.into(), &key.private_pkcs8, &[(kid.into(), key.public_raw)])
+        let signing = SigningKey {
+            kid: kid.into(),
+            private_pkcs8: key.private_pkcs8,
+            activates_at: DateTime::<Utc>::MIN_UTC,
+            retired_at: None,
+        };
+        KeySet::new(vec![signing], &[(kid.into(), key.public_raw)])
+    }
+
+    #[test]
+    fn a_pending_key_is_published_before_it_signs() {
+        let now = Utc::now();
+        let (old, new) = (generate_ed25519().unwrap(), generate_ed25519().unwrap());
+        let at = now + chrono::Duration::seconds(90);
+        let keys = KeySet::new(
+            vec![
+                SigningKey {
+                    kid: "old".into(),
+                    private_pkcs8: old.private_pkcs8,
+                    activates_at: now - chrono::Duration::days(1),
+                    retired_at: Some(at),
+                },
+                SigningKey { kid: "new".into(), private_pkcs8: new.private_pkcs8, activates_at: at, retired_at: None },
+            ],
+            &[("old".into(), old.public_raw), ("new".into(), new.public_raw)],
+        );
+        assert_eq!(keys.jwks().keys.len(), 2, "both published");
+        assert_eq!(keys.signing_kid(now), Some("old"));
+        assert_eq!(keys.signing_kid(at), Some("new"));
+        let issued = signer().issue(&keys, "u", "s", now).unwrap();
+        assert_eq!(decode_header(&issued.token).unwrap().kid.as_deref(), Some("old"));
     }
 
     fn signer() -> AccessTokenSigner {

@@ -1,16 +1,19 @@
-//! Cryptography: argon2 (and imported bcrypt) on a bounded blocking pool, Ed25519 signing keys, access-token JWTs.
+//! Cryptography: argon2 (and imported bcrypt) on a bounded blocking pool, Ed25519 signing keys,
+//! access-token JWTs, the master key that seals secrets at rest.
 //! Nothing here touches the store or the wire.
 
 mod bcrypt_hash;
 mod jwt;
 mod keys;
+mod master_key;
 mod password;
 mod pool;
 mod webauthn;
 
 pub use bcrypt_hash::MAX_BCRYPT_COST;
-pub use jwt::{AccessClaims, AccessTokenSigner, IssuedAccessToken, JwtSettings, KeySet};
+pub use jwt::{AccessClaims, AccessTokenSigner, IssuedAccessToken, JwtSettings, KeySet, SigningKey};
 pub use keys::{Jwk, Jwks, SigningKeyMaterial, generate_ed25519};
+pub use master_key::{Envelope, MASTER_KEY_BYTES, MasterKey, SealedAt};
 pub use password::{Argon2Settings, PasswordHasher, Verification, check_importable_hash};
 pub use pool::CpuPool;
 pub use webauthn::{

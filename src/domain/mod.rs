@@ -8,6 +8,7 @@ mod oauth_state;
 mod page;
 mod passkey_provider;
 mod password;
+mod time;
 mod token;
 
 pub use client::ClientAddress;
@@ -17,4 +18,5 @@ pub use oauth_state::OAuthState;
 pub use page::PageRequest;
 pub use passkey_provider::passkey_provider_name;
 pub use password::{ESTIMATE_MAX_CHARS, NewPassword, Password, PasswordPolicy};
+pub use time::{earlier, later};
 pub use token::{SessionToken, TokenHash};

@@ -1,14 +1,14 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    caller::{CookieSettings, authenticate, request_meta as meta},
-    convert,
+    caller::{CookieSettings, SignInContext, authenticate, authenticate_session, request_meta as meta},
+    convert::{self, count},
     status::to_status,
 };
 use crate::{
     error::{Error, FieldReason},
     pb::{self, auth_service_server::AuthService},
-    service::{Caller, Services, SignedIn},
+    service::{Caller, Services, SessionCaller, SignedIn},
 };
 
 /// Longest token accepted in `GetSessionRequest.token`.
@@ -30,12 +30,17 @@ impl AuthApi {
         authenticate(&self.services, request).await
     }
 
-    fn signed_in_response<T>(
+    async fn session_caller<T>(&self, request: &Request<T>) -> Result<SessionCaller, Status> {
+        authenticate_session(&self.services, request).await
+    }
+
+    async fn signed_in_response<T>(
         &self,
+        context: &SignInContext,
         signed_in: &SignedIn,
         wrap: impl FnOnce(pb::SignedIn) -> T,
     ) -> Result<Response<T>, Status> {
-        self.cookies.signed_in_response(&self.services, signed_in, wrap)
+        self.cookies.signed_in_response(&self.services, context, signed_in, wrap).await
     }
 }
 
@@ -43,20 +48,22 @@ impl AuthApi {
 impl AuthService for AuthApi {
     async fn register(&self, request: Request<pb::RegisterRequest>) -> Result<Response<pb::RegisterResponse>, Status> {
         let meta = meta(&request);
+        let context = SignInContext::of(&request);
         let pb::RegisterRequest { email, password, name } = request.into_inner();
         let signed_in = self.services.register(&email, &password, &name, &meta).await.map_err(to_status)?;
-        self.signed_in_response(&signed_in, |s| pb::RegisterResponse { signed_in: Some(s) })
+        self.signed_in_response(&context, &signed_in, |s| pb::RegisterResponse { signed_in: Some(s) }).await
     }
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
         let meta = meta(&request);
+        let context = SignInContext::of(&request);
         let pb::LoginRequest { email, password } = request.into_inner();
         let signed_in = self.services.login(&email, &password, &meta).await.map_err(to_status)?;
-        self.signed_in_response(&signed_in, |s| pb::LoginResponse { signed_in: Some(s) })
+        self.signed_in_response(&context, &signed_in, |s| pb::LoginResponse { signed_in: Some(s) }).await
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = self.session_caller(&request).await?;
         let pb::LogoutRequest {} = request.into_inner();
         self.services.logout(&caller).await.map_err(to_status)?;
         let mut response = Response::new(pb::LogoutResponse {});
@@ -90,7 +97,7 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::RefreshSessionRequest>,
     ) -> Result<Response<pb::RefreshSessionResponse>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = self.session_caller(&request).await?;
         let pb::RefreshSessionRequest {} = request.into_inner();
         let (session, access_token) = self.services.refresh(&caller).await.map_err(to_status)?;
         Ok(Response::new(pb::RefreshSessionResponse {
@@ -116,7 +123,7 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::RevokeSessionRequest>,
     ) -> Result<Response<pb::RevokeSessionResponse>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = self.session_caller(&request).await?;
         let pb::RevokeSessionRequest { session_id } = request.into_inner();
         self.services.revoke_session(&caller, &session_id).await.map_err(to_status)?;
         let mut response = Response::new(pb::RevokeSessionResponse {});
@@ -130,20 +137,40 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = self.session_caller(&request).await?;
         let pb::ChangePasswordRequest { current_password, new_password } = request.into_inner();
         let revoked =
             self.services.change_password(&caller, &current_password, &new_password).await.map_err(to_status)?;
-        Ok(Response::new(pb::ChangePasswordResponse { revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX) }))
+        Ok(Response::new(pb::ChangePasswordResponse { revoked_sessions: count(revoked) }))
     }
 
     async fn update_user(
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UpdateUserResponse>, Status> {
-        let caller = self.caller(&request).await?;
+        let caller = self.session_caller(&request).await?;
         let pb::UpdateUserRequest { name } = request.into_inner();
         let user = self.services.update_user_name(&caller, &name).await.map_err(to_status)?;
         Ok(Response::new(pb::UpdateUserResponse { user: Some(convert::user(&user)) }))
+    }
+
+    async fn revoke_other_sessions(
+        &self,
+        request: Request<pb::RevokeOtherSessionsRequest>,
+    ) -> Result<Response<pb::RevokeOtherSessionsResponse>, Status> {
+        let caller = self.session_caller(&request).await?;
+        let pb::RevokeOtherSessionsRequest {} = request.into_inner();
+        let revoked = self.services.revoke_other_sessions(&caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::RevokeOtherSessionsResponse { revoked_sessions: count(revoked) }))
+    }
+
+    async fn reauthenticate(
+        &self,
+        request: Request<pb::ReauthenticateRequest>,
+    ) -> Result<Response<pb::ReauthenticateResponse>, Status> {
+        let caller = self.session_caller(&request).await?;
+        let pb::ReauthenticateRequest { password } = request.into_inner();
+        let session = self.services.reauthenticate_with_password(&caller, &password).await.map_err(to_status)?;
+        Ok(Response::new(pb::ReauthenticateResponse { session: Some(convert::session(&session, &session.id)) }))
     }
 }

@@ -1,3 +1,7 @@
+//! Who is calling: the credentials a request presents (bearer metadata, or the session cookies
+//! `browser::guard` let through), `authenticate` / `authenticate_session`, and the session cookie
+//! itself (name, attributes, `Set-Cookie`, the sign-in answer).
+
 use std::time::Duration;
 
 use cookie::{Cookie, SameSite};
@@ -6,43 +10,82 @@ use tonic::{
     metadata::{MetadataMap, MetadataValue},
 };
 
-use super::{convert, status::to_status};
+use super::{browser::BrowserRequest, convert, status::to_status};
 use crate::{
     config::Config,
     error::Error,
     pb,
-    service::{Caller, Services, SignedIn},
+    service::{Caller, Services, SessionCaller, SignedIn},
 };
 
-/// Name of the HttpOnly cookie that carries the session token for browsers.
-pub const SESSION_COOKIE: &str = "keyward_session";
+/// Name of the HttpOnly session cookie: `__Host-` binds it to this exact host (Secure, Path=/,
+/// no Domain), so a sibling subdomain can neither set nor shadow it (OWASP ASVS 5 V3.3.3).
+pub const SESSION_COOKIE: &str = "__Host-keyward_session";
+/// The name when `cookie_domain` shares the cookie with other hosts: `__Host-` forbids a
+/// Domain, `__Secure-` still guarantees it was set over HTTPS (ASVS 5 V3.3.1).
+pub const SHARED_SESSION_COOKIE: &str = "__Secure-keyward_session";
+/// The name when `cookie_secure = false` (plain HTTP off localhost): no prefix is possible.
+pub const INSECURE_SESSION_COOKIE: &str = "keyward_session";
 
-/// The session token or access token the caller presented: `authorization: Bearer …` first,
-/// then the session cookie.
-pub fn presented_token(metadata: &MetadataMap) -> Option<String> {
-    if let Some(value) = metadata.get("authorization").and_then(|v| v.to_str().ok()) {
-        let (scheme, token) = value.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned());
+/// What the caller presented, in the order it is tried: the bearer token if there is one (then
+/// nothing else), else each session cookie the browser sent.
+fn presented_tokens<T>(request: &Request<T>) -> Vec<String> {
+    if let Some(bearer) = bearer_token(request.metadata()) {
+        return vec![bearer];
     }
-    metadata
-        .get_all("cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == SESSION_COOKIE)
-        .map(|cookie| cookie.value().to_owned())
+    request.extensions().get::<BrowserRequest>().map(|browser| browser.session_cookies.clone()).unwrap_or_default()
 }
 
-/// The presented token, or `NotSignedIn`.
-pub fn required_token<T>(request: &Request<T>) -> Result<String, Error> {
-    presented_token(request.metadata()).filter(|token| !token.is_empty()).ok_or(Error::NotSignedIn)
+fn bearer_token(metadata: &MetadataMap) -> Option<String> {
+    let value = metadata.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
-/// The authenticated caller of a user-scoped RPC.
+/// What a sign-in handler keeps from the request before consuming it.
+#[derive(Debug, Clone)]
+pub struct SignInContext {
+    /// Session credentials the caller presented: they end once the sign-in succeeded.
+    presented: Vec<String>,
+    /// A browser's grpc-web call: the session token stays out of the answer's body.
+    from_browser: bool,
+}
+
+impl SignInContext {
+    pub fn of<T>(request: &Request<T>) -> Self {
+        let from_browser = request.extensions().get::<BrowserRequest>().is_some_and(|browser| browser.from_browser);
+        Self { presented: presented_tokens(request), from_browser }
+    }
+}
+
+/// The caller of an RPC that reads: any live credential (session token or access token). With
+/// several session cookies (a shared `cookie_domain` lets other hosts set one too), the first
+/// that is valid wins: an invalid or planted-and-revoked one never shadows a valid one.
 pub async fn authenticate<T>(services: &Services, request: &Request<T>) -> Result<Caller, Status> {
-    let token = required_token(request).map_err(to_status)?;
-    services.authenticate(&token).await.map_err(to_status)
+    let mut first_error = None;
+    for token in presented_tokens(request) {
+        match services.authenticate(&token).await {
+            Ok(caller) => return Ok(caller),
+            Err(err) => {
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    Err(to_status(first_error.unwrap_or(Error::NotSignedIn)))
+}
+
+/// The caller if the request carries a valid credential, else none (OAuthCallback works signed
+/// out, and a stale cookie must not stop a fresh sign-in).
+pub async fn optional_caller<T>(services: &Services, request: &Request<T>) -> Option<Caller> {
+    authenticate(services, request).await.ok()
+}
+
+/// The caller of an RPC that changes the account, a sign-in method or the session: the session
+/// token only. An access token is verified first (garbage is `SESSION_INVALID`), then refused
+/// with `SESSION_TOKEN_REQUIRED`.
+pub async fn authenticate_session<T>(services: &Services, request: &Request<T>) -> Result<SessionCaller, Status> {
+    authenticate(services, request).await?.into_session_caller().map_err(to_status)
 }
 
 /// The user agent the client reported (for the session list) and the client address
@@ -52,20 +95,36 @@ pub fn request_meta<T>(request: &Request<T>) -> crate::service::RequestMeta {
         .with_client(request.extensions().get::<crate::domain::ClientAddress>().copied())
 }
 
-/// How the session cookie is written.
+/// How the session cookie is written, and what a browser's sign-in answer carries.
 #[derive(Debug, Clone)]
 pub struct CookieSettings {
     pub secure: bool,
     pub domain: Option<String>,
+    /// `session_token_in_browser_responses`: also put the session token in the body of a
+    /// browser's sign-in answer (by default only the HttpOnly cookie carries it).
+    pub token_in_browser_responses: bool,
 }
 
 impl CookieSettings {
     pub fn from_config(config: &Config) -> Self {
-        Self { secure: config.cookie_secure, domain: config.cookie_domain.clone() }
+        Self {
+            secure: config.cookie_secure,
+            domain: config.cookie_domain.clone(),
+            token_in_browser_responses: config.session_token_in_browser_responses,
+        }
+    }
+
+    /// The cookie's name under these settings.
+    pub fn name(&self) -> &'static str {
+        match (self.secure, &self.domain) {
+            (false, _) => INSECURE_SESSION_COOKIE,
+            (true, Some(_)) => SHARED_SESSION_COOKIE,
+            (true, None) => SESSION_COOKIE,
+        }
     }
 
     fn build(&self, value: String, max_age: Duration) -> Cookie<'static> {
-        let mut cookie = Cookie::build((SESSION_COOKIE, value))
+        let mut cookie = Cookie::build((self.name(), value))
             .http_only(true)
             .secure(self.secure)
             .same_site(SameSite::Lax)
@@ -84,14 +143,23 @@ impl CookieSettings {
     }
 
     /// The proto answer for any sign-in (password, passkey, OAuth), with the session cookie for
-    /// browser callers, living as long as the session can.
-    pub fn signed_in_response<T>(
+    /// browser callers, living as long as the session can. Ends the sessions the caller
+    /// presented (`Services::end_presented_sessions`).
+    pub async fn signed_in_response<T>(
         &self,
         services: &Services,
+        context: &SignInContext,
         signed_in: &SignedIn,
         wrap: impl FnOnce(pb::SignedIn) -> T,
     ) -> Result<Response<T>, Status> {
-        let mut response = Response::new(wrap(convert::signed_in(signed_in)));
+        services.end_presented_sessions(&context.presented, signed_in).await;
+        let mut message = convert::signed_in(signed_in);
+        if context.from_browser && !self.token_in_browser_responses {
+            // The HttpOnly cookie carries it; in the body any script on the page could read it
+            // (OWASP ASVS 5 V3.3.4).
+            message.session_token.clear();
+        }
+        let mut response = Response::new(wrap(message));
         let remaining = (signed_in.session.expires - services.clock().now()).to_std().unwrap_or(Duration::ZERO);
         self.set(&mut response, signed_in.token.expose(), remaining)?;
         Ok(response)
@@ -113,21 +181,38 @@ fn append(metadata: &mut MetadataMap, cookie: &Cookie<'_>) -> Result<(), Status>
 mod tests {
     use super::*;
 
-    fn metadata(pairs: &[(&'static str, &'static str)]) -> MetadataMap {
-        let mut map = MetadataMap::new();
-        for (key, value) in pairs {
-            map.append(*key, MetadataValue::from_static(value));
-        }
-        map
+    #[test]
+    fn bearer_wins_over_cookies_and_cookies_come_from_the_browser_guard() {
+        let mut request = Request::new(());
+        request
+            .extensions_mut()
+            .insert(BrowserRequest { session_cookies: vec!["a".into(), "b".into()], from_browser: true });
+        assert_eq!(presented_tokens(&request), ["a", "b"]);
+        request.metadata_mut().insert("authorization", MetadataValue::from_static("Bearer abc"));
+        assert_eq!(presented_tokens(&request), ["abc"]);
+        // A cookie header the guard did not vouch for is not a credential.
+        let mut raw = Request::new(());
+        raw.metadata_mut().insert("cookie", MetadataValue::from_static("__Host-keyward_session=xyz"));
+        assert!(presented_tokens(&raw).is_empty());
+        let mut basic = Request::new(());
+        basic.metadata_mut().insert("authorization", MetadataValue::from_static("Basic abc"));
+        assert!(presented_tokens(&basic).is_empty());
     }
 
     #[test]
-    fn bearer_wins_over_cookie_and_cookie_is_found_among_others() {
-        let both = metadata(&[("authorization", "Bearer abc"), ("cookie", "keyward_session=xyz")]);
-        assert_eq!(presented_token(&both).as_deref(), Some("abc"));
-        let cookies = metadata(&[("cookie", "theme=dark; keyward_session=xyz; other=1")]);
-        assert_eq!(presented_token(&cookies).as_deref(), Some("xyz"));
-        assert_eq!(presented_token(&metadata(&[("authorization", "Basic abc")])), None);
-        assert_eq!(presented_token(&MetadataMap::new()), None);
+    fn cookie_names_follow_the_settings() {
+        let settings = |secure, domain: Option<&str>| CookieSettings {
+            secure,
+            domain: domain.map(str::to_owned),
+            token_in_browser_responses: false,
+        };
+        assert_eq!(settings(true, None).name(), "__Host-keyward_session");
+        assert_eq!(settings(true, Some("example.com")).name(), "__Secure-keyward_session");
+        assert_eq!(settings(false, None).name(), "keyward_session");
+        let cookie = settings(true, None).build("t".into(), Duration::from_secs(60)).to_string();
+        for attribute in ["__Host-keyward_session=t", "HttpOnly", "Secure", "Path=/", "SameSite=Lax"] {
+            assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
+        }
+        assert!(!cookie.contains("Domain"), "{cookie}");
     }
 }

@@ -30,8 +30,17 @@ pub fn user(user: &UserRecord) -> pb::User {
 
 /// `current` marks the session the request was made with.
 pub fn session(session: &SessionRecord, current_session_id: &str) -> pb::Session {
-    let SessionRecord { id, session_token: _, user_id, expires, idle_expires, created_at, last_seen_at, user_agent } =
-        session;
+    let SessionRecord {
+        id,
+        session_token: _,
+        user_id,
+        expires,
+        idle_expires,
+        created_at,
+        last_seen_at,
+        user_agent,
+        authenticated_at,
+    } = session;
     pb::Session {
         id: id.clone(),
         user_id: user_id.clone(),
@@ -41,7 +50,13 @@ pub fn session(session: &SessionRecord, current_session_id: &str) -> pb::Session
         expire_time: Some(timestamp(*expires)),
         user_agent: user_agent.clone().unwrap_or_default(),
         current: id == current_session_id,
+        authenticate_time: Some(timestamp(*authenticated_at)),
     }
+}
+
+/// A row count for an `int32` field.
+pub fn count(rows: u64) -> i32 {
+    i32::try_from(rows).unwrap_or(i32::MAX)
 }
 
 pub fn access_token(token: &IssuedAccessToken) -> pb::AccessToken {

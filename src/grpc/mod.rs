@@ -2,6 +2,7 @@
 //! destructure the request, identify the caller, call `service`, convert the answer.
 
 mod auth;
+mod browser;
 mod caller;
 mod client_address;
 mod codec;
@@ -12,7 +13,11 @@ mod passkey;
 mod status;
 
 pub use auth::AuthApi;
-pub use caller::{CookieSettings, SESSION_COOKIE, authenticate, request_meta};
+pub use browser::{BrowserPolicy, BrowserRequest, guard as browser_guard};
+pub use caller::{
+    CookieSettings, INSECURE_SESSION_COOKIE, SESSION_COOKIE, SHARED_SESSION_COOKIE, authenticate, authenticate_session,
+    request_meta,
+};
 pub use client_address::ClientAddressLayer;
 pub use codec::KeywardCodec;
 pub use envelope::UnaryEnvelopeLayer;

@@ -1,13 +1,15 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    caller::{CookieSettings, authenticate, presented_token, request_meta as meta},
-    convert,
+    caller::{
+        CookieSettings, SignInContext, authenticate, authenticate_session, optional_caller, request_meta as meta,
+    },
+    convert::{self, count},
     status::to_status,
 };
 use crate::{
     pb::{self, o_auth_service_server::OAuthService},
-    service::{Caller, OAuthIntent, Services},
+    service::{OAuthCallback, OAuthIntent, Services},
 };
 
 /// `keyward.v1.OAuthService` over the service layer.
@@ -20,13 +22,6 @@ pub struct OAuthApi {
 impl OAuthApi {
     pub fn new(services: Services, cookies: CookieSettings) -> Self {
         Self { services, cookies }
-    }
-
-    /// The caller if the request carries a valid session, else none: OAuthCallback works signed
-    /// out, and a stale cookie must not stop a fresh sign-in.
-    async fn optional_caller<T>(&self, request: &Request<T>) -> Option<Caller> {
-        let token = presented_token(request.metadata()).filter(|t| !t.is_empty())?;
-        self.services.authenticate(&token).await.ok()
     }
 }
 
@@ -58,7 +53,7 @@ impl OAuthService for OAuthApi {
         };
         // Linking needs the caller; signing in ignores whatever session is around.
         let caller = match intent {
-            OAuthIntent::Link => Some(authenticate(&self.services, &request).await?),
+            OAuthIntent::Link => Some(authenticate_session(&self.services, &request).await?),
             OAuthIntent::SignIn => None,
         };
         let meta = meta(&request);
@@ -80,17 +75,20 @@ impl OAuthService for OAuthApi {
         request: Request<pb::OAuthCallbackRequest>,
     ) -> Result<Response<pb::OAuthCallbackResponse>, Status> {
         let meta = meta(&request);
-        let caller = self.optional_caller(&request).await;
-        let pb::OAuthCallbackRequest { state, code, error } = request.into_inner();
-        let done =
-            self.services.oauth_callback(&state, &code, &error, caller.as_ref(), &meta).await.map_err(to_status)?;
+        let context = SignInContext::of(&request);
+        let caller = optional_caller(&self.services, &request).await;
+        let pb::OAuthCallbackRequest { state, code, error, iss } = request.into_inner();
+        let callback = OAuthCallback { state: &state, code: &code, error: &error, issuer: &iss };
+        let done = self.services.oauth_callback(callback, caller, &meta).await.map_err(to_status)?;
         let account = convert::linked_account(&done.account);
         let user_created = done.user_created;
-        self.cookies.signed_in_response(&self.services, &done.signed_in, |signed_in| pb::OAuthCallbackResponse {
-            signed_in: Some(signed_in),
-            account: Some(account),
-            user_created,
-        })
+        self.cookies
+            .signed_in_response(&self.services, &context, &done.signed_in, |signed_in| pb::OAuthCallbackResponse {
+                signed_in: Some(signed_in),
+                account: Some(account),
+                user_created,
+            })
+            .await
     }
 
     async fn list_linked_accounts(
@@ -111,9 +109,10 @@ impl OAuthService for OAuthApi {
         &self,
         request: Request<pb::UnlinkAccountRequest>,
     ) -> Result<Response<pb::UnlinkAccountResponse>, Status> {
-        let caller = authenticate(&self.services, &request).await?;
-        let pb::UnlinkAccountRequest { account_id } = request.into_inner();
-        self.services.unlink_account(&caller, &account_id).await.map_err(to_status)?;
-        Ok(Response::new(pb::UnlinkAccountResponse {}))
+        let caller = authenticate_session(&self.services, &request).await?;
+        let pb::UnlinkAccountRequest { account_id, keep_other_sessions } = request.into_inner();
+        let revoked =
+            self.services.unlink_account(&caller, &account_id, keep_other_sessions).await.map_err(to_status)?;
+        Ok(Response::new(pb::UnlinkAccountResponse { revoked_sessions: count(revoked) }))
     }
 }

@@ -1,8 +1,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    caller::{CookieSettings, authenticate, request_meta},
-    convert,
+    caller::{CookieSettings, SignInContext, authenticate, authenticate_session, request_meta},
+    convert::{self, count},
     status::to_status,
 };
 use crate::{
@@ -29,7 +29,7 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::StartPasskeyRegistrationRequest>,
     ) -> Result<Response<pb::StartPasskeyRegistrationResponse>, Status> {
-        let caller = authenticate(&self.services, &request).await?;
+        let caller = authenticate_session(&self.services, &request).await?;
         let meta = request_meta(&request);
         let pb::StartPasskeyRegistrationRequest {} = request.into_inner();
         let CeremonyStart { ceremony_id, options_json } =
@@ -41,14 +41,18 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::FinishPasskeyRegistrationRequest>,
     ) -> Result<Response<pb::FinishPasskeyRegistrationResponse>, Status> {
-        let caller = authenticate(&self.services, &request).await?;
-        let pb::FinishPasskeyRegistrationRequest { ceremony_id, credential_json, name } = request.into_inner();
-        let passkey = self
+        let caller = authenticate_session(&self.services, &request).await?;
+        let pb::FinishPasskeyRegistrationRequest { ceremony_id, credential_json, name, revoke_other_sessions } =
+            request.into_inner();
+        let (passkey, revoked) = self
             .services
-            .finish_passkey_registration(&caller, &ceremony_id, &credential_json, &name)
+            .finish_passkey_registration(&caller, &ceremony_id, &credential_json, &name, revoke_other_sessions)
             .await
             .map_err(to_status)?;
-        Ok(Response::new(pb::FinishPasskeyRegistrationResponse { passkey: Some(convert::passkey(&passkey)) }))
+        Ok(Response::new(pb::FinishPasskeyRegistrationResponse {
+            passkey: Some(convert::passkey(&passkey)),
+            revoked_sessions: count(revoked),
+        }))
     }
 
     async fn start_passkey_sign_up(
@@ -67,16 +71,19 @@ impl PasskeyService for PasskeyApi {
         request: Request<pb::FinishPasskeySignUpRequest>,
     ) -> Result<Response<pb::FinishPasskeySignUpResponse>, Status> {
         let meta = request_meta(&request);
+        let context = SignInContext::of(&request);
         let pb::FinishPasskeySignUpRequest { ceremony_id, credential_json, passkey_name } = request.into_inner();
         let (signed_in, passkey) = self
             .services
             .finish_passkey_sign_up(&ceremony_id, &credential_json, &passkey_name, &meta)
             .await
             .map_err(to_status)?;
-        self.cookies.signed_in_response(&self.services, &signed_in, |s| pb::FinishPasskeySignUpResponse {
-            signed_in: Some(s),
-            passkey: Some(convert::passkey(&passkey)),
-        })
+        self.cookies
+            .signed_in_response(&self.services, &context, &signed_in, |s| pb::FinishPasskeySignUpResponse {
+                signed_in: Some(s),
+                passkey: Some(convert::passkey(&passkey)),
+            })
+            .await
     }
 
     async fn start_passkey_login(
@@ -95,11 +102,15 @@ impl PasskeyService for PasskeyApi {
         request: Request<pb::FinishPasskeyLoginRequest>,
     ) -> Result<Response<pb::FinishPasskeyLoginResponse>, Status> {
         let meta = request_meta(&request);
+        let context = SignInContext::of(&request);
         let pb::FinishPasskeyLoginRequest { ceremony_id, credential_json } = request.into_inner();
         let signed_in =
             self.services.finish_passkey_login(&ceremony_id, &credential_json, &meta).await.map_err(to_status)?;
         self.cookies
-            .signed_in_response(&self.services, &signed_in, |s| pb::FinishPasskeyLoginResponse { signed_in: Some(s) })
+            .signed_in_response(&self.services, &context, &signed_in, |s| pb::FinishPasskeyLoginResponse {
+                signed_in: Some(s),
+            })
+            .await
     }
 
     async fn list_passkeys(
@@ -119,7 +130,7 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::RenamePasskeyRequest>,
     ) -> Result<Response<pb::RenamePasskeyResponse>, Status> {
-        let caller = authenticate(&self.services, &request).await?;
+        let caller = authenticate_session(&self.services, &request).await?;
         let pb::RenamePasskeyRequest { passkey_id, name } = request.into_inner();
         let passkey = self.services.rename_passkey(&caller, &passkey_id, &name).await.map_err(to_status)?;
         Ok(Response::new(pb::RenamePasskeyResponse { passkey: Some(convert::passkey(&passkey)) }))
@@ -129,9 +140,38 @@ impl PasskeyService for PasskeyApi {
         &self,
         request: Request<pb::DeletePasskeyRequest>,
     ) -> Result<Response<pb::DeletePasskeyResponse>, Status> {
-        let caller = authenticate(&self.services, &request).await?;
-        let pb::DeletePasskeyRequest { passkey_id } = request.into_inner();
-        self.services.delete_passkey(&caller, &passkey_id).await.map_err(to_status)?;
-        Ok(Response::new(pb::DeletePasskeyResponse {}))
+        let caller = authenticate_session(&self.services, &request).await?;
+        let pb::DeletePasskeyRequest { passkey_id, keep_other_sessions } = request.into_inner();
+        let revoked =
+            self.services.delete_passkey(&caller, &passkey_id, keep_other_sessions).await.map_err(to_status)?;
+        Ok(Response::new(pb::DeletePasskeyResponse { revoked_sessions: count(revoked) }))
+    }
+
+    async fn start_passkey_reauthentication(
+        &self,
+        request: Request<pb::StartPasskeyReauthenticationRequest>,
+    ) -> Result<Response<pb::StartPasskeyReauthenticationResponse>, Status> {
+        let caller = authenticate_session(&self.services, &request).await?;
+        let meta = request_meta(&request);
+        let pb::StartPasskeyReauthenticationRequest {} = request.into_inner();
+        let CeremonyStart { ceremony_id, options_json } =
+            self.services.start_passkey_reauthentication(&caller, &meta).await.map_err(to_status)?;
+        Ok(Response::new(pb::StartPasskeyReauthenticationResponse { ceremony_id, options_json }))
+    }
+
+    async fn finish_passkey_reauthentication(
+        &self,
+        request: Request<pb::FinishPasskeyReauthenticationRequest>,
+    ) -> Result<Response<pb::FinishPasskeyReauthenticationResponse>, Status> {
+        let caller = authenticate_session(&self.services, &request).await?;
+        let pb::FinishPasskeyReauthenticationRequest { ceremony_id, credential_json } = request.into_inner();
+        let session = self
+            .services
+            .finish_passkey_reauthentication(&caller, &ceremony_id, &credential_json)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::FinishPasskeyReauthenticationResponse {
+            session: Some(convert::session(&session, &session.id)),
+        }))
     }
 }

@@ -8,7 +8,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::{
-    error::{Error, FieldReason, PasskeyFailure, PasskeyStage, Resource},
+    error::{BrowserRefusal, Error, FieldReason, PasskeyFailure, PasskeyStage, Resource},
     pb::ErrorReason,
 };
 
@@ -75,10 +75,26 @@ pub fn to_status(err: Error) -> Status {
             ErrorReason::SessionTokenRequired,
             "this call needs the session token; an access token is not enough",
         ),
+        Error::ReauthenticationRequired => (
+            Code::FailedPrecondition,
+            ErrorReason::ReauthenticationRequired,
+            "confirm it's you: re-authenticate with your password or a passkey, then try again",
+        ),
+        Error::BrowserRequestRefused(BrowserRefusal::CookieOutsideGrpcWeb) => (
+            Code::PermissionDenied,
+            ErrorReason::SessionCookieRequiresGrpcWeb,
+            "the session cookie is accepted over grpc-web only; other clients send a bearer token",
+        ),
+        Error::BrowserRequestRefused(BrowserRefusal::OriginNotAllowed) => (
+            Code::PermissionDenied,
+            ErrorReason::OriginNotAllowed,
+            "this origin may not use the session cookie: add it to cors_allowed_origins",
+        ),
         Error::EmailTaken => {
             (Code::AlreadyExists, ErrorReason::EmailTaken, "an account with this email already exists")
         }
         Error::NoPassword => (Code::FailedPrecondition, ErrorReason::NoPassword, "this account has no password"),
+        Error::NoPasskey => (Code::FailedPrecondition, ErrorReason::NoPasskey, "this account has no passkey"),
         Error::NotFound(Resource::Session) => (Code::NotFound, ErrorReason::SessionNotFound, "no such session"),
         Error::NotFound(Resource::LinkedAccount) => {
             (Code::NotFound, ErrorReason::LinkedAccountNotFound, "no such linked account")
@@ -200,6 +216,16 @@ pub fn to_status(err: Error) -> Status {
             ErrorReason::OauthEmailUnavailable,
             "the provider did not share a usable email address",
         ),
+        Error::OAuthEmailUnverified => (
+            Code::FailedPrecondition,
+            ErrorReason::OauthEmailUnverified,
+            "the provider has not verified this email address; verify it there, then try again",
+        ),
+        Error::OAuthIssuerMismatch => (
+            Code::FailedPrecondition,
+            ErrorReason::OauthIssuerMismatch,
+            "this answer does not come from the provider the sign-in started with; start again",
+        ),
         Error::RateLimited { retry_after } => {
             return retry_later(
                 Code::ResourceExhausted,
@@ -232,7 +258,7 @@ pub fn to_status(err: Error) -> Status {
                 Duration::from_secs(1),
             );
         }
-        Error::Internal(detail) => {
+        Error::Internal(detail) | Error::Startup(detail) => {
             tracing::error!(%detail, "internal error");
             (Code::Internal, ErrorReason::Internal, "internal error")
         }
@@ -258,8 +284,11 @@ mod tests {
             | Error::NotSignedIn
             | Error::SessionInvalid
             | Error::SessionTokenRequired
+            | Error::ReauthenticationRequired
+            | Error::BrowserRequestRefused(_)
             | Error::EmailTaken
             | Error::NoPassword
+            | Error::NoPasskey
             | Error::PasskeyAlreadyRegistered
             | Error::TooManyPasskeys
             | Error::LastSignInMethod
@@ -281,11 +310,14 @@ mod tests {
             | Error::OAuthAccountLinkedToOtherUser
             | Error::OAuthLinkUserMismatch
             | Error::OAuthEmailUnavailable
+            | Error::OAuthEmailUnverified
+            | Error::OAuthIssuerMismatch
             | Error::RateLimited { .. }
             | Error::TooManyCeremonies { .. }
             | Error::StoreUnavailable
             | Error::HasherOverloaded
-            | Error::Internal(_) => {}
+            | Error::Internal(_)
+            | Error::Startup(_) => {}
         }
     }
 
@@ -320,8 +352,16 @@ mod tests {
             (Error::NotSignedIn, Unauthenticated, "NOT_SIGNED_IN"),
             (Error::SessionInvalid, Unauthenticated, "SESSION_INVALID"),
             (Error::SessionTokenRequired, PermissionDenied, "SESSION_TOKEN_REQUIRED"),
+            (Error::ReauthenticationRequired, FailedPrecondition, "REAUTHENTICATION_REQUIRED"),
+            (
+                Error::BrowserRequestRefused(BrowserRefusal::CookieOutsideGrpcWeb),
+                PermissionDenied,
+                "SESSION_COOKIE_REQUIRES_GRPC_WEB",
+            ),
+            (Error::BrowserRequestRefused(BrowserRefusal::OriginNotAllowed), PermissionDenied, "ORIGIN_NOT_ALLOWED"),
             (Error::EmailTaken, AlreadyExists, "EMAIL_TAKEN"),
             (Error::NoPassword, FailedPrecondition, "NO_PASSWORD"),
+            (Error::NoPasskey, FailedPrecondition, "NO_PASSKEY"),
             (Error::NotFound(Resource::Session), NotFound, "SESSION_NOT_FOUND"),
             (Error::NotFound(Resource::LinkedAccount), NotFound, "LINKED_ACCOUNT_NOT_FOUND"),
             (Error::NotFound(Resource::Passkey), NotFound, "PASSKEY_NOT_FOUND"),
@@ -357,6 +397,8 @@ mod tests {
             (Error::OAuthAccountLinkedToOtherUser, FailedPrecondition, "OAUTH_ACCOUNT_LINKED_TO_OTHER_USER"),
             (Error::OAuthLinkUserMismatch, PermissionDenied, "OAUTH_LINK_USER_MISMATCH"),
             (Error::OAuthEmailUnavailable, FailedPrecondition, "OAUTH_EMAIL_UNAVAILABLE"),
+            (Error::OAuthEmailUnverified, FailedPrecondition, "OAUTH_EMAIL_UNVERIFIED"),
+            (Error::OAuthIssuerMismatch, FailedPrecondition, "OAUTH_ISSUER_MISMATCH"),
             (Error::TooManyPasskeys, FailedPrecondition, "PASSKEY_LIMIT_REACHED"),
             (Error::RateLimited { retry_after: Duration::from_millis(1500) }, ResourceExhausted, "RATE_LIMITED"),
             (
@@ -367,6 +409,7 @@ mod tests {
             (Error::StoreUnavailable, Unavailable, "UNAVAILABLE"),
             (Error::HasherOverloaded, ResourceExhausted, "OVERLOADED"),
             (Error::Internal("database on fire".into()), Internal, "INTERNAL"),
+            (Error::Startup("no master key on fire".into()), Internal, "INTERNAL"),
         ]
     }
 

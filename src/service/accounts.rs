@@ -1,11 +1,9 @@
 use serde_json::json;
 
-use super::{
-    Budget, Caller, RequestMeta, Services, SignedIn, audit::kind, sessions::CredentialKind, sign_in_guard::Factor,
-};
+use super::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, sign_in_guard::Factor};
 use crate::{
     domain::{DisplayName, Email, NewPassword, Password},
-    error::{Error, FieldReason, Result},
+    error::{Error, Result},
     store::{NewUser, SessionWithUser, UserRecord, new_id},
 };
 
@@ -115,10 +113,12 @@ impl Services {
 
     /// Changes the caller's password after checking the current one, and revokes every other
     /// session of theirs (someone who knew the old password may hold one). Returns how many.
-    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<u64> {
-        if caller.via != CredentialKind::SessionToken {
-            return Err(Error::SessionTokenRequired);
-        }
+    ///
+    /// A factor change needs a recent authentication; here the current password in the request
+    /// *is* it (NIST SP 800-63B-4: a memorized secret is changed after authenticating with the
+    /// existing one), so a stale session that knows the password may change it and one that
+    /// does not changes nothing.
+    pub async fn change_password(&self, caller: &SessionCaller, current: &str, new: &str) -> Result<u64> {
         let policy = self.inner.password_policy;
         let current = Password::parse_existing("current_password", current, policy)?;
         let mut user_inputs = vec![caller.user.email.clone()];
@@ -126,27 +126,7 @@ impl Services {
         let new = Password::parse_new("new_password", new, policy)?;
         let new = self.check_guessability(new, user_inputs).await?;
 
-        // Re-read the hash: the caller's copy of the user may predate another password change.
-        let user = self.inner.store.find_user(&caller.user.id).await?.ok_or(Error::SessionInvalid)?;
-        let stored_hash = user.password_hash.ok_or(Error::NoPassword)?;
-        // A stolen session must not become a password-guessing oracle: the same account count
-        // as Login's.
-        self.reserve_sign_in_attempt(Factor::Password, &user.email).await?;
-        let verification = match self.inner.hasher.verify(current, Some(stored_hash)).await {
-            Ok(verification) => verification,
-            Err(err) => {
-                self.release_sign_in_attempt(Factor::Password, &user.email).await;
-                return Err(err);
-            }
-        };
-        if !verification.matches {
-            return Err(Error::field(
-                "current_password",
-                FieldReason::PasswordIncorrect,
-                "the current password is not correct",
-            ));
-        }
-        self.sign_in_succeeded(&user.email).await?;
+        self.verify_current_password(caller, "current_password", current).await?;
         let new_hash = self.inner.hasher.hash(new).await?;
         let now = self.inner.clock.now();
         let revoked = self
@@ -154,18 +134,16 @@ impl Services {
             .store
             .change_password_and_revoke_others(&caller.user.id, &caller.session.id, new_hash, now)
             .await?;
+        // The revoked sessions stop working on this replica now, not when their cache entry ages.
+        self.inner.session_cache.forget_user(&caller.user.id);
         self.audit(Some(&caller.user.id), kind::PASSWORD_CHANGED, json!({ "revoked_sessions": revoked })).await;
         Ok(revoked)
     }
 }
 
 impl Services {
-    /// Changes the caller's display name. Needs the session token: an access token only proves
-    /// who calls.
-    pub async fn update_user_name(&self, caller: &Caller, name: &str) -> Result<UserRecord> {
-        if caller.via != CredentialKind::SessionToken {
-            return Err(Error::SessionTokenRequired);
-        }
+    /// Changes the caller's display name.
+    pub async fn update_user_name(&self, caller: &SessionCaller, name: &str) -> Result<UserRecord> {
         let name = DisplayName::parse("name", name)?;
         let user = self.inner.store.set_user_name(&caller.user.id, name.into_inner(), self.inner.clock.now()).await?;
         self.inner.session_cache.forget_user(&caller.user.id);

@@ -9,6 +9,12 @@ pub(crate) mod kind {
     pub const LOGIN_FAILED: &str = "login.failed";
     pub const LOGOUT: &str = "session.logout";
     pub const SESSION_REVOKED: &str = "session.revoked";
+    /// Every other session of the user ended at their request ("sign out everywhere else").
+    pub const OTHER_SESSIONS_REVOKED: &str = "session.revoked_others";
+    /// A sign-in from a caller that presented another session ended that session.
+    pub const SESSION_REPLACED: &str = "session.replaced";
+    pub const SESSION_REAUTHENTICATED: &str = "session.reauthenticated";
+    pub const REAUTHENTICATION_FAILED: &str = "session.reauthentication_failed";
     pub const PASSWORD_CHANGED: &str = "password.changed";
     pub const ACCOUNT_LINKED: &str = "account.linked";
     pub const ACCOUNT_UNLINKED: &str = "account.unlinked";

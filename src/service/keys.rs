@@ -1,4 +1,10 @@
-use std::sync::{Arc, RwLock};
+//! The JWT signing keys in force (`KeyRing`, reloaded periodically) and rotation, which
+//! publishes a new key before it signs.
+
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use base64::{
     Engine,
@@ -7,7 +13,7 @@ use base64::{
 use chrono::{DateTime, Utc};
 
 use crate::{
-    crypto::{JwtSettings, KeySet, generate_ed25519},
+    crypto::{JwtSettings, KeySet, SigningKey, generate_ed25519},
     error::{Error, Result},
     store::{Store, StoredSigningKey},
 };
@@ -59,11 +65,28 @@ impl KeyRing {
     }
 }
 
-/// Creates a new active signing key and retires the previous one. Tokens the previous key signed
-/// keep verifying until they expire: retired keys stay published for one token lifetime.
-pub async fn rotate_signing_key(store: &Store, now: DateTime<Utc>) -> Result<String> {
+/// How long verifiers may cache `/.well-known/jwks.json` (its `Cache-Control: max-age`).
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// How long `keyward keys rotate` waits between publishing a new key and signing with it: every
+/// replica reloads keys within `signing_key_reload_secs`, and a verifier may hold a JWKS for
+/// `JWKS_MAX_AGE` after that. Only then can no token carry a kid someone cannot find.
+pub fn rotation_delay(signing_key_reload: Duration) -> Duration {
+    signing_key_reload + JWKS_MAX_AGE
+}
+
+/// Adds a new signing key, published at once and signing from `now + activates_after`; the keys
+/// in force retire (stop signing) at that moment. Tokens they signed keep verifying until they
+/// expire: retired keys stay published for one token lifetime. Returns the kid and when it
+/// signs.
+pub async fn rotate_signing_key(
+    store: &Store,
+    now: DateTime<Utc>,
+    activates_after: Duration,
+) -> Result<(String, DateTime<Utc>)> {
     let material = generate_ed25519()?;
     let kid = format!("k{}", now.format("%Y%m%dT%H%M%S%.3fZ"));
+    let activates_at = crate::domain::later(now, activates_after)?;
     store
         .rotate_signing_key(StoredSigningKey {
             kid: kid.clone(),
@@ -72,28 +95,38 @@ pub async fn rotate_signing_key(store: &Store, now: DateTime<Utc>) -> Result<Str
             public_key: URL_SAFE_NO_PAD.encode(&material.public_raw),
             created_at: now,
             retired_at: None,
+            activates_at,
         })
         .await?;
-    Ok(kid)
+    Ok((kid, activates_at))
 }
 
 async fn load_key_set(store: &Store, settings: &JwtSettings, now: DateTime<Utc>) -> Result<KeySet> {
     // A key retired earlier than one token lifetime (plus leeway) ago can have no live tokens.
-    let retention = chrono::Duration::from_std(settings.ttl + settings.leeway).map_err(Error::internal)?;
-    let mut keys = store.live_signing_keys(now - retention).await?;
+    let retired_after = crate::domain::earlier(now, settings.ttl + settings.leeway)?;
+    let mut keys = store.live_signing_keys(retired_after).await?;
     if !keys.iter().any(|key| key.retired_at.is_none()) {
-        rotate_signing_key(store, now).await?;
-        keys = store.live_signing_keys(now - retention).await?;
+        // First start (or every key retired long ago): a key that signs at once.
+        rotate_signing_key(store, now, Duration::ZERO).await?;
+        keys = store.live_signing_keys(retired_after).await?;
     }
-    let active = keys
+    let keys: Vec<_> = keys.into_iter().filter(|key| key.algorithm == ALGORITHM).collect();
+    let signing = keys
         .iter()
-        .find(|key| key.retired_at.is_none() && key.algorithm == ALGORITHM)
-        .ok_or_else(|| Error::internal("no active EdDSA signing key"))?;
-    let private =
-        STANDARD.decode(&active.private_key).map_err(|_| Error::internal("stored signing key is not base64"))?;
+        .filter(|key| key.retired_at.is_none_or(|retired_at| retired_at > now))
+        .map(|key| {
+            let private_pkcs8 =
+                STANDARD.decode(&key.private_key).map_err(|_| Error::internal("stored signing key is not base64"))?;
+            Ok(SigningKey {
+                kid: key.kid.clone(),
+                private_pkcs8,
+                activates_at: key.activates_at,
+                retired_at: key.retired_at,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let public_keys = keys
         .iter()
-        .filter(|key| key.algorithm == ALGORITHM)
         .map(|key| {
             URL_SAFE_NO_PAD
                 .decode(&key.public_key)
@@ -101,5 +134,9 @@ async fn load_key_set(store: &Store, settings: &JwtSettings, now: DateTime<Utc>)
                 .map_err(|_| Error::internal("stored public key is not base64url"))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(KeySet::new(active.kid.clone(), &private, &public_keys))
+    let set = KeySet::new(signing, &public_keys);
+    if set.signing_kid(now).is_none() {
+        return Err(Error::internal("no EdDSA signing key has activated"));
+    }
+    Ok(set)
 }

@@ -10,6 +10,7 @@ mod keys;
 mod oauth;
 mod passkeys;
 mod pending;
+mod reauthentication;
 mod session_cache;
 mod sessions;
 mod sign_in_guard;
@@ -18,10 +19,10 @@ mod throttle;
 use std::sync::Arc;
 
 pub use clock::Clock;
-pub use keys::{KeyRing, rotate_signing_key};
-pub use oauth::{OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
+pub use keys::{JWKS_MAX_AGE, KeyRing, rotate_signing_key, rotation_delay};
+pub use oauth::{OAuthCallback, OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
 pub use passkeys::{CeremonyStart, PasskeySettings};
-pub use sessions::{Caller, CredentialKind, SessionPolicy, SignedIn};
+pub use sessions::{Caller, CredentialKind, SessionCaller, SessionPolicy, SignedIn};
 pub use sign_in_guard::failure_key;
 pub use throttle::{Budget, Throttles};
 
@@ -85,6 +86,7 @@ struct Inner {
     passkeys: PasskeySettings,
     clock: Clock,
     oauth: OAuthProviders,
+    decoys: passkeys::DecoyCredentials,
     throttles: Throttles,
     failure_policy: crate::store::FailurePolicy,
     failure_memory: std::time::Duration,
@@ -101,6 +103,7 @@ impl Services {
         let signer = AccessTokenSigner::new(config.jwt());
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
         let oauth = OAuthProviders::from_config(&config.oauth)?;
+        let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
         let webauthn = crate::crypto::relying_party(config).map_err(Error::internal)?;
         let inner = Inner {
             store,
@@ -118,6 +121,7 @@ impl Services {
             passkeys: PasskeySettings::from_config(config),
             clock,
             oauth,
+            decoys,
             throttles: Throttles::from_config(&config.rate_limits),
             failure_policy: sign_in_guard::failure_policy(config),
             failure_memory: std::time::Duration::from_secs(config.failed_sign_in_forget_secs),

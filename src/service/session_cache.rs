@@ -1,3 +1,5 @@
+//! The per-replica session cache in front of the sessions table.
+
 use std::{
     collections::HashMap,
     sync::Mutex,
@@ -10,9 +12,13 @@ use crate::store::SessionWithUser;
 /// query the database every time.
 ///
 /// The bound (DESIGN.md "Scale"): changes made through *this* replica (logout, revoke, password
-/// change, touch) update or drop entries at once; a session revoked through *another* replica
-/// may still be accepted here for at most `ttl`. Expiry is always checked against the clock on
-/// the cached copy, so caching never extends a session.
+/// change, factor changes, touch) update or drop entries at once; a session revoked through
+/// *another* replica may still be accepted here for at most `ttl`. Expiry is always checked
+/// against the clock on the cached copy, so caching never extends a session.
+///
+/// A read that races a revocation cannot put the revoked session back: every forget bumps a
+/// generation, a lookup notes the generation before it reads the store, and `put` drops a copy
+/// read before the latest forget.
 #[derive(Debug)]
 pub struct SessionCache {
     ttl: Duration,
@@ -26,7 +32,13 @@ pub struct SessionCache {
 struct Entries {
     by_session: HashMap<String, (SessionWithUser, Instant)>,
     by_token_hash: HashMap<String, String>,
+    /// Bumped by every forget.
+    generation: u64,
 }
+
+/// When a store read began, as far as the cache is concerned (see `SessionCache::put`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(u64);
 
 impl SessionCache {
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
@@ -59,12 +71,23 @@ impl SessionCache {
         self.fresh(&self.lock(), session_id)
     }
 
-    /// Caches a session read from the store.
-    pub fn put(&self, found: &SessionWithUser) {
+    /// Call before reading a session from the store; pass the answer to `put`.
+    pub fn generation(&self) -> Generation {
+        Generation(self.lock().generation)
+    }
+
+    /// Caches a session read from the store, unless something was forgotten since the read
+    /// began (`read_at`): that copy may be of a session revoked meanwhile, and caching it would
+    /// bring it back for `ttl`. Forgets are rare (logout, revocation, account changes), so the
+    /// cost is an occasional extra store read.
+    pub fn put(&self, found: &SessionWithUser, read_at: Generation) {
         if self.ttl.is_zero() {
             return;
         }
         let mut entries = self.lock();
+        if entries.generation != read_at.0 {
+            return;
+        }
         if entries.by_session.len() >= self.max_entries {
             // Simple and bounded: drop what is stale, and everything if that was not enough.
             let ttl = self.ttl;
@@ -72,7 +95,7 @@ impl SessionCache {
             if entries.by_session.len() >= self.max_entries {
                 entries.by_session.clear();
             }
-            let Entries { by_session, by_token_hash } = &mut *entries;
+            let Entries { by_session, by_token_hash, .. } = &mut *entries;
             by_token_hash.retain(|_, session_id| by_session.contains_key(session_id));
         }
         let session = &found.session;
@@ -90,15 +113,18 @@ impl SessionCache {
     /// Forgets one session (logout, revoke).
     pub fn forget_session(&self, session_id: &str) {
         let mut entries = self.lock();
+        entries.generation += 1;
         if let Some((found, _)) = entries.by_session.remove(session_id) {
             entries.by_token_hash.remove(&found.session.session_token);
         }
     }
 
-    /// Forgets every session of a user (password change, profile change). Rare: walks the map.
+    /// Forgets every session of a user (password change, factor changes, profile change). Rare:
+    /// walks the map.
     pub fn forget_user(&self, user_id: &str) {
         let mut entries = self.lock();
-        let Entries { by_session, by_token_hash } = &mut *entries;
+        entries.generation += 1;
+        let Entries { by_session, by_token_hash, .. } = &mut *entries;
         by_session.retain(|_, (cached, _)| cached.user.id != user_id);
         by_token_hash.retain(|_, session_id| by_session.contains_key(session_id));
     }
@@ -123,6 +149,7 @@ mod tests {
                 created_at: now,
                 last_seen_at: now,
                 user_agent: None,
+                authenticated_at: now,
             },
             user: UserRecord {
                 id: user_id.into(),
@@ -140,7 +167,7 @@ mod tests {
     #[test]
     fn lookups_by_token_and_session_share_one_entry() {
         let cache = SessionCache::new(Duration::from_secs(60), 10);
-        cache.put(&session("s1", "u1"));
+        cache.put(&session("s1", "u1"), cache.generation());
         assert_eq!(cache.by_token_hash("hash-of-s1").unwrap().session.id, "s1");
         assert_eq!(cache.by_session_id("s1").unwrap().session.id, "s1");
 
@@ -157,7 +184,7 @@ mod tests {
     fn forgetting_a_user_drops_all_their_sessions_only() {
         let cache = SessionCache::new(Duration::from_secs(60), 10);
         for (id, user) in [("a", "u1"), ("b", "u1"), ("c", "u2")] {
-            cache.put(&session(id, user));
+            cache.put(&session(id, user), cache.generation());
         }
         cache.forget_user("u1");
         assert!(cache.by_token_hash("hash-of-a").is_none() && cache.by_session_id("b").is_none());
@@ -165,16 +192,34 @@ mod tests {
     }
 
     #[test]
+    fn a_read_that_raced_a_forget_is_not_cached() {
+        let cache = SessionCache::new(Duration::from_secs(60), 10);
+        // A lookup starts reading s1 from the store; meanwhile a logout forgets it.
+        let read_at = cache.generation();
+        cache.forget_session("s1");
+        cache.put(&session("s1", "u1"), read_at);
+        assert!(cache.by_token_hash("hash-of-s1").is_none(), "the revoked session came back");
+        // The same for a whole user's sessions (password change).
+        let read_at = cache.generation();
+        cache.forget_user("u1");
+        cache.put(&session("s2", "u1"), read_at);
+        assert!(cache.by_session_id("s2").is_none());
+        // A read that began after the forget is cached as usual.
+        cache.put(&session("s3", "u1"), cache.generation());
+        assert!(cache.by_session_id("s3").is_some());
+    }
+
+    #[test]
     fn bounded_and_disabled() {
         let cache = SessionCache::new(Duration::from_secs(60), 2);
         for id in ["a", "b", "c"] {
-            cache.put(&session(id, "u"));
+            cache.put(&session(id, "u"), cache.generation());
         }
         assert!(cache.lock().by_session.len() <= 2 && cache.lock().by_token_hash.len() <= 2);
         assert!(cache.by_token_hash("hash-of-c").is_some(), "the newest entry is kept");
 
         let off = SessionCache::new(Duration::ZERO, 10);
-        off.put(&session("a", "u"));
+        off.put(&session("a", "u"), off.generation());
         assert!(off.by_token_hash("hash-of-a").is_none());
     }
 }

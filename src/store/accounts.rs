@@ -1,5 +1,7 @@
 //! `accounts`: identities at OAuth / OpenID Connect providers linked to users, with the
-//! provider's tokens (Auth.js `Account`).
+//! provider's tokens (Auth.js `Account`). The tokens are sealed under the master key on every
+//! write and opened on every read (`secrets.rs`): whatever stores or reads accounts through
+//! `Store` sees them in clear, the database never does.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -9,13 +11,15 @@ use sea_orm::{
 };
 
 use super::{
-    NewSession, NewUser, SessionRecord, Store, UserRecord,
+    NewSession, NewUser, OtherSessions, SessionRecord, Store, UserRecord,
     entities::{accounts, users},
     is_unique_violation,
+    secrets::{ACCOUNT_ACCESS_TOKEN, ACCOUNT_ID_TOKEN, ACCOUNT_REFRESH_TOKEN},
+    sessions::end_other_sessions_in,
 };
 use crate::error::{Error, Result};
 
-/// A linked provider account as the service layer sees it.
+/// A linked provider account as the service layer sees it, tokens in clear.
 pub type AccountRecord = accounts::Model;
 
 /// What a provider's token endpoint returned, as stored in `accounts`.
@@ -55,9 +59,10 @@ pub struct NewAccount {
 }
 
 impl NewAccount {
-    pub(super) fn into_active_model(self) -> accounts::ActiveModel {
+    /// The row to insert, its tokens sealed by `store`.
+    pub(super) fn into_active_model(self, store: &Store) -> Result<accounts::ActiveModel> {
         let mut model = accounts::ActiveModel {
-            id: Set(self.id),
+            id: Set(self.id.clone()),
             user_id: Set(self.user_id),
             kind: Set(self.kind.to_owned()),
             provider: Set(self.provider),
@@ -66,25 +71,32 @@ impl NewAccount {
             created_at: Set(self.created_at),
             ..Default::default()
         };
-        set_tokens(&mut model, self.tokens);
-        model
+        set_tokens(store, &mut model, &self.id, self.tokens)?;
+        Ok(model)
     }
 }
 
 /// The one place provider tokens become columns (sign-in, linking and the Auth.js import all
-/// write through it).
-pub(super) fn set_tokens(model: &mut accounts::ActiveModel, tokens: ProviderTokens) {
+/// write through it): the access, refresh and ID tokens sealed by `store` for row `account_id`.
+pub(super) fn set_tokens(
+    store: &Store,
+    model: &mut accounts::ActiveModel,
+    account_id: &str,
+    tokens: ProviderTokens,
+) -> Result<()> {
     let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = tokens;
-    model.access_token = Set(access_token);
-    model.refresh_token = Set(refresh_token);
+    model.access_token = Set(store.seal_optional(access_token, ACCOUNT_ACCESS_TOKEN, account_id)?);
+    model.refresh_token = Set(store.seal_optional(refresh_token, ACCOUNT_REFRESH_TOKEN, account_id)?);
     model.expires_at = Set(expires_at);
     model.token_type = Set(token_type);
     model.scope = Set(scope);
-    model.id_token = Set(id_token);
+    model.id_token = Set(store.seal_optional(id_token, ACCOUNT_ID_TOKEN, account_id)?);
+    Ok(())
 }
 
 impl AccountRecord {
-    /// The provider tokens stored with this account (the one place columns become tokens).
+    /// The provider tokens stored with this account (the one place columns become tokens; a
+    /// record from `Store` has them opened).
     pub fn provider_tokens(&self) -> ProviderTokens {
         ProviderTokens {
             access_token: self.access_token.clone(),
@@ -108,7 +120,8 @@ pub struct ProviderProfileFields {
 /// What `unlink_account` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnlinkOutcome {
-    Unlinked,
+    /// Unlinked; this many other sessions ended.
+    Unlinked(u64),
     /// No such account for this user.
     NotFound,
     /// It was the user's last way to sign in; nothing was deleted.
@@ -130,13 +143,25 @@ fn account_insert_error(err: sea_orm::DbErr) -> Error {
 }
 
 impl Store {
+    /// A row as read, its tokens opened.
+    pub(super) fn opened_account(&self, row: accounts::Model) -> Result<AccountRecord> {
+        let accounts::Model { access_token, refresh_token, id_token, .. } = row.clone();
+        Ok(AccountRecord {
+            access_token: self.open_optional(access_token, ACCOUNT_ACCESS_TOKEN, &row.id)?,
+            refresh_token: self.open_optional(refresh_token, ACCOUNT_REFRESH_TOKEN, &row.id)?,
+            id_token: self.open_optional(id_token, ACCOUNT_ID_TOKEN, &row.id)?,
+            ..row
+        })
+    }
+
     /// The account for this provider identity, if linked.
     pub async fn find_account(&self, provider: &str, provider_account_id: &str) -> Result<Option<AccountRecord>> {
-        Ok(accounts::Entity::find()
+        let row = accounts::Entity::find()
             .filter(accounts::Column::Provider.eq(provider))
             .filter(accounts::Column::ProviderAccountId.eq(provider_account_id))
             .one(&self.db)
-            .await?)
+            .await?;
+        row.map(|row| self.opened_account(row)).transpose()
     }
 
     /// Stores the tokens of a new sign-in through an account. A refresh token or ID token the
@@ -144,28 +169,31 @@ impl Store {
     /// first consent).
     pub async fn update_account_tokens(&self, account_id: &str, tokens: ProviderTokens) -> Result<AccountRecord> {
         let ProviderTokens { access_token, refresh_token, expires_at, token_type, scope, id_token } = tokens;
-        let set_if_sent = |value: Option<String>| match value {
-            Some(value) => Set(Some(value)),
-            None => NotSet,
+        let set_if_sent = |value: Option<String>, column| -> Result<_> {
+            Ok(match value {
+                Some(value) => Set(Some(self.seal(&value, column, account_id)?)),
+                None => NotSet,
+            })
         };
         let update = accounts::ActiveModel {
             id: Set(account_id.to_owned()),
-            access_token: Set(access_token),
-            refresh_token: set_if_sent(refresh_token),
+            access_token: Set(self.seal_optional(access_token, ACCOUNT_ACCESS_TOKEN, account_id)?),
+            refresh_token: set_if_sent(refresh_token, ACCOUNT_REFRESH_TOKEN)?,
             expires_at: Set(expires_at),
             token_type: Set(token_type),
             scope: Set(scope),
-            id_token: set_if_sent(id_token),
+            id_token: set_if_sent(id_token, ACCOUNT_ID_TOKEN)?,
             ..Default::default()
         };
-        Ok(update.update(&self.db).await?)
+        self.opened_account(update.update(&self.db).await?)
     }
 
     /// Links `account` to its (existing) user and opens a session for them, in one transaction.
     pub async fn link_account_with_session(&self, account: NewAccount, session: NewSession) -> Result<LinkedSignIn> {
         let txn = self.db.begin().await?;
         let user = users::Entity::find_by_id(account.user_id.clone()).one(&txn).await?.ok_or(Error::SessionInvalid)?;
-        let account = account.into_active_model().insert(&txn).await.map_err(account_insert_error)?;
+        let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
+        let account = self.opened_account(account)?;
         let session = session.into_active_model().insert(&txn).await?;
         txn.commit().await?;
         Ok(LinkedSignIn { user, account, session })
@@ -189,7 +217,8 @@ impl Store {
             Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
             Err(err) => return Err(err.into()),
         };
-        let account = account.into_active_model().insert(&txn).await.map_err(account_insert_error)?;
+        let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
+        let account = self.opened_account(account)?;
         let session = session.into_active_model().insert(&txn).await?;
         txn.commit().await?;
         Ok(LinkedSignIn { user, account, session })
@@ -201,13 +230,21 @@ impl Store {
         if let Some(after) = after {
             query = query.filter(accounts::Column::Id.lt(after));
         }
-        Ok(query.order_by_desc(accounts::Column::Id).limit(limit).all(&self.db).await?)
+        let rows = query.order_by_desc(accounts::Column::Id).limit(limit).all(&self.db).await?;
+        rows.into_iter().map(|row| self.opened_account(row)).collect()
     }
 
     /// Deletes the user's account `account_id` unless it is their last way to sign in.
     ///
     /// Serialized with every other removal of a sign-in method by `lock_user_in`.
-    pub async fn unlink_account(&self, user_id: &str, account_id: &str, now: DateTime<Utc>) -> Result<UnlinkOutcome> {
+    /// `other` is applied to the user's other sessions in the same transaction.
+    pub async fn unlink_account(
+        &self,
+        user_id: &str,
+        account_id: &str,
+        now: DateTime<Utc>,
+        other: OtherSessions<'_>,
+    ) -> Result<UnlinkOutcome> {
         let txn = self.db.begin().await?;
         if !Self::lock_user_in(&txn, user_id, now).await? {
             return Ok(UnlinkOutcome::NotFound);
@@ -223,7 +260,8 @@ impl Store {
             return Ok(UnlinkOutcome::LastSignInMethod);
         }
         accounts::Entity::delete_by_id(account_id.to_owned()).exec(&txn).await?;
+        let ended = end_other_sessions_in(&txn, user_id, other).await?;
         txn.commit().await?;
-        Ok(UnlinkOutcome::Unlinked)
+        Ok(UnlinkOutcome::Unlinked(ended))
     }
 }

@@ -4,7 +4,10 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::{NewSession, NewUser, SessionWithUser, Store, entities::authenticators, is_unique_violation};
+use super::{
+    NewSession, NewUser, OtherSessions, SessionWithUser, Store, entities::authenticators, is_unique_violation,
+    sessions::end_other_sessions_in,
+};
 use crate::error::{Error, Result};
 
 /// A passkey row as the service layer sees it.
@@ -72,14 +75,16 @@ fn map_insert_error(err: sea_orm::DbErr) -> Error {
 }
 
 impl Store {
-    /// Stores a passkey for an existing user who has fewer than `max_per_user`: the user lock
-    /// (`lock_user_in`), the count and the insert are one transaction, so two concurrent
-    /// registrations cannot pass the limit.
+    /// Stores a passkey for an existing user who has fewer than `max_per_user`, and applies
+    /// `other` to their other sessions: the user lock (`lock_user_in`), the count, the insert and
+    /// the session ends are one transaction, so two concurrent registrations cannot pass the
+    /// limit. Returns the passkey and how many sessions ended.
     pub async fn insert_authenticator_within(
         &self,
         authenticator: NewAuthenticator,
         max_per_user: u64,
-    ) -> Result<AuthenticatorRecord> {
+        other: OtherSessions<'_>,
+    ) -> Result<(AuthenticatorRecord, u64)> {
         use sea_orm::PaginatorTrait;
         let txn = self.db.begin().await?;
         if !Self::lock_user_in(&txn, &authenticator.user_id, authenticator.created_at).await? {
@@ -92,9 +97,11 @@ impl Store {
         if existing >= max_per_user {
             return Err(Error::TooManyPasskeys);
         }
+        let user_id = authenticator.user_id.clone();
         let stored = authenticator.into_active_model().insert(&txn).await.map_err(map_insert_error)?;
+        let ended = end_other_sessions_in(&txn, &user_id, other).await?;
         txn.commit().await?;
-        Ok(stored)
+        Ok((stored, ended))
     }
 
     /// How many passkeys a user has.
@@ -222,18 +229,20 @@ impl Store {
         Ok(Some(model.update(&self.db).await?))
     }
 
-    /// Deletes passkey `id` of `user_id` unless it is their last way to sign in: the user lock
-    /// (`lock_user_in`), the count and the delete are one transaction. Ok(false): no such
-    /// passkey of theirs.
+    /// Deletes passkey `id` of `user_id` unless it is their last way to sign in, and applies
+    /// `other` to their other sessions: the user lock (`lock_user_in`), the count, the delete and
+    /// the session ends are one transaction. Ok(None): no such passkey of theirs; Ok(Some(n)):
+    /// deleted, n sessions ended.
     pub async fn delete_authenticator_unless_last_method(
         &self,
         user_id: &str,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool> {
+        other: OtherSessions<'_>,
+    ) -> Result<Option<u64>> {
         let txn = self.db.begin().await?;
         if !Self::lock_user_in(&txn, user_id, now).await? {
-            return Ok(false);
+            return Ok(None);
         }
         let methods = Self::sign_in_methods_in(&txn, user_id).await?;
         let exists = authenticators::Entity::find_by_id(id.to_owned())
@@ -242,13 +251,14 @@ impl Store {
             .await?
             .is_some();
         if !exists {
-            return Ok(false);
+            return Ok(None);
         }
         if methods.total() <= 1 {
             return Err(Error::LastSignInMethod);
         }
         authenticators::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
+        let ended = end_other_sessions_in(&txn, user_id, other).await?;
         txn.commit().await?;
-        Ok(true)
+        Ok(Some(ended))
     }
 }

@@ -70,6 +70,14 @@ impl Store {
         if exists { Err(crate::error::Error::CeremonyNotYours) } else { Ok(None) }
     }
 
+    /// The pending ceremony `id` of `kind`, left in place (to refuse a finish before taking it).
+    pub async fn find_ceremony(&self, id: &str, kind: &str) -> Result<Option<CeremonyRecord>> {
+        Ok(ceremonies::Entity::find_by_id(id.to_owned())
+            .filter(ceremonies::Column::Kind.eq(kind))
+            .one(&self.db)
+            .await?)
+    }
+
     /// Stores a pending ceremony unless its client key already has `per_client` unexpired ones,
     /// in one `INSERT … SELECT … WHERE (count) < cap` (the count reads at most `per_client`
     /// index entries): a refused start writes nothing. Under concurrency the cap may be passed

@@ -14,6 +14,7 @@ pub struct RowCounts {
     pub ceremonies: u64,
     pub signing_keys: u64,
     pub audit_events: u64,
+    pub secrets: u64,
 }
 
 impl Store {
@@ -28,6 +29,7 @@ impl Store {
             ceremonies: entities::ceremonies::Entity::find().count(&self.db).await?,
             signing_keys: entities::signing_keys::Entity::find().count(&self.db).await?,
             audit_events: entities::audit_events::Entity::find().count(&self.db).await?,
+            secrets: entities::secrets::Entity::find().count(&self.db).await?,
         })
     }
 }

@@ -119,7 +119,9 @@ impl Store {
 
     /// The accounts with these provider account ids, at any provider.
     pub async fn accounts_with_provider_account_ids(&self, ids: Vec<String>) -> Result<Vec<AccountRecord>> {
-        Ok(accounts::Entity::find().filter(accounts::Column::ProviderAccountId.is_in(ids)).all(&self.db).await?)
+        let rows =
+            accounts::Entity::find().filter(accounts::Column::ProviderAccountId.is_in(ids)).all(&self.db).await?;
+        rows.into_iter().map(|row| self.opened_account(row)).collect()
     }
 
     /// The passkeys with these base64url credential ids.
@@ -133,9 +135,22 @@ impl Store {
     }
 
     /// Writes one batch in one transaction: all of it, or (on `Conflict` or an error) none.
-    pub async fn write_import_batch(&self, batch: ImportBatch) -> Result<BatchWrite> {
+    /// Provider tokens are sealed like every account write's.
+    pub async fn write_import_batch(&self, mut batch: ImportBatch) -> Result<BatchWrite> {
+        let new_accounts = std::mem::take(&mut batch.new_accounts)
+            .into_iter()
+            .map(|account| account.into_active_model(self))
+            .collect::<Result<Vec<_>>>()?;
+        let account_updates = std::mem::take(&mut batch.account_updates)
+            .into_iter()
+            .map(|update| {
+                let mut model = accounts::ActiveModel { id: Set(update.account_id.clone()), ..Default::default() };
+                set_tokens(self, &mut model, &update.account_id, update.tokens)?;
+                Ok(model)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let txn = self.db.begin().await?;
-        match write_batch(&txn, batch).await {
+        match write_batch(&txn, batch, new_accounts, account_updates).await {
             Ok(()) => {
                 txn.commit().await?;
                 Ok(BatchWrite::Written)
@@ -146,12 +161,18 @@ impl Store {
     }
 }
 
-async fn write_batch(txn: &sea_orm::DatabaseTransaction, batch: ImportBatch) -> Result<(), sea_orm::DbErr> {
+/// `batch` without its accounts, which come sealed as `new_accounts` and `account_updates`.
+async fn write_batch(
+    txn: &sea_orm::DatabaseTransaction,
+    batch: ImportBatch,
+    new_accounts: Vec<accounts::ActiveModel>,
+    account_updates: Vec<accounts::ActiveModel>,
+) -> Result<(), sea_orm::DbErr> {
     let ImportBatch {
         new_users,
         user_updates,
-        new_accounts,
-        account_updates,
+        new_accounts: _,
+        account_updates: _,
         new_authenticators,
         authenticator_updates,
         new_sessions,
@@ -173,11 +194,9 @@ async fn write_batch(txn: &sea_orm::DatabaseTransaction, batch: ImportBatch) -> 
         .await?;
     }
     if !new_accounts.is_empty() {
-        accounts::Entity::insert_many(new_accounts.into_iter().map(NewAccount::into_active_model)).exec(txn).await?;
+        accounts::Entity::insert_many(new_accounts).exec(txn).await?;
     }
-    for update in account_updates {
-        let mut model = accounts::ActiveModel { id: Set(update.account_id), ..Default::default() };
-        set_tokens(&mut model, update.tokens);
+    for model in account_updates {
         model.update(txn).await?;
     }
     if !new_authenticators.is_empty() {

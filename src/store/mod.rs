@@ -11,6 +11,7 @@ mod counts;
 mod entities;
 mod import;
 mod maintenance;
+mod secrets;
 mod sessions;
 mod sign_in_failures;
 mod signing_keys;
@@ -24,7 +25,8 @@ pub use connect::{Backend, MigrationState, SchemaState};
 pub use counts::RowCounts;
 pub use import::{AccountTokensUpdate, AuthenticatorUpdate, BatchWrite, ImportBatch, ImportedUser, UserUpdate};
 pub use maintenance::Checkpoint;
-pub use sessions::{NewSession, SessionWithUser};
+pub use secrets::SecretsReport;
+pub use sessions::{NewSession, OtherSessions, SessionWithUser};
 pub use sign_in_failures::{Attempt, FailurePolicy};
 pub use signing_keys::StoredSigningKey;
 pub use users::{NewUser, SignInMethods};
@@ -34,17 +36,22 @@ pub type UserRecord = entities::users::Model;
 /// A session row as the service layer sees it.
 pub type SessionRecord = entities::sessions::Model;
 
+use std::sync::Arc;
+
 use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 
-use crate::error::Error;
+use crate::{crypto::MasterKey, error::Error};
 
-/// Handle to the database; cheap to clone (a connection pool inside).
+/// Handle to the database; cheap to clone (a connection pool inside). Holds the master key that
+/// seals the secrets it stores (signing keys, provider tokens, server secrets): sealing and
+/// opening happen in its write and read paths, so nothing above it handles ciphertext.
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
     /// The longest wait on the database (see `Store::connect_with`).
     timeout: std::time::Duration,
+    master_key: Option<Arc<MasterKey>>,
 }
 
 impl From<DbErr> for Error {

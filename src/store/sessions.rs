@@ -19,6 +19,31 @@ pub struct NewSession {
     pub user_agent: Option<String>,
 }
 
+/// What a factor change (password, passkey, linked account) does with the user's other
+/// sessions, in the same transaction as the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherSessions<'a> {
+    Keep,
+    /// End every session of the user except this one (the caller's).
+    EndAllBut(&'a str),
+}
+
+/// Applies `other` for `user_id` on `db` (a connection or an open transaction); returns how
+/// many sessions ended.
+pub(super) async fn end_other_sessions_in(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    other: OtherSessions<'_>,
+) -> Result<u64> {
+    let OtherSessions::EndAllBut(keep) = other else { return Ok(0) };
+    let ended = sessions::Entity::delete_many()
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::Id.ne(keep))
+        .exec(db)
+        .await?;
+    Ok(ended.rows_affected)
+}
+
 impl NewSession {
     pub(super) fn into_active_model(self) -> sessions::ActiveModel {
         sessions::ActiveModel {
@@ -30,6 +55,8 @@ impl NewSession {
             created_at: Set(self.created_at),
             last_seen_at: Set(self.created_at),
             user_agent: Set(self.user_agent),
+            // A new session is a sign-in: the user just proved a factor.
+            authenticated_at: Set(self.created_at),
         }
     }
 }
@@ -125,13 +152,24 @@ impl Store {
         }
         .update(&txn)
         .await?;
-        let revoked = sessions::Entity::delete_many()
-            .filter(sessions::Column::UserId.eq(user_id))
-            .filter(sessions::Column::Id.ne(keep_session_id))
-            .exec(&txn)
-            .await?;
+        let revoked = end_other_sessions_in(&txn, user_id, OtherSessions::EndAllBut(keep_session_id)).await?;
         txn.commit().await?;
-        Ok(revoked.rows_affected)
+        Ok(revoked)
+    }
+
+    /// Ends every session of `user_id` except `keep_session_id`; returns how many.
+    pub async fn delete_other_sessions(&self, user_id: &str, keep_session_id: &str) -> Result<u64> {
+        end_other_sessions_in(&self.db, user_id, OtherSessions::EndAllBut(keep_session_id)).await
+    }
+
+    /// Records that the user proved a factor in session `session_id` at `at` (re-authentication).
+    pub async fn stamp_session_authentication(&self, session_id: &str, at: DateTime<Utc>) -> Result<()> {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::AuthenticatedAt, Expr::value(at))
+            .filter(sessions::Column::Id.eq(session_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// One page of a user's live sessions, newest first, after `after` (a session id).

@@ -76,8 +76,10 @@ async fn healthz(State(services): State<Services>) -> impl IntoResponse {
     }
 }
 
-/// The public keys that verify access tokens: the active key and recently retired ones.
+/// The public keys that verify access tokens: the signing key, a new one before it signs, and
+/// recently retired ones. `JWKS_MAX_AGE` is part of the rotation delay.
 /// Verifiers should cache it briefly and refetch when they meet an unknown `kid`.
 async fn jwks(State(services): State<Services>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=60")], Json(services.keys().current().jwks()))
+    let cache = format!("public, max-age={}", crate::service::JWKS_MAX_AGE.as_secs());
+    ([(header::CACHE_CONTROL, cache)], Json(services.keys().current().jwks()))
 }

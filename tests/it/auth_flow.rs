@@ -86,7 +86,7 @@ async fn register_login_refresh_list_revoke_logout(backend: Backend) {
     // Logout ends the laptop session and clears the cookie.
     let response = auth.logout(bearer(pb::LogoutRequest {}, &laptop.session_token)).await.unwrap();
     let cookie = response.metadata().get("set-cookie").unwrap().to_str().unwrap();
-    assert!(cookie.starts_with("keyward_session=;") && cookie.contains("Max-Age=0"), "{cookie}");
+    assert!(cookie.starts_with(&format!("{}=;", crate::common::COOKIE)) && cookie.contains("Max-Age=0"), "{cookie}");
     assert_eq!(reason(&get_session(&mut auth, &laptop.session_token).await.unwrap_err()), "SESSION_INVALID");
     assert_eq!(reason(&get_session(&mut auth, &access).await.unwrap_err()), "SESSION_INVALID");
 

@@ -159,9 +159,12 @@ async fn garbage_tokens_and_bad_list_arguments(backend: Backend) {
         let err = get_session(&mut auth, token).await.unwrap_err();
         assert_eq!((err.code(), reason(&err).as_str()), (Code::Unauthenticated, "SESSION_INVALID"), "{token}");
     }
-    let mut cookie_garbage = tonic::Request::new(pb::GetSessionRequest::default());
-    cookie_garbage.metadata_mut().insert("cookie", "keyward_session=%%%".parse().unwrap());
-    assert_eq!(reason(&auth.get_session(cookie_garbage).await.unwrap_err()), "SESSION_INVALID");
+    let mut web = crate::common::grpc_web_auth(&server);
+    let origin = server.base_url();
+    for cookie in ["%%%", "garbage", random_looking.as_str()] {
+        let request = crate::common::from_page(pb::GetSessionRequest::default(), &origin, Some(cookie));
+        assert_eq!(reason(&web.get_session(request).await.unwrap_err()), "SESSION_INVALID", "{cookie}");
+    }
 
     // The token field itself: valid, garbage, oversized.
     let by_field =

@@ -26,12 +26,13 @@ fn migrate_status_up_down() {
         assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8(output.stdout).unwrap()
     };
+    let steps = crate::common::migration_steps();
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 10, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), steps, "{status}");
     run(&["migrate", "up"]);
     assert!(dir.path().join("keyward.db").exists(), "migrate up creates the database");
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 10, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), steps, "{status}");
     run(&["migrate", "down", "--steps", "2"]);
     let status = run(&["migrate", "status"]);
     assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 2, "{status}");

@@ -53,6 +53,12 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// The master key a server on this database is configured with, when it is not the SQLite
+    /// default's generated file.
+    pub fn master_key(&self) -> Option<&'static str> {
+        self.postgres.is_some().then_some(TEST_MASTER_KEY)
+    }
+
     pub async fn create(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().to_path_buf();
@@ -95,11 +101,16 @@ impl Drop for TestDb {
     }
 }
 
+/// The master key of test servers on PostgreSQL (on SQLite they generate `master.key` in the
+/// data dir, as `keyward serve` does).
+pub const TEST_MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzLWxvbmc=";
+
 /// A test configuration: cheap argon2 (tests about hashing cost set their own), the test's
 /// database, an ephemeral port, and no per-address budgets (every test calls from 127.0.0.1;
 /// the throttle tests turn them on).
 pub fn test_config(db: &TestDb) -> Config {
     Config {
+        master_key: db.master_key().map(keyward::config::Secret::new),
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: db.data_dir.clone(),
         database_url: Some(db.url.clone()),
@@ -229,4 +240,82 @@ pub async fn get_session(
     token: &str,
 ) -> Result<pb::GetSessionResponse, Status> {
     Ok(client.get_session(bearer(pb::GetSessionRequest::default(), token)).await?.into_inner())
+}
+
+/// How many migration steps Keyward has.
+pub fn migration_steps() -> usize {
+    use keyward_migrations::MigratorTrait;
+    keyward_migrations::Migrator::migrations().len()
+}
+
+/// The default session cookie's name.
+pub const COOKIE: &str = keyward::grpc::SESSION_COOKIE;
+
+/// grpc-web over HTTP/1.1, as a browser speaks it.
+pub type GrpcWeb = tonic_web::GrpcWebClientService<
+    hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        tonic_web::GrpcWebCall<tonic::body::Body>,
+    >,
+>;
+
+/// A grpc-web transport to `server` and the URI clients are made `with_origin` of.
+pub fn grpc_web(server: &TestServer) -> (GrpcWeb, http::Uri) {
+    let http1 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(false)
+        .build_http();
+    let transport = tower::ServiceBuilder::new().layer(tonic_web::GrpcWebClientLayer::new()).service(http1);
+    (transport, server.base_url().parse().unwrap())
+}
+
+/// An AuthService client speaking grpc-web, as a browser does.
+pub fn grpc_web_auth(server: &TestServer) -> AuthServiceClient<GrpcWeb> {
+    let (transport, uri) = grpc_web(server);
+    AuthServiceClient::with_origin(transport, uri)
+}
+
+/// A request as a browser page sends it: the session cookie (when given) and an `Origin`.
+pub fn from_page<T>(message: T, origin: &str, cookie: Option<&str>) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("origin", origin.parse().unwrap());
+    if let Some(token) = cookie {
+        request.metadata_mut().insert("cookie", format!("theme=dark; {COOKIE}={token}").parse().unwrap());
+    }
+    request
+}
+
+/// The value `set-cookie` gives the session cookie (empty when it clears it).
+pub fn session_cookie_value<T>(response: &tonic::Response<T>) -> String {
+    let set_cookie = response.metadata().get("set-cookie").expect("a set-cookie").to_str().unwrap();
+    let (name, rest) = set_cookie.split_once('=').unwrap();
+    assert_eq!(name, COOKIE, "{set_cookie}");
+    rest.split(';').next().unwrap().to_owned()
+}
+
+/// Runs the `keyward` binary with `args` against `db` (its data dir and URL), with `master_key`
+/// as KEYWARD_MASTER_KEY when given, and none of the test process's own KEYWARD_* settings.
+pub fn keyward_cli(db: &TestDb, master_key: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("KEYWARD_") || name == "DATABASE_URL") {
+        command.env_remove(name);
+    }
+    command
+        .args(args)
+        .arg("--data-dir")
+        .arg(&db.data_dir)
+        .env("KEYWARD_DATABASE_URL", &db.url)
+        .env("KEYWARD_LOG", "warn");
+    if let Some(key) = master_key {
+        command.env("KEYWARD_MASTER_KEY", key);
+    }
+    command.output().unwrap()
+}
+
+/// `keyward keys rotate ARGS` against `server`'s database; returns the new kid.
+pub fn rotate_with_cli(server: &TestServer, args: &[&str]) -> String {
+    let output = keyward_cli(&server.db, server.db.master_key(), &[&["keys", "rotate"], args].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("published now, signs from"), "{stdout}");
+    stdout.split_whitespace().nth(3).unwrap().trim_end_matches(':').to_owned()
 }

@@ -83,6 +83,8 @@ pub struct Behaviour {
     pub deny: bool,
     /// Include a refresh token in token responses (Google sends one only on first consent).
     pub send_refresh_token: bool,
+    /// Add `iss` with this value to the redirect back (RFC 9207).
+    pub iss: Option<String>,
 }
 
 struct IssuedCode {
@@ -140,6 +142,7 @@ impl FakeProvider {
                     email_in_id_token: true,
                     deny: false,
                     send_refresh_token: true,
+                    iss: None,
                 },
                 codes: HashMap::new(),
                 access_tokens: HashMap::new(),
@@ -256,6 +259,9 @@ async fn authorize(State(shared): State<Shared>, uri: Uri) -> Response {
             IssuedCode { challenge: param("code_challenge"), redirect_uri, nonce: params.get("nonce").cloned(), user },
         );
         location.query_pairs_mut().append_pair("code", &code).append_pair("state", &param("state"));
+    }
+    if let Some(iss) = &inner.behaviour.iss {
+        location.query_pairs_mut().append_pair("iss", iss);
     }
     (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
 }

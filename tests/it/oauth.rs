@@ -45,6 +45,9 @@ both_backends!(
     start_refuses_unknown_providers_and_foreign_redirect_uris,
     unreachable_providers_answer_unavailable_quickly,
     start_on_one_replica_finish_on_another,
+    linking_and_unlinking_are_factor_changes,
+    the_callback_iss_must_name_the_provider,
+    providers_can_have_their_own_redirect_uris,
 );
 
 fn oauth_config(provider: &FakeProvider) -> OAuthConfig {
@@ -68,6 +71,7 @@ fn oauth_config(provider: &FakeProvider) -> OAuthConfig {
             client_secret: CLIENT_SECRET.into(),
             scopes: vec!["email".into(), "profile".into()],
             allow_email_account_linking: false,
+            redirect_uris: Vec::new(),
         }],
     }
 }
@@ -118,6 +122,7 @@ impl Env {
             state: back.get("state").cloned().unwrap_or_default(),
             code: back.get("code").cloned().unwrap_or_default(),
             error: back.get("error").cloned().unwrap_or_default(),
+            iss: back.get("iss").cloned().unwrap_or_default(),
         };
         let request = match session_token {
             Some(token) => bearer(message, token),
@@ -135,6 +140,16 @@ impl Env {
     async fn stop(self) {
         self.server.stop().await;
     }
+}
+
+/// Marks the user's email verified, as a verification email flow would.
+async fn mark_email_verified(env: &Env, user_id: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(&env.server.db.url).await.unwrap();
+    db.execute_unprepared(&format!("UPDATE users SET email_verified = created_at WHERE id = '{user_id}'"))
+        .await
+        .unwrap();
+    db.close().await.unwrap();
 }
 
 fn start(provider: &str) -> pb::StartOAuthRequest {
@@ -197,7 +212,7 @@ async fn github_signs_up_then_signs_in_to_the_same_user(backend: Backend) {
     let first = response.into_inner();
     assert!(first.user_created);
     let signed_in = first.signed_in.unwrap();
-    assert!(cookie.starts_with(&format!("keyward_session={}", signed_in.session_token)), "{cookie}");
+    assert!(cookie.starts_with(&format!("{}={}", crate::common::COOKIE, signed_in.session_token)), "{cookie}");
     assert!(cookie.contains("HttpOnly"));
     let user = signed_in.user.unwrap();
     // Only the primary *verified* address counts; it is normalized like any email.
@@ -246,12 +261,18 @@ async fn github_signs_up_then_signs_in_to_the_same_user(backend: Backend) {
 async fn oidc_signs_up_and_reads_userinfo_when_the_id_token_has_no_email(backend: Backend) {
     let mut env = Env::start(backend, ProviderUser::new("sub-1", "lin@example.com", false)).await;
     env.provider.set(|b| b.email_in_id_token = false);
+    // An email the provider did not verify claims no address: no user, nothing written.
+    let before = env.counts().await;
+    let status = assert_refused(env.sign_in(OIDC).await, Code::FailedPrecondition, "OAUTH_EMAIL_UNVERIFIED");
+    assert!(!status.message().contains("lin@"));
+    assert_eq!(env.counts().await, before);
+    // Verified at the provider (here only in UserInfo): the user is created, verified.
+    env.provider.set(|b| b.user.email_verified = true);
     let done = env.sign_in(OIDC).await.unwrap();
     assert!(done.user_created);
     let user = done.signed_in.unwrap().user.unwrap();
     assert_eq!(user.email, "lin@example.com");
-    // The provider did not verify it: neither do we.
-    assert!(user.email_verify_time.is_none());
+    assert!(user.email_verify_time.is_some());
     assert_eq!(user.name, "User sub-1");
     let account = done.account.unwrap();
     assert_eq!((account.provider.as_str(), account.provider_account_id.as_str()), (OIDC, "sub-1"));
@@ -284,7 +305,14 @@ async fn existing_email_links_only_when_verified_and_allowed(backend: Backend) {
     assert_refused(env.sign_in(GITHUB).await, Code::FailedPrecondition, "OAUTH_ACCOUNT_NOT_LINKED");
     assert_eq!(env.counts().await, before);
 
-    // Verified and allowed: linked to the existing user, who is signed in.
+    // Verified by the provider and allowed, but the existing account never verified the address
+    // with Keyward (anyone could have registered it with a password first): not linked.
+    let result = env.sign_in(OIDC).await;
+    assert_refused(result, Code::FailedPrecondition, "OAUTH_ACCOUNT_NOT_LINKED");
+    assert_eq!(env.counts().await, before);
+
+    // Verified on both sides and allowed: linked to the existing user, who is signed in.
+    mark_email_verified(&env, &existing.id).await;
     let done = env.sign_in(OIDC).await.unwrap();
     assert!(!done.user_created);
     assert_eq!(done.signed_in.unwrap().user.unwrap().id, existing.id);
@@ -359,16 +387,19 @@ async fn link_intent_links_to_the_signed_in_user_only(backend: Backend) {
     assert_eq!(listed.accounts.len(), 1);
     assert_eq!(listed.accounts[0].provider, GITHUB);
 
-    // A browser links with its session cookie rather than a bearer token.
+    // A browser links with its session cookie (over grpc-web, from the app's page) rather than a
+    // bearer token.
     let back = env.authorize(bearer(link(OIDC), &me.session_token)).await;
-    let mut request = Request::new(pb::OAuthCallbackRequest {
+    let (transport, uri) = crate::common::grpc_web(&env.server);
+    let mut web = OAuthServiceClient::with_origin(transport, uri);
+    let request = pb::OAuthCallbackRequest {
         state: back["state"].clone(),
         code: back["code"].clone(),
         error: String::new(),
-    });
-    let cookie = format!("theme=dark; keyward_session={}", me.session_token);
-    request.metadata_mut().insert("cookie", cookie.parse().unwrap());
-    let done = env.oauth.o_auth_callback(request).await.unwrap().into_inner();
+        iss: String::new(),
+    };
+    let request = crate::common::from_page(request, &env.server.base_url(), Some(&me.session_token));
+    let done = web.o_auth_callback(request).await.unwrap().into_inner();
     assert_eq!(done.account.unwrap().provider, OIDC);
     assert_eq!(done.signed_in.unwrap().user.unwrap().id, me_id);
     assert_eq!(reason(&get_session(&mut auth, &me.session_token).await.unwrap_err()), "SESSION_INVALID");
@@ -394,7 +425,8 @@ async fn linked_accounts_list_and_unlink_but_never_the_last_method(backend: Back
     let github_account = created.account.unwrap();
 
     let before = env.counts().await;
-    let request = bearer(pb::UnlinkAccountRequest { account_id: github_account.id.clone() }, &token);
+    let request =
+        bearer(pb::UnlinkAccountRequest { account_id: github_account.id.clone(), keep_other_sessions: false }, &token);
     let result = env.oauth.unlink_account(request).await;
     assert_refused(result, Code::FailedPrecondition, "LAST_SIGN_IN_METHOD");
     assert_eq!(env.counts().await, before);
@@ -406,7 +438,8 @@ async fn linked_accounts_list_and_unlink_but_never_the_last_method(backend: Back
     let token = linked_signed_in.session_token;
     let access = linked_signed_in.access_token.unwrap().token;
     let linked = linked.account.unwrap();
-    let unlink = |id: &str| bearer(pb::UnlinkAccountRequest { account_id: id.into() }, &token);
+    let unlink =
+        |id: &str| bearer(pb::UnlinkAccountRequest { account_id: id.into(), keep_other_sessions: false }, &token);
     let list = |page_token: String| bearer(pb::ListLinkedAccountsRequest { page_size: 1, page_token }, &token);
     let first = env.oauth.list_linked_accounts(list(String::new())).await.unwrap().into_inner();
     assert_eq!(first.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), [linked.id.as_str()]);
@@ -429,17 +462,26 @@ async fn linked_accounts_list_and_unlink_but_never_the_last_method(backend: Back
     let stranger = register(&mut auth, "stranger@example.com").await;
     let status = env
         .oauth
-        .unlink_account(bearer(pb::UnlinkAccountRequest { account_id: linked.id.clone() }, &stranger.session_token))
+        .unlink_account(bearer(
+            pb::UnlinkAccountRequest { account_id: linked.id.clone(), keep_other_sessions: false },
+            &stranger.session_token,
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    let status =
-        env.oauth.unlink_account(pb::UnlinkAccountRequest { account_id: linked.id.clone() }).await.unwrap_err();
+    let status = env
+        .oauth
+        .unlink_account(pb::UnlinkAccountRequest { account_id: linked.id.clone(), keep_other_sessions: false })
+        .await
+        .unwrap_err();
     assert_eq!(reason(&status), "NOT_SIGNED_IN");
     // An access token may list, but not remove a way to sign in.
     let status = env
         .oauth
-        .unlink_account(bearer(pb::UnlinkAccountRequest { account_id: linked.id.clone() }, &access))
+        .unlink_account(bearer(
+            pb::UnlinkAccountRequest { account_id: linked.id.clone(), keep_other_sessions: false },
+            &access,
+        ))
         .await
         .unwrap_err();
     assert_eq!((status.code(), reason(&status).as_str()), (Code::PermissionDenied, "SESSION_TOKEN_REQUIRED"));
@@ -533,7 +575,12 @@ async fn callback_failures_are_distinct_and_write_nothing(backend: Backend) {
         (&back["state"], "", &"e".repeat(1000), "error", "FIELD_TOO_LONG"),
     ];
     for (state, code, error, field, expected) in cases {
-        let request = pb::OAuthCallbackRequest { state: state.into(), code: code.into(), error: error.into() };
+        let request = pb::OAuthCallbackRequest {
+            state: state.into(),
+            code: code.into(),
+            error: error.into(),
+            iss: String::new(),
+        };
         let status = env.oauth.o_auth_callback(request).await.unwrap_err();
         assert_eq!((status.code(), reason(&status).as_str()), (Code::InvalidArgument, expected), "{field}");
         assert!(violations(&status).contains_key(field), "{field}: {status:?}");
@@ -695,8 +742,12 @@ async fn start_on_one_replica_finish_on_another(backend: Backend) {
             b.user.github_emails = vec![(b.user.email.clone(), true, true)];
         });
         let back = env.authorize(Request::new(start(provider))).await;
-        let request =
-            pb::OAuthCallbackRequest { state: back["state"].clone(), code: back["code"].clone(), error: String::new() };
+        let request = pb::OAuthCallbackRequest {
+            state: back["state"].clone(),
+            code: back["code"].clone(),
+            error: String::new(),
+            iss: String::new(),
+        };
         let done = other.o_auth_callback(request.clone()).await.unwrap().into_inner();
         assert_eq!(done.account.unwrap().provider, provider);
         assert!(done.user_created);
@@ -707,5 +758,123 @@ async fn start_on_one_replica_finish_on_another(backend: Backend) {
         assert_eq!(reason(&status), "OAUTH_STATE_INVALID");
     }
     replica.shutdown().await.unwrap();
+    env.stop().await;
+}
+
+async fn linking_and_unlinking_are_factor_changes(backend: Backend) {
+    let mut env = Env::start(backend, ProviderUser::new("factor", "factor@provider.example", true)).await;
+    let mut auth = env.server.auth().await;
+    let me = register(&mut auth, "factor@example.com").await;
+    let stale = std::time::Duration::from_secs(301);
+
+    // A session that signed in more than reauthentication_window_secs ago cannot start a link.
+    env.server.clock.advance(stale);
+    let before = env.counts().await;
+    let result = env.oauth.start_o_auth(bearer(link(GITHUB), &me.session_token)).await;
+    assert_refused(result, Code::FailedPrecondition, "REAUTHENTICATION_REQUIRED");
+    assert_eq!(env.counts().await, before);
+
+    // Re-authenticated, it links (and the callback hands over a new, fresh session).
+    auth.reauthenticate(bearer(
+        pb::ReauthenticateRequest { password: crate::common::PASSWORD.into() },
+        &me.session_token,
+    ))
+    .await
+    .unwrap();
+    let back = env.authorize(bearer(link(GITHUB), &me.session_token)).await;
+    let linked = env.callback_as(&back, Some(&me.session_token)).await.unwrap().into_inner();
+    let token = linked.signed_in.unwrap().session_token;
+    let account_id = linked.account.unwrap().id;
+    let elsewhere = crate::common::login(&mut auth, "factor@example.com", crate::common::PASSWORD).await.unwrap();
+
+    // Stale again: unlinking is refused and changes nothing.
+    env.server.clock.advance(stale);
+    let unlink = |keep_other_sessions| {
+        bearer(pb::UnlinkAccountRequest { account_id: account_id.clone(), keep_other_sessions }, &token)
+    };
+    let before = env.counts().await;
+    assert_refused(
+        env.oauth.unlink_account(unlink(false)).await,
+        Code::FailedPrecondition,
+        "REAUTHENTICATION_REQUIRED",
+    );
+    assert_eq!(env.counts().await, before);
+
+    // Fresh: unlinking ends the other sessions (here the password sign-in elsewhere).
+    auth.reauthenticate(bearer(pb::ReauthenticateRequest { password: crate::common::PASSWORD.into() }, &token))
+        .await
+        .unwrap();
+    let unlinked = env.oauth.unlink_account(unlink(false)).await.unwrap().into_inner();
+    assert_eq!(unlinked.revoked_sessions, 1);
+    assert_eq!(reason(&get_session(&mut auth, &elsewhere.session_token).await.unwrap_err()), "SESSION_INVALID");
+    assert!(get_session(&mut auth, &token).await.is_ok());
+    let kinds = env.server.app.services().store().audit_event_kinds(&me.user.unwrap().id).await.unwrap();
+    assert!(kinds.contains(&"account.unlinked".to_owned()), "{kinds:?}");
+    env.stop().await;
+}
+
+async fn the_callback_iss_must_name_the_provider(backend: Backend) {
+    let mut env = Env::start(backend, ProviderUser::new("mixup", "mixup@example.com", true)).await;
+    let issuer = env.provider.issuer();
+
+    // An `iss` naming another authorization server (a mix-up attack): refused before any token
+    // request, nothing written.
+    env.provider.set(|b| b.iss = Some("https://attacker.example".into()));
+    let back = env.authorize(Request::new(start(OIDC))).await;
+    assert_eq!(back["iss"], "https://attacker.example");
+    let (before, requests) = (env.counts().await, env.provider.token_requests());
+    assert_refused(env.callback(&back).await, Code::FailedPrecondition, "OAUTH_ISSUER_MISMATCH");
+    assert_eq!(env.counts().await, RowCounts { ceremonies: before.ceremonies - 1, ..before });
+    assert_eq!(env.provider.token_requests(), requests);
+
+    // GitHub has no issuer configured: any `iss` is unexpected.
+    env.provider.set(|b| b.iss = Some(issuer.clone()));
+    let back = env.authorize(Request::new(start(GITHUB))).await;
+    assert_refused(env.callback(&back).await, Code::FailedPrecondition, "OAUTH_ISSUER_MISMATCH");
+
+    // The provider's own issuer: accepted; none at all (the provider sends none): accepted.
+    let back = env.authorize(Request::new(start(OIDC))).await;
+    assert_eq!(back["iss"], issuer);
+    assert!(env.callback(&back).await.unwrap().user_created);
+    env.provider.set(|b| b.iss = None);
+    assert!(!env.sign_in(OIDC).await.unwrap().user_created);
+
+    // An oversized `iss` is bad input: the state is not consumed.
+    env.provider.set(|b| b.iss = Some(issuer.clone()));
+    let mut back = env.authorize(Request::new(start(OIDC))).await;
+    back.insert("iss".into(), "i".repeat(5000));
+    let pending = env.counts().await;
+    let status = env.callback(&back).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status).as_str()), (Code::InvalidArgument, "FIELD_TOO_LONG"));
+    assert!(violations(&status).contains_key("iss"));
+    assert_eq!(env.counts().await, pending);
+    env.stop().await;
+
+    // With GitHub's issuer configured, GitHub's `iss` is accepted.
+    let mut env = Env::start_with(backend, ProviderUser::new("gh", "gh@example.com", true), |config| {
+        config.github.as_mut().unwrap().issuer = Some("https://github.com/login/oauth".into());
+    })
+    .await;
+    env.provider.set(|b| b.iss = Some("https://github.com/login/oauth".into()));
+    assert!(env.sign_in(GITHUB).await.unwrap().user_created);
+    env.stop().await;
+}
+
+async fn providers_can_have_their_own_redirect_uris(backend: Backend) {
+    const GITHUB_ONLY: &str = "https://github-app.example.com/callback";
+    let mut env = Env::start_with(backend, ProviderUser::new("own", "own@example.com", true), |config| {
+        config.github.as_mut().unwrap().redirect_uris = vec![GITHUB_ONLY.into()];
+    })
+    .await;
+    let before = env.counts().await;
+    // GitHub accepts only its own list now; the OIDC provider still the shared one.
+    let status = env.oauth.start_o_auth(start(GITHUB)).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status).as_str()), (Code::InvalidArgument, "OAUTH_REDIRECT_URI_NOT_ALLOWED"));
+    let oidc_only = pb::StartOAuthRequest { redirect_uri: GITHUB_ONLY.into(), ..start(OIDC) };
+    let status = env.oauth.start_o_auth(oidc_only).await.unwrap_err();
+    assert_eq!(reason(&status), "OAUTH_REDIRECT_URI_NOT_ALLOWED");
+    assert_eq!(env.counts().await, before);
+    env.oauth.start_o_auth(pb::StartOAuthRequest { redirect_uri: GITHUB_ONLY.into(), ..start(GITHUB) }).await.unwrap();
+    env.oauth.start_o_auth(start(OIDC)).await.unwrap();
     env.stop().await;
 }

@@ -47,6 +47,7 @@ async fn credential_ids_longer_than_webauthn_allows_are_refused(backend: Backend
                     ceremony_id: start.ceremony_id.clone(),
                     credential_json: with_long_id(&credential_json, len),
                     name: String::new(),
+                    revoke_other_sessions: false,
                 },
                 &token,
             ))
@@ -63,6 +64,7 @@ async fn credential_ids_longer_than_webauthn_allows_are_refused(backend: Backend
                 ceremony_id: start.ceremony_id,
                 credential_json,
                 name: String::new(),
+                revoke_other_sessions: false,
             },
             &token,
         ))

@@ -43,7 +43,12 @@ pub async fn add_passkey_edited(
     let credential_json = edit(authenticator.create(&start.options_json));
     client
         .finish_passkey_registration(bearer(
-            pb::FinishPasskeyRegistrationRequest { ceremony_id: start.ceremony_id, credential_json, name: name.into() },
+            pb::FinishPasskeyRegistrationRequest {
+                ceremony_id: start.ceremony_id,
+                credential_json,
+                name: name.into(),
+                revoke_other_sessions: false,
+            },
             session_token,
         ))
         .await
@@ -130,7 +135,7 @@ async fn add_passkey_sign_in_and_manage(backend: Backend) {
     let response = passkey_login(&mut client, &mut laptop, "").await.unwrap();
     let cookie = response.metadata().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     let signed_in = response.into_inner().signed_in.unwrap();
-    assert!(cookie.starts_with(&format!("keyward_session={};", signed_in.session_token)));
+    assert!(cookie.starts_with(&format!("{}={};", crate::common::COOKIE, signed_in.session_token)));
     assert_eq!(signed_in.user.as_ref().unwrap().id, user_id);
     assert!(signed_in.access_token.is_some());
     assert_eq!(get_session(&mut auth, &signed_in.session_token).await.unwrap().user.unwrap().id, user_id);
@@ -164,7 +169,13 @@ async fn add_passkey_sign_in_and_manage(backend: Backend) {
     // Rename, then delete (allowed: the password remains).
     let renamed = rename_passkey(&mut client, &token, &added.id, "Work laptop").await;
     assert_eq!(renamed.name, "Work laptop");
-    client.delete_passkey(bearer(pb::DeletePasskeyRequest { passkey_id: added.id.clone() }, &token)).await.unwrap();
+    client
+        .delete_passkey(bearer(
+            pb::DeletePasskeyRequest { passkey_id: added.id.clone(), keep_other_sessions: false },
+            &token,
+        ))
+        .await
+        .unwrap();
     let listed = client.list_passkeys(bearer(pb::ListPasskeysRequest::default(), &token)).await.unwrap().into_inner();
     assert!(listed.passkeys.is_empty());
 
@@ -214,7 +225,10 @@ async fn passkey_only_sign_up(backend: Backend) {
 
     // The only way in cannot be deleted.
     let err = client
-        .delete_passkey(bearer(pb::DeletePasskeyRequest { passkey_id: passkey.id.clone() }, &signed_in.session_token))
+        .delete_passkey(bearer(
+            pb::DeletePasskeyRequest { passkey_id: passkey.id.clone(), keep_other_sessions: false },
+            &signed_in.session_token,
+        ))
         .await
         .unwrap_err();
     assert_eq!((err.code(), reason(&err).as_str()), (Code::FailedPrecondition, "LAST_SIGN_IN_METHOD"));
@@ -264,6 +278,7 @@ async fn two_replicas_share_ceremonies(backend: Backend) {
                 ceremony_id: start.ceremony_id,
                 credential_json,
                 name: String::new(),
+                revoke_other_sessions: false,
             },
             &token,
         ))
@@ -340,6 +355,7 @@ async fn options_and_credentials_use_the_webauthn_l3_json_forms() {
                 ceremony_id: start.ceremony_id,
                 credential_json,
                 name: String::new(),
+                revoke_other_sessions: false,
             },
             &user.session_token,
         ))

@@ -50,6 +50,7 @@ async fn ceremonies_are_single_use_expire_and_stay_with_their_owner(backend: Bac
                 ceremony_id: start.ceremony_id.clone(),
                 credential_json: credential_json.clone(),
                 name: String::new(),
+                revoke_other_sessions: false,
             },
             token,
         )
@@ -75,6 +76,7 @@ async fn ceremonies_are_single_use_expire_and_stay_with_their_owner(backend: Bac
                     ceremony_id,
                     credential_json: credential_json.clone(),
                     name: String::new(),
+                    revoke_other_sessions: false,
                 },
                 &alice,
             ))
@@ -200,6 +202,7 @@ async fn credential_of_another_user_is_refused(backend: Backend) {
                 ceremony_id: start.ceremony_id,
                 credential_json,
                 name: String::new(),
+                revoke_other_sessions: false,
             },
             &bob,
         ))
@@ -219,7 +222,10 @@ async fn credential_of_another_user_is_refused(backend: Backend) {
                 .await
                 .unwrap_err(),
             _ => client
-                .delete_passkey(bearer(pb::DeletePasskeyRequest { passkey_id: alice_passkey.id.clone() }, &bob))
+                .delete_passkey(bearer(
+                    pb::DeletePasskeyRequest { passkey_id: alice_passkey.id.clone(), keep_other_sessions: false },
+                    &bob,
+                ))
                 .await
                 .unwrap_err(),
         };
@@ -262,6 +268,7 @@ async fn register_with(
                 ceremony_id: start.ceremony_id,
                 credential_json,
                 name: String::new(),
+                revoke_other_sessions: false,
             },
             token,
         ))
@@ -446,9 +453,11 @@ async fn concurrent_deletes_cannot_remove_the_last_method(backend: Backend) {
 
         let deletes = ids.map(|passkey_id| {
             let (mut client, token) = (client.clone(), token.clone());
-            tokio::spawn(
-                async move { client.delete_passkey(bearer(pb::DeletePasskeyRequest { passkey_id }, &token)).await },
-            )
+            tokio::spawn(async move {
+                client
+                    .delete_passkey(bearer(pb::DeletePasskeyRequest { passkey_id, keep_other_sessions: false }, &token))
+                    .await
+            })
         });
         let mut refused = 0;
         for delete in deletes {

@@ -46,25 +46,26 @@ async fn access_token_verifies_with_served_jwks_across_rotation(backend: Backend
     assert_eq!(claims["sid"], signed_in.session.unwrap().id);
 
     // Rotate with the real CLI against the same database, then let the server reload.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["keys", "rotate", "--data-dir"])
-        .arg(&server.db.data_dir)
-        .env("KEYWARD_DATABASE_URL", &server.db.url)
-        .env("KEYWARD_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let new_kid = String::from_utf8(output.stdout).unwrap().trim().rsplit(' ').next().unwrap().to_owned();
+    let new_kid = crate::common::rotate_with_cli(&server, &[]);
     server.app.services().reload_signing_keys().await.unwrap();
 
+    // Published at once, not yet signing: the old key still signs.
     let jwks = fetch_jwks(&server).await;
-    assert_eq!(jwks.keys.len(), 2, "the retired key stays published while its tokens live");
+    assert_eq!(jwks.keys.len(), 2, "the new key is published before it signs");
+    assert!(jwks.find(&new_kid).is_some());
     verify_with_jwks(&jwks, &old_token, &issuer);
-    assert!(get_session(&mut auth, &old_token).await.is_ok(), "old tokens keep working after rotation");
+    let fresh = login(&mut auth, "linus@example.com", PASSWORD).await.unwrap().access_token.unwrap().token;
+    assert_ne!(jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(), Some(new_kid.as_str()));
 
+    // After signing_key_reload_secs + the JWKS max-age (30 + 60 s), the new key signs.
+    server.clock.advance(Duration::from_secs(91));
     let fresh = login(&mut auth, "linus@example.com", PASSWORD).await.unwrap().access_token.unwrap().token;
     assert_eq!(jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(), Some(new_kid.as_str()));
     verify_with_jwks(&jwks, &fresh, &issuer);
+    server.app.services().reload_signing_keys().await.unwrap();
+    let jwks = fetch_jwks(&server).await;
+    assert_eq!(jwks.keys.len(), 2, "the retired key stays published while its tokens live");
+    assert!(get_session(&mut auth, &old_token).await.is_ok(), "old tokens keep working after rotation");
 
     // Once a token lifetime has passed, the retired key leaves the JWKS.
     server.clock.advance(Duration::from_secs(3600));

@@ -23,8 +23,10 @@ import {
   providerCallbackParams,
   startProviderSignIn,
   webauthnAvailable,
+  withReauthentication,
 } from "../src/index.js";
 import { describeError, violatedField } from "./messages.js";
+import { promptForReauthentication } from "./reauth.js";
 import { allowedReturnTo } from "./return-to.js";
 
 const client = createKeywardClient({ baseUrl: location.origin });
@@ -283,7 +285,8 @@ function passkeyItem(passkey: Passkey): HTMLLIElement {
   rename.addEventListener("click", () => item.replaceChildren(renameForm(passkey)));
   remove.addEventListener("click", () =>
     busy(remove, async () => {
-      await client.passkeys.deletePasskey({ passkeyId: passkey.id });
+      // A factor change: a stale session is asked to confirm it's the user first.
+      await withReauthentication(client, () => client.passkeys.deletePasskey({ passkeyId: passkey.id }), promptForReauthentication);
       say(`Passkey “${passkey.name}” deleted.`);
       await loadPasskeys();
     }),
@@ -415,7 +418,7 @@ function bind() {
   addPasskey.addEventListener("click", () =>
     busy(addPasskey, async () => {
       await abortBackground();
-      const result = await registerPasskey(client);
+      const result = await withReauthentication(client, () => registerPasskey(client), promptForReauthentication);
       if (!result) return;
       rememberRpId(result);
       say(`Passkey “${result.passkey.name}” added.`);

@@ -10,9 +10,10 @@ export interface KeywardClientOptions {
   /** Where Keyward serves grpc-web, e.g. `https://id.example.com` or `/` for the same origin. */
   baseUrl: string;
   /**
-   * Fetch credentials mode. The default, `include`, sends and accepts the HttpOnly
-   * `keyward_session` cookie that Login and Register set, also across origins (the server must
-   * list this page's origin in `cors_allowed_origins`).
+   * Fetch credentials mode. The default, `include`, sends and accepts the HttpOnly session
+   * cookie (`SESSION_COOKIE_NAME`) that every sign-in sets, also across origins (the server must
+   * list this page's origin in `cors_allowed_origins`). In a browser the sign-in answers then
+   * carry an empty `sessionToken`: only the cookie holds it.
    */
   credentials?: RequestCredentials;
   /**

@@ -4,10 +4,12 @@
 
 /**
  * The name of the HttpOnly cookie that carries the session token for browsers (Keyward's
- * default). The server sets it on every sign-in over grpc-web; pass `cookieName` to the server
- * helpers when your Keyward is configured otherwise.
+ * default): `__Host-` binds it to Keyward's host (Secure, Path=/, no Domain), so no sibling
+ * subdomain can set or shadow it. The server sets it on every sign-in over grpc-web; pass
+ * `cookieName` to the server helpers when your Keyward is configured otherwise
+ * (`__Secure-keyward_session` with `cookie_domain`, `keyward_session` with `cookie_secure = false`).
  */
-export const SESSION_COOKIE_NAME = "keyward_session";
+export const SESSION_COOKIE_NAME = "__Host-keyward_session";
 
 /** The longest cookie value taken for a session token (Keyward's are 43 characters). */
 const MAX_TOKEN_CHARS = 4096;

@@ -10,6 +10,7 @@ export type { SessionData, SessionInfo, SessionUser } from "./session.js";
 export {
   PasskeyCeremonyError,
   UNKNOWN_CREDENTIAL_REASONS,
+  reauthenticateWithPasskey,
   conditionalCreateAvailable,
   conditionalGetAvailable,
   registerPasskey,
@@ -29,6 +30,8 @@ export type {
   WebAuthnUser,
 } from "./passkeys.js";
 export { updateUserName } from "./profile.js";
+export { REAUTHENTICATION_REQUIRED, reauthenticate, withReauthentication } from "./reauthentication.js";
+export type { Reauthentication, ReauthenticationPrompt } from "./reauthentication.js";
 export type { UpdatedUser } from "./profile.js";
 export {
   ProviderStateMismatchError,

@@ -198,6 +198,29 @@ export async function signInWithPasskey(
   }
 }
 
+/**
+ * Re-authenticates the caller's current session with one of their passkeys
+ * (Start/FinishPasskeyReauthentication): no new session, the current one counts as freshly
+ * authenticated. Used by `reauthenticate`.
+ */
+export async function reauthenticateWithPasskey(client: KeywardClient, signal?: AbortSignal): Promise<void> {
+  requireWebAuthn();
+  const start = await client.passkeys.startPasskeyReauthentication({});
+  const json = parseOptionsJson<RequestOptionsJSON>(start.optionsJson);
+  let credential: Credential | null;
+  try {
+    const request = { publicKey: toRequestOptions(json), ...(signal ? { signal } : {}) };
+    credential = await navigator.credentials.get(request as CredentialRequestOptions);
+  } catch (error) {
+    throw ceremonyError(error);
+  }
+  if (!(credential instanceof PublicKeyCredential)) throw new PasskeyCeremonyError("NotAllowedError", "no passkey was chosen");
+  await client.passkeys.finishPasskeyReauthentication({
+    ceremonyId: start.ceremonyId,
+    credentialJson: JSON.stringify(credentialToJSON(credential)),
+  });
+}
+
 /** Which Signal API calls the browser has. */
 export function signalSupport() {
   const pkc = publicKeyCredential();

@@ -44,12 +44,18 @@ export async function startProviderSignIn(
   return response.authorizationUrl;
 }
 
-/** The callback parameters in `url`, or undefined when it is not a provider callback. */
-export function providerCallbackParams(url: URL): { state: string; code: string; error: string } | undefined {
+/**
+ * The callback parameters in `url`, or undefined when it is not a provider callback. `iss` is the
+ * RFC 9207 issuer some providers add; Keyward checks it names the provider the round-trip went to.
+ */
+export function providerCallbackParams(
+  url: URL,
+): { state: string; code: string; error: string; iss: string } | undefined {
   const state = url.searchParams.get("state");
   const code = url.searchParams.get("code") ?? "";
   const error = url.searchParams.get("error") ?? "";
-  return state && (code || error) ? { state, code, error } : undefined;
+  const iss = url.searchParams.get("iss") ?? "";
+  return state && (code || error) ? { state, code, error, iss } : undefined;
 }
 
 /** Thrown when a callback's state is not the one this tab started. */

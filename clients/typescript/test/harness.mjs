@@ -1,7 +1,7 @@
 // Shared test plumbing: start a real `keyward serve` on a free port with a throwaway SQLite
 // database, launch Debian's chromium through playwright-core, save screenshots as artifacts.
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -80,6 +80,7 @@ export async function startKeyward(env = {}) {
     port,
     /** Pages use `localhost`: it is a secure context and a valid WebAuthn RP ID, an IP is not. */
     origin: `http://localhost:${port}`,
+    dataDir,
     log,
     async stop() {
       process.off("exit", killOnExit);
@@ -91,6 +92,22 @@ export async function startKeyward(env = {}) {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Makes every session of `server` look as if its user last proved a factor long ago (the year
+ * 2000), straight in its SQLite file: what a session older than reauthentication_window_secs is.
+ * (Start the server with KEYWARD_SESSION_CACHE_TTL_MS=0 so no cached copy hides the change.)
+ */
+export function makeSessionsStale(server) {
+  const script = [
+    "import sqlite3, sys",
+    "db = sqlite3.connect(sys.argv[1])",
+    "changed = db.execute(\"UPDATE sessions SET authenticated_at = '2000' || substr(authenticated_at, 5)\").rowcount",
+    "db.commit()",
+    "print(changed)",
+  ].join("\n");
+  return Number(execFileSync("python3", ["-c", script, join(server.dataDir, "keyward.db")]).toString().trim());
 }
 
 /** Chromium with a fresh profile; returns its one browser context (`options`: Playwright's). */
@@ -209,7 +226,9 @@ export async function clientWithBrowserCookie(context, origin, keywardUrl = orig
     baseUrl: keywardUrl,
     interceptors: [
       (next) => (request) => {
+        // As the browser sends it: Keyward accepts the session cookie only with its page's Origin.
         if (session) request.header.set("cookie", `${SESSION_COOKIE_NAME}=${session.value}`);
+        request.header.set("origin", origin);
         return next(request);
       },
     ],

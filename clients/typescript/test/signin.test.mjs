@@ -9,6 +9,7 @@ import {
   addVirtualAuthenticator,
   clientWithBrowserCookie,
   launchBrowser,
+  makeSessionsStale,
   nodeClient,
   rejection,
   screenshotter,
@@ -25,7 +26,7 @@ before(async () => {
 after(async () => keyward?.stop());
 
 /** A fresh browser profile with a virtual authenticator and the page open. */
-async function openSignin(t, scenario, { withoutJsonHelpers = false } = {}) {
+async function openSignin(t, scenario, { withoutJsonHelpers = false, server = keyward } = {}) {
   const browser = await launchBrowser();
   t.after(() => browser.close());
   const page = await browser.context.newPage();
@@ -50,9 +51,9 @@ async function openSignin(t, scenario, { withoutJsonHelpers = false } = {}) {
   page.on("pageerror", (error) => pageErrors.push(error));
   t.after(() => assert.deepEqual(pageErrors, [], "the page threw"));
   const authenticator = await addVirtualAuthenticator(page);
-  await page.goto(`${keyward.origin}/signin`);
+  await page.goto(`${server.origin}/signin`);
   await page.locator("#signed-out").waitFor();
-  const keywardAsBrowser = () => clientWithBrowserCookie(browser.context, keyward.origin);
+  const keywardAsBrowser = () => clientWithBrowserCookie(browser.context, server.origin);
   return { page, authenticator, shot: screenshotter(page, scenario), keywardAsBrowser };
 }
 
@@ -393,4 +394,59 @@ test("return_to: signed in, the user lands back in the allowed app; other addres
     assert.equal(new URL(page.url()).origin, server.origin, `${evil} was followed`);
   }
   await shot("refused-return-to");
+});
+
+test("a stale session adding a passkey is asked to confirm it's the user, then succeeds", async (t) => {
+  // Its own server without the session cache, so a session made stale in the database is seen
+  // as stale at once.
+  const server = await startKeyward({ KEYWARD_SESSION_CACHE_TTL_MS: "0" });
+  t.after(() => server.stop());
+  const { page, authenticator, shot, keywardAsBrowser } = await openSignin(t, "reauthentication", { server });
+  const email = uniqueEmail("page-reauth");
+  await page.locator("#signup-email").fill(email);
+  await page.locator("#signup-password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account", exact: true }).click();
+  await expectStatus(page, /Welcome!/);
+
+  // The sign-up was long ago, as far as the session knows.
+  assert.equal(makeSessionsStale(server), 1);
+  const stale = (await (await keywardAsBrowser()).auth.getSession({})).session;
+  assert.equal(new Date(Number(stale.authenticateTime.seconds) * 1000).getUTCFullYear(), 2000);
+
+  // Adding a passkey is refused by Keyward (REAUTHENTICATION_REQUIRED): the page asks first.
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  const dialog = page.getByRole("dialog", { name: "Confirm it's you" });
+  await dialog.waitFor();
+  assert.deepEqual(await authenticator.credentials(), [], "nothing was created before confirming");
+  await shot("asked-to-confirm");
+
+  // A wrong password: asked again, saying why.
+  await dialog.getByLabel("Password").fill("not-the-password-42");
+  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await dialog.locator("#reauth-error").filter({ hasText: /not correct/ }).waitFor();
+  await shot("wrong-password");
+
+  // The right one: the session is re-authenticated (no new session) and the passkey is added.
+  await dialog.getByLabel("Password").fill(PASSWORD);
+  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await expectStatus(page, /Passkey “.+” added\./);
+  assert.equal(await dialog.isVisible(), false);
+  assert.equal((await authenticator.credentials()).length, 1);
+  const asBrowser = await keywardAsBrowser();
+  assert.equal((await asBrowser.passkeys.listPasskeys({})).passkeys.length, 1);
+  const sessions = (await asBrowser.auth.listSessions({})).sessions;
+  assert.equal(sessions.length, 1, "re-authentication created no session");
+  assert.equal(sessions[0].id, stale.id);
+  assert.ok(Number(sessions[0].authenticateTime.seconds) > Number(stale.authenticateTime.seconds));
+  await shot("passkey-added");
+
+  // Stale again: deleting it asks too, and this time the passkey itself confirms.
+  assert.equal(makeSessionsStale(server), 1);
+  const [passkey] = await passkeyNames(page);
+  await page.getByRole("button", { name: `Delete passkey ${passkey}` }).click();
+  await dialog.waitFor();
+  await dialog.getByRole("button", { name: "Use a passkey" }).click();
+  await expectStatus(page, /Passkey “.+” deleted\./);
+  assert.deepEqual((await (await keywardAsBrowser()).passkeys.listPasskeys({})).passkeys, []);
+  await shot("deleted-after-passkey-confirmation");
 });

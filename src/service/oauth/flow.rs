@@ -10,22 +10,34 @@ use super::{ProviderIdentity, providers::Provider};
 use crate::{
     domain::{DisplayName, Email, OAuthState},
     error::{Error, FieldReason, Result},
-    service::{Caller, CredentialKind, RequestMeta, Services, SignedIn, audit::kind},
+    service::{Caller, RequestMeta, Services, SessionCaller, SignedIn, audit::kind},
     store::{AccountRecord, LinkedSignIn, NewAccount, NewCeremony, NewUser, ProviderProfileFields, new_id},
 };
 
 /// Ceremony kind of a pending OAuth round-trip.
 const CEREMONY_KIND: &str = "oauth";
 /// How long a round-trip may take, start to callback.
-const ROUND_TRIP_TTL: chrono::Duration = chrono::Duration::minutes(10);
+const ROUND_TRIP_TTL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// Longest accepted values of the callback fields. Real codes are far shorter (GitHub: 20
 /// characters, Google: ~100); this only bounds garbage.
 const MAX_CODE_BYTES: usize = 2048;
 const MAX_ERROR_BYTES: usize = 256;
+const MAX_ISSUER_BYTES: usize = 2048;
 const MAX_PROVIDER_ID_BYTES: usize = 64;
 const MAX_REDIRECT_URI_BYTES: usize = 2048;
 /// Profile images longer than this (or not http(s)) are dropped rather than stored.
 const MAX_IMAGE_URL_BYTES: usize = 2048;
+
+/// What the provider sent back to the redirect URI (RFC 6749 §4.1.2, RFC 9207 §2).
+#[derive(Debug, Clone, Copy)]
+pub struct OAuthCallback<'a> {
+    pub state: &'a str,
+    pub code: &'a str,
+    /// The `error` parameter; empty on success.
+    pub error: &'a str,
+    /// The `iss` parameter; empty when the provider sent none.
+    pub issuer: &'a str,
+}
 
 /// What a round-trip is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +84,7 @@ impl Services {
         provider: &str,
         redirect_uri: &str,
         intent: OAuthIntent,
-        link_to: Option<&Caller>,
+        link_to: Option<&SessionCaller>,
         meta: &RequestMeta,
     ) -> Result<StartedOAuth> {
         let provider = self.oauth_provider(provider)?;
@@ -82,11 +94,11 @@ impl Services {
         if redirect_uri.len() > MAX_REDIRECT_URI_BYTES {
             return Err(Error::field("redirect_uri", FieldReason::TooLong, "redirect_uri is too long"));
         }
-        if !self.inner.oauth.redirect_uri_allowed(redirect_uri) {
+        if !self.inner.oauth.redirect_uri_allowed(provider, redirect_uri) {
             return Err(Error::field(
                 "redirect_uri",
                 FieldReason::OAuthRedirectUriNotAllowed,
-                "redirect_uri is not one of the configured oauth.redirect_uris",
+                "redirect_uri is not one of the redirect URIs configured for this provider",
             ));
         }
         let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| {
@@ -94,12 +106,13 @@ impl Services {
         })?;
         let user_id = match (intent, link_to) {
             (OAuthIntent::SignIn, _) => None,
-            // Adding a way to sign in is as sensitive as changing the password: a leaked
-            // short-lived access token must not be enough to plant a permanent way in.
-            (OAuthIntent::Link, Some(caller)) if caller.via != CredentialKind::SessionToken => {
-                return Err(Error::SessionTokenRequired);
+            // Linking adds a way to sign in: a factor change, so the session must have proved a
+            // factor recently. Checked here, where the round-trip starts; the callback needs the
+            // same user's session token.
+            (OAuthIntent::Link, Some(caller)) => {
+                self.require_recent_authentication(caller)?;
+                Some(caller.user.id.clone())
             }
-            (OAuthIntent::Link, Some(caller)) => Some(caller.user.id.clone()),
             (OAuthIntent::Link, None) => return Err(Error::NotSignedIn),
         };
 
@@ -122,7 +135,7 @@ impl Services {
             link: user_id.is_some(),
         };
         let now = self.inner.clock.now();
-        let expires_at = now + ROUND_TRIP_TTL;
+        let expires_at = crate::domain::later(now, ROUND_TRIP_TTL)?;
         self.store_ceremony(NewCeremony {
             id: state.hash().as_str().to_owned(),
             kind: CEREMONY_KIND,
@@ -142,21 +155,26 @@ impl Services {
     ///    refused);
     /// 2. the round-trip was started to link → link to that user (the callback must carry the
     ///    same user's session);
-    /// 3. the email belongs to a user → link only if the provider verified the email and the
-    ///    provider's config allows linking by email; else OAUTH_ACCOUNT_NOT_LINKED;
-    /// 4. otherwise → create the user and the account.
+    /// 3. the email belongs to a user → link only if the provider verified the email, the user
+    ///    verified it with Keyward (`email_verified`), and the provider's config allows linking by
+    ///    email; else OAUTH_ACCOUNT_NOT_LINKED;
+    /// 4. otherwise → create the user and the account — only from an email the provider
+    ///    verified (else OAUTH_EMAIL_UNVERIFIED): a new user must not claim an address nobody
+    ///    proved to own.
     ///
     /// Every failure leaves nothing behind but the consumed state.
     pub async fn oauth_callback(
         &self,
-        state: &str,
-        code: &str,
-        provider_error: &str,
-        caller: Option<&Caller>,
+        callback: OAuthCallback<'_>,
+        caller: Option<Caller>,
         meta: &RequestMeta,
     ) -> Result<OAuthSignIn> {
+        let OAuthCallback { state, code, error: provider_error, issuer } = callback;
         // Validate every field before consuming the state, so bad input costs the user nothing.
         let state = OAuthState::parse("state", state)?;
+        if issuer.len() > MAX_ISSUER_BYTES {
+            return Err(Error::field("iss", FieldReason::TooLong, "iss is too long"));
+        }
         if provider_error.len() > MAX_ERROR_BYTES {
             return Err(Error::field("error", FieldReason::TooLong, "error is too long"));
         }
@@ -182,6 +200,14 @@ impl Services {
             return Err(Error::OAuthStateExpired);
         }
         let pending: PendingRoundTrip = serde_json::from_str(&ceremony.state).map_err(Error::internal)?;
+        let provider = self.inner.oauth.get(&pending.provider).ok_or(Error::OAuthStateInvalid)?;
+        // RFC 9207 §2.4: an authorization response that names an issuer must name the one this
+        // round-trip went to, or it may come from another provider (a mix-up attack, RFC 9700
+        // §4.4). Checked before the provider error, which comes from that same response.
+        if !issuer.is_empty() && provider.issuer() != Some(issuer) {
+            tracing::warn!(provider = %pending.provider, "callback iss is not the provider's issuer");
+            return Err(Error::OAuthIssuerMismatch);
+        }
         if !provider_error.is_empty() {
             return Err(provider_error_kind(provider_error));
         }
@@ -189,16 +215,15 @@ impl Services {
             let started_by =
                 ceremony.user_id.as_deref().ok_or_else(|| Error::internal("link ceremony without user"))?;
             // The state alone must not let one user's link round-trip finish in another's browser.
+            // Linking adds a way to sign in: it takes the session token, as it did at the start.
             match caller {
                 Some(caller) if caller.user.id != started_by => return Err(Error::OAuthLinkUserMismatch),
-                Some(caller) if caller.via != CredentialKind::SessionToken => return Err(Error::SessionTokenRequired),
-                Some(caller) => Some(caller),
+                Some(caller) => Some(caller.into_session_caller()?),
                 None => return Err(Error::OAuthLinkUserMismatch),
             }
         } else {
             None
         };
-        let provider = self.inner.oauth.get(&pending.provider).ok_or(Error::OAuthStateInvalid)?;
         let redirect = RedirectUrl::new(pending.redirect_uri.clone()).map_err(Error::internal)?;
         let code = AuthorizationCode::new(code.to_owned());
         let verifier = PkceCodeVerifier::new(pending.pkce_verifier);
@@ -209,27 +234,16 @@ impl Services {
                 oidc.identify(code, verifier, &nonce, &redirect, &self.inner.clock).await?
             }
         };
-        let done = self.link_or_sign_in(provider, identity, link_user, meta).await?;
-        if let Some(caller) = link_user {
-            self.retire_session(caller).await;
-        }
-        Ok(done)
-    }
-
-    /// After a link the caller holds the new session the callback returned; the one they linked
-    /// with ends (OWASP: a new session id whenever the account's privileges change). Best
-    /// effort: the link stands if this fails, and the old session still expires on its own.
-    async fn retire_session(&self, caller: &Caller) {
-        if let Err(err) = self.end_session(&caller.user.id, &caller.session.id).await {
-            tracing::warn!(user_id = %caller.user.id, error = %err, "could not end the session replaced by a link");
-        }
+        // After a link the caller holds the new session this returns; the one they linked with
+        // ends like any session presented to a sign-in (`Services::end_presented_sessions`).
+        self.link_or_sign_in(provider, identity, link_user.as_ref(), meta).await
     }
 
     async fn link_or_sign_in(
         &self,
         provider: &Provider,
         identity: ProviderIdentity,
-        link_user: Option<&Caller>,
+        link_user: Option<&SessionCaller>,
         meta: &RequestMeta,
     ) -> Result<OAuthSignIn> {
         let provider_id = provider.info().id.as_str();
@@ -279,10 +293,13 @@ impl Services {
             return Err(Error::OAuthEmailUnavailable);
         };
 
-        // Rule 3: the email belongs to someone. Linking on an unverified email would hand that
-        // user's account to whoever typed the address at the provider.
+        // Rule 3: the email belongs to someone. Linking on an email the provider did not verify
+        // would hand that user's account to whoever typed the address at the provider; linking
+        // to a user who never proved the address would let whoever pre-registered it with a
+        // password keep a way into the real owner's account (pre-account takeover).
         if let Some(existing) = self.inner.store.find_user_by_email(email.as_str()).await? {
-            if !(identity.email_verified && provider.allows_email_linking()) {
+            let both_verified = identity.email_verified && existing.email_verified.is_some();
+            if !(both_verified && provider.allows_email_linking()) {
                 return Err(Error::OAuthAccountNotLinked);
             }
             let (session, token) = self.new_session(&existing.id, meta, now)?;
@@ -292,7 +309,12 @@ impl Services {
             return self.finish(linked, token, now, false);
         }
 
-        // Rule 4: a new user, verified when the provider says so.
+        // Rule 4: a new user, from a verified email only. Users need an email (users.email is
+        // NOT NULL), so an unverified one is refused rather than stored: it would claim the
+        // address for whoever typed it at the provider.
+        if !identity.email_verified {
+            return Err(Error::OAuthEmailUnverified);
+        }
         let user = NewUser {
             id: new_id(),
             email: email.to_string(),
@@ -301,7 +323,7 @@ impl Services {
             created_at: now,
         };
         let profile = ProviderProfileFields {
-            email_verified: identity.email_verified.then_some(now),
+            email_verified: Some(now),
             image: identity.image.clone().filter(|url| usable_image_url(url)),
         };
         let (session, token) = self.new_session(&user.id, meta, now)?;

@@ -27,6 +27,10 @@ use crate::{
 pub(super) struct GitHub {
     pub(super) info: ProviderInfo,
     pub(super) allow_email_account_linking: bool,
+    /// Own redirect URIs (empty: the shared list).
+    pub(super) redirect_uris: Vec<String>,
+    /// What an RFC 9207 `iss` on the callback must be; None: no `iss` is acceptable.
+    pub(super) issuer: Option<String>,
     client_id: ClientId,
     client_secret: ClientSecret,
     auth_url: AuthUrl,
@@ -57,6 +61,8 @@ impl GitHub {
         Ok(Self {
             info: ProviderInfo { id: id.to_owned(), display_name: config.name.clone(), kind: ProviderKind::GitHub },
             allow_email_account_linking: config.allow_email_account_linking,
+            redirect_uris: config.redirect_uris.clone(),
+            issuer: config.issuer.clone(),
             client_id: ClientId::new(config.client_id.clone()),
             client_secret: ClientSecret::new(config.client_secret.clone()),
             auth_url: AuthUrl::new(config.authorization_url.clone()).map_err(|_| bad("authorization_url"))?,

@@ -6,7 +6,7 @@ use super::ProviderInfo;
 use crate::{
     domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
-    service::{Caller, CredentialKind, Services, audit::kind},
+    service::{Caller, Services, SessionCaller, audit::kind, sessions::other_sessions},
     store::{AccountRecord, UnlinkOutcome},
 };
 
@@ -32,12 +32,15 @@ impl Services {
         Ok(page.finish(accounts, |item| &item.id))
     }
 
-    /// Removes one of the caller's linked accounts, unless it is their last way to sign in.
-    /// Needs the session token, like ChangePassword: an access token only proves who calls.
-    pub async fn unlink_account(&self, caller: &Caller, account_id: &str) -> Result<()> {
-        if caller.via != CredentialKind::SessionToken {
-            return Err(Error::SessionTokenRequired);
-        }
+    /// Removes one of the caller's linked accounts, unless it is their last way to sign in. A
+    /// factor change: needs a recent authentication, and ends the caller's other sessions unless
+    /// `keep_other_sessions` (ASVS 5 V7.4.3). Returns how many sessions ended.
+    pub async fn unlink_account(
+        &self,
+        caller: &SessionCaller,
+        account_id: &str,
+        keep_other_sessions: bool,
+    ) -> Result<u64> {
         let account_id = account_id.trim();
         if account_id.is_empty() {
             return Err(Error::field("account_id", FieldReason::Required, "account_id is required"));
@@ -45,10 +48,14 @@ impl Services {
         if account_id.len() > MAX_ACCOUNT_ID_BYTES {
             return Err(Error::field("account_id", FieldReason::TooLong, "account_id is too long"));
         }
-        match self.inner.store.unlink_account(&caller.user.id, account_id, self.inner.clock.now()).await? {
-            UnlinkOutcome::Unlinked => {
-                self.audit(Some(&caller.user.id), kind::ACCOUNT_UNLINKED, json!({ "account_id": account_id })).await;
-                Ok(())
+        self.require_recent_authentication(caller)?;
+        let other = other_sessions(caller, !keep_other_sessions);
+        match self.inner.store.unlink_account(&caller.user.id, account_id, self.inner.clock.now(), other).await? {
+            UnlinkOutcome::Unlinked(ended) => {
+                self.forget_ended_sessions(caller, ended);
+                let detail = json!({ "account_id": account_id, "revoked_sessions": ended });
+                self.audit(Some(&caller.user.id), kind::ACCOUNT_UNLINKED, detail).await;
+                Ok(ended)
             }
             UnlinkOutcome::NotFound => Err(Error::NotFound(Resource::LinkedAccount)),
             UnlinkOutcome::LastSignInMethod => Err(Error::LastSignInMethod),

@@ -13,7 +13,7 @@ mod oidc;
 mod providers;
 mod tokens;
 
-pub use flow::{OAuthIntent, OAuthSignIn, StartedOAuth};
+pub use flow::{OAuthCallback, OAuthIntent, OAuthSignIn, StartedOAuth};
 pub use providers::{OAuthProviders, ProviderInfo, ProviderKind};
 
 use crate::store::ProviderTokens;

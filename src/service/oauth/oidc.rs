@@ -53,6 +53,8 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
 pub(super) struct Oidc {
     pub(super) info: ProviderInfo,
     pub(super) allow_email_account_linking: bool,
+    /// Own redirect URIs (empty: the shared list).
+    pub(super) redirect_uris: Vec<String>,
     issuer: IssuerUrl,
     client_id: ClientId,
     client_secret: Option<ClientSecret>,
@@ -76,6 +78,7 @@ impl Oidc {
                 kind: ProviderKind::Oidc,
             },
             allow_email_account_linking: config.allow_email_account_linking,
+            redirect_uris: config.redirect_uris.clone(),
             issuer,
             client_id: ClientId::new(config.client_id.clone()),
             client_secret: Some(config.client_secret.clone()).filter(|s| !s.is_empty()).map(ClientSecret::new),
@@ -85,6 +88,12 @@ impl Oidc {
             fetching: tokio::sync::Mutex::new(()),
             failed_at: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The issuer identifier: what discovery's `issuer` equals (checked by the crate) and what an
+    /// RFC 9207 `iss` on the callback must be.
+    pub(super) fn issuer(&self) -> &str {
+        self.issuer.as_str()
     }
 
     /// The provider's metadata and keys: cached, or fetched when missing, stale or `refresh`.

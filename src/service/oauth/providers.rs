@@ -51,6 +51,21 @@ impl Provider {
             Self::Oidc(oidc) => oidc.allow_email_account_linking,
         }
     }
+
+    /// What an RFC 9207 `iss` callback parameter must be; None when no `iss` is acceptable.
+    pub(super) fn issuer(&self) -> Option<&str> {
+        match self {
+            Self::GitHub(github) => github.issuer.as_deref(),
+            Self::Oidc(oidc) => Some(oidc.issuer()),
+        }
+    }
+
+    fn own_redirect_uris(&self) -> &[String] {
+        match self {
+            Self::GitHub(github) => &github.redirect_uris,
+            Self::Oidc(oidc) => &oidc.redirect_uris,
+        }
+    }
 }
 
 /// The configured providers, the allowed redirect URIs and the HTTP client used to reach the
@@ -96,8 +111,12 @@ impl OAuthProviders {
         self.providers.iter().find(|p| p.info().id == id)
     }
 
-    /// Exact string comparison (RFC 9700 §4.1.3: no wildcards, prefixes or normalization).
-    pub(super) fn redirect_uri_allowed(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|allowed| allowed == uri)
+    /// Whether `uri` may receive `provider`'s callback: one of the provider's own redirect URIs,
+    /// or of the shared ones when it has none. Exact string comparison (RFC 9700 §4.1.3: no
+    /// wildcards, prefixes or normalization).
+    pub(super) fn redirect_uri_allowed(&self, provider: &Provider, uri: &str) -> bool {
+        let own = provider.own_redirect_uris();
+        let allowed = if own.is_empty() { self.redirect_uris.as_slice() } else { own };
+        allowed.iter().any(|allowed| allowed == uri)
     }
 }

@@ -17,8 +17,9 @@ pub(super) fn tokens_from(
         refresh_token: response.refresh_token().map(|t| t.secret().clone()),
         expires_at: response
             .expires_in()
-            .and_then(|d| chrono::Duration::from_std(d).ok())
-            .map(|d| (now + d).timestamp()),
+            // The provider chose this number: an absurd one means "no known expiry", not a panic.
+            .and_then(|d| crate::domain::later(now, d).ok())
+            .map(|at| at.timestamp()),
         token_type: Some(response.token_type().as_ref().to_owned()),
         scope: response.scopes().map(|scopes| scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
         id_token,

@@ -7,12 +7,56 @@
 //! the secret can tell a decoy from an account.
 //!
 //! The shapes are what the common passkey providers produce (their credential-id lengths and
-//! the transports browsers report for them); see `SHAPES`. The secret is passed in, so where it
-//! comes from is the caller's one line.
+//! the transports browsers report for them); see `SHAPES`.
+//!
+//! The secret is a key of its own ([`DecoyCredentials`]): 32 random bytes stored sealed under
+//! the master key (`secrets` row `passkey_decoy`), generated once, unrelated to the JWT signing
+//! keys (one key, one purpose), so the decoys do not change when those rotate.
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::{hmac, rand::SecureRandom};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
+
+use crate::{
+    domain::Email,
+    error::{Error, Result},
+    store::Store,
+};
+
+/// The `secrets` row holding the decoy key.
+const SECRET_ID: &str = "passkey_decoy";
+
+/// The decoy key, loaded at start; [`DecoyCredentials::for_email`] is all the sign-in asks for.
+pub struct DecoyCredentials {
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for DecoyCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DecoyCredentials(<redacted>)")
+    }
+}
+
+impl DecoyCredentials {
+    /// Loads the decoy key, creating it on the first start.
+    pub async fn load(store: &Store, now: chrono::DateTime<chrono::Utc>) -> Result<Self> {
+        let secret = store
+            .server_secret(SECRET_ID, now, || {
+                let mut bytes = vec![0u8; 32];
+                aws_lc_rs::rand::SystemRandom::new()
+                    .fill(&mut bytes)
+                    .map_err(|_| Error::internal("system random number generator failed"))?;
+                Ok(bytes)
+            })
+            .await?;
+        Ok(Self { secret })
+    }
+
+    /// The decoy allowCredentials for `email`.
+    pub fn for_email(&self, email: &Email) -> Vec<Value> {
+        allow_credentials(&self.secret, email.as_str())
+    }
+}
 
 /// (credential id bytes, transports, weight): the kinds of authenticator real entries come from.
 const SHAPES: [(usize, &[&str], u32); 6] = [

@@ -12,7 +12,7 @@ use crate::{
     domain::Email,
     error::{Error, PasskeyFailure, PasskeyStage, Result},
     service::{Budget, RequestMeta, Services, SignedIn, audit::kind as audit, sign_in_guard::Factor},
-    store::{AuthenticatorRecord, AuthenticatorUse},
+    store::{AuthenticatorRecord, AuthenticatorUse, UserRecord},
 };
 
 #[derive(Serialize, Deserialize)]
@@ -32,30 +32,49 @@ impl Services {
     pub async fn start_passkey_login(&self, email: &str, meta: &RequestMeta) -> Result<CeremonyStart> {
         let email = if email.trim().is_empty() { None } else { Some(Email::parse("email", email)?) };
         self.throttle_client(Budget::PasskeyStart, meta)?;
+        let mut allow = None;
+        let mut only_user = None;
+        if let Some(email) = &email {
+            let passkeys = self.inner.store.authenticators_of_email(email.as_str()).await?;
+            allow = Some(if passkeys.is_empty() {
+                self.inner.decoys.for_email(email)
+            } else {
+                passkeys.iter().map(allow_entry).collect()
+            });
+            // Nothing can finish a decoy: no passkey belongs to this user id.
+            only_user = Some(passkeys.first().map_or_else(|| "no-such-user".to_owned(), |p| p.user_id.clone()));
+        }
+        let (options, authentication) = self.assertion_request(allow)?;
+        let state = self.assertion_state(&LoginState { authentication, only_user })?;
+        let ceremony_id = self.begin_ceremony(kind::LOGIN, None, &state, self.inner.clock.now(), meta).await?;
+        Ok(CeremonyStart { ceremony_id, options_json: options.to_string() })
+    }
+
+    /// Request options for an assertion (allowCredentials set to `allow` when given, else
+    /// discoverable) adjusted to the user-verification policy, and webauthn-rs's state for the
+    /// finish.
+    pub(super) fn assertion_request(
+        &self,
+        allow: Option<Vec<serde_json::Value>>,
+    ) -> Result<(serde_json::Value, DiscoverableAuthentication)> {
         let (challenge, authentication) = self
             .inner
             .webauthn
             .start_discoverable_authentication()
             .map_err(|err| Error::internal(format_args!("starting passkey sign-in: {err}")))?;
         let mut options = public_key_options(&challenge)?;
-        let mut only_user = None;
-        if let Some(email) = &email {
-            let passkeys = self.inner.store.authenticators_of_email(email.as_str()).await?;
-            let allow: Vec<serde_json::Value> = if passkeys.is_empty() {
-                let secret = self.inner.keys.current().derive_secret("passkey-decoy");
-                super::decoy::allow_credentials(&secret, email.as_str())
-            } else {
-                passkeys.iter().map(allow_entry).collect()
-            };
+        if let Some(allow) = allow {
             options["allowCredentials"] = allow.into();
-            // Nothing can finish a decoy: no passkey belongs to this user id.
-            only_user = Some(passkeys.first().map_or_else(|| "no-such-user".to_owned(), |p| p.user_id.clone()));
         }
         adjust_request_options(&mut options, self.inner.passkeys.user_verification);
-        let mut state = to_json(&LoginState { authentication, only_user })?;
+        Ok((options, authentication))
+    }
+
+    /// Ceremony state holding webauthn-rs's authentication state, with its policy adjusted.
+    pub(super) fn assertion_state(&self, state: &impl Serialize) -> Result<serde_json::Value> {
+        let mut state = to_json(state)?;
         adjust_state_policy(&mut state, self.inner.passkeys.user_verification);
-        let ceremony_id = self.begin_ceremony(kind::LOGIN, None, &state, self.inner.clock.now(), meta).await?;
-        Ok(CeremonyStart { ceremony_id, options_json: options.to_string() })
+        Ok(state)
     }
 
     /// Verifies the assertion and signs in. Updates the stored counter, backup state and last use;
@@ -72,6 +91,30 @@ impl Services {
         let ceremony = self.finish_ceremony(ceremony_id, kind::LOGIN, None).await?;
         let LoginState { authentication, only_user } = super::ceremony_state(&ceremony)?;
 
+        let (record, user) = self.verify_assertion(&credential, authentication, only_user.as_deref()).await?;
+        let signed_in = self.sign_in(user, meta).await?;
+        self.audit(
+            Some(&signed_in.user.id),
+            audit::LOGIN_SUCCEEDED,
+            json!({ "method": "passkey", "passkey_id": record.id, "session_id": signed_in.session.id }),
+        )
+        .await;
+        Ok(signed_in)
+    }
+
+    /// Verifies an assertion for a ceremony started with `assertion_request`, whose credentials
+    /// were narrowed to `only_user`'s when set. Updates the stored counter, backup state and last
+    /// use; applies the counter policy to a counter that did not increase. The attempt counts
+    /// against the account's passkey failures (`sign_in_guard`). Returns the passkey and its user.
+    pub(super) async fn verify_assertion(
+        &self,
+        credential: &PublicKeyCredential,
+        authentication: DiscoverableAuthentication,
+        only_user: Option<&str>,
+    ) -> Result<(AuthenticatorRecord, UserRecord)> {
+        // WebAuthn L3 §7.2 step 6: a discoverable ceremony (empty allowCredentials) needs the
+        // user handle, and when present it must name the credential's owner. An email-narrowed
+        // ceremony listed the credentials itself, so the handle is optional there.
         let record = self
             .inner
             .store
@@ -81,7 +124,7 @@ impl Services {
         if !super::user_handle_names_owner(&record, credential.get_user_unique_id(), only_user.is_some()) {
             return Err(Error::PasskeyRejected { stage: PasskeyStage::Login, failure: PasskeyFailure::Invalid });
         }
-        if only_user.as_ref().is_some_and(|only| *only != record.user_id) {
+        if only_user.is_some_and(|only| only != record.user_id) {
             return Err(Error::PasskeyUnknown);
         }
 
@@ -96,7 +139,7 @@ impl Services {
         let result = self
             .inner
             .webauthn
-            .finish_discoverable_authentication_v2(&credential, authentication, &unchecked_counter)
+            .finish_discoverable_authentication_v2(credential, authentication, &unchecked_counter)
             .map_err(|err| self.passkey_rejected(PasskeyStage::Login, &err, &credential.response.client_data_json))?;
 
         let stored_counter = u32::try_from(record.counter).unwrap_or(u32::MAX);
@@ -124,14 +167,7 @@ impl Services {
             self.inner.store.record_authenticator_use(&record.id, usage, None).await?;
         }
         self.sign_in_succeeded(&user.email).await?;
-        let signed_in = self.sign_in(user, meta).await?;
-        self.audit(
-            Some(&signed_in.user.id),
-            audit::LOGIN_SUCCEEDED,
-            json!({ "method": "passkey", "passkey_id": record.id, "session_id": signed_in.session.id }),
-        )
-        .await;
-        Ok(signed_in)
+        Ok((record, user))
     }
 
     /// A counter at or below the stored one (WebAuthn L3 §7.2 step 21: a possible clone; what
@@ -161,7 +197,7 @@ impl Services {
 }
 
 /// One allowCredentials entry for a stored passkey.
-fn allow_entry(record: &AuthenticatorRecord) -> serde_json::Value {
+pub(super) fn allow_entry(record: &AuthenticatorRecord) -> serde_json::Value {
     let transports: Vec<&str> = record.transports.as_deref().map(|t| t.split(',').collect()).unwrap_or_default();
     json!({ "type": "public-key", "id": record.credential_id, "transports": transports })
 }

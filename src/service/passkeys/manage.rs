@@ -4,7 +4,7 @@ use super::registration::passkey_name;
 use crate::{
     domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
-    service::{Caller, Services, audit::kind as audit},
+    service::{Caller, Services, SessionCaller, audit::kind as audit, sessions::other_sessions},
     store::AuthenticatorRecord,
 };
 
@@ -37,7 +37,12 @@ impl Services {
     }
 
     /// Renames one of the caller's passkeys. Someone else's passkey id answers like an unknown one.
-    pub async fn rename_passkey(&self, caller: &Caller, passkey_id: &str, name: &str) -> Result<AuthenticatorRecord> {
+    pub async fn rename_passkey(
+        &self,
+        caller: &SessionCaller,
+        passkey_id: &str,
+        name: &str,
+    ) -> Result<AuthenticatorRecord> {
         let passkey_id = check_passkey_id(passkey_id)?;
         let Some(name) = passkey_name("name", name)? else {
             return Err(Error::field("name", FieldReason::Required, "name is required"));
@@ -52,18 +57,28 @@ impl Services {
         Ok(renamed)
     }
 
-    /// Deletes one of the caller's passkeys, unless it is their last way to sign in.
-    pub async fn delete_passkey(&self, caller: &Caller, passkey_id: &str) -> Result<()> {
+    /// Deletes one of the caller's passkeys, unless it is their last way to sign in. A factor
+    /// change: needs a recent authentication, and ends the caller's other sessions unless
+    /// `keep_other_sessions` (ASVS 5 V7.4.3). Returns how many sessions ended.
+    pub async fn delete_passkey(
+        &self,
+        caller: &SessionCaller,
+        passkey_id: &str,
+        keep_other_sessions: bool,
+    ) -> Result<u64> {
         let passkey_id = check_passkey_id(passkey_id)?;
-        if !self
+        self.require_recent_authentication(caller)?;
+        let other = other_sessions(caller, !keep_other_sessions);
+        let now = self.inner.clock.now();
+        let ended = self
             .inner
             .store
-            .delete_authenticator_unless_last_method(&caller.user.id, passkey_id, self.inner.clock.now())
+            .delete_authenticator_unless_last_method(&caller.user.id, passkey_id, now, other)
             .await?
-        {
-            return Err(Error::NotFound(Resource::Passkey));
-        }
-        self.audit(Some(&caller.user.id), audit::PASSKEY_DELETED, json!({ "passkey_id": passkey_id })).await;
-        Ok(())
+            .ok_or(Error::NotFound(Resource::Passkey))?;
+        self.forget_ended_sessions(caller, ended);
+        let detail = json!({ "passkey_id": passkey_id, "revoked_sessions": ended });
+        self.audit(Some(&caller.user.id), audit::PASSKEY_DELETED, detail).await;
+        Ok(ended)
     }
 }

@@ -5,6 +5,7 @@
 mod decoy;
 mod login;
 mod manage;
+mod reauthentication;
 mod registration;
 
 use std::time::Duration;
@@ -14,7 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 use webauthn_rs::prelude::{Passkey, Uuid, WebauthnError};
 
-use super::{RequestMeta, Services};
+pub use decoy::DecoyCredentials;
+
+use super::{RequestMeta, Services, SessionCaller};
 use crate::{
     config::{Config, CounterPolicy, UserVerification},
     error::{Error, FieldReason, PasskeyFailure, PasskeyStage, Result},
@@ -26,6 +29,7 @@ mod kind {
     pub const REGISTER: &str = "passkey.register";
     pub const SIGN_UP: &str = "passkey.sign_up";
     pub const LOGIN: &str = "passkey.login";
+    pub const REAUTHENTICATE: &str = "passkey.reauthenticate";
 }
 
 /// Passkey policy from config.
@@ -219,14 +223,14 @@ impl Services {
         // 256 bits from the OS CSPRNG, like a session token: unguessable, so holding the id is
         // what lets a client finish the ceremony.
         let id = crate::domain::SessionToken::generate()?.expose().to_owned();
-        let ttl = chrono::Duration::from_std(self.inner.passkeys.ceremony_ttl).map_err(Error::internal)?;
+        let expires_at = crate::domain::later(now, self.inner.passkeys.ceremony_ttl)?;
         self.store_ceremony(NewCeremony {
             id: id.clone(),
             kind,
             user_id,
             state: state.to_string(),
             created_at: now,
-            expires_at: now + ttl,
+            expires_at,
             client_key: Some(meta.client_key()),
         })
         .await?;
@@ -247,6 +251,39 @@ impl Services {
             return Err(Error::CeremonyExpired);
         }
         Ok(ceremony)
+    }
+}
+
+/// Ceremony state bound to the session that started the ceremony.
+trait SessionBound: DeserializeOwned {
+    fn session_id(&self) -> Option<&str>;
+}
+
+impl Services {
+    /// Takes a ceremony that only the session which started it may finish and returns its
+    /// state. Another session's finish — even one of the same user's — is `CeremonyNotYours` and
+    /// leaves the ceremony for its own session.
+    async fn finish_session_ceremony<T: SessionBound>(
+        &self,
+        ceremony_id: &str,
+        kind: &'static str,
+        caller: &SessionCaller,
+    ) -> Result<T> {
+        let ours = |state: &T| state.session_id() == Some(caller.session.id.as_str());
+        if let Some(pending) = self.inner.store.find_ceremony(ceremony_id, kind).await?
+            && pending.user_id.as_deref() == Some(caller.user.id.as_str())
+            && !ours(&ceremony_state(&pending)?)
+        {
+            return Err(Error::CeremonyNotYours);
+        }
+        let ceremony = self.finish_ceremony(ceremony_id, kind, Some(&caller.user.id)).await?;
+        let state: T = ceremony_state(&ceremony)?;
+        // Taken by whoever got there first; the check above can only have raced with a finish
+        // of the same ceremony.
+        if !ours(&state) {
+            return Err(Error::CeremonyNotYours);
+        }
+        Ok(state)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
     domain::{DisplayName, Email, passkey_provider_name},
     error::{Error, FieldReason, PasskeyStage, Result},
-    service::{Budget, Caller, RequestMeta, Services, SignedIn, audit::kind as audit},
+    service::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind as audit, sessions::other_sessions},
     store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
 };
 
@@ -28,9 +28,19 @@ struct SignUpState {
     name: Option<String>,
 }
 
+impl super::SessionBound for RegisterState {
+    fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct RegisterState {
     registration: PasskeyRegistration,
+    /// The session that started it (and passed the recent-authentication check then): only it
+    /// may finish. Absent in ceremonies started before this field existed, which then fail.
+    #[serde(default)]
+    session_id: Option<String>,
 }
 
 /// An optional passkey name from the request: trimmed and bounded; None when empty.
@@ -57,8 +67,15 @@ fn default_passkey_name(aaguid: Option<&str>, now: DateTime<Utc>) -> String {
 
 impl Services {
     /// Begins adding a passkey to the signed-in caller's account. Their existing passkeys go in
-    /// `excludeCredentials` so an authenticator cannot register twice.
-    pub async fn start_passkey_registration(&self, caller: &Caller, meta: &RequestMeta) -> Result<CeremonyStart> {
+    /// `excludeCredentials` so an authenticator cannot register twice. A factor change: needs a
+    /// recent authentication, checked here before the browser asks the user for anything; the
+    /// ceremony is then bound to this session.
+    pub async fn start_passkey_registration(
+        &self,
+        caller: &SessionCaller,
+        meta: &RequestMeta,
+    ) -> Result<CeremonyStart> {
+        self.require_recent_authentication(caller)?;
         self.throttle_client(Budget::PasskeyStart, meta)?;
         let existing = self.inner.store.user_authenticators(&caller.user.id).await?;
         if existing.len() as u64 >= self.inner.passkeys.max_per_user {
@@ -78,35 +95,42 @@ impl Services {
             )
             .map_err(|err| Error::internal(format_args!("starting passkey registration: {err}")))?;
         let now = self.inner.clock.now();
-        let state = self.registration_state(to_json(&RegisterState { registration })?);
+        let state = self
+            .registration_state(to_json(&RegisterState { registration, session_id: Some(caller.session.id.clone()) })?);
         let ceremony_id = self.begin_ceremony(kind::REGISTER, Some(caller.user.id.clone()), &state, now, meta).await?;
         Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
     }
 
-    /// Verifies the new credential and stores it for the caller.
+    /// Verifies the new credential and stores it for the caller, ending their other sessions
+    /// when `revoke_other_sessions` (in the same transaction). Returns the passkey and how many
+    /// sessions ended.
     pub async fn finish_passkey_registration(
         &self,
-        caller: &Caller,
+        caller: &SessionCaller,
         ceremony_id: &str,
         credential_json: &str,
         name: &str,
-    ) -> Result<AuthenticatorRecord> {
+        revoke_other_sessions: bool,
+    ) -> Result<(AuthenticatorRecord, u64)> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
         check_credential_id(credential.raw_id.as_ref())?;
         let now = self.inner.clock.now();
         let name = passkey_name("name", name)?;
-        let ceremony = self.finish_ceremony(ceremony_id, kind::REGISTER, Some(&caller.user.id)).await?;
-        let RegisterState { registration } = super::ceremony_state(&ceremony)?;
+        let RegisterState { registration, .. } =
+            self.finish_session_ceremony(ceremony_id, kind::REGISTER, caller).await?;
         let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
             self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
         })?;
         check_credential_id(passkey.cred_id().as_ref())?;
         let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
-        let stored =
-            self.inner.store.insert_authenticator_within(authenticator, self.inner.passkeys.max_per_user).await?;
-        self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, json!({ "passkey_id": stored.id })).await;
-        Ok(stored)
+        let other = other_sessions(caller, revoke_other_sessions);
+        let max = self.inner.passkeys.max_per_user;
+        let (stored, ended) = self.inner.store.insert_authenticator_within(authenticator, max, other).await?;
+        self.forget_ended_sessions(caller, ended);
+        let detail = json!({ "passkey_id": stored.id, "revoked_sessions": ended });
+        self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, detail).await;
+        Ok((stored, ended))
     }
 
     /// Begins creating a passwordless account for `email`. It answers `EmailTaken` for a taken

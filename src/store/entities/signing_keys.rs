@@ -9,7 +9,11 @@ pub struct Model {
     pub private_key: String,
     pub public_key: String,
     pub created_at: DateTimeUtc,
+    /// When it stops signing: when its successor activates. Published until every token it
+    /// signed has expired.
     pub retired_at: Option<DateTimeUtc>,
+    /// When it starts signing; published from creation.
+    pub activates_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

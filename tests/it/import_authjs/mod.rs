@@ -54,6 +54,7 @@ fn import(target: &TestDb, source: &str, args: &[&str]) -> Summary {
         .args(["import", "authjs", "--from", source])
         .args(args)
         .env("DATABASE_URL", &target.url)
+        .envs(target.master_key().map(|key| ("KEYWARD_MASTER_KEY", key)))
         .env("KEYWARD_LOG", "warn")
         .output()
         .unwrap();
@@ -101,6 +102,24 @@ async fn target_is_untouched(target: &TestDb) -> bool {
     n == 0
 }
 
+/// Whether every provider token in the target's `accounts` is sealed under the master key (and
+/// there is at least one).
+async fn provider_tokens_are_sealed(url: &str) -> bool {
+    let db = Database::connect(url).await.unwrap();
+    let statement =
+        Statement::from_string(db.get_database_backend(), "SELECT access_token, refresh_token FROM accounts");
+    let rows = db.query_all_raw(statement).await.unwrap();
+    db.close().await.unwrap();
+    let tokens: Vec<String> = rows
+        .iter()
+        .flat_map(|row| {
+            ["access_token", "refresh_token"].map(|column| row.try_get::<Option<String>>("", column).unwrap())
+        })
+        .flatten()
+        .collect();
+    !tokens.is_empty() && tokens.iter().all(|token| token.starts_with("kw1:"))
+}
+
 /// A server on the imported target, with GitHub configured (so the OAuth service runs).
 async fn serve(target: TestDb) -> TestServer {
     let mut config = test_config(&target);
@@ -141,6 +160,7 @@ async fn pg_adapter_source(target: Backend) {
     let out = &first.output;
     assert_eq!(first.of("users"), [6, 0, 0, 3], "{out}");
     assert_eq!(first.of("accounts"), [1, 0, 0, 1], "{out}");
+    assert!(provider_tokens_are_sealed(&target.url).await, "imported provider tokens are stored in clear");
     assert_eq!(first.of("sessions"), [2, 0, 1, 2], "{out}");
     assert_eq!(first.of("verification_tokens"), [0, 0, 2, 0], "{out}");
     // Bad rows are named by their source id; nothing secret (no token, no address) is printed.

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from keyward.v1 import resources_pb2 as keyward_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15keyward/v1/auth.proto\x12\nkeyward.v1\x1a\x1akeyward/v1/resources.proto\"@\n\x0fRegisterRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\";\n\x10RegisterResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\"/\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"8\n\rLoginResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\"\x0f\n\rLogoutRequest\"\x10\n\x0eLogoutResponse\"\"\n\x11GetSessionRequest\x12\r\n\x05token\x18\x01 \x01(\t\"Z\n\x12GetSessionResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\x12$\n\x07session\x18\x02 \x01(\x0b\x32\x13.keyward.v1.Session\"\x17\n\x15RefreshSessionRequest\"m\n\x16RefreshSessionResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.keyward.v1.Session\x12-\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\x0b\x32\x17.keyward.v1.AccessToken\"<\n\x13ListSessionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x14ListSessionsResponse\x12%\n\x08sessions\x18\x01 \x03(\x0b\x32\x13.keyward.v1.Session\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14RevokeSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x17\n\x15RevokeSessionResponse\"G\n\x15\x43hangePasswordRequest\x12\x18\n\x10\x63urrent_password\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"2\n\x16\x43hangePasswordResponse\x12\x18\n\x10revoked_sessions\x18\x01 \x01(\x05\"!\n\x11UpdateUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"4\n\x12UpdateUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User2\xc8\x05\n\x0b\x41uthService\x12\x45\n\x08Register\x12\x1b.keyward.v1.RegisterRequest\x1a\x1c.keyward.v1.RegisterResponse\x12<\n\x05Login\x12\x18.keyward.v1.LoginRequest\x1a\x19.keyward.v1.LoginResponse\x12?\n\x06Logout\x12\x19.keyward.v1.LogoutRequest\x1a\x1a.keyward.v1.LogoutResponse\x12K\n\nGetSession\x12\x1d.keyward.v1.GetSessionRequest\x1a\x1e.keyward.v1.GetSessionResponse\x12W\n\x0eRefreshSession\x12!.keyward.v1.RefreshSessionRequest\x1a\".keyward.v1.RefreshSessionResponse\x12Q\n\x0cListSessions\x12\x1f.keyward.v1.ListSessionsRequest\x1a .keyward.v1.ListSessionsResponse\x12T\n\rRevokeSession\x12 .keyward.v1.RevokeSessionRequest\x1a!.keyward.v1.RevokeSessionResponse\x12W\n\x0e\x43hangePassword\x12!.keyward.v1.ChangePasswordRequest\x1a\".keyward.v1.ChangePasswordResponse\x12K\n\nUpdateUser\x12\x1d.keyward.v1.UpdateUserRequest\x1a\x1e.keyward.v1.UpdateUserResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15keyward/v1/auth.proto\x12\nkeyward.v1\x1a\x1akeyward/v1/resources.proto\"@\n\x0fRegisterRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\";\n\x10RegisterResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\"/\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"8\n\rLoginResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\"\x0f\n\rLogoutRequest\"\x10\n\x0eLogoutResponse\"\"\n\x11GetSessionRequest\x12\r\n\x05token\x18\x01 \x01(\t\"Z\n\x12GetSessionResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\x12$\n\x07session\x18\x02 \x01(\x0b\x32\x13.keyward.v1.Session\"\x17\n\x15RefreshSessionRequest\"m\n\x16RefreshSessionResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.keyward.v1.Session\x12-\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\x0b\x32\x17.keyward.v1.AccessToken\"<\n\x13ListSessionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x14ListSessionsResponse\x12%\n\x08sessions\x18\x01 \x03(\x0b\x32\x13.keyward.v1.Session\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14RevokeSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x17\n\x15RevokeSessionResponse\"\x1c\n\x1aRevokeOtherSessionsRequest\"7\n\x1bRevokeOtherSessionsResponse\x12\x18\n\x10revoked_sessions\x18\x01 \x01(\x05\"G\n\x15\x43hangePasswordRequest\x12\x18\n\x10\x63urrent_password\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"2\n\x16\x43hangePasswordResponse\x12\x18\n\x10revoked_sessions\x18\x01 \x01(\x05\"!\n\x11UpdateUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"4\n\x12UpdateUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\")\n\x15ReauthenticateRequest\x12\x10\n\x08password\x18\x01 \x01(\t\">\n\x16ReauthenticateResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.keyward.v1.Session2\x89\x07\n\x0b\x41uthService\x12\x45\n\x08Register\x12\x1b.keyward.v1.RegisterRequest\x1a\x1c.keyward.v1.RegisterResponse\x12<\n\x05Login\x12\x18.keyward.v1.LoginRequest\x1a\x19.keyward.v1.LoginResponse\x12?\n\x06Logout\x12\x19.keyward.v1.LogoutRequest\x1a\x1a.keyward.v1.LogoutResponse\x12K\n\nGetSession\x12\x1d.keyward.v1.GetSessionRequest\x1a\x1e.keyward.v1.GetSessionResponse\x12W\n\x0eRefreshSession\x12!.keyward.v1.RefreshSessionRequest\x1a\".keyward.v1.RefreshSessionResponse\x12Q\n\x0cListSessions\x12\x1f.keyward.v1.ListSessionsRequest\x1a .keyward.v1.ListSessionsResponse\x12T\n\rRevokeSession\x12 .keyward.v1.RevokeSessionRequest\x1a!.keyward.v1.RevokeSessionResponse\x12\x66\n\x13RevokeOtherSessions\x12&.keyward.v1.RevokeOtherSessionsRequest\x1a\'.keyward.v1.RevokeOtherSessionsResponse\x12W\n\x0e\x43hangePassword\x12!.keyward.v1.ChangePasswordRequest\x1a\".keyward.v1.ChangePasswordResponse\x12K\n\nUpdateUser\x12\x1d.keyward.v1.UpdateUserRequest\x1a\x1e.keyward.v1.UpdateUserResponse\x12W\n\x0eReauthenticate\x12!.keyward.v1.ReauthenticateRequest\x1a\".keyward.v1.ReauthenticateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -60,14 +60,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVOKESESSIONREQUEST']._serialized_end=790
   _globals['_REVOKESESSIONRESPONSE']._serialized_start=792
   _globals['_REVOKESESSIONRESPONSE']._serialized_end=815
-  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=817
-  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=888
-  _globals['_CHANGEPASSWORDRESPONSE']._serialized_start=890
-  _globals['_CHANGEPASSWORDRESPONSE']._serialized_end=940
-  _globals['_UPDATEUSERREQUEST']._serialized_start=942
-  _globals['_UPDATEUSERREQUEST']._serialized_end=975
-  _globals['_UPDATEUSERRESPONSE']._serialized_start=977
-  _globals['_UPDATEUSERRESPONSE']._serialized_end=1029
-  _globals['_AUTHSERVICE']._serialized_start=1032
-  _globals['_AUTHSERVICE']._serialized_end=1744
+  _globals['_REVOKEOTHERSESSIONSREQUEST']._serialized_start=817
+  _globals['_REVOKEOTHERSESSIONSREQUEST']._serialized_end=845
+  _globals['_REVOKEOTHERSESSIONSRESPONSE']._serialized_start=847
+  _globals['_REVOKEOTHERSESSIONSRESPONSE']._serialized_end=902
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=904
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=975
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_start=977
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_end=1027
+  _globals['_UPDATEUSERREQUEST']._serialized_start=1029
+  _globals['_UPDATEUSERREQUEST']._serialized_end=1062
+  _globals['_UPDATEUSERRESPONSE']._serialized_start=1064
+  _globals['_UPDATEUSERRESPONSE']._serialized_end=1116
+  _globals['_REAUTHENTICATEREQUEST']._serialized_start=1118
+  _globals['_REAUTHENTICATEREQUEST']._serialized_end=1159
+  _globals['_REAUTHENTICATERESPONSE']._serialized_start=1161
+  _globals['_REAUTHENTICATERESPONSE']._serialized_end=1223
+  _globals['_AUTHSERVICE']._serialized_start=1226
+  _globals['_AUTHSERVICE']._serialized_end=2131
 # @@protoc_insertion_point(module_scope)

@@ -97,6 +97,16 @@ class RevokeSessionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class RevokeOtherSessionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RevokeOtherSessionsResponse(_message.Message):
+    __slots__ = ("revoked_sessions",)
+    REVOKED_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    revoked_sessions: int
+    def __init__(self, revoked_sessions: _Optional[int] = ...) -> None: ...
+
 class ChangePasswordRequest(_message.Message):
     __slots__ = ("current_password", "new_password")
     CURRENT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
@@ -122,3 +132,15 @@ class UpdateUserResponse(_message.Message):
     USER_FIELD_NUMBER: _ClassVar[int]
     user: _resources_pb2.User
     def __init__(self, user: _Optional[_Union[_resources_pb2.User, _Mapping]] = ...) -> None: ...
+
+class ReauthenticateRequest(_message.Message):
+    __slots__ = ("password",)
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    password: str
+    def __init__(self, password: _Optional[str] = ...) -> None: ...
+
+class ReauthenticateResponse(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: _resources_pb2.Session
+    def __init__(self, session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ...) -> None: ...

@@ -28,8 +28,19 @@ if _version_not_supported:
 class AuthServiceStub:
     """Email + password accounts and the sessions they sign into.
 
-    User-scoped RPCs identify the caller by `authorization: Bearer <session token or access token>`
-    metadata or by the `keyward_session` cookie (grpc-web from a browser).
+    Who may call: user-scoped RPCs identify the caller by `authorization: Bearer <token>` metadata
+    (the session token or an access token) or, for browsers over grpc-web only, by the HttpOnly
+    session cookie (`__Host-keyward_session` by default). Each RPC below says which credential it
+    needs:
+    - "Credential: none" — anyone; a session presented with a sign-in ends when it succeeds.
+    - "Credential: any" — the session token or an access token: reads the caller's own data.
+    - "Credential: session token" — the session token itself; an access token is refused with
+    PERMISSION_DENIED / SESSION_TOKEN_REQUIRED. Access tokens are shown to other services and
+    can never change anything.
+    - "Credential: session token, recently authenticated" — also needs the user to have proved a
+    factor in this session within `reauthentication_window_secs` (sign-in, Reauthenticate, or
+    PasskeyService.FinishPasskeyReauthentication); else FAILED_PRECONDITION /
+    REAUTHENTICATION_REQUIRED: re-authenticate, then retry.
     """
 
     def __init__(self, channel):
@@ -73,6 +84,11 @@ class AuthServiceStub:
                 request_serializer=keyward_dot_v1_dot_auth__pb2.RevokeSessionRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_auth__pb2.RevokeSessionResponse.FromString,
                 _registered_method=True)
+        self.RevokeOtherSessions = channel.unary_unary(
+                '/keyward.v1.AuthService/RevokeOtherSessions',
+                request_serializer=keyward_dot_v1_dot_auth__pb2.RevokeOtherSessionsRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_auth__pb2.RevokeOtherSessionsResponse.FromString,
+                _registered_method=True)
         self.ChangePassword = channel.unary_unary(
                 '/keyward.v1.AuthService/ChangePassword',
                 request_serializer=keyward_dot_v1_dot_auth__pb2.ChangePasswordRequest.SerializeToString,
@@ -83,17 +99,33 @@ class AuthServiceStub:
                 request_serializer=keyward_dot_v1_dot_auth__pb2.UpdateUserRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_auth__pb2.UpdateUserResponse.FromString,
                 _registered_method=True)
+        self.Reauthenticate = channel.unary_unary(
+                '/keyward.v1.AuthService/Reauthenticate',
+                request_serializer=keyward_dot_v1_dot_auth__pb2.ReauthenticateRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_auth__pb2.ReauthenticateResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
     """Email + password accounts and the sessions they sign into.
 
-    User-scoped RPCs identify the caller by `authorization: Bearer <session token or access token>`
-    metadata or by the `keyward_session` cookie (grpc-web from a browser).
+    Who may call: user-scoped RPCs identify the caller by `authorization: Bearer <token>` metadata
+    (the session token or an access token) or, for browsers over grpc-web only, by the HttpOnly
+    session cookie (`__Host-keyward_session` by default). Each RPC below says which credential it
+    needs:
+    - "Credential: none" — anyone; a session presented with a sign-in ends when it succeeds.
+    - "Credential: any" — the session token or an access token: reads the caller's own data.
+    - "Credential: session token" — the session token itself; an access token is refused with
+    PERMISSION_DENIED / SESSION_TOKEN_REQUIRED. Access tokens are shown to other services and
+    can never change anything.
+    - "Credential: session token, recently authenticated" — also needs the user to have proved a
+    factor in this session within `reauthentication_window_secs` (sign-in, Reauthenticate, or
+    PasskeyService.FinishPasskeyReauthentication); else FAILED_PRECONDITION /
+    REAUTHENTICATION_REQUIRED: re-authenticate, then retry.
     """
 
     def Register(self, request, context):
-        """Creates a user with an email and password and signs them in.
+        """Creates a user with an email and password and signs them in. Credential: none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -101,13 +133,14 @@ class AuthServiceServicer:
 
     def Login(self, request, context):
         """Signs in with email and password. Wrong email and wrong password are indistinguishable.
+        Credential: none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Logout(self, request, context):
-        """Ends the caller's session and clears the session cookie.
+        """Ends the caller's session and clears the session cookie. Credential: session token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -115,6 +148,7 @@ class AuthServiceServicer:
 
     def GetSession(self, request, context):
         """Answers "who is behind this token?": the authoritative check, which sees revocation.
+        Credential: any (or the token in the request).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,27 +156,38 @@ class AuthServiceServicer:
 
     def RefreshSession(self, request, context):
         """Issues a fresh access token for the caller's session and extends its idle expiry.
+        Credential: session token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSessions(self, request, context):
-        """Lists the caller's active sessions, newest first.
+        """Lists the caller's active sessions, newest first. Credential: any.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeSession(self, request, context):
-        """Revokes one of the caller's sessions.
+        """Revokes one of the caller's sessions. Credential: session token; recently authenticated
+        unless it is the current session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeOtherSessions(self, request, context):
+        """"Sign out everywhere else": revokes every session of the caller's except the current one.
+        Credential: session token, recently authenticated.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ChangePassword(self, request, context):
-        """Changes the caller's password and revokes all their other sessions.
+        """Changes the caller's password and revokes all their other sessions. The current password in
+        the request is the re-authentication this factor change needs. Credential: session token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -151,6 +196,15 @@ class AuthServiceServicer:
     def UpdateUser(self, request, context):
         """Changes the caller's profile (display name). Clients should then tell the platform's
         passkey managers (WebAuthn signalCurrentUserDetails) so stored passkeys show the new name.
+        Credential: session token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Reauthenticate(self, request, context):
+        """Re-authenticates with the password: the caller's session counts as freshly authenticated
+        (its `authenticate_time` is now). Creates no new session. Credential: session token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -194,6 +248,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     request_deserializer=keyward_dot_v1_dot_auth__pb2.RevokeSessionRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_auth__pb2.RevokeSessionResponse.SerializeToString,
             ),
+            'RevokeOtherSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeOtherSessions,
+                    request_deserializer=keyward_dot_v1_dot_auth__pb2.RevokeOtherSessionsRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_auth__pb2.RevokeOtherSessionsResponse.SerializeToString,
+            ),
             'ChangePassword': grpc.unary_unary_rpc_method_handler(
                     servicer.ChangePassword,
                     request_deserializer=keyward_dot_v1_dot_auth__pb2.ChangePasswordRequest.FromString,
@@ -203,6 +262,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.UpdateUser,
                     request_deserializer=keyward_dot_v1_dot_auth__pb2.UpdateUserRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_auth__pb2.UpdateUserResponse.SerializeToString,
+            ),
+            'Reauthenticate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reauthenticate,
+                    request_deserializer=keyward_dot_v1_dot_auth__pb2.ReauthenticateRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_auth__pb2.ReauthenticateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,8 +279,19 @@ def add_AuthServiceServicer_to_server(servicer, server):
 class AuthService:
     """Email + password accounts and the sessions they sign into.
 
-    User-scoped RPCs identify the caller by `authorization: Bearer <session token or access token>`
-    metadata or by the `keyward_session` cookie (grpc-web from a browser).
+    Who may call: user-scoped RPCs identify the caller by `authorization: Bearer <token>` metadata
+    (the session token or an access token) or, for browsers over grpc-web only, by the HttpOnly
+    session cookie (`__Host-keyward_session` by default). Each RPC below says which credential it
+    needs:
+    - "Credential: none" — anyone; a session presented with a sign-in ends when it succeeds.
+    - "Credential: any" — the session token or an access token: reads the caller's own data.
+    - "Credential: session token" — the session token itself; an access token is refused with
+    PERMISSION_DENIED / SESSION_TOKEN_REQUIRED. Access tokens are shown to other services and
+    can never change anything.
+    - "Credential: session token, recently authenticated" — also needs the user to have proved a
+    factor in this session within `reauthentication_window_secs` (sign-in, Reauthenticate, or
+    PasskeyService.FinishPasskeyReauthentication); else FAILED_PRECONDITION /
+    REAUTHENTICATION_REQUIRED: re-authenticate, then retry.
     """
 
     @staticmethod
@@ -409,6 +484,33 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
+    def RevokeOtherSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.AuthService/RevokeOtherSessions',
+            keyward_dot_v1_dot_auth__pb2.RevokeOtherSessionsRequest.SerializeToString,
+            keyward_dot_v1_dot_auth__pb2.RevokeOtherSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ChangePassword(request,
             target,
             options=(),
@@ -452,6 +554,33 @@ class AuthService:
             '/keyward.v1.AuthService/UpdateUser',
             keyward_dot_v1_dot_auth__pb2.UpdateUserRequest.SerializeToString,
             keyward_dot_v1_dot_auth__pb2.UpdateUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reauthenticate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.AuthService/Reauthenticate',
+            keyward_dot_v1_dot_auth__pb2.ReauthenticateRequest.SerializeToString,
+            keyward_dot_v1_dot_auth__pb2.ReauthenticateResponse.FromString,
             options,
             channel_credentials,
             insecure,

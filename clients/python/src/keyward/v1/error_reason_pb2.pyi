@@ -61,6 +61,12 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UNAVAILABLE: _ClassVar[ErrorReason]
     MALFORMED_MESSAGE: _ClassVar[ErrorReason]
     MESSAGE_TOO_LARGE: _ClassVar[ErrorReason]
+    REAUTHENTICATION_REQUIRED: _ClassVar[ErrorReason]
+    NO_PASSKEY: _ClassVar[ErrorReason]
+    SESSION_COOKIE_REQUIRES_GRPC_WEB: _ClassVar[ErrorReason]
+    ORIGIN_NOT_ALLOWED: _ClassVar[ErrorReason]
+    OAUTH_EMAIL_UNVERIFIED: _ClassVar[ErrorReason]
+    OAUTH_ISSUER_MISMATCH: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 FIELD_REQUIRED: ErrorReason
 FIELD_TOO_LONG: ErrorReason
@@ -116,3 +122,9 @@ TOO_MANY_CEREMONIES: ErrorReason
 UNAVAILABLE: ErrorReason
 MALFORMED_MESSAGE: ErrorReason
 MESSAGE_TOO_LARGE: ErrorReason
+REAUTHENTICATION_REQUIRED: ErrorReason
+NO_PASSKEY: ErrorReason
+SESSION_COOKIE_REQUIRES_GRPC_WEB: ErrorReason
+ORIGIN_NOT_ALLOWED: ErrorReason
+OAUTH_EMAIL_UNVERIFIED: ErrorReason
+OAUTH_ISSUER_MISMATCH: ErrorReason

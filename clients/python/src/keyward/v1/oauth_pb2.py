@@ -26,17 +26,17 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from keyward.v1 import resources_pb2 as keyward_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16keyward/v1/oauth.proto\x12\nkeyward.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeyward/v1/resources.proto\"a\n\rOAuthProvider\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\x04kind\x18\x03 \x01(\x0e\x32 .keyward.v1.IdentityProviderKind\"{\n\rLinkedAccount\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x1b\n\x13provider_account_id\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x16\n\x14ListProvidersRequest\"E\n\x15ListProvidersResponse\x12,\n\tproviders\x18\x01 \x03(\x0b\x32\x19.keyward.v1.OAuthProvider\"o\n\x11StartOAuthRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\x12\x32\n\x06intent\x18\x03 \x01(\x0e\x32\".keyward.v1.IdentityProviderIntent\"o\n\x12StartOAuthResponse\x12\x19\n\x11\x61uthorization_url\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x14OAuthCallbackRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\x82\x01\n\x15OAuthCallbackResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\x12*\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x19.keyward.v1.LinkedAccount\x12\x14\n\x0cuser_created\x18\x03 \x01(\x08\"B\n\x19ListLinkedAccountsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"b\n\x1aListLinkedAccountsResponse\x12+\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x19.keyward.v1.LinkedAccount\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14UnlinkAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"\x17\n\x15UnlinkAccountResponse*\x82\x01\n\x14IdentityProviderKind\x12&\n\"IDENTITY_PROVIDER_KIND_UNSPECIFIED\x10\x00\x12!\n\x1dIDENTITY_PROVIDER_KIND_GITHUB\x10\x01\x12\x1f\n\x1bIDENTITY_PROVIDER_KIND_OIDC\x10\x02*\x8b\x01\n\x16IdentityProviderIntent\x12(\n$IDENTITY_PROVIDER_INTENT_UNSPECIFIED\x10\x00\x12$\n IDENTITY_PROVIDER_INTENT_SIGN_IN\x10\x01\x12!\n\x1dIDENTITY_PROVIDER_INTENT_LINK\x10\x02\x32\xc2\x03\n\x0cOAuthService\x12T\n\rListProviders\x12 .keyward.v1.ListProvidersRequest\x1a!.keyward.v1.ListProvidersResponse\x12K\n\nStartOAuth\x12\x1d.keyward.v1.StartOAuthRequest\x1a\x1e.keyward.v1.StartOAuthResponse\x12T\n\rOAuthCallback\x12 .keyward.v1.OAuthCallbackRequest\x1a!.keyward.v1.OAuthCallbackResponse\x12\x63\n\x12ListLinkedAccounts\x12%.keyward.v1.ListLinkedAccountsRequest\x1a&.keyward.v1.ListLinkedAccountsResponse\x12T\n\rUnlinkAccount\x12 .keyward.v1.UnlinkAccountRequest\x1a!.keyward.v1.UnlinkAccountResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16keyward/v1/oauth.proto\x12\nkeyward.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeyward/v1/resources.proto\"a\n\rOAuthProvider\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\x04kind\x18\x03 \x01(\x0e\x32 .keyward.v1.IdentityProviderKind\"{\n\rLinkedAccount\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x1b\n\x13provider_account_id\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x16\n\x14ListProvidersRequest\"E\n\x15ListProvidersResponse\x12,\n\tproviders\x18\x01 \x03(\x0b\x32\x19.keyward.v1.OAuthProvider\"o\n\x11StartOAuthRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\x12\x32\n\x06intent\x18\x03 \x01(\x0e\x32\".keyward.v1.IdentityProviderIntent\"o\n\x12StartOAuthResponse\x12\x19\n\x11\x61uthorization_url\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x14OAuthCallbackRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0b\n\x03iss\x18\x04 \x01(\t\"\x82\x01\n\x15OAuthCallbackResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\x12*\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x19.keyward.v1.LinkedAccount\x12\x14\n\x0cuser_created\x18\x03 \x01(\x08\"B\n\x19ListLinkedAccountsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"b\n\x1aListLinkedAccountsResponse\x12+\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x19.keyward.v1.LinkedAccount\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"G\n\x14UnlinkAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x1b\n\x13keep_other_sessions\x18\x02 \x01(\x08\"1\n\x15UnlinkAccountResponse\x12\x18\n\x10revoked_sessions\x18\x01 \x01(\x05*\x82\x01\n\x14IdentityProviderKind\x12&\n\"IDENTITY_PROVIDER_KIND_UNSPECIFIED\x10\x00\x12!\n\x1dIDENTITY_PROVIDER_KIND_GITHUB\x10\x01\x12\x1f\n\x1bIDENTITY_PROVIDER_KIND_OIDC\x10\x02*\x8b\x01\n\x16IdentityProviderIntent\x12(\n$IDENTITY_PROVIDER_INTENT_UNSPECIFIED\x10\x00\x12$\n IDENTITY_PROVIDER_INTENT_SIGN_IN\x10\x01\x12!\n\x1dIDENTITY_PROVIDER_INTENT_LINK\x10\x02\x32\xc2\x03\n\x0cOAuthService\x12T\n\rListProviders\x12 .keyward.v1.ListProvidersRequest\x1a!.keyward.v1.ListProvidersResponse\x12K\n\nStartOAuth\x12\x1d.keyward.v1.StartOAuthRequest\x1a\x1e.keyward.v1.StartOAuthResponse\x12T\n\rOAuthCallback\x12 .keyward.v1.OAuthCallbackRequest\x1a!.keyward.v1.OAuthCallbackResponse\x12\x63\n\x12ListLinkedAccounts\x12%.keyward.v1.ListLinkedAccountsRequest\x1a&.keyward.v1.ListLinkedAccountsResponse\x12T\n\rUnlinkAccount\x12 .keyward.v1.UnlinkAccountRequest\x1a!.keyward.v1.UnlinkAccountResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyward.v1.oauth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IDENTITYPROVIDERKIND']._serialized_start=1083
-  _globals['_IDENTITYPROVIDERKIND']._serialized_end=1213
-  _globals['_IDENTITYPROVIDERINTENT']._serialized_start=1216
-  _globals['_IDENTITYPROVIDERINTENT']._serialized_end=1355
+  _globals['_IDENTITYPROVIDERKIND']._serialized_start=1151
+  _globals['_IDENTITYPROVIDERKIND']._serialized_end=1281
+  _globals['_IDENTITYPROVIDERINTENT']._serialized_start=1284
+  _globals['_IDENTITYPROVIDERINTENT']._serialized_end=1423
   _globals['_OAUTHPROVIDER']._serialized_start=99
   _globals['_OAUTHPROVIDER']._serialized_end=196
   _globals['_LINKEDACCOUNT']._serialized_start=198
@@ -50,17 +50,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STARTOAUTHRESPONSE']._serialized_start=531
   _globals['_STARTOAUTHRESPONSE']._serialized_end=642
   _globals['_OAUTHCALLBACKREQUEST']._serialized_start=644
-  _globals['_OAUTHCALLBACKREQUEST']._serialized_end=710
-  _globals['_OAUTHCALLBACKRESPONSE']._serialized_start=713
-  _globals['_OAUTHCALLBACKRESPONSE']._serialized_end=843
-  _globals['_LISTLINKEDACCOUNTSREQUEST']._serialized_start=845
-  _globals['_LISTLINKEDACCOUNTSREQUEST']._serialized_end=911
-  _globals['_LISTLINKEDACCOUNTSRESPONSE']._serialized_start=913
-  _globals['_LISTLINKEDACCOUNTSRESPONSE']._serialized_end=1011
-  _globals['_UNLINKACCOUNTREQUEST']._serialized_start=1013
-  _globals['_UNLINKACCOUNTREQUEST']._serialized_end=1055
-  _globals['_UNLINKACCOUNTRESPONSE']._serialized_start=1057
-  _globals['_UNLINKACCOUNTRESPONSE']._serialized_end=1080
-  _globals['_OAUTHSERVICE']._serialized_start=1358
-  _globals['_OAUTHSERVICE']._serialized_end=1808
+  _globals['_OAUTHCALLBACKREQUEST']._serialized_end=723
+  _globals['_OAUTHCALLBACKRESPONSE']._serialized_start=726
+  _globals['_OAUTHCALLBACKRESPONSE']._serialized_end=856
+  _globals['_LISTLINKEDACCOUNTSREQUEST']._serialized_start=858
+  _globals['_LISTLINKEDACCOUNTSREQUEST']._serialized_end=924
+  _globals['_LISTLINKEDACCOUNTSRESPONSE']._serialized_start=926
+  _globals['_LISTLINKEDACCOUNTSRESPONSE']._serialized_end=1024
+  _globals['_UNLINKACCOUNTREQUEST']._serialized_start=1026
+  _globals['_UNLINKACCOUNTREQUEST']._serialized_end=1097
+  _globals['_UNLINKACCOUNTRESPONSE']._serialized_start=1099
+  _globals['_UNLINKACCOUNTRESPONSE']._serialized_end=1148
+  _globals['_OAUTHSERVICE']._serialized_start=1426
+  _globals['_OAUTHSERVICE']._serialized_end=1876
 # @@protoc_insertion_point(module_scope)

@@ -82,14 +82,16 @@ class StartOAuthResponse(_message.Message):
     def __init__(self, authorization_url: _Optional[str] = ..., state: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class OAuthCallbackRequest(_message.Message):
-    __slots__ = ("state", "code", "error")
+    __slots__ = ("state", "code", "error", "iss")
     STATE_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    ISS_FIELD_NUMBER: _ClassVar[int]
     state: str
     code: str
     error: str
-    def __init__(self, state: _Optional[str] = ..., code: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+    iss: str
+    def __init__(self, state: _Optional[str] = ..., code: _Optional[str] = ..., error: _Optional[str] = ..., iss: _Optional[str] = ...) -> None: ...
 
 class OAuthCallbackResponse(_message.Message):
     __slots__ = ("signed_in", "account", "user_created")
@@ -118,11 +120,15 @@ class ListLinkedAccountsResponse(_message.Message):
     def __init__(self, accounts: _Optional[_Iterable[_Union[LinkedAccount, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UnlinkAccountRequest(_message.Message):
-    __slots__ = ("account_id",)
+    __slots__ = ("account_id", "keep_other_sessions")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEEP_OTHER_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     account_id: str
-    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+    keep_other_sessions: bool
+    def __init__(self, account_id: _Optional[str] = ..., keep_other_sessions: _Optional[bool] = ...) -> None: ...
 
 class UnlinkAccountResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("revoked_sessions",)
+    REVOKED_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    revoked_sessions: int
+    def __init__(self, revoked_sessions: _Optional[int] = ...) -> None: ...

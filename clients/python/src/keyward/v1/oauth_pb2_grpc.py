@@ -33,6 +33,8 @@ class OAuthServiceStub:
     `state` (or `error`); the app passes them to OAuthCallback, which signs the user in exactly like
     AuthService.Login. The state, PKCE verifier and nonce stay on the server (any replica can
     finish what another started), expire after 10 minutes and can be used once.
+
+    Credentials are as described on AuthService: each RPC says which one it needs.
     """
 
     def __init__(self, channel):
@@ -76,31 +78,37 @@ class OAuthServiceServicer:
     `state` (or `error`); the app passes them to OAuthCallback, which signs the user in exactly like
     AuthService.Login. The state, PKCE verifier and nonce stay on the server (any replica can
     finish what another started), expire after 10 minutes and can be used once.
+
+    Credentials are as described on AuthService: each RPC says which one it needs.
     """
 
     def ListProviders(self, request, context):
         """The providers this server is configured for, for a sign-in page to show buttons.
+        Credential: none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StartOAuth(self, request, context):
-        """Begins a round-trip with a provider: sign in, or (signed-in caller) link an account.
+        """Begins a round-trip with a provider. To sign in: credential none. To link an account
+        (intent LINK): session token, recently authenticated.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def OAuthCallback(self, request, context):
-        """Finishes the round-trip with what the provider sent back to the redirect URI.
+        """Finishes the round-trip with what the provider sent back to the redirect URI. To sign in:
+        credential none. To finish a link: the session token of the user who started it (that
+        session then ends; the response carries the new one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListLinkedAccounts(self, request, context):
-        """The caller's linked provider accounts, newest first.
+        """The caller's linked provider accounts, newest first. Credential: any.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -108,6 +116,8 @@ class OAuthServiceServicer:
 
     def UnlinkAccount(self, request, context):
         """Removes one of the caller's linked accounts; refused when it is their last way to sign in.
+        Ends the caller's other sessions unless `keep_other_sessions`. Credential: session token,
+        recently authenticated.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -157,6 +167,8 @@ class OAuthService:
     `state` (or `error`); the app passes them to OAuthCallback, which signs the user in exactly like
     AuthService.Login. The state, PKCE verifier and nonce stay on the server (any replica can
     finish what another started), expire after 10 minutes and can be used once.
+
+    Credentials are as described on AuthService: each RPC says which one it needs.
     """
 
     @staticmethod

@@ -59,20 +59,24 @@ class StartPasskeyRegistrationResponse(_message.Message):
     def __init__(self, ceremony_id: _Optional[str] = ..., options_json: _Optional[str] = ...) -> None: ...
 
 class FinishPasskeyRegistrationRequest(_message.Message):
-    __slots__ = ("ceremony_id", "credential_json", "name")
+    __slots__ = ("ceremony_id", "credential_json", "name", "revoke_other_sessions")
     CEREMONY_ID_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_JSON_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_OTHER_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     ceremony_id: str
     credential_json: str
     name: str
-    def __init__(self, ceremony_id: _Optional[str] = ..., credential_json: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    revoke_other_sessions: bool
+    def __init__(self, ceremony_id: _Optional[str] = ..., credential_json: _Optional[str] = ..., name: _Optional[str] = ..., revoke_other_sessions: _Optional[bool] = ...) -> None: ...
 
 class FinishPasskeyRegistrationResponse(_message.Message):
-    __slots__ = ("passkey",)
+    __slots__ = ("passkey", "revoked_sessions")
     PASSKEY_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     passkey: Passkey
-    def __init__(self, passkey: _Optional[_Union[Passkey, _Mapping]] = ...) -> None: ...
+    revoked_sessions: int
+    def __init__(self, passkey: _Optional[_Union[Passkey, _Mapping]] = ..., revoked_sessions: _Optional[int] = ...) -> None: ...
 
 class StartPasskeySignUpRequest(_message.Message):
     __slots__ = ("email", "name")
@@ -167,11 +171,41 @@ class RenamePasskeyResponse(_message.Message):
     def __init__(self, passkey: _Optional[_Union[Passkey, _Mapping]] = ...) -> None: ...
 
 class DeletePasskeyRequest(_message.Message):
-    __slots__ = ("passkey_id",)
+    __slots__ = ("passkey_id", "keep_other_sessions")
     PASSKEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KEEP_OTHER_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     passkey_id: str
-    def __init__(self, passkey_id: _Optional[str] = ...) -> None: ...
+    keep_other_sessions: bool
+    def __init__(self, passkey_id: _Optional[str] = ..., keep_other_sessions: _Optional[bool] = ...) -> None: ...
 
 class DeletePasskeyResponse(_message.Message):
+    __slots__ = ("revoked_sessions",)
+    REVOKED_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    revoked_sessions: int
+    def __init__(self, revoked_sessions: _Optional[int] = ...) -> None: ...
+
+class StartPasskeyReauthenticationRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class StartPasskeyReauthenticationResponse(_message.Message):
+    __slots__ = ("ceremony_id", "options_json")
+    CEREMONY_ID_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_JSON_FIELD_NUMBER: _ClassVar[int]
+    ceremony_id: str
+    options_json: str
+    def __init__(self, ceremony_id: _Optional[str] = ..., options_json: _Optional[str] = ...) -> None: ...
+
+class FinishPasskeyReauthenticationRequest(_message.Message):
+    __slots__ = ("ceremony_id", "credential_json")
+    CEREMONY_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_JSON_FIELD_NUMBER: _ClassVar[int]
+    ceremony_id: str
+    credential_json: str
+    def __init__(self, ceremony_id: _Optional[str] = ..., credential_json: _Optional[str] = ...) -> None: ...
+
+class FinishPasskeyReauthenticationResponse(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: _resources_pb2.Session
+    def __init__(self, session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ...) -> None: ...

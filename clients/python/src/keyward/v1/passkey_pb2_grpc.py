@@ -33,6 +33,8 @@ class PasskeyServiceStub:
     `parseRequestOptionsFromJSON()`), then sends `credential.toJSON()` to Finish* with the same
     ceremony id. The ceremony state stays on the server (any replica can finish what another
     started), expires after a few minutes, and can be finished once.
+
+    Credentials are as described on AuthService: each RPC says which one it needs.
     """
 
     def __init__(self, channel):
@@ -86,6 +88,16 @@ class PasskeyServiceStub:
                 request_serializer=keyward_dot_v1_dot_passkey__pb2.DeletePasskeyRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_passkey__pb2.DeletePasskeyResponse.FromString,
                 _registered_method=True)
+        self.StartPasskeyReauthentication = channel.unary_unary(
+                '/keyward.v1.PasskeyService/StartPasskeyReauthentication',
+                request_serializer=keyward_dot_v1_dot_passkey__pb2.StartPasskeyReauthenticationRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_passkey__pb2.StartPasskeyReauthenticationResponse.FromString,
+                _registered_method=True)
+        self.FinishPasskeyReauthentication = channel.unary_unary(
+                '/keyward.v1.PasskeyService/FinishPasskeyReauthentication',
+                request_serializer=keyward_dot_v1_dot_passkey__pb2.FinishPasskeyReauthenticationRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_passkey__pb2.FinishPasskeyReauthenticationResponse.FromString,
+                _registered_method=True)
 
 
 class PasskeyServiceServicer:
@@ -96,31 +108,35 @@ class PasskeyServiceServicer:
     `parseRequestOptionsFromJSON()`), then sends `credential.toJSON()` to Finish* with the same
     ceremony id. The ceremony state stays on the server (any replica can finish what another
     started), expires after a few minutes, and can be finished once.
+
+    Credentials are as described on AuthService: each RPC says which one it needs.
     """
 
     def StartPasskeyRegistration(self, request, context):
-        """Signed-in caller: begins adding a passkey to their account.
+        """Begins adding a passkey to the caller's account. Credential: session token, recently
+        authenticated (checked here, before the browser asks the user anything; the ceremony is
+        then bound to this session).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FinishPasskeyRegistration(self, request, context):
-        """Signed-in caller: stores the new passkey.
+        """Stores the new passkey. Credential: session token — the one that started the ceremony.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StartPasskeySignUp(self, request, context):
-        """Begins creating an account that has a passkey and no password.
+        """Begins creating an account that has a passkey and no password. Credential: none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FinishPasskeySignUp(self, request, context):
-        """Creates the user and their passkey together and signs them in.
+        """Creates the user and their passkey together and signs them in. Credential: none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,35 +144,52 @@ class PasskeyServiceServicer:
 
     def StartPasskeyLogin(self, request, context):
         """Begins a passkey sign-in: discoverable (no email; usable with conditional mediation for
-        autofill) or narrowed to one account's passkeys by email.
+        autofill) or narrowed to one account's passkeys by email. Credential: none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FinishPasskeyLogin(self, request, context):
-        """Verifies the assertion and signs in, exactly like AuthService.Login.
+        """Verifies the assertion and signs in, exactly like AuthService.Login. Credential: none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListPasskeys(self, request, context):
-        """The caller's passkeys, newest first.
+        """The caller's passkeys, newest first. Credential: any.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RenamePasskey(self, request, context):
-        """Changes the display name of one of the caller's passkeys.
+        """Changes the display name of one of the caller's passkeys. Credential: session token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeletePasskey(self, request, context):
-        """Deletes one of the caller's passkeys; refused when it is their last way to sign in.
+        """Deletes one of the caller's passkeys; refused when it is their last way to sign in. Ends
+        the caller's other sessions unless `keep_other_sessions`. Credential: session token,
+        recently authenticated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartPasskeyReauthentication(self, request, context):
+        """Begins re-authenticating with one of the caller's passkeys. Credential: session token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishPasskeyReauthentication(self, request, context):
+        """Verifies the assertion; the caller's session counts as freshly authenticated. Creates no
+        new session. Credential: session token — the one that started the ceremony.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -210,6 +243,16 @@ def add_PasskeyServiceServicer_to_server(servicer, server):
                     request_deserializer=keyward_dot_v1_dot_passkey__pb2.DeletePasskeyRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_passkey__pb2.DeletePasskeyResponse.SerializeToString,
             ),
+            'StartPasskeyReauthentication': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartPasskeyReauthentication,
+                    request_deserializer=keyward_dot_v1_dot_passkey__pb2.StartPasskeyReauthenticationRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_passkey__pb2.StartPasskeyReauthenticationResponse.SerializeToString,
+            ),
+            'FinishPasskeyReauthentication': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishPasskeyReauthentication,
+                    request_deserializer=keyward_dot_v1_dot_passkey__pb2.FinishPasskeyReauthenticationRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_passkey__pb2.FinishPasskeyReauthenticationResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'keyward.v1.PasskeyService', rpc_method_handlers)
@@ -226,6 +269,8 @@ class PasskeyService:
     `parseRequestOptionsFromJSON()`), then sends `credential.toJSON()` to Finish* with the same
     ceremony id. The ceremony state stays on the server (any replica can finish what another
     started), expires after a few minutes, and can be finished once.
+
+    Credentials are as described on AuthService: each RPC says which one it needs.
     """
 
     @staticmethod
@@ -461,6 +506,60 @@ class PasskeyService:
             '/keyward.v1.PasskeyService/DeletePasskey',
             keyward_dot_v1_dot_passkey__pb2.DeletePasskeyRequest.SerializeToString,
             keyward_dot_v1_dot_passkey__pb2.DeletePasskeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartPasskeyReauthentication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.PasskeyService/StartPasskeyReauthentication',
+            keyward_dot_v1_dot_passkey__pb2.StartPasskeyReauthenticationRequest.SerializeToString,
+            keyward_dot_v1_dot_passkey__pb2.StartPasskeyReauthenticationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishPasskeyReauthentication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.PasskeyService/FinishPasskeyReauthentication',
+            keyward_dot_v1_dot_passkey__pb2.FinishPasskeyReauthenticationRequest.SerializeToString,
+            keyward_dot_v1_dot_passkey__pb2.FinishPasskeyReauthenticationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/auth.proto.
  */
 export const file_keyward_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChVrZXl3YXJkL3YxL2F1dGgucHJvdG8SCmtleXdhcmQudjEiQAoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgwKBG5hbWUYAyABKAkiOwoQUmVnaXN0ZXJSZXNwb25zZRInCglzaWduZWRfaW4YASABKAsyFC5rZXl3YXJkLnYxLlNpZ25lZEluIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSI4Cg1Mb2dpblJlc3BvbnNlEicKCXNpZ25lZF9pbhgBIAEoCzIULmtleXdhcmQudjEuU2lnbmVkSW4iDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSIiChFHZXRTZXNzaW9uUmVxdWVzdBINCgV0b2tlbhgBIAEoCSJaChJHZXRTZXNzaW9uUmVzcG9uc2USHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlchIkCgdzZXNzaW9uGAIgASgLMhMua2V5d2FyZC52MS5TZXNzaW9uIhcKFVJlZnJlc2hTZXNzaW9uUmVxdWVzdCJtChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEiQKB3Nlc3Npb24YASABKAsyEy5rZXl3YXJkLnYxLlNlc3Npb24SLQoMYWNjZXNzX3Rva2VuGAIgASgLMhcua2V5d2FyZC52MS5BY2Nlc3NUb2tlbiI8ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiUKCHNlc3Npb25zGAEgAygLMhMua2V5d2FyZC52MS5TZXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFVJldm9rZVNlc3Npb25SZXNwb25zZSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiMgoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIYChByZXZva2VkX3Nlc3Npb25zGAEgASgFIiEKEVVwZGF0ZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiNAoSVXBkYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIyyAUKC0F1dGhTZXJ2aWNlEkUKCFJlZ2lzdGVyEhsua2V5d2FyZC52MS5SZWdpc3RlclJlcXVlc3QaHC5rZXl3YXJkLnYxLlJlZ2lzdGVyUmVzcG9uc2USPAoFTG9naW4SGC5rZXl3YXJkLnYxLkxvZ2luUmVxdWVzdBoZLmtleXdhcmQudjEuTG9naW5SZXNwb25zZRI/CgZMb2dvdXQSGS5rZXl3YXJkLnYxLkxvZ291dFJlcXVlc3QaGi5rZXl3YXJkLnYxLkxvZ291dFJlc3BvbnNlEksKCkdldFNlc3Npb24SHS5rZXl3YXJkLnYxLkdldFNlc3Npb25SZXF1ZXN0Gh4ua2V5d2FyZC52MS5HZXRTZXNzaW9uUmVzcG9uc2USVwoOUmVmcmVzaFNlc3Npb24SIS5rZXl3YXJkLnYxLlJlZnJlc2hTZXNzaW9uUmVxdWVzdBoiLmtleXdhcmQudjEuUmVmcmVzaFNlc3Npb25SZXNwb25zZRJRCgxMaXN0U2Vzc2lvbnMSHy5rZXl3YXJkLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIC5rZXl3YXJkLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElQKDVJldm9rZVNlc3Npb24SIC5rZXl3YXJkLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GiEua2V5d2FyZC52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2USVwoOQ2hhbmdlUGFzc3dvcmQSIS5rZXl3YXJkLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBoiLmtleXdhcmQudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRJLCgpVcGRhdGVVc2VyEh0ua2V5d2FyZC52MS5VcGRhdGVVc2VyUmVxdWVzdBoeLmtleXdhcmQudjEuVXBkYXRlVXNlclJlc3BvbnNlYgZwcm90bzM", [file_keyward_v1_resources]);
+  fileDesc("ChVrZXl3YXJkL3YxL2F1dGgucHJvdG8SCmtleXdhcmQudjEiQAoPUmVnaXN0ZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgwKBG5hbWUYAyABKAkiOwoQUmVnaXN0ZXJSZXNwb25zZRInCglzaWduZWRfaW4YASABKAsyFC5rZXl3YXJkLnYxLlNpZ25lZEluIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSI4Cg1Mb2dpblJlc3BvbnNlEicKCXNpZ25lZF9pbhgBIAEoCzIULmtleXdhcmQudjEuU2lnbmVkSW4iDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSIiChFHZXRTZXNzaW9uUmVxdWVzdBINCgV0b2tlbhgBIAEoCSJaChJHZXRTZXNzaW9uUmVzcG9uc2USHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlchIkCgdzZXNzaW9uGAIgASgLMhMua2V5d2FyZC52MS5TZXNzaW9uIhcKFVJlZnJlc2hTZXNzaW9uUmVxdWVzdCJtChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEiQKB3Nlc3Npb24YASABKAsyEy5rZXl3YXJkLnYxLlNlc3Npb24SLQoMYWNjZXNzX3Rva2VuGAIgASgLMhcua2V5d2FyZC52MS5BY2Nlc3NUb2tlbiI8ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiUKCHNlc3Npb25zGAEgAygLMhMua2V5d2FyZC52MS5TZXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFVJldm9rZVNlc3Npb25SZXNwb25zZSIcChpSZXZva2VPdGhlclNlc3Npb25zUmVxdWVzdCI3ChtSZXZva2VPdGhlclNlc3Npb25zUmVzcG9uc2USGAoQcmV2b2tlZF9zZXNzaW9ucxgBIAEoBSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiMgoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIYChByZXZva2VkX3Nlc3Npb25zGAEgASgFIiEKEVVwZGF0ZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiNAoSVXBkYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIiKQoVUmVhdXRoZW50aWNhdGVSZXF1ZXN0EhAKCHBhc3N3b3JkGAEgASgJIj4KFlJlYXV0aGVudGljYXRlUmVzcG9uc2USJAoHc2Vzc2lvbhgBIAEoCzITLmtleXdhcmQudjEuU2Vzc2lvbjKJBwoLQXV0aFNlcnZpY2USRQoIUmVnaXN0ZXISGy5rZXl3YXJkLnYxLlJlZ2lzdGVyUmVxdWVzdBocLmtleXdhcmQudjEuUmVnaXN0ZXJSZXNwb25zZRI8CgVMb2dpbhIYLmtleXdhcmQudjEuTG9naW5SZXF1ZXN0Ghkua2V5d2FyZC52MS5Mb2dpblJlc3BvbnNlEj8KBkxvZ291dBIZLmtleXdhcmQudjEuTG9nb3V0UmVxdWVzdBoaLmtleXdhcmQudjEuTG9nb3V0UmVzcG9uc2USSwoKR2V0U2Vzc2lvbhIdLmtleXdhcmQudjEuR2V0U2Vzc2lvblJlcXVlc3QaHi5rZXl3YXJkLnYxLkdldFNlc3Npb25SZXNwb25zZRJXCg5SZWZyZXNoU2Vzc2lvbhIhLmtleXdhcmQudjEuUmVmcmVzaFNlc3Npb25SZXF1ZXN0GiIua2V5d2FyZC52MS5SZWZyZXNoU2Vzc2lvblJlc3BvbnNlElEKDExpc3RTZXNzaW9ucxIfLmtleXdhcmQudjEuTGlzdFNlc3Npb25zUmVxdWVzdBogLmtleXdhcmQudjEuTGlzdFNlc3Npb25zUmVzcG9uc2USVAoNUmV2b2tlU2Vzc2lvbhIgLmtleXdhcmQudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaIS5rZXl3YXJkLnYxLlJldm9rZVNlc3Npb25SZXNwb25zZRJmChNSZXZva2VPdGhlclNlc3Npb25zEiYua2V5d2FyZC52MS5SZXZva2VPdGhlclNlc3Npb25zUmVxdWVzdBonLmtleXdhcmQudjEuUmV2b2tlT3RoZXJTZXNzaW9uc1Jlc3BvbnNlElcKDkNoYW5nZVBhc3N3b3JkEiEua2V5d2FyZC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaIi5rZXl3YXJkLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USSwoKVXBkYXRlVXNlchIdLmtleXdhcmQudjEuVXBkYXRlVXNlclJlcXVlc3QaHi5rZXl3YXJkLnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJXCg5SZWF1dGhlbnRpY2F0ZRIhLmtleXdhcmQudjEuUmVhdXRoZW50aWNhdGVSZXF1ZXN0GiIua2V5d2FyZC52MS5SZWF1dGhlbnRpY2F0ZVJlc3BvbnNlYgZwcm90bzM", [file_keyward_v1_resources]);
 
 /**
  * @generated from message keyward.v1.RegisterRequest
@@ -282,6 +282,38 @@ export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*
   messageDesc(file_keyward_v1_auth, 13);
 
 /**
+ * @generated from message keyward.v1.RevokeOtherSessionsRequest
+ */
+export type RevokeOtherSessionsRequest = Message<"keyward.v1.RevokeOtherSessionsRequest"> & {
+};
+
+/**
+ * Describes the message keyward.v1.RevokeOtherSessionsRequest.
+ * Use `create(RevokeOtherSessionsRequestSchema)` to create a new message.
+ */
+export const RevokeOtherSessionsRequestSchema: GenMessage<RevokeOtherSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_auth, 14);
+
+/**
+ * @generated from message keyward.v1.RevokeOtherSessionsResponse
+ */
+export type RevokeOtherSessionsResponse = Message<"keyward.v1.RevokeOtherSessionsResponse"> & {
+  /**
+   * How many sessions were revoked.
+   *
+   * @generated from field: int32 revoked_sessions = 1;
+   */
+  revokedSessions: number;
+};
+
+/**
+ * Describes the message keyward.v1.RevokeOtherSessionsResponse.
+ * Use `create(RevokeOtherSessionsResponseSchema)` to create a new message.
+ */
+export const RevokeOtherSessionsResponseSchema: GenMessage<RevokeOtherSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_auth, 15);
+
+/**
  * @generated from message keyward.v1.ChangePasswordRequest
  */
 export type ChangePasswordRequest = Message<"keyward.v1.ChangePasswordRequest"> & {
@@ -301,7 +333,7 @@ export type ChangePasswordRequest = Message<"keyward.v1.ChangePasswordRequest"> 
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_auth, 14);
+  messageDesc(file_keyward_v1_auth, 16);
 
 /**
  * @generated from message keyward.v1.ChangePasswordResponse
@@ -320,7 +352,7 @@ export type ChangePasswordResponse = Message<"keyward.v1.ChangePasswordResponse"
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_auth, 15);
+  messageDesc(file_keyward_v1_auth, 17);
 
 /**
  * @generated from message keyward.v1.UpdateUserRequest
@@ -339,7 +371,7 @@ export type UpdateUserRequest = Message<"keyward.v1.UpdateUserRequest"> & {
  * Use `create(UpdateUserRequestSchema)` to create a new message.
  */
 export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_auth, 16);
+  messageDesc(file_keyward_v1_auth, 18);
 
 /**
  * @generated from message keyward.v1.UpdateUserResponse
@@ -356,19 +388,66 @@ export type UpdateUserResponse = Message<"keyward.v1.UpdateUserResponse"> & {
  * Use `create(UpdateUserResponseSchema)` to create a new message.
  */
 export const UpdateUserResponseSchema: GenMessage<UpdateUserResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_auth, 17);
+  messageDesc(file_keyward_v1_auth, 19);
+
+/**
+ * @generated from message keyward.v1.ReauthenticateRequest
+ */
+export type ReauthenticateRequest = Message<"keyward.v1.ReauthenticateRequest"> & {
+  /**
+   * @generated from field: string password = 1;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message keyward.v1.ReauthenticateRequest.
+ * Use `create(ReauthenticateRequestSchema)` to create a new message.
+ */
+export const ReauthenticateRequestSchema: GenMessage<ReauthenticateRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_auth, 20);
+
+/**
+ * @generated from message keyward.v1.ReauthenticateResponse
+ */
+export type ReauthenticateResponse = Message<"keyward.v1.ReauthenticateResponse"> & {
+  /**
+   * The caller's session, with its new `authenticate_time`.
+   *
+   * @generated from field: keyward.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.ReauthenticateResponse.
+ * Use `create(ReauthenticateResponseSchema)` to create a new message.
+ */
+export const ReauthenticateResponseSchema: GenMessage<ReauthenticateResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_auth, 21);
 
 /**
  * Email + password accounts and the sessions they sign into.
  *
- * User-scoped RPCs identify the caller by `authorization: Bearer <session token or access token>`
- * metadata or by the `keyward_session` cookie (grpc-web from a browser).
+ * Who may call: user-scoped RPCs identify the caller by `authorization: Bearer <token>` metadata
+ * (the session token or an access token) or, for browsers over grpc-web only, by the HttpOnly
+ * session cookie (`__Host-keyward_session` by default). Each RPC below says which credential it
+ * needs:
+ * - "Credential: none" — anyone; a session presented with a sign-in ends when it succeeds.
+ * - "Credential: any" — the session token or an access token: reads the caller's own data.
+ * - "Credential: session token" — the session token itself; an access token is refused with
+ *   PERMISSION_DENIED / SESSION_TOKEN_REQUIRED. Access tokens are shown to other services and
+ *   can never change anything.
+ * - "Credential: session token, recently authenticated" — also needs the user to have proved a
+ *   factor in this session within `reauthentication_window_secs` (sign-in, Reauthenticate, or
+ *   PasskeyService.FinishPasskeyReauthentication); else FAILED_PRECONDITION /
+ *   REAUTHENTICATION_REQUIRED: re-authenticate, then retry.
  *
  * @generated from service keyward.v1.AuthService
  */
 export const AuthService: GenService<{
   /**
-   * Creates a user with an email and password and signs them in.
+   * Creates a user with an email and password and signs them in. Credential: none.
    *
    * @generated from rpc keyward.v1.AuthService.Register
    */
@@ -379,6 +458,7 @@ export const AuthService: GenService<{
   },
   /**
    * Signs in with email and password. Wrong email and wrong password are indistinguishable.
+   * Credential: none.
    *
    * @generated from rpc keyward.v1.AuthService.Login
    */
@@ -388,7 +468,7 @@ export const AuthService: GenService<{
     output: typeof LoginResponseSchema;
   },
   /**
-   * Ends the caller's session and clears the session cookie.
+   * Ends the caller's session and clears the session cookie. Credential: session token.
    *
    * @generated from rpc keyward.v1.AuthService.Logout
    */
@@ -399,6 +479,7 @@ export const AuthService: GenService<{
   },
   /**
    * Answers "who is behind this token?": the authoritative check, which sees revocation.
+   * Credential: any (or the token in the request).
    *
    * @generated from rpc keyward.v1.AuthService.GetSession
    */
@@ -409,6 +490,7 @@ export const AuthService: GenService<{
   },
   /**
    * Issues a fresh access token for the caller's session and extends its idle expiry.
+   * Credential: session token.
    *
    * @generated from rpc keyward.v1.AuthService.RefreshSession
    */
@@ -418,7 +500,7 @@ export const AuthService: GenService<{
     output: typeof RefreshSessionResponseSchema;
   },
   /**
-   * Lists the caller's active sessions, newest first.
+   * Lists the caller's active sessions, newest first. Credential: any.
    *
    * @generated from rpc keyward.v1.AuthService.ListSessions
    */
@@ -428,7 +510,8 @@ export const AuthService: GenService<{
     output: typeof ListSessionsResponseSchema;
   },
   /**
-   * Revokes one of the caller's sessions.
+   * Revokes one of the caller's sessions. Credential: session token; recently authenticated
+   * unless it is the current session.
    *
    * @generated from rpc keyward.v1.AuthService.RevokeSession
    */
@@ -438,7 +521,19 @@ export const AuthService: GenService<{
     output: typeof RevokeSessionResponseSchema;
   },
   /**
-   * Changes the caller's password and revokes all their other sessions.
+   * "Sign out everywhere else": revokes every session of the caller's except the current one.
+   * Credential: session token, recently authenticated.
+   *
+   * @generated from rpc keyward.v1.AuthService.RevokeOtherSessions
+   */
+  revokeOtherSessions: {
+    methodKind: "unary";
+    input: typeof RevokeOtherSessionsRequestSchema;
+    output: typeof RevokeOtherSessionsResponseSchema;
+  },
+  /**
+   * Changes the caller's password and revokes all their other sessions. The current password in
+   * the request is the re-authentication this factor change needs. Credential: session token.
    *
    * @generated from rpc keyward.v1.AuthService.ChangePassword
    */
@@ -450,6 +545,7 @@ export const AuthService: GenService<{
   /**
    * Changes the caller's profile (display name). Clients should then tell the platform's
    * passkey managers (WebAuthn signalCurrentUserDetails) so stored passkeys show the new name.
+   * Credential: session token.
    *
    * @generated from rpc keyward.v1.AuthService.UpdateUser
    */
@@ -457,6 +553,17 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof UpdateUserRequestSchema;
     output: typeof UpdateUserResponseSchema;
+  },
+  /**
+   * Re-authenticates with the password: the caller's session counts as freshly authenticated
+   * (its `authenticate_time` is now). Creates no new session. Credential: session token.
+   *
+   * @generated from rpc keyward.v1.AuthService.Reauthenticate
+   */
+  reauthenticate: {
+    methodKind: "unary";
+    input: typeof ReauthenticateRequestSchema;
+    output: typeof ReauthenticateResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keyward_v1_auth, 0);

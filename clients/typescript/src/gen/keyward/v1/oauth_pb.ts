@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/oauth.proto.
  */
 export const file_keyward_v1_oauth: GenFile = /*@__PURE__*/
-  fileDesc("ChZrZXl3YXJkL3YxL29hdXRoLnByb3RvEgprZXl3YXJkLnYxImEKDU9BdXRoUHJvdmlkZXISCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEi4KBGtpbmQYAyABKA4yIC5rZXl3YXJkLnYxLklkZW50aXR5UHJvdmlkZXJLaW5kInsKDUxpbmtlZEFjY291bnQSCgoCaWQYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSGwoTcHJvdmlkZXJfYWNjb3VudF9pZBgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFgoUTGlzdFByb3ZpZGVyc1JlcXVlc3QiRQoVTGlzdFByb3ZpZGVyc1Jlc3BvbnNlEiwKCXByb3ZpZGVycxgBIAMoCzIZLmtleXdhcmQudjEuT0F1dGhQcm92aWRlciJvChFTdGFydE9BdXRoUmVxdWVzdBIQCghwcm92aWRlchgBIAEoCRIUCgxyZWRpcmVjdF91cmkYAiABKAkSMgoGaW50ZW50GAMgASgOMiIua2V5d2FyZC52MS5JZGVudGl0eVByb3ZpZGVySW50ZW50Im8KElN0YXJ0T0F1dGhSZXNwb25zZRIZChFhdXRob3JpemF0aW9uX3VybBgBIAEoCRINCgVzdGF0ZRgCIAEoCRIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQgoUT0F1dGhDYWxsYmFja1JlcXVlc3QSDQoFc3RhdGUYASABKAkSDAoEY29kZRgCIAEoCRINCgVlcnJvchgDIAEoCSKCAQoVT0F1dGhDYWxsYmFja1Jlc3BvbnNlEicKCXNpZ25lZF9pbhgBIAEoCzIULmtleXdhcmQudjEuU2lnbmVkSW4SKgoHYWNjb3VudBgCIAEoCzIZLmtleXdhcmQudjEuTGlua2VkQWNjb3VudBIUCgx1c2VyX2NyZWF0ZWQYAyABKAgiQgoZTGlzdExpbmtlZEFjY291bnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJiChpMaXN0TGlua2VkQWNjb3VudHNSZXNwb25zZRIrCghhY2NvdW50cxgBIAMoCzIZLmtleXdhcmQudjEuTGlua2VkQWNjb3VudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKgoUVW5saW5rQWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSIXChVVbmxpbmtBY2NvdW50UmVzcG9uc2UqggEKFElkZW50aXR5UHJvdmlkZXJLaW5kEiYKIklERU5USVRZX1BST1ZJREVSX0tJTkRfVU5TUEVDSUZJRUQQABIhCh1JREVOVElUWV9QUk9WSURFUl9LSU5EX0dJVEhVQhABEh8KG0lERU5USVRZX1BST1ZJREVSX0tJTkRfT0lEQxACKosBChZJZGVudGl0eVByb3ZpZGVySW50ZW50EigKJElERU5USVRZX1BST1ZJREVSX0lOVEVOVF9VTlNQRUNJRklFRBAAEiQKIElERU5USVRZX1BST1ZJREVSX0lOVEVOVF9TSUdOX0lOEAESIQodSURFTlRJVFlfUFJPVklERVJfSU5URU5UX0xJTksQAjLCAwoMT0F1dGhTZXJ2aWNlElQKDUxpc3RQcm92aWRlcnMSIC5rZXl3YXJkLnYxLkxpc3RQcm92aWRlcnNSZXF1ZXN0GiEua2V5d2FyZC52MS5MaXN0UHJvdmlkZXJzUmVzcG9uc2USSwoKU3RhcnRPQXV0aBIdLmtleXdhcmQudjEuU3RhcnRPQXV0aFJlcXVlc3QaHi5rZXl3YXJkLnYxLlN0YXJ0T0F1dGhSZXNwb25zZRJUCg1PQXV0aENhbGxiYWNrEiAua2V5d2FyZC52MS5PQXV0aENhbGxiYWNrUmVxdWVzdBohLmtleXdhcmQudjEuT0F1dGhDYWxsYmFja1Jlc3BvbnNlEmMKEkxpc3RMaW5rZWRBY2NvdW50cxIlLmtleXdhcmQudjEuTGlzdExpbmtlZEFjY291bnRzUmVxdWVzdBomLmtleXdhcmQudjEuTGlzdExpbmtlZEFjY291bnRzUmVzcG9uc2USVAoNVW5saW5rQWNjb3VudBIgLmtleXdhcmQudjEuVW5saW5rQWNjb3VudFJlcXVlc3QaIS5rZXl3YXJkLnYxLlVubGlua0FjY291bnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_keyward_v1_resources]);
+  fileDesc("ChZrZXl3YXJkL3YxL29hdXRoLnByb3RvEgprZXl3YXJkLnYxImEKDU9BdXRoUHJvdmlkZXISCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEi4KBGtpbmQYAyABKA4yIC5rZXl3YXJkLnYxLklkZW50aXR5UHJvdmlkZXJLaW5kInsKDUxpbmtlZEFjY291bnQSCgoCaWQYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSGwoTcHJvdmlkZXJfYWNjb3VudF9pZBgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFgoUTGlzdFByb3ZpZGVyc1JlcXVlc3QiRQoVTGlzdFByb3ZpZGVyc1Jlc3BvbnNlEiwKCXByb3ZpZGVycxgBIAMoCzIZLmtleXdhcmQudjEuT0F1dGhQcm92aWRlciJvChFTdGFydE9BdXRoUmVxdWVzdBIQCghwcm92aWRlchgBIAEoCRIUCgxyZWRpcmVjdF91cmkYAiABKAkSMgoGaW50ZW50GAMgASgOMiIua2V5d2FyZC52MS5JZGVudGl0eVByb3ZpZGVySW50ZW50Im8KElN0YXJ0T0F1dGhSZXNwb25zZRIZChFhdXRob3JpemF0aW9uX3VybBgBIAEoCRINCgVzdGF0ZRgCIAEoCRIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTwoUT0F1dGhDYWxsYmFja1JlcXVlc3QSDQoFc3RhdGUYASABKAkSDAoEY29kZRgCIAEoCRINCgVlcnJvchgDIAEoCRILCgNpc3MYBCABKAkiggEKFU9BdXRoQ2FsbGJhY2tSZXNwb25zZRInCglzaWduZWRfaW4YASABKAsyFC5rZXl3YXJkLnYxLlNpZ25lZEluEioKB2FjY291bnQYAiABKAsyGS5rZXl3YXJkLnYxLkxpbmtlZEFjY291bnQSFAoMdXNlcl9jcmVhdGVkGAMgASgIIkIKGUxpc3RMaW5rZWRBY2NvdW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiYgoaTGlzdExpbmtlZEFjY291bnRzUmVzcG9uc2USKwoIYWNjb3VudHMYASADKAsyGS5rZXl3YXJkLnYxLkxpbmtlZEFjY291bnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkcKFFVubGlua0FjY291bnRSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSGwoTa2VlcF9vdGhlcl9zZXNzaW9ucxgCIAEoCCIxChVVbmxpbmtBY2NvdW50UmVzcG9uc2USGAoQcmV2b2tlZF9zZXNzaW9ucxgBIAEoBSqCAQoUSWRlbnRpdHlQcm92aWRlcktpbmQSJgoiSURFTlRJVFlfUFJPVklERVJfS0lORF9VTlNQRUNJRklFRBAAEiEKHUlERU5USVRZX1BST1ZJREVSX0tJTkRfR0lUSFVCEAESHwobSURFTlRJVFlfUFJPVklERVJfS0lORF9PSURDEAIqiwEKFklkZW50aXR5UHJvdmlkZXJJbnRlbnQSKAokSURFTlRJVFlfUFJPVklERVJfSU5URU5UX1VOU1BFQ0lGSUVEEAASJAogSURFTlRJVFlfUFJPVklERVJfSU5URU5UX1NJR05fSU4QARIhCh1JREVOVElUWV9QUk9WSURFUl9JTlRFTlRfTElOSxACMsIDCgxPQXV0aFNlcnZpY2USVAoNTGlzdFByb3ZpZGVycxIgLmtleXdhcmQudjEuTGlzdFByb3ZpZGVyc1JlcXVlc3QaIS5rZXl3YXJkLnYxLkxpc3RQcm92aWRlcnNSZXNwb25zZRJLCgpTdGFydE9BdXRoEh0ua2V5d2FyZC52MS5TdGFydE9BdXRoUmVxdWVzdBoeLmtleXdhcmQudjEuU3RhcnRPQXV0aFJlc3BvbnNlElQKDU9BdXRoQ2FsbGJhY2sSIC5rZXl3YXJkLnYxLk9BdXRoQ2FsbGJhY2tSZXF1ZXN0GiEua2V5d2FyZC52MS5PQXV0aENhbGxiYWNrUmVzcG9uc2USYwoSTGlzdExpbmtlZEFjY291bnRzEiUua2V5d2FyZC52MS5MaXN0TGlua2VkQWNjb3VudHNSZXF1ZXN0GiYua2V5d2FyZC52MS5MaXN0TGlua2VkQWNjb3VudHNSZXNwb25zZRJUCg1VbmxpbmtBY2NvdW50EiAua2V5d2FyZC52MS5VbmxpbmtBY2NvdW50UmVxdWVzdBohLmtleXdhcmQudjEuVW5saW5rQWNjb3VudFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_keyward_v1_resources]);
 
 /**
  * A provider a user can sign in with.
@@ -207,6 +207,15 @@ export type OAuthCallbackRequest = Message<"keyward.v1.OAuthCallbackRequest"> & 
    * @generated from field: string error = 3;
    */
   error: string;
+
+  /**
+   * The `iss` query parameter, when the provider sends one (RFC 9207): it must name the provider
+   * the round-trip was started with, else OAUTH_ISSUER_MISMATCH (a mix-up attack). Empty when
+   * the provider sent none.
+   *
+   * @generated from field: string iss = 4;
+   */
+  iss: string;
 };
 
 /**
@@ -307,6 +316,13 @@ export type UnlinkAccountRequest = Message<"keyward.v1.UnlinkAccountRequest"> & 
    * @generated from field: string account_id = 1;
    */
   accountId: string;
+
+  /**
+   * Keep the caller's other sessions. Default: they are revoked.
+   *
+   * @generated from field: bool keep_other_sessions = 2;
+   */
+  keepOtherSessions: boolean;
 };
 
 /**
@@ -320,6 +336,12 @@ export const UnlinkAccountRequestSchema: GenMessage<UnlinkAccountRequest> = /*@_
  * @generated from message keyward.v1.UnlinkAccountResponse
  */
 export type UnlinkAccountResponse = Message<"keyward.v1.UnlinkAccountResponse"> & {
+  /**
+   * How many other sessions were revoked.
+   *
+   * @generated from field: int32 revoked_sessions = 1;
+   */
+  revokedSessions: number;
 };
 
 /**
@@ -405,11 +427,14 @@ export const IdentityProviderIntentSchema: GenEnum<IdentityProviderIntent> = /*@
  * AuthService.Login. The state, PKCE verifier and nonce stay on the server (any replica can
  * finish what another started), expire after 10 minutes and can be used once.
  *
+ * Credentials are as described on AuthService: each RPC says which one it needs.
+ *
  * @generated from service keyward.v1.OAuthService
  */
 export const OAuthService: GenService<{
   /**
    * The providers this server is configured for, for a sign-in page to show buttons.
+   * Credential: none.
    *
    * @generated from rpc keyward.v1.OAuthService.ListProviders
    */
@@ -419,7 +444,8 @@ export const OAuthService: GenService<{
     output: typeof ListProvidersResponseSchema;
   },
   /**
-   * Begins a round-trip with a provider: sign in, or (signed-in caller) link an account.
+   * Begins a round-trip with a provider. To sign in: credential none. To link an account
+   * (intent LINK): session token, recently authenticated.
    *
    * @generated from rpc keyward.v1.OAuthService.StartOAuth
    */
@@ -429,7 +455,9 @@ export const OAuthService: GenService<{
     output: typeof StartOAuthResponseSchema;
   },
   /**
-   * Finishes the round-trip with what the provider sent back to the redirect URI.
+   * Finishes the round-trip with what the provider sent back to the redirect URI. To sign in:
+   * credential none. To finish a link: the session token of the user who started it (that
+   * session then ends; the response carries the new one).
    *
    * @generated from rpc keyward.v1.OAuthService.OAuthCallback
    */
@@ -439,7 +467,7 @@ export const OAuthService: GenService<{
     output: typeof OAuthCallbackResponseSchema;
   },
   /**
-   * The caller's linked provider accounts, newest first.
+   * The caller's linked provider accounts, newest first. Credential: any.
    *
    * @generated from rpc keyward.v1.OAuthService.ListLinkedAccounts
    */
@@ -450,6 +478,8 @@ export const OAuthService: GenService<{
   },
   /**
    * Removes one of the caller's linked accounts; refused when it is their last way to sign in.
+   * Ends the caller's other sessions unless `keep_other_sessions`. Credential: session token,
+   * recently authenticated.
    *
    * @generated from rpc keyward.v1.OAuthService.UnlinkAccount
    */

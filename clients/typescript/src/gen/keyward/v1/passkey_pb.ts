@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { SignedIn } from "./resources_pb.js";
+import type { Session, SignedIn } from "./resources_pb.js";
 import { file_keyward_v1_resources } from "./resources_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/passkey.proto.
  */
 export const file_keyward_v1_passkey: GenFile = /*@__PURE__*/
-  fileDesc("ChhrZXl3YXJkL3YxL3Bhc3NrZXkucHJvdG8SCmtleXdhcmQudjEiugIKB1Bhc3NrZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIVCg1jcmVkZW50aWFsX2lkGAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPYmFja3VwX2VsaWdpYmxlGAYgASgIEhEKCWJhY2tlZF91cBgHIAEoCBIyCgtkZXZpY2VfdHlwZRgIIAEoDjIdLmtleXdhcmQudjEuUGFzc2tleURldmljZVR5cGUSEgoKdHJhbnNwb3J0cxgJIAMoCRIOCgZhYWd1aWQYCiABKAkSFQoNcHJvdmlkZXJfbmFtZRgLIAEoCSIhCh9TdGFydFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0Ik0KIFN0YXJ0UGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlEhMKC2NlcmVtb255X2lkGAEgASgJEhQKDG9wdGlvbnNfanNvbhgCIAEoCSJeCiBGaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBITCgtjZXJlbW9ueV9pZBgBIAEoCRIXCg9jcmVkZW50aWFsX2pzb24YAiABKAkSDAoEbmFtZRgDIAEoCSJJCiFGaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVzcG9uc2USJAoHcGFzc2tleRgBIAEoCzITLmtleXdhcmQudjEuUGFzc2tleSI4ChlTdGFydFBhc3NrZXlTaWduVXBSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEgwKBG5hbWUYAiABKAkiRwoaU3RhcnRQYXNza2V5U2lnblVwUmVzcG9uc2USEwoLY2VyZW1vbnlfaWQYASABKAkSFAoMb3B0aW9uc19qc29uGAIgASgJImAKGkZpbmlzaFBhc3NrZXlTaWduVXBSZXF1ZXN0EhMKC2NlcmVtb255X2lkGAEgASgJEhcKD2NyZWRlbnRpYWxfanNvbhgCIAEoCRIUCgxwYXNza2V5X25hbWUYAyABKAkibAobRmluaXNoUGFzc2tleVNpZ25VcFJlc3BvbnNlEicKCXNpZ25lZF9pbhgBIAEoCzIULmtleXdhcmQudjEuU2lnbmVkSW4SJAoHcGFzc2tleRgCIAEoCzITLmtleXdhcmQudjEuUGFzc2tleSIpChhTdGFydFBhc3NrZXlMb2dpblJlcXVlc3QSDQoFZW1haWwYASABKAkiRgoZU3RhcnRQYXNza2V5TG9naW5SZXNwb25zZRITCgtjZXJlbW9ueV9pZBgBIAEoCRIUCgxvcHRpb25zX2pzb24YAiABKAkiSQoZRmluaXNoUGFzc2tleUxvZ2luUmVxdWVzdBITCgtjZXJlbW9ueV9pZBgBIAEoCRIXCg9jcmVkZW50aWFsX2pzb24YAiABKAkiRQoaRmluaXNoUGFzc2tleUxvZ2luUmVzcG9uc2USJwoJc2lnbmVkX2luGAEgASgLMhQua2V5d2FyZC52MS5TaWduZWRJbiI8ChNMaXN0UGFzc2tleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFExpc3RQYXNza2V5c1Jlc3BvbnNlEiUKCHBhc3NrZXlzGAEgAygLMhMua2V5d2FyZC52MS5QYXNza2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI4ChRSZW5hbWVQYXNza2V5UmVxdWVzdBISCgpwYXNza2V5X2lkGAEgASgJEgwKBG5hbWUYAiABKAkiPQoVUmVuYW1lUGFzc2tleVJlc3BvbnNlEiQKB3Bhc3NrZXkYASABKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkiKgoURGVsZXRlUGFzc2tleVJlcXVlc3QSEgoKcGFzc2tleV9pZBgBIAEoCSIXChVEZWxldGVQYXNza2V5UmVzcG9uc2UqhQEKEVBhc3NrZXlEZXZpY2VUeXBlEiMKH1BBU1NLRVlfREVWSUNFX1RZUEVfVU5TUEVDSUZJRUQQABIlCiFQQVNTS0VZX0RFVklDRV9UWVBFX1NJTkdMRV9ERVZJQ0UQARIkCiBQQVNTS0VZX0RFVklDRV9UWVBFX01VTFRJX0RFVklDRRACMpQHCg5QYXNza2V5U2VydmljZRJ1ChhTdGFydFBhc3NrZXlSZWdpc3RyYXRpb24SKy5rZXl3YXJkLnYxLlN0YXJ0UGFzc2tleVJlZ2lzdHJhdGlvblJlcXVlc3QaLC5rZXl3YXJkLnYxLlN0YXJ0UGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlEngKGUZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb24SLC5rZXl3YXJkLnYxLkZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0Gi0ua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVzcG9uc2USYwoSU3RhcnRQYXNza2V5U2lnblVwEiUua2V5d2FyZC52MS5TdGFydFBhc3NrZXlTaWduVXBSZXF1ZXN0GiYua2V5d2FyZC52MS5TdGFydFBhc3NrZXlTaWduVXBSZXNwb25zZRJmChNGaW5pc2hQYXNza2V5U2lnblVwEiYua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5U2lnblVwUmVxdWVzdBonLmtleXdhcmQudjEuRmluaXNoUGFzc2tleVNpZ25VcFJlc3BvbnNlEmAKEVN0YXJ0UGFzc2tleUxvZ2luEiQua2V5d2FyZC52MS5TdGFydFBhc3NrZXlMb2dpblJlcXVlc3QaJS5rZXl3YXJkLnYxLlN0YXJ0UGFzc2tleUxvZ2luUmVzcG9uc2USYwoSRmluaXNoUGFzc2tleUxvZ2luEiUua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5TG9naW5SZXF1ZXN0GiYua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5TG9naW5SZXNwb25zZRJRCgxMaXN0UGFzc2tleXMSHy5rZXl3YXJkLnYxLkxpc3RQYXNza2V5c1JlcXVlc3QaIC5rZXl3YXJkLnYxLkxpc3RQYXNza2V5c1Jlc3BvbnNlElQKDVJlbmFtZVBhc3NrZXkSIC5rZXl3YXJkLnYxLlJlbmFtZVBhc3NrZXlSZXF1ZXN0GiEua2V5d2FyZC52MS5SZW5hbWVQYXNza2V5UmVzcG9uc2USVAoNRGVsZXRlUGFzc2tleRIgLmtleXdhcmQudjEuRGVsZXRlUGFzc2tleVJlcXVlc3QaIS5rZXl3YXJkLnYxLkRlbGV0ZVBhc3NrZXlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_keyward_v1_resources]);
+  fileDesc("ChhrZXl3YXJkL3YxL3Bhc3NrZXkucHJvdG8SCmtleXdhcmQudjEiugIKB1Bhc3NrZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIVCg1jcmVkZW50aWFsX2lkGAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPYmFja3VwX2VsaWdpYmxlGAYgASgIEhEKCWJhY2tlZF91cBgHIAEoCBIyCgtkZXZpY2VfdHlwZRgIIAEoDjIdLmtleXdhcmQudjEuUGFzc2tleURldmljZVR5cGUSEgoKdHJhbnNwb3J0cxgJIAMoCRIOCgZhYWd1aWQYCiABKAkSFQoNcHJvdmlkZXJfbmFtZRgLIAEoCSIhCh9TdGFydFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0Ik0KIFN0YXJ0UGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlEhMKC2NlcmVtb255X2lkGAEgASgJEhQKDG9wdGlvbnNfanNvbhgCIAEoCSJ9CiBGaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBITCgtjZXJlbW9ueV9pZBgBIAEoCRIXCg9jcmVkZW50aWFsX2pzb24YAiABKAkSDAoEbmFtZRgDIAEoCRIdChVyZXZva2Vfb3RoZXJfc2Vzc2lvbnMYBCABKAgiYwohRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlEiQKB3Bhc3NrZXkYASABKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkSGAoQcmV2b2tlZF9zZXNzaW9ucxgCIAEoBSI4ChlTdGFydFBhc3NrZXlTaWduVXBSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEgwKBG5hbWUYAiABKAkiRwoaU3RhcnRQYXNza2V5U2lnblVwUmVzcG9uc2USEwoLY2VyZW1vbnlfaWQYASABKAkSFAoMb3B0aW9uc19qc29uGAIgASgJImAKGkZpbmlzaFBhc3NrZXlTaWduVXBSZXF1ZXN0EhMKC2NlcmVtb255X2lkGAEgASgJEhcKD2NyZWRlbnRpYWxfanNvbhgCIAEoCRIUCgxwYXNza2V5X25hbWUYAyABKAkibAobRmluaXNoUGFzc2tleVNpZ25VcFJlc3BvbnNlEicKCXNpZ25lZF9pbhgBIAEoCzIULmtleXdhcmQudjEuU2lnbmVkSW4SJAoHcGFzc2tleRgCIAEoCzITLmtleXdhcmQudjEuUGFzc2tleSIpChhTdGFydFBhc3NrZXlMb2dpblJlcXVlc3QSDQoFZW1haWwYASABKAkiRgoZU3RhcnRQYXNza2V5TG9naW5SZXNwb25zZRITCgtjZXJlbW9ueV9pZBgBIAEoCRIUCgxvcHRpb25zX2pzb24YAiABKAkiSQoZRmluaXNoUGFzc2tleUxvZ2luUmVxdWVzdBITCgtjZXJlbW9ueV9pZBgBIAEoCRIXCg9jcmVkZW50aWFsX2pzb24YAiABKAkiRQoaRmluaXNoUGFzc2tleUxvZ2luUmVzcG9uc2USJwoJc2lnbmVkX2luGAEgASgLMhQua2V5d2FyZC52MS5TaWduZWRJbiI8ChNMaXN0UGFzc2tleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFExpc3RQYXNza2V5c1Jlc3BvbnNlEiUKCHBhc3NrZXlzGAEgAygLMhMua2V5d2FyZC52MS5QYXNza2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI4ChRSZW5hbWVQYXNza2V5UmVxdWVzdBISCgpwYXNza2V5X2lkGAEgASgJEgwKBG5hbWUYAiABKAkiPQoVUmVuYW1lUGFzc2tleVJlc3BvbnNlEiQKB3Bhc3NrZXkYASABKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkiRwoURGVsZXRlUGFzc2tleVJlcXVlc3QSEgoKcGFzc2tleV9pZBgBIAEoCRIbChNrZWVwX290aGVyX3Nlc3Npb25zGAIgASgIIjEKFURlbGV0ZVBhc3NrZXlSZXNwb25zZRIYChByZXZva2VkX3Nlc3Npb25zGAEgASgFIiUKI1N0YXJ0UGFzc2tleVJlYXV0aGVudGljYXRpb25SZXF1ZXN0IlEKJFN0YXJ0UGFzc2tleVJlYXV0aGVudGljYXRpb25SZXNwb25zZRITCgtjZXJlbW9ueV9pZBgBIAEoCRIUCgxvcHRpb25zX2pzb24YAiABKAkiVAokRmluaXNoUGFzc2tleVJlYXV0aGVudGljYXRpb25SZXF1ZXN0EhMKC2NlcmVtb255X2lkGAEgASgJEhcKD2NyZWRlbnRpYWxfanNvbhgCIAEoCSJNCiVGaW5pc2hQYXNza2V5UmVhdXRoZW50aWNhdGlvblJlc3BvbnNlEiQKB3Nlc3Npb24YASABKAsyEy5rZXl3YXJkLnYxLlNlc3Npb24qhQEKEVBhc3NrZXlEZXZpY2VUeXBlEiMKH1BBU1NLRVlfREVWSUNFX1RZUEVfVU5TUEVDSUZJRUQQABIlCiFQQVNTS0VZX0RFVklDRV9UWVBFX1NJTkdMRV9ERVZJQ0UQARIkCiBQQVNTS0VZX0RFVklDRV9UWVBFX01VTFRJX0RFVklDRRACMp8JCg5QYXNza2V5U2VydmljZRJ1ChhTdGFydFBhc3NrZXlSZWdpc3RyYXRpb24SKy5rZXl3YXJkLnYxLlN0YXJ0UGFzc2tleVJlZ2lzdHJhdGlvblJlcXVlc3QaLC5rZXl3YXJkLnYxLlN0YXJ0UGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlEngKGUZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb24SLC5rZXl3YXJkLnYxLkZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0Gi0ua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVzcG9uc2USYwoSU3RhcnRQYXNza2V5U2lnblVwEiUua2V5d2FyZC52MS5TdGFydFBhc3NrZXlTaWduVXBSZXF1ZXN0GiYua2V5d2FyZC52MS5TdGFydFBhc3NrZXlTaWduVXBSZXNwb25zZRJmChNGaW5pc2hQYXNza2V5U2lnblVwEiYua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5U2lnblVwUmVxdWVzdBonLmtleXdhcmQudjEuRmluaXNoUGFzc2tleVNpZ25VcFJlc3BvbnNlEmAKEVN0YXJ0UGFzc2tleUxvZ2luEiQua2V5d2FyZC52MS5TdGFydFBhc3NrZXlMb2dpblJlcXVlc3QaJS5rZXl3YXJkLnYxLlN0YXJ0UGFzc2tleUxvZ2luUmVzcG9uc2USYwoSRmluaXNoUGFzc2tleUxvZ2luEiUua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5TG9naW5SZXF1ZXN0GiYua2V5d2FyZC52MS5GaW5pc2hQYXNza2V5TG9naW5SZXNwb25zZRJRCgxMaXN0UGFzc2tleXMSHy5rZXl3YXJkLnYxLkxpc3RQYXNza2V5c1JlcXVlc3QaIC5rZXl3YXJkLnYxLkxpc3RQYXNza2V5c1Jlc3BvbnNlElQKDVJlbmFtZVBhc3NrZXkSIC5rZXl3YXJkLnYxLlJlbmFtZVBhc3NrZXlSZXF1ZXN0GiEua2V5d2FyZC52MS5SZW5hbWVQYXNza2V5UmVzcG9uc2USVAoNRGVsZXRlUGFzc2tleRIgLmtleXdhcmQudjEuRGVsZXRlUGFzc2tleVJlcXVlc3QaIS5rZXl3YXJkLnYxLkRlbGV0ZVBhc3NrZXlSZXNwb25zZRKBAQocU3RhcnRQYXNza2V5UmVhdXRoZW50aWNhdGlvbhIvLmtleXdhcmQudjEuU3RhcnRQYXNza2V5UmVhdXRoZW50aWNhdGlvblJlcXVlc3QaMC5rZXl3YXJkLnYxLlN0YXJ0UGFzc2tleVJlYXV0aGVudGljYXRpb25SZXNwb25zZRKEAQodRmluaXNoUGFzc2tleVJlYXV0aGVudGljYXRpb24SMC5rZXl3YXJkLnYxLkZpbmlzaFBhc3NrZXlSZWF1dGhlbnRpY2F0aW9uUmVxdWVzdBoxLmtleXdhcmQudjEuRmluaXNoUGFzc2tleVJlYXV0aGVudGljYXRpb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_keyward_v1_resources]);
 
 /**
  * A passkey registered to a user.
@@ -158,6 +158,14 @@ export type FinishPasskeyRegistrationRequest = Message<"keyward.v1.FinishPasskey
    * @generated from field: string name = 3;
    */
   name: string;
+
+  /**
+   * Also revoke the caller's other sessions (for example after finding a session you do not
+   * recognise). Default: keep them.
+   *
+   * @generated from field: bool revoke_other_sessions = 4;
+   */
+  revokeOtherSessions: boolean;
 };
 
 /**
@@ -175,6 +183,13 @@ export type FinishPasskeyRegistrationResponse = Message<"keyward.v1.FinishPasske
    * @generated from field: keyward.v1.Passkey passkey = 1;
    */
   passkey?: Passkey | undefined;
+
+  /**
+   * How many other sessions were revoked.
+   *
+   * @generated from field: int32 revoked_sessions = 2;
+   */
+  revokedSessions: number;
 };
 
 /**
@@ -463,6 +478,14 @@ export type DeletePasskeyRequest = Message<"keyward.v1.DeletePasskeyRequest"> & 
    * @generated from field: string passkey_id = 1;
    */
   passkeyId: string;
+
+  /**
+   * Keep the caller's other sessions. Default: they are revoked, since whoever held the deleted
+   * passkey may hold one of them.
+   *
+   * @generated from field: bool keep_other_sessions = 2;
+   */
+  keepOtherSessions: boolean;
 };
 
 /**
@@ -476,6 +499,12 @@ export const DeletePasskeyRequestSchema: GenMessage<DeletePasskeyRequest> = /*@_
  * @generated from message keyward.v1.DeletePasskeyResponse
  */
 export type DeletePasskeyResponse = Message<"keyward.v1.DeletePasskeyResponse"> & {
+  /**
+   * How many other sessions were revoked.
+   *
+   * @generated from field: int32 revoked_sessions = 1;
+   */
+  revokedSessions: number;
 };
 
 /**
@@ -484,6 +513,86 @@ export type DeletePasskeyResponse = Message<"keyward.v1.DeletePasskeyResponse"> 
  */
 export const DeletePasskeyResponseSchema: GenMessage<DeletePasskeyResponse> = /*@__PURE__*/
   messageDesc(file_keyward_v1_passkey, 18);
+
+/**
+ * @generated from message keyward.v1.StartPasskeyReauthenticationRequest
+ */
+export type StartPasskeyReauthenticationRequest = Message<"keyward.v1.StartPasskeyReauthenticationRequest"> & {
+};
+
+/**
+ * Describes the message keyward.v1.StartPasskeyReauthenticationRequest.
+ * Use `create(StartPasskeyReauthenticationRequestSchema)` to create a new message.
+ */
+export const StartPasskeyReauthenticationRequestSchema: GenMessage<StartPasskeyReauthenticationRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_passkey, 19);
+
+/**
+ * @generated from message keyward.v1.StartPasskeyReauthenticationResponse
+ */
+export type StartPasskeyReauthenticationResponse = Message<"keyward.v1.StartPasskeyReauthenticationResponse"> & {
+  /**
+   * @generated from field: string ceremony_id = 1;
+   */
+  ceremonyId: string;
+
+  /**
+   * PublicKeyCredentialRequestOptionsJSON (WebAuthn Level 3), listing the caller's passkeys.
+   *
+   * @generated from field: string options_json = 2;
+   */
+  optionsJson: string;
+};
+
+/**
+ * Describes the message keyward.v1.StartPasskeyReauthenticationResponse.
+ * Use `create(StartPasskeyReauthenticationResponseSchema)` to create a new message.
+ */
+export const StartPasskeyReauthenticationResponseSchema: GenMessage<StartPasskeyReauthenticationResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_passkey, 20);
+
+/**
+ * @generated from message keyward.v1.FinishPasskeyReauthenticationRequest
+ */
+export type FinishPasskeyReauthenticationRequest = Message<"keyward.v1.FinishPasskeyReauthenticationRequest"> & {
+  /**
+   * @generated from field: string ceremony_id = 1;
+   */
+  ceremonyId: string;
+
+  /**
+   * AuthenticationResponseJSON: what `credential.toJSON()` returns.
+   *
+   * @generated from field: string credential_json = 2;
+   */
+  credentialJson: string;
+};
+
+/**
+ * Describes the message keyward.v1.FinishPasskeyReauthenticationRequest.
+ * Use `create(FinishPasskeyReauthenticationRequestSchema)` to create a new message.
+ */
+export const FinishPasskeyReauthenticationRequestSchema: GenMessage<FinishPasskeyReauthenticationRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_passkey, 21);
+
+/**
+ * @generated from message keyward.v1.FinishPasskeyReauthenticationResponse
+ */
+export type FinishPasskeyReauthenticationResponse = Message<"keyward.v1.FinishPasskeyReauthenticationResponse"> & {
+  /**
+   * The caller's session, with its new `authenticate_time`.
+   *
+   * @generated from field: keyward.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.FinishPasskeyReauthenticationResponse.
+ * Use `create(FinishPasskeyReauthenticationResponseSchema)` to create a new message.
+ */
+export const FinishPasskeyReauthenticationResponseSchema: GenMessage<FinishPasskeyReauthenticationResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_passkey, 22);
 
 /**
  * Whether a credential lives on one device or is synced between devices.
@@ -522,11 +631,15 @@ export const PasskeyDeviceTypeSchema: GenEnum<PasskeyDeviceType> = /*@__PURE__*/
  * ceremony id. The ceremony state stays on the server (any replica can finish what another
  * started), expires after a few minutes, and can be finished once.
  *
+ * Credentials are as described on AuthService: each RPC says which one it needs.
+ *
  * @generated from service keyward.v1.PasskeyService
  */
 export const PasskeyService: GenService<{
   /**
-   * Signed-in caller: begins adding a passkey to their account.
+   * Begins adding a passkey to the caller's account. Credential: session token, recently
+   * authenticated (checked here, before the browser asks the user anything; the ceremony is
+   * then bound to this session).
    *
    * @generated from rpc keyward.v1.PasskeyService.StartPasskeyRegistration
    */
@@ -536,7 +649,7 @@ export const PasskeyService: GenService<{
     output: typeof StartPasskeyRegistrationResponseSchema;
   },
   /**
-   * Signed-in caller: stores the new passkey.
+   * Stores the new passkey. Credential: session token — the one that started the ceremony.
    *
    * @generated from rpc keyward.v1.PasskeyService.FinishPasskeyRegistration
    */
@@ -546,7 +659,7 @@ export const PasskeyService: GenService<{
     output: typeof FinishPasskeyRegistrationResponseSchema;
   },
   /**
-   * Begins creating an account that has a passkey and no password.
+   * Begins creating an account that has a passkey and no password. Credential: none.
    *
    * @generated from rpc keyward.v1.PasskeyService.StartPasskeySignUp
    */
@@ -556,7 +669,7 @@ export const PasskeyService: GenService<{
     output: typeof StartPasskeySignUpResponseSchema;
   },
   /**
-   * Creates the user and their passkey together and signs them in.
+   * Creates the user and their passkey together and signs them in. Credential: none.
    *
    * @generated from rpc keyward.v1.PasskeyService.FinishPasskeySignUp
    */
@@ -567,7 +680,7 @@ export const PasskeyService: GenService<{
   },
   /**
    * Begins a passkey sign-in: discoverable (no email; usable with conditional mediation for
-   * autofill) or narrowed to one account's passkeys by email.
+   * autofill) or narrowed to one account's passkeys by email. Credential: none.
    *
    * @generated from rpc keyward.v1.PasskeyService.StartPasskeyLogin
    */
@@ -577,7 +690,7 @@ export const PasskeyService: GenService<{
     output: typeof StartPasskeyLoginResponseSchema;
   },
   /**
-   * Verifies the assertion and signs in, exactly like AuthService.Login.
+   * Verifies the assertion and signs in, exactly like AuthService.Login. Credential: none.
    *
    * @generated from rpc keyward.v1.PasskeyService.FinishPasskeyLogin
    */
@@ -587,7 +700,7 @@ export const PasskeyService: GenService<{
     output: typeof FinishPasskeyLoginResponseSchema;
   },
   /**
-   * The caller's passkeys, newest first.
+   * The caller's passkeys, newest first. Credential: any.
    *
    * @generated from rpc keyward.v1.PasskeyService.ListPasskeys
    */
@@ -597,7 +710,7 @@ export const PasskeyService: GenService<{
     output: typeof ListPasskeysResponseSchema;
   },
   /**
-   * Changes the display name of one of the caller's passkeys.
+   * Changes the display name of one of the caller's passkeys. Credential: session token.
    *
    * @generated from rpc keyward.v1.PasskeyService.RenamePasskey
    */
@@ -607,7 +720,9 @@ export const PasskeyService: GenService<{
     output: typeof RenamePasskeyResponseSchema;
   },
   /**
-   * Deletes one of the caller's passkeys; refused when it is their last way to sign in.
+   * Deletes one of the caller's passkeys; refused when it is their last way to sign in. Ends
+   * the caller's other sessions unless `keep_other_sessions`. Credential: session token,
+   * recently authenticated.
    *
    * @generated from rpc keyward.v1.PasskeyService.DeletePasskey
    */
@@ -615,6 +730,27 @@ export const PasskeyService: GenService<{
     methodKind: "unary";
     input: typeof DeletePasskeyRequestSchema;
     output: typeof DeletePasskeyResponseSchema;
+  },
+  /**
+   * Begins re-authenticating with one of the caller's passkeys. Credential: session token.
+   *
+   * @generated from rpc keyward.v1.PasskeyService.StartPasskeyReauthentication
+   */
+  startPasskeyReauthentication: {
+    methodKind: "unary";
+    input: typeof StartPasskeyReauthenticationRequestSchema;
+    output: typeof StartPasskeyReauthenticationResponseSchema;
+  },
+  /**
+   * Verifies the assertion; the caller's session counts as freshly authenticated. Creates no
+   * new session. Credential: session token — the one that started the ceremony.
+   *
+   * @generated from rpc keyward.v1.PasskeyService.FinishPasskeyReauthentication
+   */
+  finishPasskeyReauthentication: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyReauthenticationRequestSchema;
+    output: typeof FinishPasskeyReauthenticationResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keyward_v1_passkey, 0);

@@ -1,22 +1,34 @@
+//! Sessions: creating them at sign-in, identifying the caller from a token (`caller.rs` has the
+//! caller types), and what a signed-in user does with their sessions (`manage.rs`).
+
+mod caller;
+mod manage;
+
+pub(super) use manage::other_sessions;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{RequestMeta, Services, audit::kind};
+pub use caller::{Caller, CredentialKind, SessionCaller};
+
+use super::{RequestMeta, Services};
 use crate::{
     config::Config,
     crypto::{AccessTokenSigner, IssuedAccessToken},
-    domain::{PageRequest, SessionToken},
-    error::{Error, FieldReason, Resource, Result},
+    domain::{SessionToken, later},
+    error::{Error, Result},
     store::{NewSession, SessionRecord, SessionWithUser, UserRecord, new_id},
 };
 
-/// How long sessions live and how often their use is written down.
+/// How long sessions live, how often their use is written down, and how recent a proof of a
+/// factor must be for a factor change.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
     pub idle_timeout: Duration,
     pub max_age: Duration,
     pub touch_interval: Duration,
+    pub reauthentication_window: Duration,
 }
 
 impl SessionPolicy {
@@ -25,29 +37,13 @@ impl SessionPolicy {
             idle_timeout: config.session_idle_timeout(),
             max_age: config.session_max_age(),
             touch_interval: config.session_touch_interval(),
+            reauthentication_window: config.reauthentication_window(),
         }
     }
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
-/// Which kind of credential identified the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    /// The opaque session token (bearer metadata or cookie).
-    SessionToken,
-    /// A JWT access token: enough to read, not to extend or end the session.
-    AccessToken,
-}
-
-/// An authenticated caller: a live session and its user.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user: UserRecord,
-    pub session: SessionRecord,
-    pub via: CredentialKind,
 }
 
 /// What any successful sign-in returns.
@@ -69,13 +65,13 @@ impl Services {
     ) -> Result<(NewSession, SessionToken)> {
         let policy = &self.inner.sessions;
         let token = SessionToken::generate()?;
-        let expires = now + chrono_duration(policy.max_age);
+        let expires = later(now, policy.max_age)?;
         let session = NewSession {
             id: new_id(),
             token_hash: token.hash().as_str().to_owned(),
             user_id: user_id.to_owned(),
             created_at: now,
-            idle_expires: (now + chrono_duration(policy.idle_timeout)).min(expires),
+            idle_expires: later(now, policy.idle_timeout)?.min(expires),
             expires,
             user_agent: meta.user_agent.clone(),
         };
@@ -114,14 +110,14 @@ impl Services {
         }
         let token = SessionToken::parse_session(token).ok_or(Error::SessionInvalid)?;
         let hash = token.hash();
-        let found = match self.inner.session_cache.by_token_hash(hash.as_str()) {
+        let cache = &self.inner.session_cache;
+        let found = match cache.by_token_hash(hash.as_str()) {
             Some(found) => Some(found),
-            None => self
-                .inner
-                .store
-                .find_session_by_token_hash(hash.as_str())
-                .await?
-                .inspect(|found| self.inner.session_cache.put(found)),
+            None => {
+                let read_at = cache.generation();
+                let found = self.inner.store.find_session_by_token_hash(hash.as_str()).await?;
+                found.inspect(|found| cache.put(found, read_at))
+            }
         };
         self.live_caller(found, CredentialKind::SessionToken).await
     }
@@ -144,10 +140,12 @@ impl Services {
         {
             return Err(Error::SessionInvalid);
         }
-        let found = match self.inner.session_cache.by_session_id(&claims.sid) {
+        let cache = &self.inner.session_cache;
+        let found = match cache.by_session_id(&claims.sid) {
             Some(found) => Some(found),
             None => {
-                self.inner.store.find_session(&claims.sid).await?.inspect(|found| self.inner.session_cache.put(found))
+                let read_at = cache.generation();
+                self.inner.store.find_session(&claims.sid).await?.inspect(|found| cache.put(found, read_at))
             }
         };
         // The access token is only as good as its session: revocation shows here.
@@ -170,11 +168,11 @@ impl Services {
             self.touch(&mut session, now).await?;
             self.inner.session_cache.refresh(&SessionWithUser { session: session.clone(), user: user.clone() });
         }
-        Ok(Caller { user, session, via })
+        Ok(Caller::new(user, session, via))
     }
 
     async fn touch(&self, session: &mut SessionRecord, now: DateTime<Utc>) -> Result<()> {
-        let idle_expires = (now + chrono_duration(self.inner.sessions.idle_timeout)).min(session.expires);
+        let idle_expires = later(now, self.inner.sessions.idle_timeout)?.min(session.expires);
         self.inner.store.touch_session(&session.id, now, idle_expires).await?;
         session.last_seen_at = now;
         session.idle_expires = idle_expires;
@@ -189,65 +187,31 @@ impl Services {
         Ok(deleted)
     }
 
-    /// Ends the caller's session.
-    pub async fn logout(&self, caller: &Caller) -> Result<()> {
-        require_session_token(caller)?;
-        self.end_session(&caller.user.id, &caller.session.id).await?;
-        self.audit(Some(&caller.user.id), kind::LOGOUT, serde_json::json!({ "session_id": caller.session.id })).await;
-        Ok(())
-    }
-
-    /// Extends the caller's idle expiry and issues a fresh access token. Needs the session
-    /// token: an access token, which other services also see, must not be able to renew itself.
-    pub async fn refresh(&self, caller: &Caller) -> Result<(SessionRecord, IssuedAccessToken)> {
-        require_session_token(caller)?;
-        let now = self.inner.clock.now();
-        let mut session = caller.session.clone();
-        self.touch(&mut session, now).await?;
-        self.inner.session_cache.refresh(&SessionWithUser { session: session.clone(), user: caller.user.clone() });
-        let access_token = self.issue_access_token(&caller.user.id, &session.id, now)?;
-        Ok((session, access_token))
-    }
-
-    /// One page of the caller's live sessions, newest first, and the next page token.
-    pub async fn list_sessions(
-        &self,
-        caller: &Caller,
-        page_size: i32,
-        page_token: &str,
-    ) -> Result<(Vec<SessionRecord>, Option<String>)> {
-        let page = PageRequest::parse(page_size, page_token)?;
-        let now = self.inner.clock.now();
-        let sessions = self
-            .inner
-            .store
-            .list_user_sessions(&caller.user.id, now, page.after.as_deref(), page.fetch_limit())
-            .await?;
-        Ok(page.finish(sessions, |item| &item.id))
-    }
-
-    /// Revokes one of the caller's own sessions. Someone else's session id answers exactly like
-    /// an unknown one.
-    pub async fn revoke_session(&self, caller: &Caller, session_id: &str) -> Result<()> {
-        require_session_token(caller)?;
-        let session_id = session_id.trim();
-        if session_id.is_empty() {
-            return Err(Error::field("session_id", FieldReason::Required, "session_id is required"));
+    /// After a successful sign-in: the sessions the caller presented with the request (cookie or
+    /// bearer token) end, whoever they belonged to — the client now holds the new session, and a
+    /// session planted in the browser beforehand must not survive the sign-in (session fixation;
+    /// ASVS 5 V7.2.4). Access tokens are left alone: they end with their session, and presenting
+    /// one must not end anything. Best effort: the sign-in stands if this fails.
+    pub async fn end_presented_sessions(&self, presented: &[String], signed_in: &SignedIn) {
+        for token in presented {
+            let Some(token) = SessionToken::parse(token) else { continue };
+            let result = async {
+                let Some(found) = self.inner.store.find_session_by_token_hash(token.hash().as_str()).await? else {
+                    return Ok::<(), Error>(());
+                };
+                if found.session.id == signed_in.session.id {
+                    return Ok(());
+                }
+                if self.end_session(&found.user.id, &found.session.id).await? {
+                    let detail = serde_json::json!({ "session_id": found.session.id, "replaced_by_user": signed_in.user.id != found.user.id });
+                    self.audit(Some(&found.user.id), super::audit::kind::SESSION_REPLACED, detail).await;
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(err) = result {
+                tracing::warn!(error = %err, "could not end the session replaced by a sign-in");
+            }
         }
-        if session_id.len() > 64 {
-            return Err(Error::field("session_id", FieldReason::TooLong, "session_id must be at most 64 characters"));
-        }
-        if !self.end_session(&caller.user.id, session_id).await? {
-            return Err(Error::NotFound(Resource::Session));
-        }
-        self.audit(Some(&caller.user.id), kind::SESSION_REVOKED, serde_json::json!({ "session_id": session_id })).await;
-        Ok(())
-    }
-}
-
-fn require_session_token(caller: &Caller) -> Result<()> {
-    match caller.via {
-        CredentialKind::SessionToken => Ok(()),
-        CredentialKind::AccessToken => Err(Error::SessionTokenRequired),
     }
 }
