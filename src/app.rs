@@ -231,6 +231,26 @@ fn cors_layer(config: &Config) -> CorsLayer {
 /// How often the database is checked for the health service.
 const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Asks the database every second whether it answers, and flips `grpc.health.v1` when that
+/// changes. Each check is bounded by the store's timeout.
+async fn health_checks(services: Services, health: HealthReporter) {
+    let mut tick = tokio::time::interval(HEALTH_CHECK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut serving = true;
+    loop {
+        tick.tick().await;
+        let reason = services.store().unavailable_reason().await;
+        if reason.is_none() != serving {
+            serving = reason.is_none();
+            set_health(&health, serving).await;
+            match reason {
+                None => tracing::info!("database answers again: serving"),
+                Some(reason) => tracing::warn!(reason, "database unavailable: not serving"),
+            }
+        }
+    }
+}
+
 /// How often each piece of upkeep runs.
 struct Intervals {
     key_reload: Duration,
@@ -249,29 +269,20 @@ impl Intervals {
 }
 
 /// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
-/// SQLite WAL small.
+/// SQLite WAL small; and, in a task of its own, the health check.
 async fn background_tasks(services: Services, health: HealthReporter, intervals: Intervals) {
+    // The health check must keep running while upkeep waits on a database that hangs (that is
+    // exactly when it has news). Its task lives in this set, so it ends when this future is
+    // dropped (shutdown aborts it).
+    let mut health_task = tokio::task::JoinSet::new();
+    health_task.spawn(health_checks(services.clone(), health));
     let mut reload = tokio::time::interval(intervals.key_reload);
-    let mut health_check = tokio::time::interval(HEALTH_CHECK_INTERVAL);
-    health_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut serving = true;
     let mut sweep = tokio::time::interval(intervals.sweep);
     let mut checkpoint = tokio::time::interval(intervals.checkpoint);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_checkpoint = None;
     loop {
         tokio::select! {
-            _ = health_check.tick() => {
-                let reason = services.store().unavailable_reason().await;
-                if reason.is_none() != serving {
-                    serving = reason.is_none();
-                    set_health(&health, serving).await;
-                    match reason {
-                        None => tracing::info!("database answers again: serving"),
-                        Some(reason) => tracing::warn!(reason, "database unavailable: not serving"),
-                    }
-                }
-            }
             _ = checkpoint.tick() => match services.store().maintain_wal(last_checkpoint).await {
                 Ok(seen) => last_checkpoint = seen,
                 Err(err) => tracing::warn!(error = %err, "WAL checkpoint failed"),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{
@@ -190,7 +190,7 @@ impl Store {
 
     /// Links `account` to its (existing) user and opens a session for them, in one transaction.
     pub async fn link_account_with_session(&self, account: NewAccount, session: NewSession) -> Result<LinkedSignIn> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let user = users::Entity::find_by_id(account.user_id.clone()).one(&txn).await?.ok_or(Error::SessionInvalid)?;
         let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
         let account = self.opened_account(account)?;
@@ -208,7 +208,7 @@ impl Store {
         account: NewAccount,
         session: NewSession,
     ) -> Result<LinkedSignIn> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut user = user.into_active_model();
         user.email_verified = Set(profile.email_verified);
         user.image = Set(profile.image);
@@ -245,7 +245,7 @@ impl Store {
         now: DateTime<Utc>,
         other: OtherSessions<'_>,
     ) -> Result<UnlinkOutcome> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if !Self::lock_user_in(&txn, user_id, now).await? {
             return Ok(UnlinkOutcome::NotFound);
         }

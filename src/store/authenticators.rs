@@ -1,8 +1,5 @@
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{
     NewSession, NewUser, OtherSessions, SessionWithUser, Store, entities::authenticators, is_unique_violation,
@@ -86,7 +83,7 @@ impl Store {
         other: OtherSessions<'_>,
     ) -> Result<(AuthenticatorRecord, u64)> {
         use sea_orm::PaginatorTrait;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if !Self::lock_user_in(&txn, &authenticator.user_id, authenticator.created_at).await? {
             return Err(Error::SessionInvalid); // the user is gone
         }
@@ -117,7 +114,7 @@ impl Store {
         authenticator: NewAuthenticator,
         session: NewSession,
     ) -> Result<(SessionWithUser, AuthenticatorRecord)> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let user = match user.into_active_model().insert(&txn).await {
             Ok(user) => user,
             Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
@@ -240,7 +237,7 @@ impl Store {
         now: DateTime<Utc>,
         other: OtherSessions<'_>,
     ) -> Result<Option<u64>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if !Self::lock_user_in(&txn, user_id, now).await? {
             return Ok(None);
         }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, EntityTrait, QueryFilter,
 };
 
 use super::{
@@ -149,7 +149,7 @@ impl Store {
                 Ok(model)
             })
             .collect::<Result<Vec<_>>>()?;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         match write_batch(&txn, batch, new_accounts, account_updates).await {
             Ok(()) => {
                 txn.commit().await?;

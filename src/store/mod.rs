@@ -54,6 +54,23 @@ pub struct Store {
     master_key: Option<Arc<MasterKey>>,
 }
 
+impl Store {
+    /// Begins a transaction that writes. On SQLite it is `BEGIN IMMEDIATE`: a deferred
+    /// transaction that reads before it writes cannot upgrade to a writer once another connection
+    /// has committed since its read (SQLITE_BUSY at once, without the busy timeout ever applying),
+    /// whereas an immediate one takes the write lock up front and waits for it under the busy
+    /// timeout. PostgreSQL ignores the mode.
+    pub(crate) async fn begin_write(&self) -> std::result::Result<sea_orm::DatabaseTransaction, DbErr> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+    }
+}
+
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {

@@ -8,7 +8,6 @@ use std::{collections::BTreeSet, sync::Arc};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 
 use super::{
@@ -165,7 +164,7 @@ impl Store {
         };
         let mut report = SecretsReport::default();
 
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         for row in signing_keys::Entity::find().all(&txn).await? {
             if let Some(sealed) = reseal(&row.private_key, SIGNING_KEY_PRIVATE, &row.id)? {
                 signing_keys::ActiveModel { id: Set(row.id), private_key: Set(sealed), ..Default::default() }
@@ -184,7 +183,7 @@ impl Store {
 
         let mut after: Option<String> = None;
         loop {
-            let txn = self.db.begin().await?;
+            let txn = self.begin_write().await?;
             let mut page = accounts::Entity::find().order_by_asc(accounts::Column::Id).limit(BATCH);
             if let Some(after) = &after {
                 page = page.filter(accounts::Column::Id.gt(after.clone()));

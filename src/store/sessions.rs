@@ -1,7 +1,6 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use super::{NewUser, SessionRecord, Store, UserRecord, entities::sessions, entities::users, is_unique_violation};
@@ -80,7 +79,7 @@ impl Store {
     /// Creates the user and their first session in one transaction: either both exist afterwards
     /// or neither does. A taken email is `EmailTaken`.
     pub async fn create_user_with_session(&self, user: NewUser, session: NewSession) -> Result<SessionWithUser> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let user = match user.into_active_model().insert(&txn).await {
             Ok(user) => user,
             Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
@@ -143,7 +142,7 @@ impl Store {
         password_hash: String,
         now: DateTime<Utc>,
     ) -> Result<u64> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         users::ActiveModel {
             id: Set(user_id.to_owned()),
             password_hash: Set(Some(password_hash)),

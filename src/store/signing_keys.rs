@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -72,7 +72,7 @@ impl Store {
     /// Adds `key` as the successor of every key not yet retired: they retire (stop signing) when
     /// it activates. Atomic.
     pub async fn rotate_signing_key(&self, key: StoredSigningKey) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         signing_keys::Entity::update_many()
             .col_expr(signing_keys::Column::RetiredAt, Expr::value(Some(key.activates_at)))
             .filter(signing_keys::Column::RetiredAt.is_null())
