@@ -3,18 +3,16 @@
 
 use std::fmt;
 
-use aws_lc_rs::rand::SecureRandom;
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-
-use super::TokenHash;
-use crate::error::{Error, Result};
+use super::{
+    TokenHash,
+    token::{is_random_256, random_256},
+};
+use crate::error::Result;
 
 /// Every API key starts with this, so a leaked one is recognisable (secret scanners) and can never
 /// be mistaken for a session token (base64url of 32 bytes has no `_` at a fixed place, and no
 /// session token shape starts with `kw_`).
 pub const API_KEY_PREFIX: &str = "kw_";
-const KEY_BYTES: usize = 32;
-const KEY_CHARS: usize = 43;
 
 /// An API key in clear: exists only in the output of `keyward admin keys create` and in the
 /// requests that present it. Debug output is redacted.
@@ -23,20 +21,12 @@ pub struct ApiKeySecret(String);
 
 impl ApiKeySecret {
     pub fn generate() -> Result<Self> {
-        let mut bytes = [0u8; KEY_BYTES];
-        aws_lc_rs::rand::SystemRandom::new()
-            .fill(&mut bytes)
-            .map_err(|_| Error::internal("system random number generator failed"))?;
-        Ok(Self(format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))))
+        Ok(Self(format!("{API_KEY_PREFIX}{}", random_256()?)))
     }
 
     /// Only the exact shape `generate` makes; anything else cannot be an API key.
     pub fn parse(raw: &str) -> Option<Self> {
-        let body = raw.strip_prefix(API_KEY_PREFIX)?;
-        let well_formed = body.len() == KEY_CHARS
-            && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && URL_SAFE_NO_PAD.decode(body).is_ok_and(|bytes| bytes.len() == KEY_BYTES);
-        well_formed.then(|| Self(raw.to_owned()))
+        is_random_256(raw.strip_prefix(API_KEY_PREFIX)?).then(|| Self(raw.to_owned()))
     }
 
     /// What the store keeps and looks the key up by. A plain SHA-256 is enough: the input is 256

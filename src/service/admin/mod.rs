@@ -55,18 +55,23 @@ fn check_range<T: PartialOrd>(field: &'static str, from: Option<T>, to: Option<T
     Ok((from, to))
 }
 
+/// `detail` with who made the admin call: the key id, the client address, the user agent.
+fn with_caller<S>(admin: &Admin<S>, mut detail: Value) -> Value {
+    let meta = admin.meta();
+    let context = json!({
+        "api_key_id": admin.key_id(),
+        "client": meta.client_for_audit(),
+        "user_agent": meta.user_agent,
+    });
+    if let (Value::Object(detail), Value::Object(context)) = (&mut detail, context) {
+        detail.extend(context);
+    }
+    detail
+}
+
 impl Services {
-    /// Records an admin call: the key id, where it came from, and `detail`.
-    async fn admin_audit<S>(&self, admin: &Admin<S>, user_id: Option<&str>, kind: &'static str, mut detail: Value) {
-        let meta = admin.meta();
-        let context = json!({
-            "api_key_id": admin.key_id(),
-            "client": meta.client_for_audit(),
-            "user_agent": meta.user_agent,
-        });
-        if let (Value::Object(detail), Value::Object(context)) = (&mut detail, context) {
-            detail.extend(context);
-        }
-        self.audit(user_id, kind, detail).await;
+    /// Records an admin call: `detail` and who made it.
+    async fn admin_audit<S>(&self, admin: &Admin<S>, user_id: Option<&str>, kind: &'static str, detail: Value) {
+        self.audit(user_id, kind, with_caller(admin, detail)).await;
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Admin, SessionsRevoke, UsersRead, UsersWrite, check_id, check_range, kind};
+use super::{Admin, SessionsRevoke, UsersRead, UsersWrite, check_id, check_range, kind, with_caller};
 use crate::{
     domain::{DisplayName, Email, PageRequest, Roles},
     error::{Error, FieldReason, Resource, Result},
@@ -197,15 +197,10 @@ impl Services {
     /// history keeps the user id.
     pub async fn admin_delete_user(&self, admin: &Admin<UsersWrite>, user_id: &str) -> Result<()> {
         let user_id = check_id("user_id", user_id)?;
-        let meta = admin.meta();
         let event = AuditEvent {
             user_id: Some(user_id.to_owned()),
             kind: kind::USER_DELETED,
-            detail: json!({
-                "api_key_id": admin.key_id(),
-                "client": meta.client_for_audit(),
-                "user_agent": meta.user_agent,
-            }),
+            detail: with_caller(admin, json!({})),
             at: self.inner.clock.now(),
         };
         if !self.inner.store.delete_user(user_id, event).await? {

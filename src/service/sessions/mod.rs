@@ -168,8 +168,9 @@ impl Services {
     async fn live_caller(&self, found: Option<SessionWithUser>, via: CredentialKind) -> Result<Caller> {
         let SessionWithUser { mut session, user } = found.ok_or(Error::SessionInvalid)?;
         let now = self.inner.clock.now();
-        // Disabling ends every session at once; this also refuses one that a sign-in racing the
-        // disable created, and a copy another replica still caches.
+        // Disabling ends every session at once; this also refuses a session that a sign-in racing
+        // the disable created (another replica's cached copy ends within the cache TTL, as for
+        // any revocation).
         if now >= session.expires || now >= session.idle_expires || user.disabled_at.is_some() {
             return Err(Error::SessionInvalid);
         }
