@@ -290,6 +290,28 @@ async fn lists_filter_and_page(backend: Backend) {
     assert!(events.audit_events.iter().all(|e| e.kind == "user.registered"));
     assert!(events.audit_events.windows(2).all(|w| w[0].id > w[1].id), "newest first");
     assert!(!events.audit_events[0].client_address.is_empty(), "{:?}", events.audit_events[0]);
+    let logins = client
+        .list_audit_events(bearer(
+            pb::ListAuditEventsRequest { kind: "login.succeeded".into(), ..Default::default() },
+            &key,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events;
+    assert_eq!(logins.len(), 0, "registration is not a login");
+    login(&mut auth, "ann@example.com", PASSWORD).await.unwrap();
+    let logins = client
+        .list_audit_events(bearer(
+            pb::ListAuditEventsRequest { kind: "login.succeeded".into(), ..Default::default() },
+            &key,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events;
+    assert!(logins[0].user_agent.starts_with("tonic/"), "{:?}", logins[0]);
+    assert!(!logins[0].client_address.is_empty() && logins[0].api_key_id.is_empty());
     let rest = client
         .list_audit_events(bearer(
             pb::ListAuditEventsRequest {

@@ -248,7 +248,15 @@ impl Services {
     ) -> Result<OAuthSignIn> {
         let provider_id = provider.info().id.as_str();
         let now = self.inner.clock.now();
-        let detail = |how: &str| json!({ "method": "oauth", "provider": provider_id, "how": how });
+        let detail = |how: &str| {
+            json!({
+                "method": "oauth",
+                "provider": provider_id,
+                "how": how,
+                "client": meta.client_for_audit(),
+                "user_agent": meta.user_agent,
+            })
+        };
 
         // Rule 1: a known provider account signs its user in (fresh tokens are kept).
         if let Some(account) = self.inner.store.find_account(provider_id, &identity.account_id).await? {
