@@ -5,8 +5,8 @@
 //! input per RPC writes nothing; and self-service DeleteAccount.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use keyward::pb;
-use tonic::Code;
+use keyward::pb::{self, admin_service_client::AdminServiceClient};
+use tonic::{Code, transport::Channel};
 
 use crate::{
     admin::{admin, mask, root_key},
@@ -24,6 +24,20 @@ both_backends!(
     bad_input_is_refused_per_field_and_writes_nothing,
     delete_account_needs_a_recent_session_and_ends_everything,
 );
+
+/// One page of ListAuditEvents.
+async fn audit_events(
+    client: &mut AdminServiceClient<Channel>,
+    key: &str,
+    request: pb::ListAuditEventsRequest,
+) -> pb::ListAuditEventsResponse {
+    client.list_audit_events(bearer(request, key)).await.unwrap().into_inner()
+}
+
+/// Events of one kind, newest first (the first page).
+async fn events_of_kind(client: &mut AdminServiceClient<Channel>, key: &str, kind: &str) -> Vec<pb::AuditEvent> {
+    audit_events(client, key, pb::ListAuditEventsRequest { kind: kind.into(), ..Default::default() }).await.audit_events
+}
 
 fn claims(access_token: &str) -> serde_json::Value {
     let payload = access_token.split('.').nth(1).unwrap();
@@ -121,12 +135,10 @@ async fn delete_cascades_keeps_history_and_frees_the_email(backend: Backend) {
     assert_eq!(reason(&status.unwrap_err()), "USER_NOT_FOUND");
 
     // The history keeps the user id, the deletion included, newest first.
-    let history = client
-        .list_audit_events(bearer(pb::ListAuditEventsRequest { user_id: user_id.clone(), ..Default::default() }, &key))
-        .await
-        .unwrap()
-        .into_inner()
-        .audit_events;
+    let history =
+        audit_events(&mut client, &key, pb::ListAuditEventsRequest { user_id: user_id.clone(), ..Default::default() })
+            .await
+            .audit_events;
     let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"admin.user.deleted"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"user.registered"), "{kinds:?}");
@@ -278,79 +290,31 @@ async fn lists_filter_and_page(backend: Backend) {
     assert_eq!(seen.len(), 5);
 
     // Audit events: newest first, by kind, by time, paged, with the client address.
-    let events = client
-        .list_audit_events(bearer(
-            pb::ListAuditEventsRequest { kind: "user.registered".into(), page_size: 3, ..Default::default() },
-            &key,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let by_kind = |page_token: String| pb::ListAuditEventsRequest {
+        kind: "user.registered".into(),
+        page_size: 3,
+        page_token,
+        ..Default::default()
+    };
+    let events = audit_events(&mut client, &key, by_kind(String::new())).await;
     assert_eq!(events.audit_events.len(), 3);
     assert!(events.audit_events.iter().all(|e| e.kind == "user.registered"));
     assert!(events.audit_events.windows(2).all(|w| w[0].id > w[1].id), "newest first");
     assert!(!events.audit_events[0].client_address.is_empty(), "{:?}", events.audit_events[0]);
-    let logins = client
-        .list_audit_events(bearer(
-            pb::ListAuditEventsRequest { kind: "login.succeeded".into(), ..Default::default() },
-            &key,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .audit_events;
-    assert_eq!(logins.len(), 0, "registration is not a login");
-    login(&mut auth, "ann@example.com", PASSWORD).await.unwrap();
-    let logins = client
-        .list_audit_events(bearer(
-            pb::ListAuditEventsRequest { kind: "login.succeeded".into(), ..Default::default() },
-            &key,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .audit_events;
-    assert!(logins[0].user_agent.starts_with("tonic/"), "{:?}", logins[0]);
-    assert!(!logins[0].client_address.is_empty() && logins[0].api_key_id.is_empty());
-    let rest = client
-        .list_audit_events(bearer(
-            pb::ListAuditEventsRequest {
-                kind: "user.registered".into(),
-                page_size: 3,
-                page_token: events.next_page_token,
-                ..Default::default()
-            },
-            &key,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let rest = audit_events(&mut client, &key, by_kind(events.next_page_token)).await;
     assert_eq!(rest.audit_events.len(), 2);
     assert!(rest.next_page_token.is_empty());
-    let admin_reads = client
-        .list_audit_events(bearer(
-            pb::ListAuditEventsRequest { kind: "admin.users.listed".into(), ..Default::default() },
-            &key,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .audit_events;
+
+    assert!(events_of_kind(&mut client, &key, "login.succeeded").await.is_empty(), "registration is not a login");
+    login(&mut auth, "ann@example.com", PASSWORD).await.unwrap();
+    let logins = events_of_kind(&mut client, &key, "login.succeeded").await;
+    assert!(logins[0].user_agent.starts_with("tonic/"), "{:?}", logins[0]);
+    assert!(!logins[0].client_address.is_empty() && logins[0].api_key_id.is_empty());
+
+    let admin_reads = events_of_kind(&mut client, &key, "admin.users.listed").await;
     assert!(!admin_reads.is_empty() && admin_reads.iter().all(|e| !e.api_key_id.is_empty()));
-    let recent = client
-        .list_audit_events(bearer(
-            pb::ListAuditEventsRequest {
-                create_time_from: Some(ts(start)),
-                kind: "user.registered".into(),
-                ..Default::default()
-            },
-            &key,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .audit_events;
-    assert_eq!(recent.len(), 1);
+    let recent = pb::ListAuditEventsRequest { create_time_from: Some(ts(start)), ..by_kind(String::new()) };
+    assert_eq!(audit_events(&mut client, &key, recent).await.audit_events.len(), 1);
     server.stop().await;
 }
 
