@@ -17,10 +17,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{self, AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
+    grpc::{self, AdminApi, AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
     pb::{
-        self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
-        passkey_service_server::PasskeyServiceServer,
+        self, admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer,
+        o_auth_service_server::OAuthServiceServer, passkey_service_server::PasskeyServiceServer,
     },
     service::{Clock, Services},
     store::Store,
@@ -137,6 +137,7 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<OAuthServiceServer<OAuthApi>>().await;
     health.set_serving::<PasskeyServiceServer<PasskeyApi>>().await;
+    health.set_serving::<AdminServiceServer<AdminApi>>().await;
     // Reflection in both protocol versions: grpcurl and most tools speak v1, while Python's
     // grpcio-reflection and several older tools only speak v1alpha.
     let reflection_builder = || {
@@ -158,11 +159,16 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
 
+    let admin = AdminServiceServer::new(AdminApi::new(services.clone()))
+        .max_decoding_message_size(config.max_request_bytes)
+        .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
+
     // grpc-web translation wraps only the gRPC routes: tonic-web answers any other HTTP/1.1
     // request with 400, and /healthz must work with curl.
     let grpc = Routes::new(auth)
         .add_service(passkeys)
         .add_service(oauth)
+        .add_service(admin)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
@@ -207,7 +213,13 @@ fn browser_policy(config: &Config) -> grpc::BrowserPolicy {
 /// does not answer is NOT_SERVING, so load balancers route around it until it recovers.
 async fn set_health(health: &HealthReporter, serving: bool) {
     let status = if serving { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing };
-    for service in ["", "keyward.v1.AuthService", "keyward.v1.PasskeyService", "keyward.v1.OAuthService"] {
+    for service in [
+        "",
+        "keyward.v1.AuthService",
+        "keyward.v1.PasskeyService",
+        "keyward.v1.OAuthService",
+        "keyward.v1.AdminService",
+    ] {
         health.set_service_status(service, status).await;
     }
 }

@@ -33,6 +33,19 @@ pub enum Error {
     #[error("reauthentication required")]
     ReauthenticationRequired,
 
+    /// An AdminService call without `authorization: Bearer kw_…`.
+    #[error("api key required")]
+    ApiKeyRequired,
+    /// The API key is unknown, revoked, expired or malformed (a user's token is none of them).
+    #[error("api key invalid")]
+    ApiKeyInvalid,
+    /// The API key is valid but lacks the scope this call needs.
+    #[error("api key lacks scope {0}")]
+    ApiKeyScopeMissing(crate::domain::ApiScope),
+    /// The user is disabled by an operator: no sign-in method works until they are enabled.
+    #[error("user disabled")]
+    UserDisabled,
+
     /// A request carrying the session cookie that a browser on our page would not have sent: not
     /// grpc-web, or from an origin that is neither ours nor allowed (CSRF).
     #[error("browser request refused: {0:?}")]
@@ -243,6 +256,8 @@ pub enum Resource {
     Session,
     LinkedAccount,
     Passkey,
+    /// An AdminService call named a user id that does not exist.
+    User,
 }
 
 impl fmt::Display for Resource {
@@ -251,6 +266,7 @@ impl fmt::Display for Resource {
             Self::Session => "session",
             Self::LinkedAccount => "linked account",
             Self::Passkey => "passkey",
+            Self::User => "user",
         })
     }
 }

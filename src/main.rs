@@ -49,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// The operator side: API keys for AdminService.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Bring users, accounts, sessions and passkeys over from another system, into the database
     /// Keyward is configured to use.
     Import {
@@ -71,6 +76,50 @@ enum ImportSource {
         #[arg(long)]
         skip_sessions: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// API keys: service credentials for AdminService (`authorization: Bearer kw_…`).
+    Keys {
+        #[command(subcommand)]
+        action: AdminKeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminKeysAction {
+    /// Make a key and print it once (only its SHA-256 is stored).
+    Create {
+        /// What the key is for (shown by `list` and in the audit log's key id lookups).
+        #[arg(long)]
+        name: String,
+        /// A scope the key carries; repeat for several: users:read, users:write,
+        /// sessions:revoke, audit:read, events:watch.
+        #[arg(long = "scope", value_parser = parse_scope, required = true)]
+        scopes: Vec<keyward::domain::ApiScope>,
+        /// The key stops working after this long: a whole number and s, m, h or d (90d).
+        #[arg(long, value_parser = parse_lifetime)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// Every key with its state, scopes and name.
+    List,
+    /// Revoke a key by id: the next call presenting it is refused, on every replica.
+    Revoke {
+        /// The key's id (from `create` or `list`).
+        id: String,
+    },
+}
+
+fn parse_scope(raw: &str) -> Result<keyward::domain::ApiScope, String> {
+    keyward::domain::ApiScope::parse(raw).ok_or_else(|| {
+        let known: Vec<&str> = keyward::domain::ApiScope::ALL.iter().map(|s| s.as_str()).collect();
+        format!("one of {}", known.join(", "))
+    })
+}
+
+fn parse_lifetime(raw: &str) -> Result<std::time::Duration, String> {
+    keyward::domain::parse_lifetime(raw).ok_or_else(|| "a whole number and s, m, h or d, e.g. 90d".to_owned())
 }
 
 #[derive(Subcommand)]
@@ -164,6 +213,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Import { source: ImportSource::Authjs { from, dry_run, skip_sessions } } => {
             keyward::cli::import_authjs(&config, &from, dry_run, skip_sessions).await
+        }
+        Command::Admin { action: AdminAction::Keys { action } } => {
+            let store = open_store(&config).await?;
+            store.migrate_up().await?;
+            let now = chrono::Utc::now();
+            let output = match action {
+                AdminKeysAction::Create { name, scopes, expires_in } => {
+                    keyward::cli::admin_keys::create(&store, &name, &scopes, expires_in, now).await?
+                }
+                AdminKeysAction::List => keyward::cli::admin_keys::list(&store, now).await?,
+                AdminKeysAction::Revoke { id } => keyward::cli::admin_keys::revoke(&store, &id, now).await?,
+            };
+            #[allow(clippy::print_stdout)] // the command's output
+            {
+                println!("{output}");
+            }
+            Ok(())
         }
         Command::Keys { action: KeysAction::Rotate { now } } => {
             let store = open_store(&config).await?;

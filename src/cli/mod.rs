@@ -1,6 +1,7 @@
 //! Command-line glue that is more than parsing: what `main.rs` calls for commands that talk to
 //! the operator (progress on a terminal, a printed summary).
 
+pub mod admin_keys;
 mod import;
 
 pub use import::import_authjs;

@@ -34,6 +34,10 @@ pub struct AccessClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The roles an operator gave the user (AdminService), so other services can authorize
+    /// locally. Always present, empty for none; absent in tokens from before roles existed.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// A signed access token and when it stops being valid.
@@ -149,6 +153,7 @@ impl AccessTokenSigner {
         keys: &KeySet,
         user_id: &str,
         session_id: &str,
+        roles: Vec<String>,
         now: DateTime<Utc>,
     ) -> Result<IssuedAccessToken> {
         let expires_at = crate::domain::later(now, self.settings.ttl)?;
@@ -160,6 +165,7 @@ impl AccessTokenSigner {
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
+            roles,
         };
         let (kid, key) = keys.signer(now).ok_or_else(|| Error::internal("no signing key has activated"))?;
         let mut header = Header::new(Algorithm::EdDSA);
@@ -229,7 +235,7 @@ mod tests {
         assert_eq!(keys.jwks().keys.len(), 2, "both published");
         assert_eq!(keys.signing_kid(now), Some("old"));
         assert_eq!(keys.signing_kid(at), Some("new"));
-        let issued = signer().issue(&keys, "u", "s", now).unwrap();
+        let issued = signer().issue(&keys, "u", "s", vec![], now).unwrap();
         assert_eq!(decode_header(&issued.token).unwrap().kid.as_deref(), Some("old"));
     }
 
@@ -245,7 +251,7 @@ mod tests {
     #[test]
     fn issue_then_verify() {
         let keys = keyset("k1");
-        let issued = signer().issue(&keys, "user-1", "session-1", Utc::now()).unwrap();
+        let issued = signer().issue(&keys, "user-1", "session-1", vec![], Utc::now()).unwrap();
         let claims = signer().verify(&keys, &issued.token).unwrap();
         assert_eq!((claims.sub.as_str(), claims.sid.as_str()), ("user-1", "session-1"));
         let header = decode_header(&issued.token).unwrap();
@@ -256,14 +262,14 @@ mod tests {
     fn refuses_other_keys_expired_tokens_and_alg_none() {
         let keys = keyset("k1");
         let stranger = keyset("k1"); // same kid, different key
-        let forged = signer().issue(&stranger, "user-1", "s", Utc::now()).unwrap();
+        let forged = signer().issue(&stranger, "user-1", "s", vec![], Utc::now()).unwrap();
         assert!(signer().verify(&keys, &forged.token).is_err());
 
-        let expired = signer().issue(&keys, "user-1", "s", Utc::now() - chrono::Duration::hours(1)).unwrap();
+        let expired = signer().issue(&keys, "user-1", "s", vec![], Utc::now() - chrono::Duration::hours(1)).unwrap();
         assert!(signer().verify(&keys, &expired.token).is_err());
 
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt","kid":"k1"}"#);
-        let valid = signer().issue(&keys, "user-1", "s", Utc::now()).unwrap();
+        let valid = signer().issue(&keys, "user-1", "s", vec![], Utc::now()).unwrap();
         let payload = valid.token.split('.').nth(1).unwrap();
         assert!(signer().verify(&keys, &format!("{header}.{payload}.")).is_err());
     }

@@ -1,6 +1,7 @@
 //! Validated value types. Constructing one is the validation: a `Email` is always normalized and
 //! well-formed, a `Password` always within policy. Pure: no I/O, no clock.
 
+mod api_key;
 mod client;
 mod email;
 mod name;
@@ -8,9 +9,11 @@ mod oauth_state;
 mod page;
 mod passkey_provider;
 mod password;
+mod roles;
 mod time;
 mod token;
 
+pub use api_key::{API_KEY_PREFIX, ApiKeySecret, ApiScope, parse_lifetime};
 pub use client::ClientAddress;
 pub use email::Email;
 pub use name::{DisplayName, MAX_NAME_CHARS};
@@ -18,5 +21,6 @@ pub use oauth_state::OAuthState;
 pub use page::PageRequest;
 pub use passkey_provider::passkey_provider_name;
 pub use password::{ESTIMATE_MAX_CHARS, NewPassword, Password, PasswordPolicy};
+pub use roles::{MAX_ROLES, Roles};
 pub use time::{earlier, later};
 pub use token::{SessionToken, TokenHash};

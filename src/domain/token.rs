@@ -16,19 +16,12 @@ pub struct SessionToken(String);
 
 impl SessionToken {
     pub fn generate() -> Result<Self> {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        aws_lc_rs::rand::SystemRandom::new()
-            .fill(&mut bytes)
-            .map_err(|_| Error::internal("system random number generator failed"))?;
-        Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
+        random_256().map(Self)
     }
 
     /// Accepts only strings of the exact shape we issue; anything else cannot be a session token.
     pub fn parse(raw: &str) -> Option<Self> {
-        let well_formed = raw.len() == TOKEN_CHARS
-            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && URL_SAFE_NO_PAD.decode(raw).is_ok_and(|bytes| bytes.len() == TOKEN_BYTES);
-        well_formed.then(|| Self(raw.to_owned()))
+        is_random_256(raw).then(|| Self(raw.to_owned()))
     }
 
     /// A session token a client presents: Keyward's own shape, or one of the two shapes Auth.js
@@ -55,6 +48,22 @@ impl SessionToken {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// 256 bits from the OS CSPRNG, base64url without padding (43 characters).
+pub(super) fn random_256() -> Result<String> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::internal("system random number generator failed"))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Exactly the shape `random_256` makes.
+pub(super) fn is_random_256(raw: &str) -> bool {
+    raw.len() == TOKEN_CHARS
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && URL_SAFE_NO_PAD.decode(raw).is_ok_and(|bytes| bytes.len() == TOKEN_BYTES)
 }
 
 fn is_lower_hex(byte: u8) -> bool {

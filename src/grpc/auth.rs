@@ -173,4 +173,16 @@ impl AuthService for AuthApi {
         let session = self.services.reauthenticate_with_password(&caller, &password).await.map_err(to_status)?;
         Ok(Response::new(pb::ReauthenticateResponse { session: Some(convert::session(&session, &session.id)) }))
     }
+
+    async fn delete_account(
+        &self,
+        request: Request<pb::DeleteAccountRequest>,
+    ) -> Result<Response<pb::DeleteAccountResponse>, Status> {
+        let caller = self.session_caller(&request).await?;
+        let pb::DeleteAccountRequest {} = request.into_inner();
+        self.services.delete_account(&caller).await.map_err(to_status)?;
+        let mut response = Response::new(pb::DeleteAccountResponse {});
+        self.cookies.clear(&mut response)?;
+        Ok(response)
+    }
 }

@@ -36,7 +36,8 @@ fn presented_tokens<T>(request: &Request<T>) -> Vec<String> {
     request.extensions().get::<BrowserRequest>().map(|browser| browser.session_cookies.clone()).unwrap_or_default()
 }
 
-fn bearer_token(metadata: &MetadataMap) -> Option<String> {
+/// The token of `authorization: Bearer <token>`, if the request has one.
+pub(super) fn bearer_token(metadata: &MetadataMap) -> Option<String> {
     let value = metadata.get("authorization")?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();

@@ -8,7 +8,7 @@ use crate::{
     domain::passkey_provider_name,
     pb,
     service::{ProviderInfo, ProviderKind, SignedIn},
-    store::{AccountRecord, AuthenticatorRecord, SessionRecord, UserRecord},
+    store::{AccountRecord, AuditRecord, AuthenticatorRecord, SessionRecord, UserRecord},
 };
 
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -16,7 +16,18 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
 }
 
 pub fn user(user: &UserRecord) -> pb::User {
-    let UserRecord { id, name, email, email_verified, image, password_hash, created_at, updated_at: _ } = user;
+    let UserRecord {
+        id,
+        name,
+        email,
+        email_verified,
+        image,
+        password_hash,
+        created_at,
+        updated_at: _,
+        disabled_at,
+        roles: _,
+    } = user;
     pb::User {
         id: id.clone(),
         email: email.clone(),
@@ -25,6 +36,8 @@ pub fn user(user: &UserRecord) -> pb::User {
         image: image.clone().unwrap_or_default(),
         has_password: password_hash.is_some(),
         create_time: Some(timestamp(*created_at)),
+        roles: user.role_names(),
+        disable_time: disabled_at.map(timestamp),
     }
 }
 
@@ -148,5 +161,23 @@ pub fn passkey(record: &AuthenticatorRecord) -> pb::Passkey {
         transports: transports.as_deref().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default(),
         provider_name: aaguid.as_deref().and_then(passkey_provider_name).unwrap_or_default().to_owned(),
         aaguid: aaguid.clone().unwrap_or_default(),
+    }
+}
+
+/// An audit event; the client address, user agent and API key id come from its detail, where
+/// the event recorded them.
+pub fn audit_event(event: &AuditRecord) -> pb::AuditEvent {
+    let AuditRecord { id, user_id: _, subject_id, kind, detail, created_at } = event;
+    let parsed: serde_json::Value = serde_json::from_str(detail).unwrap_or(serde_json::Value::Null);
+    let text = |key: &str| parsed.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    pb::AuditEvent {
+        id: id.clone(),
+        user_id: subject_id.clone().unwrap_or_default(),
+        kind: kind.clone(),
+        create_time: Some(timestamp(*created_at)),
+        client_address: text("client"),
+        user_agent: text("user_agent"),
+        api_key_id: text("api_key_id"),
+        detail_json: detail.clone(),
     }
 }

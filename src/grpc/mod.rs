@@ -1,6 +1,7 @@
 //! The gRPC surface: the only code that sees prost types or `tonic::Status`. Handlers are thin:
 //! destructure the request, identify the caller, call `service`, convert the answer.
 
+mod admin;
 mod auth;
 mod browser;
 mod caller;
@@ -12,6 +13,7 @@ mod oauth;
 mod passkey;
 mod status;
 
+pub use admin::AdminApi;
 pub use auth::AuthApi;
 pub use browser::{BrowserPolicy, BrowserRequest, guard as browser_guard};
 pub use caller::{

@@ -80,6 +80,24 @@ pub fn to_status(err: Error) -> Status {
             ErrorReason::ReauthenticationRequired,
             "confirm it's you: re-authenticate with your password or a passkey, then try again",
         ),
+        Error::ApiKeyRequired => (
+            Code::Unauthenticated,
+            ErrorReason::ApiKeyRequired,
+            "AdminService needs an API key: authorization: Bearer kw_...",
+        ),
+        Error::ApiKeyInvalid => {
+            (Code::Unauthenticated, ErrorReason::ApiKeyInvalid, "the API key is unknown, revoked or expired")
+        }
+        Error::ApiKeyScopeMissing(scope) => {
+            return with_metadata(
+                Code::PermissionDenied,
+                ErrorReason::ApiKeyScopeMissing,
+                "the API key lacks the scope this call needs",
+                "scope",
+                scope.as_str(),
+            );
+        }
+        Error::UserDisabled => (Code::PermissionDenied, ErrorReason::UserDisabled, "this account is disabled"),
         Error::BrowserRequestRefused(BrowserRefusal::CookieOutsideGrpcWeb) => (
             Code::PermissionDenied,
             ErrorReason::SessionCookieRequiresGrpcWeb,
@@ -100,6 +118,7 @@ pub fn to_status(err: Error) -> Status {
             (Code::NotFound, ErrorReason::LinkedAccountNotFound, "no such linked account")
         }
         Error::NotFound(Resource::Passkey) => (Code::NotFound, ErrorReason::PasskeyNotFound, "no such passkey"),
+        Error::NotFound(Resource::User) => (Code::NotFound, ErrorReason::UserNotFound, "no such user"),
         Error::PasskeyAlreadyRegistered => {
             (Code::AlreadyExists, ErrorReason::PasskeyAlreadyRegistered, "this passkey is already registered")
         }
@@ -285,6 +304,10 @@ mod tests {
             | Error::SessionInvalid
             | Error::SessionTokenRequired
             | Error::ReauthenticationRequired
+            | Error::ApiKeyRequired
+            | Error::ApiKeyInvalid
+            | Error::ApiKeyScopeMissing(_)
+            | Error::UserDisabled
             | Error::BrowserRequestRefused(_)
             | Error::EmailTaken
             | Error::NoPassword
@@ -353,6 +376,11 @@ mod tests {
             (Error::SessionInvalid, Unauthenticated, "SESSION_INVALID"),
             (Error::SessionTokenRequired, PermissionDenied, "SESSION_TOKEN_REQUIRED"),
             (Error::ReauthenticationRequired, FailedPrecondition, "REAUTHENTICATION_REQUIRED"),
+            (Error::ApiKeyRequired, Unauthenticated, "API_KEY_REQUIRED"),
+            (Error::ApiKeyInvalid, Unauthenticated, "API_KEY_INVALID"),
+            (Error::ApiKeyScopeMissing(crate::domain::ApiScope::AuditRead), PermissionDenied, "API_KEY_SCOPE_MISSING"),
+            (Error::UserDisabled, PermissionDenied, "USER_DISABLED"),
+            (Error::NotFound(Resource::User), NotFound, "USER_NOT_FOUND"),
             (
                 Error::BrowserRequestRefused(BrowserRefusal::CookieOutsideGrpcWeb),
                 PermissionDenied,

@@ -34,7 +34,7 @@ impl Services {
         self.audit(
             Some(&user.id),
             kind::USER_REGISTERED,
-            json!({ "method": "password", "client": meta.client_for_audit() }),
+            json!({ "method": "password", "client": meta.client_for_audit(), "user_agent": meta.user_agent }),
         )
         .await;
         self.signed_in(user, session, token, now)
@@ -70,7 +70,8 @@ impl Services {
             Some(user) if verification.matches => user,
             user => {
                 let user_id = user.as_ref().map(|user| user.id.as_str());
-                let detail = json!({ "method": "password", "client": meta.client_for_audit() });
+                let detail =
+                    json!({ "method": "password", "client": meta.client_for_audit(), "user_agent": meta.user_agent });
                 self.audit(user_id, kind::LOGIN_FAILED, detail).await;
                 return Err(Error::InvalidCredentials);
             }
@@ -83,7 +84,7 @@ impl Services {
         self.audit(
             Some(&signed_in.user.id),
             kind::LOGIN_SUCCEEDED,
-            json!({ "method": "password", "session_id": signed_in.session.id, "client": meta.client_for_audit() }),
+            json!({ "method": "password", "session_id": signed_in.session.id, "client": meta.client_for_audit(), "user_agent": meta.user_agent }),
         )
         .await;
         Ok(signed_in)

@@ -5,6 +5,8 @@ use crate::store::AuditEvent;
 pub(crate) mod kind {
     pub const USER_REGISTERED: &str = "user.registered";
     pub const USER_UPDATED: &str = "user.updated";
+    /// The user deleted their own account (AuthService.DeleteAccount).
+    pub const ACCOUNT_DELETED: &str = "account.deleted";
     pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
     pub const LOGIN_FAILED: &str = "login.failed";
     pub const LOGOUT: &str = "session.logout";

@@ -2,7 +2,10 @@
 //! or SQL: it takes raw request values, validates them into domain types, and calls the store
 //! and crypto.
 
+mod account_deletion;
 mod accounts;
+pub mod admin;
+mod api_keys;
 mod audit;
 mod clock;
 pub mod import;
@@ -18,6 +21,7 @@ mod throttle;
 
 use std::sync::Arc;
 
+pub use api_keys::{CreatedApiKey, check_key_name, create_api_key, key_scopes, list_api_keys, revoke_api_key};
 pub use clock::Clock;
 pub use keys::{JWKS_MAX_AGE, KeyRing, rotate_signing_key, rotation_delay};
 pub use oauth::{OAuthCallback, OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};

@@ -160,6 +160,8 @@ mod tests {
                 password_hash: None,
                 created_at: now,
                 updated_at: now,
+                disabled_at: None,
+                roles: String::new(),
             },
         }
     }

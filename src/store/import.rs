@@ -42,6 +42,8 @@ impl ImportedUser {
             password_hash: Set(self.password_hash),
             created_at: Set(self.created_at),
             updated_at: Set(self.updated_at),
+            disabled_at: Set(None),
+            roles: Set(String::new()),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! rest of Keyward sees `Store` methods and plain record structs.
 
 mod accounts;
+mod admin;
+mod api_keys;
 mod audit;
 mod authenticators;
 pub mod authjs;
@@ -18,6 +20,8 @@ mod signing_keys;
 mod users;
 
 pub use accounts::{AccountRecord, LinkedSignIn, NewAccount, ProviderProfileFields, ProviderTokens, UnlinkOutcome};
+pub use admin::{AuditFilter, AuditRecord, UserChanges, UserFilter};
+pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use audit::AuditEvent;
 pub use authenticators::{AuthenticatorRecord, AuthenticatorUse, NewAuthenticator};
 pub use ceremonies::{CeremonyRecord, NewCeremony};

@@ -25,6 +25,8 @@ impl NewUser {
             password_hash: Set(self.password_hash),
             created_at: Set(self.created_at),
             updated_at: Set(self.created_at),
+            disabled_at: Set(None),
+            roles: Set(String::new()),
         }
     }
 }

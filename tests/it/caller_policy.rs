@@ -2,12 +2,14 @@
 //! needs, checked to be complete against the served descriptors (a new RPC fails this test until
 //! it is listed), and every one called with an *access token*: reads succeed, everything that
 //! changes the account, a sign-in method or the session is PERMISSION_DENIED /
-//! SESSION_TOKEN_REQUIRED, and none of those calls writes a row. (That a plain `Caller` cannot
+//! SESSION_TOKEN_REQUIRED, AdminService refuses it as no API key (API_KEY_INVALID; its scopes are
+//! tested in admin.rs), and none of those calls writes a row. (That a plain `Caller` cannot
 //! reach a use case that needs a `SessionCaller` is a compile-time fact: see the compile_fail
 //! doctests on `keyward::service::SessionCaller`.)
 
 use std::collections::BTreeSet;
 
+use keyward::domain::ApiScope;
 use keyward::pb::{self, o_auth_service_client::OAuthServiceClient, passkey_service_client::PasskeyServiceClient};
 use prost::Message;
 use tonic::{Code, Status};
@@ -31,9 +33,11 @@ enum Needs {
     SessionToken,
     /// The session token and a recent authentication: factor changes.
     RecentSessionToken,
+    /// An API key with this scope (AdminService): no user credential is one.
+    ApiKey(ApiScope),
 }
 
-use Needs::{AnyCredential, Nothing, RecentSessionToken, SessionToken};
+use Needs::{AnyCredential, ApiKey, Nothing, RecentSessionToken, SessionToken};
 
 /// Every RPC, as `package.Service/Method` (a `#variant` suffix for a second way to call one).
 const POLICY: &[(&str, Needs)] = &[
@@ -49,6 +53,16 @@ const POLICY: &[(&str, Needs)] = &[
     ("keyward.v1.AuthService/ChangePassword", SessionToken),
     ("keyward.v1.AuthService/UpdateUser", SessionToken),
     ("keyward.v1.AuthService/Reauthenticate", SessionToken),
+    ("keyward.v1.AuthService/DeleteAccount", RecentSessionToken),
+    ("keyward.v1.AdminService/ListUsers", ApiKey(ApiScope::UsersRead)),
+    ("keyward.v1.AdminService/GetUser", ApiKey(ApiScope::UsersRead)),
+    ("keyward.v1.AdminService/CreateUser", ApiKey(ApiScope::UsersWrite)),
+    ("keyward.v1.AdminService/UpdateUser", ApiKey(ApiScope::UsersWrite)),
+    ("keyward.v1.AdminService/DisableUser", ApiKey(ApiScope::UsersWrite)),
+    ("keyward.v1.AdminService/EnableUser", ApiKey(ApiScope::UsersWrite)),
+    ("keyward.v1.AdminService/DeleteUser", ApiKey(ApiScope::UsersWrite)),
+    ("keyward.v1.AdminService/RevokeUserSessions", ApiKey(ApiScope::SessionsRevoke)),
+    ("keyward.v1.AdminService/ListAuditEvents", ApiKey(ApiScope::AuditRead)),
     ("keyward.v1.PasskeyService/StartPasskeyRegistration", RecentSessionToken),
     ("keyward.v1.PasskeyService/FinishPasskeyRegistration", SessionToken),
     ("keyward.v1.PasskeyService/StartPasskeySignUp", Nothing),
@@ -90,6 +104,7 @@ fn the_table_lists_every_rpc() {
 
 /// Ids of real rows the calls aim at, so a call that wrongly went through would change them.
 struct Targets {
+    user_id: String,
     other_session_id: String,
     own_session_id: String,
     passkey_id: String,
@@ -255,6 +270,14 @@ async fn call(server: &TestServer, rpc: &str, token: &str, targets: &Targets) ->
             ))
             .await
             .map(drop),
+        "keyward.v1.AuthService/DeleteAccount" => {
+            auth.delete_account(bearer(pb::DeleteAccountRequest {}, token)).await.map(drop)
+        }
+        admin if admin.starts_with("keyward.v1.AdminService/") => {
+            let mut client = crate::admin::admin(server).await;
+            let method = admin.trim_start_matches("keyward.v1.AdminService/");
+            crate::admin::call(&mut client, method, Some(token), &targets.user_id, 0).await
+        }
         other => panic!("no call written for {other}: add one"),
     }
 }
@@ -268,6 +291,7 @@ async fn every_rpc_with_an_access_token(backend: Backend) {
     let other = login(&mut auth, "policy@example.com", PASSWORD).await.unwrap();
     let access = me.access_token.as_ref().unwrap().token.clone();
     let targets = Targets {
+        user_id: me.user.as_ref().unwrap().id.clone(),
         other_session_id: other.session.as_ref().unwrap().id.clone(),
         own_session_id: me.session.as_ref().unwrap().id.clone(),
         passkey_id: passkey.id,
@@ -288,6 +312,15 @@ async fn every_rpc_with_an_access_token(backend: Backend) {
                     (status.code(), reason(&status).as_str()),
                     (Code::PermissionDenied, "SESSION_TOKEN_REQUIRED"),
                     "{rpc}"
+                );
+                assert_eq!(store.row_counts().await.unwrap(), before, "{rpc} was refused but wrote");
+            }
+            ApiKey(scope) => {
+                let status = result.expect_err(rpc);
+                assert_eq!(
+                    (status.code(), reason(&status).as_str()),
+                    (Code::Unauthenticated, "API_KEY_INVALID"),
+                    "{rpc} (needs {scope}) took a user's access token"
                 );
                 assert_eq!(store.row_counts().await.unwrap(), before, "{rpc} was refused but wrote");
             }

@@ -9,6 +9,8 @@
 mod common;
 mod fake_provider;
 
+mod admin;
+mod admin_users;
 mod auth_flow;
 mod bad_input;
 mod caller_policy;

@@ -48,6 +48,7 @@ both_backends!(
     linking_and_unlinking_are_factor_changes,
     the_callback_iss_must_name_the_provider,
     providers_can_have_their_own_redirect_uris,
+    a_disabled_user_cannot_sign_in_or_link_with_a_provider,
 );
 
 fn oauth_config(provider: &FakeProvider) -> OAuthConfig {
@@ -876,5 +877,28 @@ async fn providers_can_have_their_own_redirect_uris(backend: Backend) {
     assert_eq!(env.counts().await, before);
     env.oauth.start_o_auth(pb::StartOAuthRequest { redirect_uri: GITHUB_ONLY.into(), ..start(GITHUB) }).await.unwrap();
     env.oauth.start_o_auth(start(OIDC)).await.unwrap();
+    env.stop().await;
+}
+
+/// DisableUser blocks provider sign-in too: an account already linked (rule 1) and linking by a
+/// verified email (rule 3) both answer USER_DISABLED, with no session and no account written.
+async fn a_disabled_user_cannot_sign_in_or_link_with_a_provider(backend: Backend) {
+    let user = ProviderUser::new("octo", "octo@example.com", true);
+    let mut env = Env::start_with(backend, user, |config| config.oidc[0].allow_email_account_linking = true).await;
+    let first = env.sign_in(GITHUB).await.unwrap();
+    let user_id = first.signed_in.unwrap().user.unwrap().id;
+    let mut admin = crate::admin::admin(&env.server).await;
+    let key = crate::admin::root_key(&env.server).await;
+    admin.disable_user(bearer(pb::DisableUserRequest { user_id: user_id.clone() }, &key)).await.unwrap();
+
+    let before = env.counts().await;
+    assert_refused(env.sign_in(GITHUB).await, Code::PermissionDenied, "USER_DISABLED");
+    assert_refused(env.sign_in(OIDC).await, Code::PermissionDenied, "USER_DISABLED");
+    let after = env.counts().await;
+    assert_eq!((after.sessions, after.accounts), (before.sessions, before.accounts), "nothing signed in or linked");
+
+    admin.enable_user(bearer(pb::EnableUserRequest { user_id: user_id.clone() }, &key)).await.unwrap();
+    let again = env.sign_in(GITHUB).await.unwrap();
+    assert_eq!(again.signed_in.unwrap().user.unwrap().id, user_id);
     env.stop().await;
 }

@@ -89,6 +89,12 @@ export const REASON_MESSAGES: Record<ErrorReasonName, string | null> = {
   OAUTH_REDIRECT_URI_NOT_ALLOWED:
     "This page's address is not among the server's oauth.redirect_uris, so providers can't send you back here.",
   LINKED_ACCOUNT_NOT_FOUND: "That linked account no longer exists. Reload the page.",
+  USER_DISABLED: "This account is disabled. Contact the people who run this service.",
+  // Operator-only reasons (AdminService): the sign-in page never calls it, but the map is total.
+  API_KEY_REQUIRED: "This call needs an operator's API key.",
+  API_KEY_INVALID: "The operator's API key is not valid.",
+  API_KEY_SCOPE_MISSING: "The operator's API key may not do this.",
+  USER_NOT_FOUND: "That user does not exist.",
 };
 
 const CEREMONY_MESSAGES: Record<string, string> = {

@@ -228,6 +228,8 @@ mod tests {
             password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
             created_at: then,
             updated_at: then,
+            disabled_at: None,
+            roles: String::new(),
         }
     }
 

@@ -248,7 +248,15 @@ impl Services {
     ) -> Result<OAuthSignIn> {
         let provider_id = provider.info().id.as_str();
         let now = self.inner.clock.now();
-        let detail = |how: &str| json!({ "method": "oauth", "provider": provider_id, "how": how });
+        let detail = |how: &str| {
+            json!({
+                "method": "oauth",
+                "provider": provider_id,
+                "how": how,
+                "client": meta.client_for_audit(),
+                "user_agent": meta.user_agent,
+            })
+        };
 
         // Rule 1: a known provider account signs its user in (fresh tokens are kept).
         if let Some(account) = self.inner.store.find_account(provider_id, &identity.account_id).await? {
@@ -263,6 +271,7 @@ impl Services {
                 .find_user(&account.user_id)
                 .await?
                 .ok_or_else(|| Error::internal("account without user"))?;
+            crate::service::sessions::refuse_disabled(&user)?;
             let account = self.inner.store.update_account_tokens(&account.id, identity.tokens).await?;
             let signed_in = self.sign_in(user, meta).await?;
             self.audit(Some(&signed_in.user.id), kind::LOGIN_SUCCEEDED, detail("account")).await;
@@ -302,6 +311,7 @@ impl Services {
             if !(both_verified && provider.allows_email_linking()) {
                 return Err(Error::OAuthAccountNotLinked);
             }
+            crate::service::sessions::refuse_disabled(&existing)?;
             let (session, token) = self.new_session(&existing.id, meta, now)?;
             let linked =
                 self.inner.store.link_account_with_session(new_account(&existing.id, identity), session).await?;

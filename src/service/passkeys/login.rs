@@ -96,7 +96,13 @@ impl Services {
         self.audit(
             Some(&signed_in.user.id),
             audit::LOGIN_SUCCEEDED,
-            json!({ "method": "passkey", "passkey_id": record.id, "session_id": signed_in.session.id }),
+            json!({
+                "method": "passkey",
+                "passkey_id": record.id,
+                "session_id": signed_in.session.id,
+                "client": meta.client_for_audit(),
+                "user_agent": meta.user_agent,
+            }),
         )
         .await;
         Ok(signed_in)

@@ -27,7 +27,7 @@ impl Services {
         let mut session = caller.session.clone();
         self.touch(&mut session, now).await?;
         self.inner.session_cache.refresh(&SessionWithUser { session: session.clone(), user: caller.user.clone() });
-        let access_token = self.issue_access_token(&caller.user.id, &session.id, now)?;
+        let access_token = self.issue_access_token(&caller.user, &session.id, now)?;
         Ok((session, access_token))
     }
 

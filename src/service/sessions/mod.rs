@@ -55,6 +55,12 @@ pub struct SignedIn {
     pub access_token: IssuedAccessToken,
 }
 
+/// `UserDisabled` for a user an operator disabled. Every sign-in path calls it once the
+/// credential checked out (so it reveals nothing to someone who does not hold one).
+pub(super) fn refuse_disabled(user: &UserRecord) -> Result<()> {
+    if user.disabled_at.is_some() { Err(Error::UserDisabled) } else { Ok(()) }
+}
+
 impl Services {
     /// A new session row for `user_id`, plus the token that only this response will ever see.
     pub(super) fn new_session(
@@ -86,20 +92,23 @@ impl Services {
         token: SessionToken,
         now: DateTime<Utc>,
     ) -> Result<SignedIn> {
-        let access_token = self.issue_access_token(&user.id, &session.id, now)?;
+        let access_token = self.issue_access_token(&user, &session.id, now)?;
         Ok(SignedIn { user, session, token, access_token })
     }
 
     /// Signs an existing user in: creates a session and an access token.
+    /// A disabled user (`UserDisabled`) gets no session, whichever factor they proved.
     pub async fn sign_in(&self, user: UserRecord, meta: &RequestMeta) -> Result<SignedIn> {
+        refuse_disabled(&user)?;
         let now = self.inner.clock.now();
         let (new_session, token) = self.new_session(&user.id, meta, now)?;
         let session = self.inner.store.insert_session(new_session).await?;
         self.signed_in(user, session, token, now)
     }
 
-    fn issue_access_token(&self, user_id: &str, session_id: &str, now: DateTime<Utc>) -> Result<IssuedAccessToken> {
-        self.inner.signer.issue(&self.inner.keys.current(), user_id, session_id, now)
+    /// An access token for `user`'s session `session_id`, carrying the user's roles.
+    fn issue_access_token(&self, user: &UserRecord, session_id: &str, now: DateTime<Utc>) -> Result<IssuedAccessToken> {
+        self.inner.signer.issue(&self.inner.keys.current(), &user.id, session_id, user.role_names(), now)
     }
 
     /// Identifies the caller from a session token or an access token. Every kind of failure
@@ -159,7 +168,10 @@ impl Services {
     async fn live_caller(&self, found: Option<SessionWithUser>, via: CredentialKind) -> Result<Caller> {
         let SessionWithUser { mut session, user } = found.ok_or(Error::SessionInvalid)?;
         let now = self.inner.clock.now();
-        if now >= session.expires || now >= session.idle_expires {
+        // Disabling ends every session at once; this also refuses a session that a sign-in racing
+        // the disable created (another replica's cached copy ends within the cache TTL, as for
+        // any revocation).
+        if now >= session.expires || now >= session.idle_expires || user.disabled_at.is_some() {
             return Err(Error::SessionInvalid);
         }
         // Write last-seen at most once per touch interval: GetSession stays a pure read on the

@@ -6,6 +6,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub user_id: Option<String>,
+    /// The user the event concerns; unlike `user_id` (FK, SET NULL) it survives the user's deletion.
+    pub subject_id: Option<String>,
     pub kind: String,
     pub detail: String,
     pub created_at: DateTimeUtc,

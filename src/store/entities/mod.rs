@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table. Column names follow the migrations (Auth.js names).
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit_events;
 pub mod authenticators;
 pub mod ceremonies;

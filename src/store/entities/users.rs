@@ -13,6 +13,10 @@ pub struct Model {
     pub password_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Set while an operator has the account disabled: no sign-in, no session works.
+    pub disabled_at: Option<DateTimeUtc>,
+    /// Space-separated role names an operator set (AdminService); empty for none.
+    pub roles: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -28,3 +32,10 @@ impl Related<super::sessions::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The user's roles, in the order they were set.
+    pub fn role_names(&self) -> Vec<String> {
+        self.roles.split_whitespace().map(str::to_owned).collect()
+    }
+}

@@ -144,3 +144,11 @@ class ReauthenticateResponse(_message.Message):
     SESSION_FIELD_NUMBER: _ClassVar[int]
     session: _resources_pb2.Session
     def __init__(self, session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ...) -> None: ...
+
+class DeleteAccountRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DeleteAccountResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -104,6 +104,11 @@ class AuthServiceStub:
                 request_serializer=keyward_dot_v1_dot_auth__pb2.ReauthenticateRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_auth__pb2.ReauthenticateResponse.FromString,
                 _registered_method=True)
+        self.DeleteAccount = channel.unary_unary(
+                '/keyward.v1.AuthService/DeleteAccount',
+                request_serializer=keyward_dot_v1_dot_auth__pb2.DeleteAccountRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_auth__pb2.DeleteAccountResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -210,6 +215,14 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteAccount(self, request, context):
+        """Deletes the caller's account with every session, passkey and linked account, and clears
+        the session cookie. Credential: session token, recently authenticated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -267,6 +280,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.Reauthenticate,
                     request_deserializer=keyward_dot_v1_dot_auth__pb2.ReauthenticateRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_auth__pb2.ReauthenticateResponse.SerializeToString,
+            ),
+            'DeleteAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAccount,
+                    request_deserializer=keyward_dot_v1_dot_auth__pb2.DeleteAccountRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_auth__pb2.DeleteAccountResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -581,6 +599,33 @@ class AuthService:
             '/keyward.v1.AuthService/Reauthenticate',
             keyward_dot_v1_dot_auth__pb2.ReauthenticateRequest.SerializeToString,
             keyward_dot_v1_dot_auth__pb2.ReauthenticateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.AuthService/DeleteAccount',
+            keyward_dot_v1_dot_auth__pb2.DeleteAccountRequest.SerializeToString,
+            keyward_dot_v1_dot_auth__pb2.DeleteAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,

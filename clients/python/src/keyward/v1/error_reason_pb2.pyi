@@ -67,6 +67,11 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORIGIN_NOT_ALLOWED: _ClassVar[ErrorReason]
     OAUTH_EMAIL_UNVERIFIED: _ClassVar[ErrorReason]
     OAUTH_ISSUER_MISMATCH: _ClassVar[ErrorReason]
+    API_KEY_REQUIRED: _ClassVar[ErrorReason]
+    API_KEY_INVALID: _ClassVar[ErrorReason]
+    API_KEY_SCOPE_MISSING: _ClassVar[ErrorReason]
+    USER_DISABLED: _ClassVar[ErrorReason]
+    USER_NOT_FOUND: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 FIELD_REQUIRED: ErrorReason
 FIELD_TOO_LONG: ErrorReason
@@ -128,3 +133,8 @@ SESSION_COOKIE_REQUIRES_GRPC_WEB: ErrorReason
 ORIGIN_NOT_ALLOWED: ErrorReason
 OAUTH_EMAIL_UNVERIFIED: ErrorReason
 OAUTH_ISSUER_MISMATCH: ErrorReason
+API_KEY_REQUIRED: ErrorReason
+API_KEY_INVALID: ErrorReason
+API_KEY_SCOPE_MISSING: ErrorReason
+USER_DISABLED: ErrorReason
+USER_NOT_FOUND: ErrorReason

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akeyward/v1/resources.proto\x12\nkeyward.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x35\n\x11\x65mail_verify_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05image\x18\x05 \x01(\t\x12\x14\n\x0chas_password\x18\x06 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xce\x02\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_seen_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10idle_expire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nuser_agent\x18\x07 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x08 \x01(\x08\x12\x35\n\x11\x61uthenticate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x96\x01\n\x08SignedIn\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\x12$\n\x07session\x18\x02 \x01(\x0b\x32\x13.keyward.v1.Session\x12\x15\n\rsession_token\x18\x03 \x01(\t\x12-\n\x0c\x61\x63\x63\x65ss_token\x18\x04 \x01(\x0b\x32\x17.keyward.v1.AccessToken\"M\n\x0b\x41\x63\x63\x65ssToken\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akeyward/v1/resources.proto\x12\nkeyward.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x35\n\x11\x65mail_verify_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05image\x18\x05 \x01(\t\x12\x14\n\x0chas_password\x18\x06 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05roles\x18\x08 \x03(\t\x12\x30\n\x0c\x64isable_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xce\x02\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_seen_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10idle_expire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nuser_agent\x18\x07 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x08 \x01(\x08\x12\x35\n\x11\x61uthenticate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x96\x01\n\x08SignedIn\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\x12$\n\x07session\x18\x02 \x01(\x0b\x32\x13.keyward.v1.Session\x12\x15\n\rsession_token\x18\x03 \x01(\t\x12-\n\x0c\x61\x63\x63\x65ss_token\x18\x04 \x01(\x0b\x32\x17.keyward.v1.AccessToken\"M\n\x0b\x41\x63\x63\x65ssToken\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,11 +33,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyward.v1.resources_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_USER']._serialized_start=76
-  _globals['_USER']._serialized_end=264
-  _globals['_SESSION']._serialized_start=267
-  _globals['_SESSION']._serialized_end=601
-  _globals['_SIGNEDIN']._serialized_start=604
-  _globals['_SIGNEDIN']._serialized_end=754
-  _globals['_ACCESSTOKEN']._serialized_start=756
-  _globals['_ACCESSTOKEN']._serialized_end=833
+  _globals['_USER']._serialized_end=329
+  _globals['_SESSION']._serialized_start=332
+  _globals['_SESSION']._serialized_end=666
+  _globals['_SIGNEDIN']._serialized_start=669
+  _globals['_SIGNEDIN']._serialized_end=819
+  _globals['_ACCESSTOKEN']._serialized_start=821
+  _globals['_ACCESSTOKEN']._serialized_end=898
 # @@protoc_insertion_point(module_scope)

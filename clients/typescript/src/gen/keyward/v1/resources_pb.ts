@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/resources.proto.
  */
 export const file_keyward_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("ChprZXl3YXJkL3YxL3Jlc291cmNlcy5wcm90bxIKa2V5d2FyZC52MSK8AQoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEjUKEWVtYWlsX3ZlcmlmeV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVpbWFnZRgFIAEoCRIUCgxoYXNfcGFzc3dvcmQYBiABKAgSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIs4CCgdTZXNzaW9uEgoKAmlkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3Rfc2Vlbl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBpZGxlX2V4cGlyZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXNlcl9hZ2VudBgHIAEoCRIPCgdjdXJyZW50GAggASgIEjUKEWF1dGhlbnRpY2F0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKWAQoIU2lnbmVkSW4SHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlchIkCgdzZXNzaW9uGAIgASgLMhMua2V5d2FyZC52MS5TZXNzaW9uEhUKDXNlc3Npb25fdG9rZW4YAyABKAkSLQoMYWNjZXNzX3Rva2VuGAQgASgLMhcua2V5d2FyZC52MS5BY2Nlc3NUb2tlbiJNCgtBY2Nlc3NUb2tlbhINCgV0b2tlbhgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChprZXl3YXJkL3YxL3Jlc291cmNlcy5wcm90bxIKa2V5d2FyZC52MSL9AQoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEjUKEWVtYWlsX3ZlcmlmeV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVpbWFnZRgFIAEoCRIUCgxoYXNfcGFzc3dvcmQYBiABKAgSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXJvbGVzGAggAygJEjAKDGRpc2FibGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAizgIKB1Nlc3Npb24SCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF9zZWVuX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKEGlkbGVfZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1c2VyX2FnZW50GAcgASgJEg8KB2N1cnJlbnQYCCABKAgSNQoRYXV0aGVudGljYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpYBCghTaWduZWRJbhIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyEiQKB3Nlc3Npb24YAiABKAsyEy5rZXl3YXJkLnYxLlNlc3Npb24SFQoNc2Vzc2lvbl90b2tlbhgDIAEoCRItCgxhY2Nlc3NfdG9rZW4YBCABKAsyFy5rZXl3YXJkLnYxLkFjY2Vzc1Rva2VuIk0KC0FjY2Vzc1Rva2VuEg0KBXRva2VuGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A person who can sign in.
@@ -66,6 +66,21 @@ export type User = Message<"keyward.v1.User"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 7;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * Roles an operator gave the user (AdminService.UpdateUser); also the `roles` claim of the
+   * user's access tokens, so other services can authorize locally.
+   *
+   * @generated from field: repeated string roles = 8;
+   */
+  roles: string[];
+
+  /**
+   * When an operator disabled the user; unset while enabled.
+   *
+   * @generated from field: google.protobuf.Timestamp disable_time = 9;
+   */
+  disableTime?: Timestamp | undefined;
 };
 
 /**
