@@ -2,6 +2,8 @@
 //! HTTP, CORS, limits, logging), and serves on a listener until told to stop. No globals:
 //! tests start as many apps as they like in one process.
 
+mod email;
+
 use std::{net::SocketAddr, time::Duration};
 
 use http::{HeaderName, Method};
@@ -22,7 +24,7 @@ use crate::{
         self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
         passkey_service_server::PasskeyServiceServer,
     },
-    service::{Clock, Services},
+    service::{Clock, Services, email::Mailer, outbox::Outbox},
     store::Store,
     telemetry::RpcLogLayer,
     web,
@@ -74,7 +76,9 @@ impl App {
         if sealed.total() > 0 {
             tracing::info!(?sealed, "sealed secrets that were stored in clear");
         }
-        let services = Services::start(&config, store, clock).await?;
+        let email = email::settings(&config)?;
+        let mailer = Mailer::new(&email).map_err(Error::Startup)?;
+        let services = Services::start(&config, store, clock, Outbox::new(email.retry)).await?;
         let (routes, health) = router(&config, services.clone()).await?;
 
         let incoming =
@@ -95,7 +99,8 @@ impl App {
             });
         let server =
             tokio::spawn(async move { server.await.map_err(|err| Error::internal(format_args!("server: {err}"))) });
-        let background = tokio::spawn(background_tasks(services.clone(), health, Intervals::from_config(&config)));
+        let background =
+            tokio::spawn(background_tasks(services.clone(), health, mailer, Intervals::from_config(&config)));
         let passkey_origins = config.passkey_origins().join(", ");
         tracing::info!(
             %local_addr,
@@ -269,13 +274,15 @@ impl Intervals {
 }
 
 /// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
-/// SQLite WAL small; and, in a task of its own, the health check.
-async fn background_tasks(services: Services, health: HealthReporter, intervals: Intervals) {
+/// SQLite WAL small; and, in tasks of their own, the health check and the outbox's mail sender.
+async fn background_tasks(services: Services, health: HealthReporter, mailer: Mailer, intervals: Intervals) {
     // The health check must keep running while upkeep waits on a database that hangs (that is
     // exactly when it has news). Its task lives in this set, so it ends when this future is
     // dropped (shutdown aborts it).
     let mut health_task = tokio::task::JoinSet::new();
     health_task.spawn(health_checks(services.clone(), health));
+    let sender = services.clone();
+    health_task.spawn(async move { sender.run_outbox(mailer).await });
     let mut reload = tokio::time::interval(intervals.key_reload);
     let mut sweep = tokio::time::interval(intervals.sweep);
     let mut checkpoint = tokio::time::interval(intervals.checkpoint);

@@ -15,8 +15,10 @@ use figment::{
 };
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod email;
 mod oauth;
 
+pub use email::EmailConfig;
 pub use oauth::{GITHUB_PROVIDER_ID, GitHubConfig, OAuthConfig, OidcConfig};
 
 use crate::{
@@ -250,6 +252,9 @@ pub struct Config {
     /// Sign-in with GitHub and OpenID Connect providers (`[oauth]`, `[oauth.github]`,
     /// `[[oauth.oidc]]`).
     pub oauth: OAuthConfig,
+
+    /// Mail delivery (`[email]`): SMTP, or `.eml` files by default.
+    pub email: EmailConfig,
 }
 
 impl Default for Config {
@@ -310,6 +315,7 @@ impl Default for Config {
             log: "info".into(),
             log_format: LogFormat::Text,
             oauth: OAuthConfig::default(),
+            email: EmailConfig::default(),
         }
     }
 }
@@ -538,6 +544,7 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|err| invalid("log", err.to_string()))?;
         self.oauth.validate()?;
+        self.email.validate()?;
         Ok(())
     }
 

@@ -17,6 +17,7 @@ mod m20261203_000001_abuse_protection;
 mod m20261204_000001_add_sessions_authenticated_at;
 mod m20261204_000002_create_secrets;
 mod m20261204_000003_add_signing_keys_activates_at;
+mod m20261205_000001_create_outbox;
 
 /// Runs Keyward's migrations (`Migrator::up(&db, None)` and friends from `MigratorTrait`).
 #[derive(Debug)]
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_add_sessions_authenticated_at::Migration),
             Box::new(m20261204_000002_create_secrets::Migration),
             Box::new(m20261204_000003_add_signing_keys_activates_at::Migration),
+            Box::new(m20261205_000001_create_outbox::Migration),
         ]
     }
 }

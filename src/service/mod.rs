@@ -5,9 +5,11 @@
 mod accounts;
 mod audit;
 mod clock;
+pub mod email;
 pub mod import;
 mod keys;
 mod oauth;
+pub mod outbox;
 mod passkeys;
 mod pending;
 mod reauthentication;
@@ -92,12 +94,13 @@ struct Inner {
     failure_memory: std::time::Duration,
     pending_ceremonies: pending::PendingCeremonies,
     audit_retention: chrono::Duration,
+    outbox: outbox::Outbox,
 }
 
 impl Services {
     /// Builds the services over an open, migrated store: starts the hashing pool and loads (or
-    /// on first start creates) the signing keys.
-    pub async fn start(config: &Config, store: Store, clock: Clock) -> Result<Self> {
+    /// on first start creates) the signing keys. `outbox` is this replica's outbox handle.
+    pub async fn start(config: &Config, store: Store, clock: Clock, outbox: outbox::Outbox) -> Result<Self> {
         let pool = Arc::new(CpuPool::start(config.hash_workers(), config.hash_queue_depth)?);
         let hasher = PasswordHasher::new(Arc::clone(&pool), config.argon2())?;
         let signer = AccessTokenSigner::new(config.jwt());
@@ -132,6 +135,7 @@ impl Services {
             audit_retention: chrono::Duration::days(
                 i64::try_from(config.audit_retention_days).unwrap_or(i64::MAX / 86_400_000).min(100_000),
             ),
+            outbox,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
