@@ -19,12 +19,14 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{self, AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
+    grpc::{
+        self, AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer, VerificationApi,
+    },
     pb::{
         self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
-        passkey_service_server::PasskeyServiceServer,
+        passkey_service_server::PasskeyServiceServer, verification_service_server::VerificationServiceServer,
     },
-    service::{Clock, Services, email::Mailer, outbox::Outbox},
+    service::{Clock, Services, email::Mailer},
     store::Store,
     telemetry::RpcLogLayer,
     web,
@@ -78,7 +80,7 @@ impl App {
         }
         let email = email::settings(&config)?;
         let mailer = Mailer::new(&email).map_err(Error::Startup)?;
-        let services = Services::start(&config, store, clock, Outbox::new(email.retry)).await?;
+        let services = Services::start(&config, store, clock, email).await?;
         let (routes, health) = router(&config, services.clone()).await?;
 
         let incoming =
@@ -142,6 +144,7 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<OAuthServiceServer<OAuthApi>>().await;
     health.set_serving::<PasskeyServiceServer<PasskeyApi>>().await;
+    health.set_serving::<VerificationServiceServer<VerificationApi>>().await;
     // Reflection in both protocol versions: grpcurl and most tools speak v1, while Python's
     // grpcio-reflection and several older tools only speak v1alpha.
     let reflection_builder = || {
@@ -162,12 +165,17 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
     let oauth = OAuthServiceServer::new(OAuthApi::new(services.clone(), CookieSettings::from_config(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
+    let verification =
+        VerificationServiceServer::new(VerificationApi::new(services.clone(), CookieSettings::from_config(config)))
+            .max_decoding_message_size(config.max_request_bytes)
+            .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
 
     // grpc-web translation wraps only the gRPC routes: tonic-web answers any other HTTP/1.1
     // request with 400, and /healthz must work with curl.
     let grpc = Routes::new(auth)
         .add_service(passkeys)
         .add_service(oauth)
+        .add_service(verification)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
@@ -212,7 +220,13 @@ fn browser_policy(config: &Config) -> grpc::BrowserPolicy {
 /// does not answer is NOT_SERVING, so load balancers route around it until it recovers.
 async fn set_health(health: &HealthReporter, serving: bool) {
     let status = if serving { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing };
-    for service in ["", "keyward.v1.AuthService", "keyward.v1.PasskeyService", "keyward.v1.OAuthService"] {
+    for service in [
+        "",
+        "keyward.v1.AuthService",
+        "keyward.v1.PasskeyService",
+        "keyward.v1.OAuthService",
+        "keyward.v1.VerificationService",
+    ] {
         health.set_service_status(service, status).await;
     }
 }

@@ -191,6 +191,11 @@ pub enum FieldReason {
     PasswordIncorrect,
     OAuthProviderUnknown,
     OAuthRedirectUriNotAllowed,
+    /// A mailed link's token that is unknown, used, for another purpose, or stale.
+    VerificationTokenInvalid,
+    VerificationTokenExpired,
+    /// A mailed link's `redirect_uri` not in `email.redirect_uris`.
+    RedirectUriNotAllowed,
 }
 
 /// Which passkey ceremony failed.

@@ -1,6 +1,6 @@
 //! `[email]` configuration → the service's `EmailSettings` (the service never reads `Config`
 //! for mail): the transport (SMTP from `email.smtp_url`, else `.eml` files), the sender, and
-//! the outbox's retry policy.
+//! the outbox's retry policy, and where mailed links point.
 
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use crate::{
     config::Config,
     error::{Error, Result},
     service::{
+        LinkSettings,
         email::{EmailSettings, MailTransport, SmtpEndpoint},
         outbox::RetryPolicy,
     },
@@ -36,6 +37,17 @@ pub(super) fn settings(config: &Config) -> Result<EmailSettings> {
             // several SMTP round trips of `timeout` each, and never less than five minutes.
             lease: (timeout * 4).max(Duration::from_secs(300)),
             poll_interval: Duration::from_millis(email.poll_interval_ms),
+        },
+        links: LinkSettings {
+            public_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://localhost:{}", config.listen.port())),
+            product_name: config.rp_name.clone(),
+            redirect_uris: email.redirect_uris.clone(),
+            password_reset_ttl: Duration::from_secs(email.password_reset_ttl_secs),
+            magic_link_ttl: Duration::from_secs(email.magic_link_ttl_secs),
+            verification_ttl: Duration::from_secs(email.verification_ttl_secs),
         },
     })
 }

@@ -38,6 +38,16 @@ pub struct EmailConfig {
     pub retry_max_secs: u64,
     /// How often a replica looks for due messages besides being woken by its own writes.
     pub poll_interval_ms: u64,
+    /// Pages of your app that mailed links may point at instead of `public_url`/signin (the
+    /// `redirect_uri` of a request), compared exactly.
+    #[serde(deserialize_with = "super::list_or_comma_separated")]
+    pub redirect_uris: Vec<String>,
+    /// How long a password-reset link works.
+    pub password_reset_ttl_secs: u64,
+    /// How long a magic sign-in link works.
+    pub magic_link_ttl_secs: u64,
+    /// How long an email-verification link works.
+    pub verification_ttl_secs: u64,
 }
 
 impl Default for EmailConfig {
@@ -51,6 +61,10 @@ impl Default for EmailConfig {
             retry_initial_secs: 10,
             retry_max_secs: 3600,
             poll_interval_ms: 5_000,
+            redirect_uris: Vec::new(),
+            password_reset_ttl_secs: 15 * 60,
+            magic_link_ttl_secs: 10 * 60,
+            verification_ttl_secs: 24 * 3600,
         }
     }
 }
@@ -74,6 +88,21 @@ impl EmailConfig {
         }
         if !(10..=3_600_000).contains(&self.poll_interval_ms) {
             return Err(invalid("email.poll_interval_ms", "must be between 10 and 3600000"));
+        }
+        for (name, secs) in [
+            ("email.password_reset_ttl_secs", self.password_reset_ttl_secs),
+            ("email.magic_link_ttl_secs", self.magic_link_ttl_secs),
+            ("email.verification_ttl_secs", self.verification_ttl_secs),
+        ] {
+            if !(60..=30 * 86_400).contains(&secs) {
+                return Err(invalid(name, "must be between 60 and 2592000"));
+            }
+        }
+        for uri in &self.redirect_uris {
+            let parsed = url::Url::parse(uri).map_err(|_| invalid("email.redirect_uris", "must be absolute URLs"))?;
+            if !matches!(parsed.scheme(), "https" | "http") || parsed.fragment().is_some() {
+                return Err(invalid("email.redirect_uris", "must be http(s) URLs without a fragment"));
+            }
         }
         Ok(())
     }

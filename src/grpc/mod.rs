@@ -11,6 +11,7 @@ mod envelope;
 mod oauth;
 mod passkey;
 mod status;
+mod verification;
 
 pub use auth::AuthApi;
 pub use browser::{BrowserPolicy, BrowserRequest, guard as browser_guard};
@@ -24,3 +25,4 @@ pub use envelope::UnaryEnvelopeLayer;
 pub use oauth::OAuthApi;
 pub use passkey::PasskeyApi;
 pub use status::{ERROR_DOMAIN, to_status};
+pub use verification::VerificationApi;

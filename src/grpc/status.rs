@@ -33,6 +33,9 @@ fn field_reason(reason: FieldReason) -> ErrorReason {
         FieldReason::PasswordIncorrect => ErrorReason::PasswordIncorrect,
         FieldReason::OAuthProviderUnknown => ErrorReason::OauthProviderUnknown,
         FieldReason::OAuthRedirectUriNotAllowed => ErrorReason::OauthRedirectUriNotAllowed,
+        FieldReason::VerificationTokenInvalid => ErrorReason::VerificationTokenInvalid,
+        FieldReason::VerificationTokenExpired => ErrorReason::VerificationTokenExpired,
+        FieldReason::RedirectUriNotAllowed => ErrorReason::RedirectUriNotAllowed,
     }
 }
 
@@ -348,6 +351,9 @@ mod tests {
             (field(FieldReason::InvalidPageSize), InvalidArgument, "INVALID_PAGE_SIZE"),
             (field(FieldReason::OAuthProviderUnknown), InvalidArgument, "OAUTH_PROVIDER_UNKNOWN"),
             (field(FieldReason::OAuthRedirectUriNotAllowed), InvalidArgument, "OAUTH_REDIRECT_URI_NOT_ALLOWED"),
+            (field(FieldReason::VerificationTokenInvalid), InvalidArgument, "VERIFICATION_TOKEN_INVALID"),
+            (field(FieldReason::VerificationTokenExpired), InvalidArgument, "VERIFICATION_TOKEN_EXPIRED"),
+            (field(FieldReason::RedirectUriNotAllowed), InvalidArgument, "REDIRECT_URI_NOT_ALLOWED"),
             (Error::InvalidCredentials, Unauthenticated, "INVALID_CREDENTIALS"),
             (Error::NotSignedIn, Unauthenticated, "NOT_SIGNED_IN"),
             (Error::SessionInvalid, Unauthenticated, "SESSION_INVALID"),

@@ -17,6 +17,7 @@ mod session_cache;
 mod sessions;
 mod sign_in_guard;
 mod throttle;
+mod verification;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ pub use passkeys::{CeremonyStart, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionCaller, SessionPolicy, SignedIn};
 pub use sign_in_guard::failure_key;
 pub use throttle::{Budget, Throttles};
+pub use verification::LinkSettings;
 
 use crate::{
     config::Config,
@@ -95,12 +97,13 @@ struct Inner {
     pending_ceremonies: pending::PendingCeremonies,
     audit_retention: chrono::Duration,
     outbox: outbox::Outbox,
+    links: LinkSettings,
 }
 
 impl Services {
     /// Builds the services over an open, migrated store: starts the hashing pool and loads (or
-    /// on first start creates) the signing keys. `outbox` is this replica's outbox handle.
-    pub async fn start(config: &Config, store: Store, clock: Clock, outbox: outbox::Outbox) -> Result<Self> {
+    /// on first start creates) the signing keys, with this replica's outbox for mail.
+    pub async fn start(config: &Config, store: Store, clock: Clock, email: email::EmailSettings) -> Result<Self> {
         let pool = Arc::new(CpuPool::start(config.hash_workers(), config.hash_queue_depth)?);
         let hasher = PasswordHasher::new(Arc::clone(&pool), config.argon2())?;
         let signer = AccessTokenSigner::new(config.jwt());
@@ -135,7 +138,8 @@ impl Services {
             audit_retention: chrono::Duration::days(
                 i64::try_from(config.audit_retention_days).unwrap_or(i64::MAX / 86_400_000).min(100_000),
             ),
-            outbox,
+            outbox: outbox::Outbox::new(email.retry),
+            links: email.links,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -170,6 +174,7 @@ impl Services {
         let forget_before = now - chrono::Duration::from_std(self.inner.failure_memory).map_err(Error::internal)?;
         Ok(self.inner.store.delete_expired_sessions(now).await?
             + self.inner.store.delete_expired_ceremonies(now).await?
+            + self.inner.store.delete_expired_verification_tokens(now).await?
             + self.inner.store.forget_sign_in_failures(forget_before).await?
             + self.inner.store.delete_audit_events_before(now - self.inner.audit_retention).await?)
     }

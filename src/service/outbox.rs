@@ -70,9 +70,23 @@ impl RetryPolicy {
 /// What happened to a message, for whoever watches (tests, and later metrics).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboxEvent {
-    Delivered { id: String, attempt: i32 },
-    WillRetry { id: String, attempt: i32 },
-    Dead { id: String, attempt: i32 },
+    Delivered {
+        id: String,
+        attempt: i32,
+    },
+    WillRetry {
+        id: String,
+        attempt: i32,
+    },
+    Dead {
+        id: String,
+        attempt: i32,
+    },
+    /// A request that mails a link to an address was handled in the background; `queued` says
+    /// whether a mail was queued (false for an address without an account). In process only.
+    LinkRequestHandled {
+        queued: bool,
+    },
 }
 
 /// The replica's outbox handle: the retry policy, the wake-up and the event feed. Cheap to clone.
@@ -91,6 +105,11 @@ impl Outbox {
     /// Tells this replica's sender to look now (after a commit that queued something).
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Publishes `event` to this replica's watchers.
+    pub(super) fn requested(&self, event: OutboxEvent) {
+        let _ = self.events.send(event);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<OutboxEvent> {

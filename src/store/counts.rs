@@ -15,6 +15,7 @@ pub struct RowCounts {
     pub signing_keys: u64,
     pub audit_events: u64,
     pub secrets: u64,
+    pub outbox: u64,
 }
 
 impl Store {
@@ -30,6 +31,7 @@ impl Store {
             signing_keys: entities::signing_keys::Entity::find().count(&self.db).await?,
             audit_events: entities::audit_events::Entity::find().count(&self.db).await?,
             secrets: entities::secrets::Entity::find().count(&self.db).await?,
+            outbox: entities::outbox::Entity::find().count(&self.db).await?,
         })
     }
 }

@@ -17,6 +17,7 @@ mod sessions;
 mod sign_in_failures;
 mod signing_keys;
 mod users;
+mod verification_tokens;
 
 pub use accounts::{AccountRecord, LinkedSignIn, NewAccount, ProviderProfileFields, ProviderTokens, UnlinkOutcome};
 pub use audit::AuditEvent;
@@ -32,6 +33,7 @@ pub use sessions::{NewSession, OtherSessions, SessionWithUser};
 pub use sign_in_failures::{Attempt, FailurePolicy};
 pub use signing_keys::StoredSigningKey;
 pub use users::{NewUser, SignInMethods};
+pub use verification_tokens::{NewVerificationToken, VerificationTokenRecord};
 
 /// A user row as the service layer sees it.
 pub type UserRecord = entities::users::Model;

@@ -37,3 +37,4 @@ mod smtp_server;
 mod storage_bounds;
 mod throttle;
 mod tokens;
+mod verification;

@@ -89,6 +89,9 @@ export const REASON_MESSAGES: Record<ErrorReasonName, string | null> = {
   OAUTH_REDIRECT_URI_NOT_ALLOWED:
     "This page's address is not among the server's oauth.redirect_uris, so providers can't send you back here.",
   LINKED_ACCOUNT_NOT_FOUND: "That linked account no longer exists. Reload the page.",
+  VERIFICATION_TOKEN_INVALID: "This link is not valid any more: it was used, replaced by a newer one, or mistyped. Ask for a new one.",
+  VERIFICATION_TOKEN_EXPIRED: "This link has expired. Ask for a new one.",
+  REDIRECT_URI_NOT_ALLOWED: "This page's address is not among the server's email.redirect_uris.",
 };
 
 const CEREMONY_MESSAGES: Record<string, string> = {

@@ -61,6 +61,7 @@ pub struct EmailSettings {
     pub from: String,
     pub transport: MailTransport,
     pub retry: RetryPolicy,
+    pub links: super::LinkSettings,
 }
 
 impl Services {

@@ -67,6 +67,9 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORIGIN_NOT_ALLOWED: _ClassVar[ErrorReason]
     OAUTH_EMAIL_UNVERIFIED: _ClassVar[ErrorReason]
     OAUTH_ISSUER_MISMATCH: _ClassVar[ErrorReason]
+    VERIFICATION_TOKEN_INVALID: _ClassVar[ErrorReason]
+    VERIFICATION_TOKEN_EXPIRED: _ClassVar[ErrorReason]
+    REDIRECT_URI_NOT_ALLOWED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 FIELD_REQUIRED: ErrorReason
 FIELD_TOO_LONG: ErrorReason
@@ -128,3 +131,6 @@ SESSION_COOKIE_REQUIRES_GRPC_WEB: ErrorReason
 ORIGIN_NOT_ALLOWED: ErrorReason
 OAUTH_EMAIL_UNVERIFIED: ErrorReason
 OAUTH_ISSUER_MISMATCH: ErrorReason
+VERIFICATION_TOKEN_INVALID: ErrorReason
+VERIFICATION_TOKEN_EXPIRED: ErrorReason
+REDIRECT_URI_NOT_ALLOWED: ErrorReason
