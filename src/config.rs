@@ -263,6 +263,9 @@ pub struct Config {
 
     /// Mail delivery (`[email]`): SMTP, or `.eml` files by default.
     pub email: EmailConfig,
+    /// Password sign-in needs a verified address: an unverified account's correct password gets
+    /// EMAIL_NOT_VERIFIED and a (throttled) verification link. Off by default, as in Auth.js.
+    pub require_email_verification: bool,
     /// The base URL users reach Keyward at; mailed links point at `<public_url>/signin`.
     /// Default: `http://localhost:<port>`.
     pub public_url: Option<String>,
@@ -328,6 +331,7 @@ impl Default for Config {
             oauth: OAuthConfig::default(),
             email: EmailConfig::default(),
             public_url: None,
+            require_email_verification: false,
         }
     }
 }

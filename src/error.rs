@@ -45,6 +45,10 @@ pub enum Error {
     /// The operation needs a password and the user has none.
     #[error("user has no password")]
     NoPassword,
+    /// Password sign-in of an account whose address is not verified, with
+    /// `require_email_verification` on (the password was right).
+    #[error("email not verified")]
+    EmailNotVerified,
     /// The operation needs a passkey and the user has none.
     #[error("user has no passkey")]
     NoPasskey,

@@ -48,6 +48,7 @@ pub(super) fn settings(config: &Config) -> Result<EmailSettings> {
             password_reset_ttl: Duration::from_secs(email.password_reset_ttl_secs),
             magic_link_ttl: Duration::from_secs(email.magic_link_ttl_secs),
             verification_ttl: Duration::from_secs(email.verification_ttl_secs),
+            require_email_verification: config.require_email_verification,
         },
     })
 }

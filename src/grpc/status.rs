@@ -98,6 +98,11 @@ pub fn to_status(err: Error) -> Status {
         }
         Error::NoPassword => (Code::FailedPrecondition, ErrorReason::NoPassword, "this account has no password"),
         Error::NoPasskey => (Code::FailedPrecondition, ErrorReason::NoPasskey, "this account has no passkey"),
+        Error::EmailNotVerified => (
+            Code::FailedPrecondition,
+            ErrorReason::EmailNotVerified,
+            "verify your email address first: a link has been mailed to it",
+        ),
         Error::NotFound(Resource::Session) => (Code::NotFound, ErrorReason::SessionNotFound, "no such session"),
         Error::NotFound(Resource::LinkedAccount) => {
             (Code::NotFound, ErrorReason::LinkedAccountNotFound, "no such linked account")
@@ -292,6 +297,7 @@ mod tests {
             | Error::EmailTaken
             | Error::NoPassword
             | Error::NoPasskey
+            | Error::EmailNotVerified
             | Error::PasskeyAlreadyRegistered
             | Error::TooManyPasskeys
             | Error::LastSignInMethod
@@ -368,6 +374,7 @@ mod tests {
             (Error::EmailTaken, AlreadyExists, "EMAIL_TAKEN"),
             (Error::NoPassword, FailedPrecondition, "NO_PASSWORD"),
             (Error::NoPasskey, FailedPrecondition, "NO_PASSKEY"),
+            (Error::EmailNotVerified, FailedPrecondition, "EMAIL_NOT_VERIFIED"),
             (Error::NotFound(Resource::Session), NotFound, "SESSION_NOT_FOUND"),
             (Error::NotFound(Resource::LinkedAccount), NotFound, "LINKED_ACCOUNT_NOT_FOUND"),
             (Error::NotFound(Resource::Passkey), NotFound, "PASSKEY_NOT_FOUND"),

@@ -76,6 +76,10 @@ impl Services {
             }
         };
         self.sign_in_succeeded(email.as_str()).await?;
+        if self.inner.links.require_email_verification && user.email_verified.is_none() {
+            self.refuse_unverified(&user, meta).await;
+            return Err(Error::EmailNotVerified);
+        }
         if verification.needs_rehash {
             self.upgrade_password_hash(&user.id, password).await;
         }

@@ -32,6 +32,7 @@ both_backends!(
     bad_tokens_are_refused_and_change_nothing,
     a_relay_that_is_down_delays_the_mail_not_the_answer,
     a_token_from_one_replica_works_on_another,
+    required_verification_refuses_password_sign_in_until_verified,
 );
 
 async fn server_with(backend: Backend, smtp: &SmtpServer) -> TestServer {
@@ -53,7 +54,7 @@ async fn client(server: &TestServer) -> VerificationServiceClient<Channel> {
 /// The link in `mail` and its token.
 fn link_of(mail: &ReceivedMail) -> (String, String) {
     let text = mail.text();
-    let start = text.find("https://").unwrap_or_else(|| panic!("no link in {text}"));
+    let start = text.find("http").unwrap_or_else(|| panic!("no link in {text}"));
     let link: String = text[start..].chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<').collect();
     let token = url::Url::parse(&link)
         .unwrap()
@@ -221,6 +222,7 @@ async fn bad_tokens_are_refused_and_change_nothing(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let server = server_with(backend, &smtp).await;
     let (mut auth, mut verification) = (server.auth().await, client(&server).await);
+    let mut events = server.app.services().outbox().subscribe();
     register(&mut auth, "ada@example.com").await;
     verification
         .send_magic_link(pb::SendMagicLinkRequest { email: "ada@example.com".into(), redirect_uri: String::new() })
@@ -229,6 +231,12 @@ async fn bad_tokens_are_refused_and_change_nothing(backend: Backend) {
     let (_, magic) = link_of(&mail_number(&smtp, 1).await);
     request_reset(&mut verification, "ada@example.com").await;
     let (_, reset_token) = link_of(&mail_number(&smtp, 2).await);
+    // Both mails are out of the outbox before the rows are counted.
+    let mut delivered = 0;
+    while delivered < 2 {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.recv()).await.unwrap().unwrap();
+        delivered += usize::from(matches!(event, OutboxEvent::Delivered { .. }));
+    }
     let store = server.app.services().store().clone();
     let before = store.row_counts().await.unwrap();
 
@@ -336,5 +344,30 @@ async fn a_token_from_one_replica_works_on_another(backend: Backend) {
     // The notice went out once, from whichever replica claimed it.
     assert_eq!(smtp.wait_for(2).await.len(), 2);
     replica.shutdown().await.unwrap();
+    server.stop().await;
+}
+
+async fn required_verification_refuses_password_sign_in_until_verified(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let server = TestServer::start_with(backend, |config| {
+        config.email.smtp_url = Some(keyward::config::Secret::new(smtp.url()));
+        config.require_email_verification = true;
+    })
+    .await;
+    let (mut auth, mut verification) = (server.auth().await, client(&server).await);
+    register(&mut auth, "ada@example.com").await;
+    let wrong = login(&mut auth, "ada@example.com", NEW_PASSWORD).await.unwrap_err();
+    assert_eq!(reason(&wrong), "INVALID_CREDENTIALS", "a wrong password says nothing about verification");
+    assert!(smtp.mails().is_empty());
+
+    let sessions_before = server.app.services().store().row_counts().await.unwrap().sessions;
+    let refused = login(&mut auth, "ada@example.com", PASSWORD).await.unwrap_err();
+    assert_eq!((refused.code(), reason(&refused).as_str()), (Code::FailedPrecondition, "EMAIL_NOT_VERIFIED"));
+    assert_eq!(server.app.services().store().row_counts().await.unwrap().sessions, sessions_before, "no session");
+    let mail = mail_number(&smtp, 1).await;
+    let (link, token) = link_of(&mail);
+    assert!(link.contains("flow=verify-email"), "{link}");
+    verification.verify_email(pb::VerifyEmailRequest { token }).await.unwrap();
+    login(&mut auth, "ada@example.com", PASSWORD).await.unwrap();
     server.stop().await;
 }

@@ -94,6 +94,20 @@ impl Services {
         self.mail_link(Purpose::EmailVerification, &caller.user, redirect.as_deref()).await
     }
 
+    /// A correct password for an unverified address under `require_email_verification`: mail a
+    /// verification link (within the per-address budget; past it, the last link still works)
+    /// and record the refusal.
+    pub(in crate::service) async fn refuse_unverified(&self, user: &UserRecord, meta: &RequestMeta) {
+        let budget = self.inner.throttles.check(Budget::EmailAddress, &failure_key("email", &user.email), 1);
+        if budget.is_ok()
+            && let Err(err) = self.mail_link(Purpose::EmailVerification, user, None).await
+        {
+            tracing::warn!(error = %err, "mailing a verification link failed");
+        }
+        let detail = json!({ "method": "password", "reason": "email_not_verified", "client": meta.client_for_audit() });
+        self.audit(Some(&user.id), kind::LOGIN_FAILED, detail).await;
+    }
+
     /// Marks the token's address verified.
     pub async fn verify_email(&self, token: &str) -> Result<UserRecord> {
         let (taken, _) = self.take_link_token(Purpose::EmailVerification, token).await?;

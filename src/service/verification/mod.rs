@@ -36,6 +36,8 @@ pub struct LinkSettings {
     pub password_reset_ttl: Duration,
     pub magic_link_ttl: Duration,
     pub verification_ttl: Duration,
+    /// Password sign-in of an unverified address is refused (and a link mailed).
+    pub require_email_verification: bool,
 }
 
 /// What a token is good for.
@@ -182,6 +184,7 @@ mod tests {
             password_reset_ttl: Duration::from_secs(900),
             magic_link_ttl: Duration::from_secs(600),
             verification_ttl: Duration::from_secs(86_400),
+            require_email_verification: false,
         }
     }
 
