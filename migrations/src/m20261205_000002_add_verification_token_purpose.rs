@@ -1,5 +1,6 @@
 //! `verification_tokens` gains what Keyward's mailed links need beside Auth.js's columns: the
-//! purpose a token is good for, the user it was issued to, and when. `token` (SHA-256 of the
+//! purpose a token is good for, the user it was issued to, when, and (email change) the
+//! account's address at that time. `token` (SHA-256 of the
 //! token) gets a unique index: a link is looked up and taken by it alone. Auth.js rows keep
 //! working as they were (their purpose is NULL, so no Keyward flow takes them).
 
@@ -16,6 +17,9 @@ enum VerificationTokens {
     Purpose,
     UserId,
     CreatedAt,
+    /// For an email change: the account's address when the link was sent (`identifier` is the
+    /// new address), so a change confirmed after another one is refused.
+    SubjectEmail,
 }
 
 #[async_trait::async_trait]
@@ -26,6 +30,7 @@ impl MigrationTrait for Migration {
             string_null(VerificationTokens::Purpose),
             string_null(VerificationTokens::UserId),
             timestamp_with_time_zone_null(VerificationTokens::CreatedAt),
+            string_null(VerificationTokens::SubjectEmail),
         ] {
             let mut column = column;
             manager
@@ -59,7 +64,12 @@ impl MigrationTrait for Migration {
         for index in ["ix_verification_tokens_identifier_purpose", "ux_verification_tokens_token"] {
             manager.drop_index(Index::drop().name(index).table(VerificationTokens::Table).to_owned()).await?;
         }
-        for column in [VerificationTokens::CreatedAt, VerificationTokens::UserId, VerificationTokens::Purpose] {
+        for column in [
+            VerificationTokens::SubjectEmail,
+            VerificationTokens::CreatedAt,
+            VerificationTokens::UserId,
+            VerificationTokens::Purpose,
+        ] {
             manager.alter_table(Table::alter().table(VerificationTokens::Table).drop_column(column).to_owned()).await?;
         }
         Ok(())

@@ -75,6 +75,25 @@ impl VerificationService for VerificationApi {
         Ok(Response::new(pb::SendMagicLinkResponse {}))
     }
 
+    async fn request_email_change(
+        &self,
+        request: Request<pb::RequestEmailChangeRequest>,
+    ) -> Result<Response<pb::RequestEmailChangeResponse>, Status> {
+        let caller = authenticate_session(&self.services, &request).await?;
+        let pb::RequestEmailChangeRequest { new_email, redirect_uri } = request.into_inner();
+        self.services.request_email_change(&caller, &new_email, &redirect_uri).await.map_err(to_status)?;
+        Ok(Response::new(pb::RequestEmailChangeResponse {}))
+    }
+
+    async fn confirm_email_change(
+        &self,
+        request: Request<pb::ConfirmEmailChangeRequest>,
+    ) -> Result<Response<pb::ConfirmEmailChangeResponse>, Status> {
+        let pb::ConfirmEmailChangeRequest { token } = request.into_inner();
+        let user = self.services.confirm_email_change(&token).await.map_err(to_status)?;
+        Ok(Response::new(pb::ConfirmEmailChangeResponse { user: Some(convert::user(&user)) }))
+    }
+
     async fn sign_in_with_magic_link(
         &self,
         request: Request<pb::SignInWithMagicLinkRequest>,

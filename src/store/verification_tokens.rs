@@ -30,12 +30,19 @@ pub struct NewVerificationToken {
     pub user_id: String,
     pub created_at: DateTime<Utc>,
     pub expires: DateTime<Utc>,
+    /// Email change: the account's address now (`identifier` is the new one).
+    pub subject_email: Option<String>,
 }
 
 impl Store {
     /// Stores `token`, deleting any older token of the same address and purpose, and queues
-    /// `mail` (the link), all in one transaction: the link exists exactly when its mail does.
-    pub async fn issue_verification_token(&self, token: NewVerificationToken, mail: NewOutboxMessage) -> Result<()> {
+    /// `mails` (the link, and any notice that goes with it), all in one transaction: the link
+    /// exists exactly when its mail does.
+    pub async fn issue_verification_token(
+        &self,
+        token: NewVerificationToken,
+        mails: Vec<NewOutboxMessage>,
+    ) -> Result<()> {
         use verification_tokens::Column as C;
         let txn = self.begin_write().await?;
         verification_tokens::Entity::delete_many()
@@ -50,9 +57,12 @@ impl Store {
             purpose: Set(Some(token.purpose.to_owned())),
             user_id: Set(Some(token.user_id)),
             created_at: Set(Some(token.created_at)),
+            subject_email: Set(token.subject_email),
         };
         verification_tokens::Entity::insert(row).exec_without_returning(&txn).await?;
-        self.enqueue_in(&txn, mail, token.created_at).await?;
+        for mail in mails {
+            self.enqueue_in(&txn, mail, token.created_at).await?;
+        }
         txn.commit().await?;
         Ok(())
     }
@@ -125,6 +135,32 @@ impl Store {
             .exec_with_returning(&self.db)
             .await?;
         Ok(updated.into_iter().next())
+    }
+
+    /// Changes `user_id`'s address from `from` to `to` (verified at `now`, since the link to it
+    /// was followed). None when the address is no longer `from`; `EmailTaken` when another
+    /// account has `to` by now (the UNIQUE constraint decides, as at registration).
+    pub async fn change_user_email(
+        &self,
+        user_id: &str,
+        from: &str,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserRecord>> {
+        use users::Column as C;
+        let updated = users::Entity::update_many()
+            .col_expr(C::Email, Expr::value(to))
+            .col_expr(C::EmailVerified, Expr::value(now))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::Id.eq(user_id))
+            .filter(C::Email.eq(from))
+            .exec_with_returning(&self.db)
+            .await;
+        match updated {
+            Ok(rows) => Ok(rows.into_iter().next()),
+            Err(err) if super::is_unique_violation(&err) => Err(crate::error::Error::EmailTaken),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Deletes verification tokens that expired before `now`, in batches; returns how many.

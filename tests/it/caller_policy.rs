@@ -75,6 +75,8 @@ const POLICY: &[(&str, Needs)] = &[
     ("keyward.v1.VerificationService/VerifyEmail", Nothing),
     ("keyward.v1.VerificationService/SendMagicLink", Nothing),
     ("keyward.v1.VerificationService/SignInWithMagicLink", Nothing),
+    ("keyward.v1.VerificationService/RequestEmailChange", RecentSessionToken),
+    ("keyward.v1.VerificationService/ConfirmEmailChange", Nothing),
 ];
 
 /// Every method of every keyward.v1 service, from the descriptor set the server registers.
@@ -291,6 +293,17 @@ async fn call(server: &TestServer, rpc: &str, token: &str, targets: &Targets) ->
         }
         "keyward.v1.VerificationService/SendMagicLink" => verification
             .send_magic_link(bearer(pb::SendMagicLinkRequest { email: nobody, redirect_uri: String::new() }, token))
+            .await
+            .map(drop),
+        "keyward.v1.VerificationService/RequestEmailChange" => verification
+            .request_email_change(bearer(
+                pb::RequestEmailChangeRequest { new_email: "mallory@example.com".into(), redirect_uri: String::new() },
+                token,
+            ))
+            .await
+            .map(drop),
+        "keyward.v1.VerificationService/ConfirmEmailChange" => verification
+            .confirm_email_change(bearer(pb::ConfirmEmailChangeRequest { token: "A".repeat(43) }, token))
             .await
             .map(drop),
         "keyward.v1.VerificationService/SignInWithMagicLink" => verification

@@ -33,6 +33,7 @@ both_backends!(
     a_relay_that_is_down_delays_the_mail_not_the_answer,
     a_token_from_one_replica_works_on_another,
     required_verification_refuses_password_sign_in_until_verified,
+    email_change_moves_the_account_and_tells_the_old_address,
 );
 
 async fn server_with(backend: Backend, smtp: &SmtpServer) -> TestServer {
@@ -369,5 +370,68 @@ async fn required_verification_refuses_password_sign_in_until_verified(backend: 
     assert!(link.contains("flow=verify-email"), "{link}");
     verification.verify_email(pb::VerifyEmailRequest { token }).await.unwrap();
     login(&mut auth, "ada@example.com", PASSWORD).await.unwrap();
+    server.stop().await;
+}
+
+async fn email_change_moves_the_account_and_tells_the_old_address(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let server = server_with(backend, &smtp).await;
+    let (mut auth, mut verification) = (server.auth().await, client(&server).await);
+    let me = register(&mut auth, "ada@example.com").await;
+    register(&mut auth, "taken@example.com").await;
+    // A reset link for the old address, outstanding while the address changes.
+    request_reset(&mut verification, "ada@example.com").await;
+    let (_, reset_token) = link_of(&mail_number(&smtp, 1).await);
+    let change = |new_email: &str| {
+        bearer(
+            pb::RequestEmailChangeRequest { new_email: new_email.into(), redirect_uri: String::new() },
+            &me.session_token,
+        )
+    };
+
+    // An address another account has: the same answer, no mail.
+    verification.request_email_change(change("taken@example.com")).await.unwrap();
+    let bad = verification.request_email_change(change("not-an-address")).await.unwrap_err();
+    assert_eq!(reason(&bad), "INVALID_EMAIL");
+    assert!(violations(&bad).contains_key("new_email"));
+
+    verification.request_email_change(change("ada.new@example.com")).await.unwrap();
+    let mails = smtp.wait_for(3).await;
+    assert_eq!(mails.len(), 3, "the taken address got nothing");
+    let link_mail = mails.iter().find(|m| m.to == ["ada.new@example.com"]).unwrap();
+    let notice =
+        mails.iter().find(|m| m.to == ["ada@example.com"] && m.header("Subject").unwrap().contains("change")).unwrap();
+    assert!(notice.text().contains("ada.new@example.com"), "the old address is told where to");
+    let (link, token) = link_of(link_mail);
+    assert!(link.contains("flow=change-email"), "{link}");
+    assert!(login(&mut auth, "ada.new@example.com", PASSWORD).await.is_err(), "nothing changes before the link");
+
+    let user = verification
+        .confirm_email_change(pb::ConfirmEmailChangeRequest { token: token.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(user.email, "ada.new@example.com");
+    assert!(user.email_verify_time.is_some(), "the new address is proved");
+    login(&mut auth, "ada.new@example.com", PASSWORD).await.unwrap();
+    assert!(login(&mut auth, "ada@example.com", PASSWORD).await.is_err());
+    let again = verification.confirm_email_change(pb::ConfirmEmailChangeRequest { token }).await.unwrap_err();
+    assert_eq!(reason(&again), "VERIFICATION_TOKEN_INVALID");
+    // The reset link mailed to the old address no longer works.
+    let stale = reset(&mut verification, &reset_token, NEW_PASSWORD).await.unwrap_err();
+    assert_eq!(reason(&stale), "VERIFICATION_TOKEN_INVALID", "the address changed since");
+
+    // A stale session may not ask (a factor change).
+    server.clock.advance(Duration::from_secs(3600));
+    let fresh = login(&mut auth, "ada.new@example.com", PASSWORD).await.unwrap();
+    server.clock.advance(Duration::from_secs(3600));
+    let stale_request = bearer(
+        pb::RequestEmailChangeRequest { new_email: "ada.third@example.com".into(), redirect_uri: String::new() },
+        &fresh.session_token,
+    );
+    let refused = verification.request_email_change(stale_request).await.unwrap_err();
+    assert_eq!(reason(&refused), "REAUTHENTICATION_REQUIRED");
     server.stop().await;
 }

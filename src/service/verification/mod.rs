@@ -46,6 +46,8 @@ pub enum Purpose {
     PasswordReset,
     EmailVerification,
     MagicLink,
+    /// A new address for the account: the link goes to the new address.
+    EmailChange,
 }
 
 impl Purpose {
@@ -55,6 +57,7 @@ impl Purpose {
             Self::PasswordReset => "password_reset",
             Self::EmailVerification => "email_verification",
             Self::MagicLink => "magic_link",
+            Self::EmailChange => "email_change",
         }
     }
 
@@ -64,6 +67,7 @@ impl Purpose {
             Self::PasswordReset => "reset-password",
             Self::EmailVerification => "verify-email",
             Self::MagicLink => "magic-link",
+            Self::EmailChange => "change-email",
         }
     }
 
@@ -72,6 +76,7 @@ impl Purpose {
             Self::PasswordReset => links.password_reset_ttl,
             Self::EmailVerification => links.verification_ttl,
             Self::MagicLink => links.magic_link_ttl,
+            Self::EmailChange => links.verification_ttl,
         }
     }
 }
@@ -125,21 +130,33 @@ impl Services {
     /// Issues a `purpose` token to `user` and queues the mail with its link (one transaction),
     /// then wakes the sender.
     async fn mail_link(&self, purpose: Purpose, user: &UserRecord, redirect: Option<&str>) -> Result<()> {
+        self.mail_link_to(purpose, user, &user.email, redirect).await
+    }
+
+    /// Like `mail_link`, to address `to`; for an email change (`to` is the new address) with a
+    /// notice to the account's current address in the same transaction.
+    async fn mail_link_to(&self, purpose: Purpose, user: &UserRecord, to: &str, redirect: Option<&str>) -> Result<()> {
         let links = &self.inner.links;
         let token = SessionToken::generate()?;
         let now = self.inner.clock.now();
         let ttl = purpose.ttl(links);
         let url = link(links, purpose, &token, redirect)?;
-        let mail = templates::link_mail(purpose, &links.product_name, &user.email, &url, ttl.as_secs() / 60);
+        let mut mails =
+            vec![templates::link_mail(purpose, &links.product_name, to, &url, ttl.as_secs() / 60).to_outbox()?];
+        let changing = purpose == Purpose::EmailChange;
+        if changing {
+            mails.push(templates::email_change_requested(&links.product_name, &user.email, to).to_outbox()?);
+        }
         let row = NewVerificationToken {
-            identifier: user.email.clone(),
+            identifier: to.to_owned(),
             token_hash: token.hash().as_str().to_owned(),
             purpose: purpose.name(),
             user_id: user.id.clone(),
             created_at: now,
             expires: later(now, ttl)?,
+            subject_email: changing.then(|| user.email.clone()),
         };
-        self.inner.store.issue_verification_token(row, mail.to_outbox()?).await?;
+        self.inner.store.issue_verification_token(row, mails).await?;
         self.inner.outbox.wake();
         Ok(())
     }
@@ -165,8 +182,11 @@ impl Services {
             Some(user_id) => self.inner.store.find_user(user_id).await?,
             None => None,
         };
+        // The address the token is bound to: for an email change the account's address when it
+        // was requested, else the one the link was mailed to.
+        let bound = taken.subject_email.as_deref().unwrap_or(&taken.identifier);
         match user {
-            Some(user) if user.email == taken.identifier => Ok((taken, user)),
+            Some(user) if user.email == bound => Ok((taken, user)),
             _ => Err(invalid_token()),
         }
     }

@@ -58,6 +58,11 @@ pub(super) fn link_mail(purpose: Purpose, product: &str, to: &str, link: &str, t
             "Confirm my address",
         ),
         Purpose::MagicLink => (format!("Sign in to {product}"), "Use this link to sign in.", "Sign in"),
+        Purpose::EmailChange => (
+            format!("Confirm your new email address for {product}"),
+            "Confirm that your account should use this address from now on.",
+            "Use this address",
+        ),
     };
     EmailMessage {
         to: to.to_owned(),
@@ -65,6 +70,29 @@ pub(super) fn link_mail(purpose: Purpose, product: &str, to: &str, link: &str, t
         html: Some(html(product, intro, action, link, &expiry)),
         subject,
         link: Some(link.to_owned()),
+    }
+}
+
+/// The notice to the current address that a change to `new_address` was asked for.
+pub(super) fn email_change_requested(product: &str, to: &str, new_address: &str) -> EmailMessage {
+    let text = format!(
+        "Someone signed in to your {product} account asked to change its email address to \
+         {new_address}. Nothing changes until the link sent there is followed.\n\nIf this was not \
+         you, sign in and change your password.\n\n{product}\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>Someone signed in to \
+         your {p} account asked to change its email address to {a}. Nothing changes until the link \
+         sent there is followed.</p><p>If this was not you, sign in and change your password.</p></body></html>",
+        p = escape(product),
+        a = escape(new_address)
+    );
+    EmailMessage {
+        to: to.to_owned(),
+        subject: format!("Email change requested for {product}"),
+        text,
+        html: Some(html),
+        link: None,
     }
 }
 

@@ -17,6 +17,8 @@ pub struct Model {
     pub purpose: Option<String>,
     pub user_id: Option<String>,
     pub created_at: Option<DateTimeUtc>,
+    /// Email change: the account's address when the link was sent.
+    pub subject_email: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -77,3 +77,27 @@ class SignInWithMagicLinkResponse(_message.Message):
     SIGNED_IN_FIELD_NUMBER: _ClassVar[int]
     signed_in: _resources_pb2.SignedIn
     def __init__(self, signed_in: _Optional[_Union[_resources_pb2.SignedIn, _Mapping]] = ...) -> None: ...
+
+class RequestEmailChangeRequest(_message.Message):
+    __slots__ = ("new_email", "redirect_uri")
+    NEW_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_URI_FIELD_NUMBER: _ClassVar[int]
+    new_email: str
+    redirect_uri: str
+    def __init__(self, new_email: _Optional[str] = ..., redirect_uri: _Optional[str] = ...) -> None: ...
+
+class RequestEmailChangeResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ConfirmEmailChangeRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class ConfirmEmailChangeResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: _resources_pb2.User
+    def __init__(self, user: _Optional[_Union[_resources_pb2.User, _Mapping]] = ...) -> None: ...

@@ -75,6 +75,16 @@ class VerificationServiceStub:
                 request_serializer=keyward_dot_v1_dot_verification__pb2.SignInWithMagicLinkRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_verification__pb2.SignInWithMagicLinkResponse.FromString,
                 _registered_method=True)
+        self.RequestEmailChange = channel.unary_unary(
+                '/keyward.v1.VerificationService/RequestEmailChange',
+                request_serializer=keyward_dot_v1_dot_verification__pb2.RequestEmailChangeRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_verification__pb2.RequestEmailChangeResponse.FromString,
+                _registered_method=True)
+        self.ConfirmEmailChange = channel.unary_unary(
+                '/keyward.v1.VerificationService/ConfirmEmailChange',
+                request_serializer=keyward_dot_v1_dot_verification__pb2.ConfirmEmailChangeRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_verification__pb2.ConfirmEmailChangeResponse.FromString,
+                _registered_method=True)
 
 
 class VerificationServiceServicer:
@@ -135,6 +145,23 @@ class VerificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestEmailChange(self, request, context):
+        """Mails a link to `new_email` that moves the account there, and a notice to the current
+        address. An address another account has gets the same answer and no mail.
+        Credential: session token, recently authenticated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmEmailChange(self, request, context):
+        """Moves the account to the address the link was mailed to, verified. Refused when the
+        account's address changed since the request. Credential: none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -167,6 +194,16 @@ def add_VerificationServiceServicer_to_server(servicer, server):
                     servicer.SignInWithMagicLink,
                     request_deserializer=keyward_dot_v1_dot_verification__pb2.SignInWithMagicLinkRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_verification__pb2.SignInWithMagicLinkResponse.SerializeToString,
+            ),
+            'RequestEmailChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestEmailChange,
+                    request_deserializer=keyward_dot_v1_dot_verification__pb2.RequestEmailChangeRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_verification__pb2.RequestEmailChangeResponse.SerializeToString,
+            ),
+            'ConfirmEmailChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmEmailChange,
+                    request_deserializer=keyward_dot_v1_dot_verification__pb2.ConfirmEmailChangeRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_verification__pb2.ConfirmEmailChangeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -342,6 +379,60 @@ class VerificationService:
             '/keyward.v1.VerificationService/SignInWithMagicLink',
             keyward_dot_v1_dot_verification__pb2.SignInWithMagicLinkRequest.SerializeToString,
             keyward_dot_v1_dot_verification__pb2.SignInWithMagicLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestEmailChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.VerificationService/RequestEmailChange',
+            keyward_dot_v1_dot_verification__pb2.RequestEmailChangeRequest.SerializeToString,
+            keyward_dot_v1_dot_verification__pb2.RequestEmailChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmEmailChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.VerificationService/ConfirmEmailChange',
+            keyward_dot_v1_dot_verification__pb2.ConfirmEmailChangeRequest.SerializeToString,
+            keyward_dot_v1_dot_verification__pb2.ConfirmEmailChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/verification.proto.
  */
 export const file_keyward_v1_verification: GenFile = /*@__PURE__*/
-  fileDesc("Ch1rZXl3YXJkL3YxL3ZlcmlmaWNhdGlvbi5wcm90bxIKa2V5d2FyZC52MSJCChtSZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QSDQoFZW1haWwYASABKAkSFAoMcmVkaXJlY3RfdXJpGAIgASgJIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiOwoUUmVzZXRQYXNzd29yZFJlcXVlc3QSDQoFdG9rZW4YASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIjEKFVJlc2V0UGFzc3dvcmRSZXNwb25zZRIYChByZXZva2VkX3Nlc3Npb25zGAEgASgFIjQKHFNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QSFAoMcmVkaXJlY3RfdXJpGAEgASgJIh8KHVNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlIiMKElZlcmlmeUVtYWlsUmVxdWVzdBINCgV0b2tlbhgBIAEoCSI1ChNWZXJpZnlFbWFpbFJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIiOwoUU2VuZE1hZ2ljTGlua1JlcXVlc3QSDQoFZW1haWwYASABKAkSFAoMcmVkaXJlY3RfdXJpGAIgASgJIhcKFVNlbmRNYWdpY0xpbmtSZXNwb25zZSIrChpTaWduSW5XaXRoTWFnaWNMaW5rUmVxdWVzdBINCgV0b2tlbhgBIAEoCSJGChtTaWduSW5XaXRoTWFnaWNMaW5rUmVzcG9uc2USJwoJc2lnbmVkX2luGAEgASgLMhQua2V5d2FyZC52MS5TaWduZWRJbjLSBAoTVmVyaWZpY2F0aW9uU2VydmljZRJpChRSZXF1ZXN0UGFzc3dvcmRSZXNldBInLmtleXdhcmQudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0Gigua2V5d2FyZC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlElQKDVJlc2V0UGFzc3dvcmQSIC5rZXl3YXJkLnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0GiEua2V5d2FyZC52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2USbAoVU2VuZFZlcmlmaWNhdGlvbkVtYWlsEigua2V5d2FyZC52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Gikua2V5d2FyZC52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZRJOCgtWZXJpZnlFbWFpbBIeLmtleXdhcmQudjEuVmVyaWZ5RW1haWxSZXF1ZXN0Gh8ua2V5d2FyZC52MS5WZXJpZnlFbWFpbFJlc3BvbnNlElQKDVNlbmRNYWdpY0xpbmsSIC5rZXl3YXJkLnYxLlNlbmRNYWdpY0xpbmtSZXF1ZXN0GiEua2V5d2FyZC52MS5TZW5kTWFnaWNMaW5rUmVzcG9uc2USZgoTU2lnbkluV2l0aE1hZ2ljTGluaxImLmtleXdhcmQudjEuU2lnbkluV2l0aE1hZ2ljTGlua1JlcXVlc3QaJy5rZXl3YXJkLnYxLlNpZ25JbldpdGhNYWdpY0xpbmtSZXNwb25zZWIGcHJvdG8z", [file_keyward_v1_resources]);
+  fileDesc("Ch1rZXl3YXJkL3YxL3ZlcmlmaWNhdGlvbi5wcm90bxIKa2V5d2FyZC52MSJCChtSZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QSDQoFZW1haWwYASABKAkSFAoMcmVkaXJlY3RfdXJpGAIgASgJIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiOwoUUmVzZXRQYXNzd29yZFJlcXVlc3QSDQoFdG9rZW4YASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIjEKFVJlc2V0UGFzc3dvcmRSZXNwb25zZRIYChByZXZva2VkX3Nlc3Npb25zGAEgASgFIjQKHFNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QSFAoMcmVkaXJlY3RfdXJpGAEgASgJIh8KHVNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlIiMKElZlcmlmeUVtYWlsUmVxdWVzdBINCgV0b2tlbhgBIAEoCSI1ChNWZXJpZnlFbWFpbFJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIiOwoUU2VuZE1hZ2ljTGlua1JlcXVlc3QSDQoFZW1haWwYASABKAkSFAoMcmVkaXJlY3RfdXJpGAIgASgJIhcKFVNlbmRNYWdpY0xpbmtSZXNwb25zZSIrChpTaWduSW5XaXRoTWFnaWNMaW5rUmVxdWVzdBINCgV0b2tlbhgBIAEoCSJGChtTaWduSW5XaXRoTWFnaWNMaW5rUmVzcG9uc2USJwoJc2lnbmVkX2luGAEgASgLMhQua2V5d2FyZC52MS5TaWduZWRJbiJEChlSZXF1ZXN0RW1haWxDaGFuZ2VSZXF1ZXN0EhEKCW5ld19lbWFpbBgBIAEoCRIUCgxyZWRpcmVjdF91cmkYAiABKAkiHAoaUmVxdWVzdEVtYWlsQ2hhbmdlUmVzcG9uc2UiKgoZQ29uZmlybUVtYWlsQ2hhbmdlUmVxdWVzdBINCgV0b2tlbhgBIAEoCSI8ChpDb25maXJtRW1haWxDaGFuZ2VSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyMpwGChNWZXJpZmljYXRpb25TZXJ2aWNlEmkKFFJlcXVlc3RQYXNzd29yZFJlc2V0Eicua2V5d2FyZC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QaKC5rZXl3YXJkLnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2USVAoNUmVzZXRQYXNzd29yZBIgLmtleXdhcmQudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaIS5rZXl3YXJkLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZRJsChVTZW5kVmVyaWZpY2F0aW9uRW1haWwSKC5rZXl3YXJkLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QaKS5rZXl3YXJkLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlEk4KC1ZlcmlmeUVtYWlsEh4ua2V5d2FyZC52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHy5rZXl3YXJkLnYxLlZlcmlmeUVtYWlsUmVzcG9uc2USVAoNU2VuZE1hZ2ljTGluaxIgLmtleXdhcmQudjEuU2VuZE1hZ2ljTGlua1JlcXVlc3QaIS5rZXl3YXJkLnYxLlNlbmRNYWdpY0xpbmtSZXNwb25zZRJmChNTaWduSW5XaXRoTWFnaWNMaW5rEiYua2V5d2FyZC52MS5TaWduSW5XaXRoTWFnaWNMaW5rUmVxdWVzdBonLmtleXdhcmQudjEuU2lnbkluV2l0aE1hZ2ljTGlua1Jlc3BvbnNlEmMKElJlcXVlc3RFbWFpbENoYW5nZRIlLmtleXdhcmQudjEuUmVxdWVzdEVtYWlsQ2hhbmdlUmVxdWVzdBomLmtleXdhcmQudjEuUmVxdWVzdEVtYWlsQ2hhbmdlUmVzcG9uc2USYwoSQ29uZmlybUVtYWlsQ2hhbmdlEiUua2V5d2FyZC52MS5Db25maXJtRW1haWxDaGFuZ2VSZXF1ZXN0GiYua2V5d2FyZC52MS5Db25maXJtRW1haWxDaGFuZ2VSZXNwb25zZWIGcHJvdG8z", [file_keyward_v1_resources]);
 
 /**
  * @generated from message keyward.v1.RequestPasswordResetRequest
@@ -228,6 +228,75 @@ export const SignInWithMagicLinkResponseSchema: GenMessage<SignInWithMagicLinkRe
   messageDesc(file_keyward_v1_verification, 11);
 
 /**
+ * @generated from message keyward.v1.RequestEmailChangeRequest
+ */
+export type RequestEmailChangeRequest = Message<"keyward.v1.RequestEmailChangeRequest"> & {
+  /**
+   * @generated from field: string new_email = 1;
+   */
+  newEmail: string;
+
+  /**
+   * @generated from field: string redirect_uri = 2;
+   */
+  redirectUri: string;
+};
+
+/**
+ * Describes the message keyward.v1.RequestEmailChangeRequest.
+ * Use `create(RequestEmailChangeRequestSchema)` to create a new message.
+ */
+export const RequestEmailChangeRequestSchema: GenMessage<RequestEmailChangeRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_verification, 12);
+
+/**
+ * @generated from message keyward.v1.RequestEmailChangeResponse
+ */
+export type RequestEmailChangeResponse = Message<"keyward.v1.RequestEmailChangeResponse"> & {
+};
+
+/**
+ * Describes the message keyward.v1.RequestEmailChangeResponse.
+ * Use `create(RequestEmailChangeResponseSchema)` to create a new message.
+ */
+export const RequestEmailChangeResponseSchema: GenMessage<RequestEmailChangeResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_verification, 13);
+
+/**
+ * @generated from message keyward.v1.ConfirmEmailChangeRequest
+ */
+export type ConfirmEmailChangeRequest = Message<"keyward.v1.ConfirmEmailChangeRequest"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message keyward.v1.ConfirmEmailChangeRequest.
+ * Use `create(ConfirmEmailChangeRequestSchema)` to create a new message.
+ */
+export const ConfirmEmailChangeRequestSchema: GenMessage<ConfirmEmailChangeRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_verification, 14);
+
+/**
+ * @generated from message keyward.v1.ConfirmEmailChangeResponse
+ */
+export type ConfirmEmailChangeResponse = Message<"keyward.v1.ConfirmEmailChangeResponse"> & {
+  /**
+   * @generated from field: keyward.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.ConfirmEmailChangeResponse.
+ * Use `create(ConfirmEmailChangeResponseSchema)` to create a new message.
+ */
+export const ConfirmEmailChangeResponseSchema: GenMessage<ConfirmEmailChangeResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_verification, 15);
+
+/**
  * Proof of an email address, by a link mailed to it: password reset, email verification and
  * magic-link sign-in. Every link carries a single-use 256-bit token in its `token` query
  * parameter (stored as SHA-256 in `verification_tokens`), expires (reset 15 min, magic link
@@ -304,6 +373,29 @@ export const VerificationService: GenService<{
     methodKind: "unary";
     input: typeof SignInWithMagicLinkRequestSchema;
     output: typeof SignInWithMagicLinkResponseSchema;
+  },
+  /**
+   * Mails a link to `new_email` that moves the account there, and a notice to the current
+   * address. An address another account has gets the same answer and no mail.
+   * Credential: session token, recently authenticated.
+   *
+   * @generated from rpc keyward.v1.VerificationService.RequestEmailChange
+   */
+  requestEmailChange: {
+    methodKind: "unary";
+    input: typeof RequestEmailChangeRequestSchema;
+    output: typeof RequestEmailChangeResponseSchema;
+  },
+  /**
+   * Moves the account to the address the link was mailed to, verified. Refused when the
+   * account's address changed since the request. Credential: none.
+   *
+   * @generated from rpc keyward.v1.VerificationService.ConfirmEmailChange
+   */
+  confirmEmailChange: {
+    methodKind: "unary";
+    input: typeof ConfirmEmailChangeRequestSchema;
+    output: typeof ConfirmEmailChangeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keyward_v1_verification, 0);
