@@ -2,6 +2,8 @@
 //! HTTP, CORS, limits, logging), and serves on a listener until told to stop. No globals:
 //! tests start as many apps as they like in one process.
 
+mod email;
+
 use std::{net::SocketAddr, time::Duration};
 
 use http::{HeaderName, Method};
@@ -17,12 +19,16 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{self, AdminApi, AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
+    grpc::{
+        self, AdminApi, AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer,
+        VerificationApi,
+    },
     pb::{
         self, admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer,
         o_auth_service_server::OAuthServiceServer, passkey_service_server::PasskeyServiceServer,
+        verification_service_server::VerificationServiceServer,
     },
-    service::{Clock, Services},
+    service::{Clock, Services, email::Mailer},
     store::Store,
     telemetry::RpcLogLayer,
     web,
@@ -74,7 +80,9 @@ impl App {
         if sealed.total() > 0 {
             tracing::info!(?sealed, "sealed secrets that were stored in clear");
         }
-        let services = Services::start(&config, store, clock).await?;
+        let email = email::settings(&config)?;
+        let mailer = Mailer::new(&email).map_err(Error::Startup)?;
+        let services = Services::start(&config, store, clock, email).await?;
         let (routes, health) = router(&config, services.clone()).await?;
 
         let incoming =
@@ -95,7 +103,8 @@ impl App {
             });
         let server =
             tokio::spawn(async move { server.await.map_err(|err| Error::internal(format_args!("server: {err}"))) });
-        let background = tokio::spawn(background_tasks(services.clone(), health, Intervals::from_config(&config)));
+        let background =
+            tokio::spawn(background_tasks(services.clone(), health, mailer, Intervals::from_config(&config)));
         let passkey_origins = config.passkey_origins().join(", ");
         tracing::info!(
             %local_addr,
@@ -138,6 +147,7 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
     health.set_serving::<OAuthServiceServer<OAuthApi>>().await;
     health.set_serving::<PasskeyServiceServer<PasskeyApi>>().await;
     health.set_serving::<AdminServiceServer<AdminApi>>().await;
+    health.set_serving::<VerificationServiceServer<VerificationApi>>().await;
     // Reflection in both protocol versions: grpcurl and most tools speak v1, while Python's
     // grpcio-reflection and several older tools only speak v1alpha.
     let reflection_builder = || {
@@ -158,6 +168,10 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
     let oauth = OAuthServiceServer::new(OAuthApi::new(services.clone(), CookieSettings::from_config(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
+    let verification =
+        VerificationServiceServer::new(VerificationApi::new(services.clone(), CookieSettings::from_config(config)))
+            .max_decoding_message_size(config.max_request_bytes)
+            .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
 
     let admin = AdminServiceServer::new(AdminApi::new(services.clone()))
         .max_decoding_message_size(config.max_request_bytes)
@@ -169,6 +183,7 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
         .add_service(passkeys)
         .add_service(oauth)
         .add_service(admin)
+        .add_service(verification)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
@@ -219,6 +234,7 @@ async fn set_health(health: &HealthReporter, serving: bool) {
         "keyward.v1.PasskeyService",
         "keyward.v1.OAuthService",
         "keyward.v1.AdminService",
+        "keyward.v1.VerificationService",
     ] {
         health.set_service_status(service, status).await;
     }
@@ -281,13 +297,15 @@ impl Intervals {
 }
 
 /// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
-/// SQLite WAL small; and, in a task of its own, the health check.
-async fn background_tasks(services: Services, health: HealthReporter, intervals: Intervals) {
+/// SQLite WAL small; and, in tasks of their own, the health check and the outbox's mail sender.
+async fn background_tasks(services: Services, health: HealthReporter, mailer: Mailer, intervals: Intervals) {
     // The health check must keep running while upkeep waits on a database that hangs (that is
     // exactly when it has news). Its task lives in this set, so it ends when this future is
     // dropped (shutdown aborts it).
     let mut health_task = tokio::task::JoinSet::new();
     health_task.spawn(health_checks(services.clone(), health));
+    let sender = services.clone();
+    health_task.spawn(async move { sender.run_outbox(mailer).await });
     let mut reload = tokio::time::interval(intervals.key_reload);
     let mut sweep = tokio::time::interval(intervals.sweep);
     let mut checkpoint = tokio::time::interval(intervals.checkpoint);

@@ -15,8 +15,10 @@ use figment::{
 };
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod email;
 mod oauth;
 
+pub use email::EmailConfig;
 pub use oauth::{GITHUB_PROVIDER_ID, GitHubConfig, OAuthConfig, OidcConfig};
 
 use crate::{
@@ -79,6 +81,10 @@ pub struct RateLimits {
     pub passkey_start: RateBudget,
     /// StartOAuth (writes a ceremony, may fetch the provider's discovery document).
     pub oauth_start: RateBudget,
+    /// Requests that mail a link (reset, magic link, verification), per client address.
+    pub email_send: RateBudget,
+    /// The same, per recipient address (whoever asks): mail to one inbox stays rare.
+    pub email_address: RateBudget,
 }
 
 impl Default for RateLimits {
@@ -89,6 +95,8 @@ impl Default for RateLimits {
             register: RateBudget { per_minute: 10, burst: 5 },
             passkey_start: RateBudget { per_minute: 60, burst: 30 },
             oauth_start: RateBudget { per_minute: 30, burst: 10 },
+            email_send: RateBudget { per_minute: 10, burst: 5 },
+            email_address: RateBudget { per_minute: 1, burst: 3 },
         }
     }
 }
@@ -100,6 +108,8 @@ impl RateLimits {
             ("register", self.register),
             ("passkey_start", self.passkey_start),
             ("oauth_start", self.oauth_start),
+            ("email_send", self.email_send),
+            ("email_address", self.email_address),
         ] {
             if budget.per_minute == 0 {
                 return Err(invalid(&format!("rate_limits.{name}.per_minute"), "must be at least 1"));
@@ -250,6 +260,15 @@ pub struct Config {
     /// Sign-in with GitHub and OpenID Connect providers (`[oauth]`, `[oauth.github]`,
     /// `[[oauth.oidc]]`).
     pub oauth: OAuthConfig,
+
+    /// Mail delivery (`[email]`): SMTP, or `.eml` files by default.
+    pub email: EmailConfig,
+    /// Password sign-in needs a verified address: an unverified account's correct password gets
+    /// EMAIL_NOT_VERIFIED and a (throttled) verification link. Off by default, as in Auth.js.
+    pub require_email_verification: bool,
+    /// The base URL users reach Keyward at; mailed links point at `<public_url>/signin`.
+    /// Default: `http://localhost:<port>`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -310,6 +329,9 @@ impl Default for Config {
             log: "info".into(),
             log_format: LogFormat::Text,
             oauth: OAuthConfig::default(),
+            email: EmailConfig::default(),
+            public_url: None,
+            require_email_verification: false,
         }
     }
 }
@@ -538,6 +560,10 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|err| invalid("log", err.to_string()))?;
         self.oauth.validate()?;
+        self.email.validate()?;
+        if let Some(url) = &self.public_url {
+            validate_origin(url).map_err(|why| invalid("public_url", why))?;
+        }
         Ok(())
     }
 

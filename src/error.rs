@@ -58,6 +58,10 @@ pub enum Error {
     /// The operation needs a password and the user has none.
     #[error("user has no password")]
     NoPassword,
+    /// Password sign-in of an account whose address is not verified, with
+    /// `require_email_verification` on (the password was right).
+    #[error("email not verified")]
+    EmailNotVerified,
     /// The operation needs a passkey and the user has none.
     #[error("user has no passkey")]
     NoPasskey,
@@ -204,6 +208,11 @@ pub enum FieldReason {
     PasswordIncorrect,
     OAuthProviderUnknown,
     OAuthRedirectUriNotAllowed,
+    /// A mailed link's token that is unknown, used, for another purpose, or stale.
+    VerificationTokenInvalid,
+    VerificationTokenExpired,
+    /// A mailed link's `redirect_uri` not in `email.redirect_uris`.
+    RedirectUriNotAllowed,
 }
 
 /// Which passkey ceremony failed.

@@ -18,6 +18,8 @@ mod m20261204_000001_add_sessions_authenticated_at;
 mod m20261204_000002_create_secrets;
 mod m20261204_000003_add_signing_keys_activates_at;
 mod m20261205_000001_operators;
+mod m20261206_000001_create_outbox;
+mod m20261206_000002_add_verification_token_purpose;
 
 /// Runs Keyward's migrations (`Migrator::up(&db, None)` and friends from `MigratorTrait`).
 #[derive(Debug)]
@@ -41,6 +43,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_create_secrets::Migration),
             Box::new(m20261204_000003_add_signing_keys_activates_at::Migration),
             Box::new(m20261205_000001_operators::Migration),
+            Box::new(m20261206_000001_create_outbox::Migration),
+            Box::new(m20261206_000002_add_verification_token_purpose::Migration),
         ]
     }
 }

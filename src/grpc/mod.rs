@@ -12,6 +12,7 @@ mod envelope;
 mod oauth;
 mod passkey;
 mod status;
+mod verification;
 
 pub use admin::AdminApi;
 pub use auth::AuthApi;
@@ -26,3 +27,4 @@ pub use envelope::UnaryEnvelopeLayer;
 pub use oauth::OAuthApi;
 pub use passkey::PasskeyApi;
 pub use status::{ERROR_DOMAIN, to_status};
+pub use verification::VerificationApi;

@@ -33,6 +33,9 @@ fn field_reason(reason: FieldReason) -> ErrorReason {
         FieldReason::PasswordIncorrect => ErrorReason::PasswordIncorrect,
         FieldReason::OAuthProviderUnknown => ErrorReason::OauthProviderUnknown,
         FieldReason::OAuthRedirectUriNotAllowed => ErrorReason::OauthRedirectUriNotAllowed,
+        FieldReason::VerificationTokenInvalid => ErrorReason::VerificationTokenInvalid,
+        FieldReason::VerificationTokenExpired => ErrorReason::VerificationTokenExpired,
+        FieldReason::RedirectUriNotAllowed => ErrorReason::RedirectUriNotAllowed,
     }
 }
 
@@ -113,6 +116,11 @@ pub fn to_status(err: Error) -> Status {
         }
         Error::NoPassword => (Code::FailedPrecondition, ErrorReason::NoPassword, "this account has no password"),
         Error::NoPasskey => (Code::FailedPrecondition, ErrorReason::NoPasskey, "this account has no passkey"),
+        Error::EmailNotVerified => (
+            Code::FailedPrecondition,
+            ErrorReason::EmailNotVerified,
+            "verify your email address first: a link has been mailed to it",
+        ),
         Error::NotFound(Resource::Session) => (Code::NotFound, ErrorReason::SessionNotFound, "no such session"),
         Error::NotFound(Resource::LinkedAccount) => {
             (Code::NotFound, ErrorReason::LinkedAccountNotFound, "no such linked account")
@@ -312,6 +320,7 @@ mod tests {
             | Error::EmailTaken
             | Error::NoPassword
             | Error::NoPasskey
+            | Error::EmailNotVerified
             | Error::PasskeyAlreadyRegistered
             | Error::TooManyPasskeys
             | Error::LastSignInMethod
@@ -371,6 +380,9 @@ mod tests {
             (field(FieldReason::InvalidPageSize), InvalidArgument, "INVALID_PAGE_SIZE"),
             (field(FieldReason::OAuthProviderUnknown), InvalidArgument, "OAUTH_PROVIDER_UNKNOWN"),
             (field(FieldReason::OAuthRedirectUriNotAllowed), InvalidArgument, "OAUTH_REDIRECT_URI_NOT_ALLOWED"),
+            (field(FieldReason::VerificationTokenInvalid), InvalidArgument, "VERIFICATION_TOKEN_INVALID"),
+            (field(FieldReason::VerificationTokenExpired), InvalidArgument, "VERIFICATION_TOKEN_EXPIRED"),
+            (field(FieldReason::RedirectUriNotAllowed), InvalidArgument, "REDIRECT_URI_NOT_ALLOWED"),
             (Error::InvalidCredentials, Unauthenticated, "INVALID_CREDENTIALS"),
             (Error::NotSignedIn, Unauthenticated, "NOT_SIGNED_IN"),
             (Error::SessionInvalid, Unauthenticated, "SESSION_INVALID"),
@@ -390,6 +402,7 @@ mod tests {
             (Error::EmailTaken, AlreadyExists, "EMAIL_TAKEN"),
             (Error::NoPassword, FailedPrecondition, "NO_PASSWORD"),
             (Error::NoPasskey, FailedPrecondition, "NO_PASSKEY"),
+            (Error::EmailNotVerified, FailedPrecondition, "EMAIL_NOT_VERIFIED"),
             (Error::NotFound(Resource::Session), NotFound, "SESSION_NOT_FOUND"),
             (Error::NotFound(Resource::LinkedAccount), NotFound, "LINKED_ACCOUNT_NOT_FOUND"),
             (Error::NotFound(Resource::Passkey), NotFound, "PASSKEY_NOT_FOUND"),

@@ -18,7 +18,7 @@ impl Services {
         user_inputs.extend(name.as_deref().map(str::to_owned));
         let password = Password::parse_new("password", password, self.inner.password_policy)?;
         self.throttle_client(Budget::Register, meta)?;
-        let password = self.check_guessability(password, user_inputs).await?;
+        let password = self.check_new_password(password, user_inputs).await?;
 
         let password_hash = self.inner.hasher.hash(password).await?;
         let now = self.inner.clock.now();
@@ -77,6 +77,10 @@ impl Services {
             }
         };
         self.sign_in_succeeded(email.as_str()).await?;
+        if self.inner.links.require_email_verification && user.email_verified.is_none() {
+            self.refuse_unverified(&user, meta).await;
+            return Err(Error::EmailNotVerified);
+        }
         if verification.needs_rehash {
             self.upgrade_password_hash(&user.id, password).await;
         }
@@ -92,7 +96,7 @@ impl Services {
 
     /// zxcvbn's estimate on the CPU pool, like argon2: it costs up to tens of milliseconds of CPU
     /// per call, which on the async runtime would stall every other call (GetSession included).
-    async fn check_guessability(&self, password: NewPassword, user_inputs: Vec<String>) -> Result<Password> {
+    pub(super) async fn check_new_password(&self, password: NewPassword, user_inputs: Vec<String>) -> Result<Password> {
         self.inner.cpu.run(move |_| password.check_guessability(&user_inputs)).await?
     }
 
@@ -125,7 +129,7 @@ impl Services {
         let mut user_inputs = vec![caller.user.email.clone()];
         user_inputs.extend(caller.user.name.clone());
         let new = Password::parse_new("new_password", new, policy)?;
-        let new = self.check_guessability(new, user_inputs).await?;
+        let new = self.check_new_password(new, user_inputs).await?;
 
         self.verify_current_password(caller, "current_password", current).await?;
         let new_hash = self.inner.hasher.hash(new).await?;

@@ -18,6 +18,10 @@ pub(crate) mod kind {
     pub const SESSION_REAUTHENTICATED: &str = "session.reauthenticated";
     pub const REAUTHENTICATION_FAILED: &str = "session.reauthentication_failed";
     pub const PASSWORD_CHANGED: &str = "password.changed";
+    /// A password set with a mailed reset link (every session ended).
+    pub const PASSWORD_RESET: &str = "password.reset";
+    pub const EMAIL_VERIFIED: &str = "email.verified";
+    pub const EMAIL_CHANGED: &str = "email.changed";
     pub const ACCOUNT_LINKED: &str = "account.linked";
     pub const ACCOUNT_UNLINKED: &str = "account.unlinked";
     pub const PASSKEY_ADDED: &str = "passkey.added";

@@ -8,9 +8,11 @@ pub mod admin;
 mod api_keys;
 mod audit;
 mod clock;
+pub mod email;
 pub mod import;
 mod keys;
 mod oauth;
+pub mod outbox;
 mod passkeys;
 mod pending;
 mod reauthentication;
@@ -18,6 +20,7 @@ mod session_cache;
 mod sessions;
 mod sign_in_guard;
 mod throttle;
+mod verification;
 
 use std::sync::Arc;
 
@@ -29,6 +32,7 @@ pub use passkeys::{CeremonyStart, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionCaller, SessionPolicy, SignedIn};
 pub use sign_in_guard::failure_key;
 pub use throttle::{Budget, Throttles};
+pub use verification::LinkSettings;
 
 use crate::{
     config::Config,
@@ -96,12 +100,14 @@ struct Inner {
     failure_memory: std::time::Duration,
     pending_ceremonies: pending::PendingCeremonies,
     audit_retention: chrono::Duration,
+    outbox: outbox::Outbox,
+    links: LinkSettings,
 }
 
 impl Services {
     /// Builds the services over an open, migrated store: starts the hashing pool and loads (or
-    /// on first start creates) the signing keys.
-    pub async fn start(config: &Config, store: Store, clock: Clock) -> Result<Self> {
+    /// on first start creates) the signing keys, with this replica's outbox for mail.
+    pub async fn start(config: &Config, store: Store, clock: Clock, email: email::EmailSettings) -> Result<Self> {
         let pool = Arc::new(CpuPool::start(config.hash_workers(), config.hash_queue_depth)?);
         let hasher = PasswordHasher::new(Arc::clone(&pool), config.argon2())?;
         let signer = AccessTokenSigner::new(config.jwt());
@@ -136,6 +142,8 @@ impl Services {
             audit_retention: chrono::Duration::days(
                 i64::try_from(config.audit_retention_days).unwrap_or(i64::MAX / 86_400_000).min(100_000),
             ),
+            outbox: outbox::Outbox::new(email.retry),
+            links: email.links,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -170,6 +178,7 @@ impl Services {
         let forget_before = now - chrono::Duration::from_std(self.inner.failure_memory).map_err(Error::internal)?;
         Ok(self.inner.store.delete_expired_sessions(now).await?
             + self.inner.store.delete_expired_ceremonies(now).await?
+            + self.inner.store.delete_expired_verification_tokens(now).await?
             + self.inner.store.forget_sign_in_failures(forget_before).await?
             + self.inner.store.delete_audit_events_before(now - self.inner.audit_retention).await?)
     }

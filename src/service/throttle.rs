@@ -25,6 +25,10 @@ pub enum Budget {
     Register,
     PasskeyStart,
     OAuthStart,
+    /// Mailing a link, per client address.
+    EmailSend,
+    /// Mailing a link, per recipient address (keyed by the address, whoever asks).
+    EmailAddress,
 }
 
 impl Budget {
@@ -34,6 +38,8 @@ impl Budget {
             Self::Register => "register",
             Self::PasskeyStart => "passkey_start",
             Self::OAuthStart => "oauth_start",
+            Self::EmailSend => "email_send",
+            Self::EmailAddress => "email_address",
         }
     }
 }
@@ -49,6 +55,8 @@ struct Limiters {
     register: DefaultKeyedRateLimiter<String>,
     passkey_start: DefaultKeyedRateLimiter<String>,
     oauth_start: DefaultKeyedRateLimiter<String>,
+    email_send: DefaultKeyedRateLimiter<String>,
+    email_address: DefaultKeyedRateLimiter<String>,
     /// At most one log line per (budget, key) and minute about refusals: a flood must not
     /// become a flood of log lines.
     refusal_logs: DefaultKeyedRateLimiter<(Budget, String)>,
@@ -74,6 +82,8 @@ impl Throttles {
                 register: RateLimiter::keyed(quota(config.register)),
                 passkey_start: RateLimiter::keyed(quota(config.passkey_start)),
                 oauth_start: RateLimiter::keyed(quota(config.oauth_start)),
+                email_send: RateLimiter::keyed(quota(config.email_send)),
+                email_address: RateLimiter::keyed(quota(config.email_address)),
                 refusal_logs: RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN)),
             })
         });
@@ -89,6 +99,8 @@ impl Throttles {
             Budget::Register => &limiters.register,
             Budget::PasskeyStart => &limiters.passkey_start,
             Budget::OAuthStart => &limiters.oauth_start,
+            Budget::EmailSend => &limiters.email_send,
+            Budget::EmailAddress => &limiters.email_address,
         };
         let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
         let key = key.to_owned();
@@ -107,7 +119,14 @@ impl Throttles {
     /// Drops buckets that are full again (nothing to remember), so memory tracks active clients.
     pub fn prune(&self) {
         let Some(limiters) = &self.limiters else { return };
-        for limiter in [&limiters.login, &limiters.register, &limiters.passkey_start, &limiters.oauth_start] {
+        for limiter in [
+            &limiters.login,
+            &limiters.register,
+            &limiters.passkey_start,
+            &limiters.oauth_start,
+            &limiters.email_send,
+            &limiters.email_address,
+        ] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

@@ -16,6 +16,7 @@ pub struct RowCounts {
     pub audit_events: u64,
     pub secrets: u64,
     pub api_keys: u64,
+    pub outbox: u64,
 }
 
 impl Store {
@@ -32,6 +33,7 @@ impl Store {
             audit_events: entities::audit_events::Entity::find().count(&self.db).await?,
             secrets: entities::secrets::Entity::find().count(&self.db).await?,
             api_keys: entities::api_keys::Entity::find().count(&self.db).await?,
+            outbox: entities::outbox::Entity::find().count(&self.db).await?,
         })
     }
 }

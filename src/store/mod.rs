@@ -13,11 +13,13 @@ mod counts;
 mod entities;
 mod import;
 mod maintenance;
+mod outbox;
 mod secrets;
 mod sessions;
 mod sign_in_failures;
 mod signing_keys;
 mod users;
+mod verification_tokens;
 
 pub use accounts::{AccountRecord, LinkedSignIn, NewAccount, ProviderProfileFields, ProviderTokens, UnlinkOutcome};
 pub use admin::{AuditFilter, AuditRecord, UserChanges, UserFilter};
@@ -29,11 +31,13 @@ pub use connect::{Backend, MigrationState, SchemaState};
 pub use counts::RowCounts;
 pub use import::{AccountTokensUpdate, AuthenticatorUpdate, BatchWrite, ImportBatch, ImportedUser, UserUpdate};
 pub use maintenance::Checkpoint;
+pub use outbox::{ClaimedMessage, DeadMessage, NewOutboxMessage, OutboxCounts};
 pub use secrets::SecretsReport;
 pub use sessions::{NewSession, OtherSessions, SessionWithUser};
 pub use sign_in_failures::{Attempt, FailurePolicy};
 pub use signing_keys::StoredSigningKey;
 pub use users::{NewUser, SignInMethods};
+pub use verification_tokens::{NewVerificationToken, VerificationTokenRecord};
 
 /// A user row as the service layer sees it.
 pub type UserRecord = entities::users::Model;

@@ -12,7 +12,7 @@ use sea_orm::{
 
 use super::{
     Store,
-    entities::{accounts, secrets, signing_keys},
+    entities::{accounts, outbox, secrets, signing_keys},
     is_unique_violation,
 };
 use crate::{
@@ -26,6 +26,7 @@ pub(super) const ACCOUNT_ACCESS_TOKEN: &str = "accounts.access_token";
 pub(super) const ACCOUNT_REFRESH_TOKEN: &str = "accounts.refresh_token";
 pub(super) const ACCOUNT_ID_TOKEN: &str = "accounts.id_token";
 const SECRET_VALUE: &str = "secrets.value";
+pub(super) const OUTBOX_PAYLOAD: &str = "outbox.payload";
 
 /// Accounts handled per transaction when sealing or re-sealing the whole table.
 const BATCH: u64 = 500;
@@ -36,11 +37,13 @@ pub struct SecretsReport {
     pub signing_keys: u64,
     pub accounts: u64,
     pub secrets: u64,
+    /// Queued messages (mail carrying links).
+    pub outbox: u64,
 }
 
 impl SecretsReport {
     pub fn total(&self) -> u64 {
-        self.signing_keys + self.accounts + self.secrets
+        self.signing_keys + self.accounts + self.secrets + self.outbox
     }
 }
 
@@ -177,6 +180,15 @@ impl Store {
             if let Some(sealed) = reseal(&row.value, SECRET_VALUE, &row.id)? {
                 secrets::ActiveModel { id: Set(row.id), value: Set(sealed), ..Default::default() }.update(&txn).await?;
                 report.secrets += 1;
+            }
+        }
+        // Queued messages are few (delivered within seconds, or dead and kept): one pass.
+        for row in outbox::Entity::find().all(&txn).await? {
+            if let Some(sealed) = reseal(&row.payload, OUTBOX_PAYLOAD, &row.id)? {
+                outbox::ActiveModel { id: Set(row.id), payload: Set(sealed), ..Default::default() }
+                    .update(&txn)
+                    .await?;
+                report.outbox += 1;
             }
         }
         txn.commit().await?;

@@ -184,6 +184,8 @@ async fn throttled_server() -> TestServer {
             register: tight(1, 2),
             passkey_start: tight(1, 3),
             oauth_start: tight(1, 2),
+            email_send: tight(1, 2),
+            email_address: tight(1, 2),
         };
     })
     .await

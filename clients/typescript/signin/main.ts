@@ -25,6 +25,7 @@ import {
   webauthnAvailable,
   withReauthentication,
 } from "../src/index.js";
+import { type MailedLink, requestPasswordReset, resetPassword, sendMagicLink, takeMailedLink } from "./links.js";
 import { describeError, violatedField } from "./messages.js";
 import { promptForReauthentication } from "./reauth.js";
 import { allowedReturnTo } from "./return-to.js";
@@ -374,6 +375,28 @@ function bind() {
     });
   });
 
+  const forgot = $<HTMLButtonElement>("forgot-password");
+  forgot.addEventListener("click", () =>
+    busy(forgot, async () => say(await requestPasswordReset(client, field(signinForm, "email")))),
+  );
+  const magic = $<HTMLButtonElement>("magic-link");
+  magic.addEventListener("click", () =>
+    busy(magic, async () => say(await sendMagicLink(client, field(signinForm, "email")))),
+  );
+  const resetForm = $<HTMLFormElement>("reset-form");
+  resetForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void busy(resetForm.querySelector("button[type=submit]"), async () => {
+      if (!pendingReset) return;
+      const done = await resetPassword(client, pendingReset, field(resetForm, "new_password"));
+      pendingReset = undefined;
+      resetForm.reset();
+      $("reset").hidden = true;
+      await refresh();
+      say(done);
+    });
+  });
+
   const passkeySignin = $<HTMLButtonElement>("passkey-signin");
   passkeySignin.addEventListener("click", () =>
     busy(passkeySignin, async () => {
@@ -486,10 +509,36 @@ async function finishProviderCallback() {
   }
 }
 
+/** The token of a reset link this page was opened with, until the new password is set. */
+let pendingReset: string | undefined;
+
+/** Opened from a mailed link: show the reset form, or finish the sign-in / verification. */
+async function finishMailedLink(link: MailedLink | undefined) {
+  if (!link) return;
+  try {
+    if (link.flow === "reset-password") {
+      pendingReset = link.token;
+      $("reset").hidden = false;
+      $("reset-password").focus();
+    } else if (link.flow === "magic-link") {
+      const signedIn = (await client.verification.signInWithMagicLink({ token: link.token })).signedIn;
+      await refresh();
+      if (leaveIfReturning()) return;
+      say(`Signed in as ${signedIn?.user?.email ?? "you"}.`);
+    } else {
+      const user = (await client.verification.verifyEmail({ token: link.token })).user;
+      say(`${user?.email ?? "Your address"} is confirmed.`);
+    }
+  } catch (error) {
+    fail(error);
+  }
+}
+
 async function start() {
   bind();
   await loadReturnTo().catch(fail);
   await finishProviderCallback();
+  await finishMailedLink(takeMailedLink(new URL(location.href)));
   await refresh();
   // Already signed in (another tab, an earlier visit): straight back to the app.
   leaveIfReturning();

@@ -44,6 +44,7 @@ export const REASON_MESSAGES: Record<ErrorReasonName, string | null> = {
   SESSION_NOT_FOUND: "That session no longer exists.",
   NO_PASSWORD: "This account has no password. Sign in with a passkey instead.",
   NO_PASSKEY: "This account has no passkey. Confirm with your password instead.",
+  EMAIL_NOT_VERIFIED: "Confirm your email address first: we have mailed you a link.",
   REAUTHENTICATION_REQUIRED: "For your security, confirm it's you first.",
   SESSION_COOKIE_REQUIRES_GRPC_WEB: "This request was not sent the way a browser sends it. Reload the page.",
   ORIGIN_NOT_ALLOWED: "This page's address may not use your Keyward session. Open the page on its configured address.",
@@ -95,6 +96,9 @@ export const REASON_MESSAGES: Record<ErrorReasonName, string | null> = {
   API_KEY_INVALID: "The operator's API key is not valid.",
   API_KEY_SCOPE_MISSING: "The operator's API key may not do this.",
   USER_NOT_FOUND: "That user does not exist.",
+  VERIFICATION_TOKEN_INVALID: "This link is not valid any more: it was used, replaced by a newer one, or mistyped. Ask for a new one.",
+  VERIFICATION_TOKEN_EXPIRED: "This link has expired. Ask for a new one.",
+  REDIRECT_URI_NOT_ALLOWED: "This page's address is not among the server's email.redirect_uris.",
 };
 
 const CEREMONY_MESSAGES: Record<string, string> = {

@@ -5,6 +5,7 @@ import { keywardErrors } from "./errors.js";
 import { AuthService } from "./gen/keyward/v1/auth_pb.js";
 import { OAuthService } from "./gen/keyward/v1/oauth_pb.js";
 import { PasskeyService } from "./gen/keyward/v1/passkey_pb.js";
+import { VerificationService } from "./gen/keyward/v1/verification_pb.js";
 
 export interface KeywardClientOptions {
   /** Where Keyward serves grpc-web, e.g. `https://id.example.com` or `/` for the same origin. */
@@ -34,6 +35,8 @@ export interface KeywardClient {
   readonly auth: Client<typeof AuthService>;
   readonly passkeys: Client<typeof PasskeyService>;
   readonly oauth: Client<typeof OAuthService>;
+  /** Mailed links: password reset, email verification, magic-link sign-in. */
+  readonly verification: Client<typeof VerificationService>;
   readonly transport: Transport;
   /** A client for any other service descriptor. */
   service<S extends DescService>(service: S): Client<S>;
@@ -57,6 +60,7 @@ export function createKeywardClient(options: KeywardClientOptions): KeywardClien
     auth: createClient(AuthService, transport),
     passkeys: createClient(PasskeyService, transport),
     oauth: createClient(OAuthService, transport),
+    verification: createClient(VerificationService, transport),
     transport,
     service: (service) => createClient(service, transport),
   };

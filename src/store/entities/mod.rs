@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit_events;
 pub mod authenticators;
 pub mod ceremonies;
+pub mod outbox;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in_failures;

@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 import grpc
 import grpc.aio
 
-from keyward.v1 import auth_pb2, auth_pb2_grpc, oauth_pb2_grpc, passkey_pb2_grpc, resources_pb2
+from keyward.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    oauth_pb2_grpc,
+    passkey_pb2_grpc,
+    resources_pb2,
+    verification_pb2_grpc,
+)
 from keyward_client.client import bearer_metadata
 from keyward_client.errors import KeywardError
 
@@ -23,7 +30,7 @@ class AsyncKeywardClient:
     ``grpc.ssl_channel_credentials()``) are given. Create it inside the running event loop and
     close it there (``async with``). After ``register``/``login`` it remembers the session token
     and sends it as ``authorization: Bearer …``; ``token`` sets one up front. ``auth``,
-    ``passkeys`` and ``oauth`` are the generated ``grpc.aio`` stubs: call them through ``call`` to
+    ``passkeys``, ``oauth`` and ``verification`` are the generated ``grpc.aio`` stubs: call them through ``call`` to
     get the bearer metadata and ``KeywardError``.
     """
 
@@ -43,6 +50,7 @@ class AsyncKeywardClient:
         self.auth = auth_pb2_grpc.AuthServiceStub(self.channel)
         self.passkeys = passkey_pb2_grpc.PasskeyServiceStub(self.channel)
         self.oauth = oauth_pb2_grpc.OAuthServiceStub(self.channel)
+        self.verification = verification_pb2_grpc.VerificationServiceStub(self.channel)
 
     async def __aenter__(self) -> AsyncKeywardClient:
         return self

@@ -8,7 +8,14 @@ from typing import Any, TypeVar
 
 import grpc
 
-from keyward.v1 import auth_pb2, auth_pb2_grpc, oauth_pb2_grpc, passkey_pb2_grpc, resources_pb2
+from keyward.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    oauth_pb2_grpc,
+    passkey_pb2_grpc,
+    resources_pb2,
+    verification_pb2_grpc,
+)
 from keyward_client.errors import KeywardError
 
 Response = TypeVar("Response")
@@ -26,7 +33,7 @@ class KeywardClient:
     ``credentials=grpc.ssl_channel_credentials()`` for TLS. After ``register``/``login`` the
     client remembers the session token and sends it as ``authorization: Bearer …`` on
     user-scoped calls; ``token`` sets one up front (a session token or an access token).
-    ``auth``, ``passkeys`` and ``oauth`` are the generated stubs for anything the wrapper does not cover;
+    ``auth``, ``passkeys``, ``oauth`` and ``verification`` are the generated stubs for anything the wrapper does not cover;
     call them through ``call`` to get the bearer metadata and ``KeywardError``.
     """
 
@@ -46,6 +53,7 @@ class KeywardClient:
         self.auth = auth_pb2_grpc.AuthServiceStub(self.channel)
         self.passkeys = passkey_pb2_grpc.PasskeyServiceStub(self.channel)
         self.oauth = oauth_pb2_grpc.OAuthServiceStub(self.channel)
+        self.verification = verification_pb2_grpc.VerificationServiceStub(self.channel)
 
     def __enter__(self) -> KeywardClient:
         return self

@@ -72,6 +72,10 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     API_KEY_SCOPE_MISSING: _ClassVar[ErrorReason]
     USER_DISABLED: _ClassVar[ErrorReason]
     USER_NOT_FOUND: _ClassVar[ErrorReason]
+    VERIFICATION_TOKEN_INVALID: _ClassVar[ErrorReason]
+    VERIFICATION_TOKEN_EXPIRED: _ClassVar[ErrorReason]
+    REDIRECT_URI_NOT_ALLOWED: _ClassVar[ErrorReason]
+    EMAIL_NOT_VERIFIED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 FIELD_REQUIRED: ErrorReason
 FIELD_TOO_LONG: ErrorReason
@@ -138,3 +142,7 @@ API_KEY_INVALID: ErrorReason
 API_KEY_SCOPE_MISSING: ErrorReason
 USER_DISABLED: ErrorReason
 USER_NOT_FOUND: ErrorReason
+VERIFICATION_TOKEN_INVALID: ErrorReason
+VERIFICATION_TOKEN_EXPIRED: ErrorReason
+REDIRECT_URI_NOT_ALLOWED: ErrorReason
+EMAIL_NOT_VERIFIED: ErrorReason

@@ -1,0 +1,218 @@
+//! The sender side of the outbox: a loop on every replica that claims due messages of one kind,
+//! hands each to a `Deliverer` (mail now; webhooks can reuse it), and records the outcome —
+//! delivered rows go, failed ones come back after an exponential backoff with jitter, and a
+//! message that failed `max_attempts` times (or was refused for good) is kept marked dead and
+//! logged. It wakes when this replica queued something (`Outbox::wake`) and otherwise every
+//! `poll_interval`, which is how it picks up what other replicas queued and retries that fell
+//! due. Time is the service `Clock`, so tests move it instead of waiting.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{Notify, broadcast};
+
+use super::Services;
+use crate::error::Result;
+
+/// Messages claimed per round.
+const CLAIM_BATCH: u64 = 16;
+
+/// How a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryFailure {
+    /// The other side refused for good (an SMTP 5xx, an unparsable message): retrying cannot help.
+    pub permanent: bool,
+    /// For the log and the row; never sent to a client. Must not contain the payload.
+    pub detail: String,
+}
+
+impl DeliveryFailure {
+    pub fn transient(detail: impl Into<String>) -> Self {
+        Self { permanent: false, detail: detail.into() }
+    }
+
+    pub fn permanent(detail: impl Into<String>) -> Self {
+        Self { permanent: true, detail: detail.into() }
+    }
+}
+
+/// Something that delivers the outbox messages of one kind.
+pub trait Deliverer: Send + Sync + 'static {
+    /// The outbox kind it takes ("email").
+    fn kind(&self) -> &'static str;
+    /// Delivers one message (`id` is stable across retries: a receiver can deduplicate on it).
+    fn deliver(&self, id: &str, payload: &str)
+    -> impl Future<Output = std::result::Result<(), DeliveryFailure>> + Send;
+}
+
+/// When to retry and when to give up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial: Duration,
+    pub max: Duration,
+    /// Longest one delivery may take before another sender may claim the message again.
+    pub lease: Duration,
+    pub poll_interval: Duration,
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt `attempt` (1-based): `initial · 2^(attempt-1)`, capped at
+    /// `max`, then a random point in its upper half, so senders that failed together do not
+    /// retry together.
+    pub fn backoff(&self, attempt: i32, random: u32) -> Duration {
+        let doublings = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0).min(30);
+        let full = self.initial.saturating_mul(1 << doublings).min(self.max);
+        let fraction = f64::from(random) / f64::from(u32::MAX);
+        full.div_f64(2.0).saturating_add(full.div_f64(2.0).mul_f64(fraction))
+    }
+}
+
+/// What happened to a message, for whoever watches (tests, and later metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxEvent {
+    Delivered {
+        id: String,
+        attempt: i32,
+    },
+    WillRetry {
+        id: String,
+        attempt: i32,
+    },
+    Dead {
+        id: String,
+        attempt: i32,
+    },
+    /// A request that mails a link to an address was handled in the background; `queued` says
+    /// whether a mail was queued (false for an address without an account). In process only.
+    LinkRequestHandled {
+        queued: bool,
+    },
+}
+
+/// The replica's outbox handle: the retry policy, the wake-up and the event feed. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    policy: RetryPolicy,
+    wake: Arc<Notify>,
+    events: broadcast::Sender<OutboxEvent>,
+}
+
+impl Outbox {
+    pub fn new(policy: RetryPolicy) -> Self {
+        Self { policy, wake: Arc::new(Notify::new()), events: broadcast::channel(1024).0 }
+    }
+
+    /// Tells this replica's sender to look now (after a commit that queued something).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Publishes `event` to this replica's watchers.
+    pub(super) fn requested(&self, event: OutboxEvent) {
+        let _ = self.events.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<OutboxEvent> {
+        self.events.subscribe()
+    }
+}
+
+impl Services {
+    /// This replica's outbox (wake it, watch what it delivers).
+    pub fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
+    }
+
+    /// Delivers `deliverer`'s kind of messages until dropped. Each round claims what is due and
+    /// delivers it; a round that found a full batch goes again at once.
+    pub async fn run_outbox(&self, deliverer: impl Deliverer) {
+        let outbox = self.inner.outbox.clone();
+        loop {
+            match self.outbox_round(&deliverer).await {
+                Ok(n) if n >= CLAIM_BATCH as usize => continue,
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, kind = deliverer.kind(), "outbox round failed"),
+            }
+            let _ = tokio::time::timeout(outbox.policy.poll_interval, outbox.wake.notified()).await;
+        }
+    }
+
+    /// Claims and delivers one batch; returns how many were claimed.
+    async fn outbox_round(&self, deliverer: &impl Deliverer) -> Result<usize> {
+        let outbox = &self.inner.outbox;
+        let store = &self.inner.store;
+        let lease = chrono::Duration::from_std(outbox.policy.lease).unwrap_or(chrono::Duration::minutes(5));
+        let claimed = store.claim_outbox(deliverer.kind(), self.inner.clock.now(), lease, CLAIM_BATCH).await?;
+        let count = claimed.len();
+        for message in claimed {
+            let (id, attempt) = (message.id.clone(), message.attempt);
+            let event = match deliverer.deliver(&message.id, &message.payload).await {
+                Ok(()) => {
+                    store.complete_outbox(&id).await?;
+                    tracing::info!(kind = deliverer.kind(), %id, attempt, "outbox message delivered");
+                    OutboxEvent::Delivered { id, attempt }
+                }
+                Err(failure) => self.delivery_failed(deliverer.kind(), id, attempt, failure).await?,
+            };
+            let _ = outbox.events.send(event);
+        }
+        Ok(count)
+    }
+
+    async fn delivery_failed(
+        &self,
+        kind: &'static str,
+        id: String,
+        attempt: i32,
+        failure: DeliveryFailure,
+    ) -> Result<OutboxEvent> {
+        let policy = self.inner.outbox.policy;
+        let now = self.inner.clock.now();
+        let last = u32::try_from(attempt).unwrap_or(u32::MAX) >= policy.max_attempts;
+        if failure.permanent || last {
+            self.inner.store.bury_outbox(&id, attempt, now, &failure.detail).await?;
+            tracing::error!(
+                kind, %id, attempt, permanent = failure.permanent, error = %failure.detail,
+                "outbox message given up: kept in the outbox marked dead"
+            );
+            return Ok(OutboxEvent::Dead { id, attempt });
+        }
+        let wait = policy.backoff(attempt, random_u32());
+        let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+        self.inner.store.retry_outbox(&id, attempt, next, &failure.detail).await?;
+        tracing::warn!(kind, %id, attempt, retry_in_secs = wait.as_secs(), error = %failure.detail, "outbox delivery failed; will retry");
+        Ok(OutboxEvent::WillRetry { id, attempt })
+    }
+}
+
+/// Jitter only: a failing random source means no jitter, not no retry.
+fn random_u32() -> u32 {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut bytes = [0u8; 4];
+    match aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes) {
+        Ok(()) => u32::from_le_bytes(bytes),
+        Err(_) => u32::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_stays_in_the_upper_half() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            initial: Duration::from_secs(10),
+            max: Duration::from_secs(100),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(5),
+        };
+        assert_eq!(policy.backoff(1, u32::MAX), Duration::from_secs(10));
+        assert_eq!(policy.backoff(1, 0), Duration::from_secs(5));
+        assert_eq!(policy.backoff(2, u32::MAX), Duration::from_secs(20));
+        assert_eq!(policy.backoff(3, u32::MAX), Duration::from_secs(40));
+        assert_eq!(policy.backoff(5, u32::MAX), Duration::from_secs(100));
+        assert_eq!(policy.backoff(i32::MAX, 0), Duration::from_secs(50));
+    }
+}

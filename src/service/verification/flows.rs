@@ -1,0 +1,173 @@
+//! The six use cases of `VerificationService`: request and finish a password reset, send and
+//! confirm a verification link, send and use a magic link.
+
+use serde_json::json;
+
+use super::{Purpose, parse_redirect_uri, parse_token, templates};
+use crate::{
+    domain::{Email, Password},
+    error::{Error, Result},
+    service::{
+        Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, outbox::OutboxEvent,
+        sign_in_guard::failure_key,
+    },
+    store::UserRecord,
+};
+
+impl Services {
+    /// Mails a reset link to `email` if it has an account. Answers before looking it up.
+    pub async fn request_password_reset(&self, email: &str, redirect_uri: &str, meta: &RequestMeta) -> Result<()> {
+        self.mail_link_in_background(Purpose::PasswordReset, email, redirect_uri, meta)
+    }
+
+    /// Mails a sign-in link to `email` if it has an account. Answers before looking it up.
+    pub async fn send_magic_link(&self, email: &str, redirect_uri: &str, meta: &RequestMeta) -> Result<()> {
+        self.mail_link_in_background(Purpose::MagicLink, email, redirect_uri, meta)
+    }
+
+    /// Validates and throttles (per client address, and per recipient address whoever asks),
+    /// then answers; the lookup and the mail happen in a task of their own, so an unknown
+    /// address costs the caller exactly what a known one does.
+    fn mail_link_in_background(
+        &self,
+        purpose: Purpose,
+        email: &str,
+        redirect_uri: &str,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        let email = Email::parse("email", email)?;
+        let redirect = parse_redirect_uri(&self.inner.links, redirect_uri)?;
+        self.throttle_client(Budget::EmailSend, meta)?;
+        self.inner.throttles.check(Budget::EmailAddress, &failure_key("email", email.as_str()), 1)?;
+        let services = self.clone();
+        tokio::spawn(async move {
+            let queued = async {
+                let Some(user) = services.inner.store.find_user_by_email(email.as_str()).await? else {
+                    return Ok::<_, Error>(false);
+                };
+                services.mail_link(purpose, &user, redirect.as_deref()).await?;
+                Ok(true)
+            }
+            .await;
+            let queued = queued.unwrap_or_else(|err| {
+                tracing::warn!(error = %err, purpose = purpose.name(), "queueing a mailed link failed");
+                false
+            });
+            services.inner.outbox.requested(OutboxEvent::LinkRequestHandled { queued });
+        });
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token: the password passes Register's policy, every
+    /// session of the account ends, and a notice is mailed, in one transaction. A password that
+    /// is refused leaves the token usable.
+    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<u64> {
+        let raw = parse_token(token)?;
+        let policy = self.inner.password_policy;
+        let new = Password::parse_new("new_password", new_password, policy)?;
+        // The policy's user inputs are the address the token was sent to: read it (the token
+        // stays) so that a refused password does not burn the link.
+        let pending =
+            self.inner.store.find_verification_token(raw.hash().as_str(), Purpose::PasswordReset.name()).await?;
+        let pending = pending.ok_or_else(super::invalid_token)?;
+        let mut inputs = vec![pending.identifier.clone()];
+        inputs.extend(pending.identifier.split('@').next().map(str::to_owned));
+        let new = self.check_new_password(new, inputs).await?;
+        let (_, user) = self.take_link_token(Purpose::PasswordReset, token).await?;
+        let hash = self.inner.hasher.hash(new).await?;
+        let notice = templates::password_changed(&self.inner.links.product_name, &user.email);
+        let now = self.inner.clock.now();
+        let ended = self.inner.store.reset_password(&user.id, hash, notice.to_outbox()?, now).await?;
+        self.inner.outbox.wake();
+        self.inner.session_cache.forget_user(&user.id);
+        self.audit(Some(&user.id), kind::PASSWORD_RESET, json!({ "revoked_sessions": ended })).await;
+        Ok(ended)
+    }
+
+    /// Mails the caller a link that verifies their address (nothing when it already is).
+    pub async fn send_verification_email(&self, caller: &SessionCaller, redirect_uri: &str) -> Result<()> {
+        let redirect = parse_redirect_uri(&self.inner.links, redirect_uri)?;
+        if caller.user.email_verified.is_some() {
+            return Ok(());
+        }
+        self.inner.throttles.check(Budget::EmailAddress, &failure_key("email", &caller.user.email), 1)?;
+        self.mail_link(Purpose::EmailVerification, &caller.user, redirect.as_deref()).await
+    }
+
+    /// A correct password for an unverified address under `require_email_verification`: mail a
+    /// verification link (within the per-address budget; past it, the last link still works)
+    /// and record the refusal.
+    pub(in crate::service) async fn refuse_unverified(&self, user: &UserRecord, meta: &RequestMeta) {
+        let budget = self.inner.throttles.check(Budget::EmailAddress, &failure_key("email", &user.email), 1);
+        if budget.is_ok()
+            && let Err(err) = self.mail_link(Purpose::EmailVerification, user, None).await
+        {
+            tracing::warn!(error = %err, "mailing a verification link failed");
+        }
+        let detail = json!({ "method": "password", "reason": "email_not_verified", "client": meta.client_for_audit() });
+        self.audit(Some(&user.id), kind::LOGIN_FAILED, detail).await;
+    }
+
+    /// Mails a link to `new_email` that moves the caller's account there, and a notice to the
+    /// current address. A factor-change: needs a recent authentication. An address that another
+    /// account has gets the same answer and no mail (no enumeration through this call either);
+    /// confirming would fail with EMAIL_TAKEN anyway.
+    pub async fn request_email_change(
+        &self,
+        caller: &SessionCaller,
+        new_email: &str,
+        redirect_uri: &str,
+    ) -> Result<()> {
+        let new_email = Email::parse("new_email", new_email)?;
+        let redirect = parse_redirect_uri(&self.inner.links, redirect_uri)?;
+        self.require_recent_authentication(caller)?;
+        self.inner.throttles.check(Budget::EmailAddress, &failure_key("email", new_email.as_str()), 1)?;
+        if new_email.as_str() == caller.user.email
+            || self.inner.store.find_user_by_email(new_email.as_str()).await?.is_some()
+        {
+            return Ok(());
+        }
+        self.mail_link_to(Purpose::EmailChange, &caller.user, new_email.as_str(), redirect.as_deref()).await
+    }
+
+    /// Moves the token's account to the address the link was mailed to (now verified).
+    pub async fn confirm_email_change(&self, token: &str) -> Result<UserRecord> {
+        let (taken, user) = self.take_link_token(Purpose::EmailChange, token).await?;
+        let now = self.inner.clock.now();
+        let changed = self.inner.store.change_user_email(&user.id, &user.email, &taken.identifier, now).await?;
+        self.inner.session_cache.forget_user(&user.id);
+        let changed = changed.ok_or_else(super::invalid_token)?;
+        self.audit(Some(&user.id), kind::EMAIL_CHANGED, json!({})).await;
+        Ok(changed)
+    }
+
+    /// Marks the token's address verified.
+    pub async fn verify_email(&self, token: &str) -> Result<UserRecord> {
+        let (taken, _) = self.take_link_token(Purpose::EmailVerification, token).await?;
+        let user = self.verified(&taken.identifier, taken.user_id.as_deref()).await?;
+        self.audit(Some(&user.id), kind::EMAIL_VERIFIED, json!({ "via": "verification_link" })).await;
+        Ok(user)
+    }
+
+    /// Signs in with a magic-link token, like Login; the link also proves the address.
+    pub async fn sign_in_with_magic_link(&self, token: &str, meta: &RequestMeta) -> Result<SignedIn> {
+        let (taken, _) = self.take_link_token(Purpose::MagicLink, token).await?;
+        let user = self.verified(&taken.identifier, taken.user_id.as_deref()).await?;
+        let signed_in = self.sign_in(user, meta).await?;
+        self.audit(
+            Some(&signed_in.user.id),
+            kind::LOGIN_SUCCEEDED,
+            json!({ "method": "magic_link", "session_id": signed_in.session.id, "client": meta.client_for_audit() }),
+        )
+        .await;
+        Ok(signed_in)
+    }
+
+    /// Records that `user_id` proved `email` (if that is still its address).
+    async fn verified(&self, email: &str, user_id: Option<&str>) -> Result<UserRecord> {
+        let user_id = user_id.ok_or_else(super::invalid_token)?;
+        let user = self.inner.store.verify_user_email(user_id, email, self.inner.clock.now()).await?;
+        self.inner.session_cache.forget_user(user_id);
+        user.ok_or_else(super::invalid_token)
+    }
+}

@@ -1,0 +1,136 @@
+//! The mails: plain text and HTML per purpose, with the product name (`rp_name`), the link and
+//! how long it works. Everything interpolated into HTML is escaped; no images, no tracking.
+
+use super::Purpose;
+use crate::service::email::EmailMessage;
+
+/// `text` with `&`, `<`, `>`, `"` and `'` escaped for HTML text and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// "15 minutes", "24 hours".
+fn duration_words(minutes: u64) -> String {
+    match minutes {
+        m if m % 60 == 0 && m >= 120 => format!("{} hours", m / 60),
+        60 => "1 hour".into(),
+        1 => "1 minute".into(),
+        m => format!("{m} minutes"),
+    }
+}
+
+fn html(product: &str, intro: &str, action: &str, link: &str, after: &str) -> String {
+    let (product, intro, action, link, after) =
+        (escape(product), escape(intro), escape(action), escape(link), escape(after));
+    format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{product}</h2><p>{intro}</p>\
+         <p><a href=\"{link}\">{action}</a></p><p>Or paste this address into your browser:<br>{link}</p>\
+         <p>{after}</p></body></html>"
+    )
+}
+
+/// The mail carrying `link` for `purpose` to `to`.
+pub(super) fn link_mail(purpose: Purpose, product: &str, to: &str, link: &str, ttl_minutes: u64) -> EmailMessage {
+    let expiry = format!(
+        "The link works once, for {}. If you did not ask for it, ignore this mail.",
+        duration_words(ttl_minutes)
+    );
+    let (subject, intro, action) = match purpose {
+        Purpose::PasswordReset => (
+            format!("Reset your {product} password"),
+            "Someone, hopefully you, asked to reset the password of this account.",
+            "Choose a new password",
+        ),
+        Purpose::EmailVerification => (
+            format!("Confirm your email address for {product}"),
+            "Confirm that this address is yours.",
+            "Confirm my address",
+        ),
+        Purpose::MagicLink => (format!("Sign in to {product}"), "Use this link to sign in.", "Sign in"),
+        Purpose::EmailChange => (
+            format!("Confirm your new email address for {product}"),
+            "Confirm that your account should use this address from now on.",
+            "Use this address",
+        ),
+    };
+    EmailMessage {
+        to: to.to_owned(),
+        text: format!("{intro}\n\n{action}: {link}\n\n{expiry}\n\n{product}\n"),
+        html: Some(html(product, intro, action, link, &expiry)),
+        subject,
+        link: Some(link.to_owned()),
+    }
+}
+
+/// The notice to the current address that a change to `new_address` was asked for.
+pub(super) fn email_change_requested(product: &str, to: &str, new_address: &str) -> EmailMessage {
+    let text = format!(
+        "Someone signed in to your {product} account asked to change its email address to \
+         {new_address}. Nothing changes until the link sent there is followed.\n\nIf this was not \
+         you, sign in and change your password.\n\n{product}\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>Someone signed in to \
+         your {p} account asked to change its email address to {a}. Nothing changes until the link \
+         sent there is followed.</p><p>If this was not you, sign in and change your password.</p></body></html>",
+        p = escape(product),
+        a = escape(new_address)
+    );
+    EmailMessage {
+        to: to.to_owned(),
+        subject: format!("Email change requested for {product}"),
+        text,
+        html: Some(html),
+        link: None,
+    }
+}
+
+/// The notice that a password was changed with a reset link.
+pub(super) fn password_changed(product: &str, to: &str) -> EmailMessage {
+    let text = format!(
+        "The password of your {product} account was just changed with a reset link, and every \
+         session was signed out.\n\nIf this was not you, reset your password again at once and \
+         check the address your mail goes to.\n\n{product}\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>The password of your \
+         {p} account was just changed with a reset link, and every session was signed out.</p><p>If this \
+         was not you, reset your password again at once.</p></body></html>",
+        p = escape(product)
+    );
+    EmailMessage {
+        to: to.to_owned(),
+        subject: format!("Your {product} password was changed"),
+        text,
+        html: Some(html),
+        link: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped_and_the_expiry_said() {
+        let mail = link_mail(Purpose::PasswordReset, "<Acme & Co>", "a@example.com", "https://x/?a=1&b=\"2\"", 15);
+        let html = mail.html.unwrap();
+        assert!(html.contains("&lt;Acme &amp; Co&gt;"), "{html}");
+        assert!(html.contains("href=\"https://x/?a=1&amp;b=&quot;2&quot;\""), "{html}");
+        assert!(!html.contains("<Acme"));
+        assert!(mail.text.contains("for 15 minutes"));
+        assert_eq!(duration_words(24 * 60), "24 hours");
+        assert_eq!(duration_words(10), "10 minutes");
+    }
+}

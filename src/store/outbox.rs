@@ -1,0 +1,215 @@
+//! The outbox: messages that a change commits together with itself and a sender task delivers
+//! later, on any replica. Payloads are sealed under the master key (a mail may carry a sign-in
+//! link). Claiming is one `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)
+//! RETURNING`: it counts the attempt and moves `next_attempt_at` past a lease, so of concurrent
+//! senders each row goes to one, and a sender that dies mid-delivery only delays the row by
+//! the lease. The attempt count is the fencing token of the later calls: a sender whose lease
+//! ran out (and whose row another sender re-claimed) cannot overwrite that sender's outcome.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType},
+};
+
+use super::{Store, entities::outbox, new_id, secrets::OUTBOX_PAYLOAD};
+use crate::error::Result;
+
+/// Longest error text kept on a row.
+const MAX_ERROR_CHARS: usize = 1000;
+
+/// A message to deliver later.
+#[derive(Debug, Clone)]
+pub struct NewOutboxMessage {
+    /// What delivers it ("email").
+    pub kind: &'static str,
+    /// What the deliverer reads (JSON); sealed at rest.
+    pub payload: String,
+}
+
+/// A claimed message: deliver it, then `complete_outbox`, `retry_outbox` or `bury_outbox`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedMessage {
+    pub id: String,
+    pub payload: String,
+    /// This attempt's number (1 for the first): pass it back as the fencing token.
+    pub attempt: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How many messages of a kind wait and how many gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxCounts {
+    pub waiting: u64,
+    pub dead: u64,
+}
+
+/// A row that failed for good, as the operator sees it (never the payload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadMessage {
+    pub id: String,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub dead_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// Writes `message` through `conn` — the caller's write transaction, so the message exists
+    /// exactly when the change that caused it committed. Due at once. Returns its id.
+    pub(super) async fn enqueue_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        message: NewOutboxMessage,
+        now: DateTime<Utc>,
+    ) -> Result<String> {
+        let id = new_id();
+        let row = outbox::ActiveModel {
+            id: Set(id.clone()),
+            kind: Set(message.kind.to_owned()),
+            payload: Set(self.seal(&message.payload, OUTBOX_PAYLOAD, &id)?),
+            created_at: Set(now),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            last_error: Set(None),
+            dead_at: Set(None),
+        };
+        outbox::Entity::insert(row).exec_without_returning(conn).await?;
+        Ok(id)
+    }
+
+    /// Queues `message` on its own (a notice that no other write goes with). Returns its id.
+    pub async fn enqueue(&self, message: NewOutboxMessage, now: DateTime<Utc>) -> Result<String> {
+        let txn = self.begin_write().await?;
+        let id = self.enqueue_in(&txn, message, now).await?;
+        txn.commit().await?;
+        Ok(id)
+    }
+
+    /// Claims up to `limit` due messages of `kind` for `lease`: each is counted as an attempt
+    /// and not due again before `now + lease`. On PostgreSQL rows another sender is claiming are
+    /// skipped (`SKIP LOCKED`), and the outer conditions are checked again after the row lock,
+    /// so no row is claimed twice; on SQLite the statement runs alone.
+    pub async fn claim_outbox(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> Result<Vec<ClaimedMessage>> {
+        use outbox::Column as C;
+        let due = outbox::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(C::Kind.eq(kind))
+            .filter(C::DeadAt.is_null())
+            .filter(C::NextAttemptAt.lte(now))
+            .order_by_asc(C::NextAttemptAt)
+            .limit(limit)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_query();
+        let claimed = outbox::Entity::update_many()
+            .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
+            .col_expr(C::NextAttemptAt, Expr::value(now + lease))
+            .filter(C::Id.in_subquery(due))
+            .filter(C::DeadAt.is_null())
+            .filter(C::NextAttemptAt.lte(now))
+            .exec_with_returning(&self.db)
+            .await?;
+        claimed
+            .into_iter()
+            .map(|row| {
+                Ok(ClaimedMessage {
+                    payload: self.open(&row.payload, OUTBOX_PAYLOAD, &row.id)?,
+                    id: row.id,
+                    attempt: row.attempts,
+                    created_at: row.created_at,
+                })
+            })
+            .collect()
+    }
+
+    /// The message was delivered: it goes. (Whatever attempt delivered it, it is done.)
+    pub async fn complete_outbox(&self, id: &str) -> Result<()> {
+        outbox::Entity::delete_by_id(id.to_owned()).exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// Attempt `attempt` failed and may be retried at `next_attempt_at`. Returns false when the
+    /// row is no longer this attempt's (re-claimed after the lease, or gone).
+    pub async fn retry_outbox(
+        &self,
+        id: &str,
+        attempt: i32,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<bool> {
+        self.record_failure(id, attempt, (outbox::Column::NextAttemptAt, next_attempt_at), error).await
+    }
+
+    /// Attempt `attempt` failed for good: the row stays, marked dead, with the error.
+    pub async fn bury_outbox(&self, id: &str, attempt: i32, now: DateTime<Utc>, error: &str) -> Result<bool> {
+        self.record_failure(id, attempt, (outbox::Column::DeadAt, now), error).await
+    }
+
+    /// Sets `column` to `at` and the error on row `id`, if it is still attempt `attempt`'s.
+    async fn record_failure(
+        &self,
+        id: &str,
+        attempt: i32,
+        (column, at): (outbox::Column, DateTime<Utc>),
+        error: &str,
+    ) -> Result<bool> {
+        use outbox::Column as C;
+        let updated = outbox::Entity::update_many()
+            .col_expr(column, Expr::value(at))
+            .col_expr(C::LastError, Expr::value(truncated(error)))
+            .filter(C::Id.eq(id))
+            .filter(C::Attempts.eq(attempt))
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected == 1)
+    }
+
+    /// Messages of `kind` still to deliver, and those that gave up.
+    pub async fn outbox_counts(&self, kind: &str) -> Result<OutboxCounts> {
+        use outbox::Column as C;
+        let count = |dead: bool| {
+            let query = outbox::Entity::find().filter(C::Kind.eq(kind));
+            if dead { query.filter(C::DeadAt.is_not_null()) } else { query.filter(C::DeadAt.is_null()) }
+        };
+        Ok(OutboxCounts {
+            waiting: sea_orm::PaginatorTrait::count(count(false), &self.db).await?,
+            dead: sea_orm::PaginatorTrait::count(count(true), &self.db).await?,
+        })
+    }
+
+    /// The messages of `kind` that gave up, oldest first (at most `limit`).
+    pub async fn dead_outbox_messages(&self, kind: &str, limit: u64) -> Result<Vec<DeadMessage>> {
+        use outbox::Column as C;
+        let rows = outbox::Entity::find()
+            .filter(C::Kind.eq(kind))
+            .filter(C::DeadAt.is_not_null())
+            .order_by_asc(C::CreatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(DeadMessage {
+                    dead_at: row.dead_at?,
+                    id: row.id,
+                    attempts: row.attempts,
+                    created_at: row.created_at,
+                    last_error: row.last_error,
+                })
+            })
+            .collect())
+    }
+}
+
+fn truncated(error: &str) -> String {
+    error.chars().take(MAX_ERROR_CHARS).collect()
+}
