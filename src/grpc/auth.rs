@@ -1,3 +1,5 @@
+//! `keyward.v1.AuthService`: register, login, sessions, password and profile, as thin handlers.
+
 use tonic::{Request, Response, Status};
 
 use super::{

@@ -1,3 +1,5 @@
+//! Account use cases: register, login with a password, change the password, update the name.
+
 use serde_json::json;
 
 use super::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, sign_in_guard::Factor};

@@ -140,6 +140,12 @@ impl Services {
         &self.inner.store
     }
 
+    /// Why the database does not answer, in a few words (None: it answered in time). For the
+    /// health checks, which see the service layer only.
+    pub async fn database_unavailable_reason(&self) -> Option<&'static str> {
+        self.inner.store.unavailable_reason().await
+    }
+
     /// The pool CPU-heavy work runs on.
     pub fn cpu_pool(&self) -> &Arc<CpuPool> {
         &self.inner.cpu

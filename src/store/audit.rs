@@ -1,3 +1,5 @@
+//! The `audit_events` table: writing events and deleting those past retention.
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 

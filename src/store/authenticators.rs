@@ -1,3 +1,5 @@
+//! The `authenticators` table: storing, listing, using, renaming and deleting passkeys.
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 

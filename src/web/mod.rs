@@ -67,7 +67,7 @@ pub async fn grpc_or_not_found(request: Request, next: Next) -> Response {
 
 /// 200 when the database answers within `database_timeout_ms`, else 503 saying why.
 async fn healthz(State(services): State<Services>) -> impl IntoResponse {
-    match services.store().unavailable_reason().await {
+    match services.database_unavailable_reason().await {
         None => (StatusCode::OK, "ok\n".to_owned()),
         Some(reason) => {
             tracing::warn!(reason, "health check: database unavailable");

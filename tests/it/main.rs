@@ -34,4 +34,5 @@ mod session_cache;
 mod signin_page;
 mod storage_bounds;
 mod throttle;
+mod tidy;
 mod tokens;

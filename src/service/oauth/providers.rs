@@ -1,3 +1,5 @@
+//! The configured OAuth providers (GitHub, OIDC) behind one type, and what ListProviders shows.
+
 use std::{sync::Arc, time::Duration};
 
 use super::{github::GitHub, oidc::Oidc};

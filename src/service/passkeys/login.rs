@@ -1,3 +1,5 @@
+//! Passkey sign-in: the discoverable-credential ceremony, the counter policy and the decoy path.
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

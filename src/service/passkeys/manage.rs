@@ -1,3 +1,5 @@
+//! Passkey management: list, rename and delete the caller's passkeys.
+
 use serde_json::json;
 
 use super::registration::passkey_name;

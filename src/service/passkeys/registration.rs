@@ -1,3 +1,5 @@
+//! Passkey registration: sign-up with a passkey, and adding a passkey to a signed-in account.
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
