@@ -115,6 +115,7 @@ impl Services {
             session_cache: session_cache::SessionCache::new(
                 std::time::Duration::from_millis(config.session_cache_ttl_ms),
                 config.session_cache_max_entries,
+                clock.clone(),
             ),
             password_policy: config.password_policy(),
             webauthn,
