@@ -14,10 +14,12 @@ use tonic_health::server::HealthReporter;
 use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub mod settings;
+
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{self, AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
+    grpc::{self, AuthApi, ClientAddressLayer, OAuthApi, PasskeyApi, UnaryEnvelopeLayer},
     pb::{
         self, auth_service_server::AuthServiceServer, o_auth_service_server::OAuthServiceServer,
         passkey_service_server::PasskeyServiceServer,
@@ -74,7 +76,7 @@ impl App {
         if sealed.total() > 0 {
             tracing::info!(?sealed, "sealed secrets that were stored in clear");
         }
-        let services = Services::start(&config, store, clock).await?;
+        let services = Services::start(settings::services(&config), store, clock).await?;
         let (routes, health) = router(&config, services.clone()).await?;
 
         let incoming =
@@ -147,14 +149,14 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
     let reflection_error = |err| Error::internal(format_args!("reflection: {err}"));
     let reflection = reflection_builder().build_v1().map_err(reflection_error)?;
     let reflection_v1alpha = reflection_builder().build_v1alpha().map_err(reflection_error)?;
-    let auth = AuthServiceServer::new(AuthApi::new(services.clone(), CookieSettings::from_config(config)))
+    let auth = AuthServiceServer::new(AuthApi::new(services.clone(), settings::cookies(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
 
-    let passkeys = PasskeyServiceServer::new(PasskeyApi::new(services.clone(), CookieSettings::from_config(config)))
+    let passkeys = PasskeyServiceServer::new(PasskeyApi::new(services.clone(), settings::cookies(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
-    let oauth = OAuthServiceServer::new(OAuthApi::new(services.clone(), CookieSettings::from_config(config)))
+    let oauth = OAuthServiceServer::new(OAuthApi::new(services.clone(), settings::cookies(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
 
@@ -179,8 +181,8 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
         .layer(axum::middleware::from_fn(web::grpc_or_not_found));
     let web = web::router(
         services,
-        web::RelatedOrigins::from_config(config),
-        config.signin_page.then(|| web::SigninPage::from_config(config)),
+        web::RelatedOrigins::new(config.passkey_origins()),
+        config.signin_page.then(|| web::SigninPage::new(&config.cors_allowed_origins, &config.passkey_origins())),
     );
     Ok((Routes::from(grpc.merge(web)), health))
 }
@@ -200,7 +202,7 @@ fn signin_url(config: &Config) -> Option<String> {
 
 /// What a request carrying the session cookie must look like (see `grpc::BrowserPolicy`).
 fn browser_policy(config: &Config) -> grpc::BrowserPolicy {
-    grpc::BrowserPolicy::new(CookieSettings::from_config(config).name(), config.cors_allowed_origins.clone())
+    grpc::BrowserPolicy::new(settings::cookies(config).name(), config.cors_allowed_origins.clone())
 }
 
 /// Every service's status in `grpc.health.v1`, and the server's (""): a replica whose database

@@ -113,9 +113,14 @@ pub async fn run(users: usize, database_url: Option<String>) -> anyhow::Result<(
     let source = AuthjsSource::open(&format!("file:{}", source_path.display())).await?;
     let target = ImportTarget::write_to(store);
     let started = Instant::now();
-    let report =
-        import_authjs(&source, &target, &ImportPolicy::from_config(&config), &ImportOptions::default(), &NoProgress)
-            .await?;
+    let report = import_authjs(
+        &source,
+        &target,
+        &keyward::app::settings::import_policy(&config),
+        &ImportOptions::default(),
+        &NoProgress,
+    )
+    .await?;
     let seconds = started.elapsed().as_secs_f64();
     source.close().await?;
     let created: u64 = [ImportTable::Users, ImportTable::Accounts, ImportTable::Sessions]

@@ -12,7 +12,6 @@ use tonic::{
 
 use super::{browser::BrowserRequest, convert, status::to_status};
 use crate::{
-    config::Config,
     error::Error,
     pb,
     service::{Caller, Services, SessionCaller, SignedIn},
@@ -106,14 +105,6 @@ pub struct CookieSettings {
 }
 
 impl CookieSettings {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            secure: config.cookie_secure,
-            domain: config.cookie_domain.clone(),
-            token_in_browser_responses: config.session_token_in_browser_responses,
-        }
-    }
-
     /// The cookie's name under these settings.
     pub fn name(&self) -> &'static str {
         match (self.secure, &self.domain) {

@@ -69,8 +69,7 @@ const RULES: &[Rule] = &[
     Rule {
         name: "nothing below src/app.rs reads the configuration: each layer owns its settings type",
         within: BELOW_APP,
-        // Until the settings types move to their layers (next commits of #10).
-        except: &["src/service/", "src/crypto/", "src/grpc/caller.rs", "src/web/"],
+        except: &[],
         forbidden: &[Forbidden::Path("config"), Forbidden::Path("Config")],
     },
     Rule {

@@ -22,7 +22,6 @@ use tokio_stream::{Stream, StreamExt};
 pub use report::{ImportReport, ImportTable, Problem, Severity, TableCounts};
 
 use crate::{
-    config::Config,
     error::Result,
     store::{
         AccountTokensUpdate, AuthenticatorUpdate, BatchWrite, ImportBatch, ImportedUser, NewAccount, NewAuthenticator,
@@ -48,27 +47,13 @@ impl Default for ImportOptions {
     }
 }
 
-/// What the import takes from Keyward's configuration.
+/// What the import takes from Keyward's settings (`app::settings::import_policy` builds it).
 #[derive(Debug, Clone)]
 pub struct ImportPolicy {
     pub session_idle_timeout: Duration,
     pub session_max_age: Duration,
     /// Provider ids sign-in is configured for (accounts of others are imported with a note).
     pub configured_providers: Vec<String>,
-}
-
-impl ImportPolicy {
-    pub fn from_config(config: &Config) -> Self {
-        let mut configured_providers: Vec<String> = config.oauth.oidc.iter().map(|oidc| oidc.id.clone()).collect();
-        if config.oauth.github.is_some() {
-            configured_providers.push(crate::config::GITHUB_PROVIDER_ID.to_owned());
-        }
-        Self {
-            session_idle_timeout: config.session_idle_timeout(),
-            session_max_age: config.session_max_age(),
-            configured_providers,
-        }
-    }
 }
 
 /// Where the import writes. A dry run looks rows up in the store when there is one with

@@ -17,10 +17,10 @@ use tokio::sync::RwLock;
 use super::{
     ProviderIdentity,
     providers::{ProviderInfo, ProviderKind},
+    settings::OidcSettings,
     tokens::{token_error, tokens_from},
 };
 use crate::{
-    config::OidcConfig,
     domain::OAuthState,
     error::{Error, IdTokenCheck, Result},
     service::Clock,
@@ -68,20 +68,20 @@ pub(super) struct Oidc {
 }
 
 impl Oidc {
-    pub(super) fn new(config: &OidcConfig, http: reqwest::Client) -> Result<Self> {
+    pub(super) fn new(config: &OidcSettings, http: reqwest::Client) -> Result<Self> {
         let issuer = IssuerUrl::new(config.issuer.clone())
             .map_err(|_| Error::internal(format_args!("oauth.oidc {}: issuer is not a URL", config.id)))?;
         Ok(Self {
             info: ProviderInfo {
                 id: config.id.clone(),
-                display_name: config.display_name().to_owned(),
+                display_name: config.display_name.clone(),
                 kind: ProviderKind::Oidc,
             },
             allow_email_account_linking: config.allow_email_account_linking,
             redirect_uris: config.redirect_uris.clone(),
             issuer,
             client_id: ClientId::new(config.client_id.clone()),
-            client_secret: Some(config.client_secret.clone()).filter(|s| !s.is_empty()).map(ClientSecret::new),
+            client_secret: config.client_secret.clone(),
             scopes: config.scopes.iter().filter(|s| s.as_str() != "openid").cloned().collect(),
             http,
             discovered: RwLock::new(None),

@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential};
 
+use super::CounterPolicy;
 use super::{
     CeremonyStart, check_ceremony_id, check_credential_id, kind, parse_credential, public_key_options, to_json,
 };
 use crate::{
-    config::CounterPolicy,
     crypto::{adjust_request_options, adjust_state_policy},
     domain::Email,
     error::{Error, PasskeyFailure, PasskeyStage, Result},

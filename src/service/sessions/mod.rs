@@ -14,7 +14,6 @@ pub use caller::{Caller, CredentialKind, SessionCaller};
 
 use super::{RequestMeta, Services};
 use crate::{
-    config::Config,
     crypto::{AccessTokenSigner, IssuedAccessToken},
     domain::{SessionToken, later},
     error::{Error, Result},
@@ -29,17 +28,6 @@ pub struct SessionPolicy {
     pub max_age: Duration,
     pub touch_interval: Duration,
     pub reauthentication_window: Duration,
-}
-
-impl SessionPolicy {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            idle_timeout: config.session_idle_timeout(),
-            max_age: config.session_max_age(),
-            touch_interval: config.session_touch_interval(),
-            reauthentication_window: config.reauthentication_window(),
-        }
-    }
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
