@@ -1,6 +1,9 @@
-//! Validated value types. Constructing one is the validation: a `Email` is always normalized and
-//! well-formed, a `Password` always within policy. Pure: no I/O, no clock.
+//! Domain types. Validated value types — constructing one is the validation: a `Email` is
+//! always normalized and well-formed, a `Password` always within policy — and the read models
+//! (`User`, `Session`, `Passkey`, `LinkedAccount`) the store hands up and services return.
+//! Pure: no I/O, no clock.
 
+mod account;
 mod client;
 mod email;
 mod name;
@@ -11,6 +14,7 @@ mod password;
 mod time;
 mod token;
 
+pub use account::{DeviceType, LinkedAccount, Passkey, Session, User};
 pub use client::ClientAddress;
 pub use email::Email;
 pub use name::{DisplayName, MAX_NAME_CHARS};

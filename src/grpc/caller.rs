@@ -151,7 +151,7 @@ impl CookieSettings {
             message.session_token.clear();
         }
         let mut response = Response::new(wrap(message));
-        let remaining = (signed_in.session.expires - services.clock().now()).to_std().unwrap_or(Duration::ZERO);
+        let remaining = (signed_in.session.expires_at - services.clock().now()).to_std().unwrap_or(Duration::ZERO);
         self.set(&mut response, signed_in.token.expose(), remaining)?;
         Ok(response)
     }

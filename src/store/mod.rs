@@ -1,5 +1,6 @@
 //! Persistence with sea-orm on SQLite or PostgreSQL. The only module that imports sea_orm: the
-//! rest of Keyward sees `Store` methods and plain record structs.
+//! service layer sees `Store` methods and record structs, and `read_models.rs` turns records into
+//! the domain read models (`User`, `Session`, `Passkey`, `LinkedAccount`) that go further up.
 
 mod accounts;
 mod audit;
@@ -11,6 +12,7 @@ mod counts;
 mod entities;
 mod import;
 mod maintenance;
+mod read_models;
 mod secrets;
 mod sessions;
 mod sign_in_failures;
@@ -25,6 +27,7 @@ pub use connect::{Backend, MigrationState, SchemaState};
 pub use counts::RowCounts;
 pub use import::{AccountTokensUpdate, AuthenticatorUpdate, BatchWrite, ImportBatch, ImportedUser, UserUpdate};
 pub use maintenance::Checkpoint;
+pub use read_models::device_type_column;
 pub use secrets::SecretsReport;
 pub use sessions::{NewSession, OtherSessions, SessionWithUser};
 pub use sign_in_failures::{Attempt, FailurePolicy};

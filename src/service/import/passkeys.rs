@@ -119,7 +119,7 @@ impl Run<'_> {
                 user_id,
                 credential_public_key: URL_SAFE_NO_PAD.encode(&cose),
                 counter: i64::from(counter),
-                credential_device_type: if backup_eligible { "multiDevice" } else { "singleDevice" },
+                credential_device_type: crate::store::device_type_column(backup_eligible),
                 credential_backed_up,
                 backup_eligible,
                 transports: (!transports.is_empty()).then(|| transports.join(",")),

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ProviderIdentity, providers::Provider};
+use crate::domain::LinkedAccount;
 use crate::{
     domain::{DisplayName, Email, OAuthState},
     error::{Error, FieldReason, Result},
     service::{Caller, RequestMeta, Services, SessionCaller, SignedIn, audit::kind},
-    store::{AccountRecord, LinkedSignIn, NewAccount, NewCeremony, NewUser, ProviderProfileFields, new_id},
+    store::{LinkedSignIn, NewAccount, NewCeremony, NewUser, ProviderProfileFields, new_id},
 };
 
 /// Ceremony kind of a pending OAuth round-trip.
@@ -59,7 +60,7 @@ pub struct StartedOAuth {
 #[derive(Debug, Clone)]
 pub struct OAuthSignIn {
     pub signed_in: SignedIn,
-    pub account: AccountRecord,
+    pub account: LinkedAccount,
     pub user_created: bool,
 }
 
@@ -266,7 +267,7 @@ impl Services {
             let account = self.inner.store.update_account_tokens(&account.id, identity.tokens).await?;
             let signed_in = self.sign_in(user, meta).await?;
             self.audit(Some(&signed_in.user.id), kind::LOGIN_SUCCEEDED, detail("account")).await;
-            return Ok(OAuthSignIn { signed_in, account, user_created: false });
+            return Ok(OAuthSignIn { signed_in, account: LinkedAccount::from(&account), user_created: false });
         }
 
         let new_account = |user_id: &str, identity: ProviderIdentity| NewAccount {
@@ -352,7 +353,7 @@ impl Services {
     ) -> Result<OAuthSignIn> {
         let LinkedSignIn { user, account, session } = linked;
         let signed_in = self.signed_in(user, session, token, now)?;
-        Ok(OAuthSignIn { signed_in, account, user_created })
+        Ok(OAuthSignIn { signed_in, account: LinkedAccount::from(&account), user_created })
     }
 
     pub(super) fn oauth_provider(&self, id: &str) -> Result<&Provider> {

@@ -156,7 +156,7 @@ impl Services {
         let usage = AuthenticatorUse {
             credential_backed_up: result.backup_state(),
             backup_eligible: result.backup_eligible(),
-            credential_device_type: super::registration::device_type(result.backup_eligible()),
+            credential_device_type: crate::store::device_type_column(result.backup_eligible()),
             passkey: serde_json::to_string(&updated).map_err(Error::internal)?,
             used_at: now,
         };

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 pub use caller::{Caller, CredentialKind, SessionCaller};
 
 use super::{RequestMeta, Services};
+use crate::domain::{Session, User};
 use crate::{
     crypto::{AccessTokenSigner, IssuedAccessToken},
     domain::{SessionToken, later},
@@ -37,8 +38,8 @@ fn chrono_duration(d: Duration) -> chrono::Duration {
 /// What any successful sign-in returns.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
-    pub user: UserRecord,
-    pub session: SessionRecord,
+    pub user: User,
+    pub session: Session,
     pub token: SessionToken,
     pub access_token: IssuedAccessToken,
 }
@@ -75,7 +76,7 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<SignedIn> {
         let access_token = self.issue_access_token(&user.id, &session.id, now)?;
-        Ok(SignedIn { user, session, token, access_token })
+        Ok(SignedIn { user: User::from(&user), session: Session::from(&session), token, access_token })
     }
 
     /// Signs an existing user in: creates a session and an access token.
