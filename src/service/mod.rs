@@ -148,7 +148,7 @@ impl Services {
         let hasher = PasswordHasher::new(Arc::clone(&pool), argon2)?;
         let signer = AccessTokenSigner::new(jwt);
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
-        let oauth = OAuthProviders::new(&oauth)?;
+        let oauth = OAuthProviders::new(&oauth, &clock)?;
         let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
         let webauthn = crate::crypto::relying_party(&relying_party).map_err(Error::internal)?;
         let inner = Inner {

@@ -27,6 +27,8 @@ struct Rule {
     within: &'static [&'static str],
     except: &'static [&'static str],
     forbidden: &'static [Forbidden],
+    /// Checks only the code before a file's `#[cfg(test)]` module.
+    production_only: bool,
 }
 
 /// The layers below the composition root: they get their settings as their own types, never
@@ -40,42 +42,56 @@ const RULES: &[Rule] = &[
         within: &["src/"],
         except: &["src/store/"],
         forbidden: &[Forbidden::Path("sea_orm")],
+        production_only: false,
     },
     Rule {
         name: "tonic::Status is named only in src/grpc",
         within: &["src/"],
         except: &["src/grpc/"],
         forbidden: &[Forbidden::Code("tonic::Status"), Forbidden::Import { from: "tonic", name: "Status" }],
+        production_only: false,
     },
     Rule {
         name: "generated proto types (pb) are named only in src/grpc, src/pb.rs and src/app.rs (which mounts the servers)",
         within: &["src/"],
         except: &["src/grpc/", "src/pb.rs", "src/app.rs"],
         forbidden: &[Forbidden::Path("pb")],
+        production_only: false,
     },
     Rule {
         name: "domain, crypto, store and service know nothing of the transport",
         within: &["src/domain/", "src/crypto/", "src/store/", "src/service/"],
         except: &[],
         forbidden: &[Forbidden::Path("tonic"), Forbidden::Path("tonic_web"), Forbidden::Path("axum")],
+        production_only: false,
     },
     Rule {
         name: "grpc and web never see store types: they get domain types from service",
         within: &["src/grpc/", "src/web/"],
         except: &[],
         forbidden: &[Forbidden::Path("store"), Forbidden::Path("Store"), Forbidden::Code(".store()")],
+        production_only: false,
     },
     Rule {
         name: "nothing below src/app.rs reads the configuration: each layer owns its settings type",
         within: BELOW_APP,
         except: &[],
         forbidden: &[Forbidden::Path("config"), Forbidden::Path("Config")],
+        production_only: false,
     },
     Rule {
         name: "the status mapping has no `_ =>` arm: a new error does not compile until its code is chosen",
         within: &["src/grpc/status.rs"],
         except: &[],
         forbidden: &[Forbidden::Code("_ =>")],
+        production_only: false,
+    },
+    Rule {
+        name: "the service layer reads time from its Clock (tests move it instead of sleeping)",
+        within: &["src/service/"],
+        except: &["src/service/clock.rs"],
+        forbidden: &[Forbidden::Code("Utc::now"), Forbidden::Code("Instant::now"), Forbidden::Code("SystemTime::now")],
+        production_only: true,
     },
 ];
 
@@ -295,7 +311,12 @@ fn layering_violations() -> Vec<String> {
                 if rule.except.iter().any(|except| path.starts_with(except)) {
                     continue;
                 }
-                let code = code_only(&source);
+                let mut code = code_only(&source);
+                if rule.production_only
+                    && let Some(tests) = code.find("#[cfg(test)]")
+                {
+                    code.truncate(tests);
+                }
                 for forbidden in rule.forbidden {
                     for at in occurrences(&code, *forbidden) {
                         violations.push(format!("{path}:{}: {} (found {forbidden:?})", line_of(&code, at), rule.name));

@@ -21,6 +21,7 @@ use tokio_stream::{Stream, StreamExt};
 
 pub use report::{ImportReport, ImportTable, Problem, Severity, TableCounts};
 
+use super::Clock;
 use crate::{
     error::Result,
     store::{
@@ -39,11 +40,13 @@ pub struct ImportOptions {
     pub skip_sessions: bool,
     /// Rows per transaction.
     pub batch_size: usize,
+    /// Where "now" comes from (session expiry is judged against it), as in every use case.
+    pub clock: Clock,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { dry_run: false, skip_sessions: false, batch_size: 500 }
+        Self { dry_run: false, skip_sessions: false, batch_size: 500, clock: Clock::default() }
     }
 }
 
@@ -110,7 +113,7 @@ pub async fn import_authjs(
         policy,
         options,
         progress,
-        now: Utc::now(),
+        now: options.clock.now(),
         report: ImportReport::new(format!("{}, {}", source.backend(), source.layout()), !target.write),
         present_users: HashSet::new(),
     };

@@ -7,7 +7,10 @@ use super::{
     oidc::Oidc,
     settings::{GITHUB_PROVIDER_ID, OAuthSettings},
 };
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    service::Clock,
+};
 
 /// The protocol a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +86,7 @@ impl OAuthProviders {
     /// Builds the providers from validated settings. Nothing is fetched here: OIDC discovery
     /// happens on first use (and is cached), so a provider that is down at start does not stop
     /// Keyward from serving passwords and the other providers.
-    pub fn new(settings: &OAuthSettings) -> Result<Self> {
+    pub fn new(settings: &OAuthSettings, clock: &Clock) -> Result<Self> {
         let timeout = settings.http_timeout;
         let http = reqwest::Client::builder()
             // The oauth2 crate docs: following redirects from a token or discovery
@@ -100,7 +103,7 @@ impl OAuthProviders {
             providers.push(Provider::GitHub(Box::new(GitHub::new(GITHUB_PROVIDER_ID, github, http.clone())?)));
         }
         for oidc in &settings.oidc {
-            providers.push(Provider::Oidc(Box::new(Oidc::new(oidc, http.clone())?)));
+            providers.push(Provider::Oidc(Box::new(Oidc::new(oidc, http.clone(), clock.clone())?)));
         }
         Ok(Self { providers: Arc::new(providers), redirect_uris: Arc::new(settings.redirect_uris.clone()) })
     }
