@@ -4,7 +4,8 @@
 //! - `settings`: what the providers are configured with (built at the edge);
 //! - `providers`: the configured providers and the HTTP client they share;
 //! - `github`, `oidc`: one protocol each — authorization URL, code exchange, who the user is;
-//! - `flow`: StartOAuth / OAuthCallback and the account-linking rules;
+//! - `flow/`: StartOAuth / OAuthCallback — the round-trip (`mod.rs`), the input checks
+//!   (`input.rs`) and the account-linking rules (`linking.rs`);
 //! - `manage`: listing and unlinking accounts.
 
 mod flow;
