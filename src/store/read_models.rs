@@ -15,6 +15,13 @@ pub fn device_type_column(backup_eligible: bool) -> &'static str {
     if backup_eligible { MULTI_DEVICE } else { SINGLE_DEVICE }
 }
 
+impl AuthenticatorRecord {
+    /// The `transports` column as a list (it is stored comma-joined).
+    pub fn transport_list(&self) -> Vec<String> {
+        self.transports.as_deref().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default()
+    }
+}
+
 impl From<&UserRecord> for User {
     fn from(user: &UserRecord) -> Self {
         let UserRecord { id, name, email, email_verified, image, password_hash, created_at, updated_at: _ } = user;
@@ -68,7 +75,7 @@ impl From<&AuthenticatorRecord> for Passkey {
             credential_device_type,
             credential_backed_up,
             backup_eligible,
-            transports,
+            transports: _,
             aaguid,
             passkey: _,
             name,
@@ -89,7 +96,7 @@ impl From<&AuthenticatorRecord> for Passkey {
                 SINGLE_DEVICE => DeviceType::SingleDevice,
                 _ => DeviceType::Unknown,
             },
-            transports: transports.as_deref().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default(),
+            transports: record.transport_list(),
             aaguid: aaguid.clone(),
         }
     }

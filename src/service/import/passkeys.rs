@@ -122,7 +122,7 @@ impl Run<'_> {
                 credential_device_type: crate::store::device_type_column(backup_eligible),
                 credential_backed_up,
                 backup_eligible,
-                transports: (!transports.is_empty()).then(|| transports.join(",")),
+                transports,
                 aaguid: None,
                 passkey: passkey_json,
                 name: NAME.to_owned(),

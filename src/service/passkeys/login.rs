@@ -200,6 +200,5 @@ impl Services {
 
 /// One allowCredentials entry for a stored passkey.
 pub(super) fn allow_entry(record: &AuthenticatorRecord) -> serde_json::Value {
-    let transports: Vec<&str> = record.transports.as_deref().map(|t| t.split(',').collect()).unwrap_or_default();
-    json!({ "type": "public-key", "id": record.credential_id, "transports": transports })
+    json!({ "type": "public-key", "id": record.credential_id, "transports": record.transport_list() })
 }

@@ -217,8 +217,7 @@ fn new_authenticator(
         .map(|list| {
             list.iter().filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_owned)).collect::<Vec<_>>()
         })
-        .filter(|list| !list.is_empty())
-        .map(|list| list.join(","));
+        .unwrap_or_default();
     let aaguid = attested.as_ref().and_then(|a| a.aaguid).map(|aaguid| aaguid.hyphenated().to_string());
     let name = name.unwrap_or_else(|| default_passkey_name(aaguid.as_deref(), now));
     Ok(NewAuthenticator {
