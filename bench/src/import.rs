@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use keyward::{
     Config,
-    service::import::{ImportOptions, ImportPolicy, ImportTable, ImportTarget, NoProgress, import_authjs},
+    service::import::{ImportOptions, ImportTable, ImportTarget, NoProgress, import_authjs},
     store::{Store, authjs::AuthjsSource},
 };
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, Value};
