@@ -16,13 +16,12 @@ use tonic_health::server::HealthReporter;
 use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub mod settings;
+
 use crate::{
     config::Config,
     error::{Error, Result},
-    grpc::{
-        self, AdminApi, AuthApi, ClientAddressLayer, CookieSettings, OAuthApi, PasskeyApi, UnaryEnvelopeLayer,
-        VerificationApi,
-    },
+    grpc::{self, AdminApi, AuthApi, ClientAddressLayer, OAuthApi, PasskeyApi, UnaryEnvelopeLayer, VerificationApi},
     pb::{
         self, admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer,
         o_auth_service_server::OAuthServiceServer, passkey_service_server::PasskeyServiceServer,
@@ -82,7 +81,7 @@ impl App {
         }
         let email = email::settings(&config)?;
         let mailer = Mailer::new(&email).map_err(Error::Startup)?;
-        let services = Services::start(&config, store, clock, email).await?;
+        let services = Services::start(settings::services(&config), store, clock, email).await?;
         let (routes, health) = router(&config, services.clone()).await?;
 
         let incoming =
@@ -158,18 +157,18 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
     let reflection_error = |err| Error::internal(format_args!("reflection: {err}"));
     let reflection = reflection_builder().build_v1().map_err(reflection_error)?;
     let reflection_v1alpha = reflection_builder().build_v1alpha().map_err(reflection_error)?;
-    let auth = AuthServiceServer::new(AuthApi::new(services.clone(), CookieSettings::from_config(config)))
+    let auth = AuthServiceServer::new(AuthApi::new(services.clone(), settings::cookies(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
 
-    let passkeys = PasskeyServiceServer::new(PasskeyApi::new(services.clone(), CookieSettings::from_config(config)))
+    let passkeys = PasskeyServiceServer::new(PasskeyApi::new(services.clone(), settings::cookies(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
-    let oauth = OAuthServiceServer::new(OAuthApi::new(services.clone(), CookieSettings::from_config(config)))
+    let oauth = OAuthServiceServer::new(OAuthApi::new(services.clone(), settings::cookies(config)))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
     let verification =
-        VerificationServiceServer::new(VerificationApi::new(services.clone(), CookieSettings::from_config(config)))
+        VerificationServiceServer::new(VerificationApi::new(services.clone(), settings::cookies(config)))
             .max_decoding_message_size(config.max_request_bytes)
             .max_encoding_message_size(config.max_request_bytes.max(64 * 1024));
 
@@ -200,8 +199,8 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
         .layer(axum::middleware::from_fn(web::grpc_or_not_found));
     let web = web::router(
         services,
-        web::RelatedOrigins::from_config(config),
-        config.signin_page.then(|| web::SigninPage::from_config(config)),
+        web::RelatedOrigins::new(config.passkey_origins()),
+        config.signin_page.then(|| web::SigninPage::new(&config.cors_allowed_origins, &config.passkey_origins())),
     );
     Ok((Routes::from(grpc.merge(web)), health))
 }
@@ -221,7 +220,7 @@ fn signin_url(config: &Config) -> Option<String> {
 
 /// What a request carrying the session cookie must look like (see `grpc::BrowserPolicy`).
 fn browser_policy(config: &Config) -> grpc::BrowserPolicy {
-    grpc::BrowserPolicy::new(CookieSettings::from_config(config).name(), config.cors_allowed_origins.clone())
+    grpc::BrowserPolicy::new(settings::cookies(config).name(), config.cors_allowed_origins.clone())
 }
 
 /// Every service's status in `grpc.health.v1`, and the server's (""): a replica whose database

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use keyward::{
     Config,
-    service::import::{ImportOptions, ImportPolicy, ImportTable, ImportTarget, NoProgress, import_authjs},
+    service::import::{ImportOptions, ImportTable, ImportTarget, NoProgress, import_authjs},
     store::{Store, authjs::AuthjsSource},
 };
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, Value};
@@ -113,9 +113,14 @@ pub async fn run(users: usize, database_url: Option<String>) -> anyhow::Result<(
     let source = AuthjsSource::open(&format!("file:{}", source_path.display())).await?;
     let target = ImportTarget::write_to(store);
     let started = Instant::now();
-    let report =
-        import_authjs(&source, &target, &ImportPolicy::from_config(&config), &ImportOptions::default(), &NoProgress)
-            .await?;
+    let report = import_authjs(
+        &source,
+        &target,
+        &keyward::app::settings::import_policy(&config),
+        &ImportOptions::default(),
+        &NoProgress,
+    )
+    .await?;
     let seconds = started.elapsed().as_secs_f64();
     source.close().await?;
     let created: u64 = [ImportTable::Users, ImportTable::Accounts, ImportTable::Sessions]

@@ -1,3 +1,5 @@
+//! Creates `users` (Auth.js `User`, plus Keyward's password hash and timestamps).
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

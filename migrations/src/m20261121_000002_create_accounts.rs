@@ -1,3 +1,5 @@
+//! Creates `accounts`: a user's identities at OAuth/OIDC providers and the providers' tokens.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::user_fk;

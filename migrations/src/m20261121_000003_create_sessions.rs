@@ -1,3 +1,5 @@
+//! Creates `sessions`: the token's SHA-256, the user, idle and absolute expiry.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::user_fk;

@@ -1,3 +1,5 @@
+//! Creates `verification_tokens`: single-use tokens (hashed) for email verification and resets.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! Creates `authenticators`: passkeys (Auth.js columns plus the webauthn-rs credential).
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::user_fk;

@@ -1,3 +1,5 @@
+//! Creates `ceremonies`: single-use state between the two steps of a passkey ceremony or OAuth.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::user_fk;

@@ -1,3 +1,5 @@
+//! Creates `signing_keys`: the JWT signing keys, current and retired.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

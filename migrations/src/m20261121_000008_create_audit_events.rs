@@ -1,3 +1,5 @@
+//! Creates `audit_events`: security-relevant events, kept after the user is deleted.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::user_fk;

@@ -1,3 +1,5 @@
+//! Abuse protection: the `sign_in_failures` table and the client address of each ceremony.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

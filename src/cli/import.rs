@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::{
     config::Config,
     service::import::{
-        ImportOptions, ImportPolicy, ImportProgress, ImportTable, ImportTarget, NoProgress, import_authjs as run_import,
+        ImportOptions, ImportProgress, ImportTable, ImportTarget, NoProgress, import_authjs as run_import,
     },
     store::{SchemaState, Store, authjs::AuthjsSource},
 };
@@ -97,7 +97,7 @@ pub async fn import_authjs(config: &Config, from: &str, dry_run: bool, skip_sess
         ImportTarget::write_to(store.with_master_key(master_key))
     };
     let options = ImportOptions { dry_run, skip_sessions, ..ImportOptions::default() };
-    let policy = ImportPolicy::from_config(config);
+    let policy = crate::app::settings::import_policy(config);
     let report = if std::io::stderr().is_terminal() {
         run_import(&source, &target, &policy, &options, &TerminalProgress::new()).await?
     } else {

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, Secret, invalid};
+use super::{ConfigError, Secret, validate::invalid};
 
 /// Delivery of mail (`[email]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

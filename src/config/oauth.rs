@@ -22,10 +22,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, invalid};
+use super::{ConfigError, validate::invalid};
 
-/// Provider id reserved for GitHub.
-pub const GITHUB_PROVIDER_ID: &str = "github";
+pub use crate::service::GITHUB_PROVIDER_ID;
 
 /// All OAuth settings. No provider configured: OAuth is off and ListProviders is empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,3 +1,6 @@
+//! Access tokens: EdDSA JWTs signed with the current key of a `KeySet` and verified with the
+//! algorithm, `typ`, issuer and audience pinned (RFC 8725, RFC 9068).
+
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};

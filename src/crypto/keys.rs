@@ -1,3 +1,5 @@
+//! Ed25519 key generation and the JWK form of a public key.
+
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::Serialize;

@@ -17,6 +17,6 @@ pub use master_key::{Envelope, MASTER_KEY_BYTES, MasterKey, SealedAt};
 pub use password::{Argon2Settings, PasswordHasher, Verification, check_importable_hash};
 pub use pool::CpuPool;
 pub use webauthn::{
-    AttestedCredential, ForeignPasskey, adjust_creation_options, adjust_request_options, adjust_state_policy,
-    attested_credential, passkey_from_cose, relying_party,
+    AttestedCredential, ForeignPasskey, RelyingPartySettings, UserVerification, adjust_creation_options,
+    adjust_request_options, adjust_state_policy, attested_credential, passkey_from_cose, relying_party,
 };

@@ -1,3 +1,6 @@
+//! Password hashing: argon2id PHC strings, verification on the CPU pool, the dummy hash that
+//! keeps unknown-user logins as slow as wrong passwords, and re-hash detection.
+
 use std::sync::Arc;
 
 use argon2::{

@@ -1,3 +1,5 @@
+//! The bounded OS-thread pool that runs CPU-heavy work (argon2, zxcvbn) off the async runtime.
+
 use std::sync::{
     Arc, Mutex,
     atomic::{AtomicUsize, Ordering},

@@ -1,28 +1,45 @@
 //! webauthn-rs setup and the few adjustments Keyward makes around it. Verification itself is
 //! webauthn-rs's; nothing here checks a signature.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
 
-use crate::config::{Config, UserVerification};
+/// WebAuthn user verification requirement for passkeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserVerification {
+    Required,
+    Preferred,
+}
 
-/// The relying party from config: rp id, name, and every allowed origin. The first origin on the
-/// rp id anchors the builder (webauthn-rs requires it); the rest are appended as allowed origins
+/// Who the relying party is (`rp_id`, `rp_name`, the passkey origins, the ceremony timeout).
+#[derive(Debug, Clone)]
+pub struct RelyingPartySettings {
+    pub rp_id: String,
+    pub rp_name: String,
+    /// Every origin ceremonies may come from (web and native-app origins).
+    pub origins: Vec<String>,
+    pub ceremony_timeout: std::time::Duration,
+}
+
+/// The relying party: rp id, name, and every allowed origin. The first origin on the rp id
+/// anchors the builder (webauthn-rs requires it); the rest are appended as allowed origins
 /// (related origins and native-app origins included).
-pub fn relying_party(config: &Config) -> Result<Webauthn, String> {
-    let origins = config
-        .passkey_origins()
+pub fn relying_party(settings: &RelyingPartySettings) -> Result<Webauthn, String> {
+    let origins = settings
+        .origins
         .iter()
         .map(|origin| Url::parse(origin).map_err(|err| format!("rp_origins: {origin:?}: {err}")))
         .collect::<Result<Vec<_>, _>>()?;
     let is_on_rp_id = |url: &Url| {
-        url.domain().is_some_and(|domain| domain == config.rp_id || domain.ends_with(&format!(".{}", config.rp_id)))
+        url.domain().is_some_and(|domain| domain == settings.rp_id || domain.ends_with(&format!(".{}", settings.rp_id)))
     };
     let anchor = origins.iter().find(|url| is_on_rp_id(url)).ok_or("rp_origins: no origin on rp_id")?;
-    let mut builder = WebauthnBuilder::new(&config.rp_id, anchor)
+    let mut builder = WebauthnBuilder::new(&settings.rp_id, anchor)
         .map_err(|err| format!("rp_id / rp_origins rejected by webauthn-rs: {err}"))?
-        .rp_name(&config.rp_name)
-        .timeout(config.ceremony_ttl());
+        .rp_name(&settings.rp_name)
+        .timeout(settings.ceremony_timeout);
     for origin in origins.iter().filter(|url| *url != anchor) {
         builder = builder.append_allowed_origin(origin);
     }

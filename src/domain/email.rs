@@ -1,3 +1,5 @@
+//! `Email`: a validated, normalized email address.
+
 use std::{fmt, str::FromStr};
 
 use crate::error::{Error, FieldReason, Result};

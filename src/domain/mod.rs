@@ -1,6 +1,9 @@
-//! Validated value types. Constructing one is the validation: a `Email` is always normalized and
-//! well-formed, a `Password` always within policy. Pure: no I/O, no clock.
+//! Domain types. Validated value types — constructing one is the validation: a `Email` is
+//! always normalized and well-formed, a `Password` always within policy — and the read models
+//! (`User`, `Session`, `Passkey`, `LinkedAccount`) the store hands up and services return.
+//! Pure: no I/O, no clock.
 
+mod account;
 mod api_key;
 mod client;
 mod email;
@@ -13,6 +16,7 @@ mod roles;
 mod time;
 mod token;
 
+pub use account::{AuditEntry, DeviceType, LinkedAccount, Passkey, Session, User};
 pub use api_key::{API_KEY_PREFIX, ApiKeySecret, ApiScope, parse_lifetime};
 pub use client::ClientAddress;
 pub use email::Email;

@@ -1,3 +1,5 @@
+//! `DisplayName`: a user's optional display name, validated.
+
 use crate::error::{Error, FieldReason, Result};
 
 /// Display names longer than this are refused rather than truncated.

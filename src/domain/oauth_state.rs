@@ -1,3 +1,5 @@
+//! `OAuthState`: the OAuth `state` parameter and the hash its ceremony is stored under.
+
 use std::fmt;
 
 use super::{SessionToken, TokenHash};

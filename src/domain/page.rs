@@ -1,3 +1,5 @@
+//! `PageRequest`: validated AIP-158 pagination (page size and opaque page token).
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use crate::error::{Error, FieldReason, Result};

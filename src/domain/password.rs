@@ -1,3 +1,5 @@
+//! Passwords: the length policy and `NewPassword`, a password that passed the policy.
+
 use std::fmt;
 
 use unicode_normalization::UnicodeNormalization;

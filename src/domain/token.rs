@@ -1,3 +1,5 @@
+//! `SessionToken` and `TokenHash`: the opaque session token and the SHA-256 the store keeps.
+
 use std::fmt;
 
 use aws_lc_rs::{digest, rand::SecureRandom};

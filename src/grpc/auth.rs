@@ -1,3 +1,5 @@
+//! `keyward.v1.AuthService`: register, login, sessions, password and profile, as thin handlers.
+
 use tonic::{Request, Response, Status};
 
 use super::{
@@ -88,8 +90,8 @@ impl AuthService for AuthApi {
             self.services.authenticate(token).await.map_err(to_status)?
         };
         Ok(Response::new(pb::GetSessionResponse {
-            user: Some(convert::user(&caller.user)),
-            session: Some(convert::session(&caller.session, &caller.session.id)),
+            user: Some(convert::user(&caller.user())),
+            session: Some(convert::session(&caller.session(), caller.session_id())),
         }))
     }
 
@@ -114,7 +116,7 @@ impl AuthService for AuthApi {
         let pb::ListSessionsRequest { page_size, page_token } = request.into_inner();
         let (sessions, next) = self.services.list_sessions(&caller, page_size, &page_token).await.map_err(to_status)?;
         Ok(Response::new(pb::ListSessionsResponse {
-            sessions: sessions.iter().map(|s| convert::session(s, &caller.session.id)).collect(),
+            sessions: sessions.iter().map(|s| convert::session(s, caller.session_id())).collect(),
             next_page_token: next.unwrap_or_default(),
         }))
     }
@@ -127,7 +129,7 @@ impl AuthService for AuthApi {
         let pb::RevokeSessionRequest { session_id } = request.into_inner();
         self.services.revoke_session(&caller, &session_id).await.map_err(to_status)?;
         let mut response = Response::new(pb::RevokeSessionResponse {});
-        if session_id.trim() == caller.session.id {
+        if session_id.trim() == caller.session_id() {
             self.cookies.clear(&mut response)?;
         }
         Ok(response)

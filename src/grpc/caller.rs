@@ -12,7 +12,6 @@ use tonic::{
 
 use super::{browser::BrowserRequest, convert, status::to_status};
 use crate::{
-    config::Config,
     error::Error,
     pb,
     service::{Caller, Services, SessionCaller, SignedIn},
@@ -107,14 +106,6 @@ pub struct CookieSettings {
 }
 
 impl CookieSettings {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            secure: config.cookie_secure,
-            domain: config.cookie_domain.clone(),
-            token_in_browser_responses: config.session_token_in_browser_responses,
-        }
-    }
-
     /// The cookie's name under these settings.
     pub fn name(&self) -> &'static str {
         match (self.secure, &self.domain) {
@@ -161,7 +152,7 @@ impl CookieSettings {
             message.session_token.clear();
         }
         let mut response = Response::new(wrap(message));
-        let remaining = (signed_in.session.expires - services.clock().now()).to_std().unwrap_or(Duration::ZERO);
+        let remaining = (signed_in.session.expires_at - services.clock().now()).to_std().unwrap_or(Duration::ZERO);
         self.set(&mut response, signed_in.token.expose(), remaining)?;
         Ok(response)
     }

@@ -1,66 +1,46 @@
-//! Domain → proto conversions. Each destructures its source completely, so a new field fails
-//! the build here until someone decides whether it crosses the wire.
+//! Domain → proto conversions, and nothing else: the store has already decoded its columns into
+//! the domain read models. Each destructures its source completely, so a new field fails the
+//! build here until someone decides whether it crosses the wire.
 
 use chrono::{DateTime, Utc};
 
 use crate::{
     crypto::IssuedAccessToken,
-    domain::passkey_provider_name,
+    domain::{AuditEntry, DeviceType, LinkedAccount, Passkey, Session, User, passkey_provider_name},
     pb,
     service::{ProviderInfo, ProviderKind, SignedIn},
-    store::{AccountRecord, AuditRecord, AuthenticatorRecord, SessionRecord, UserRecord},
 };
 
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
 }
 
-pub fn user(user: &UserRecord) -> pb::User {
-    let UserRecord {
-        id,
-        name,
-        email,
-        email_verified,
-        image,
-        password_hash,
-        created_at,
-        updated_at: _,
-        disabled_at,
-        roles: _,
-    } = user;
+pub fn user(user: &User) -> pb::User {
+    let User { id, email, name, email_verified_at, image, has_password, created_at, roles, disabled_at } = user;
     pb::User {
         id: id.clone(),
         email: email.clone(),
         name: name.clone().unwrap_or_default(),
-        email_verify_time: email_verified.map(timestamp),
+        email_verify_time: email_verified_at.map(timestamp),
         image: image.clone().unwrap_or_default(),
-        has_password: password_hash.is_some(),
+        has_password: *has_password,
         create_time: Some(timestamp(*created_at)),
-        roles: user.role_names(),
+        roles: roles.clone(),
         disable_time: disabled_at.map(timestamp),
     }
 }
 
 /// `current` marks the session the request was made with.
-pub fn session(session: &SessionRecord, current_session_id: &str) -> pb::Session {
-    let SessionRecord {
-        id,
-        session_token: _,
-        user_id,
-        expires,
-        idle_expires,
-        created_at,
-        last_seen_at,
-        user_agent,
-        authenticated_at,
-    } = session;
+pub fn session(session: &Session, current_session_id: &str) -> pb::Session {
+    let Session { id, user_id, created_at, last_seen_at, idle_expires_at, expires_at, user_agent, authenticated_at } =
+        session;
     pb::Session {
         id: id.clone(),
         user_id: user_id.clone(),
         create_time: Some(timestamp(*created_at)),
         last_seen_time: Some(timestamp(*last_seen_at)),
-        idle_expire_time: Some(timestamp(*idle_expires)),
-        expire_time: Some(timestamp(*expires)),
+        idle_expire_time: Some(timestamp(*idle_expires_at)),
+        expire_time: Some(timestamp(*expires_at)),
         user_agent: user_agent.clone().unwrap_or_default(),
         current: id == current_session_id,
         authenticate_time: Some(timestamp(*authenticated_at)),
@@ -100,23 +80,9 @@ pub fn provider(provider: &ProviderInfo) -> pb::OAuthProvider {
     }
 }
 
-/// A linked account; the provider's tokens never cross the wire.
-pub fn linked_account(account: &AccountRecord) -> pb::LinkedAccount {
-    let AccountRecord {
-        id,
-        user_id: _,
-        kind: _,
-        provider,
-        provider_account_id,
-        refresh_token: _,
-        access_token: _,
-        expires_at: _,
-        token_type: _,
-        scope: _,
-        id_token: _,
-        session_state: _,
-        created_at,
-    } = account;
+/// A linked account; the provider's tokens never reach the domain model, let alone the wire.
+pub fn linked_account(account: &LinkedAccount) -> pb::LinkedAccount {
+    let LinkedAccount { id, provider, provider_account_id, created_at } = account;
     pb::LinkedAccount {
         id: id.clone(),
         provider: provider.clone(),
@@ -125,29 +91,23 @@ pub fn linked_account(account: &AccountRecord) -> pb::LinkedAccount {
     }
 }
 
-pub fn passkey(record: &AuthenticatorRecord) -> pb::Passkey {
-    let AuthenticatorRecord {
+pub fn passkey(passkey: &Passkey) -> pb::Passkey {
+    let Passkey {
         id,
-        credential_id,
-        user_id: _,
-        provider_account_id: _,
-        credential_public_key: _,
-        counter: _,
-        credential_device_type,
-        credential_backed_up,
-        backup_eligible,
-        transports,
-        aaguid,
-        passkey: _,
         name,
+        credential_id,
         created_at,
         last_used_at,
-        imported_from: _,
-    } = record;
-    let device_type = match credential_device_type.as_str() {
-        "multiDevice" => pb::PasskeyDeviceType::MultiDevice,
-        "singleDevice" => pb::PasskeyDeviceType::SingleDevice,
-        _ => pb::PasskeyDeviceType::Unspecified,
+        backup_eligible,
+        backed_up,
+        device_type,
+        transports,
+        aaguid,
+    } = passkey;
+    let device_type = match device_type {
+        DeviceType::MultiDevice => pb::PasskeyDeviceType::MultiDevice,
+        DeviceType::SingleDevice => pb::PasskeyDeviceType::SingleDevice,
+        DeviceType::Unknown => pb::PasskeyDeviceType::Unspecified,
     };
     pb::Passkey {
         id: id.clone(),
@@ -156,9 +116,9 @@ pub fn passkey(record: &AuthenticatorRecord) -> pb::Passkey {
         create_time: Some(timestamp(*created_at)),
         last_used_time: last_used_at.map(timestamp),
         backup_eligible: *backup_eligible,
-        backed_up: *credential_backed_up,
+        backed_up: *backed_up,
         device_type: device_type.into(),
-        transports: transports.as_deref().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default(),
+        transports: transports.clone(),
         provider_name: aaguid.as_deref().and_then(passkey_provider_name).unwrap_or_default().to_owned(),
         aaguid: aaguid.clone().unwrap_or_default(),
     }
@@ -166,8 +126,8 @@ pub fn passkey(record: &AuthenticatorRecord) -> pb::Passkey {
 
 /// An audit event; the client address, user agent and API key id come from its detail, where
 /// the event recorded them.
-pub fn audit_event(event: &AuditRecord) -> pb::AuditEvent {
-    let AuditRecord { id, user_id: _, subject_id, kind, detail, created_at } = event;
+pub fn audit_event(event: &AuditEntry) -> pb::AuditEvent {
+    let AuditEntry { id, subject_id, kind, detail, created_at } = event;
     let parsed: serde_json::Value = serde_json::from_str(detail).unwrap_or(serde_json::Value::Null);
     let text = |key: &str| parsed.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
     pb::AuditEvent {

@@ -1,3 +1,5 @@
+//! `keyward.v1.OAuthService`: providers, the OAuth round-trip and linked accounts, as thin handlers.
+
 use tonic::{Request, Response, Status};
 
 use super::{

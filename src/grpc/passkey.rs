@@ -1,3 +1,5 @@
+//! `keyward.v1.PasskeyService`: passkey ceremonies and passkey management, as thin handlers.
+
 use tonic::{Request, Response, Status};
 
 use super::{

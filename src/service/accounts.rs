@@ -1,10 +1,13 @@
+//! Account use cases: register, login with a password, change the password, update the name.
+
 use serde_json::json;
 
 use super::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, sign_in_guard::Factor};
+use crate::domain::User;
 use crate::{
     domain::{DisplayName, Email, NewPassword, Password},
     error::{Error, Result},
-    store::{NewUser, SessionWithUser, UserRecord, new_id},
+    store::{NewUser, SessionWithUser, new_id},
 };
 
 impl Services {
@@ -148,11 +151,11 @@ impl Services {
 
 impl Services {
     /// Changes the caller's display name.
-    pub async fn update_user_name(&self, caller: &SessionCaller, name: &str) -> Result<UserRecord> {
+    pub async fn update_user_name(&self, caller: &SessionCaller, name: &str) -> Result<User> {
         let name = DisplayName::parse("name", name)?;
         let user = self.inner.store.set_user_name(&caller.user.id, name.into_inner(), self.inner.clock.now()).await?;
         self.inner.session_cache.forget_user(&caller.user.id);
         self.audit(Some(&caller.user.id), kind::USER_UPDATED, json!({ "fields": ["name"] })).await;
-        Ok(user)
+        Ok(User::from(&user))
     }
 }

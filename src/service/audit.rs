@@ -1,3 +1,5 @@
+//! Audit event kinds and the best-effort writer (a failed audit write never fails the request).
+
 use super::Services;
 use crate::store::AuditEvent;
 

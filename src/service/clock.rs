@@ -1,3 +1,5 @@
+//! `Clock`: the one source of "now" in the service layer, movable by tests.
+
 use std::sync::{
     Arc,
     atomic::{AtomicI64, Ordering},

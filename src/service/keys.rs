@@ -27,7 +27,7 @@ pub struct KeyRing {
     store: Store,
     current: Arc<RwLock<Arc<KeySet>>>,
     /// When an on-demand reload last ran: garbage tokens must not turn into a query each.
-    last_on_demand: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    last_on_demand: Arc<std::sync::Mutex<Option<DateTime<Utc>>>>,
 }
 
 /// On-demand reloads (a token with an unknown key) happen at most this often.
@@ -49,10 +49,11 @@ impl KeyRing {
     pub async fn reload_on_demand(&self, settings: &JwtSettings, now: DateTime<Utc>) -> Result<bool> {
         {
             let mut last = self.last_on_demand.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if last.is_some_and(|at| at.elapsed() < ON_DEMAND_RELOAD_INTERVAL) {
+            // On the service clock (`now`); a clock that stepped backwards allows a reload.
+            if last.is_some_and(|at| (now - at).to_std().is_ok_and(|since| since < ON_DEMAND_RELOAD_INTERVAL)) {
                 return Ok(false);
             }
-            *last = Some(std::time::Instant::now());
+            *last = Some(now);
         }
         self.reload(settings, now).await?;
         Ok(true)

@@ -27,19 +27,19 @@ use std::sync::Arc;
 pub use api_keys::{CreatedApiKey, check_key_name, create_api_key, key_scopes, list_api_keys, revoke_api_key};
 pub use clock::Clock;
 pub use keys::{JWKS_MAX_AGE, KeyRing, rotate_signing_key, rotation_delay};
+pub use oauth::{GITHUB_PROVIDER_ID, GitHubSettings, OAuthSettings, OidcSettings};
 pub use oauth::{OAuthCallback, OAuthIntent, OAuthProviders, OAuthSignIn, ProviderInfo, ProviderKind, StartedOAuth};
-pub use passkeys::{CeremonyStart, PasskeySettings};
+pub use passkeys::{CeremonyStart, CounterPolicy, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionCaller, SessionPolicy, SignedIn};
 pub use sign_in_guard::failure_key;
-pub use throttle::{Budget, Throttles};
+pub use throttle::{Budget, RateBudget, RateLimits, Throttles};
 pub use verification::LinkSettings;
 
 use crate::{
-    config::Config,
-    crypto::{AccessTokenSigner, CpuPool, PasswordHasher},
+    crypto::{AccessTokenSigner, Argon2Settings, CpuPool, JwtSettings, PasswordHasher, RelyingPartySettings},
     domain::{ClientAddress, PasswordPolicy},
     error::{Error, Result},
-    store::Store,
+    store::{FailurePolicy, Store},
 };
 
 /// Longest user agent kept with a session.
@@ -73,6 +73,33 @@ impl RequestMeta {
     }
 }
 
+/// Everything the service layer is configured with, as its own types (`app::settings` builds it
+/// from the configuration; nothing here reads `Config`).
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Threads that hash passwords, and how many hash jobs may wait.
+    pub hash_workers: usize,
+    pub hash_queue_depth: usize,
+    pub argon2: Argon2Settings,
+    pub jwt: JwtSettings,
+    pub sessions: SessionPolicy,
+    /// How long a replica may answer from its session cache (zero: off), and its size.
+    pub session_cache_ttl: std::time::Duration,
+    pub session_cache_max_entries: usize,
+    pub password_policy: PasswordPolicy,
+    pub relying_party: RelyingPartySettings,
+    pub passkeys: PasskeySettings,
+    pub oauth: OAuthSettings,
+    pub rate_limits: RateLimits,
+    /// The per-account failed sign-in throttle, and how long failures are remembered.
+    pub failure_policy: FailurePolicy,
+    pub failure_memory: std::time::Duration,
+    /// Pending ceremonies kept at most, in all and per client address.
+    pub max_pending_ceremonies: u64,
+    pub max_pending_ceremonies_per_client: u64,
+    pub audit_retention_days: u64,
+}
+
 /// Every use case, sharing one set of dependencies. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Services {
@@ -96,7 +123,7 @@ struct Inner {
     oauth: OAuthProviders,
     decoys: passkeys::DecoyCredentials,
     throttles: Throttles,
-    failure_policy: crate::store::FailurePolicy,
+    failure_policy: FailurePolicy,
     failure_memory: std::time::Duration,
     pending_ceremonies: pending::PendingCeremonies,
     audit_retention: chrono::Duration,
@@ -107,40 +134,65 @@ struct Inner {
 impl Services {
     /// Builds the services over an open, migrated store: starts the hashing pool and loads (or
     /// on first start creates) the signing keys, with this replica's outbox for mail.
-    pub async fn start(config: &Config, store: Store, clock: Clock, email: email::EmailSettings) -> Result<Self> {
-        let pool = Arc::new(CpuPool::start(config.hash_workers(), config.hash_queue_depth)?);
-        let hasher = PasswordHasher::new(Arc::clone(&pool), config.argon2())?;
-        let signer = AccessTokenSigner::new(config.jwt());
+    pub async fn start(
+        settings: ServiceSettings,
+        store: Store,
+        clock: Clock,
+        email: email::EmailSettings,
+    ) -> Result<Self> {
+        let ServiceSettings {
+            hash_workers,
+            hash_queue_depth,
+            argon2,
+            jwt,
+            sessions,
+            session_cache_ttl,
+            session_cache_max_entries,
+            password_policy,
+            relying_party,
+            passkeys,
+            oauth,
+            rate_limits,
+            failure_policy,
+            failure_memory,
+            max_pending_ceremonies,
+            max_pending_ceremonies_per_client,
+            audit_retention_days,
+        } = settings;
+        let pool = Arc::new(CpuPool::start(hash_workers, hash_queue_depth)?);
+        let hasher = PasswordHasher::new(Arc::clone(&pool), argon2)?;
+        let signer = AccessTokenSigner::new(jwt);
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
-        let oauth = OAuthProviders::from_config(&config.oauth)?;
+        let oauth = OAuthProviders::new(&oauth, &clock)?;
         let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
-        let webauthn = crate::crypto::relying_party(config).map_err(Error::internal)?;
+        let webauthn = crate::crypto::relying_party(&relying_party).map_err(Error::internal)?;
         let inner = Inner {
             store,
             cpu: pool,
             hasher,
             signer,
             keys,
-            sessions: SessionPolicy::from_config(config),
+            sessions,
             session_cache: session_cache::SessionCache::new(
-                std::time::Duration::from_millis(config.session_cache_ttl_ms),
-                config.session_cache_max_entries,
+                session_cache_ttl,
+                session_cache_max_entries,
+                clock.clone(),
             ),
-            password_policy: config.password_policy(),
+            password_policy,
             webauthn,
-            passkeys: PasskeySettings::from_config(config),
+            passkeys,
             clock,
             oauth,
             decoys,
-            throttles: Throttles::from_config(&config.rate_limits),
-            failure_policy: sign_in_guard::failure_policy(config),
-            failure_memory: std::time::Duration::from_secs(config.failed_sign_in_forget_secs),
+            throttles: Throttles::new(&rate_limits),
+            failure_policy,
+            failure_memory,
             pending_ceremonies: pending::PendingCeremonies::new(
-                config.max_pending_ceremonies,
-                config.max_pending_ceremonies_per_client,
+                max_pending_ceremonies,
+                max_pending_ceremonies_per_client,
             ),
             audit_retention: chrono::Duration::days(
-                i64::try_from(config.audit_retention_days).unwrap_or(i64::MAX / 86_400_000).min(100_000),
+                i64::try_from(audit_retention_days).unwrap_or(i64::MAX / 86_400_000).min(100_000),
             ),
             outbox: outbox::Outbox::new(email.retry),
             links: email.links,
@@ -150,6 +202,12 @@ impl Services {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Why the database does not answer, in a few words (None: it answered in time). For the
+    /// health checks, which see the service layer only.
+    pub async fn database_unavailable_reason(&self) -> Option<&'static str> {
+        self.inner.store.unavailable_reason().await
     }
 
     /// The pool CPU-heavy work runs on.

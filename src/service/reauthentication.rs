@@ -12,6 +12,7 @@
 use serde_json::json;
 
 use super::{Services, SessionCaller, audit::kind, sign_in_guard::Factor};
+use crate::domain::Session;
 use crate::{
     domain::{Password, later},
     error::{Error, FieldReason, Result},
@@ -29,7 +30,7 @@ impl Services {
     /// Re-authenticates the caller with their password: one argon2 verification, then their
     /// session counts as freshly authenticated. A wrong password is `PASSWORD_INCORRECT` (on the
     /// `password` field) and changes nothing but an audit row.
-    pub async fn reauthenticate_with_password(&self, caller: &SessionCaller, password: &str) -> Result<SessionRecord> {
+    pub async fn reauthenticate_with_password(&self, caller: &SessionCaller, password: &str) -> Result<Session> {
         let password = Password::parse_existing("password", password, self.inner.password_policy)?;
         self.verify_current_password(caller, "password", password).await?;
         self.mark_reauthenticated(caller, "password").await
@@ -63,7 +64,7 @@ impl Services {
     }
 
     /// Records that the user just proved a factor (`method`) in the caller's session.
-    pub(super) async fn mark_reauthenticated(&self, caller: &SessionCaller, method: &str) -> Result<SessionRecord> {
+    pub(super) async fn mark_reauthenticated(&self, caller: &SessionCaller, method: &str) -> Result<Session> {
         let now = self.inner.clock.now();
         self.inner.store.stamp_session_authentication(&caller.session.id, now).await?;
         let session = SessionRecord { authenticated_at: now, ..caller.session.clone() };
@@ -76,6 +77,6 @@ impl Services {
             json!({ "method": method, "session_id": session.id }),
         )
         .await;
-        Ok(session)
+        Ok(Session::from(&session))
     }
 }

@@ -1,11 +1,10 @@
 //! The per-replica session cache in front of the sessions table.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
+use chrono::{DateTime, Utc};
+
+use super::Clock;
 use crate::store::SessionWithUser;
 
 /// A short-lived copy of recently checked sessions, so that GetSession on a hot token does not
@@ -14,7 +13,8 @@ use crate::store::SessionWithUser;
 /// The bound (DESIGN.md "Scale"): changes made through *this* replica (logout, revoke, password
 /// change, factor changes, touch) update or drop entries at once; a session revoked through
 /// *another* replica may still be accepted here for at most `ttl`. Expiry is always checked
-/// against the clock on the cached copy, so caching never extends a session.
+/// against the clock on the cached copy, so caching never extends a session. Ages are measured
+/// on the service's `Clock`, so tests move time instead of waiting for it.
 ///
 /// A read that races a revocation cannot put the revoked session back: every forget bumps a
 /// generation, a lookup notes the generation before it reads the store, and `put` drops a copy
@@ -23,6 +23,7 @@ use crate::store::SessionWithUser;
 pub struct SessionCache {
     ttl: Duration,
     max_entries: usize,
+    clock: Clock,
     entries: Mutex<Entries>,
 }
 
@@ -30,7 +31,7 @@ pub struct SessionCache {
 /// session or token is O(1); only dropping a whole user's sessions walks the map.
 #[derive(Debug, Default)]
 struct Entries {
-    by_session: HashMap<String, (SessionWithUser, Instant)>,
+    by_session: HashMap<String, (SessionWithUser, DateTime<Utc>)>,
     by_token_hash: HashMap<String, String>,
     /// Bumped by every forget.
     generation: u64,
@@ -41,8 +42,14 @@ struct Entries {
 pub struct Generation(u64);
 
 impl SessionCache {
-    pub fn new(ttl: Duration, max_entries: usize) -> Self {
-        Self { ttl, max_entries, entries: Mutex::new(Entries::default()) }
+    pub fn new(ttl: Duration, max_entries: usize, clock: Clock) -> Self {
+        Self { ttl, max_entries, clock, entries: Mutex::new(Entries::default()) }
+    }
+
+    /// Whether an entry cached at `at` is still young enough to answer from. A clock that went
+    /// backwards (the system clock stepped) makes the age negative: stale, so the store is asked.
+    fn is_fresh(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        (now - at).to_std().is_ok_and(|age| age < self.ttl)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
@@ -50,7 +57,8 @@ impl SessionCache {
     }
 
     fn fresh(&self, entries: &Entries, session_id: &str) -> Option<SessionWithUser> {
-        entries.by_session.get(session_id).filter(|(_, at)| at.elapsed() < self.ttl).map(|(found, _)| found.clone())
+        let now = self.clock.now();
+        entries.by_session.get(session_id).filter(|(_, at)| self.is_fresh(*at, now)).map(|(found, _)| found.clone())
     }
 
     /// The cached session whose token hashes to `token_hash`, if fresh.
@@ -88,10 +96,10 @@ impl SessionCache {
         if entries.generation != read_at.0 {
             return;
         }
+        let now = self.clock.now();
         if entries.by_session.len() >= self.max_entries {
             // Simple and bounded: drop what is stale, and everything if that was not enough.
-            let ttl = self.ttl;
-            entries.by_session.retain(|_, (_, at)| at.elapsed() < ttl);
+            entries.by_session.retain(|_, (_, at)| self.is_fresh(*at, now));
             if entries.by_session.len() >= self.max_entries {
                 entries.by_session.clear();
             }
@@ -100,7 +108,7 @@ impl SessionCache {
         }
         let session = &found.session;
         entries.by_token_hash.insert(session.session_token.clone(), session.id.clone());
-        entries.by_session.insert(session.id.clone(), (found.clone(), Instant::now()));
+        entries.by_session.insert(session.id.clone(), (found.clone(), now));
     }
 
     /// Replaces the cached copy of `found.session` (after a touch) without resetting its age.
@@ -168,7 +176,7 @@ mod tests {
 
     #[test]
     fn lookups_by_token_and_session_share_one_entry() {
-        let cache = SessionCache::new(Duration::from_secs(60), 10);
+        let cache = SessionCache::new(Duration::from_secs(60), 10, Clock::default());
         cache.put(&session("s1", "u1"), cache.generation());
         assert_eq!(cache.by_token_hash("hash-of-s1").unwrap().session.id, "s1");
         assert_eq!(cache.by_session_id("s1").unwrap().session.id, "s1");
@@ -184,7 +192,7 @@ mod tests {
 
     #[test]
     fn forgetting_a_user_drops_all_their_sessions_only() {
-        let cache = SessionCache::new(Duration::from_secs(60), 10);
+        let cache = SessionCache::new(Duration::from_secs(60), 10, Clock::default());
         for (id, user) in [("a", "u1"), ("b", "u1"), ("c", "u2")] {
             cache.put(&session(id, user), cache.generation());
         }
@@ -195,7 +203,7 @@ mod tests {
 
     #[test]
     fn a_read_that_raced_a_forget_is_not_cached() {
-        let cache = SessionCache::new(Duration::from_secs(60), 10);
+        let cache = SessionCache::new(Duration::from_secs(60), 10, Clock::default());
         // A lookup starts reading s1 from the store; meanwhile a logout forgets it.
         let read_at = cache.generation();
         cache.forget_session("s1");
@@ -212,15 +220,26 @@ mod tests {
     }
 
     #[test]
+    fn entries_age_on_the_service_clock() {
+        let clock = Clock::default();
+        let cache = SessionCache::new(Duration::from_secs(60), 10, clock.clone());
+        cache.put(&session("s1", "u1"), cache.generation());
+        clock.advance(Duration::from_secs(59));
+        assert!(cache.by_session_id("s1").is_some(), "younger than the TTL");
+        clock.advance(Duration::from_secs(1));
+        assert!(cache.by_token_hash("hash-of-s1").is_none() && cache.by_session_id("s1").is_none());
+    }
+
+    #[test]
     fn bounded_and_disabled() {
-        let cache = SessionCache::new(Duration::from_secs(60), 2);
+        let cache = SessionCache::new(Duration::from_secs(60), 2, Clock::default());
         for id in ["a", "b", "c"] {
             cache.put(&session(id, "u"), cache.generation());
         }
         assert!(cache.lock().by_session.len() <= 2 && cache.lock().by_token_hash.len() <= 2);
         assert!(cache.by_token_hash("hash-of-c").is_some(), "the newest entry is kept");
 
-        let off = SessionCache::new(Duration::ZERO, 10);
+        let off = SessionCache::new(Duration::ZERO, 10, Clock::default());
         off.put(&session("a", "u"), off.generation());
         assert!(off.by_token_hash("hash-of-a").is_none());
     }

@@ -18,9 +18,8 @@ use aws_lc_rs::digest;
 
 use super::Services;
 use crate::{
-    config::Config,
     error::{Error, Result},
-    store::{Attempt, FailurePolicy},
+    store::Attempt,
 };
 
 /// The factor an attempt uses: each has its own count per account.
@@ -38,16 +37,6 @@ impl Factor {
             Self::Password => "password",
             Self::Passkey => "passkey",
         }
-    }
-}
-
-/// `failed_sign_in_*` from config.
-pub(super) fn failure_policy(config: &Config) -> FailurePolicy {
-    FailurePolicy {
-        free_attempts: config.failed_sign_in_free_attempts,
-        delay: Duration::from_secs(config.failed_sign_in_delay_secs),
-        max_delay: Duration::from_secs(config.failed_sign_in_max_delay_secs),
-        limit: config.failed_sign_in_limit,
     }
 }
 

@@ -13,10 +13,51 @@ use governor::{
     clock::{Clock as _, DefaultClock},
 };
 
-use crate::{
-    config::{RateBudget, RateLimits},
-    error::{Error, Result},
-};
+use crate::error::{Error, Result};
+
+/// One per-client-address budget: a token bucket refilled at `per_minute`, holding `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateBudget {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+/// Per-client-address budgets of the anonymous entry points (`[rate_limits]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// Off when an edge in front of Keyward does per-client rate limiting. The per-account
+    /// failure throttle stays on either way.
+    pub enabled: bool,
+    /// Login (one password check each).
+    pub login: RateBudget,
+    /// Register and StartPasskeySignUp: account creation, and the only answers that say an
+    /// email is taken.
+    pub register: RateBudget,
+    /// StartPasskeyLogin and StartPasskeyRegistration (each writes a ceremony).
+    pub passkey_start: RateBudget,
+    /// StartOAuth (writes a ceremony, may fetch the provider's discovery document).
+    pub oauth_start: RateBudget,
+    /// Requests that mail a link (reset, magic link, verification), per client address.
+    pub email_send: RateBudget,
+    /// The same, per recipient address (whoever asks): mail to one inbox stays rare.
+    pub email_address: RateBudget,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            login: RateBudget { per_minute: 30, burst: 10 },
+            register: RateBudget { per_minute: 10, burst: 5 },
+            passkey_start: RateBudget { per_minute: 60, burst: 30 },
+            oauth_start: RateBudget { per_minute: 30, burst: 10 },
+            email_send: RateBudget { per_minute: 10, burst: 5 },
+            email_address: RateBudget { per_minute: 1, burst: 3 },
+        }
+    }
+}
 
 /// The named budgets. Each has its own bucket per client key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +116,7 @@ fn quota(budget: RateBudget) -> Quota {
 }
 
 impl Throttles {
-    pub fn from_config(config: &RateLimits) -> Self {
+    pub fn new(config: &RateLimits) -> Self {
         let limiters = config.enabled.then(|| {
             Arc::new(Limiters {
                 login: RateLimiter::keyed(quota(config.login)),
@@ -142,7 +183,7 @@ mod tests {
     #[test]
     fn a_budget_refuses_past_its_burst_per_key_and_says_when_to_retry() {
         let config = RateLimits { login: RateBudget { per_minute: 1, burst: 2 }, ..RateLimits::default() };
-        let throttles = Throttles::from_config(&config);
+        let throttles = Throttles::new(&config);
         assert!(throttles.check(Budget::Login, "192.0.2.1", 1).is_ok());
         assert!(throttles.check(Budget::Login, "192.0.2.1", 1).is_ok());
         match throttles.check(Budget::Login, "192.0.2.1", 1) {
@@ -151,7 +192,7 @@ mod tests {
         }
         assert!(throttles.check(Budget::Login, "192.0.2.2", 1).is_ok(), "another client has its own bucket");
         assert!(throttles.check(Budget::Register, "192.0.2.1", 1).is_ok(), "another budget has its own bucket");
-        let off = Throttles::from_config(&RateLimits { enabled: false, ..config });
+        let off = Throttles::new(&RateLimits { enabled: false, ..config });
         assert!((0..10).all(|_| off.check(Budget::Login, "192.0.2.1", 1).is_ok()));
     }
 }

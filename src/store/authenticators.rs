@@ -1,3 +1,5 @@
+//! The `authenticators` table: storing, listing, using, renaming and deleting passkeys.
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -21,7 +23,8 @@ pub struct NewAuthenticator {
     pub credential_device_type: &'static str,
     pub credential_backed_up: bool,
     pub backup_eligible: bool,
-    pub transports: Option<String>,
+    /// WebAuthn transports as the authenticator reported them (stored comma-joined; none: NULL).
+    pub transports: Vec<String>,
     pub aaguid: Option<String>,
     pub passkey: String,
     pub name: String,
@@ -44,7 +47,7 @@ impl NewAuthenticator {
             credential_device_type: Set(self.credential_device_type.to_owned()),
             credential_backed_up: Set(self.credential_backed_up),
             backup_eligible: Set(self.backup_eligible),
-            transports: Set(self.transports),
+            transports: Set((!self.transports.is_empty()).then(|| self.transports.join(","))),
             aaguid: Set(self.aaguid),
             passkey: Set(self.passkey),
             name: Set(self.name),

@@ -1,3 +1,5 @@
+//! The `ceremonies` table: storing ceremony state within the caps, and taking it atomically.
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,

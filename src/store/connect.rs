@@ -1,3 +1,5 @@
+//! Opening the database: pool, timeouts, SQLite pragmas, migrations and the read-only schema check.
+
 use std::time::Duration;
 
 use keyward_migrations::{Migrator, MigratorTrait};

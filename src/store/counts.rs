@@ -1,3 +1,5 @@
+//! `RowCounts`: rows per table, so tests can prove a refused request wrote nothing.
+
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 use super::{Store, entities};

@@ -1,5 +1,6 @@
 //! Persistence with sea-orm on SQLite or PostgreSQL. The only module that imports sea_orm: the
-//! rest of Keyward sees `Store` methods and plain record structs.
+//! service layer sees `Store` methods and record structs, and `read_models.rs` turns records into
+//! the domain read models (`User`, `Session`, `Passkey`, `LinkedAccount`) that go further up.
 
 mod accounts;
 mod admin;
@@ -14,6 +15,7 @@ mod entities;
 mod import;
 mod maintenance;
 mod outbox;
+mod read_models;
 mod secrets;
 mod sessions;
 mod sign_in_failures;
@@ -32,6 +34,7 @@ pub use counts::RowCounts;
 pub use import::{AccountTokensUpdate, AuthenticatorUpdate, BatchWrite, ImportBatch, ImportedUser, UserUpdate};
 pub use maintenance::Checkpoint;
 pub use outbox::{ClaimedMessage, DeadMessage, NewOutboxMessage, OutboxCounts};
+pub use read_models::device_type_column;
 pub use secrets::SecretsReport;
 pub use sessions::{NewSession, OtherSessions, SessionWithUser};
 pub use sign_in_failures::{Attempt, FailurePolicy};

@@ -1,3 +1,6 @@
+//! The `sessions` table: creating (alone or with a new user), finding, touching, listing and
+//! ending sessions, and a password change that ends the other sessions in one transaction.
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,

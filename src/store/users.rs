@@ -1,3 +1,6 @@
+//! The `users` table: finding users, changing the name and the password hash, and the sign-in
+//! methods a user has (to refuse removing the last one).
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 

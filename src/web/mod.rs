@@ -15,7 +15,7 @@ use axum::{
     routing::get,
 };
 
-use crate::{config::Config, service::Services};
+use crate::service::Services;
 
 /// The web origins that may use our rp id (WebAuthn L3 Related Origin Requests).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -24,12 +24,10 @@ pub struct RelatedOrigins {
 }
 
 impl RelatedOrigins {
-    pub fn from_config(config: &Config) -> Self {
-        let origins = config
-            .passkey_origins()
-            .into_iter()
-            .filter(|o| o.starts_with("https://") || o.starts_with("http://"))
-            .collect();
+    /// The web origins among the passkey origins (native-app origins have no place there).
+    pub fn new(passkey_origins: Vec<String>) -> Self {
+        let origins =
+            passkey_origins.into_iter().filter(|o| o.starts_with("https://") || o.starts_with("http://")).collect();
         Self { origins }
     }
 }
@@ -67,7 +65,7 @@ pub async fn grpc_or_not_found(request: Request, next: Next) -> Response {
 
 /// 200 when the database answers within `database_timeout_ms`, else 503 saying why.
 async fn healthz(State(services): State<Services>) -> impl IntoResponse {
-    match services.store().unavailable_reason().await {
+    match services.database_unavailable_reason().await {
         None => (StatusCode::OK, "ok\n".to_owned()),
         Some(reason) => {
             tracing::warn!(reason, "health check: database unavailable");

@@ -11,8 +11,6 @@ use axum::{
     routing::get,
 };
 
-use crate::config::Config;
-
 const INDEX_HTML: &str = include_str!("../../clients/typescript/signin/index.html");
 const APP_JS: &str = include_str!("signin/app.js");
 const APP_CSS: &str = include_str!("../../clients/typescript/signin/app.css");
@@ -32,11 +30,11 @@ pub struct SigninPage {
 }
 
 impl SigninPage {
-    pub fn from_config(config: &Config) -> Self {
-        let mut origins: Vec<String> = config
-            .cors_allowed_origins
+    /// From `cors_allowed_origins` and the passkey origins.
+    pub fn new(cors_allowed_origins: &[String], passkey_origins: &[String]) -> Self {
+        let mut origins: Vec<String> = cors_allowed_origins
             .iter()
-            .chain(config.passkey_origins().iter())
+            .chain(passkey_origins.iter())
             .filter(|origin| origin.starts_with("https://") || origin.starts_with("http://"))
             .map(|origin| origin.trim_end_matches('/').to_owned())
             .collect();

@@ -38,5 +38,6 @@ mod signin_page;
 mod smtp_server;
 mod storage_bounds;
 mod throttle;
+mod tidy;
 mod tokens;
 mod verification;

@@ -5,10 +5,10 @@ use serde_json::json;
 
 use super::{Admin, AuditRead, check_id, check_range, kind};
 use crate::{
-    domain::PageRequest,
+    domain::{AuditEntry, PageRequest},
     error::{Error, FieldReason, Result},
     service::Services,
-    store::{AuditFilter, AuditRecord},
+    store::AuditFilter,
 };
 
 /// Longest event kind (the ones Keyward writes are far shorter).
@@ -31,7 +31,7 @@ impl Services {
         &self,
         admin: &Admin<AuditRead>,
         query: AuditQuery<'_>,
-    ) -> Result<(Vec<AuditRecord>, Option<String>)> {
+    ) -> Result<(Vec<AuditEntry>, Option<String>)> {
         let page = PageRequest::parse(query.page_size, query.page_token)?;
         let user_id = if query.user_id.trim().is_empty() { None } else { Some(check_id("user_id", query.user_id)?) };
         let event_kind = query.kind.trim();
@@ -50,6 +50,6 @@ impl Services {
         let events = self.inner.store.list_audit_events(&filter, page.after.as_deref(), page.fetch_limit()).await?;
         let (events, next) = page.finish(events, |event| &event.id);
         self.admin_audit(admin, None, kind::AUDIT_READ, json!({ "count": events.len() })).await;
-        Ok((events, next))
+        Ok((events.iter().map(AuditEntry::from).collect(), next))
     }
 }

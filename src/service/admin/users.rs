@@ -6,13 +6,10 @@ use serde_json::json;
 
 use super::{Admin, SessionsRevoke, UsersRead, UsersWrite, check_id, check_range, kind, with_caller};
 use crate::{
-    domain::{DisplayName, Email, PageRequest, Roles},
+    domain::{DisplayName, Email, LinkedAccount, PageRequest, Passkey, Roles, Session, User},
     error::{Error, FieldReason, Resource, Result},
     service::Services,
-    store::{
-        AccountRecord, AuditEvent, AuthenticatorRecord, NewUser, SessionRecord, UserChanges, UserFilter, UserRecord,
-        new_id,
-    },
+    store::{AuditEvent, NewUser, UserChanges, UserFilter, UserRecord, new_id},
 };
 
 /// Longest `email_prefix` (an email is at most 254 characters).
@@ -45,10 +42,10 @@ pub struct UserUpdate<'a> {
 /// GetUser's answer: the user and their sign-in methods and live sessions.
 #[derive(Debug, Clone)]
 pub struct UserDetails {
-    pub user: UserRecord,
-    pub passkeys: Vec<AuthenticatorRecord>,
-    pub linked_accounts: Vec<AccountRecord>,
-    pub sessions: Vec<SessionRecord>,
+    pub user: User,
+    pub passkeys: Vec<Passkey>,
+    pub linked_accounts: Vec<LinkedAccount>,
+    pub sessions: Vec<Session>,
 }
 
 impl Services {
@@ -61,7 +58,7 @@ impl Services {
         &self,
         admin: &Admin<UsersRead>,
         query: UserQuery<'_>,
-    ) -> Result<(Vec<UserRecord>, Option<String>)> {
+    ) -> Result<(Vec<User>, Option<String>)> {
         let page = PageRequest::parse(query.page_size, query.page_token)?;
         let prefix = query.email_prefix.trim().to_lowercase();
         if prefix.chars().count() > MAX_EMAIL_PREFIX_CHARS || prefix.chars().any(char::is_control) {
@@ -77,7 +74,7 @@ impl Services {
         let users = self.inner.store.list_users(&filter, page.after.as_deref(), page.fetch_limit()).await?;
         let (users, next) = page.finish(users, |user| &user.id);
         self.admin_audit(admin, None, kind::USERS_LISTED, json!({ "count": users.len() })).await;
-        Ok((users, next))
+        Ok((users.iter().map(User::from).collect(), next))
     }
 
     /// The user with their passkeys, linked accounts and live sessions.
@@ -89,13 +86,18 @@ impl Services {
         let linked_accounts = store.list_accounts(user_id, None, DETAIL_LIMIT).await?;
         let sessions = store.list_user_sessions(user_id, self.inner.clock.now(), None, DETAIL_LIMIT).await?;
         self.admin_audit(admin, Some(user_id), kind::USER_READ, json!({})).await;
-        Ok(UserDetails { user, passkeys, linked_accounts, sessions })
+        Ok(UserDetails {
+            user: User::from(&user),
+            passkeys: passkeys.iter().map(Passkey::from).collect(),
+            linked_accounts: linked_accounts.iter().map(LinkedAccount::from).collect(),
+            sessions: sessions.iter().map(Session::from).collect(),
+        })
     }
 
     /// Creates a user with no sign-in method yet: they sign in with a provider whose verified
     /// email matches once an operator marked theirs verified, or by a passkey or password an
     /// invitation will let them set (invitations come with the email outbox; none is sent now).
-    pub async fn admin_create_user(&self, admin: &Admin<UsersWrite>, email: &str, name: &str) -> Result<UserRecord> {
+    pub async fn admin_create_user(&self, admin: &Admin<UsersWrite>, email: &str, name: &str) -> Result<User> {
         let email = Email::parse("email", email)?;
         let name = DisplayName::parse("name", name)?;
         let now = self.inner.clock.now();
@@ -111,7 +113,7 @@ impl Services {
             })
             .await?;
         self.admin_audit(admin, Some(&user.id), kind::USER_CREATED, json!({})).await;
-        Ok(user)
+        Ok(User::from(&user))
     }
 
     /// Changes the fields the mask names (`name`, `email`, `email_verified`, `roles`), and no
@@ -123,7 +125,7 @@ impl Services {
         admin: &Admin<UsersWrite>,
         user_id: &str,
         update: UserUpdate<'_>,
-    ) -> Result<UserRecord> {
+    ) -> Result<User> {
         let user_id = check_id("user_id", user_id)?;
         if update.paths.is_empty() {
             return Err(Error::field(
@@ -161,13 +163,13 @@ impl Services {
         // Cached copies carry the old email and roles.
         self.inner.session_cache.forget_user(user_id);
         self.admin_audit(admin, Some(user_id), kind::USER_UPDATED, json!({ "fields": update.paths })).await;
-        Ok(user)
+        Ok(User::from(&user))
     }
 
     /// Disables the user and ends every session of theirs at once (one transaction). Every
     /// sign-in then answers `UserDisabled` once its credential checked out. Returns the user and
     /// how many sessions ended.
-    pub async fn admin_disable_user(&self, admin: &Admin<UsersWrite>, user_id: &str) -> Result<(UserRecord, u64)> {
+    pub async fn admin_disable_user(&self, admin: &Admin<UsersWrite>, user_id: &str) -> Result<(User, u64)> {
         let user_id = check_id("user_id", user_id)?;
         let now = self.inner.clock.now();
         let current = self.existing_user(user_id).await?;
@@ -180,17 +182,17 @@ impl Services {
             .ok_or(Error::NotFound(Resource::User))?;
         self.inner.session_cache.forget_user(user_id);
         self.admin_audit(admin, Some(user_id), kind::USER_DISABLED, json!({ "revoked_sessions": ended })).await;
-        Ok((user, ended))
+        Ok((User::from(&user), ended))
     }
 
     /// Enables a disabled user again (their ended sessions stay ended).
-    pub async fn admin_enable_user(&self, admin: &Admin<UsersWrite>, user_id: &str) -> Result<UserRecord> {
+    pub async fn admin_enable_user(&self, admin: &Admin<UsersWrite>, user_id: &str) -> Result<User> {
         let user_id = check_id("user_id", user_id)?;
         let now = self.inner.clock.now();
         let (user, _) =
             self.inner.store.set_user_disabled(user_id, None, now).await?.ok_or(Error::NotFound(Resource::User))?;
         self.admin_audit(admin, Some(user_id), kind::USER_ENABLED, json!({})).await;
-        Ok(user)
+        Ok(User::from(&user))
     }
 
     /// Deletes the user with everything that hangs off them; the email is free again. The audit

@@ -21,8 +21,8 @@ use tokio_stream::{Stream, StreamExt};
 
 pub use report::{ImportReport, ImportTable, Problem, Severity, TableCounts};
 
+use super::Clock;
 use crate::{
-    config::Config,
     error::Result,
     store::{
         AccountTokensUpdate, AuthenticatorUpdate, BatchWrite, ImportBatch, ImportedUser, NewAccount, NewAuthenticator,
@@ -40,35 +40,23 @@ pub struct ImportOptions {
     pub skip_sessions: bool,
     /// Rows per transaction.
     pub batch_size: usize,
+    /// Where "now" comes from (session expiry is judged against it), as in every use case.
+    pub clock: Clock,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { dry_run: false, skip_sessions: false, batch_size: 500 }
+        Self { dry_run: false, skip_sessions: false, batch_size: 500, clock: Clock::default() }
     }
 }
 
-/// What the import takes from Keyward's configuration.
+/// What the import takes from Keyward's settings (`app::settings::import_policy` builds it).
 #[derive(Debug, Clone)]
 pub struct ImportPolicy {
     pub session_idle_timeout: Duration,
     pub session_max_age: Duration,
     /// Provider ids sign-in is configured for (accounts of others are imported with a note).
     pub configured_providers: Vec<String>,
-}
-
-impl ImportPolicy {
-    pub fn from_config(config: &Config) -> Self {
-        let mut configured_providers: Vec<String> = config.oauth.oidc.iter().map(|oidc| oidc.id.clone()).collect();
-        if config.oauth.github.is_some() {
-            configured_providers.push(crate::config::GITHUB_PROVIDER_ID.to_owned());
-        }
-        Self {
-            session_idle_timeout: config.session_idle_timeout(),
-            session_max_age: config.session_max_age(),
-            configured_providers,
-        }
-    }
 }
 
 /// Where the import writes. A dry run looks rows up in the store when there is one with
@@ -125,7 +113,7 @@ pub async fn import_authjs(
         policy,
         options,
         progress,
-        now: Utc::now(),
+        now: options.clock.now(),
         report: ImportReport::new(format!("{}, {}", source.backend(), source.layout()), !target.write),
         present_users: HashSet::new(),
     };

@@ -14,10 +14,10 @@ use serde::Deserialize;
 use super::{
     ProviderIdentity,
     providers::{ProviderInfo, ProviderKind},
+    settings::GitHubSettings,
     tokens::{http_error, token_error, tokens_from},
 };
 use crate::{
-    config::GitHubConfig,
     domain::OAuthState,
     error::{Error, Result},
 };
@@ -56,15 +56,19 @@ struct GitHubEmail {
 }
 
 impl GitHub {
-    pub(super) fn new(id: &str, config: &GitHubConfig, http: reqwest::Client) -> Result<Self> {
+    pub(super) fn new(id: &str, config: &GitHubSettings, http: reqwest::Client) -> Result<Self> {
         let bad = |setting: &str| Error::internal(format_args!("oauth.github.{setting} is not a valid URL"));
         Ok(Self {
-            info: ProviderInfo { id: id.to_owned(), display_name: config.name.clone(), kind: ProviderKind::GitHub },
+            info: ProviderInfo {
+                id: id.to_owned(),
+                display_name: config.display_name.clone(),
+                kind: ProviderKind::GitHub,
+            },
             allow_email_account_linking: config.allow_email_account_linking,
             redirect_uris: config.redirect_uris.clone(),
             issuer: config.issuer.clone(),
             client_id: ClientId::new(config.client_id.clone()),
-            client_secret: ClientSecret::new(config.client_secret.clone()),
+            client_secret: config.client_secret.clone(),
             auth_url: AuthUrl::new(config.authorization_url.clone()).map_err(|_| bad("authorization_url"))?,
             token_url: TokenUrl::new(config.token_url.clone()).map_err(|_| bad("token_url"))?,
             api_url: config.api_url.trim_end_matches('/').to_owned(),

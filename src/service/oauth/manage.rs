@@ -3,11 +3,12 @@
 use serde_json::json;
 
 use super::ProviderInfo;
+use crate::domain::LinkedAccount;
 use crate::{
     domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
     service::{Caller, Services, SessionCaller, audit::kind, sessions::other_sessions},
-    store::{AccountRecord, UnlinkOutcome},
+    store::UnlinkOutcome,
 };
 
 /// Account ids are UUIDs; anything much longer is garbage.
@@ -25,11 +26,12 @@ impl Services {
         caller: &Caller,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<AccountRecord>, Option<String>)> {
+    ) -> Result<(Vec<LinkedAccount>, Option<String>)> {
         let page = PageRequest::parse(page_size, page_token)?;
         let accounts =
             self.inner.store.list_accounts(&caller.user.id, page.after.as_deref(), page.fetch_limit()).await?;
-        Ok(page.finish(accounts, |item| &item.id))
+        let (accounts, next) = page.finish(accounts, |item| &item.id);
+        Ok((accounts.iter().map(LinkedAccount::from).collect(), next))
     }
 
     /// Removes one of the caller's linked accounts, unless it is their last way to sign in. A

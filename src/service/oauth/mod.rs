@@ -1,9 +1,11 @@
 //! Sign-in with GitHub and OpenID Connect providers (RFC 6749 authorization-code flow with PKCE,
 //! following the OAuth 2.0 Security BCP, RFC 9700), and the accounts linked that way.
 //!
+//! - `settings`: what the providers are configured with (built at the edge);
 //! - `providers`: the configured providers and the HTTP client they share;
 //! - `github`, `oidc`: one protocol each — authorization URL, code exchange, who the user is;
-//! - `flow`: StartOAuth / OAuthCallback and the account-linking rules;
+//! - `flow/`: StartOAuth / OAuthCallback — the round-trip (`mod.rs`), the input checks
+//!   (`input.rs`) and the account-linking rules (`linking.rs`);
 //! - `manage`: listing and unlinking accounts.
 
 mod flow;
@@ -11,10 +13,12 @@ mod github;
 mod manage;
 mod oidc;
 mod providers;
+mod settings;
 mod tokens;
 
 pub use flow::{OAuthCallback, OAuthIntent, OAuthSignIn, StartedOAuth};
 pub use providers::{OAuthProviders, ProviderInfo, ProviderKind};
+pub use settings::{GITHUB_PROVIDER_ID, GitHubSettings, OAuthSettings, OidcSettings};
 
 use crate::store::ProviderTokens;
 

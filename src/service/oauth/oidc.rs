@@ -1,11 +1,9 @@
 //! Generic OpenID Connect providers: discovery (cached), authorization code + PKCE + nonce, and
 //! ID-token validation (JWKS signature, iss, aud, exp, nonce) by the `openidconnect` crate.
 
-use std::{
-    borrow::Cow,
-    time::{Duration, Instant},
-};
+use std::{borrow::Cow, time::Duration};
 
+use chrono::{DateTime, Utc};
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
     Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
@@ -17,10 +15,10 @@ use tokio::sync::RwLock;
 use super::{
     ProviderIdentity,
     providers::{ProviderInfo, ProviderKind},
+    settings::OidcSettings,
     tokens::{token_error, tokens_from},
 };
 use crate::{
-    config::OidcConfig,
     domain::OAuthState,
     error::{Error, IdTokenCheck, Result},
     service::Clock,
@@ -60,30 +58,33 @@ pub(super) struct Oidc {
     client_secret: Option<ClientSecret>,
     scopes: Vec<String>,
     http: reqwest::Client,
-    discovered: RwLock<Option<(Instant, CoreProviderMetadata)>>,
+    /// The service clock: the discovery cache ages on it, like every other cache.
+    clock: Clock,
+    discovered: RwLock<Option<(DateTime<Utc>, CoreProviderMetadata)>>,
     /// Held while fetching: one discovery in flight per provider (single flight).
     fetching: tokio::sync::Mutex<()>,
     /// When discovery last failed (the negative cache).
-    failed_at: std::sync::Mutex<Option<Instant>>,
+    failed_at: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Oidc {
-    pub(super) fn new(config: &OidcConfig, http: reqwest::Client) -> Result<Self> {
+    pub(super) fn new(config: &OidcSettings, http: reqwest::Client, clock: Clock) -> Result<Self> {
         let issuer = IssuerUrl::new(config.issuer.clone())
             .map_err(|_| Error::internal(format_args!("oauth.oidc {}: issuer is not a URL", config.id)))?;
         Ok(Self {
             info: ProviderInfo {
                 id: config.id.clone(),
-                display_name: config.display_name().to_owned(),
+                display_name: config.display_name.clone(),
                 kind: ProviderKind::Oidc,
             },
             allow_email_account_linking: config.allow_email_account_linking,
             redirect_uris: config.redirect_uris.clone(),
             issuer,
             client_id: ClientId::new(config.client_id.clone()),
-            client_secret: Some(config.client_secret.clone()).filter(|s| !s.is_empty()).map(ClientSecret::new),
+            client_secret: config.client_secret.clone(),
             scopes: config.scopes.iter().filter(|s| s.as_str() != "openid").cloned().collect(),
             http,
+            clock,
             discovered: RwLock::new(None),
             fetching: tokio::sync::Mutex::new(()),
             failed_at: std::sync::Mutex::new(None),
@@ -100,7 +101,7 @@ impl Oidc {
     /// One fetch at a time per provider (the others wait for its result), and a failure is
     /// remembered for `DISCOVERY_FAILURE_TTL`.
     async fn metadata(&self, refresh: bool) -> Result<CoreProviderMetadata> {
-        let asked_at = Instant::now();
+        let asked_at = self.clock.now();
         if !refresh && let Some(metadata) = self.cached(None).await {
             return Ok(metadata);
         }
@@ -113,30 +114,33 @@ impl Oidc {
         self.recently_failed()?;
         match CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http).await {
             Ok(metadata) => {
-                *self.discovered.write().await = Some((Instant::now(), metadata.clone()));
+                *self.discovered.write().await = Some((self.clock.now(), metadata.clone()));
                 *self.failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
                 Ok(metadata)
             }
             Err(err) => {
                 let source = std::error::Error::source(&err).map(ToString::to_string);
                 tracing::warn!(provider = %self.info.id, error = %err, ?source, "OpenID Connect discovery failed");
-                *self.failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+                *self.failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(self.clock.now());
                 Err(Error::OAuthProviderUnavailable)
             }
         }
     }
 
     /// The cached metadata if fresh (and, with `fetched_since`, fetched after that moment).
-    async fn cached(&self, fetched_since: Option<Instant>) -> Option<CoreProviderMetadata> {
+    async fn cached(&self, fetched_since: Option<DateTime<Utc>>) -> Option<CoreProviderMetadata> {
         let cached = self.discovered.read().await;
         let (at, metadata) = cached.as_ref()?;
-        (at.elapsed() < DISCOVERY_TTL && fetched_since.is_none_or(|since| *at >= since)).then(|| metadata.clone())
+        (younger_than(*at, self.clock.now(), DISCOVERY_TTL) && fetched_since.is_none_or(|since| *at >= since))
+            .then(|| metadata.clone())
     }
 
     fn recently_failed(&self) -> Result<()> {
         let failed_at = *self.failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match failed_at {
-            Some(at) if at.elapsed() < DISCOVERY_FAILURE_TTL => Err(Error::OAuthProviderUnavailable),
+            Some(at) if younger_than(at, self.clock.now(), DISCOVERY_FAILURE_TTL) => {
+                Err(Error::OAuthProviderUnavailable)
+            }
             _ => Ok(()),
         }
     }
@@ -287,4 +291,10 @@ fn id_token_check(err: &ClaimsVerificationError) -> IdTokenCheck {
         ClaimsVerificationError::SignatureVerification(_) => IdTokenCheck::Signature,
         _ => IdTokenCheck::Malformed,
     }
+}
+
+/// Whether something stamped `at` is younger than `ttl` at `now` (a clock that stepped
+/// backwards makes it old: the document is fetched again).
+fn younger_than(at: DateTime<Utc>, now: DateTime<Utc>, ttl: Duration) -> bool {
+    (now - at).to_std().is_ok_and(|age| age < ttl)
 }

@@ -1,9 +1,15 @@
-use std::{sync::Arc, time::Duration};
+//! The configured OAuth providers (GitHub, OIDC) behind one type, and what ListProviders shows.
 
-use super::{github::GitHub, oidc::Oidc};
+use std::sync::Arc;
+
+use super::{
+    github::GitHub,
+    oidc::Oidc,
+    settings::{GITHUB_PROVIDER_ID, OAuthSettings},
+};
 use crate::{
-    config::{GITHUB_PROVIDER_ID, OAuthConfig},
     error::{Error, Result},
+    service::Clock,
 };
 
 /// The protocol a provider speaks.
@@ -77,11 +83,11 @@ pub struct OAuthProviders {
 }
 
 impl OAuthProviders {
-    /// Builds the providers from validated configuration. Nothing is fetched here: OIDC
-    /// discovery happens on first use (and is cached), so a provider that is down at start does
-    /// not stop Keyward from serving passwords and the other providers.
-    pub fn from_config(config: &OAuthConfig) -> Result<Self> {
-        let timeout = Duration::from_millis(config.http_timeout_ms);
+    /// Builds the providers from validated settings. Nothing is fetched here: OIDC discovery
+    /// happens on first use (and is cached), so a provider that is down at start does not stop
+    /// Keyward from serving passwords and the other providers.
+    pub fn new(settings: &OAuthSettings, clock: &Clock) -> Result<Self> {
+        let timeout = settings.http_timeout;
         let http = reqwest::Client::builder()
             // The oauth2 crate docs: following redirects from a token or discovery
             // endpoint would let a provider (or whoever controls its DNS) point us at internal
@@ -93,13 +99,13 @@ impl OAuthProviders {
             .build()
             .map_err(|err| Error::internal(format_args!("building the OAuth HTTP client: {err}")))?;
         let mut providers = Vec::new();
-        if let Some(github) = &config.github {
+        if let Some(github) = &settings.github {
             providers.push(Provider::GitHub(Box::new(GitHub::new(GITHUB_PROVIDER_ID, github, http.clone())?)));
         }
-        for oidc in &config.oidc {
-            providers.push(Provider::Oidc(Box::new(Oidc::new(oidc, http.clone())?)));
+        for oidc in &settings.oidc {
+            providers.push(Provider::Oidc(Box::new(Oidc::new(oidc, http.clone(), clock.clone())?)));
         }
-        Ok(Self { providers: Arc::new(providers), redirect_uris: Arc::new(config.redirect_uris.clone()) })
+        Ok(Self { providers: Arc::new(providers), redirect_uris: Arc::new(settings.redirect_uris.clone()) })
     }
 
     /// The enabled providers, in configuration order.

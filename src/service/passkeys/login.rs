@@ -1,13 +1,15 @@
+//! Passkey sign-in: the discoverable-credential ceremony, the counter policy and the decoy path.
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential};
 
+use super::CounterPolicy;
 use super::{
     CeremonyStart, check_ceremony_id, check_credential_id, kind, parse_credential, public_key_options, to_json,
 };
 use crate::{
-    config::CounterPolicy,
     crypto::{adjust_request_options, adjust_state_policy},
     domain::Email,
     error::{Error, PasskeyFailure, PasskeyStage, Result},
@@ -160,7 +162,7 @@ impl Services {
         let usage = AuthenticatorUse {
             credential_backed_up: result.backup_state(),
             backup_eligible: result.backup_eligible(),
-            credential_device_type: super::registration::device_type(result.backup_eligible()),
+            credential_device_type: crate::store::device_type_column(result.backup_eligible()),
             passkey: serde_json::to_string(&updated).map_err(Error::internal)?,
             used_at: now,
         };
@@ -204,6 +206,5 @@ impl Services {
 
 /// One allowCredentials entry for a stored passkey.
 pub(super) fn allow_entry(record: &AuthenticatorRecord) -> serde_json::Value {
-    let transports: Vec<&str> = record.transports.as_deref().map(|t| t.split(',').collect()).unwrap_or_default();
-    json!({ "type": "public-key", "id": record.credential_id, "transports": transports })
+    json!({ "type": "public-key", "id": record.credential_id, "transports": record.transport_list() })
 }

@@ -1,11 +1,13 @@
+//! Passkey management: list, rename and delete the caller's passkeys.
+
 use serde_json::json;
 
 use super::registration::passkey_name;
+use crate::domain::Passkey;
 use crate::{
     domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
     service::{Caller, Services, SessionCaller, audit::kind as audit, sessions::other_sessions},
-    store::AuthenticatorRecord,
 };
 
 fn check_passkey_id(passkey_id: &str) -> Result<&str> {
@@ -26,23 +28,19 @@ impl Services {
         caller: &Caller,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<AuthenticatorRecord>, Option<String>)> {
+    ) -> Result<(Vec<Passkey>, Option<String>)> {
         let page = PageRequest::parse(page_size, page_token)?;
         let passkeys = self
             .inner
             .store
             .list_user_authenticators(&caller.user.id, page.after.as_deref(), page.fetch_limit())
             .await?;
-        Ok(page.finish(passkeys, |item| &item.id))
+        let (passkeys, next) = page.finish(passkeys, |item| &item.id);
+        Ok((passkeys.iter().map(Passkey::from).collect(), next))
     }
 
     /// Renames one of the caller's passkeys. Someone else's passkey id answers like an unknown one.
-    pub async fn rename_passkey(
-        &self,
-        caller: &SessionCaller,
-        passkey_id: &str,
-        name: &str,
-    ) -> Result<AuthenticatorRecord> {
+    pub async fn rename_passkey(&self, caller: &SessionCaller, passkey_id: &str, name: &str) -> Result<Passkey> {
         let passkey_id = check_passkey_id(passkey_id)?;
         let Some(name) = passkey_name("name", name)? else {
             return Err(Error::field("name", FieldReason::Required, "name is required"));
@@ -54,7 +52,7 @@ impl Services {
             .await?
             .ok_or(Error::NotFound(Resource::Passkey))?;
         self.audit(Some(&caller.user.id), audit::PASSKEY_RENAMED, json!({ "passkey_id": passkey_id })).await;
-        Ok(renamed)
+        Ok(Passkey::from(&renamed))
     }
 
     /// Deletes one of the caller's passkeys, unless it is their last way to sign in. A factor

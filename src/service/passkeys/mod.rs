@@ -19,7 +19,7 @@ pub use decoy::DecoyCredentials;
 
 use super::{RequestMeta, Services, SessionCaller};
 use crate::{
-    config::{Config, CounterPolicy, UserVerification},
+    crypto::UserVerification,
     error::{Error, FieldReason, PasskeyFailure, PasskeyStage, Result},
     store::{AuthenticatorRecord, CeremonyRecord, NewCeremony},
 };
@@ -32,7 +32,7 @@ mod kind {
     pub const REAUTHENTICATE: &str = "passkey.reauthenticate";
 }
 
-/// Passkey policy from config.
+/// The passkey policy.
 #[derive(Debug, Clone)]
 pub struct PasskeySettings {
     pub user_verification: UserVerification,
@@ -44,16 +44,13 @@ pub struct PasskeySettings {
     pub max_per_user: u64,
 }
 
-impl PasskeySettings {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            user_verification: config.passkey_user_verification,
-            counter_policy: config.passkey_counter_policy,
-            ceremony_ttl: config.ceremony_ttl(),
-            allowed_origins: config.passkey_origins(),
-            max_per_user: config.max_passkeys_per_user,
-        }
-    }
+/// What to do when a passkey's signature counter did not increase (a possible clone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterPolicy {
+    Reject,
+    Flag,
+    IgnoreWhenBackupEligible,
 }
 
 /// What Start* hands the client.

@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{DiscoverableAuthentication, PublicKeyCredential};
 
 use super::{CeremonyStart, check_ceremony_id, kind, login::allow_entry, parse_credential};
+use crate::domain::Session;
 use crate::{
     error::{Error, Result},
     service::{Budget, RequestMeta, Services, SessionCaller},
-    store::SessionRecord,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -54,7 +54,7 @@ impl Services {
         caller: &SessionCaller,
         ceremony_id: &str,
         credential_json: &str,
-    ) -> Result<SessionRecord> {
+    ) -> Result<Session> {
         check_ceremony_id(ceremony_id)?;
         let credential: PublicKeyCredential = parse_credential(credential_json)?;
         let ReauthenticationState { authentication, .. } =

@@ -1,3 +1,5 @@
+//! Passkey registration: sign-up with a passkey, and adding a passkey to a signed-in account.
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,7 +15,7 @@ use crate::{
     domain::{DisplayName, Email, passkey_provider_name},
     error::{Error, FieldReason, PasskeyStage, Result},
     service::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind as audit, sessions::other_sessions},
-    store::{AuthenticatorRecord, NewAuthenticator, NewUser, new_id},
+    store::{NewAuthenticator, NewUser, new_id},
 };
 
 /// Passkey names longer than this are refused.
@@ -111,7 +113,7 @@ impl Services {
         credential_json: &str,
         name: &str,
         revoke_other_sessions: bool,
-    ) -> Result<(AuthenticatorRecord, u64)> {
+    ) -> Result<(crate::domain::Passkey, u64)> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
         check_credential_id(credential.raw_id.as_ref())?;
@@ -130,7 +132,7 @@ impl Services {
         self.forget_ended_sessions(caller, ended);
         let detail = json!({ "passkey_id": stored.id, "revoked_sessions": ended });
         self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, detail).await;
-        Ok((stored, ended))
+        Ok(((&stored).into(), ended))
     }
 
     /// Begins creating a passwordless account for `email`. It answers `EmailTaken` for a taken
@@ -165,7 +167,7 @@ impl Services {
         credential_json: &str,
         passkey_name: &str,
         meta: &RequestMeta,
-    ) -> Result<(SignedIn, AuthenticatorRecord)> {
+    ) -> Result<(SignedIn, crate::domain::Passkey)> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
         check_credential_id(credential.raw_id.as_ref())?;
@@ -183,7 +185,7 @@ impl Services {
         let (created, stored) = self.inner.store.create_user_with_passkey(user, authenticator, new_session).await?;
         self.audit(Some(&created.user.id), audit::USER_REGISTERED, json!({ "method": "passkey" })).await;
         let signed_in = self.signed_in(created.user, created.session, token, now)?;
-        Ok((signed_in, stored))
+        Ok((signed_in, (&stored).into()))
     }
 
     fn creation_options(&self, challenge: &impl Serialize) -> Result<String> {
@@ -215,8 +217,7 @@ fn new_authenticator(
         .map(|list| {
             list.iter().filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_owned)).collect::<Vec<_>>()
         })
-        .filter(|list| !list.is_empty())
-        .map(|list| list.join(","));
+        .unwrap_or_default();
     let aaguid = attested.as_ref().and_then(|a| a.aaguid).map(|aaguid| aaguid.hyphenated().to_string());
     let name = name.unwrap_or_else(|| default_passkey_name(aaguid.as_deref(), now));
     Ok(NewAuthenticator {
@@ -228,7 +229,7 @@ fn new_authenticator(
             .map(|a| URL_SAFE_NO_PAD.encode(&a.public_key_cose))
             .unwrap_or_default(),
         counter: i64::from(credential.counter),
-        credential_device_type: device_type(credential.backup_eligible),
+        credential_device_type: crate::store::device_type_column(credential.backup_eligible),
         credential_backed_up: credential.backup_state,
         backup_eligible: credential.backup_eligible,
         transports,
@@ -239,9 +240,4 @@ fn new_authenticator(
         provider_account_id: None,
         imported_from: None,
     })
-}
-
-/// SimpleWebAuthn / Auth.js naming: a backup-eligible credential is a synced "multiDevice" one.
-pub(super) fn device_type(backup_eligible: bool) -> &'static str {
-    if backup_eligible { "multiDevice" } else { "singleDevice" }
 }

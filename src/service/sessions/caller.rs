@@ -13,6 +13,7 @@
 use std::ops::Deref;
 
 use crate::{
+    domain::{Session, User},
     error::{Error, Result},
     store::{SessionRecord, UserRecord},
 };
@@ -26,11 +27,13 @@ pub enum CredentialKind {
     AccessToken,
 }
 
-/// An authenticated caller: a live session and its user, identified by either credential.
+/// An authenticated caller: a live session and its user, identified by either credential. The
+/// rows stay inside the service layer; the transport reads `user()`, `session()` and
+/// `session_id()`, the domain read models.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user: UserRecord,
-    pub session: SessionRecord,
+    pub(in crate::service) user: UserRecord,
+    pub(in crate::service) session: SessionRecord,
     /// Private: a `Caller` cannot be forged with `SessionToken` to become a `SessionCaller`.
     via: CredentialKind,
 }
@@ -38,6 +41,21 @@ pub struct Caller {
 impl Caller {
     pub(super) fn new(user: UserRecord, session: SessionRecord, via: CredentialKind) -> Self {
         Self { user, session, via }
+    }
+
+    /// Who the caller is.
+    pub fn user(&self) -> User {
+        User::from(&self.user)
+    }
+
+    /// The session the caller presented (or the one their access token names).
+    pub fn session(&self) -> Session {
+        Session::from(&self.session)
+    }
+
+    /// The id of that session.
+    pub fn session_id(&self) -> &str {
+        &self.session.id
     }
 
     /// The credential the caller presented.

@@ -4,12 +4,13 @@
 use serde_json::json;
 
 use super::{Caller, SessionCaller};
+use crate::domain::Session;
 use crate::{
     crypto::IssuedAccessToken,
     domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
     service::{Services, audit::kind},
-    store::{OtherSessions, SessionRecord, SessionWithUser},
+    store::{OtherSessions, SessionWithUser},
 };
 
 impl Services {
@@ -22,13 +23,13 @@ impl Services {
 
     /// Extends the caller's idle expiry and issues a fresh access token. Needs the session
     /// token: an access token, which other services also see, must not be able to renew itself.
-    pub async fn refresh(&self, caller: &SessionCaller) -> Result<(SessionRecord, IssuedAccessToken)> {
+    pub async fn refresh(&self, caller: &SessionCaller) -> Result<(Session, IssuedAccessToken)> {
         let now = self.inner.clock.now();
         let mut session = caller.session.clone();
         self.touch(&mut session, now).await?;
         self.inner.session_cache.refresh(&SessionWithUser { session: session.clone(), user: caller.user.clone() });
         let access_token = self.issue_access_token(&caller.user, &session.id, now)?;
-        Ok((session, access_token))
+        Ok((Session::from(&session), access_token))
     }
 
     /// One page of the caller's live sessions, newest first, and the next page token.
@@ -37,7 +38,7 @@ impl Services {
         caller: &Caller,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<SessionRecord>, Option<String>)> {
+    ) -> Result<(Vec<Session>, Option<String>)> {
         let page = PageRequest::parse(page_size, page_token)?;
         let now = self.inner.clock.now();
         let sessions = self
@@ -45,7 +46,8 @@ impl Services {
             .store
             .list_user_sessions(&caller.user.id, now, page.after.as_deref(), page.fetch_limit())
             .await?;
-        Ok(page.finish(sessions, |item| &item.id))
+        let (sessions, next) = page.finish(sessions, |item| &item.id);
+        Ok((sessions.iter().map(Session::from).collect(), next))
     }
 
     /// Revokes one of the caller's own sessions. Someone else's session id answers exactly like

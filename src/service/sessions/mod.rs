@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 pub use caller::{Caller, CredentialKind, SessionCaller};
 
 use super::{RequestMeta, Services};
+use crate::domain::{Session, User};
 use crate::{
-    config::Config,
     crypto::{AccessTokenSigner, IssuedAccessToken},
     domain::{SessionToken, later},
     error::{Error, Result},
@@ -31,17 +31,6 @@ pub struct SessionPolicy {
     pub reauthentication_window: Duration,
 }
 
-impl SessionPolicy {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            idle_timeout: config.session_idle_timeout(),
-            max_age: config.session_max_age(),
-            touch_interval: config.session_touch_interval(),
-            reauthentication_window: config.reauthentication_window(),
-        }
-    }
-}
-
 fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
@@ -49,8 +38,8 @@ fn chrono_duration(d: Duration) -> chrono::Duration {
 /// What any successful sign-in returns.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
-    pub user: UserRecord,
-    pub session: SessionRecord,
+    pub user: User,
+    pub session: Session,
     pub token: SessionToken,
     pub access_token: IssuedAccessToken,
 }
@@ -93,7 +82,7 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<SignedIn> {
         let access_token = self.issue_access_token(&user, &session.id, now)?;
-        Ok(SignedIn { user, session, token, access_token })
+        Ok(SignedIn { user: User::from(&user), session: Session::from(&session), token, access_token })
     }
 
     /// Signs an existing user in: creates a session and an access token.

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Purpose, parse_redirect_uri, parse_token, templates};
 use crate::{
-    domain::{Email, Password},
+    domain::{Email, Password, User},
     error::{Error, Result},
     service::{
         Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, outbox::OutboxEvent,
@@ -131,22 +131,22 @@ impl Services {
     }
 
     /// Moves the token's account to the address the link was mailed to (now verified).
-    pub async fn confirm_email_change(&self, token: &str) -> Result<UserRecord> {
+    pub async fn confirm_email_change(&self, token: &str) -> Result<User> {
         let (taken, user) = self.take_link_token(Purpose::EmailChange, token).await?;
         let now = self.inner.clock.now();
         let changed = self.inner.store.change_user_email(&user.id, &user.email, &taken.identifier, now).await?;
         self.inner.session_cache.forget_user(&user.id);
         let changed = changed.ok_or_else(super::invalid_token)?;
         self.audit(Some(&user.id), kind::EMAIL_CHANGED, json!({})).await;
-        Ok(changed)
+        Ok(User::from(&changed))
     }
 
     /// Marks the token's address verified.
-    pub async fn verify_email(&self, token: &str) -> Result<UserRecord> {
+    pub async fn verify_email(&self, token: &str) -> Result<User> {
         let (taken, _) = self.take_link_token(Purpose::EmailVerification, token).await?;
         let user = self.verified(&taken.identifier, taken.user_id.as_deref()).await?;
         self.audit(Some(&user.id), kind::EMAIL_VERIFIED, json!({ "via": "verification_link" })).await;
-        Ok(user)
+        Ok(User::from(&user))
     }
 
     /// Signs in with a magic-link token, like Login; the link also proves the address.

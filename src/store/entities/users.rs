@@ -1,3 +1,5 @@
+//! sea-orm entity of `users`.
+
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
