@@ -166,6 +166,7 @@ impl Services {
         let oauth = OAuthProviders::new(&oauth, &clock)?;
         let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
         let webauthn = crate::crypto::relying_party(&relying_party).map_err(Error::internal)?;
+        let throttles = Throttles::new(&rate_limits, &clock);
         let inner = Inner {
             store,
             cpu: pool,
@@ -184,7 +185,7 @@ impl Services {
             clock,
             oauth,
             decoys,
-            throttles: Throttles::new(&rate_limits),
+            throttles,
             failure_policy,
             failure_memory,
             pending_ceremonies: pending::PendingCeremonies::new(

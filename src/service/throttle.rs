@@ -8,12 +8,29 @@
 
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
-use governor::{
-    DefaultKeyedRateLimiter, Quota, RateLimiter,
-    clock::{Clock as _, DefaultClock},
-};
+use governor::{Quota, RateLimiter, clock::Clock as _, middleware::NoOpMiddleware, state::keyed::DashMapStateStore};
 
+use super::Clock;
 use crate::error::{Error, Result};
+
+/// The service `Clock` as governor's clock, so buckets refill on the same time as everything
+/// else in `service` (a test that moves the clock refills them too). Instants are the time since
+/// the Unix epoch; should the wall clock step back, governor sees no time pass (stricter, never
+/// looser).
+#[derive(Debug, Clone)]
+struct BucketClock(Clock);
+
+impl governor::clock::Clock for BucketClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        let nanos = self.0.now().timestamp_nanos_opt().unwrap_or(0);
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+    }
+}
+
+/// A keyed token-bucket limiter on the service clock.
+type KeyedLimiter<K> = RateLimiter<K, DashMapStateStore<K>, BucketClock, NoOpMiddleware<Duration>>;
 
 /// One per-client-address budget: a token bucket refilled at `per_minute`, holding `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -89,18 +106,19 @@ impl Budget {
 #[derive(Clone)]
 pub struct Throttles {
     limiters: Option<Arc<Limiters>>,
+    clock: BucketClock,
 }
 
 struct Limiters {
-    login: DefaultKeyedRateLimiter<String>,
-    register: DefaultKeyedRateLimiter<String>,
-    passkey_start: DefaultKeyedRateLimiter<String>,
-    oauth_start: DefaultKeyedRateLimiter<String>,
-    email_send: DefaultKeyedRateLimiter<String>,
-    email_address: DefaultKeyedRateLimiter<String>,
+    login: KeyedLimiter<String>,
+    register: KeyedLimiter<String>,
+    passkey_start: KeyedLimiter<String>,
+    oauth_start: KeyedLimiter<String>,
+    email_send: KeyedLimiter<String>,
+    email_address: KeyedLimiter<String>,
     /// At most one log line per (budget, key) and minute about refusals: a flood must not
     /// become a flood of log lines.
-    refusal_logs: DefaultKeyedRateLimiter<(Budget, String)>,
+    refusal_logs: KeyedLimiter<(Budget, String)>,
 }
 
 impl std::fmt::Debug for Throttles {
@@ -116,19 +134,21 @@ fn quota(budget: RateBudget) -> Quota {
 }
 
 impl Throttles {
-    pub fn new(config: &RateLimits) -> Self {
+    pub fn new(config: &RateLimits, clock: &Clock) -> Self {
+        let clock = BucketClock(clock.clone());
+        let keyed = |quota: Quota| RateLimiter::dashmap_with_clock(quota, clock.clone());
         let limiters = config.enabled.then(|| {
             Arc::new(Limiters {
-                login: RateLimiter::keyed(quota(config.login)),
-                register: RateLimiter::keyed(quota(config.register)),
-                passkey_start: RateLimiter::keyed(quota(config.passkey_start)),
-                oauth_start: RateLimiter::keyed(quota(config.oauth_start)),
-                email_send: RateLimiter::keyed(quota(config.email_send)),
-                email_address: RateLimiter::keyed(quota(config.email_address)),
-                refusal_logs: RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN)),
+                login: keyed(quota(config.login)),
+                register: keyed(quota(config.register)),
+                passkey_start: keyed(quota(config.passkey_start)),
+                oauth_start: keyed(quota(config.oauth_start)),
+                email_send: keyed(quota(config.email_send)),
+                email_address: keyed(quota(config.email_address)),
+                refusal_logs: RateLimiter::dashmap_with_clock(Quota::per_minute(NonZeroU32::MIN), clock.clone()),
             })
         });
-        Self { limiters }
+        Self { limiters, clock }
     }
 
     /// Takes `cost` from `budget`'s bucket for `key`, or fails with `RateLimited` (saying when
@@ -147,7 +167,7 @@ impl Throttles {
         let key = key.to_owned();
         let retry_after = match limiter.check_key_n(&key, cost) {
             Ok(Ok(())) => return Ok(()),
-            Ok(Err(not_until)) => not_until.wait_time_from(DefaultClock::default().now()),
+            Ok(Err(not_until)) => not_until.wait_time_from(self.clock.now()),
             // More than the bucket can ever hold: never possible, say so plainly.
             Err(_) => Duration::from_secs(60),
         };
@@ -183,7 +203,7 @@ mod tests {
     #[test]
     fn a_budget_refuses_past_its_burst_per_key_and_says_when_to_retry() {
         let config = RateLimits { login: RateBudget { per_minute: 1, burst: 2 }, ..RateLimits::default() };
-        let throttles = Throttles::new(&config);
+        let throttles = Throttles::new(&config, &Clock::default());
         assert!(throttles.check(Budget::Login, "192.0.2.1", 1).is_ok());
         assert!(throttles.check(Budget::Login, "192.0.2.1", 1).is_ok());
         match throttles.check(Budget::Login, "192.0.2.1", 1) {
@@ -192,7 +212,23 @@ mod tests {
         }
         assert!(throttles.check(Budget::Login, "192.0.2.2", 1).is_ok(), "another client has its own bucket");
         assert!(throttles.check(Budget::Register, "192.0.2.1", 1).is_ok(), "another budget has its own bucket");
-        let off = Throttles::new(&RateLimits { enabled: false, ..config });
+        let off = Throttles::new(&RateLimits { enabled: false, ..config }, &Clock::default());
         assert!((0..10).all(|_| off.check(Budget::Login, "192.0.2.1", 1).is_ok()));
+    }
+
+    #[test]
+    fn buckets_refill_on_the_service_clock() {
+        let config = RateLimits { login: RateBudget { per_minute: 1, burst: 1 }, ..RateLimits::default() };
+        let clock = Clock::default();
+        let throttles = Throttles::new(&config, &clock);
+        assert!(throttles.check(Budget::Login, "192.0.2.1", 1).is_ok());
+        let retry_after = match throttles.check(Budget::Login, "192.0.2.1", 1) {
+            Err(Error::RateLimited { retry_after }) => retry_after,
+            other => panic!("expected RateLimited, got {other:?}"),
+        };
+        assert!(retry_after <= Duration::from_secs(60), "one token a minute: {retry_after:?}");
+        clock.advance(Duration::from_secs(61));
+        assert!(throttles.check(Budget::Login, "192.0.2.1", 1).is_ok(), "a minute on the clock refills one token");
+        assert!(throttles.check(Budget::Login, "192.0.2.1", 1).is_err(), "and only one");
     }
 }
