@@ -196,18 +196,12 @@ impl Config {
 
 /// Every `[rate_limits]` budget refills and holds at least one call.
 fn validate_rate_limits(limits: &RateLimits) -> Result<(), ConfigError> {
-    for (name, budget) in [
-        ("login", limits.login),
-        ("register", limits.register),
-        ("passkey_start", limits.passkey_start),
-        ("oauth_start", limits.oauth_start),
-        ("email_send", limits.email_send),
-        ("email_address", limits.email_address),
-    ] {
-        if budget.per_minute == 0 {
+    for (budget, limit) in limits.budgets() {
+        let name = budget.name();
+        if limit.per_minute == 0 {
             return Err(invalid(&format!("rate_limits.{name}.per_minute"), "must be at least 1"));
         }
-        if budget.burst == 0 {
+        if limit.burst == 0 {
             return Err(invalid(&format!("rate_limits.{name}.burst"), "must be at least 1"));
         }
     }

@@ -1,7 +1,7 @@
 //! Per-client-address budgets: in-process token buckets (`governor`), one per named budget,
 //! keyed by the client's throttle key. The general shape — a named budget, a key, a cost — is
-//! what every anonymous entry point uses (Login, Register, passkey Start*, StartOAuth; later
-//! email sending per address and per client). In process on purpose: a per-address budget only
+//! what every anonymous entry point uses (Login, Register, passkey Start*, StartOAuth, and mailed
+//! links per client address and per recipient). In process on purpose: a per-address budget only
 //! has to make flooding expensive, so N replicas allowing N× the rate is acceptable, and a check
 //! costs no database round trip. Counts that must hold across replicas (consecutive failures of
 //! an account) live in the database instead: see `sign_in_guard.rs`.
@@ -62,6 +62,21 @@ pub struct RateLimits {
     pub email_address: RateBudget,
 }
 
+impl RateLimits {
+    /// Every budget with its setting, in `Budget`'s order (`Budget::index`): the one list the
+    /// buckets, the pruning and the validation go through.
+    pub fn budgets(&self) -> [(Budget, RateBudget); Budget::COUNT] {
+        [
+            (Budget::Login, self.login),
+            (Budget::Register, self.register),
+            (Budget::PasskeyStart, self.passkey_start),
+            (Budget::OAuthStart, self.oauth_start),
+            (Budget::EmailSend, self.email_send),
+            (Budget::EmailAddress, self.email_address),
+        ]
+    }
+}
+
 impl Default for RateLimits {
     fn default() -> Self {
         Self {
@@ -90,6 +105,13 @@ pub enum Budget {
 }
 
 impl Budget {
+    const COUNT: usize = 6;
+
+    /// Position in `RateLimits::budgets` and in the buckets.
+    fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Login => "login",
@@ -110,12 +132,8 @@ pub struct Throttles {
 }
 
 struct Limiters {
-    login: KeyedLimiter<String>,
-    register: KeyedLimiter<String>,
-    passkey_start: KeyedLimiter<String>,
-    oauth_start: KeyedLimiter<String>,
-    email_send: KeyedLimiter<String>,
-    email_address: KeyedLimiter<String>,
+    /// One keyed bucket set per budget, at `Budget::index`.
+    budgets: [KeyedLimiter<String>; Budget::COUNT],
     /// At most one log line per (budget, key) and minute about refusals: a flood must not
     /// become a flood of log lines.
     refusal_logs: KeyedLimiter<(Budget, String)>,
@@ -139,12 +157,7 @@ impl Throttles {
         let keyed = |quota: Quota| RateLimiter::dashmap_with_clock(quota, clock.clone());
         let limiters = config.enabled.then(|| {
             Arc::new(Limiters {
-                login: keyed(quota(config.login)),
-                register: keyed(quota(config.register)),
-                passkey_start: keyed(quota(config.passkey_start)),
-                oauth_start: keyed(quota(config.oauth_start)),
-                email_send: keyed(quota(config.email_send)),
-                email_address: keyed(quota(config.email_address)),
+                budgets: config.budgets().map(|(_, budget)| keyed(quota(budget))),
                 refusal_logs: RateLimiter::dashmap_with_clock(Quota::per_minute(NonZeroU32::MIN), clock.clone()),
             })
         });
@@ -155,14 +168,7 @@ impl Throttles {
     /// to retry) and takes nothing. Always passes when client budgets are off.
     pub fn check(&self, budget: Budget, key: &str, cost: u32) -> Result<()> {
         let Some(limiters) = &self.limiters else { return Ok(()) };
-        let limiter = match budget {
-            Budget::Login => &limiters.login,
-            Budget::Register => &limiters.register,
-            Budget::PasskeyStart => &limiters.passkey_start,
-            Budget::OAuthStart => &limiters.oauth_start,
-            Budget::EmailSend => &limiters.email_send,
-            Budget::EmailAddress => &limiters.email_address,
-        };
+        let limiter = &limiters.budgets[budget.index()];
         let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
         let key = key.to_owned();
         let retry_after = match limiter.check_key_n(&key, cost) {
@@ -180,14 +186,7 @@ impl Throttles {
     /// Drops buckets that are full again (nothing to remember), so memory tracks active clients.
     pub fn prune(&self) {
         let Some(limiters) = &self.limiters else { return };
-        for limiter in [
-            &limiters.login,
-            &limiters.register,
-            &limiters.passkey_start,
-            &limiters.oauth_start,
-            &limiters.email_send,
-            &limiters.email_address,
-        ] {
+        for limiter in &limiters.budgets {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -214,6 +213,12 @@ mod tests {
         assert!(throttles.check(Budget::Register, "192.0.2.1", 1).is_ok(), "another budget has its own bucket");
         let off = Throttles::new(&RateLimits { enabled: false, ..config }, &Clock::default());
         assert!((0..10).all(|_| off.check(Budget::Login, "192.0.2.1", 1).is_ok()));
+    }
+
+    #[test]
+    fn budgets_are_listed_in_their_index_order() {
+        let budgets = RateLimits::default().budgets();
+        assert!(budgets.iter().enumerate().all(|(i, (budget, _))| budget.index() == i), "{budgets:?}");
     }
 
     #[test]
