@@ -53,7 +53,12 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         };
-        Ok(update.update(&self.db).await?)
+        let txn = self.begin_write().await?;
+        let user = update.update(&txn).await?;
+        self.emit_in(&txn, super::WebhookEvent::user(crate::domain::WebhookEventType::UserUpdated, &user), now).await?;
+        txn.commit().await?;
+        self.webhooks_committed();
+        Ok(user)
     }
 
     /// Replaces a user's password hash (re-hash on login, after checking the old one).
