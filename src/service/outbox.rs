@@ -74,6 +74,16 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// Whether a message of `age` whose attempt `attempt` failed is given up rather than
+    /// retried after `wait`: its attempts are used up, or the retry would come after its age
+    /// budget (give up now rather than then).
+    pub fn exhausted(&self, attempt: i32, age: Duration, wait: Duration) -> bool {
+        u32::try_from(attempt).unwrap_or(u32::MAX) >= self.max_attempts
+            || self.give_up_after.is_some_and(|budget| age.saturating_add(wait) > budget)
+    }
+}
+
 /// What happened to a message, for whoever watches (tests, and later metrics).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboxEvent {
@@ -242,5 +252,24 @@ mod tests {
         assert_eq!(policy.backoff(3, u32::MAX), Duration::from_secs(40));
         assert_eq!(policy.backoff(5, u32::MAX), Duration::from_secs(100));
         assert_eq!(policy.backoff(i32::MAX, 0), Duration::from_secs(50));
+    }
+
+    #[test]
+    fn a_message_is_given_up_after_its_attempts_or_its_age_budget() {
+        let day = Duration::from_secs(86_400);
+        let policy = RetryPolicy {
+            max_attempts: 40,
+            give_up_after: Some(day),
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(3600),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+        };
+        let hour = Duration::from_secs(3600);
+        assert!(!policy.exhausted(1, Duration::ZERO, Duration::from_secs(5)));
+        assert!(!policy.exhausted(20, day - hour, hour), "exactly at the budget is still tried");
+        assert!(policy.exhausted(20, day - hour, hour + Duration::from_secs(1)), "past the budget");
+        assert!(policy.exhausted(40, Duration::ZERO, Duration::from_secs(5)), "attempts used up");
+        assert!(!RetryPolicy { give_up_after: None, ..policy }.exhausted(39, day * 30, hour));
     }
 }

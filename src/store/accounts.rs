@@ -218,15 +218,10 @@ impl Store {
         let mut user = user.into_active_model();
         user.email_verified = Set(profile.email_verified);
         user.image = Set(profile.image);
-        let user = match user.insert(&txn).await {
-            Ok(user) => user,
-            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
-            Err(err) => return Err(err.into()),
-        };
+        let user = self.insert_user_in(&txn, user).await?;
         let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
         let account = self.opened_account(account)?;
         let now = user.created_at;
-        self.emit_in(&txn, WebhookEvent::user(WebhookEventType::UserCreated, &user), now).await?;
         self.emit_in(&txn, WebhookEvent::account(WebhookEventType::AccountLinked, &account), now).await?;
         let session = insert_session_in(self, &txn, session).await?;
         txn.commit().await?;

@@ -70,12 +70,7 @@ impl Store {
     /// `EmailTaken`.
     pub async fn create_user(&self, user: NewUser) -> Result<UserRecord> {
         let txn = self.begin_write().await?;
-        let user = match user.into_active_model().insert(&txn).await {
-            Ok(user) => user,
-            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
-            Err(err) => return Err(err.into()),
-        };
-        self.emit_in(&txn, WebhookEvent::user(WebhookEventType::UserCreated, &user), user.created_at).await?;
+        let user = self.insert_user_in(&txn, user.into_active_model()).await?;
         txn.commit().await?;
         self.webhooks_committed();
         Ok(user)

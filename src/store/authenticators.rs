@@ -124,14 +124,9 @@ impl Store {
         session: NewSession,
     ) -> Result<(SessionWithUser, AuthenticatorRecord)> {
         let txn = self.begin_write().await?;
-        let user = match user.into_active_model().insert(&txn).await {
-            Ok(user) => user,
-            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
-            Err(err) => return Err(err.into()),
-        };
+        let user = self.insert_user_in(&txn, user.into_active_model()).await?;
         let authenticator = authenticator.into_active_model().insert(&txn).await.map_err(map_insert_error)?;
         let now = user.created_at;
-        self.emit_in(&txn, WebhookEvent::user(WebhookEventType::UserCreated, &user), now).await?;
         self.emit_in(&txn, WebhookEvent::passkey(WebhookEventType::PasskeyAdded, &authenticator), now).await?;
         let session = super::sessions::insert_session_in(self, &txn, session).await?;
         txn.commit().await?;

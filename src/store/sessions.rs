@@ -6,13 +6,8 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
-use super::{
-    NewUser, SessionRecord, Store, UserRecord, WebhookEvent, entities::sessions, entities::users, is_unique_violation,
-};
-use crate::{
-    domain::WebhookEventType,
-    error::{Error, Result},
-};
+use super::{NewUser, SessionRecord, Store, UserRecord, WebhookEvent, entities::sessions, entities::users};
+use crate::{domain::WebhookEventType, error::Result};
 
 /// A session about to be created. `token_hash` is the SHA-256 of the token handed to the client.
 #[derive(Debug, Clone)]
@@ -96,12 +91,7 @@ impl Store {
     /// or neither does. A taken email is `EmailTaken`.
     pub async fn create_user_with_session(&self, user: NewUser, session: NewSession) -> Result<SessionWithUser> {
         let txn = self.begin_write().await?;
-        let user = match user.into_active_model().insert(&txn).await {
-            Ok(user) => user,
-            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
-            Err(err) => return Err(err.into()),
-        };
-        self.emit_in(&txn, WebhookEvent::user(WebhookEventType::UserCreated, &user), user.created_at).await?;
+        let user = self.insert_user_in(&txn, user.into_active_model()).await?;
         let session = insert_session_in(self, &txn, session).await?;
         txn.commit().await?;
         self.webhooks_committed();

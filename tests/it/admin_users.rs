@@ -490,9 +490,15 @@ async fn bad_input_is_refused_per_field_and_writes_nothing(backend: Backend) {
         ),
         case!(
             list_webhook_deliveries,
-            pb::ListWebhookDeliveriesRequest { state: dead, page_size: 1000, ..Default::default() },
+            pb::ListWebhookDeliveriesRequest { state: dead, page_size: -1, ..Default::default() },
             "page_size",
             "INVALID_PAGE_SIZE"
+        ),
+        case!(
+            list_webhook_deliveries,
+            pb::ListWebhookDeliveriesRequest { state: dead, page_token: "not-a-token".into(), ..Default::default() },
+            "page_token",
+            "INVALID_PAGE_TOKEN"
         ),
         case!(
             retry_webhook_delivery,

@@ -138,6 +138,16 @@ async fn delivered(events: &mut broadcast::Receiver<OutboxEvent>, n: usize) {
     .await;
 }
 
+/// Waits for `n` failures of attempt `attempt` (each to be retried).
+async fn failed(events: &mut broadcast::Receiver<OutboxEvent>, attempt: i32, n: usize) {
+    let mut seen = 0;
+    until(events, |event| {
+        seen += usize::from(matches!(event, OutboxEvent::WillRetry { attempt: a, .. } if *a == attempt));
+        seen == n
+    })
+    .await;
+}
+
 /// Moves time past the retry delay and wakes the sender.
 fn retry_now(server: &TestServer, services: &Services) {
     server.clock.advance(Duration::from_secs(2));
@@ -212,19 +222,9 @@ async fn a_receiver_that_is_down_gets_everything_in_order_after_retries_and_a_re
     let update = pb::UpdateUserRequest { name: "Ada L.".into() };
     auth.update_user(bearer(update, &ada.session_token)).await.unwrap();
     // Each user's first event fails; the later ones wait behind it (per-user order).
-    let mut failed = 0;
-    until(&mut events, |event| {
-        failed += usize::from(matches!(event, OutboxEvent::WillRetry { attempt: 1, .. }));
-        failed == 2
-    })
-    .await;
+    failed(&mut events, 1, 2).await;
     retry_now(&server, &services);
-    let mut failed = 0;
-    until(&mut events, |event| {
-        failed += usize::from(matches!(event, OutboxEvent::WillRetry { attempt: 2, .. }));
-        failed == 2
-    })
-    .await;
+    failed(&mut events, 2, 2).await;
     let key = key(&server, &[ApiScope::WebhooksManage]).await;
     let waiting = list_deliveries(&server, &key, pb::WebhookDeliveryState::Waiting).await;
     assert_eq!(waiting.len(), 5, "{waiting:?}");
@@ -268,12 +268,7 @@ async fn deliveries_that_keep_failing_are_dead_lettered_listed_and_retried(backe
     let ada = register(&mut auth, "ada@example.com").await;
     // Opted in by name: a failed sign-in is an event too (for an unknown address, no user).
     assert!(login(&mut auth, "nobody@example.com", "wrong-password-42").await.is_err());
-    let mut failed = 0;
-    until(&mut events, |event| {
-        failed += usize::from(matches!(event, OutboxEvent::WillRetry { attempt: 1, .. }));
-        failed == 2
-    })
-    .await;
+    failed(&mut events, 1, 2).await;
     retry_now(&server, &services);
     let mut dead = Vec::new();
     while dead.len() < 2 {
