@@ -108,11 +108,13 @@ impl WebhookEvent {
         Self::about(event_type, &account.user_id, data)
     }
 
-    /// `signin.failed`: which method, and the user when the credential named one.
+    /// `signin.failed`: which method, and the user when the credential named one. Not ordered
+    /// with the user's other events (no subject): whoever guesses passwords could otherwise
+    /// queue failures in front of that user's `user.deleted` or `session.revoked`.
     pub fn sign_in_failed(user_id: Option<&str>, method: &str, client_address: Option<&str>) -> Self {
         Self {
             event_type: WebhookEventType::SignInFailed,
-            subject_id: user_id.map(str::to_owned),
+            subject_id: None,
             data: json!({ "user_id": user_id, "method": method, "client_address": client_address }),
         }
     }

@@ -5,7 +5,7 @@
 // answer: `accept` (204), `fail` (503, as if down) or `redirect` (302 to /redirected, which
 // records any request that follows it).
 //
-//   node receiver.mjs <whsec_ secret>     prints {"port": N} once listening on 127.0.0.1
+//   node receiver.mjs <whsec_ secret> [port]   prints {"port": N} once listening on 127.0.0.1
 //   POST /hook             a delivery
 //   POST /control?mode=…   how to answer from now on
 //   GET  /received         {"deliveries": [...], "followed_redirects": N}
@@ -79,6 +79,6 @@ const server = createServer(async (request, response) => {
   response.end();
 });
 
-server.listen(0, "127.0.0.1", () => {
+server.listen(Number(process.argv[3] ?? 0), "127.0.0.1", () => {
   process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
 });
