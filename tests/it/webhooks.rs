@@ -2,10 +2,10 @@
 //! delivery with the Standard Webhooks reference library (npm `standardwebhooks`) and checks that
 //! a tampered copy fails. Events arrive signed and, per user, in order; a receiver that is down
 //! gets every event after retries, across a Keyward restart; a delivery that keeps failing is
-//! dead-lettered, listed by AdminService and retried from there; a redirect is not followed; a
-//! metadata address or an unknown event stops the start. Waiting is on the outbox's own event
-//! feed (each retry is made due by moving the service clock, then waking the sender).
-
+//! dead-lettered, listed by AdminService and retried from there; a redirect is not followed; two
+//! replicas deliver each event once and in order; a metadata address or an unknown event stops
+//! the start. Waiting is on the outbox's own event feed (each retry is made due by moving the
+//! service clock, then waking the sender).
 use std::{
     io::{BufRead, BufReader},
     path::Path,
@@ -34,6 +34,7 @@ both_backends!(
     a_receiver_that_is_down_gets_everything_in_order_after_retries_and_a_restart,
     deliveries_that_keep_failing_are_dead_lettered_listed_and_retried,
     a_redirect_is_not_followed,
+    two_replicas_deliver_each_event_once_and_in_order,
 );
 
 /// The longest a test waits for one outbox event (a guard against a hang, not a delay).
@@ -360,6 +361,52 @@ async fn a_redirect_is_not_followed(backend: Backend) {
     let received = receiver.received().await;
     assert_eq!(received["followed_redirects"], 0, "{received}");
     assert_eq!(received["deliveries"].as_array().unwrap().len(), 1);
+    server.stop().await;
+}
+
+async fn two_replicas_deliver_each_event_once_and_in_order(backend: Backend) {
+    const USERS: usize = 8;
+    let receiver = Receiver::start();
+    let server = TestServer::start_with(backend, |config| configure(config, &receiver, &["*"], 10)).await;
+    let replica = server.start_replica().await;
+    let (one, two) = (server.app.services().clone(), replica.services().clone());
+    let (mut events_one, mut events_two) = (one.outbox().subscribe(), two.outbox().subscribe());
+    let mut auth_one = server.auth().await;
+    let mut auth_two =
+        keyward::pb::auth_service_client::AuthServiceClient::connect(format!("http://{}", replica.local_addr()))
+            .await
+            .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..USERS {
+        // Each user's events are written on both replicas, and both senders race for them.
+        let signed_in = register(&mut auth_one, &format!("user{n}@example.com")).await;
+        let update = pb::UpdateUserRequest { name: format!("User {n}") };
+        auth_two.update_user(bearer(update, &signed_in.session_token)).await.unwrap();
+        ids.push(signed_in.user.unwrap().id);
+        one.outbox().wake();
+        two.outbox().wake();
+    }
+    let mut delivered = Vec::new();
+    while delivered.len() < USERS * 3 {
+        let event = tokio::select! {
+            event = next_event(&mut events_one) => event,
+            event = next_event(&mut events_two) => event,
+        };
+        match event {
+            OutboxEvent::Delivered { id, .. } => delivered.push(id),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    delivered.sort();
+    delivered.dedup();
+    assert_eq!(delivered.len(), USERS * 3, "each event delivered by exactly one replica");
+    let received = receiver.received().await;
+    assert_eq!(received["deliveries"].as_array().unwrap().len(), USERS * 3, "nothing twice: {received}");
+    let accepted = receiver.accepted().await;
+    for id in &ids {
+        assert_eq!(event_types(&accepted, id), ["user.created", "session.created", "user.updated"]);
+    }
+    replica.shutdown().await.unwrap();
     server.stop().await;
 }
 
