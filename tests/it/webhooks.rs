@@ -6,6 +6,7 @@
 //! replicas deliver each event once and in order; a metadata address or an unknown event stops
 //! the start. Waiting is on the outbox's own event feed (each retry is made due by moving the
 //! service clock, then waking the sender).
+
 use std::{
     io::{BufRead, BufReader},
     path::Path,
