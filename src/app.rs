@@ -3,6 +3,7 @@
 //! tests start as many apps as they like in one process.
 
 mod email;
+mod webhooks;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -27,7 +28,7 @@ use crate::{
         o_auth_service_server::OAuthServiceServer, passkey_service_server::PasskeyServiceServer,
         verification_service_server::VerificationServiceServer,
     },
-    service::{Clock, Services, email::Mailer},
+    service::{Clock, Services, email::Mailer, outbox::RetryPolicy, webhooks::WebhookSender},
     store::Store,
     telemetry::RpcLogLayer,
     web,
@@ -81,7 +82,10 @@ impl App {
         }
         let email = email::settings(&config)?;
         let mailer = Mailer::new(&email).map_err(Error::Startup)?;
+        let mail_retry = email.retry;
+        let webhooks = webhooks::settings(&config)?;
         let services = Services::start(settings::services(&config), store, clock, email).await?;
+        let senders = Senders { mailer, mail_retry, webhooks: webhooks::sender(&webhooks, &services)? };
         let (routes, health) = router(&config, services.clone()).await?;
 
         let incoming =
@@ -103,7 +107,7 @@ impl App {
         let server =
             tokio::spawn(async move { server.await.map_err(|err| Error::internal(format_args!("server: {err}"))) });
         let background =
-            tokio::spawn(background_tasks(services.clone(), health, mailer, Intervals::from_config(&config)));
+            tokio::spawn(background_tasks(services.clone(), health, senders, Intervals::from_config(&config)));
         let passkey_origins = config.passkey_origins().join(", ");
         tracing::info!(
             %local_addr,
@@ -295,16 +299,28 @@ impl Intervals {
     }
 }
 
+/// The outbox's senders: mail always, webhooks when an endpoint is configured.
+struct Senders {
+    mailer: Mailer,
+    mail_retry: RetryPolicy,
+    webhooks: Option<(WebhookSender, RetryPolicy)>,
+}
+
 /// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
 /// SQLite WAL small; and, in tasks of their own, the health check and the outbox's mail sender.
-async fn background_tasks(services: Services, health: HealthReporter, mailer: Mailer, intervals: Intervals) {
+async fn background_tasks(services: Services, health: HealthReporter, senders: Senders, intervals: Intervals) {
     // The health check must keep running while upkeep waits on a database that hangs (that is
     // exactly when it has news). Its task lives in this set, so it ends when this future is
     // dropped (shutdown aborts it).
     let mut health_task = tokio::task::JoinSet::new();
     health_task.spawn(health_checks(services.clone(), health));
+    let Senders { mailer, mail_retry, webhooks } = senders;
     let sender = services.clone();
-    health_task.spawn(async move { sender.run_outbox(mailer).await });
+    health_task.spawn(async move { sender.run_outbox(mailer, mail_retry).await });
+    if let Some((webhooks, retry)) = webhooks {
+        let sender = services.clone();
+        health_task.spawn(async move { sender.run_outbox(webhooks, retry).await });
+    }
     let mut reload = tokio::time::interval(intervals.key_reload);
     let mut sweep = tokio::time::interval(intervals.sweep);
     let mut checkpoint = tokio::time::interval(intervals.checkpoint);

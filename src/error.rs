@@ -267,6 +267,8 @@ pub enum Resource {
     Passkey,
     /// An AdminService call named a user id that does not exist.
     User,
+    /// RetryWebhookDelivery named no dead webhook delivery.
+    WebhookDelivery,
 }
 
 impl fmt::Display for Resource {
@@ -276,6 +278,7 @@ impl fmt::Display for Resource {
             Self::LinkedAccount => "linked account",
             Self::Passkey => "passkey",
             Self::User => "user",
+            Self::WebhookDelivery => "webhook delivery",
         })
     }
 }

@@ -95,7 +95,8 @@ enum AdminKeysAction {
         #[arg(long)]
         name: String,
         /// A scope the key carries; repeat for several: users:read, users:write,
-        /// sessions:revoke, audit:read, events:watch.
+        /// sessions:revoke, audit:read, events:watch,
+        /// webhooks:manage.
         #[arg(long = "scope", value_parser = parse_scope, required = true)]
         scopes: Vec<keyward::domain::ApiScope>,
         /// The key stops working after this long: a whole number and s, m, h or d (90d).

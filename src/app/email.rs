@@ -31,6 +31,7 @@ pub(super) fn settings(config: &Config) -> Result<EmailSettings> {
         transport,
         retry: RetryPolicy {
             max_attempts: email.max_attempts,
+            give_up_after: None,
             initial: Duration::from_secs(email.retry_initial_secs),
             max: Duration::from_secs(email.retry_max_secs),
             // A delivery that has not finished by then is presumed dead and may be claimed again:

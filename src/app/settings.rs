@@ -14,7 +14,7 @@ use crate::{
         GITHUB_PROVIDER_ID, GitHubSettings, OAuthSettings, OidcSettings, PasskeySettings, ServiceSettings,
         SessionPolicy, import::ImportPolicy,
     },
-    store::FailurePolicy,
+    store::{FailurePolicy, WebhookRoute},
 };
 
 /// Everything the service layer is configured with.
@@ -53,6 +53,11 @@ pub fn services(config: &Config) -> ServiceSettings {
         max_pending_ceremonies: config.max_pending_ceremonies,
         max_pending_ceremonies_per_client: config.max_pending_ceremonies_per_client,
         audit_retention_days: config.audit_retention_days,
+        webhook_routes: config
+            .webhooks
+            .iter()
+            .map(|webhook| WebhookRoute { url: webhook.url.clone(), events: webhook.event_types() })
+            .collect(),
     }
 }
 

@@ -13,10 +13,12 @@ mod email;
 mod load;
 mod oauth;
 mod validate;
+mod webhooks;
 
 pub use email::EmailConfig;
 pub use oauth::{GITHUB_PROVIDER_ID, GitHubConfig, OAuthConfig, OidcConfig};
 pub use validate::ConfigError;
+pub use webhooks::{WebhookConfig, WebhookDeliveryConfig};
 
 pub use crate::{
     crypto::UserVerification,
@@ -188,6 +190,11 @@ pub struct Config {
     /// The base URL users reach Keyward at; mailed links point at `<public_url>/signin`.
     /// Default: `http://localhost:<port>`.
     pub public_url: Option<String>,
+
+    /// Signed webhook endpoints (`[[webhooks]]`: url, events, secret_file).
+    pub webhooks: Vec<WebhookConfig>,
+    /// How webhook deliveries are timed out, retried and given up (`[webhook_delivery]`).
+    pub webhook_delivery: WebhookDeliveryConfig,
 }
 
 impl Default for Config {
@@ -251,6 +258,8 @@ impl Default for Config {
             email: EmailConfig::default(),
             public_url: None,
             require_email_verification: false,
+            webhooks: Vec::new(),
+            webhook_delivery: WebhookDeliveryConfig::default(),
         }
     }
 }

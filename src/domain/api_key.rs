@@ -60,11 +60,19 @@ pub enum ApiScope {
     AuditRead,
     /// Reserved for WatchSessionEvents (not built yet): a key may carry it already.
     EventsWatch,
+    /// ListWebhookDeliveries, RetryWebhookDelivery.
+    WebhooksManage,
 }
 
 impl ApiScope {
-    pub const ALL: [Self; 5] =
-        [Self::UsersRead, Self::UsersWrite, Self::SessionsRevoke, Self::AuditRead, Self::EventsWatch];
+    pub const ALL: [Self; 6] = [
+        Self::UsersRead,
+        Self::UsersWrite,
+        Self::SessionsRevoke,
+        Self::AuditRead,
+        Self::EventsWatch,
+        Self::WebhooksManage,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -73,6 +81,7 @@ impl ApiScope {
             Self::SessionsRevoke => "sessions:revoke",
             Self::AuditRead => "audit:read",
             Self::EventsWatch => "events:watch",
+            Self::WebhooksManage => "webhooks:manage",
         }
     }
 

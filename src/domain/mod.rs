@@ -15,6 +15,7 @@ mod password;
 mod roles;
 mod time;
 mod token;
+mod webhook;
 
 pub use account::{AuditEntry, DeviceType, LinkedAccount, Passkey, Session, User};
 pub use api_key::{API_KEY_PREFIX, ApiKeySecret, ApiScope, parse_lifetime};
@@ -28,3 +29,4 @@ pub use password::{ESTIMATE_MAX_CHARS, NewPassword, Password, PasswordPolicy};
 pub use roles::{MAX_ROLES, Roles};
 pub use time::{earlier, later};
 pub use token::{SessionToken, TokenHash};
+pub use webhook::{WebhookDelivery, WebhookEventType, is_metadata_address};

@@ -15,7 +15,10 @@ use crate::{
     pb::{self, admin_service_server::AdminService},
     service::{
         Services,
-        admin::{Admin, AuditQuery, AuditRead, Scope, SessionsRevoke, UserQuery, UserUpdate, UsersRead, UsersWrite},
+        admin::{
+            Admin, AuditQuery, AuditRead, Scope, SessionsRevoke, UserQuery, UserUpdate, UsersRead, UsersWrite,
+            WebhookDeliveryQuery, WebhooksManage,
+        },
     },
 };
 
@@ -176,5 +179,44 @@ impl AdminService for AdminApi {
             audit_events: events.iter().map(convert::audit_event).collect(),
             next_page_token: next.unwrap_or_default(),
         }))
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        request: Request<pb::ListWebhookDeliveriesRequest>,
+    ) -> Result<Response<pb::ListWebhookDeliveriesResponse>, Status> {
+        let admin = self.admin::<WebhooksManage, _>(&request).await?;
+        let pb::ListWebhookDeliveriesRequest { page_size, page_token, state, event_type, user_id } =
+            request.into_inner();
+        let dead = match pb::WebhookDeliveryState::try_from(state) {
+            Ok(pb::WebhookDeliveryState::Waiting) => Some(false),
+            Ok(pb::WebhookDeliveryState::Dead) => Some(true),
+            Ok(pb::WebhookDeliveryState::Unspecified) => None,
+            Err(_) => {
+                return Err(to_status(Error::field("state", FieldReason::Malformed, "state is WAITING or DEAD")));
+            }
+        };
+        let query = WebhookDeliveryQuery {
+            page_size,
+            page_token: &page_token,
+            dead,
+            event_type: &event_type,
+            user_id: &user_id,
+        };
+        let (deliveries, next) = self.services.admin_list_webhook_deliveries(&admin, query).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListWebhookDeliveriesResponse {
+            webhook_deliveries: deliveries.iter().map(convert::webhook_delivery).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn retry_webhook_delivery(
+        &self,
+        request: Request<pb::RetryWebhookDeliveryRequest>,
+    ) -> Result<Response<pb::RetryWebhookDeliveryResponse>, Status> {
+        let admin = self.admin::<WebhooksManage, _>(&request).await?;
+        let pb::RetryWebhookDeliveryRequest { delivery_id } = request.into_inner();
+        self.services.admin_retry_webhook_delivery(&admin, &delivery_id).await.map_err(to_status)?;
+        Ok(Response::new(pb::RetryWebhookDeliveryResponse {}))
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     crypto::IssuedAccessToken,
-    domain::{AuditEntry, DeviceType, LinkedAccount, Passkey, Session, User, passkey_provider_name},
+    domain::{AuditEntry, DeviceType, LinkedAccount, Passkey, Session, User, WebhookDelivery, passkey_provider_name},
     pb,
     service::{ProviderInfo, ProviderKind, SignedIn},
 };
@@ -126,6 +126,33 @@ pub fn passkey(passkey: &Passkey) -> pb::Passkey {
 
 /// An audit event; the client address, user agent and API key id come from its detail, where
 /// the event recorded them.
+pub fn webhook_delivery(delivery: &WebhookDelivery) -> pb::WebhookDelivery {
+    let WebhookDelivery {
+        id,
+        endpoint,
+        event_type,
+        user_id,
+        attempts,
+        created_at,
+        next_attempt_at,
+        dead_at,
+        last_error,
+    } = delivery;
+    let state = if dead_at.is_some() { pb::WebhookDeliveryState::Dead } else { pb::WebhookDeliveryState::Waiting };
+    pb::WebhookDelivery {
+        id: id.clone(),
+        endpoint_url: endpoint.clone(),
+        event_type: event_type.clone(),
+        user_id: user_id.clone().unwrap_or_default(),
+        state: state.into(),
+        attempts: *attempts,
+        create_time: Some(timestamp(*created_at)),
+        next_attempt_time: dead_at.is_none().then(|| timestamp(*next_attempt_at)),
+        dead_time: dead_at.map(timestamp),
+        last_error: last_error.clone().unwrap_or_default(),
+    }
+}
+
 pub fn audit_event(event: &AuditEntry) -> pb::AuditEvent {
     let AuditEntry { id, subject_id, kind, detail, created_at } = event;
     let parsed: serde_json::Value = serde_json::from_str(detail).unwrap_or(serde_json::Value::Null);

@@ -127,6 +127,9 @@ pub fn to_status(err: Error) -> Status {
         }
         Error::NotFound(Resource::Passkey) => (Code::NotFound, ErrorReason::PasskeyNotFound, "no such passkey"),
         Error::NotFound(Resource::User) => (Code::NotFound, ErrorReason::UserNotFound, "no such user"),
+        Error::NotFound(Resource::WebhookDelivery) => {
+            (Code::NotFound, ErrorReason::WebhookDeliveryNotFound, "no such dead webhook delivery")
+        }
         Error::PasskeyAlreadyRegistered => {
             (Code::AlreadyExists, ErrorReason::PasskeyAlreadyRegistered, "this passkey is already registered")
         }
@@ -393,6 +396,7 @@ mod tests {
             (Error::ApiKeyScopeMissing(crate::domain::ApiScope::AuditRead), PermissionDenied, "API_KEY_SCOPE_MISSING"),
             (Error::UserDisabled, PermissionDenied, "USER_DISABLED"),
             (Error::NotFound(Resource::User), NotFound, "USER_NOT_FOUND"),
+            (Error::NotFound(Resource::WebhookDelivery), NotFound, "WEBHOOK_DELIVERY_NOT_FOUND"),
             (
                 Error::BrowserRequestRefused(BrowserRefusal::CookieOutsideGrpcWeb),
                 PermissionDenied,

@@ -1,7 +1,8 @@
-//! Audit event kinds and the best-effort writer (a failed audit write never fails the request).
+//! Audit event kinds and the best-effort writer (a failed audit write never fails the request),
+//! which also queues the opt-in `signin.failed` webhook with every failed sign-in.
 
 use super::Services;
-use crate::store::AuditEvent;
+use crate::store::{AuditEvent, WebhookEvent};
 
 /// Audit event kinds. Stable strings: dashboards and alerts match on them.
 pub(crate) mod kind {
@@ -36,7 +37,18 @@ impl Services {
     /// Records an audit event. A failure to record is logged, not returned: the user's action
     /// already happened and must not be reported as failed.
     pub(super) async fn audit(&self, user_id: Option<&str>, kind: &'static str, detail: serde_json::Value) {
-        let event = AuditEvent { user_id: user_id.map(str::to_owned), kind, detail, at: self.inner.clock.now() };
+        let now = self.inner.clock.now();
+        if kind == kind::LOGIN_FAILED {
+            // The opt-in `signin.failed` webhook goes with the failure's audit event: the same
+            // work whether or not the account exists (only `user_id` differs), and no change
+            // it must commit with.
+            let method = detail["method"].as_str().unwrap_or("unknown");
+            let event = WebhookEvent::sign_in_failed(user_id, method, detail["client"].as_str());
+            if let Err(err) = self.inner.store.emit_webhook(event, now).await {
+                tracing::error!(error = %err, "could not queue the signin.failed webhook");
+            }
+        }
+        let event = AuditEvent { user_id: user_id.map(str::to_owned), kind, detail, at: now };
         if let Err(err) = self.inner.store.record_audit_event(event).await {
             tracing::error!(error = %err, kind, "could not record audit event");
         }

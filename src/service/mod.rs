@@ -21,6 +21,7 @@ mod sessions;
 mod sign_in_guard;
 mod throttle;
 mod verification;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -98,6 +99,8 @@ pub struct ServiceSettings {
     pub max_pending_ceremonies: u64,
     pub max_pending_ceremonies_per_client: u64,
     pub audit_retention_days: u64,
+    /// The webhook endpoints events fan out to (their secrets stay with the sender).
+    pub webhook_routes: Vec<crate::store::WebhookRoute>,
 }
 
 /// Every use case, sharing one set of dependencies. Cheap to clone.
@@ -158,7 +161,11 @@ impl Services {
             max_pending_ceremonies,
             max_pending_ceremonies_per_client,
             audit_retention_days,
+            webhook_routes,
         } = settings;
+        let outbox = outbox::Outbox::default();
+        let store = store
+            .with_webhooks(crate::store::WebhookRoutes::new(webhook_routes, outbox.waker(crate::store::WEBHOOK_KIND)));
         let pool = Arc::new(CpuPool::start(hash_workers, hash_queue_depth)?);
         let hasher = PasswordHasher::new(Arc::clone(&pool), argon2)?;
         let signer = AccessTokenSigner::new(jwt);
@@ -195,7 +202,7 @@ impl Services {
             audit_retention: chrono::Duration::days(
                 i64::try_from(audit_retention_days).unwrap_or(i64::MAX / 86_400_000).min(100_000),
             ),
-            outbox: outbox::Outbox::new(email.retry),
+            outbox,
             links: email.links,
         };
         Ok(Self { inner: Arc::new(inner) })

@@ -6,7 +6,11 @@
 //! `poll_interval`, which is how it picks up what other replicas queued and retries that fell
 //! due. Time is the service `Clock`, so tests move it instead of waiting.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use tokio::sync::{Notify, broadcast};
 
@@ -44,10 +48,13 @@ pub trait Deliverer: Send + Sync + 'static {
     -> impl Future<Output = std::result::Result<(), DeliveryFailure>> + Send;
 }
 
-/// When to retry and when to give up.
+/// When to retry and when to give up (each kind has its own: mail, webhooks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
+    /// A message older than this is given up at its next failure (webhooks: a day), however
+    /// many attempts are left. None: only `max_attempts` counts.
+    pub give_up_after: Option<Duration>,
     pub initial: Duration,
     pub max: Duration,
     /// Longest one delivery may take before another sender may claim the message again.
@@ -64,6 +71,16 @@ impl RetryPolicy {
         let full = self.initial.saturating_mul(1 << doublings).min(self.max);
         let fraction = f64::from(random) / f64::from(u32::MAX);
         full.div_f64(2.0).saturating_add(full.div_f64(2.0).mul_f64(fraction))
+    }
+}
+
+impl RetryPolicy {
+    /// Whether a message of `age` whose attempt `attempt` failed is given up rather than
+    /// retried after `wait`: its attempts are used up, or the retry would come after its age
+    /// budget (give up now rather than then).
+    pub fn exhausted(&self, attempt: i32, age: Duration, wait: Duration) -> bool {
+        u32::try_from(attempt).unwrap_or(u32::MAX) >= self.max_attempts
+            || self.give_up_after.is_some_and(|budget| age.saturating_add(wait) > budget)
     }
 }
 
@@ -89,22 +106,34 @@ pub enum OutboxEvent {
     },
 }
 
-/// The replica's outbox handle: the retry policy, the wake-up and the event feed. Cheap to clone.
+/// The replica's outbox handle: one wake-up per kind's sender, and the event feed. Cheap to
+/// clone.
 #[derive(Debug, Clone)]
 pub struct Outbox {
-    policy: RetryPolicy,
-    wake: Arc<Notify>,
+    wakers: Arc<Mutex<HashMap<&'static str, Arc<Notify>>>>,
     events: broadcast::Sender<OutboxEvent>,
 }
 
+impl Default for Outbox {
+    fn default() -> Self {
+        Self { wakers: Arc::default(), events: broadcast::channel(1024).0 }
+    }
+}
+
 impl Outbox {
-    pub fn new(policy: RetryPolicy) -> Self {
-        Self { policy, wake: Arc::new(Notify::new()), events: broadcast::channel(1024).0 }
+    /// The wake-up of `kind`'s sender (the same one on every call).
+    pub(super) fn waker(&self, kind: &'static str) -> Arc<Notify> {
+        let mut wakers = self.wakers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(wakers.entry(kind).or_default())
     }
 
-    /// Tells this replica's sender to look now (after a commit that queued something).
+    /// Tells this replica's senders to look now (after a commit that queued something, or a
+    /// test's move of the clock).
     pub fn wake(&self) {
-        self.wake.notify_one();
+        let wakers = self.wakers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for waker in wakers.values() {
+            waker.notify_one();
+        }
     }
 
     /// Publishes `event` to this replica's watchers.
@@ -123,25 +152,28 @@ impl Services {
         &self.inner.outbox
     }
 
-    /// Delivers `deliverer`'s kind of messages until dropped. Each round claims what is due and
-    /// delivers it; a round that found a full batch goes again at once.
-    pub async fn run_outbox(&self, deliverer: impl Deliverer) {
-        let outbox = self.inner.outbox.clone();
+    /// Delivers `deliverer`'s kind of messages under `policy` until dropped. Each round claims
+    /// what is due and delivers it; a round that claimed anything goes again at once (the next
+    /// round finds nothing due when every claimed message failed into a backoff).
+    pub async fn run_outbox(&self, deliverer: impl Deliverer, policy: RetryPolicy) {
+        let wake = self.inner.outbox.waker(deliverer.kind());
         loop {
-            match self.outbox_round(&deliverer).await {
-                Ok(n) if n >= CLAIM_BATCH as usize => continue,
+            match self.outbox_round(&deliverer, &policy).await {
+                // Something was claimed: go again at once — a full batch may have more behind
+                // it, and a delivered webhook may have let the next event of its user through.
+                Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, kind = deliverer.kind(), "outbox round failed"),
             }
-            let _ = tokio::time::timeout(outbox.policy.poll_interval, outbox.wake.notified()).await;
+            let _ = tokio::time::timeout(policy.poll_interval, wake.notified()).await;
         }
     }
 
     /// Claims and delivers one batch; returns how many were claimed.
-    async fn outbox_round(&self, deliverer: &impl Deliverer) -> Result<usize> {
+    async fn outbox_round(&self, deliverer: &impl Deliverer, policy: &RetryPolicy) -> Result<usize> {
         let outbox = &self.inner.outbox;
         let store = &self.inner.store;
-        let lease = chrono::Duration::from_std(outbox.policy.lease).unwrap_or(chrono::Duration::minutes(5));
+        let lease = chrono::Duration::from_std(policy.lease).unwrap_or(chrono::Duration::minutes(5));
         let claimed = store.claim_outbox(deliverer.kind(), self.inner.clock.now(), lease, CLAIM_BATCH).await?;
         let count = claimed.len();
         for message in claimed {
@@ -152,7 +184,9 @@ impl Services {
                     tracing::info!(kind = deliverer.kind(), %id, attempt, "outbox message delivered");
                     OutboxEvent::Delivered { id, attempt }
                 }
-                Err(failure) => self.delivery_failed(deliverer.kind(), id, attempt, failure).await?,
+                Err(failure) => {
+                    self.delivery_failed(deliverer.kind(), policy, (id, attempt, message.created_at), failure).await?
+                }
             };
             let _ = outbox.events.send(event);
         }
@@ -162,14 +196,18 @@ impl Services {
     async fn delivery_failed(
         &self,
         kind: &'static str,
-        id: String,
-        attempt: i32,
+        policy: &RetryPolicy,
+        (id, attempt, created_at): (String, i32, chrono::DateTime<chrono::Utc>),
         failure: DeliveryFailure,
     ) -> Result<OutboxEvent> {
-        let policy = self.inner.outbox.policy;
         let now = self.inner.clock.now();
+        let wait = policy.backoff(attempt, random_u32());
         let last = u32::try_from(attempt).unwrap_or(u32::MAX) >= policy.max_attempts;
-        if failure.permanent || last {
+        // Past its age budget once the next wait is over: give up now rather than then.
+        let too_old = policy
+            .give_up_after
+            .is_some_and(|budget| (now - created_at).to_std().unwrap_or_default().saturating_add(wait) > budget);
+        if failure.permanent || last || too_old {
             self.inner.store.bury_outbox(&id, attempt, now, &failure.detail).await?;
             tracing::error!(
                 kind, %id, attempt, permanent = failure.permanent, error = %failure.detail,
@@ -177,7 +215,6 @@ impl Services {
             );
             return Ok(OutboxEvent::Dead { id, attempt });
         }
-        let wait = policy.backoff(attempt, random_u32());
         let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
         self.inner.store.retry_outbox(&id, attempt, next, &failure.detail).await?;
         tracing::warn!(kind, %id, attempt, retry_in_secs = wait.as_secs(), error = %failure.detail, "outbox delivery failed; will retry");
@@ -203,6 +240,7 @@ mod tests {
     fn backoff_doubles_up_to_the_cap_and_stays_in_the_upper_half() {
         let policy = RetryPolicy {
             max_attempts: 10,
+            give_up_after: None,
             initial: Duration::from_secs(10),
             max: Duration::from_secs(100),
             lease: Duration::from_secs(60),
@@ -214,5 +252,24 @@ mod tests {
         assert_eq!(policy.backoff(3, u32::MAX), Duration::from_secs(40));
         assert_eq!(policy.backoff(5, u32::MAX), Duration::from_secs(100));
         assert_eq!(policy.backoff(i32::MAX, 0), Duration::from_secs(50));
+    }
+
+    #[test]
+    fn a_message_is_given_up_after_its_attempts_or_its_age_budget() {
+        let day = Duration::from_secs(86_400);
+        let policy = RetryPolicy {
+            max_attempts: 40,
+            give_up_after: Some(day),
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(3600),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+        };
+        let hour = Duration::from_secs(3600);
+        assert!(!policy.exhausted(1, Duration::ZERO, Duration::from_secs(5)));
+        assert!(!policy.exhausted(20, day - hour, hour), "exactly at the budget is still tried");
+        assert!(policy.exhausted(20, day - hour, hour + Duration::from_secs(1)), "past the budget");
+        assert!(policy.exhausted(40, Duration::ZERO, Duration::from_secs(5)), "attempts used up");
+        assert!(!RetryPolicy { give_up_after: None, ..policy }.exhausted(39, day * 30, hour));
     }
 }

@@ -11,13 +11,16 @@ use sea_orm::{
 };
 
 use super::{
-    NewSession, NewUser, OtherSessions, SessionRecord, Store, UserRecord,
+    NewSession, NewUser, OtherSessions, SessionRecord, Store, UserRecord, WebhookEvent,
     entities::{accounts, users},
     is_unique_violation,
     secrets::{ACCOUNT_ACCESS_TOKEN, ACCOUNT_ID_TOKEN, ACCOUNT_REFRESH_TOKEN},
-    sessions::end_other_sessions_in,
+    sessions::{end_other_sessions_in, insert_session_in},
 };
-use crate::error::{Error, Result};
+use crate::{
+    domain::WebhookEventType,
+    error::{Error, Result},
+};
 
 /// A linked provider account as the service layer sees it, tokens in clear.
 pub type AccountRecord = accounts::Model;
@@ -194,8 +197,11 @@ impl Store {
         let user = users::Entity::find_by_id(account.user_id.clone()).one(&txn).await?.ok_or(Error::SessionInvalid)?;
         let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
         let account = self.opened_account(account)?;
-        let session = session.into_active_model().insert(&txn).await?;
+        let now = session.created_at;
+        self.emit_in(&txn, WebhookEvent::account(WebhookEventType::AccountLinked, &account), now).await?;
+        let session = insert_session_in(self, &txn, session).await?;
         txn.commit().await?;
+        self.webhooks_committed();
         Ok(LinkedSignIn { user, account, session })
     }
 
@@ -212,15 +218,14 @@ impl Store {
         let mut user = user.into_active_model();
         user.email_verified = Set(profile.email_verified);
         user.image = Set(profile.image);
-        let user = match user.insert(&txn).await {
-            Ok(user) => user,
-            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
-            Err(err) => return Err(err.into()),
-        };
+        let user = self.insert_user_in(&txn, user).await?;
         let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
         let account = self.opened_account(account)?;
-        let session = session.into_active_model().insert(&txn).await?;
+        let now = user.created_at;
+        self.emit_in(&txn, WebhookEvent::account(WebhookEventType::AccountLinked, &account), now).await?;
+        let session = insert_session_in(self, &txn, session).await?;
         txn.commit().await?;
+        self.webhooks_committed();
         Ok(LinkedSignIn { user, account, session })
     }
 
@@ -253,15 +258,17 @@ impl Store {
             .filter(accounts::Column::UserId.eq(user_id))
             .one(&txn)
             .await?;
-        if owned.is_none() {
+        let Some(owned) = owned else {
             return Ok(UnlinkOutcome::NotFound);
-        }
+        };
         if Self::sign_in_methods_in(&txn, user_id).await?.total() <= 1 {
             return Ok(UnlinkOutcome::LastSignInMethod);
         }
         accounts::Entity::delete_by_id(account_id.to_owned()).exec(&txn).await?;
-        let ended = end_other_sessions_in(&txn, user_id, other).await?;
+        self.emit_in(&txn, WebhookEvent::account(WebhookEventType::AccountUnlinked, &owned), now).await?;
+        let ended = end_other_sessions_in(self, &txn, user_id, other, now).await?;
         txn.commit().await?;
+        self.webhooks_committed();
         Ok(UnlinkOutcome::Unlinked(ended))
     }
 }

@@ -5,16 +5,19 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 
 use super::{
-    AuditEvent, NewUser, Store, UserRecord,
+    AuditEvent, NewUser, Store, UserRecord, WebhookEvent,
     entities::{audit_events, sessions, users, verification_tokens},
     is_unique_violation,
 };
-use crate::error::{Error, Result};
+use crate::{
+    domain::WebhookEventType,
+    error::{Error, Result},
+};
 
 /// ListUsers' filters. Every one is optional.
 #[derive(Debug, Clone, Default)]
@@ -66,11 +69,11 @@ impl Store {
     /// Creates a user without any sign-in method (an operator's CreateUser). A taken email is
     /// `EmailTaken`.
     pub async fn create_user(&self, user: NewUser) -> Result<UserRecord> {
-        match user.into_active_model().insert(&self.db).await {
-            Ok(user) => Ok(user),
-            Err(err) if is_unique_violation(&err) => Err(Error::EmailTaken),
-            Err(err) => Err(err.into()),
-        }
+        let txn = self.begin_write().await?;
+        let user = self.insert_user_in(&txn, user.into_active_model()).await?;
+        txn.commit().await?;
+        self.webhooks_committed();
+        Ok(user)
     }
 
     /// One page of users matching `filter`, by id, strictly after `after`.
@@ -105,7 +108,8 @@ impl Store {
         changes: UserChanges,
         now: DateTime<Utc>,
     ) -> Result<Option<UserRecord>> {
-        let Some(current) = self.find_user(user_id).await? else { return Ok(None) };
+        let txn = self.begin_write().await?;
+        let Some(current) = users::Entity::find_by_id(user_id.to_owned()).one(&txn).await? else { return Ok(None) };
         let mut update: users::ActiveModel = current.clone().into();
         if let Some(name) = changes.name {
             update.name = Set(name);
@@ -123,11 +127,15 @@ impl Store {
             update.roles = Set(roles);
         }
         update.updated_at = Set(now);
-        match update.update(&self.db).await {
-            Ok(user) => Ok(Some(user)),
-            Err(err) if is_unique_violation(&err) => Err(Error::EmailTaken),
-            Err(err) => Err(err.into()),
-        }
+        let user = match update.update(&txn).await {
+            Ok(user) => user,
+            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
+            Err(err) => return Err(err.into()),
+        };
+        self.emit_in(&txn, WebhookEvent::user(WebhookEventType::UserUpdated, &user), now).await?;
+        txn.commit().await?;
+        self.webhooks_committed();
+        Ok(Some(user))
     }
 
     /// Disables (`Some(now)`) or enables (`None`) user `user_id`; disabling ends every session
@@ -149,23 +157,42 @@ impl Store {
         if updated.rows_affected == 0 {
             return Ok(None);
         }
+        let Some(user) = users::Entity::find_by_id(user_id.to_owned()).one(&txn).await? else { return Ok(None) };
         let ended = if disabled_at.is_some() {
-            sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id)).exec(&txn).await?.rows_affected
+            self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::UserDisabled, user_id), now).await?;
+            self.end_all_sessions_in(&txn, user_id, now).await?
         } else {
+            self.emit_in(&txn, WebhookEvent::user(WebhookEventType::UserUpdated, &user), now).await?;
             0
         };
-        let user = users::Entity::find_by_id(user_id.to_owned()).one(&txn).await?;
         txn.commit().await?;
-        Ok(user.map(|user| (user, ended)))
+        self.webhooks_committed();
+        Ok(Some((user, ended)))
     }
 
     /// Ends every session of `user_id`; returns how many.
-    pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64> {
-        Ok(sessions::Entity::delete_many()
+    pub async fn delete_user_sessions(&self, user_id: &str, now: DateTime<Utc>) -> Result<u64> {
+        let txn = self.begin_write().await?;
+        let ended = self.end_all_sessions_in(&txn, user_id, now).await?;
+        txn.commit().await?;
+        self.webhooks_committed();
+        Ok(ended)
+    }
+
+    /// Ends every session of `user_id` through `txn`, each with its `session.revoked` event.
+    pub(super) async fn end_all_sessions_in(
+        &self,
+        txn: &DatabaseTransaction,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let ended = sessions::Entity::delete_many()
             .filter(sessions::Column::UserId.eq(user_id))
-            .exec(&self.db)
-            .await?
-            .rows_affected)
+            .exec_with_returning(txn)
+            .await?;
+        let events = ended.iter().map(|session| WebhookEvent::session_revoked(user_id, &session.id)).collect();
+        self.emit_all_in(txn, events, now).await?;
+        Ok(ended.len() as u64)
     }
 
     /// Deletes user `user_id` and, by the foreign keys, their sessions, passkeys, linked
@@ -176,13 +203,16 @@ impl Store {
     pub async fn delete_user(&self, user_id: &str, event: AuditEvent) -> Result<bool> {
         let txn = self.begin_write().await?;
         let Some(user) = users::Entity::find_by_id(user_id.to_owned()).one(&txn).await? else { return Ok(false) };
+        let at = event.at;
         Self::insert_audit_event_in(&txn, event).await?;
         verification_tokens::Entity::delete_many()
             .filter(verification_tokens::Column::Identifier.eq(user.email))
             .exec(&txn)
             .await?;
         users::Entity::delete_by_id(user_id.to_owned()).exec(&txn).await?;
+        self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::UserDeleted, user_id), at).await?;
         txn.commit().await?;
+        self.webhooks_committed();
         Ok(true)
     }
 

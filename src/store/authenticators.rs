@@ -4,10 +4,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{
-    NewSession, NewUser, OtherSessions, SessionWithUser, Store, entities::authenticators, is_unique_violation,
-    sessions::end_other_sessions_in,
+    NewSession, NewUser, OtherSessions, SessionWithUser, Store, WebhookEvent, entities::authenticators,
+    is_unique_violation, sessions::end_other_sessions_in,
 };
-use crate::error::{Error, Result};
+use crate::{
+    domain::WebhookEventType,
+    error::{Error, Result},
+};
 
 /// A passkey row as the service layer sees it.
 pub type AuthenticatorRecord = authenticators::Model;
@@ -98,9 +101,12 @@ impl Store {
             return Err(Error::TooManyPasskeys);
         }
         let user_id = authenticator.user_id.clone();
+        let now = authenticator.created_at;
         let stored = authenticator.into_active_model().insert(&txn).await.map_err(map_insert_error)?;
-        let ended = end_other_sessions_in(&txn, &user_id, other).await?;
+        self.emit_in(&txn, WebhookEvent::passkey(WebhookEventType::PasskeyAdded, &stored), now).await?;
+        let ended = end_other_sessions_in(self, &txn, &user_id, other, now).await?;
         txn.commit().await?;
+        self.webhooks_committed();
         Ok((stored, ended))
     }
 
@@ -118,14 +124,13 @@ impl Store {
         session: NewSession,
     ) -> Result<(SessionWithUser, AuthenticatorRecord)> {
         let txn = self.begin_write().await?;
-        let user = match user.into_active_model().insert(&txn).await {
-            Ok(user) => user,
-            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
-            Err(err) => return Err(err.into()),
-        };
+        let user = self.insert_user_in(&txn, user.into_active_model()).await?;
         let authenticator = authenticator.into_active_model().insert(&txn).await.map_err(map_insert_error)?;
-        let session = super::sessions::insert_session_in(&txn, session).await?;
+        let now = user.created_at;
+        self.emit_in(&txn, WebhookEvent::passkey(WebhookEventType::PasskeyAdded, &authenticator), now).await?;
+        let session = super::sessions::insert_session_in(self, &txn, session).await?;
         txn.commit().await?;
+        self.webhooks_committed();
         Ok((SessionWithUser { session, user }, authenticator))
     }
 
@@ -245,20 +250,21 @@ impl Store {
             return Ok(None);
         }
         let methods = Self::sign_in_methods_in(&txn, user_id).await?;
-        let exists = authenticators::Entity::find_by_id(id.to_owned())
+        let Some(passkey) = authenticators::Entity::find_by_id(id.to_owned())
             .filter(authenticators::Column::UserId.eq(user_id))
             .one(&txn)
             .await?
-            .is_some();
-        if !exists {
+        else {
             return Ok(None);
-        }
+        };
         if methods.total() <= 1 {
             return Err(Error::LastSignInMethod);
         }
         authenticators::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
-        let ended = end_other_sessions_in(&txn, user_id, other).await?;
+        self.emit_in(&txn, WebhookEvent::passkey(WebhookEventType::PasskeyRemoved, &passkey), now).await?;
+        let ended = end_other_sessions_in(self, &txn, user_id, other, now).await?;
         txn.commit().await?;
+        self.webhooks_committed();
         Ok(Some(ended))
     }
 }

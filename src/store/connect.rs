@@ -109,7 +109,7 @@ impl Store {
         let db = Database::connect(options)
             .await
             .map_err(|err| Error::internal(format_args!("connecting to the database: {err}")))?;
-        Ok(Self { db, backend, timeout, master_key: None })
+        Ok(Self { db, backend, timeout, master_key: None, webhooks: Default::default() })
     }
 
     /// Connects to an existing database for reading only: a SQLite file is opened read-only and
@@ -126,7 +126,13 @@ impl Store {
         let db = Database::connect(options)
             .await
             .map_err(|err| Error::internal(format_args!("opening the database read-only: {err}")))?;
-        Ok(Self { db, backend: Backend::Sqlite, timeout: DEFAULT_TIMEOUT, master_key: None })
+        Ok(Self {
+            db,
+            backend: Backend::Sqlite,
+            timeout: DEFAULT_TIMEOUT,
+            master_key: None,
+            webhooks: Default::default(),
+        })
     }
 
     /// Whether Keyward's schema is there and current, by reading the migrator's table.

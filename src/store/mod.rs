@@ -22,6 +22,7 @@ mod sign_in_failures;
 mod signing_keys;
 mod users;
 mod verification_tokens;
+mod webhooks;
 
 pub use accounts::{AccountRecord, LinkedSignIn, NewAccount, ProviderProfileFields, ProviderTokens, UnlinkOutcome};
 pub use admin::{AuditFilter, AuditRecord, UserChanges, UserFilter};
@@ -41,6 +42,7 @@ pub use sign_in_failures::{Attempt, FailurePolicy};
 pub use signing_keys::StoredSigningKey;
 pub use users::{NewUser, SignInMethods};
 pub use verification_tokens::{NewVerificationToken, VerificationTokenRecord};
+pub use webhooks::{WEBHOOK_KIND, WebhookDeliveryFilter, WebhookEvent, WebhookRoute, WebhookRoutes};
 
 /// A user row as the service layer sees it.
 pub type UserRecord = entities::users::Model;
@@ -63,6 +65,8 @@ pub struct Store {
     /// The longest wait on the database (see `Store::connect_with`).
     timeout: std::time::Duration,
     master_key: Option<Arc<MasterKey>>,
+    /// Where webhook events fan out to (none by default).
+    webhooks: Arc<webhooks::WebhookRoutes>,
 }
 
 impl Store {

@@ -28,6 +28,15 @@ pub struct NewOutboxMessage {
     pub payload: String,
 }
 
+/// Where a webhook row goes and what it is about, in plain columns (the payload is sealed).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OutboxRoute<'a> {
+    pub endpoint: &'a str,
+    pub event_type: &'a str,
+    /// The user the event is about: rows of one endpoint and subject are delivered in order.
+    pub subject_id: Option<&'a str>,
+}
+
 /// A claimed message: deliver it, then `complete_outbox`, `retry_outbox` or `bury_outbox`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedMessage {
@@ -64,6 +73,17 @@ impl Store {
         message: NewOutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<String> {
+        self.insert_outbox_row(conn, message, None, now).await
+    }
+
+    /// Inserts one row; `route` is a webhook row's endpoint, event type and subject.
+    pub(super) async fn insert_outbox_row<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        message: NewOutboxMessage,
+        route: Option<OutboxRoute<'_>>,
+        now: DateTime<Utc>,
+    ) -> Result<String> {
         let id = new_id();
         let row = outbox::ActiveModel {
             id: Set(id.clone()),
@@ -74,6 +94,9 @@ impl Store {
             next_attempt_at: Set(now),
             last_error: Set(None),
             dead_at: Set(None),
+            endpoint: Set(route.map(|route| route.endpoint.to_owned())),
+            event_type: Set(route.map(|route| route.event_type.to_owned())),
+            subject_id: Set(route.and_then(|route| route.subject_id.map(str::to_owned))),
         };
         outbox::Entity::insert(row).exec_without_returning(conn).await?;
         Ok(id)
@@ -105,6 +128,7 @@ impl Store {
             .filter(C::Kind.eq(kind))
             .filter(C::DeadAt.is_null())
             .filter(C::NextAttemptAt.lte(now))
+            .filter(no_earlier_row_waiting())
             .order_by_asc(C::NextAttemptAt)
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -115,6 +139,7 @@ impl Store {
             .filter(C::Id.in_subquery(due))
             .filter(C::DeadAt.is_null())
             .filter(C::NextAttemptAt.lte(now))
+            .filter(no_earlier_row_waiting())
             .exec_with_returning(&self.db)
             .await?;
         claimed
@@ -208,6 +233,22 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Per-subject order: a row is claimable only when no earlier live (not dead) row of the same
+/// endpoint and subject exists — waiting, in a backoff or claimed by another sender. Rows
+/// without an endpoint or subject (mail, anonymous events) compare NULL and are never held
+/// back. A dead row no longer holds the later ones (it waits for an operator). `outbox` in
+/// the subquery is the row being claimed (the nearest enclosing `outbox`, in the inner SELECT
+/// and in the UPDATE alike).
+fn no_earlier_row_waiting() -> sea_orm::sea_query::SimpleExpr {
+    Expr::cust(
+        "NOT EXISTS (SELECT 1 FROM outbox AS earlier \
+         WHERE earlier.endpoint = outbox.endpoint AND earlier.subject_id = outbox.subject_id \
+         AND earlier.dead_at IS NULL \
+         AND (earlier.created_at < outbox.created_at \
+              OR (earlier.created_at = outbox.created_at AND earlier.id < outbox.id)))",
+    )
 }
 
 fn truncated(error: &str) -> String {

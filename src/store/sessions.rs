@@ -6,8 +6,8 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
-use super::{NewUser, SessionRecord, Store, UserRecord, entities::sessions, entities::users, is_unique_violation};
-use crate::error::{Error, Result};
+use super::{NewUser, SessionRecord, Store, UserRecord, WebhookEvent, entities::sessions, entities::users};
+use crate::{domain::WebhookEventType, error::Result};
 
 /// A session about to be created. `token_hash` is the SHA-256 of the token handed to the client.
 #[derive(Debug, Clone)]
@@ -30,20 +30,25 @@ pub enum OtherSessions<'a> {
     EndAllBut(&'a str),
 }
 
-/// Applies `other` for `user_id` on `db` (a connection or an open transaction); returns how
-/// many sessions ended.
+/// Applies `other` for `user_id` on `db` (an open write transaction), with a `session.revoked`
+/// event for each session it ends; returns how many ended.
 pub(super) async fn end_other_sessions_in(
+    store: &Store,
     db: &impl sea_orm::ConnectionTrait,
     user_id: &str,
     other: OtherSessions<'_>,
+    now: DateTime<Utc>,
 ) -> Result<u64> {
     let OtherSessions::EndAllBut(keep) = other else { return Ok(0) };
     let ended = sessions::Entity::delete_many()
         .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::Id.ne(keep))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(ended.rows_affected)
+    let count = ended.len() as u64;
+    let events = ended.iter().map(|session| WebhookEvent::session_revoked(user_id, &session.id)).collect();
+    store.emit_all_in(db, events, now).await?;
+    Ok(count)
 }
 
 impl NewSession {
@@ -63,12 +68,15 @@ impl NewSession {
     }
 }
 
-/// Inserts a session on `db` (a connection or an open transaction).
+/// Inserts a session on `db` (an open write transaction), with its `session.created` event.
 pub(super) async fn insert_session_in(
+    store: &Store,
     db: &impl sea_orm::ConnectionTrait,
     session: NewSession,
 ) -> Result<SessionRecord> {
-    Ok(session.into_active_model().insert(db).await?)
+    let session = session.into_active_model().insert(db).await?;
+    store.emit_in(db, WebhookEvent::session_created(&session), session.created_at).await?;
+    Ok(session)
 }
 
 /// A session together with its user, as GetSession needs them.
@@ -83,19 +91,20 @@ impl Store {
     /// or neither does. A taken email is `EmailTaken`.
     pub async fn create_user_with_session(&self, user: NewUser, session: NewSession) -> Result<SessionWithUser> {
         let txn = self.begin_write().await?;
-        let user = match user.into_active_model().insert(&txn).await {
-            Ok(user) => user,
-            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
-            Err(err) => return Err(err.into()),
-        };
-        let session = session.into_active_model().insert(&txn).await?;
+        let user = self.insert_user_in(&txn, user.into_active_model()).await?;
+        let session = insert_session_in(self, &txn, session).await?;
         txn.commit().await?;
+        self.webhooks_committed();
         Ok(SessionWithUser { session, user })
     }
 
     /// Stores a new session for an existing user.
     pub async fn insert_session(&self, session: NewSession) -> Result<SessionRecord> {
-        insert_session_in(&self.db, session).await
+        let txn = self.begin_write().await?;
+        let session = insert_session_in(self, &txn, session).await?;
+        txn.commit().await?;
+        self.webhooks_committed();
+        Ok(session)
     }
 
     /// The session whose token hashes to `token_hash`, with its user, expired or not.
@@ -126,14 +135,22 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the session `session_id` if it belongs to `user_id`; false when there was none.
-    pub async fn delete_user_session(&self, user_id: &str, session_id: &str) -> Result<bool> {
+    /// Deletes the session `session_id` if it belongs to `user_id` (with its `session.revoked`
+    /// event); false when there was none.
+    pub async fn delete_user_session(&self, user_id: &str, session_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let txn = self.begin_write().await?;
         let result = sessions::Entity::delete_many()
             .filter(sessions::Column::Id.eq(session_id))
             .filter(sessions::Column::UserId.eq(user_id))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
-        Ok(result.rows_affected > 0)
+        let deleted = result.rows_affected > 0;
+        if deleted {
+            self.emit_in(&txn, WebhookEvent::session_revoked(user_id, session_id), now).await?;
+        }
+        txn.commit().await?;
+        self.webhooks_committed();
+        Ok(deleted)
     }
 
     /// Sets a new password hash and deletes every other session of the user, atomically.
@@ -154,14 +171,21 @@ impl Store {
         }
         .update(&txn)
         .await?;
-        let revoked = end_other_sessions_in(&txn, user_id, OtherSessions::EndAllBut(keep_session_id)).await?;
+        self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::PasswordChanged, user_id), now).await?;
+        let revoked =
+            end_other_sessions_in(self, &txn, user_id, OtherSessions::EndAllBut(keep_session_id), now).await?;
         txn.commit().await?;
+        self.webhooks_committed();
         Ok(revoked)
     }
 
     /// Ends every session of `user_id` except `keep_session_id`; returns how many.
-    pub async fn delete_other_sessions(&self, user_id: &str, keep_session_id: &str) -> Result<u64> {
-        end_other_sessions_in(&self.db, user_id, OtherSessions::EndAllBut(keep_session_id)).await
+    pub async fn delete_other_sessions(&self, user_id: &str, keep_session_id: &str, now: DateTime<Utc>) -> Result<u64> {
+        let txn = self.begin_write().await?;
+        let ended = end_other_sessions_in(self, &txn, user_id, OtherSessions::EndAllBut(keep_session_id), now).await?;
+        txn.commit().await?;
+        self.webhooks_committed();
+        Ok(ended)
     }
 
     /// Records that the user proved a factor in session `session_id` at `at` (re-authentication).

@@ -35,6 +35,23 @@ impl NewUser {
 }
 
 impl Store {
+    /// Inserts `user` through `txn` (a write transaction) with its `user.created` event. A
+    /// taken email is `EmailTaken`.
+    pub(super) async fn insert_user_in(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        user: users::ActiveModel,
+    ) -> Result<UserRecord> {
+        let user = match user.insert(txn).await {
+            Ok(user) => user,
+            Err(err) if super::is_unique_violation(&err) => return Err(Error::EmailTaken),
+            Err(err) => return Err(err.into()),
+        };
+        let event = super::WebhookEvent::user(crate::domain::WebhookEventType::UserCreated, &user);
+        self.emit_in(txn, event, user.created_at).await?;
+        Ok(user)
+    }
+
     /// The user with this normalized email, if any.
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
         Ok(users::Entity::find().filter(users::Column::Email.eq(email)).one(&self.db).await?)
@@ -53,7 +70,12 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         };
-        Ok(update.update(&self.db).await?)
+        let txn = self.begin_write().await?;
+        let user = update.update(&txn).await?;
+        self.emit_in(&txn, super::WebhookEvent::user(crate::domain::WebhookEventType::UserUpdated, &user), now).await?;
+        txn.commit().await?;
+        self.webhooks_committed();
+        Ok(user)
     }
 
     /// Replaces a user's password hash (re-hash on login, after checking the old one).

@@ -11,10 +11,10 @@ use sea_orm::{
 };
 
 use super::{
-    NewOutboxMessage, Store, UserRecord,
-    entities::{sessions, users, verification_tokens},
+    NewOutboxMessage, Store, UserRecord, WebhookEvent,
+    entities::{users, verification_tokens},
 };
-use crate::error::Result;
+use crate::{domain::WebhookEventType, error::Result};
 
 /// A mailed link's token as the store keeps it (never the token itself).
 pub type VerificationTokenRecord = verification_tokens::Model;
@@ -113,10 +113,12 @@ impl Store {
             .filter(users::Column::Id.eq(user_id))
             .exec(&txn)
             .await?;
-        let ended = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id)).exec(&txn).await?;
+        self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::PasswordChanged, user_id), now).await?;
+        let ended = self.end_all_sessions_in(&txn, user_id, now).await?;
         self.enqueue_in(&txn, notice, now).await?;
         txn.commit().await?;
-        Ok(ended.rows_affected)
+        self.webhooks_committed();
+        Ok(ended)
     }
 
     /// Marks `user_id`'s address verified at `now` (kept if it already was), if the address is
@@ -128,13 +130,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<UserRecord>> {
         use users::Column as C;
+        let txn = self.begin_write().await?;
         let updated = users::Entity::update_many()
             .col_expr(C::EmailVerified, Func::coalesce([Expr::col(C::EmailVerified), Expr::value(now)]).into())
             .filter(C::Id.eq(user_id))
             .filter(C::Email.eq(email))
-            .exec_with_returning(&self.db)
+            .exec_with_returning(&txn)
             .await?;
-        Ok(updated.into_iter().next())
+        self.user_updated_in(txn, updated.into_iter().next(), now).await
     }
 
     /// Changes `user_id`'s address from `from` to `to` (verified at `now`, since the link to it
@@ -148,19 +151,36 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<UserRecord>> {
         use users::Column as C;
+        let txn = self.begin_write().await?;
         let updated = users::Entity::update_many()
             .col_expr(C::Email, Expr::value(to))
             .col_expr(C::EmailVerified, Expr::value(now))
             .col_expr(C::UpdatedAt, Expr::value(now))
             .filter(C::Id.eq(user_id))
             .filter(C::Email.eq(from))
-            .exec_with_returning(&self.db)
+            .exec_with_returning(&txn)
             .await;
-        match updated {
-            Ok(rows) => Ok(rows.into_iter().next()),
-            Err(err) if super::is_unique_violation(&err) => Err(crate::error::Error::EmailTaken),
-            Err(err) => Err(err.into()),
+        let user = match updated {
+            Ok(rows) => rows.into_iter().next(),
+            Err(err) if super::is_unique_violation(&err) => return Err(crate::error::Error::EmailTaken),
+            Err(err) => return Err(err.into()),
+        };
+        self.user_updated_in(txn, user, now).await
+    }
+
+    /// Emits `user.updated` for `user` (when there is one) and commits `txn`.
+    async fn user_updated_in(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        user: Option<UserRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserRecord>> {
+        if let Some(user) = &user {
+            self.emit_in(&txn, WebhookEvent::user(WebhookEventType::UserUpdated, user), now).await?;
         }
+        txn.commit().await?;
+        self.webhooks_committed();
+        Ok(user)
     }
 
     /// Deletes verification tokens that expired before `now`, in batches; returns how many.

@@ -332,6 +332,7 @@ async fn bad_input_is_refused_per_field_and_writes_nothing(backend: Backend) {
     let store = server.app.services().store();
     let long = "x".repeat(300);
     let bad_time = Some(prost_types::Timestamp { seconds: 0, nanos: -1 });
+    let dead: i32 = pb::WebhookDeliveryState::Dead.into();
     let later = Some(prost_types::Timestamp { seconds: 2_000_000_000, nanos: 0 });
     let earlier = Some(prost_types::Timestamp { seconds: 1_000_000_000, nanos: 0 });
     let update = |paths: &[&str]| pb::AdminServiceUpdateUserRequest {
@@ -467,6 +468,49 @@ async fn bad_input_is_refused_per_field_and_writes_nothing(backend: Backend) {
             pb::ListAuditEventsRequest { create_time_to: bad_time, ..Default::default() },
             "create_time_to",
             "FIELD_MALFORMED"
+        ),
+        case!(list_webhook_deliveries, pb::ListWebhookDeliveriesRequest::default(), "state", "FIELD_REQUIRED"),
+        case!(
+            list_webhook_deliveries,
+            pb::ListWebhookDeliveriesRequest { state: 99, ..Default::default() },
+            "state",
+            "FIELD_MALFORMED"
+        ),
+        case!(
+            list_webhook_deliveries,
+            pb::ListWebhookDeliveriesRequest { state: dead, event_type: "user.exploded".into(), ..Default::default() },
+            "event_type",
+            "FIELD_MALFORMED"
+        ),
+        case!(
+            list_webhook_deliveries,
+            pb::ListWebhookDeliveriesRequest { state: dead, user_id: long.clone(), ..Default::default() },
+            "user_id",
+            "FIELD_TOO_LONG"
+        ),
+        case!(
+            list_webhook_deliveries,
+            pb::ListWebhookDeliveriesRequest { state: dead, page_size: -1, ..Default::default() },
+            "page_size",
+            "INVALID_PAGE_SIZE"
+        ),
+        case!(
+            list_webhook_deliveries,
+            pb::ListWebhookDeliveriesRequest { state: dead, page_token: "not-a-token".into(), ..Default::default() },
+            "page_token",
+            "INVALID_PAGE_TOKEN"
+        ),
+        case!(
+            retry_webhook_delivery,
+            pb::RetryWebhookDeliveryRequest { delivery_id: String::new() },
+            "delivery_id",
+            "FIELD_REQUIRED"
+        ),
+        case!(
+            retry_webhook_delivery,
+            pb::RetryWebhookDeliveryRequest { delivery_id: long.clone() },
+            "delivery_id",
+            "FIELD_TOO_LONG"
         ),
     ];
     for (rpc, result, field, expected) in cases {

@@ -15,6 +15,10 @@ pub struct Model {
     pub next_attempt_at: DateTimeUtc,
     pub last_error: Option<String>,
     pub dead_at: Option<DateTimeUtc>,
+    /// Webhook rows: the endpoint URL, the event type and the user it is about (the order key).
+    pub endpoint: Option<String>,
+    pub event_type: Option<String>,
+    pub subject_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

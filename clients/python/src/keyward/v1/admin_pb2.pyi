@@ -19,9 +19,18 @@ class UserStateFilter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     USER_STATE_FILTER_UNSPECIFIED: _ClassVar[UserStateFilter]
     USER_STATE_FILTER_ENABLED: _ClassVar[UserStateFilter]
     USER_STATE_FILTER_DISABLED: _ClassVar[UserStateFilter]
+
+class WebhookDeliveryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WEBHOOK_DELIVERY_STATE_UNSPECIFIED: _ClassVar[WebhookDeliveryState]
+    WEBHOOK_DELIVERY_STATE_WAITING: _ClassVar[WebhookDeliveryState]
+    WEBHOOK_DELIVERY_STATE_DEAD: _ClassVar[WebhookDeliveryState]
 USER_STATE_FILTER_UNSPECIFIED: UserStateFilter
 USER_STATE_FILTER_ENABLED: UserStateFilter
 USER_STATE_FILTER_DISABLED: UserStateFilter
+WEBHOOK_DELIVERY_STATE_UNSPECIFIED: WebhookDeliveryState
+WEBHOOK_DELIVERY_STATE_WAITING: WebhookDeliveryState
+WEBHOOK_DELIVERY_STATE_DEAD: WebhookDeliveryState
 
 class ListUsersRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "email_prefix", "create_time_from", "create_time_to", "state")
@@ -192,3 +201,59 @@ class AuditEvent(_message.Message):
     api_key_id: str
     detail_json: str
     def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., kind: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., client_address: _Optional[str] = ..., user_agent: _Optional[str] = ..., api_key_id: _Optional[str] = ..., detail_json: _Optional[str] = ...) -> None: ...
+
+class ListWebhookDeliveriesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "state", "event_type", "user_id")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    state: WebhookDeliveryState
+    event_type: str
+    user_id: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[WebhookDeliveryState, str]] = ..., event_type: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ListWebhookDeliveriesResponse(_message.Message):
+    __slots__ = ("webhook_deliveries", "next_page_token")
+    WEBHOOK_DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    webhook_deliveries: _containers.RepeatedCompositeFieldContainer[WebhookDelivery]
+    next_page_token: str
+    def __init__(self, webhook_deliveries: _Optional[_Iterable[_Union[WebhookDelivery, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WebhookDelivery(_message.Message):
+    __slots__ = ("id", "endpoint_url", "event_type", "user_id", "state", "attempts", "create_time", "next_attempt_time", "dead_time", "last_error")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_URL_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_TIME_FIELD_NUMBER: _ClassVar[int]
+    DEAD_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    endpoint_url: str
+    event_type: str
+    user_id: str
+    state: WebhookDeliveryState
+    attempts: int
+    create_time: _timestamp_pb2.Timestamp
+    next_attempt_time: _timestamp_pb2.Timestamp
+    dead_time: _timestamp_pb2.Timestamp
+    last_error: str
+    def __init__(self, id: _Optional[str] = ..., endpoint_url: _Optional[str] = ..., event_type: _Optional[str] = ..., user_id: _Optional[str] = ..., state: _Optional[_Union[WebhookDeliveryState, str]] = ..., attempts: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dead_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ...) -> None: ...
+
+class RetryWebhookDeliveryRequest(_message.Message):
+    __slots__ = ("delivery_id",)
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    delivery_id: str
+    def __init__(self, delivery_id: _Optional[str] = ...) -> None: ...
+
+class RetryWebhookDeliveryResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

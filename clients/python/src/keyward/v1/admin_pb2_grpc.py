@@ -86,6 +86,16 @@ class AdminServiceStub:
                 request_serializer=keyward_dot_v1_dot_admin__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_admin__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/keyward.v1.AdminService/ListWebhookDeliveries',
+                request_serializer=keyward_dot_v1_dot_admin__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_admin__pb2.ListWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.RetryWebhookDelivery = channel.unary_unary(
+                '/keyward.v1.AdminService/RetryWebhookDelivery',
+                request_serializer=keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -163,6 +173,23 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListWebhookDeliveries(self, request, context):
+        """Webhook deliveries still waiting, or given up after the retry budget (dead), oldest first.
+        Scope: webhooks:manage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryWebhookDelivery(self, request, context):
+        """Gives a dead webhook delivery one more attempt, now; if it fails it is dead again.
+        NOT_FOUND / WEBHOOK_DELIVERY_NOT_FOUND for an id that is no dead delivery.
+        Scope: webhooks:manage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -210,6 +237,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=keyward_dot_v1_dot_admin__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_admin__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=keyward_dot_v1_dot_admin__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_admin__pb2.ListWebhookDeliveriesResponse.SerializeToString,
+            ),
+            'RetryWebhookDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryWebhookDelivery,
+                    request_deserializer=keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -462,6 +499,60 @@ class AdminService:
             '/keyward.v1.AdminService/ListAuditEvents',
             keyward_dot_v1_dot_admin__pb2.ListAuditEventsRequest.SerializeToString,
             keyward_dot_v1_dot_admin__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.AdminService/ListWebhookDeliveries',
+            keyward_dot_v1_dot_admin__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            keyward_dot_v1_dot_admin__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryWebhookDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.AdminService/RetryWebhookDelivery',
+            keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryRequest.SerializeToString,
+            keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/admin.proto.
  */
 export const file_keyward_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChZrZXl3YXJkL3YxL2FkbWluLnByb3RvEgprZXl3YXJkLnYxIuUBChBMaXN0VXNlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhQKDGVtYWlsX3ByZWZpeBgDIAEoCRI0ChBjcmVhdGVfdGltZV9mcm9tGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoFc3RhdGUYBiABKA4yGy5rZXl3YXJkLnYxLlVzZXJTdGF0ZUZpbHRlciJNChFMaXN0VXNlcnNSZXNwb25zZRIfCgV1c2VycxgBIAMoCzIQLmtleXdhcmQudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoOR2V0VXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSKzAQoPR2V0VXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXISJQoIcGFzc2tleXMYAiADKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkSMgoPbGlua2VkX2FjY291bnRzGAMgAygLMhkua2V5d2FyZC52MS5MaW5rZWRBY2NvdW50EiUKCHNlc3Npb25zGAQgAygLMhMua2V5d2FyZC52MS5TZXNzaW9uIjAKEUNyZWF0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEgwKBG5hbWUYAiABKAkiNAoSQ3JlYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIipQEKHUFkbWluU2VydmljZVVwZGF0ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEgwKBG5hbWUYAyABKAkSDQoFZW1haWwYBCABKAkSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSDQoFcm9sZXMYBiADKAkiQAoeQWRtaW5TZXJ2aWNlVXBkYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIiJQoSRGlzYWJsZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiTwoTRGlzYWJsZVVzZXJSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyEhgKEHJldm9rZWRfc2Vzc2lvbnMYAiABKAUiJAoRRW5hYmxlVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI0ChJFbmFibGVVc2VyUmVzcG9uc2USHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlciIkChFEZWxldGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSIsChlSZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiNgoaUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USGAoQcmV2b2tlZF9zZXNzaW9ucxgBIAEoBSLIAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEgwKBGtpbmQYBCABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImAKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEiwKDGF1ZGl0X2V2ZW50cxgBIAMoCzIWLmtleXdhcmQudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkivQEKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIMCgRraW5kGAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5jbGllbnRfYWRkcmVzcxgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEhIKCmFwaV9rZXlfaWQYByABKAkSEwoLZGV0YWlsX2pzb24YCCABKAkqcwoPVXNlclN0YXRlRmlsdGVyEiEKHVVTRVJfU1RBVEVfRklMVEVSX1VOU1BFQ0lGSUVEEAASHQoZVVNFUl9TVEFURV9GSUxURVJfRU5BQkxFRBABEh4KGlVTRVJfU1RBVEVfRklMVEVSX0RJU0FCTEVEEAIy+QUKDEFkbWluU2VydmljZRJICglMaXN0VXNlcnMSHC5rZXl3YXJkLnYxLkxpc3RVc2Vyc1JlcXVlc3QaHS5rZXl3YXJkLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlEkIKB0dldFVzZXISGi5rZXl3YXJkLnYxLkdldFVzZXJSZXF1ZXN0Ghsua2V5d2FyZC52MS5HZXRVc2VyUmVzcG9uc2USSwoKQ3JlYXRlVXNlchIdLmtleXdhcmQudjEuQ3JlYXRlVXNlclJlcXVlc3QaHi5rZXl3YXJkLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJjCgpVcGRhdGVVc2VyEikua2V5d2FyZC52MS5BZG1pblNlcnZpY2VVcGRhdGVVc2VyUmVxdWVzdBoqLmtleXdhcmQudjEuQWRtaW5TZXJ2aWNlVXBkYXRlVXNlclJlc3BvbnNlEk4KC0Rpc2FibGVVc2VyEh4ua2V5d2FyZC52MS5EaXNhYmxlVXNlclJlcXVlc3QaHy5rZXl3YXJkLnYxLkRpc2FibGVVc2VyUmVzcG9uc2USSwoKRW5hYmxlVXNlchIdLmtleXdhcmQudjEuRW5hYmxlVXNlclJlcXVlc3QaHi5rZXl3YXJkLnYxLkVuYWJsZVVzZXJSZXNwb25zZRJLCgpEZWxldGVVc2VyEh0ua2V5d2FyZC52MS5EZWxldGVVc2VyUmVxdWVzdBoeLmtleXdhcmQudjEuRGVsZXRlVXNlclJlc3BvbnNlEmMKElJldm9rZVVzZXJTZXNzaW9ucxIlLmtleXdhcmQudjEuUmV2b2tlVXNlclNlc3Npb25zUmVxdWVzdBomLmtleXdhcmQudjEuUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USWgoPTGlzdEF1ZGl0RXZlbnRzEiIua2V5d2FyZC52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiMua2V5d2FyZC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_keyward_v1_oauth, file_keyward_v1_passkey, file_keyward_v1_resources]);
+  fileDesc("ChZrZXl3YXJkL3YxL2FkbWluLnByb3RvEgprZXl3YXJkLnYxIuUBChBMaXN0VXNlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhQKDGVtYWlsX3ByZWZpeBgDIAEoCRI0ChBjcmVhdGVfdGltZV9mcm9tGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoFc3RhdGUYBiABKA4yGy5rZXl3YXJkLnYxLlVzZXJTdGF0ZUZpbHRlciJNChFMaXN0VXNlcnNSZXNwb25zZRIfCgV1c2VycxgBIAMoCzIQLmtleXdhcmQudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoOR2V0VXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSKzAQoPR2V0VXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXISJQoIcGFzc2tleXMYAiADKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkSMgoPbGlua2VkX2FjY291bnRzGAMgAygLMhkua2V5d2FyZC52MS5MaW5rZWRBY2NvdW50EiUKCHNlc3Npb25zGAQgAygLMhMua2V5d2FyZC52MS5TZXNzaW9uIjAKEUNyZWF0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEgwKBG5hbWUYAiABKAkiNAoSQ3JlYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIipQEKHUFkbWluU2VydmljZVVwZGF0ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEgwKBG5hbWUYAyABKAkSDQoFZW1haWwYBCABKAkSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSDQoFcm9sZXMYBiADKAkiQAoeQWRtaW5TZXJ2aWNlVXBkYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIiJQoSRGlzYWJsZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiTwoTRGlzYWJsZVVzZXJSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyEhgKEHJldm9rZWRfc2Vzc2lvbnMYAiABKAUiJAoRRW5hYmxlVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI0ChJFbmFibGVVc2VyUmVzcG9uc2USHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlciIkChFEZWxldGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSIsChlSZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiNgoaUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USGAoQcmV2b2tlZF9zZXNzaW9ucxgBIAEoBSLIAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEgwKBGtpbmQYBCABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImAKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEiwKDGF1ZGl0X2V2ZW50cxgBIAMoCzIWLmtleXdhcmQudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkivQEKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIMCgRraW5kGAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5jbGllbnRfYWRkcmVzcxgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEhIKCmFwaV9rZXlfaWQYByABKAkSEwoLZGV0YWlsX2pzb24YCCABKAkimwEKHExpc3RXZWJob29rRGVsaXZlcmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSLwoFc3RhdGUYAyABKA4yIC5rZXl3YXJkLnYxLldlYmhvb2tEZWxpdmVyeVN0YXRlEhIKCmV2ZW50X3R5cGUYBCABKAkSDwoHdXNlcl9pZBgFIAEoCSJxCh1MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXNwb25zZRI3ChJ3ZWJob29rX2RlbGl2ZXJpZXMYASADKAsyGy5rZXl3YXJkLnYxLldlYmhvb2tEZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkixgIKD1dlYmhvb2tEZWxpdmVyeRIKCgJpZBgBIAEoCRIUCgxlbmRwb2ludF91cmwYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEi8KBXN0YXRlGAUgASgOMiAua2V5d2FyZC52MS5XZWJob29rRGVsaXZlcnlTdGF0ZRIQCghhdHRlbXB0cxgGIAEoBRIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbmV4dF9hdHRlbXB0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWRlYWRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGFzdF9lcnJvchgKIAEoCSIyChtSZXRyeVdlYmhvb2tEZWxpdmVyeVJlcXVlc3QSEwoLZGVsaXZlcnlfaWQYASABKAkiHgocUmV0cnlXZWJob29rRGVsaXZlcnlSZXNwb25zZSpzCg9Vc2VyU3RhdGVGaWx0ZXISIQodVVNFUl9TVEFURV9GSUxURVJfVU5TUEVDSUZJRUQQABIdChlVU0VSX1NUQVRFX0ZJTFRFUl9FTkFCTEVEEAESHgoaVVNFUl9TVEFURV9GSUxURVJfRElTQUJMRUQQAiqDAQoUV2ViaG9va0RlbGl2ZXJ5U3RhdGUSJgoiV0VCSE9PS19ERUxJVkVSWV9TVEFURV9VTlNQRUNJRklFRBAAEiIKHldFQkhPT0tfREVMSVZFUllfU1RBVEVfV0FJVElORxABEh8KG1dFQkhPT0tfREVMSVZFUllfU1RBVEVfREVBRBACMtIHCgxBZG1pblNlcnZpY2USSAoJTGlzdFVzZXJzEhwua2V5d2FyZC52MS5MaXN0VXNlcnNSZXF1ZXN0Gh0ua2V5d2FyZC52MS5MaXN0VXNlcnNSZXNwb25zZRJCCgdHZXRVc2VyEhoua2V5d2FyZC52MS5HZXRVc2VyUmVxdWVzdBobLmtleXdhcmQudjEuR2V0VXNlclJlc3BvbnNlEksKCkNyZWF0ZVVzZXISHS5rZXl3YXJkLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0Gh4ua2V5d2FyZC52MS5DcmVhdGVVc2VyUmVzcG9uc2USYwoKVXBkYXRlVXNlchIpLmtleXdhcmQudjEuQWRtaW5TZXJ2aWNlVXBkYXRlVXNlclJlcXVlc3QaKi5rZXl3YXJkLnYxLkFkbWluU2VydmljZVVwZGF0ZVVzZXJSZXNwb25zZRJOCgtEaXNhYmxlVXNlchIeLmtleXdhcmQudjEuRGlzYWJsZVVzZXJSZXF1ZXN0Gh8ua2V5d2FyZC52MS5EaXNhYmxlVXNlclJlc3BvbnNlEksKCkVuYWJsZVVzZXISHS5rZXl3YXJkLnYxLkVuYWJsZVVzZXJSZXF1ZXN0Gh4ua2V5d2FyZC52MS5FbmFibGVVc2VyUmVzcG9uc2USSwoKRGVsZXRlVXNlchIdLmtleXdhcmQudjEuRGVsZXRlVXNlclJlcXVlc3QaHi5rZXl3YXJkLnYxLkRlbGV0ZVVzZXJSZXNwb25zZRJjChJSZXZva2VVc2VyU2Vzc2lvbnMSJS5rZXl3YXJkLnYxLlJldm9rZVVzZXJTZXNzaW9uc1JlcXVlc3QaJi5rZXl3YXJkLnYxLlJldm9rZVVzZXJTZXNzaW9uc1Jlc3BvbnNlEloKD0xpc3RBdWRpdEV2ZW50cxIiLmtleXdhcmQudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBojLmtleXdhcmQudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USbAoVTGlzdFdlYmhvb2tEZWxpdmVyaWVzEigua2V5d2FyZC52MS5MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXF1ZXN0Gikua2V5d2FyZC52MS5MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXNwb25zZRJpChRSZXRyeVdlYmhvb2tEZWxpdmVyeRInLmtleXdhcmQudjEuUmV0cnlXZWJob29rRGVsaXZlcnlSZXF1ZXN0Gigua2V5d2FyZC52MS5SZXRyeVdlYmhvb2tEZWxpdmVyeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_keyward_v1_oauth, file_keyward_v1_passkey, file_keyward_v1_resources]);
 
 /**
  * @generated from message keyward.v1.ListUsersRequest
@@ -547,6 +547,183 @@ export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
   messageDesc(file_keyward_v1_admin, 18);
 
 /**
+ * @generated from message keyward.v1.ListWebhookDeliveriesRequest
+ */
+export type ListWebhookDeliveriesRequest = Message<"keyward.v1.ListWebhookDeliveriesRequest"> & {
+  /**
+   * At most this many deliveries (default 50, at most 100).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token from a previous response (with the same filters).
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Required: waiting or dead.
+   *
+   * @generated from field: keyward.v1.WebhookDeliveryState state = 3;
+   */
+  state: WebhookDeliveryState;
+
+  /**
+   * Only deliveries of this event type, e.g. `user.created`.
+   *
+   * @generated from field: string event_type = 4;
+   */
+  eventType: string;
+
+  /**
+   * Only deliveries about this user.
+   *
+   * @generated from field: string user_id = 5;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message keyward.v1.ListWebhookDeliveriesRequest.
+ * Use `create(ListWebhookDeliveriesRequestSchema)` to create a new message.
+ */
+export const ListWebhookDeliveriesRequestSchema: GenMessage<ListWebhookDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 19);
+
+/**
+ * @generated from message keyward.v1.ListWebhookDeliveriesResponse
+ */
+export type ListWebhookDeliveriesResponse = Message<"keyward.v1.ListWebhookDeliveriesResponse"> & {
+  /**
+   * @generated from field: repeated keyward.v1.WebhookDelivery webhook_deliveries = 1;
+   */
+  webhookDeliveries: WebhookDelivery[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message keyward.v1.ListWebhookDeliveriesResponse.
+ * Use `create(ListWebhookDeliveriesResponseSchema)` to create a new message.
+ */
+export const ListWebhookDeliveriesResponseSchema: GenMessage<ListWebhookDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 20);
+
+/**
+ * One event on its way to one endpoint (never its body).
+ *
+ * @generated from message keyward.v1.WebhookDelivery
+ */
+export type WebhookDelivery = Message<"keyward.v1.WebhookDelivery"> & {
+  /**
+   * Also the `webhook-id` header the receiver gets, after `msg_`.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string endpoint_url = 2;
+   */
+  endpointUrl: string;
+
+  /**
+   * @generated from field: string event_type = 3;
+   */
+  eventType: string;
+
+  /**
+   * The user the event is about; empty for none.
+   *
+   * @generated from field: string user_id = 4;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: keyward.v1.WebhookDeliveryState state = 5;
+   */
+  state: WebhookDeliveryState;
+
+  /**
+   * Attempts made so far.
+   *
+   * @generated from field: int32 attempts = 6;
+   */
+  attempts: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it is next tried (waiting deliveries).
+   *
+   * @generated from field: google.protobuf.Timestamp next_attempt_time = 8;
+   */
+  nextAttemptTime?: Timestamp | undefined;
+
+  /**
+   * When it was given up (dead deliveries).
+   *
+   * @generated from field: google.protobuf.Timestamp dead_time = 9;
+   */
+  deadTime?: Timestamp | undefined;
+
+  /**
+   * Why the last attempt failed (e.g. `HTTP 503`); empty before any failure.
+   *
+   * @generated from field: string last_error = 10;
+   */
+  lastError: string;
+};
+
+/**
+ * Describes the message keyward.v1.WebhookDelivery.
+ * Use `create(WebhookDeliverySchema)` to create a new message.
+ */
+export const WebhookDeliverySchema: GenMessage<WebhookDelivery> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 21);
+
+/**
+ * @generated from message keyward.v1.RetryWebhookDeliveryRequest
+ */
+export type RetryWebhookDeliveryRequest = Message<"keyward.v1.RetryWebhookDeliveryRequest"> & {
+  /**
+   * @generated from field: string delivery_id = 1;
+   */
+  deliveryId: string;
+};
+
+/**
+ * Describes the message keyward.v1.RetryWebhookDeliveryRequest.
+ * Use `create(RetryWebhookDeliveryRequestSchema)` to create a new message.
+ */
+export const RetryWebhookDeliveryRequestSchema: GenMessage<RetryWebhookDeliveryRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 22);
+
+/**
+ * @generated from message keyward.v1.RetryWebhookDeliveryResponse
+ */
+export type RetryWebhookDeliveryResponse = Message<"keyward.v1.RetryWebhookDeliveryResponse"> & {
+};
+
+/**
+ * Describes the message keyward.v1.RetryWebhookDeliveryResponse.
+ * Use `create(RetryWebhookDeliveryResponseSchema)` to create a new message.
+ */
+export const RetryWebhookDeliveryResponseSchema: GenMessage<RetryWebhookDeliveryResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 23);
+
+/**
  * Which users ListUsers returns by their state.
  *
  * @generated from enum keyward.v1.UserStateFilter
@@ -575,6 +752,40 @@ export enum UserStateFilter {
  */
 export const UserStateFilterSchema: GenEnum<UserStateFilter> = /*@__PURE__*/
   enumDesc(file_keyward_v1_admin, 0);
+
+/**
+ * Which webhook deliveries ListWebhookDeliveries returns.
+ *
+ * @generated from enum keyward.v1.WebhookDeliveryState
+ */
+export enum WebhookDeliveryState {
+  /**
+   * Not a valid filter: the request must say which.
+   *
+   * @generated from enum value: WEBHOOK_DELIVERY_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Not delivered yet: due, in a backoff, or being delivered.
+   *
+   * @generated from enum value: WEBHOOK_DELIVERY_STATE_WAITING = 1;
+   */
+  WAITING = 1,
+
+  /**
+   * Given up after the retry budget (or refused for good); kept until retried.
+   *
+   * @generated from enum value: WEBHOOK_DELIVERY_STATE_DEAD = 2;
+   */
+  DEAD = 2,
+}
+
+/**
+ * Describes the enum keyward.v1.WebhookDeliveryState.
+ */
+export const WebhookDeliveryStateSchema: GenEnum<WebhookDeliveryState> = /*@__PURE__*/
+  enumDesc(file_keyward_v1_admin, 1);
 
 /**
  * The operator side: find, change, disable and delete users, end their sessions, read the audit
@@ -679,6 +890,29 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ListAuditEventsRequestSchema;
     output: typeof ListAuditEventsResponseSchema;
+  },
+  /**
+   * Webhook deliveries still waiting, or given up after the retry budget (dead), oldest first.
+   * Scope: webhooks:manage.
+   *
+   * @generated from rpc keyward.v1.AdminService.ListWebhookDeliveries
+   */
+  listWebhookDeliveries: {
+    methodKind: "unary";
+    input: typeof ListWebhookDeliveriesRequestSchema;
+    output: typeof ListWebhookDeliveriesResponseSchema;
+  },
+  /**
+   * Gives a dead webhook delivery one more attempt, now; if it fails it is dead again.
+   * NOT_FOUND / WEBHOOK_DELIVERY_NOT_FOUND for an id that is no dead delivery.
+   * Scope: webhooks:manage.
+   *
+   * @generated from rpc keyward.v1.AdminService.RetryWebhookDelivery
+   */
+  retryWebhookDelivery: {
+    methodKind: "unary";
+    input: typeof RetryWebhookDeliveryRequestSchema;
+    output: typeof RetryWebhookDeliveryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keyward_v1_admin, 0);
