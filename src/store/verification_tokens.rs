@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, EntityTrait, QueryFilter,
-    sea_query::{Expr, Func},
+    sea_query::{Expr, ExprTrait, Func},
 };
 
 use super::{
@@ -32,6 +32,8 @@ pub struct NewVerificationToken {
     pub expires: DateTime<Utc>,
     /// Email change: the account's address now (`identifier` is the new one).
     pub subject_email: Option<String>,
+    /// Keyed hash of the one-time code the mail also carries.
+    pub code_hash: Option<String>,
 }
 
 impl Store {
@@ -58,6 +60,8 @@ impl Store {
             user_id: Set(Some(token.user_id)),
             created_at: Set(Some(token.created_at)),
             subject_email: Set(token.subject_email),
+            code_hash: Set(token.code_hash),
+            code_attempts: Set(0),
         };
         verification_tokens::Entity::insert(row).exec_without_returning(&txn).await?;
         for mail in mails {
@@ -78,6 +82,28 @@ impl Store {
         Ok(verification_tokens::Entity::delete_many()
             .filter(C::Token.eq(token_hash))
             .filter(C::Purpose.eq(purpose))
+            .exec_with_returning(&self.db)
+            .await?
+            .pop())
+    }
+
+    /// Counts one code attempt against the `purpose` row of `identifier` (there is at most one:
+    /// a new request replaces the older) and returns it, unless it has no code or already had
+    /// `max_attempts`: one conditional UPDATE, so concurrent guesses on any replica each use up
+    /// an attempt and no more than `max_attempts` codes are ever compared with it.
+    pub async fn count_code_attempt(
+        &self,
+        identifier: &str,
+        purpose: &str,
+        max_attempts: i32,
+    ) -> Result<Option<VerificationTokenRecord>> {
+        use verification_tokens::Column as C;
+        Ok(verification_tokens::Entity::update_many()
+            .col_expr(C::CodeAttempts, Expr::col(C::CodeAttempts).add(1))
+            .filter(C::Identifier.eq(identifier))
+            .filter(C::Purpose.eq(purpose))
+            .filter(C::CodeHash.is_not_null())
+            .filter(C::CodeAttempts.lt(max_attempts))
             .exec_with_returning(&self.db)
             .await?
             .pop())

@@ -6,16 +6,21 @@
 //! expiry, or once its user's address changed (NIST SP 800-63B-4 §3.1.6 "out-of-band"
 //! secrets: single use, short-lived, bound to the address they were sent to). Requests naming
 //! an address answer before looking it up (`flows.rs`), so neither the answer nor its time
-//! tells whether it has an account (OWASP ASVS 5 V6.3).
+//! tells whether it has an account (OWASP ASVS 5 V6.3). Each mail also shows a six-digit code
+//! bound to the same row, which the finish requests accept instead of the token (`codes.rs`).
 
+mod codes;
 mod flows;
 mod templates;
 
 use std::time::Duration;
 
+pub use codes::CodeKey;
+pub use flows::MailedProof;
+
 use super::Services;
 use crate::{
-    domain::{SessionToken, later},
+    domain::{OneTimeCode, SessionToken, later},
     error::{Error, FieldReason, Result},
     store::{NewVerificationToken, UserRecord, VerificationTokenRecord},
 };
@@ -138,11 +143,12 @@ impl Services {
     async fn mail_link_to(&self, purpose: Purpose, user: &UserRecord, to: &str, redirect: Option<&str>) -> Result<()> {
         let links = &self.inner.links;
         let token = SessionToken::generate()?;
+        let code = OneTimeCode::generate()?;
         let now = self.inner.clock.now();
         let ttl = purpose.ttl(links);
         let url = link(links, purpose, &token, redirect)?;
-        let mut mails =
-            vec![templates::link_mail(purpose, &links.product_name, to, &url, ttl.as_secs() / 60).to_outbox()?];
+        let mail = templates::link_mail(purpose, &links.product_name, to, &url, code.expose(), ttl.as_secs() / 60);
+        let mut mails = vec![mail.to_outbox()?];
         let changing = purpose == Purpose::EmailChange;
         if changing {
             mails.push(templates::email_change_requested(&links.product_name, &user.email, to).to_outbox()?);
@@ -155,16 +161,20 @@ impl Services {
             created_at: now,
             expires: later(now, ttl)?,
             subject_email: changing.then(|| user.email.clone()),
+            code_hash: Some(self.inner.codes.hash(purpose, to, &code)),
         };
         self.inner.store.issue_verification_token(row, mails).await?;
         self.inner.outbox.wake();
         Ok(())
     }
 
-    /// Takes the `purpose` token `raw` and returns it with its user: refused (and gone, if it
+    /// Takes the `purpose` token and returns it with its user: refused (and gone, if it
     /// was one) when unknown, of another purpose, expired, or its user's address changed since.
-    async fn take_link_token(&self, purpose: Purpose, raw: &str) -> Result<(VerificationTokenRecord, UserRecord)> {
-        let token = parse_token(raw)?;
+    async fn take_link_token(
+        &self,
+        purpose: Purpose,
+        token: &SessionToken,
+    ) -> Result<(VerificationTokenRecord, UserRecord)> {
         let taken = self.inner.store.take_verification_token(token.hash().as_str(), purpose.name()).await?;
         let taken = taken.ok_or_else(invalid_token)?;
         self.checked_link_token(taken).await

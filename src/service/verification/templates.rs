@@ -30,20 +30,28 @@ fn duration_words(minutes: u64) -> String {
     }
 }
 
-fn html(product: &str, intro: &str, action: &str, link: &str, after: &str) -> String {
-    let (product, intro, action, link, after) =
-        (escape(product), escape(intro), escape(action), escape(link), escape(after));
+fn html(product: &str, intro: &str, action: &str, link: &str, code: &str, after: &str) -> String {
+    let (product, intro, action, link, code, after) =
+        (escape(product), escape(intro), escape(action), escape(link), escape(code), escape(after));
     format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{product}</h2><p>{intro}</p>\
          <p><a href=\"{link}\">{action}</a></p><p>Or paste this address into your browser:<br>{link}</p>\
+         <p>Or enter this code in the app: <strong style=\"font-size:1.4em;letter-spacing:0.2em\">{code}</strong></p>\
          <p>{after}</p></body></html>"
     )
 }
 
-/// The mail carrying `link` for `purpose` to `to`.
-pub(super) fn link_mail(purpose: Purpose, product: &str, to: &str, link: &str, ttl_minutes: u64) -> EmailMessage {
+/// The mail carrying `link` and its one-time `code` for `purpose` to `to`.
+pub(super) fn link_mail(
+    purpose: Purpose,
+    product: &str,
+    to: &str,
+    link: &str,
+    code: &str,
+    ttl_minutes: u64,
+) -> EmailMessage {
     let expiry = format!(
-        "The link works once, for {}. If you did not ask for it, ignore this mail.",
+        "The link and the code work once, for {}. If you did not ask for them, ignore this mail.",
         duration_words(ttl_minutes)
     );
     let (subject, intro, action) = match purpose {
@@ -66,8 +74,10 @@ pub(super) fn link_mail(purpose: Purpose, product: &str, to: &str, link: &str, t
     };
     EmailMessage {
         to: to.to_owned(),
-        text: format!("{intro}\n\n{action}: {link}\n\n{expiry}\n\n{product}\n"),
-        html: Some(html(product, intro, action, link, &expiry)),
+        text: format!(
+            "{intro}\n\n{action}: {link}\n\nOr enter this code in the app: {code}\n\n{expiry}\n\n{product}\n"
+        ),
+        html: Some(html(product, intro, action, link, code, &expiry)),
         subject,
         link: Some(link.to_owned()),
     }
@@ -124,12 +134,15 @@ mod tests {
 
     #[test]
     fn html_is_escaped_and_the_expiry_said() {
-        let mail = link_mail(Purpose::PasswordReset, "<Acme & Co>", "a@example.com", "https://x/?a=1&b=\"2\"", 15);
+        let mail =
+            link_mail(Purpose::PasswordReset, "<Acme & Co>", "a@example.com", "https://x/?a=1&b=\"2\"", "012345", 15);
         let html = mail.html.unwrap();
         assert!(html.contains("&lt;Acme &amp; Co&gt;"), "{html}");
         assert!(html.contains("href=\"https://x/?a=1&amp;b=&quot;2&quot;\""), "{html}");
         assert!(!html.contains("<Acme"));
         assert!(mail.text.contains("for 15 minutes"));
+        assert!(mail.text.contains("code in the app: 012345"), "{}", mail.text);
+        assert!(html.contains(">012345<"), "{html}");
         assert_eq!(duration_words(24 * 60), "24 hours");
         assert_eq!(duration_words(10), "10 minutes");
     }
