@@ -204,7 +204,12 @@ async fn call(server: &TestServer, rpc: &str, token: &str, targets: &Targets) ->
             .map(drop),
         "keyward.v1.PasskeyService/FinishPasskeySignUp" => passkeys
             .finish_passkey_sign_up(bearer(
-                pb::FinishPasskeySignUpRequest { ceremony_id, credential_json, passkey_name: String::new() },
+                pb::FinishPasskeySignUpRequest {
+                    ceremony_id,
+                    credential_json,
+                    passkey_name: String::new(),
+                    code: String::new(),
+                },
                 token,
             ))
             .await

@@ -27,6 +27,7 @@ mod outage;
 mod outbox;
 mod passkey_authenticator;
 mod passkey_limits;
+mod passkey_sign_up_mail;
 mod passkeys;
 mod passkeys_errors;
 mod reauthentication;

@@ -110,6 +110,7 @@ impl Services {
                 name: name.into_inner(),
                 password_hash: None,
                 created_at: now,
+                email_verified: None,
             })
             .await?;
         self.admin_audit(admin, Some(&user.id), kind::USER_CREATED, json!({})).await;

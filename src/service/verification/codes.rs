@@ -58,19 +58,19 @@ impl CodeKey {
         Ok(Self { key: hmac::Key::new(hmac::HMAC_SHA256, &secret) })
     }
 
-    fn message(purpose: Purpose, identifier: &str, code: &OneTimeCode) -> String {
+    fn message(purpose: &str, identifier: &str, code: &OneTimeCode) -> String {
         // Neither a purpose name nor an address holds a newline.
-        format!("{}\n{identifier}\n{}", purpose.name(), code.expose())
+        format!("{purpose}\n{identifier}\n{}", code.expose())
     }
 
-    /// The hex tag stored for `code`, mailed to `identifier` for `purpose`.
-    pub(super) fn hash(&self, purpose: Purpose, identifier: &str, code: &OneTimeCode) -> String {
+    /// The hex tag stored for `code`, mailed to `identifier` for `purpose` (a purpose name).
+    pub(super) fn hash(&self, purpose: &str, identifier: &str, code: &OneTimeCode) -> String {
         let tag = hmac::sign(&self.key, Self::message(purpose, identifier, code).as_bytes());
         tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Whether `stored` (hex) is the tag of `code`: constant time in the tag's contents.
-    fn matches(&self, purpose: Purpose, identifier: &str, code: &OneTimeCode, stored: &str) -> bool {
+    pub(super) fn matches(&self, purpose: &str, identifier: &str, code: &OneTimeCode, stored: &str) -> bool {
         let Some(tag) = decode_hex(stored) else { return false };
         hmac::verify(&self.key, Self::message(purpose, identifier, code).as_bytes(), &tag).is_ok()
     }
@@ -110,7 +110,7 @@ impl Proof {
 }
 
 /// The refusal of a code, whatever the cause.
-pub(super) fn invalid_code() -> Error {
+pub(crate) fn invalid_code() -> Error {
     Error::field(
         "code",
         FieldReason::VerificationCodeInvalid,
@@ -150,7 +150,7 @@ impl Services {
         let row = store.count_code_attempt(email.as_str(), purpose.name(), MAX_CODE_ATTEMPTS).await?;
         let row = row.ok_or_else(invalid_code)?;
         let stored = row.code_hash.as_deref().unwrap_or_default();
-        if self.inner.codes.matches(purpose, email.as_str(), code, stored) {
+        if self.inner.codes.matches(purpose.name(), email.as_str(), code, stored) {
             // The same DELETE … RETURNING as a token's: a racing finish by link or code loses.
             return store.take_verification_token(&row.token, purpose.name()).await?.ok_or_else(invalid_code);
         }

@@ -11,12 +11,15 @@
 
 mod codes;
 mod flows;
+mod sign_up;
 mod templates;
 
 use std::time::Duration;
 
 pub use codes::CodeKey;
+pub(crate) use codes::invalid_code;
 pub use flows::MailedProof;
+pub(crate) use sign_up::SignUpProof;
 
 use super::Services;
 use crate::{
@@ -161,7 +164,7 @@ impl Services {
             created_at: now,
             expires: later(now, ttl)?,
             subject_email: changing.then(|| user.email.clone()),
-            code_hash: Some(self.inner.codes.hash(purpose, to, &code)),
+            code_hash: Some(self.inner.codes.hash(purpose.name(), to, &code)),
         };
         self.inner.store.issue_verification_token(row, mails).await?;
         self.inner.outbox.wake();

@@ -128,6 +128,52 @@ pub(super) fn password_changed(product: &str, to: &str) -> EmailMessage {
     }
 }
 
+/// The code that finishes a passkey sign-up for `to`.
+pub(super) fn sign_up_code(product: &str, to: &str, code: &str, ttl_minutes: u64) -> EmailMessage {
+    let text = format!(
+        "To finish creating your {product} account, enter this code: {code}\n\nIt works once, for {}. \
+         If you did not ask for an account, ignore this mail.\n\n{product}\n",
+        duration_words(ttl_minutes)
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>To finish creating your \
+         {p} account, enter this code:</p><p><strong style=\"font-size:1.4em;letter-spacing:0.2em\">{c}</strong></p>\
+         <p>It works once, for {d}. If you did not ask for an account, ignore this mail.</p></body></html>",
+        p = escape(product),
+        c = escape(code),
+        d = duration_words(ttl_minutes)
+    );
+    EmailMessage {
+        to: to.to_owned(),
+        subject: format!("Your {product} sign-up code"),
+        text,
+        html: Some(html),
+        link: None,
+    }
+}
+
+/// The note to an address that has an account when someone tries to sign up with it.
+pub(super) fn sign_up_taken(product: &str, to: &str) -> EmailMessage {
+    let text = format!(
+        "Someone tried to create a {product} account with this address, but you already have one. \
+         No new account was created. Sign in instead; if you cannot, reset your password.\n\nIf \
+         this was not you, ignore this mail.\n\n{product}\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>Someone tried to create a \
+         {p} account with this address, but you already have one. No new account was created. Sign in \
+         instead; if you cannot, reset your password.</p><p>If this was not you, ignore this mail.</p></body></html>",
+        p = escape(product)
+    );
+    EmailMessage {
+        to: to.to_owned(),
+        subject: format!("You already have a {product} account"),
+        text,
+        html: Some(html),
+        link: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
