@@ -49,6 +49,7 @@ pub(super) fn settings(config: &Config) -> Result<EmailSettings> {
             magic_link_ttl: Duration::from_secs(email.magic_link_ttl_secs),
             verification_ttl: Duration::from_secs(email.verification_ttl_secs),
             require_email_verification: config.require_email_verification,
+            notify_unknown_addresses: email.notify_unknown_addresses,
         },
     })
 }

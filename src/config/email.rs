@@ -48,6 +48,10 @@ pub struct EmailConfig {
     pub magic_link_ttl_secs: u64,
     /// How long an email-verification link works.
     pub verification_ttl_secs: u64,
+    /// RequestPasswordReset / SendMagicLink for an address without an account mails it a note
+    /// ("someone tried to … with this address") instead of nothing. The caller's answer is the
+    /// same either way.
+    pub notify_unknown_addresses: bool,
 }
 
 impl Default for EmailConfig {
@@ -65,6 +69,7 @@ impl Default for EmailConfig {
             password_reset_ttl_secs: 15 * 60,
             magic_link_ttl_secs: 10 * 60,
             verification_ttl_secs: 24 * 3600,
+            notify_unknown_addresses: false,
         }
     }
 }

@@ -29,6 +29,7 @@ both_backends!(
     magic_link_signs_in_and_proves_the_address,
     verification_link_verifies_the_address,
     unknown_addresses_get_the_same_answer_and_no_mail,
+    unknown_addresses_get_a_note_when_configured,
     bad_tokens_are_refused_and_change_nothing,
     a_relay_that_is_down_delays_the_mail_not_the_answer,
     a_token_from_one_replica_works_on_another,
@@ -229,6 +230,38 @@ async fn unknown_addresses_get_the_same_answer_and_no_mail(backend: Backend) {
     }
     assert_eq!(store.row_counts().await.unwrap(), before, "no token, no mail");
     assert!(smtp.mails().is_empty());
+    server.stop().await;
+}
+
+async fn unknown_addresses_get_a_note_when_configured(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let server = TestServer::start_with(backend, |config| {
+        config.email.smtp_url = Some(keyward::config::Secret::new(smtp.url()));
+        config.email.notify_unknown_addresses = true;
+        config.rp_name = "Acme".into();
+    })
+    .await;
+    let (mut auth, mut verification) = (server.auth().await, client(&server).await);
+    register(&mut auth, "ada@example.com").await;
+    let store = server.app.services().store().clone();
+    let tokens_before = store.row_counts().await.unwrap().verification_tokens;
+    // The same (empty) answer for both addresses.
+    request_reset(&mut verification, "nobody@example.com").await;
+    let magic = pb::SendMagicLinkRequest { email: "nobody@example.com".into(), redirect_uri: String::new() };
+    let answer = verification.send_magic_link(magic).await.unwrap().into_inner();
+    assert_eq!(answer, pb::SendMagicLinkResponse {});
+    let mails = smtp.wait_for(2).await;
+    assert!(mails.iter().all(|m| m.to == ["nobody@example.com"]));
+    let reset_note = mails.iter().find(|m| m.text().contains("reset the password")).unwrap();
+    assert_eq!(reset_note.header("Subject").as_deref(), Some("Someone tried to use this address with Acme"));
+    assert!(reset_note.text().contains("there is no Acme account"), "{}", reset_note.text());
+    assert!(mails.iter().all(|m| !m.text().contains("http")), "a note carries no link");
+    assert!(mails.iter().any(|m| m.text().contains("sign-in link")));
+    assert_eq!(store.row_counts().await.unwrap().verification_tokens, tokens_before, "no token for a note");
+    // A known address still gets its link.
+    request_reset(&mut verification, "ada@example.com").await;
+    let (link, _) = link_of(&mail_number(&smtp, 3).await);
+    assert!(link.contains("flow=reset-password"), "{link}");
     server.stop().await;
 }
 

@@ -42,7 +42,8 @@ impl Services {
 
     /// Validates and throttles (per client address, and per recipient address whoever asks),
     /// then answers; the lookup and the mail happen in a task of their own, so an unknown
-    /// address costs the caller exactly what a known one does.
+    /// address costs the caller exactly what a known one does. An unknown address gets nothing,
+    /// or (`notify_unknown_addresses`) a note that someone asked, with no link.
     fn mail_link_in_background(
         &self,
         purpose: Purpose,
@@ -58,7 +59,12 @@ impl Services {
         tokio::spawn(async move {
             let queued = async {
                 let Some(user) = services.inner.store.find_user_by_email(email.as_str()).await? else {
-                    return Ok::<_, Error>(false);
+                    let links = &services.inner.links;
+                    if !links.notify_unknown_addresses {
+                        return Ok::<_, Error>(false);
+                    }
+                    services.queue_email(&templates::no_account(purpose, &links.product_name, email.as_str())).await?;
+                    return Ok(true);
                 };
                 services.mail_link(purpose, &user, redirect.as_deref()).await?;
                 Ok(true)

@@ -46,6 +46,9 @@ pub struct LinkSettings {
     pub verification_ttl: Duration,
     /// Password sign-in of an unverified address is refused (and a link mailed).
     pub require_email_verification: bool,
+    /// A reset or magic-link request for an address without an account mails it a note saying
+    /// so (instead of nothing).
+    pub notify_unknown_addresses: bool,
 }
 
 /// What a token is good for.
@@ -218,6 +221,7 @@ mod tests {
             magic_link_ttl: Duration::from_secs(600),
             verification_ttl: Duration::from_secs(86_400),
             require_email_verification: false,
+            notify_unknown_addresses: false,
         }
     }
 

@@ -128,6 +128,34 @@ pub(super) fn password_changed(product: &str, to: &str) -> EmailMessage {
     }
 }
 
+/// The note to an address without an account that someone asked for a reset or sign-in link for
+/// it (`notify_unknown_addresses`): no link, nothing to click.
+pub(super) fn no_account(purpose: Purpose, product: &str, to: &str) -> EmailMessage {
+    let asked = match purpose {
+        Purpose::PasswordReset => "to reset the password of",
+        Purpose::MagicLink | Purpose::EmailVerification | Purpose::EmailChange => "for a sign-in link to",
+    };
+    let text = format!(
+        "Someone asked {asked} a {product} account with this address, but there is no {product} \
+         account with it. If it was you, you may have signed up with another address.\n\nIf it was \
+         not you, ignore this mail: nothing has changed.\n\n{product}\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>Someone asked {asked} a \
+         {p} account with this address, but there is no {p} account with it. If it was you, you may have \
+         signed up with another address.</p><p>If it was not you, ignore this mail: nothing has \
+         changed.</p></body></html>",
+        p = escape(product)
+    );
+    EmailMessage {
+        to: to.to_owned(),
+        subject: format!("Someone tried to use this address with {product}"),
+        text,
+        html: Some(html),
+        link: None,
+    }
+}
+
 /// The code that finishes a passkey sign-up for `to`.
 pub(super) fn sign_up_code(product: &str, to: &str, code: &str, ttl_minutes: u64) -> EmailMessage {
     let text = format!(
