@@ -52,6 +52,9 @@ pub struct EmailConfig {
     /// ("someone tried to … with this address") instead of nothing. The caller's answer is the
     /// same either way.
     pub notify_unknown_addresses: bool,
+    /// A directory of link-mail templates (`<purpose>.txt` / `<purpose>.html`) replacing the
+    /// built-ins; a missing file keeps the built-in, a bad one stops the start.
+    pub templates_dir: Option<PathBuf>,
 }
 
 impl Default for EmailConfig {
@@ -70,6 +73,7 @@ impl Default for EmailConfig {
             magic_link_ttl_secs: 10 * 60,
             verification_ttl_secs: 24 * 3600,
             notify_unknown_addresses: false,
+            templates_dir: None,
         }
     }
 }

@@ -33,7 +33,7 @@ pub use passkeys::{CeremonyStart, CounterPolicy, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionCaller, SessionPolicy, SignedIn};
 pub use sign_in_guard::failure_key;
 pub use throttle::{Budget, RateBudget, RateLimits, Throttles};
-pub use verification::{LinkSettings, MailedProof};
+pub use verification::{LinkSettings, MailTemplates, MailedProof};
 
 use crate::{
     crypto::{AccessTokenSigner, Argon2Settings, CpuPool, JwtSettings, PasswordHasher, RelyingPartySettings},

@@ -22,6 +22,7 @@ mod fuzz;
 mod grpc_web;
 mod import_authjs;
 mod load;
+mod mail_templates;
 mod oauth;
 mod outage;
 mod outbox;

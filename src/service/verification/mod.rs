@@ -11,6 +11,7 @@
 
 mod codes;
 mod flows;
+mod overrides;
 mod sign_up;
 mod templates;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub use codes::CodeKey;
 pub(crate) use codes::invalid_code;
 pub use flows::MailedProof;
+pub use overrides::MailTemplates;
 pub(crate) use sign_up::SignUpProof;
 
 use super::Services;
@@ -49,6 +51,8 @@ pub struct LinkSettings {
     /// A reset or magic-link request for an address without an account mails it a note saying
     /// so (instead of nothing).
     pub notify_unknown_addresses: bool,
+    /// The operator's link-mail templates (`email.templates_dir`); empty: the built-ins.
+    pub templates: MailTemplates,
 }
 
 /// What a token is good for.
@@ -153,7 +157,10 @@ impl Services {
         let now = self.inner.clock.now();
         let ttl = purpose.ttl(links);
         let url = link(links, purpose, &token, redirect)?;
-        let mail = templates::link_mail(purpose, &links.product_name, to, &url, code.expose(), ttl.as_secs() / 60);
+        let expires = templates::duration_words(ttl.as_secs() / 60);
+        let values =
+            overrides::Values { product: &links.product_name, link: &url, code: code.expose(), expires: &expires };
+        let mail = templates::link_mail(purpose, to, &values, links.templates.for_purpose(purpose));
         let mut mails = vec![mail.to_outbox()?];
         let changing = purpose == Purpose::EmailChange;
         if changing {
@@ -222,6 +229,7 @@ mod tests {
             verification_ttl: Duration::from_secs(86_400),
             require_email_verification: false,
             notify_unknown_addresses: false,
+            templates: MailTemplates::default(),
         }
     }
 

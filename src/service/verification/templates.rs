@@ -1,11 +1,14 @@
 //! The mails: plain text and HTML per purpose, with the product name (`rp_name`), the link and
 //! how long it works. Everything interpolated into HTML is escaped; no images, no tracking.
 
-use super::Purpose;
+use super::{
+    Purpose,
+    overrides::{PurposeTemplates, Values},
+};
 use crate::service::email::EmailMessage;
 
 /// `text` with `&`, `<`, `>`, `"` and `'` escaped for HTML text and attribute values.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -21,7 +24,7 @@ fn escape(text: &str) -> String {
 }
 
 /// "15 minutes", "24 hours".
-fn duration_words(minutes: u64) -> String {
+pub(super) fn duration_words(minutes: u64) -> String {
     match minutes {
         m if m % 60 == 0 && m >= 120 => format!("{} hours", m / 60),
         60 => "1 hour".into(),
@@ -41,19 +44,12 @@ fn html(product: &str, intro: &str, action: &str, link: &str, code: &str, after:
     )
 }
 
-/// The mail carrying `link` and its one-time `code` for `purpose` to `to`.
-pub(super) fn link_mail(
-    purpose: Purpose,
-    product: &str,
-    to: &str,
-    link: &str,
-    code: &str,
-    ttl_minutes: u64,
-) -> EmailMessage {
-    let expiry = format!(
-        "The link and the code work once, for {}. If you did not ask for them, ignore this mail.",
-        duration_words(ttl_minutes)
-    );
+/// The mail carrying `link` and its one-time `code` for `purpose` to `to`: the built-in text
+/// and HTML, or the operator's (`overrides`) where `email.templates_dir` has them.
+pub(super) fn link_mail(purpose: Purpose, to: &str, values: &Values<'_>, overrides: &PurposeTemplates) -> EmailMessage {
+    let Values { product, link, code, expires } = *values;
+    let expiry =
+        format!("The link and the code work once, for {expires}. If you did not ask for them, ignore this mail.");
     let (subject, intro, action) = match purpose {
         Purpose::PasswordReset => (
             format!("Reset your {product} password"),
@@ -72,7 +68,7 @@ pub(super) fn link_mail(
             "Use this address",
         ),
     };
-    EmailMessage {
+    let mut mail = EmailMessage {
         to: to.to_owned(),
         text: format!(
             "{intro}\n\n{action}: {link}\n\nOr enter this code in the app: {code}\n\n{expiry}\n\n{product}\n"
@@ -80,7 +76,18 @@ pub(super) fn link_mail(
         html: Some(html(product, intro, action, link, code, &expiry)),
         subject,
         link: Some(link.to_owned()),
+    };
+    if let Some(text) = &overrides.text {
+        mail.text = text.body(values, false);
     }
+    if let Some(html) = &overrides.html {
+        mail.html = Some(html.body(values, true));
+    }
+    let subject = [&overrides.text, &overrides.html].into_iter().flatten().find_map(|t| t.subject(values));
+    if let Some(subject) = subject {
+        mail.subject = subject;
+    }
+    mail
 }
 
 /// The notice to the current address that a change to `new_address` was asked for.
@@ -208,8 +215,10 @@ mod tests {
 
     #[test]
     fn html_is_escaped_and_the_expiry_said() {
-        let mail =
-            link_mail(Purpose::PasswordReset, "<Acme & Co>", "a@example.com", "https://x/?a=1&b=\"2\"", "012345", 15);
+        let expires = duration_words(15);
+        let values =
+            Values { product: "<Acme & Co>", link: "https://x/?a=1&b=\"2\"", code: "012345", expires: &expires };
+        let mail = link_mail(Purpose::PasswordReset, "a@example.com", &values, &PurposeTemplates::default());
         let html = mail.html.unwrap();
         assert!(html.contains("&lt;Acme &amp; Co&gt;"), "{html}");
         assert!(html.contains("href=\"https://x/?a=1&amp;b=&quot;2&quot;\""), "{html}");
