@@ -49,6 +49,7 @@ pub(super) fn settings(config: &Config) -> Result<EmailSettings> {
             password_reset_ttl: Duration::from_secs(email.password_reset_ttl_secs),
             magic_link_ttl: Duration::from_secs(email.magic_link_ttl_secs),
             verification_ttl: Duration::from_secs(email.verification_ttl_secs),
+            invitation_ttl: Duration::from_secs(email.invitation_ttl_secs),
             require_email_verification: config.require_email_verification,
             notify_unknown_addresses: email.notify_unknown_addresses,
             templates: match &email.templates_dir {

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::{
-    AuditEvent, NewUser, Store, UserRecord,
+    AuditEvent, NewOutboxMessage, NewUser, NewVerificationToken, Store, UserRecord,
     entities::{audit_events, sessions, users, verification_tokens},
     is_unique_violation,
 };
@@ -71,6 +71,25 @@ impl Store {
             Err(err) if is_unique_violation(&err) => Err(Error::EmailTaken),
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// Creates `user` with an invitation: its set-password token and the mail that carries it,
+    /// in one transaction (no user without its mail, no mail for a user that was not created).
+    pub async fn create_user_with_invitation(
+        &self,
+        user: NewUser,
+        token: NewVerificationToken,
+        mails: Vec<NewOutboxMessage>,
+    ) -> Result<UserRecord> {
+        let txn = self.begin_write().await?;
+        let user = match user.into_active_model().insert(&txn).await {
+            Ok(user) => user,
+            Err(err) if is_unique_violation(&err) => return Err(Error::EmailTaken),
+            Err(err) => return Err(err.into()),
+        };
+        self.issue_verification_token_in(&txn, token, mails).await?;
+        txn.commit().await?;
+        Ok(user)
     }
 
     /// One page of users matching `filter`, by id, strictly after `after`.

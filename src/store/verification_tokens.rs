@@ -45,12 +45,24 @@ impl Store {
         token: NewVerificationToken,
         mails: Vec<NewOutboxMessage>,
     ) -> Result<()> {
-        use verification_tokens::Column as C;
         let txn = self.begin_write().await?;
+        self.issue_verification_token_in(&txn, token, mails).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// `issue_verification_token` inside the caller's write transaction `txn`.
+    pub(super) async fn issue_verification_token_in(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        token: NewVerificationToken,
+        mails: Vec<NewOutboxMessage>,
+    ) -> Result<()> {
+        use verification_tokens::Column as C;
         verification_tokens::Entity::delete_many()
             .filter(C::Identifier.eq(token.identifier.clone()))
             .filter(C::Purpose.eq(token.purpose))
-            .exec(&txn)
+            .exec(txn)
             .await?;
         let row = verification_tokens::ActiveModel {
             identifier: Set(token.identifier),
@@ -63,11 +75,10 @@ impl Store {
             code_hash: Set(token.code_hash),
             code_attempts: Set(0),
         };
-        verification_tokens::Entity::insert(row).exec_without_returning(&txn).await?;
+        verification_tokens::Entity::insert(row).exec_without_returning(txn).await?;
         for mail in mails {
-            self.enqueue_in(&txn, mail, token.created_at).await?;
+            self.enqueue_in(txn, mail, token.created_at).await?;
         }
-        txn.commit().await?;
         Ok(())
     }
 

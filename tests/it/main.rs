@@ -10,6 +10,7 @@ mod common;
 mod fake_provider;
 
 mod admin;
+mod admin_invitation;
 mod admin_users;
 mod auth_flow;
 mod bad_input;

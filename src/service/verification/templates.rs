@@ -90,6 +90,23 @@ pub(super) fn link_mail(purpose: Purpose, to: &str, values: &Values<'_>, overrid
     mail
 }
 
+/// The invitation to an account an operator created: a link (and code) to set a password.
+pub(super) fn invitation(to: &str, values: &Values<'_>) -> EmailMessage {
+    let Values { product, link, code, expires } = *values;
+    let intro = format!("An account at {product} has been created for this address.");
+    let expiry =
+        format!("The link and the code work once, for {expires}. If you did not expect this, ignore this mail.");
+    EmailMessage {
+        to: to.to_owned(),
+        subject: format!("You are invited to {product}"),
+        text: format!(
+            "{intro}\n\nChoose a password: {link}\n\nOr enter this code in the app: {code}\n\n{expiry}\n\n{product}\n"
+        ),
+        html: Some(html(product, &intro, "Choose a password", link, code, &expiry)),
+        link: Some(link.to_owned()),
+    }
+}
+
 /// The notice to the current address that a change to `new_address` was asked for.
 pub(super) fn email_change_requested(product: &str, to: &str, new_address: &str) -> EmailMessage {
     let text = format!(

@@ -29,15 +29,15 @@ from keyward.v1 import passkey_pb2 as keyward_dot_v1_dot_passkey__pb2
 from keyward.v1 import resources_pb2 as keyward_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16keyward/v1/admin.proto\x12\nkeyward.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16keyward/v1/oauth.proto\x1a\x18keyward/v1/passkey.proto\x1a\x1akeyward/v1/resources.proto\"\xe5\x01\n\x10ListUsersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0c\x65mail_prefix\x18\x03 \x01(\t\x12\x34\n\x10\x63reate_time_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reate_time_to\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x05state\x18\x06 \x01(\x0e\x32\x1b.keyward.v1.UserStateFilter\"M\n\x11ListUsersResponse\x12\x1f\n\x05users\x18\x01 \x03(\x0b\x32\x10.keyward.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\xb3\x01\n\x0fGetUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\x12%\n\x08passkeys\x18\x02 \x03(\x0b\x32\x13.keyward.v1.Passkey\x12\x32\n\x0flinked_accounts\x18\x03 \x03(\x0b\x32\x19.keyward.v1.LinkedAccount\x12%\n\x08sessions\x18\x04 \x03(\x0b\x32\x13.keyward.v1.Session\"0\n\x11\x43reateUserRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"4\n\x12\x43reateUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\"\xa5\x01\n\x1d\x41\x64minServiceUpdateUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x16\n\x0e\x65mail_verified\x18\x05 \x01(\x08\x12\r\n\x05roles\x18\x06 \x03(\t\"@\n\x1e\x41\x64minServiceUpdateUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\"%\n\x12\x44isableUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"O\n\x13\x44isableUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\x12\x18\n\x10revoked_sessions\x18\x02 \x01(\x05\"$\n\x11\x45nableUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"4\n\x12\x45nableUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\"$\n\x11\x44\x65leteUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteUserResponse\",\n\x19RevokeUserSessionsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"6\n\x1aRevokeUserSessionsResponse\x12\x18\n\x10revoked_sessions\x18\x01 \x01(\x05\"\xc8\x01\n\x16ListAuditEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x34\n\x10\x63reate_time_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reate_time_to\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"`\n\x17ListAuditEventsResponse\x12,\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x16.keyward.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbd\x01\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63lient_address\x18\x05 \x01(\t\x12\x12\n\nuser_agent\x18\x06 \x01(\t\x12\x12\n\napi_key_id\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65tail_json\x18\x08 \x01(\t*s\n\x0fUserStateFilter\x12!\n\x1dUSER_STATE_FILTER_UNSPECIFIED\x10\x00\x12\x1d\n\x19USER_STATE_FILTER_ENABLED\x10\x01\x12\x1e\n\x1aUSER_STATE_FILTER_DISABLED\x10\x02\x32\xf9\x05\n\x0c\x41\x64minService\x12H\n\tListUsers\x12\x1c.keyward.v1.ListUsersRequest\x1a\x1d.keyward.v1.ListUsersResponse\x12\x42\n\x07GetUser\x12\x1a.keyward.v1.GetUserRequest\x1a\x1b.keyward.v1.GetUserResponse\x12K\n\nCreateUser\x12\x1d.keyward.v1.CreateUserRequest\x1a\x1e.keyward.v1.CreateUserResponse\x12\x63\n\nUpdateUser\x12).keyward.v1.AdminServiceUpdateUserRequest\x1a*.keyward.v1.AdminServiceUpdateUserResponse\x12N\n\x0b\x44isableUser\x12\x1e.keyward.v1.DisableUserRequest\x1a\x1f.keyward.v1.DisableUserResponse\x12K\n\nEnableUser\x12\x1d.keyward.v1.EnableUserRequest\x1a\x1e.keyward.v1.EnableUserResponse\x12K\n\nDeleteUser\x12\x1d.keyward.v1.DeleteUserRequest\x1a\x1e.keyward.v1.DeleteUserResponse\x12\x63\n\x12RevokeUserSessions\x12%.keyward.v1.RevokeUserSessionsRequest\x1a&.keyward.v1.RevokeUserSessionsResponse\x12Z\n\x0fListAuditEvents\x12\".keyward.v1.ListAuditEventsRequest\x1a#.keyward.v1.ListAuditEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16keyward/v1/admin.proto\x12\nkeyward.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16keyward/v1/oauth.proto\x1a\x18keyward/v1/passkey.proto\x1a\x1akeyward/v1/resources.proto\"\xe5\x01\n\x10ListUsersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0c\x65mail_prefix\x18\x03 \x01(\t\x12\x34\n\x10\x63reate_time_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reate_time_to\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x05state\x18\x06 \x01(\x0e\x32\x1b.keyward.v1.UserStateFilter\"M\n\x11ListUsersResponse\x12\x1f\n\x05users\x18\x01 \x03(\x0b\x32\x10.keyward.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\xb3\x01\n\x0fGetUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\x12%\n\x08passkeys\x18\x02 \x03(\x0b\x32\x13.keyward.v1.Passkey\x12\x32\n\x0flinked_accounts\x18\x03 \x03(\x0b\x32\x19.keyward.v1.LinkedAccount\x12%\n\x08sessions\x18\x04 \x03(\x0b\x32\x13.keyward.v1.Session\"I\n\x11\x43reateUserRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x17\n\x0fsend_invitation\x18\x03 \x01(\x08\"4\n\x12\x43reateUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\"\xa5\x01\n\x1d\x41\x64minServiceUpdateUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x16\n\x0e\x65mail_verified\x18\x05 \x01(\x08\x12\r\n\x05roles\x18\x06 \x03(\t\"@\n\x1e\x41\x64minServiceUpdateUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\"%\n\x12\x44isableUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"O\n\x13\x44isableUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\x12\x18\n\x10revoked_sessions\x18\x02 \x01(\x05\"$\n\x11\x45nableUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"4\n\x12\x45nableUserResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\"$\n\x11\x44\x65leteUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteUserResponse\",\n\x19RevokeUserSessionsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"6\n\x1aRevokeUserSessionsResponse\x12\x18\n\x10revoked_sessions\x18\x01 \x01(\x05\"\xc8\x01\n\x16ListAuditEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x34\n\x10\x63reate_time_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reate_time_to\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"`\n\x17ListAuditEventsResponse\x12,\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x16.keyward.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbd\x01\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63lient_address\x18\x05 \x01(\t\x12\x12\n\nuser_agent\x18\x06 \x01(\t\x12\x12\n\napi_key_id\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65tail_json\x18\x08 \x01(\t*s\n\x0fUserStateFilter\x12!\n\x1dUSER_STATE_FILTER_UNSPECIFIED\x10\x00\x12\x1d\n\x19USER_STATE_FILTER_ENABLED\x10\x01\x12\x1e\n\x1aUSER_STATE_FILTER_DISABLED\x10\x02\x32\xf9\x05\n\x0c\x41\x64minService\x12H\n\tListUsers\x12\x1c.keyward.v1.ListUsersRequest\x1a\x1d.keyward.v1.ListUsersResponse\x12\x42\n\x07GetUser\x12\x1a.keyward.v1.GetUserRequest\x1a\x1b.keyward.v1.GetUserResponse\x12K\n\nCreateUser\x12\x1d.keyward.v1.CreateUserRequest\x1a\x1e.keyward.v1.CreateUserResponse\x12\x63\n\nUpdateUser\x12).keyward.v1.AdminServiceUpdateUserRequest\x1a*.keyward.v1.AdminServiceUpdateUserResponse\x12N\n\x0b\x44isableUser\x12\x1e.keyward.v1.DisableUserRequest\x1a\x1f.keyward.v1.DisableUserResponse\x12K\n\nEnableUser\x12\x1d.keyward.v1.EnableUserRequest\x1a\x1e.keyward.v1.EnableUserResponse\x12K\n\nDeleteUser\x12\x1d.keyward.v1.DeleteUserRequest\x1a\x1e.keyward.v1.DeleteUserResponse\x12\x63\n\x12RevokeUserSessions\x12%.keyward.v1.RevokeUserSessionsRequest\x1a&.keyward.v1.RevokeUserSessionsResponse\x12Z\n\x0fListAuditEvents\x12\".keyward.v1.ListAuditEventsRequest\x1a#.keyward.v1.ListAuditEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyward.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USERSTATEFILTER']._serialized_start=1916
-  _globals['_USERSTATEFILTER']._serialized_end=2031
+  _globals['_USERSTATEFILTER']._serialized_start=1941
+  _globals['_USERSTATEFILTER']._serialized_end=2056
   _globals['_LISTUSERSREQUEST']._serialized_start=184
   _globals['_LISTUSERSREQUEST']._serialized_end=413
   _globals['_LISTUSERSRESPONSE']._serialized_start=415
@@ -47,35 +47,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETUSERRESPONSE']._serialized_start=530
   _globals['_GETUSERRESPONSE']._serialized_end=709
   _globals['_CREATEUSERREQUEST']._serialized_start=711
-  _globals['_CREATEUSERREQUEST']._serialized_end=759
-  _globals['_CREATEUSERRESPONSE']._serialized_start=761
-  _globals['_CREATEUSERRESPONSE']._serialized_end=813
-  _globals['_ADMINSERVICEUPDATEUSERREQUEST']._serialized_start=816
-  _globals['_ADMINSERVICEUPDATEUSERREQUEST']._serialized_end=981
-  _globals['_ADMINSERVICEUPDATEUSERRESPONSE']._serialized_start=983
-  _globals['_ADMINSERVICEUPDATEUSERRESPONSE']._serialized_end=1047
-  _globals['_DISABLEUSERREQUEST']._serialized_start=1049
-  _globals['_DISABLEUSERREQUEST']._serialized_end=1086
-  _globals['_DISABLEUSERRESPONSE']._serialized_start=1088
-  _globals['_DISABLEUSERRESPONSE']._serialized_end=1167
-  _globals['_ENABLEUSERREQUEST']._serialized_start=1169
-  _globals['_ENABLEUSERREQUEST']._serialized_end=1205
-  _globals['_ENABLEUSERRESPONSE']._serialized_start=1207
-  _globals['_ENABLEUSERRESPONSE']._serialized_end=1259
-  _globals['_DELETEUSERREQUEST']._serialized_start=1261
-  _globals['_DELETEUSERREQUEST']._serialized_end=1297
-  _globals['_DELETEUSERRESPONSE']._serialized_start=1299
-  _globals['_DELETEUSERRESPONSE']._serialized_end=1319
-  _globals['_REVOKEUSERSESSIONSREQUEST']._serialized_start=1321
-  _globals['_REVOKEUSERSESSIONSREQUEST']._serialized_end=1365
-  _globals['_REVOKEUSERSESSIONSRESPONSE']._serialized_start=1367
-  _globals['_REVOKEUSERSESSIONSRESPONSE']._serialized_end=1421
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=1424
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=1624
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=1626
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1722
-  _globals['_AUDITEVENT']._serialized_start=1725
-  _globals['_AUDITEVENT']._serialized_end=1914
-  _globals['_ADMINSERVICE']._serialized_start=2034
-  _globals['_ADMINSERVICE']._serialized_end=2795
+  _globals['_CREATEUSERREQUEST']._serialized_end=784
+  _globals['_CREATEUSERRESPONSE']._serialized_start=786
+  _globals['_CREATEUSERRESPONSE']._serialized_end=838
+  _globals['_ADMINSERVICEUPDATEUSERREQUEST']._serialized_start=841
+  _globals['_ADMINSERVICEUPDATEUSERREQUEST']._serialized_end=1006
+  _globals['_ADMINSERVICEUPDATEUSERRESPONSE']._serialized_start=1008
+  _globals['_ADMINSERVICEUPDATEUSERRESPONSE']._serialized_end=1072
+  _globals['_DISABLEUSERREQUEST']._serialized_start=1074
+  _globals['_DISABLEUSERREQUEST']._serialized_end=1111
+  _globals['_DISABLEUSERRESPONSE']._serialized_start=1113
+  _globals['_DISABLEUSERRESPONSE']._serialized_end=1192
+  _globals['_ENABLEUSERREQUEST']._serialized_start=1194
+  _globals['_ENABLEUSERREQUEST']._serialized_end=1230
+  _globals['_ENABLEUSERRESPONSE']._serialized_start=1232
+  _globals['_ENABLEUSERRESPONSE']._serialized_end=1284
+  _globals['_DELETEUSERREQUEST']._serialized_start=1286
+  _globals['_DELETEUSERREQUEST']._serialized_end=1322
+  _globals['_DELETEUSERRESPONSE']._serialized_start=1324
+  _globals['_DELETEUSERRESPONSE']._serialized_end=1344
+  _globals['_REVOKEUSERSESSIONSREQUEST']._serialized_start=1346
+  _globals['_REVOKEUSERSESSIONSREQUEST']._serialized_end=1390
+  _globals['_REVOKEUSERSESSIONSRESPONSE']._serialized_start=1392
+  _globals['_REVOKEUSERSESSIONSRESPONSE']._serialized_end=1446
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=1449
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=1649
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=1651
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1747
+  _globals['_AUDITEVENT']._serialized_start=1750
+  _globals['_AUDITEVENT']._serialized_end=1939
+  _globals['_ADMINSERVICE']._serialized_start=2059
+  _globals['_ADMINSERVICE']._serialized_end=2820
 # @@protoc_insertion_point(module_scope)
