@@ -211,6 +211,8 @@ pub enum FieldReason {
     /// A mailed link's token that is unknown, used, for another purpose, or stale.
     VerificationTokenInvalid,
     VerificationTokenExpired,
+    /// A mailed one-time code that is wrong, used, expired, tried too often, or never sent.
+    VerificationCodeInvalid,
     /// A mailed link's `redirect_uri` not in `email.redirect_uris`.
     RedirectUriNotAllowed,
 }

@@ -20,6 +20,7 @@ mod m20261204_000003_add_signing_keys_activates_at;
 mod m20261205_000001_operators;
 mod m20261206_000001_create_outbox;
 mod m20261206_000002_add_verification_token_purpose;
+mod m20261207_000001_add_verification_token_code;
 mod m20261208_000001_outbox_webhooks;
 
 /// Runs Keyward's migrations (`Migrator::up(&db, None)` and friends from `MigratorTrait`).
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_operators::Migration),
             Box::new(m20261206_000001_create_outbox::Migration),
             Box::new(m20261206_000002_add_verification_token_purpose::Migration),
+            Box::new(m20261207_000001_add_verification_token_code::Migration),
             Box::new(m20261208_000001_outbox_webhooks::Migration),
         ]
     }

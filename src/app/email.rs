@@ -1,6 +1,7 @@
 //! `[email]` configuration → the service's `EmailSettings` (the service never reads `Config`
 //! for mail): the transport (SMTP from `email.smtp_url`, else `.eml` files), the sender, and
-//! the outbox's retry policy, and where mailed links point.
+//! the outbox's retry policy, where mailed links point, and the operator's mail templates
+//! (read here, at start, so a bad one stops the start).
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use crate::{
     config::Config,
     error::{Error, Result},
     service::{
-        LinkSettings,
+        LinkSettings, MailTemplates,
         email::{EmailSettings, MailTransport, SmtpEndpoint},
         outbox::RetryPolicy,
     },
@@ -49,7 +50,13 @@ pub(super) fn settings(config: &Config) -> Result<EmailSettings> {
             password_reset_ttl: Duration::from_secs(email.password_reset_ttl_secs),
             magic_link_ttl: Duration::from_secs(email.magic_link_ttl_secs),
             verification_ttl: Duration::from_secs(email.verification_ttl_secs),
+            invitation_ttl: Duration::from_secs(email.invitation_ttl_secs),
             require_email_verification: config.require_email_verification,
+            notify_unknown_addresses: email.notify_unknown_addresses,
+            templates: match &email.templates_dir {
+                Some(dir) => MailTemplates::load(dir).map_err(Error::Startup)?,
+                None => MailTemplates::default(),
+            },
         },
     })
 }

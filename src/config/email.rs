@@ -48,6 +48,15 @@ pub struct EmailConfig {
     pub magic_link_ttl_secs: u64,
     /// How long an email-verification link works.
     pub verification_ttl_secs: u64,
+    /// How long the set-password link of an AdminService invitation works.
+    pub invitation_ttl_secs: u64,
+    /// RequestPasswordReset / SendMagicLink for an address without an account mails it a note
+    /// ("someone tried to … with this address") instead of nothing. The caller's answer is the
+    /// same either way.
+    pub notify_unknown_addresses: bool,
+    /// A directory of link-mail templates (`<purpose>.txt` / `<purpose>.html`) replacing the
+    /// built-ins; a missing file keeps the built-in, a bad one stops the start.
+    pub templates_dir: Option<PathBuf>,
 }
 
 impl Default for EmailConfig {
@@ -65,6 +74,9 @@ impl Default for EmailConfig {
             password_reset_ttl_secs: 15 * 60,
             magic_link_ttl_secs: 10 * 60,
             verification_ttl_secs: 24 * 3600,
+            invitation_ttl_secs: 72 * 3600,
+            notify_unknown_addresses: false,
+            templates_dir: None,
         }
     }
 }
@@ -93,6 +105,7 @@ impl EmailConfig {
             ("email.password_reset_ttl_secs", self.password_reset_ttl_secs),
             ("email.magic_link_ttl_secs", self.magic_link_ttl_secs),
             ("email.verification_ttl_secs", self.verification_ttl_secs),
+            ("email.invitation_ttl_secs", self.invitation_ttl_secs),
         ] {
             if !(60..=30 * 86_400).contains(&secs) {
                 return Err(invalid(name, "must be between 60 and 2592000"));

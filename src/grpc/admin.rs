@@ -101,8 +101,8 @@ impl AdminService for AdminApi {
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
         let admin = self.admin::<UsersWrite, _>(&request).await?;
-        let pb::CreateUserRequest { email, name } = request.into_inner();
-        let user = self.services.admin_create_user(&admin, &email, &name).await.map_err(to_status)?;
+        let pb::CreateUserRequest { email, name, send_invitation } = request.into_inner();
+        let user = self.services.admin_create_user(&admin, &email, &name, send_invitation).await.map_err(to_status)?;
         Ok(Response::new(pb::CreateUserResponse { user: Some(convert::user(&user)) }))
     }
 

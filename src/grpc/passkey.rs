@@ -74,10 +74,10 @@ impl PasskeyService for PasskeyApi {
     ) -> Result<Response<pb::FinishPasskeySignUpResponse>, Status> {
         let meta = request_meta(&request);
         let context = SignInContext::of(&request);
-        let pb::FinishPasskeySignUpRequest { ceremony_id, credential_json, passkey_name } = request.into_inner();
+        let pb::FinishPasskeySignUpRequest { ceremony_id, credential_json, passkey_name, code } = request.into_inner();
         let (signed_in, passkey) = self
             .services
-            .finish_passkey_sign_up(&ceremony_id, &credential_json, &passkey_name, &meta)
+            .finish_passkey_sign_up(&ceremony_id, &credential_json, &passkey_name, &code, &meta)
             .await
             .map_err(to_status)?;
         self.cookies

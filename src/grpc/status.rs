@@ -35,6 +35,7 @@ fn field_reason(reason: FieldReason) -> ErrorReason {
         FieldReason::OAuthRedirectUriNotAllowed => ErrorReason::OauthRedirectUriNotAllowed,
         FieldReason::VerificationTokenInvalid => ErrorReason::VerificationTokenInvalid,
         FieldReason::VerificationTokenExpired => ErrorReason::VerificationTokenExpired,
+        FieldReason::VerificationCodeInvalid => ErrorReason::VerificationCodeInvalid,
         FieldReason::RedirectUriNotAllowed => ErrorReason::RedirectUriNotAllowed,
     }
 }
@@ -385,6 +386,7 @@ mod tests {
             (field(FieldReason::OAuthRedirectUriNotAllowed), InvalidArgument, "OAUTH_REDIRECT_URI_NOT_ALLOWED"),
             (field(FieldReason::VerificationTokenInvalid), InvalidArgument, "VERIFICATION_TOKEN_INVALID"),
             (field(FieldReason::VerificationTokenExpired), InvalidArgument, "VERIFICATION_TOKEN_EXPIRED"),
+            (field(FieldReason::VerificationCodeInvalid), InvalidArgument, "VERIFICATION_CODE_INVALID"),
             (field(FieldReason::RedirectUriNotAllowed), InvalidArgument, "REDIRECT_URI_NOT_ALLOWED"),
             (Error::InvalidCredentials, Unauthenticated, "INVALID_CREDENTIALS"),
             (Error::NotSignedIn, Unauthenticated, "NOT_SIGNED_IN"),

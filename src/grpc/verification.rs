@@ -1,5 +1,5 @@
 //! `keyward.v1.VerificationService` over the service layer: mailed links for password reset,
-//! email verification and magic-link sign-in.
+//! email verification and magic-link sign-in; each finish by the link's token or the mail's code.
 
 use tonic::{Request, Response, Status};
 
@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     pb::{self, verification_service_server::VerificationService},
-    service::Services,
+    service::{MailedProof, Services},
 };
 
 #[derive(Debug, Clone)]
@@ -41,8 +41,10 @@ impl VerificationService for VerificationApi {
         &self,
         request: Request<pb::ResetPasswordRequest>,
     ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
-        let pb::ResetPasswordRequest { token, new_password } = request.into_inner();
-        let revoked = self.services.reset_password(&token, &new_password).await.map_err(to_status)?;
+        let meta = meta(&request);
+        let pb::ResetPasswordRequest { token, new_password, email, code } = request.into_inner();
+        let proof = MailedProof { token: &token, email: &email, code: &code };
+        let revoked = self.services.reset_password(proof, &new_password, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::ResetPasswordResponse { revoked_sessions: count(revoked) }))
     }
 
@@ -60,8 +62,10 @@ impl VerificationService for VerificationApi {
         &self,
         request: Request<pb::VerifyEmailRequest>,
     ) -> Result<Response<pb::VerifyEmailResponse>, Status> {
-        let pb::VerifyEmailRequest { token } = request.into_inner();
-        let user = self.services.verify_email(&token).await.map_err(to_status)?;
+        let meta = meta(&request);
+        let pb::VerifyEmailRequest { token, email, code } = request.into_inner();
+        let proof = MailedProof { token: &token, email: &email, code: &code };
+        let user = self.services.verify_email(proof, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::VerifyEmailResponse { user: Some(convert::user(&user)) }))
     }
 
@@ -89,8 +93,10 @@ impl VerificationService for VerificationApi {
         &self,
         request: Request<pb::ConfirmEmailChangeRequest>,
     ) -> Result<Response<pb::ConfirmEmailChangeResponse>, Status> {
-        let pb::ConfirmEmailChangeRequest { token } = request.into_inner();
-        let user = self.services.confirm_email_change(&token).await.map_err(to_status)?;
+        let meta = meta(&request);
+        let pb::ConfirmEmailChangeRequest { token, email, code } = request.into_inner();
+        let proof = MailedProof { token: &token, email: &email, code: &code };
+        let user = self.services.confirm_email_change(proof, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::ConfirmEmailChangeResponse { user: Some(convert::user(&user)) }))
     }
 
@@ -100,8 +106,9 @@ impl VerificationService for VerificationApi {
     ) -> Result<Response<pb::SignInWithMagicLinkResponse>, Status> {
         let meta = meta(&request);
         let context = SignInContext::of(&request);
-        let pb::SignInWithMagicLinkRequest { token } = request.into_inner();
-        let signed_in = self.services.sign_in_with_magic_link(&token, &meta).await.map_err(to_status)?;
+        let pb::SignInWithMagicLinkRequest { token, email, code } = request.into_inner();
+        let proof = MailedProof { token: &token, email: &email, code: &code };
+        let signed_in = self.services.sign_in_with_magic_link(proof, &meta).await.map_err(to_status)?;
         self.cookies
             .signed_in_response(&self.services, &context, &signed_in, |s| pb::SignInWithMagicLinkResponse {
                 signed_in: Some(s),

@@ -31,6 +31,7 @@ impl Services {
             name: name.into_inner(),
             password_hash: Some(password_hash),
             created_at: now,
+            email_verified: None,
         };
         let (session, token) = self.new_session(&user.id, meta, now)?;
         let SessionWithUser { session, user } = self.inner.store.create_user_with_session(user, session).await?;

@@ -34,7 +34,7 @@ pub use passkeys::{CeremonyStart, CounterPolicy, PasskeySettings};
 pub use sessions::{Caller, CredentialKind, SessionCaller, SessionPolicy, SignedIn};
 pub use sign_in_guard::failure_key;
 pub use throttle::{Budget, RateBudget, RateLimits, Throttles};
-pub use verification::LinkSettings;
+pub use verification::{LinkSettings, MailTemplates, MailedProof};
 
 use crate::{
     crypto::{AccessTokenSigner, Argon2Settings, CpuPool, JwtSettings, PasswordHasher, RelyingPartySettings},
@@ -125,6 +125,8 @@ struct Inner {
     clock: Clock,
     oauth: OAuthProviders,
     decoys: passkeys::DecoyCredentials,
+    /// The key mailed one-time codes are hashed under.
+    codes: verification::CodeKey,
     throttles: Throttles,
     failure_policy: FailurePolicy,
     failure_memory: std::time::Duration,
@@ -172,6 +174,7 @@ impl Services {
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
         let oauth = OAuthProviders::new(&oauth, &clock)?;
         let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
+        let codes = verification::CodeKey::load(&store, clock.now()).await?;
         let webauthn = crate::crypto::relying_party(&relying_party).map_err(Error::internal)?;
         let throttles = Throttles::new(&rate_limits, &clock);
         let inner = Inner {
@@ -192,6 +195,7 @@ impl Services {
             clock,
             oauth,
             decoys,
+            codes,
             throttles,
             failure_policy,
             failure_memory,

@@ -100,7 +100,8 @@ pub enum OutboxEvent {
         attempt: i32,
     },
     /// A request that mails a link to an address was handled in the background; `queued` says
-    /// whether a mail was queued (false for an address without an account). In process only.
+    /// whether a mail was queued (false for an address without an account, unless
+    /// `notify_unknown_addresses` sent it a note). In process only.
     LinkRequestHandled {
         queued: bool,
     },

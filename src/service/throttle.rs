@@ -60,6 +60,10 @@ pub struct RateLimits {
     pub email_send: RateBudget,
     /// The same, per recipient address (whoever asks): mail to one inbox stays rare.
     pub email_address: RateBudget,
+    /// Mailed one-time codes tried, per client address.
+    pub email_code: RateBudget,
+    /// Mailed one-time codes tried, per address the code was mailed to (whoever tries).
+    pub email_code_address: RateBudget,
 }
 
 impl RateLimits {
@@ -73,6 +77,8 @@ impl RateLimits {
             (Budget::OAuthStart, self.oauth_start),
             (Budget::EmailSend, self.email_send),
             (Budget::EmailAddress, self.email_address),
+            (Budget::EmailCode, self.email_code),
+            (Budget::EmailCodeAddress, self.email_code_address),
         ]
     }
 }
@@ -87,6 +93,8 @@ impl Default for RateLimits {
             oauth_start: RateBudget { per_minute: 30, burst: 10 },
             email_send: RateBudget { per_minute: 10, burst: 5 },
             email_address: RateBudget { per_minute: 1, burst: 3 },
+            email_code: RateBudget { per_minute: 10, burst: 10 },
+            email_code_address: RateBudget { per_minute: 5, burst: 10 },
         }
     }
 }
@@ -102,10 +110,14 @@ pub enum Budget {
     EmailSend,
     /// Mailing a link, per recipient address (keyed by the address, whoever asks).
     EmailAddress,
+    /// Trying a mailed one-time code, per client address.
+    EmailCode,
+    /// Trying a mailed one-time code, per address it was mailed to (whoever tries).
+    EmailCodeAddress,
 }
 
 impl Budget {
-    const COUNT: usize = 6;
+    const COUNT: usize = 8;
 
     /// Position in `RateLimits::budgets` and in the buckets.
     fn index(self) -> usize {
@@ -120,6 +132,8 @@ impl Budget {
             Self::OAuthStart => "oauth_start",
             Self::EmailSend => "email_send",
             Self::EmailAddress => "email_address",
+            Self::EmailCode => "email_code",
+            Self::EmailCodeAddress => "email_code_address",
         }
     }
 }

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::{
-    AuditEvent, NewUser, Store, UserRecord, WebhookEvent,
+    AuditEvent, NewOutboxMessage, NewUser, NewVerificationToken, Store, UserRecord, WebhookEvent,
     entities::{audit_events, sessions, users, verification_tokens},
     is_unique_violation,
 };
@@ -71,6 +71,22 @@ impl Store {
     pub async fn create_user(&self, user: NewUser) -> Result<UserRecord> {
         let txn = self.begin_write().await?;
         let user = self.insert_user_in(&txn, user.into_active_model()).await?;
+        txn.commit().await?;
+        self.webhooks_committed();
+        Ok(user)
+    }
+
+    /// Creates `user` with an invitation: its set-password token and the mail that carries it,
+    /// in one transaction (no user without its mail, no mail for a user that was not created).
+    pub async fn create_user_with_invitation(
+        &self,
+        user: NewUser,
+        token: NewVerificationToken,
+        mails: Vec<NewOutboxMessage>,
+    ) -> Result<UserRecord> {
+        let txn = self.begin_write().await?;
+        let user = self.insert_user_in(&txn, user.into_active_model()).await?;
+        self.issue_verification_token_in(&txn, token, mails).await?;
         txn.commit().await?;
         self.webhooks_committed();
         Ok(user)

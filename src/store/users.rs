@@ -15,6 +15,8 @@ pub struct NewUser {
     pub name: Option<String>,
     pub password_hash: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When the address was proved (a mailed sign-up code), if it already is.
+    pub email_verified: Option<DateTime<Utc>>,
 }
 
 impl NewUser {
@@ -23,7 +25,7 @@ impl NewUser {
             id: Set(self.id),
             name: Set(self.name),
             email: Set(self.email),
-            email_verified: Set(None),
+            email_verified: Set(self.email_verified),
             image: Set(None),
             password_hash: Set(self.password_hash),
             created_at: Set(self.created_at),

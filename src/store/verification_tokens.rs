@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, EntityTrait, QueryFilter,
-    sea_query::{Expr, Func},
+    sea_query::{Expr, ExprTrait, Func},
 };
 
 use super::{
@@ -32,6 +32,8 @@ pub struct NewVerificationToken {
     pub expires: DateTime<Utc>,
     /// Email change: the account's address now (`identifier` is the new one).
     pub subject_email: Option<String>,
+    /// Keyed hash of the one-time code the mail also carries.
+    pub code_hash: Option<String>,
 }
 
 impl Store {
@@ -43,12 +45,24 @@ impl Store {
         token: NewVerificationToken,
         mails: Vec<NewOutboxMessage>,
     ) -> Result<()> {
-        use verification_tokens::Column as C;
         let txn = self.begin_write().await?;
+        self.issue_verification_token_in(&txn, token, mails).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// `issue_verification_token` inside the caller's write transaction `txn`.
+    pub(super) async fn issue_verification_token_in(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        token: NewVerificationToken,
+        mails: Vec<NewOutboxMessage>,
+    ) -> Result<()> {
+        use verification_tokens::Column as C;
         verification_tokens::Entity::delete_many()
             .filter(C::Identifier.eq(token.identifier.clone()))
             .filter(C::Purpose.eq(token.purpose))
-            .exec(&txn)
+            .exec(txn)
             .await?;
         let row = verification_tokens::ActiveModel {
             identifier: Set(token.identifier),
@@ -58,12 +72,13 @@ impl Store {
             user_id: Set(Some(token.user_id)),
             created_at: Set(Some(token.created_at)),
             subject_email: Set(token.subject_email),
+            code_hash: Set(token.code_hash),
+            code_attempts: Set(0),
         };
-        verification_tokens::Entity::insert(row).exec_without_returning(&txn).await?;
+        verification_tokens::Entity::insert(row).exec_without_returning(txn).await?;
         for mail in mails {
-            self.enqueue_in(&txn, mail, token.created_at).await?;
+            self.enqueue_in(txn, mail, token.created_at).await?;
         }
-        txn.commit().await?;
         Ok(())
     }
 
@@ -78,6 +93,28 @@ impl Store {
         Ok(verification_tokens::Entity::delete_many()
             .filter(C::Token.eq(token_hash))
             .filter(C::Purpose.eq(purpose))
+            .exec_with_returning(&self.db)
+            .await?
+            .pop())
+    }
+
+    /// Counts one code attempt against the `purpose` row of `identifier` (there is at most one:
+    /// a new request replaces the older) and returns it, unless it has no code or already had
+    /// `max_attempts`: one conditional UPDATE, so concurrent guesses on any replica each use up
+    /// an attempt and no more than `max_attempts` codes are ever compared with it.
+    pub async fn count_code_attempt(
+        &self,
+        identifier: &str,
+        purpose: &str,
+        max_attempts: i32,
+    ) -> Result<Option<VerificationTokenRecord>> {
+        use verification_tokens::Column as C;
+        Ok(verification_tokens::Entity::update_many()
+            .col_expr(C::CodeAttempts, Expr::col(C::CodeAttempts).add(1))
+            .filter(C::Identifier.eq(identifier))
+            .filter(C::Purpose.eq(purpose))
+            .filter(C::CodeHash.is_not_null())
+            .filter(C::CodeAttempts.lt(max_attempts))
             .exec_with_returning(&self.db)
             .await?
             .pop())

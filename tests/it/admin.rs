@@ -81,7 +81,11 @@ pub async fn call(
         "GetUser" => client.get_user(with(pb::GetUserRequest { user_id }, token)).await.map(drop),
         "CreateUser" => client
             .create_user(with(
-                pb::CreateUserRequest { email: format!("created-{n}@example.com"), name: "Created".into() },
+                pb::CreateUserRequest {
+                    email: format!("created-{n}@example.com"),
+                    name: "Created".into(),
+                    send_invitation: false,
+                },
                 token,
             ))
             .await

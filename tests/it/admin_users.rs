@@ -388,19 +388,19 @@ async fn bad_input_is_refused_per_field_and_writes_nothing(backend: Backend) {
         case!(get_user, pb::GetUserRequest { user_id: long.clone() }, "user_id", "FIELD_TOO_LONG"),
         case!(
             create_user,
-            pb::CreateUserRequest { email: String::new(), name: String::new() },
+            pb::CreateUserRequest { email: String::new(), name: String::new(), send_invitation: false },
             "email",
             "FIELD_REQUIRED"
         ),
         case!(
             create_user,
-            pb::CreateUserRequest { email: "not-an-email".into(), name: String::new() },
+            pb::CreateUserRequest { email: "not-an-email".into(), name: String::new(), send_invitation: false },
             "email",
             "INVALID_EMAIL"
         ),
         case!(
             create_user,
-            pb::CreateUserRequest { email: "ok@example.com".into(), name: long.clone() },
+            pb::CreateUserRequest { email: "ok@example.com".into(), name: long.clone(), send_invitation: false },
             "name",
             "FIELD_TOO_LONG"
         ),

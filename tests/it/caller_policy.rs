@@ -206,7 +206,12 @@ async fn call(server: &TestServer, rpc: &str, token: &str, targets: &Targets) ->
             .map(drop),
         "keyward.v1.PasskeyService/FinishPasskeySignUp" => passkeys
             .finish_passkey_sign_up(bearer(
-                pb::FinishPasskeySignUpRequest { ceremony_id, credential_json, passkey_name: String::new() },
+                pb::FinishPasskeySignUpRequest {
+                    ceremony_id,
+                    credential_json,
+                    passkey_name: String::new(),
+                    code: String::new(),
+                },
                 token,
             ))
             .await
@@ -304,7 +309,11 @@ async fn call(server: &TestServer, rpc: &str, token: &str, targets: &Targets) ->
             .map(drop),
         "keyward.v1.VerificationService/ResetPassword" => verification
             .reset_password(bearer(
-                pb::ResetPasswordRequest { token: "A".repeat(43), new_password: "quiet-harbor-tram-58".into() },
+                pb::ResetPasswordRequest {
+                    token: "A".repeat(43),
+                    new_password: "quiet-harbor-tram-58".into(),
+                    ..Default::default()
+                },
                 token,
             ))
             .await
@@ -313,9 +322,10 @@ async fn call(server: &TestServer, rpc: &str, token: &str, targets: &Targets) ->
             .send_verification_email(bearer(pb::SendVerificationEmailRequest::default(), token))
             .await
             .map(drop),
-        "keyward.v1.VerificationService/VerifyEmail" => {
-            verification.verify_email(bearer(pb::VerifyEmailRequest { token: "A".repeat(43) }, token)).await.map(drop)
-        }
+        "keyward.v1.VerificationService/VerifyEmail" => verification
+            .verify_email(bearer(pb::VerifyEmailRequest { token: "A".repeat(43), ..Default::default() }, token))
+            .await
+            .map(drop),
         "keyward.v1.VerificationService/SendMagicLink" => verification
             .send_magic_link(bearer(pb::SendMagicLinkRequest { email: nobody, redirect_uri: String::new() }, token))
             .await
@@ -328,11 +338,17 @@ async fn call(server: &TestServer, rpc: &str, token: &str, targets: &Targets) ->
             .await
             .map(drop),
         "keyward.v1.VerificationService/ConfirmEmailChange" => verification
-            .confirm_email_change(bearer(pb::ConfirmEmailChangeRequest { token: "A".repeat(43) }, token))
+            .confirm_email_change(bearer(
+                pb::ConfirmEmailChangeRequest { token: "A".repeat(43), ..Default::default() },
+                token,
+            ))
             .await
             .map(drop),
         "keyward.v1.VerificationService/SignInWithMagicLink" => verification
-            .sign_in_with_magic_link(bearer(pb::SignInWithMagicLinkRequest { token: "A".repeat(43) }, token))
+            .sign_in_with_magic_link(bearer(
+                pb::SignInWithMagicLinkRequest { token: "A".repeat(43), ..Default::default() },
+                token,
+            ))
             .await
             .map(drop),
         other => panic!("no call written for {other}: add one"),

@@ -83,6 +83,7 @@ async fn credential_ids_longer_than_webauthn_allows_are_refused(backend: Backend
             ceremony_id: sign_up.ceremony_id,
             credential_json: with_long_id(&created, 1024),
             passkey_name: String::new(),
+            code: String::new(),
         })
         .await
         .unwrap_err();

@@ -88,6 +88,7 @@ pub async fn sign_up_with_passkey(
             ceremony_id: start.ceremony_id,
             credential_json,
             passkey_name: String::new(),
+            code: String::new(),
         })
         .await
         .unwrap()
@@ -210,6 +211,7 @@ async fn passkey_only_sign_up(backend: Backend) {
             ceremony_id: start.ceremony_id,
             credential_json,
             passkey_name: "Phone".into(),
+            code: String::new(),
         })
         .await
         .unwrap();

@@ -186,6 +186,8 @@ async fn throttled_server() -> TestServer {
             oauth_start: tight(1, 2),
             email_send: tight(1, 2),
             email_address: tight(1, 2),
+            email_code: tight(1, 2),
+            email_code_address: tight(1, 2),
         };
     })
     .await

@@ -21,14 +21,15 @@ use crate::{
     smtp_server::{ReceivedMail, SmtpServer},
 };
 
-const NEW_PASSWORD: &str = "quiet-harbor-tram-58";
-const REDIRECT: &str = "https://app.example.com/auth/email";
+pub(crate) const NEW_PASSWORD: &str = "quiet-harbor-tram-58";
+pub(crate) const REDIRECT: &str = "https://app.example.com/auth/email";
 
 both_backends!(
     password_reset_end_to_end,
     magic_link_signs_in_and_proves_the_address,
     verification_link_verifies_the_address,
     unknown_addresses_get_the_same_answer_and_no_mail,
+    unknown_addresses_get_a_note_when_configured,
     bad_tokens_are_refused_and_change_nothing,
     a_relay_that_is_down_delays_the_mail_not_the_answer,
     a_token_from_one_replica_works_on_another,
@@ -36,7 +37,7 @@ both_backends!(
     email_change_moves_the_account_and_tells_the_old_address,
 );
 
-async fn server_with(backend: Backend, smtp: &SmtpServer) -> TestServer {
+pub(crate) async fn server_with(backend: Backend, smtp: &SmtpServer) -> TestServer {
     TestServer::start_with(backend, |config| {
         config.email.smtp_url = Some(keyward::config::Secret::new(smtp.url()));
         config.email.retry_initial_secs = 1;
@@ -48,12 +49,12 @@ async fn server_with(backend: Backend, smtp: &SmtpServer) -> TestServer {
     .await
 }
 
-async fn client(server: &TestServer) -> VerificationServiceClient<Channel> {
+pub(crate) async fn client(server: &TestServer) -> VerificationServiceClient<Channel> {
     VerificationServiceClient::connect(server.base_url()).await.unwrap()
 }
 
 /// The link in `mail` and its token.
-fn link_of(mail: &ReceivedMail) -> (String, String) {
+pub(crate) fn link_of(mail: &ReceivedMail) -> (String, String) {
     let text = mail.text();
     let start = text.find("http").unwrap_or_else(|| panic!("no link in {text}"));
     let link: String = text[start..].chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<').collect();
@@ -67,11 +68,11 @@ fn link_of(mail: &ReceivedMail) -> (String, String) {
 }
 
 /// Waits for mail number `n` (1-based) and returns it.
-async fn mail_number(smtp: &SmtpServer, n: usize) -> ReceivedMail {
+pub(crate) async fn mail_number(smtp: &SmtpServer, n: usize) -> ReceivedMail {
     smtp.wait_for(n).await[n - 1].clone()
 }
 
-async fn request_reset(client: &mut VerificationServiceClient<Channel>, email: &str) {
+pub(crate) async fn request_reset(client: &mut VerificationServiceClient<Channel>, email: &str) {
     client
         .request_password_reset(pb::RequestPasswordResetRequest { email: email.into(), redirect_uri: String::new() })
         .await
@@ -83,7 +84,7 @@ async fn reset(
     token: &str,
     password: &str,
 ) -> Result<i32, tonic::Status> {
-    let request = pb::ResetPasswordRequest { token: token.into(), new_password: password.into() };
+    let request = pb::ResetPasswordRequest { token: token.into(), new_password: password.into(), ..Default::default() };
     Ok(client.reset_password(request).await?.into_inner().revoked_sessions)
 }
 
@@ -144,7 +145,7 @@ async fn magic_link_signs_in_and_proves_the_address(backend: Backend) {
     let (link, token) = link_of(&mail);
     assert!(link.starts_with(&format!("{REDIRECT}?flow=magic-link&token=")), "{link}");
     let signed_in = verification
-        .sign_in_with_magic_link(pb::SignInWithMagicLinkRequest { token: token.clone() })
+        .sign_in_with_magic_link(pb::SignInWithMagicLinkRequest { token: token.clone(), ..Default::default() })
         .await
         .unwrap()
         .into_inner()
@@ -153,7 +154,10 @@ async fn magic_link_signs_in_and_proves_the_address(backend: Backend) {
     let me = get_session(&mut auth, &signed_in.session_token).await.unwrap();
     assert!(me.user.unwrap().email_verify_time.is_some(), "the link proved the address");
     assert!(signed_in.access_token.is_some());
-    let reused = verification.sign_in_with_magic_link(pb::SignInWithMagicLinkRequest { token }).await.unwrap_err();
+    let reused = verification
+        .sign_in_with_magic_link(pb::SignInWithMagicLinkRequest { token, ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(reason(&reused), "VERIFICATION_TOKEN_INVALID");
 
     // From a browser over grpc-web: the cookie carries the session, as with Login.
@@ -163,7 +167,11 @@ async fn magic_link_signs_in_and_proves_the_address(backend: Backend) {
     let (transport, uri) = grpc_web(&server);
     let mut web = VerificationServiceClient::with_origin(transport, uri);
     let response = web
-        .sign_in_with_magic_link(from_page(pb::SignInWithMagicLinkRequest { token }, &server.base_url(), None))
+        .sign_in_with_magic_link(from_page(
+            pb::SignInWithMagicLinkRequest { token, ..Default::default() },
+            &server.base_url(),
+            None,
+        ))
         .await
         .unwrap();
     let cookie = session_cookie_value(&response);
@@ -191,7 +199,13 @@ async fn verification_link_verifies_the_address(backend: Backend) {
     assert_eq!(mail.header("Subject").as_deref(), Some("Confirm your email address for Acme"));
     assert!(mail.text().contains("24 hours"));
     let (_, token) = link_of(&mail);
-    let user = verification.verify_email(pb::VerifyEmailRequest { token }).await.unwrap().into_inner().user.unwrap();
+    let user = verification
+        .verify_email(pb::VerifyEmailRequest { token, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
     assert!(user.email_verify_time.is_some());
     let session = get_session(&mut auth, &me.session_token).await.unwrap();
     assert!(session.user.unwrap().email_verify_time.is_some(), "GetSession sees it at once");
@@ -216,6 +230,38 @@ async fn unknown_addresses_get_the_same_answer_and_no_mail(backend: Backend) {
     }
     assert_eq!(store.row_counts().await.unwrap(), before, "no token, no mail");
     assert!(smtp.mails().is_empty());
+    server.stop().await;
+}
+
+async fn unknown_addresses_get_a_note_when_configured(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let server = TestServer::start_with(backend, |config| {
+        config.email.smtp_url = Some(keyward::config::Secret::new(smtp.url()));
+        config.email.notify_unknown_addresses = true;
+        config.rp_name = "Acme".into();
+    })
+    .await;
+    let (mut auth, mut verification) = (server.auth().await, client(&server).await);
+    register(&mut auth, "ada@example.com").await;
+    let store = server.app.services().store().clone();
+    let tokens_before = store.row_counts().await.unwrap().verification_tokens;
+    // The same (empty) answer for both addresses.
+    request_reset(&mut verification, "nobody@example.com").await;
+    let magic = pb::SendMagicLinkRequest { email: "nobody@example.com".into(), redirect_uri: String::new() };
+    let answer = verification.send_magic_link(magic).await.unwrap().into_inner();
+    assert_eq!(answer, pb::SendMagicLinkResponse {});
+    let mails = smtp.wait_for(2).await;
+    assert!(mails.iter().all(|m| m.to == ["nobody@example.com"]));
+    let reset_note = mails.iter().find(|m| m.text().contains("reset the password")).unwrap();
+    assert_eq!(reset_note.header("Subject").as_deref(), Some("Someone tried to use this address with Acme"));
+    assert!(reset_note.text().contains("there is no Acme account"), "{}", reset_note.text());
+    assert!(mails.iter().all(|m| !m.text().contains("http")), "a note carries no link");
+    assert!(mails.iter().any(|m| m.text().contains("sign-in link")));
+    assert_eq!(store.row_counts().await.unwrap().verification_tokens, tokens_before, "no token for a note");
+    // A known address still gets its link.
+    request_reset(&mut verification, "ada@example.com").await;
+    let (link, _) = link_of(&mail_number(&smtp, 3).await);
+    assert!(link.contains("flow=reset-password"), "{link}");
     server.stop().await;
 }
 
@@ -254,9 +300,15 @@ async fn bad_tokens_are_refused_and_change_nothing(backend: Backend) {
     for (kind, token, expected) in cases {
         let statuses = [
             reset(&mut verification, token, NEW_PASSWORD).await.unwrap_err(),
-            verification.verify_email(pb::VerifyEmailRequest { token: token.to_string() }).await.unwrap_err(),
             verification
-                .sign_in_with_magic_link(pb::SignInWithMagicLinkRequest { token: token.to_string() })
+                .verify_email(pb::VerifyEmailRequest { token: token.to_string(), ..Default::default() })
+                .await
+                .unwrap_err(),
+            verification
+                .sign_in_with_magic_link(pb::SignInWithMagicLinkRequest {
+                    token: token.to_string(),
+                    ..Default::default()
+                })
                 .await
                 .unwrap_err(),
         ];
@@ -270,10 +322,13 @@ async fn bad_tokens_are_refused_and_change_nothing(backend: Backend) {
         reason(&reset(&mut verification, &magic, NEW_PASSWORD).await.unwrap_err()),
         "VERIFICATION_TOKEN_INVALID"
     );
-    let verify = verification.verify_email(pb::VerifyEmailRequest { token: magic.clone() }).await.unwrap_err();
+    let verify = verification
+        .verify_email(pb::VerifyEmailRequest { token: magic.clone(), ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(reason(&verify), "VERIFICATION_TOKEN_INVALID");
     let sign_in = verification
-        .sign_in_with_magic_link(pb::SignInWithMagicLinkRequest { token: reset_token.clone() })
+        .sign_in_with_magic_link(pb::SignInWithMagicLinkRequest { token: reset_token.clone(), ..Default::default() })
         .await
         .unwrap_err();
     assert_eq!(reason(&sign_in), "VERIFICATION_TOKEN_INVALID");
@@ -287,8 +342,10 @@ async fn bad_tokens_are_refused_and_change_nothing(backend: Backend) {
 
     // Expired: the clock moves past the magic link's 10 minutes (the reset's 15 are not over).
     server.clock.advance(Duration::from_secs(11 * 60));
-    let expired =
-        verification.sign_in_with_magic_link(pb::SignInWithMagicLinkRequest { token: magic }).await.unwrap_err();
+    let expired = verification
+        .sign_in_with_magic_link(pb::SignInWithMagicLinkRequest { token: magic, ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(reason(&expired), "VERIFICATION_TOKEN_EXPIRED");
 
     // The address changed since the link was sent: refused.
@@ -368,7 +425,7 @@ async fn required_verification_refuses_password_sign_in_until_verified(backend: 
     let mail = mail_number(&smtp, 1).await;
     let (link, token) = link_of(&mail);
     assert!(link.contains("flow=verify-email"), "{link}");
-    verification.verify_email(pb::VerifyEmailRequest { token }).await.unwrap();
+    verification.verify_email(pb::VerifyEmailRequest { token, ..Default::default() }).await.unwrap();
     login(&mut auth, "ada@example.com", PASSWORD).await.unwrap();
     server.stop().await;
 }
@@ -407,7 +464,7 @@ async fn email_change_moves_the_account_and_tells_the_old_address(backend: Backe
     assert!(login(&mut auth, "ada.new@example.com", PASSWORD).await.is_err(), "nothing changes before the link");
 
     let user = verification
-        .confirm_email_change(pb::ConfirmEmailChangeRequest { token: token.clone() })
+        .confirm_email_change(pb::ConfirmEmailChangeRequest { token: token.clone(), ..Default::default() })
         .await
         .unwrap()
         .into_inner()
@@ -417,7 +474,10 @@ async fn email_change_moves_the_account_and_tells_the_old_address(backend: Backe
     assert!(user.email_verify_time.is_some(), "the new address is proved");
     login(&mut auth, "ada.new@example.com", PASSWORD).await.unwrap();
     assert!(login(&mut auth, "ada@example.com", PASSWORD).await.is_err());
-    let again = verification.confirm_email_change(pb::ConfirmEmailChangeRequest { token }).await.unwrap_err();
+    let again = verification
+        .confirm_email_change(pb::ConfirmEmailChangeRequest { token, ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(reason(&again), "VERIFICATION_TOKEN_INVALID");
     // The reset link mailed to the old address no longer works.
     let stale = reset(&mut verification, &reset_token, NEW_PASSWORD).await.unwrap_err();

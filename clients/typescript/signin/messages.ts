@@ -100,6 +100,8 @@ export const REASON_MESSAGES: Record<ErrorReasonName, string | null> = {
   VERIFICATION_TOKEN_INVALID: "This link is not valid any more: it was used, replaced by a newer one, or mistyped. Ask for a new one.",
   VERIFICATION_TOKEN_EXPIRED: "This link has expired. Ask for a new one.",
   REDIRECT_URI_NOT_ALLOWED: "This page's address is not among the server's email.redirect_uris.",
+  VERIFICATION_CODE_INVALID:
+    "That code is not valid: it was mistyped, used, expired, or tried too often. Ask for a new mail.",
 };
 
 const CEREMONY_MESSAGES: Record<string, string> = {

@@ -95,24 +95,36 @@ impl Services {
     }
 
     /// Creates a user with no sign-in method yet: they sign in with a provider whose verified
-    /// email matches once an operator marked theirs verified, or by a passkey or password an
-    /// invitation will let them set (invitations come with the email outbox; none is sent now).
-    pub async fn admin_create_user(&self, admin: &Admin<UsersWrite>, email: &str, name: &str) -> Result<User> {
+    /// email matches once an operator marked theirs verified, or set a password through the
+    /// invitation `send_invitation` mails (a set-password link, written to the outbox in the
+    /// user's own transaction; ResetPassword finishes it).
+    pub async fn admin_create_user(
+        &self,
+        admin: &Admin<UsersWrite>,
+        email: &str,
+        name: &str,
+        send_invitation: bool,
+    ) -> Result<User> {
         let email = Email::parse("email", email)?;
         let name = DisplayName::parse("name", name)?;
         let now = self.inner.clock.now();
-        let user = self
-            .inner
-            .store
-            .create_user(NewUser {
-                id: new_id(),
-                email: email.to_string(),
-                name: name.into_inner(),
-                password_hash: None,
-                created_at: now,
-            })
-            .await?;
-        self.admin_audit(admin, Some(&user.id), kind::USER_CREATED, json!({})).await;
+        let new_user = NewUser {
+            id: new_id(),
+            email: email.to_string(),
+            name: name.into_inner(),
+            password_hash: None,
+            created_at: now,
+            email_verified: None,
+        };
+        let user = if send_invitation {
+            let (token, mail) = self.invitation(&new_user.id, email.as_str())?;
+            let user = self.inner.store.create_user_with_invitation(new_user, token, vec![mail]).await?;
+            self.inner.outbox.wake();
+            user
+        } else {
+            self.inner.store.create_user(new_user).await?
+        };
+        self.admin_audit(admin, Some(&user.id), kind::USER_CREATED, json!({ "invited": send_invitation })).await;
         Ok(User::from(&user))
     }
 

@@ -12,9 +12,14 @@ use super::{
 };
 use crate::{
     crypto::{adjust_creation_options, adjust_state_policy, attested_credential},
-    domain::{DisplayName, Email, passkey_provider_name},
+    domain::{DisplayName, Email, OneTimeCode, passkey_provider_name},
     error::{Error, FieldReason, PasskeyStage, Result},
-    service::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind as audit, sessions::other_sessions},
+    service::{
+        Budget, RequestMeta, Services, SessionCaller, SignedIn,
+        audit::kind as audit,
+        sessions::other_sessions,
+        verification::{SignUpProof, invalid_code},
+    },
     store::{NewAuthenticator, NewUser, new_id},
 };
 
@@ -28,6 +33,9 @@ struct SignUpState {
     user_id: String,
     email: String,
     name: Option<String>,
+    /// Under `require_email_verification`: what the mailed code must match.
+    #[serde(default)]
+    proof: Option<SignUpProof>,
 }
 
 impl super::SessionBound for RegisterState {
@@ -136,15 +144,23 @@ impl Services {
     }
 
     /// Begins creating a passwordless account for `email`. It answers `EmailTaken` for a taken
-    /// email, like Register, so it spends the client's Register budget: not a free oracle.
+    /// email, like Register, so it spends the client's Register budget: not a free oracle. Under
+    /// `require_email_verification` it mails the address first and answers the same for a taken
+    /// address as for a free one (`verification/sign_up.rs`).
     pub async fn start_passkey_sign_up(&self, email: &str, name: &str, meta: &RequestMeta) -> Result<CeremonyStart> {
         let email = Email::parse("email", email)?;
         let name = DisplayName::parse("name", name)?;
         self.throttle_client(Budget::Register, meta)?;
-        // Same answer as Register for a taken email (and the same disclosure; see README).
-        if self.inner.store.find_user_by_email(email.as_str()).await?.is_some() {
+        let taken = self.inner.store.find_user_by_email(email.as_str()).await?.is_some();
+        let proof = if self.inner.links.require_email_verification {
+            Some(self.sign_up_proof(&email, taken)?)
+        } else if taken {
+            // Same answer as Register for a taken email (and the same disclosure; see README).
             return Err(Error::EmailTaken);
-        }
+        } else {
+            None
+        };
+        let (proof, mail) = proof.unzip();
         let user_id = new_id();
         let display = name.as_deref().unwrap_or(email.as_str()).to_owned();
         let (challenge, registration) = self
@@ -153,19 +169,24 @@ impl Services {
             .start_passkey_registration(super::user_handle(&user_id), email.as_str(), &display, None)
             .map_err(|err| Error::internal(format_args!("starting passkey sign-up: {err}")))?;
         let now = self.inner.clock.now();
-        let state = SignUpState { registration, user_id, email: email.to_string(), name: name.into_inner() };
+        let state = SignUpState { registration, user_id, email: email.to_string(), name: name.into_inner(), proof };
         let state = self.registration_state(to_json(&state)?);
         let ceremony_id = self.begin_ceremony(kind::SIGN_UP, None, &state, now, meta).await?;
+        if let Some(mail) = mail {
+            self.queue_email(&mail).await?;
+        }
         Ok(CeremonyStart { ceremony_id, options_json: self.creation_options(&challenge)? })
     }
 
-    /// Verifies the credential, then creates the user, the passkey and a session in one
-    /// transaction, and signs the new user in.
+    /// Checks the mailed `code` (when the ceremony needs one: one try per ceremony) and verifies
+    /// the credential, then creates the user, the passkey and a session in one transaction, and
+    /// signs the new user in.
     pub async fn finish_passkey_sign_up(
         &self,
         ceremony_id: &str,
         credential_json: &str,
         passkey_name: &str,
+        code: &str,
         meta: &RequestMeta,
     ) -> Result<(SignedIn, crate::domain::Passkey)> {
         check_ceremony_id(ceremony_id)?;
@@ -173,14 +194,30 @@ impl Services {
         check_credential_id(credential.raw_id.as_ref())?;
         let now = self.inner.clock.now();
         let name = self::passkey_name("passkey_name", passkey_name)?;
+        let code = match code {
+            "" if self.inner.links.require_email_verification => {
+                return Err(Error::field("code", FieldReason::Required, "the code mailed to the address is required"));
+            }
+            "" => None,
+            code => Some(OneTimeCode::parse("code", code)?),
+        };
         let ceremony = self.finish_ceremony(ceremony_id, kind::SIGN_UP, None).await?;
-        let SignUpState { registration, user_id, email, name: user_name } = super::ceremony_state(&ceremony)?;
+        let SignUpState { registration, user_id, email, name: user_name, proof } = super::ceremony_state(&ceremony)?;
+        let email_verified = match &proof {
+            Some(proof) if code.as_ref().is_some_and(|code| self.sign_up_code_matches(proof, &email, code)) => {
+                Some(now)
+            }
+            // A wrong code, none, or an address that was taken: the ceremony is spent either way.
+            Some(_) => return Err(invalid_code()),
+            None => None,
+        };
         let passkey = self.inner.webauthn.finish_passkey_registration(&credential, &registration).map_err(|err| {
             self.passkey_rejected(PasskeyStage::Registration, &err, &credential.response.client_data_json)
         })?;
         check_credential_id(passkey.cred_id().as_ref())?;
         let authenticator = new_authenticator(&user_id, &passkey, &credential, name, now)?;
-        let user = NewUser { id: user_id, email, name: user_name, password_hash: None, created_at: now };
+        let user =
+            NewUser { id: user_id, email, name: user_name, password_hash: None, created_at: now, email_verified };
         let (new_session, token) = self.new_session(&user.id, meta, now)?;
         let (created, stored) = self.inner.store.create_user_with_passkey(user, authenticator, new_session).await?;
         self.audit(Some(&created.user.id), audit::USER_REGISTERED, json!({ "method": "passkey" })).await;

@@ -1,9 +1,10 @@
-//! The six use cases of `VerificationService`: request and finish a password reset, send and
-//! confirm a verification link, send and use a magic link.
+//! The use cases of `VerificationService`: request and finish a password reset, send and
+//! confirm a verification link, send and use a magic link, ask for and confirm an email change.
+//! Every finish takes the link's token or the mail's address and code (`codes::Proof`).
 
 use serde_json::json;
 
-use super::{Purpose, parse_redirect_uri, parse_token, templates};
+use super::{Purpose, codes::Proof, parse_redirect_uri, templates};
 use crate::{
     domain::{Email, Password, User},
     error::{Error, Result},
@@ -13,6 +14,20 @@ use crate::{
     },
     store::UserRecord,
 };
+
+/// The proof fields of a finish request as they came: `token`, or `email` and `code`.
+#[derive(Clone, Copy, Default)]
+pub struct MailedProof<'a> {
+    pub token: &'a str,
+    pub email: &'a str,
+    pub code: &'a str,
+}
+
+impl std::fmt::Debug for MailedProof<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailedProof(<redacted>)")
+    }
+}
 
 impl Services {
     /// Mails a reset link to `email` if it has an account. Answers before looking it up.
@@ -27,7 +42,8 @@ impl Services {
 
     /// Validates and throttles (per client address, and per recipient address whoever asks),
     /// then answers; the lookup and the mail happen in a task of their own, so an unknown
-    /// address costs the caller exactly what a known one does.
+    /// address costs the caller exactly what a known one does. An unknown address gets nothing,
+    /// or (`notify_unknown_addresses`) a note that someone asked, with no link.
     fn mail_link_in_background(
         &self,
         purpose: Purpose,
@@ -43,7 +59,12 @@ impl Services {
         tokio::spawn(async move {
             let queued = async {
                 let Some(user) = services.inner.store.find_user_by_email(email.as_str()).await? else {
-                    return Ok::<_, Error>(false);
+                    let links = &services.inner.links;
+                    if !links.notify_unknown_addresses {
+                        return Ok::<_, Error>(false);
+                    }
+                    services.queue_email(&templates::no_account(purpose, &links.product_name, email.as_str())).await?;
+                    return Ok(true);
                 };
                 services.mail_link(purpose, &user, redirect.as_deref()).await?;
                 Ok(true)
@@ -58,22 +79,27 @@ impl Services {
         Ok(())
     }
 
-    /// Sets a new password with a reset token: the password passes Register's policy, every
-    /// session of the account ends, and a notice is mailed, in one transaction. A password that
-    /// is refused leaves the token usable.
-    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<u64> {
-        let raw = parse_token(token)?;
+    /// Sets a new password with a reset token or code: the password passes Register's policy,
+    /// every session of the account ends, and a notice is mailed, in one transaction. A password
+    /// that is refused leaves the link usable (and costs no code attempt).
+    pub async fn reset_password(&self, proof: MailedProof<'_>, new_password: &str, meta: &RequestMeta) -> Result<u64> {
+        let proof = Proof::parse(proof.token, proof.email, proof.code)?;
         let policy = self.inner.password_policy;
         let new = Password::parse_new("new_password", new_password, policy)?;
-        // The policy's user inputs are the address the token was sent to: read it (the token
-        // stays) so that a refused password does not burn the link.
-        let pending =
-            self.inner.store.find_verification_token(raw.hash().as_str(), Purpose::PasswordReset.name()).await?;
-        let pending = pending.ok_or_else(super::invalid_token)?;
-        let mut inputs = vec![pending.identifier.clone()];
-        inputs.extend(pending.identifier.split('@').next().map(str::to_owned));
+        // The policy's user inputs are the address the mail went to: for a token, read it (the
+        // token stays) so that a refused password does not burn the link.
+        let address = match &proof {
+            Proof::Token(token) => {
+                let hash = token.hash();
+                let pending = self.inner.store.find_verification_token(hash.as_str(), Purpose::PasswordReset.name());
+                pending.await?.ok_or_else(super::invalid_token)?.identifier
+            }
+            Proof::Code { email, .. } => email.as_str().to_owned(),
+        };
+        let mut inputs = vec![address.clone()];
+        inputs.extend(address.split('@').next().map(str::to_owned));
         let new = self.check_new_password(new, inputs).await?;
-        let (_, user) = self.take_link_token(Purpose::PasswordReset, token).await?;
+        let (_, user) = self.take_proof(Purpose::PasswordReset, &proof, meta).await?;
         let hash = self.inner.hasher.hash(new).await?;
         let notice = templates::password_changed(&self.inner.links.product_name, &user.email);
         let now = self.inner.clock.now();
@@ -131,8 +157,9 @@ impl Services {
     }
 
     /// Moves the token's account to the address the link was mailed to (now verified).
-    pub async fn confirm_email_change(&self, token: &str) -> Result<User> {
-        let (taken, user) = self.take_link_token(Purpose::EmailChange, token).await?;
+    pub async fn confirm_email_change(&self, proof: MailedProof<'_>, meta: &RequestMeta) -> Result<User> {
+        let proof = Proof::parse(proof.token, proof.email, proof.code)?;
+        let (taken, user) = self.take_proof(Purpose::EmailChange, &proof, meta).await?;
         let now = self.inner.clock.now();
         let changed = self.inner.store.change_user_email(&user.id, &user.email, &taken.identifier, now).await?;
         self.inner.session_cache.forget_user(&user.id);
@@ -142,16 +169,18 @@ impl Services {
     }
 
     /// Marks the token's address verified.
-    pub async fn verify_email(&self, token: &str) -> Result<User> {
-        let (taken, _) = self.take_link_token(Purpose::EmailVerification, token).await?;
+    pub async fn verify_email(&self, proof: MailedProof<'_>, meta: &RequestMeta) -> Result<User> {
+        let proof = Proof::parse(proof.token, proof.email, proof.code)?;
+        let (taken, _) = self.take_proof(Purpose::EmailVerification, &proof, meta).await?;
         let user = self.verified(&taken.identifier, taken.user_id.as_deref()).await?;
         self.audit(Some(&user.id), kind::EMAIL_VERIFIED, json!({ "via": "verification_link" })).await;
         Ok(User::from(&user))
     }
 
-    /// Signs in with a magic-link token, like Login; the link also proves the address.
-    pub async fn sign_in_with_magic_link(&self, token: &str, meta: &RequestMeta) -> Result<SignedIn> {
-        let (taken, _) = self.take_link_token(Purpose::MagicLink, token).await?;
+    /// Signs in with a magic-link token or code, like Login; the mail also proves the address.
+    pub async fn sign_in_with_magic_link(&self, proof: MailedProof<'_>, meta: &RequestMeta) -> Result<SignedIn> {
+        let proof = Proof::parse(proof.token, proof.email, proof.code)?;
+        let (taken, _) = self.take_proof(Purpose::MagicLink, &proof, meta).await?;
         let user = self.verified(&taken.identifier, taken.user_id.as_deref()).await?;
         let signed_in = self.sign_in(user, meta).await?;
         self.audit(

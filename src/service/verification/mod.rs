@@ -6,18 +6,28 @@
 //! expiry, or once its user's address changed (NIST SP 800-63B-4 §3.1.6 "out-of-band"
 //! secrets: single use, short-lived, bound to the address they were sent to). Requests naming
 //! an address answer before looking it up (`flows.rs`), so neither the answer nor its time
-//! tells whether it has an account (OWASP ASVS 5 V6.3).
+//! tells whether it has an account (OWASP ASVS 5 V6.3). Each mail also shows a six-digit code
+//! bound to the same row, which the finish requests accept instead of the token (`codes.rs`).
 
+mod codes;
 mod flows;
+mod overrides;
+mod sign_up;
 mod templates;
 
 use std::time::Duration;
 
+pub use codes::CodeKey;
+pub(crate) use codes::invalid_code;
+pub use flows::MailedProof;
+pub use overrides::MailTemplates;
+pub(crate) use sign_up::SignUpProof;
+
 use super::Services;
 use crate::{
-    domain::{SessionToken, later},
+    domain::{OneTimeCode, SessionToken, later},
     error::{Error, FieldReason, Result},
-    store::{NewVerificationToken, UserRecord, VerificationTokenRecord},
+    store::{NewOutboxMessage, NewVerificationToken, UserRecord, VerificationTokenRecord},
 };
 
 /// Longest token or redirect URI accepted in a request.
@@ -36,8 +46,15 @@ pub struct LinkSettings {
     pub password_reset_ttl: Duration,
     pub magic_link_ttl: Duration,
     pub verification_ttl: Duration,
+    /// How long the set-password link of an AdminService invitation works.
+    pub invitation_ttl: Duration,
     /// Password sign-in of an unverified address is refused (and a link mailed).
     pub require_email_verification: bool,
+    /// A reset or magic-link request for an address without an account mails it a note saying
+    /// so (instead of nothing).
+    pub notify_unknown_addresses: bool,
+    /// The operator's link-mail templates (`email.templates_dir`); empty: the built-ins.
+    pub templates: MailTemplates,
 }
 
 /// What a token is good for.
@@ -137,34 +154,69 @@ impl Services {
     /// notice to the account's current address in the same transaction.
     async fn mail_link_to(&self, purpose: Purpose, user: &UserRecord, to: &str, redirect: Option<&str>) -> Result<()> {
         let links = &self.inner.links;
-        let token = SessionToken::generate()?;
-        let now = self.inner.clock.now();
         let ttl = purpose.ttl(links);
-        let url = link(links, purpose, &token, redirect)?;
-        let mut mails =
-            vec![templates::link_mail(purpose, &links.product_name, to, &url, ttl.as_secs() / 60).to_outbox()?];
-        let changing = purpose == Purpose::EmailChange;
-        if changing {
+        let (mut row, url, code) = self.link_row(purpose, &user.id, to, ttl, redirect)?;
+        let expires = templates::duration_words(ttl.as_secs() / 60);
+        let values =
+            overrides::Values { product: &links.product_name, link: &url, code: code.expose(), expires: &expires };
+        let mail = templates::link_mail(purpose, to, &values, links.templates.for_purpose(purpose));
+        let mut mails = vec![mail.to_outbox()?];
+        if purpose == Purpose::EmailChange {
             mails.push(templates::email_change_requested(&links.product_name, &user.email, to).to_outbox()?);
+            row.subject_email = Some(user.email.clone());
         }
-        let row = NewVerificationToken {
-            identifier: to.to_owned(),
-            token_hash: token.hash().as_str().to_owned(),
-            purpose: purpose.name(),
-            user_id: user.id.clone(),
-            created_at: now,
-            expires: later(now, ttl)?,
-            subject_email: changing.then(|| user.email.clone()),
-        };
         self.inner.store.issue_verification_token(row, mails).await?;
         self.inner.outbox.wake();
         Ok(())
     }
 
-    /// Takes the `purpose` token `raw` and returns it with its user: refused (and gone, if it
+    /// A fresh token and code for `purpose`, mailed to `to` for `user_id`: the row to store (the
+    /// token's hash and the code's keyed hash), the link, and the code for the mail.
+    fn link_row(
+        &self,
+        purpose: Purpose,
+        user_id: &str,
+        to: &str,
+        ttl: Duration,
+        redirect: Option<&str>,
+    ) -> Result<(NewVerificationToken, String, OneTimeCode)> {
+        let token = SessionToken::generate()?;
+        let code = OneTimeCode::generate()?;
+        let now = self.inner.clock.now();
+        let url = link(&self.inner.links, purpose, &token, redirect)?;
+        let row = NewVerificationToken {
+            identifier: to.to_owned(),
+            token_hash: token.hash().as_str().to_owned(),
+            purpose: purpose.name(),
+            user_id: user_id.to_owned(),
+            created_at: now,
+            expires: later(now, ttl)?,
+            subject_email: None,
+            code_hash: Some(self.inner.codes.hash(purpose.name(), to, &code)),
+        };
+        Ok((row, url, code))
+    }
+
+    /// The invitation of a user an operator is creating (`user_id`, `email`): a set-password
+    /// link — a password-reset token that works for `invitation_ttl` (72 h by default) — and
+    /// the mail inviting them, for the store to write in the user's own transaction.
+    pub(crate) fn invitation(&self, user_id: &str, email: &str) -> Result<(NewVerificationToken, NewOutboxMessage)> {
+        let links = &self.inner.links;
+        let purpose = Purpose::PasswordReset;
+        let (row, url, code) = self.link_row(purpose, user_id, email, links.invitation_ttl, None)?;
+        let expires = templates::duration_words(links.invitation_ttl.as_secs() / 60);
+        let values =
+            overrides::Values { product: &links.product_name, link: &url, code: code.expose(), expires: &expires };
+        Ok((row, templates::invitation(email, &values).to_outbox()?))
+    }
+
+    /// Takes the `purpose` token and returns it with its user: refused (and gone, if it
     /// was one) when unknown, of another purpose, expired, or its user's address changed since.
-    async fn take_link_token(&self, purpose: Purpose, raw: &str) -> Result<(VerificationTokenRecord, UserRecord)> {
-        let token = parse_token(raw)?;
+    async fn take_link_token(
+        &self,
+        purpose: Purpose,
+        token: &SessionToken,
+    ) -> Result<(VerificationTokenRecord, UserRecord)> {
         let taken = self.inner.store.take_verification_token(token.hash().as_str(), purpose.name()).await?;
         let taken = taken.ok_or_else(invalid_token)?;
         self.checked_link_token(taken).await
@@ -204,7 +256,10 @@ mod tests {
             password_reset_ttl: Duration::from_secs(900),
             magic_link_ttl: Duration::from_secs(600),
             verification_ttl: Duration::from_secs(86_400),
+            invitation_ttl: Duration::from_secs(72 * 3600),
             require_email_verification: false,
+            notify_unknown_addresses: false,
+            templates: MailTemplates::default(),
         }
     }
 

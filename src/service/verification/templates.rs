@@ -1,11 +1,14 @@
 //! The mails: plain text and HTML per purpose, with the product name (`rp_name`), the link and
 //! how long it works. Everything interpolated into HTML is escaped; no images, no tracking.
 
-use super::Purpose;
+use super::{
+    Purpose,
+    overrides::{PurposeTemplates, Values},
+};
 use crate::service::email::EmailMessage;
 
 /// `text` with `&`, `<`, `>`, `"` and `'` escaped for HTML text and attribute values.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -21,7 +24,7 @@ fn escape(text: &str) -> String {
 }
 
 /// "15 minutes", "24 hours".
-fn duration_words(minutes: u64) -> String {
+pub(super) fn duration_words(minutes: u64) -> String {
     match minutes {
         m if m % 60 == 0 && m >= 120 => format!("{} hours", m / 60),
         60 => "1 hour".into(),
@@ -30,22 +33,23 @@ fn duration_words(minutes: u64) -> String {
     }
 }
 
-fn html(product: &str, intro: &str, action: &str, link: &str, after: &str) -> String {
-    let (product, intro, action, link, after) =
-        (escape(product), escape(intro), escape(action), escape(link), escape(after));
+fn html(product: &str, intro: &str, action: &str, link: &str, code: &str, after: &str) -> String {
+    let (product, intro, action, link, code, after) =
+        (escape(product), escape(intro), escape(action), escape(link), escape(code), escape(after));
     format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{product}</h2><p>{intro}</p>\
          <p><a href=\"{link}\">{action}</a></p><p>Or paste this address into your browser:<br>{link}</p>\
+         <p>Or enter this code in the app: <strong style=\"font-size:1.4em;letter-spacing:0.2em\">{code}</strong></p>\
          <p>{after}</p></body></html>"
     )
 }
 
-/// The mail carrying `link` for `purpose` to `to`.
-pub(super) fn link_mail(purpose: Purpose, product: &str, to: &str, link: &str, ttl_minutes: u64) -> EmailMessage {
-    let expiry = format!(
-        "The link works once, for {}. If you did not ask for it, ignore this mail.",
-        duration_words(ttl_minutes)
-    );
+/// The mail carrying `link` and its one-time `code` for `purpose` to `to`: the built-in text
+/// and HTML, or the operator's (`overrides`) where `email.templates_dir` has them.
+pub(super) fn link_mail(purpose: Purpose, to: &str, values: &Values<'_>, overrides: &PurposeTemplates) -> EmailMessage {
+    let Values { product, link, code, expires } = *values;
+    let expiry =
+        format!("The link and the code work once, for {expires}. If you did not ask for them, ignore this mail.");
     let (subject, intro, action) = match purpose {
         Purpose::PasswordReset => (
             format!("Reset your {product} password"),
@@ -64,11 +68,41 @@ pub(super) fn link_mail(purpose: Purpose, product: &str, to: &str, link: &str, t
             "Use this address",
         ),
     };
+    let mut mail = EmailMessage {
+        to: to.to_owned(),
+        text: format!(
+            "{intro}\n\n{action}: {link}\n\nOr enter this code in the app: {code}\n\n{expiry}\n\n{product}\n"
+        ),
+        html: Some(html(product, intro, action, link, code, &expiry)),
+        subject,
+        link: Some(link.to_owned()),
+    };
+    if let Some(text) = &overrides.text {
+        mail.text = text.body(values, false);
+    }
+    if let Some(html) = &overrides.html {
+        mail.html = Some(html.body(values, true));
+    }
+    let subject = [&overrides.text, &overrides.html].into_iter().flatten().find_map(|t| t.subject(values));
+    if let Some(subject) = subject {
+        mail.subject = subject;
+    }
+    mail
+}
+
+/// The invitation to an account an operator created: a link (and code) to set a password.
+pub(super) fn invitation(to: &str, values: &Values<'_>) -> EmailMessage {
+    let Values { product, link, code, expires } = *values;
+    let intro = format!("An account at {product} has been created for this address.");
+    let expiry =
+        format!("The link and the code work once, for {expires}. If you did not expect this, ignore this mail.");
     EmailMessage {
         to: to.to_owned(),
-        text: format!("{intro}\n\n{action}: {link}\n\n{expiry}\n\n{product}\n"),
-        html: Some(html(product, intro, action, link, &expiry)),
-        subject,
+        subject: format!("You are invited to {product}"),
+        text: format!(
+            "{intro}\n\nChoose a password: {link}\n\nOr enter this code in the app: {code}\n\n{expiry}\n\n{product}\n"
+        ),
+        html: Some(html(product, &intro, "Choose a password", link, code, &expiry)),
         link: Some(link.to_owned()),
     }
 }
@@ -118,18 +152,97 @@ pub(super) fn password_changed(product: &str, to: &str) -> EmailMessage {
     }
 }
 
+/// The note to an address without an account that someone asked for a reset or sign-in link for
+/// it (`notify_unknown_addresses`): no link, nothing to click.
+pub(super) fn no_account(purpose: Purpose, product: &str, to: &str) -> EmailMessage {
+    let asked = match purpose {
+        Purpose::PasswordReset => "to reset the password of",
+        Purpose::MagicLink | Purpose::EmailVerification | Purpose::EmailChange => "for a sign-in link to",
+    };
+    let text = format!(
+        "Someone asked {asked} a {product} account with this address, but there is no {product} \
+         account with it. If it was you, you may have signed up with another address.\n\nIf it was \
+         not you, ignore this mail: nothing has changed.\n\n{product}\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>Someone asked {asked} a \
+         {p} account with this address, but there is no {p} account with it. If it was you, you may have \
+         signed up with another address.</p><p>If it was not you, ignore this mail: nothing has \
+         changed.</p></body></html>",
+        p = escape(product)
+    );
+    EmailMessage {
+        to: to.to_owned(),
+        subject: format!("Someone tried to use this address with {product}"),
+        text,
+        html: Some(html),
+        link: None,
+    }
+}
+
+/// The code that finishes a passkey sign-up for `to`.
+pub(super) fn sign_up_code(product: &str, to: &str, code: &str, ttl_minutes: u64) -> EmailMessage {
+    let text = format!(
+        "To finish creating your {product} account, enter this code: {code}\n\nIt works once, for {}. \
+         If you did not ask for an account, ignore this mail.\n\n{product}\n",
+        duration_words(ttl_minutes)
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>To finish creating your \
+         {p} account, enter this code:</p><p><strong style=\"font-size:1.4em;letter-spacing:0.2em\">{c}</strong></p>\
+         <p>It works once, for {d}. If you did not ask for an account, ignore this mail.</p></body></html>",
+        p = escape(product),
+        c = escape(code),
+        d = duration_words(ttl_minutes)
+    );
+    EmailMessage {
+        to: to.to_owned(),
+        subject: format!("Your {product} sign-up code"),
+        text,
+        html: Some(html),
+        link: None,
+    }
+}
+
+/// The note to an address that has an account when someone tries to sign up with it.
+pub(super) fn sign_up_taken(product: &str, to: &str) -> EmailMessage {
+    let text = format!(
+        "Someone tried to create a {product} account with this address, but you already have one. \
+         No new account was created. Sign in instead; if you cannot, reset your password.\n\nIf \
+         this was not you, ignore this mail.\n\n{product}\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>Someone tried to create a \
+         {p} account with this address, but you already have one. No new account was created. Sign in \
+         instead; if you cannot, reset your password.</p><p>If this was not you, ignore this mail.</p></body></html>",
+        p = escape(product)
+    );
+    EmailMessage {
+        to: to.to_owned(),
+        subject: format!("You already have a {product} account"),
+        text,
+        html: Some(html),
+        link: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn html_is_escaped_and_the_expiry_said() {
-        let mail = link_mail(Purpose::PasswordReset, "<Acme & Co>", "a@example.com", "https://x/?a=1&b=\"2\"", 15);
+        let expires = duration_words(15);
+        let values =
+            Values { product: "<Acme & Co>", link: "https://x/?a=1&b=\"2\"", code: "012345", expires: &expires };
+        let mail = link_mail(Purpose::PasswordReset, "a@example.com", &values, &PurposeTemplates::default());
         let html = mail.html.unwrap();
         assert!(html.contains("&lt;Acme &amp; Co&gt;"), "{html}");
         assert!(html.contains("href=\"https://x/?a=1&amp;b=&quot;2&quot;\""), "{html}");
         assert!(!html.contains("<Acme"));
         assert!(mail.text.contains("for 15 minutes"));
+        assert!(mail.text.contains("code in the app: 012345"), "{}", mail.text);
+        assert!(html.contains(">012345<"), "{html}");
         assert_eq!(duration_words(24 * 60), "24 hours");
         assert_eq!(duration_words(10), "10 minutes");
     }

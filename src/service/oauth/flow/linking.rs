@@ -113,6 +113,7 @@ impl Services {
             name: identity.name.as_deref().and_then(clean_name),
             password_hash: None,
             created_at: now,
+            email_verified: None,
         };
         let profile = ProviderProfileFields {
             email_verified: Some(now),

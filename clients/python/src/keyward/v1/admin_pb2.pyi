@@ -75,12 +75,14 @@ class GetUserResponse(_message.Message):
     def __init__(self, user: _Optional[_Union[_resources_pb2.User, _Mapping]] = ..., passkeys: _Optional[_Iterable[_Union[_passkey_pb2.Passkey, _Mapping]]] = ..., linked_accounts: _Optional[_Iterable[_Union[_oauth_pb2.LinkedAccount, _Mapping]]] = ..., sessions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ...) -> None: ...
 
 class CreateUserRequest(_message.Message):
-    __slots__ = ("email", "name")
+    __slots__ = ("email", "name", "send_invitation")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    SEND_INVITATION_FIELD_NUMBER: _ClassVar[int]
     email: str
     name: str
-    def __init__(self, email: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    send_invitation: bool
+    def __init__(self, email: _Optional[str] = ..., name: _Optional[str] = ..., send_invitation: _Optional[bool] = ...) -> None: ...
 
 class CreateUserResponse(_message.Message):
     __slots__ = ("user",)

@@ -123,7 +123,7 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateUser(self, request, context):
-        """Creates a user with no sign-in method (no invitation is sent yet). Scope: users:write.
+        """Creates a user with no sign-in method (optionally mailing an invitation). Scope: users:write.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

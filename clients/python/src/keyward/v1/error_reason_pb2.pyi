@@ -76,6 +76,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERIFICATION_TOKEN_EXPIRED: _ClassVar[ErrorReason]
     REDIRECT_URI_NOT_ALLOWED: _ClassVar[ErrorReason]
     EMAIL_NOT_VERIFIED: _ClassVar[ErrorReason]
+    VERIFICATION_CODE_INVALID: _ClassVar[ErrorReason]
     WEBHOOK_DELIVERY_NOT_FOUND: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 FIELD_REQUIRED: ErrorReason
@@ -147,4 +148,5 @@ VERIFICATION_TOKEN_INVALID: ErrorReason
 VERIFICATION_TOKEN_EXPIRED: ErrorReason
 REDIRECT_URI_NOT_ALLOWED: ErrorReason
 EMAIL_NOT_VERIFIED: ErrorReason
+VERIFICATION_CODE_INVALID: ErrorReason
 WEBHOOK_DELIVERY_NOT_FOUND: ErrorReason

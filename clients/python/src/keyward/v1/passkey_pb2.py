@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from keyward.v1 import resources_pb2 as keyward_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18keyward/v1/passkey.proto\x12\nkeyward.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeyward/v1/resources.proto\"\xba\x02\n\x07Passkey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rcredential_id\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_used_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x62\x61\x63kup_eligible\x18\x06 \x01(\x08\x12\x11\n\tbacked_up\x18\x07 \x01(\x08\x12\x32\n\x0b\x64\x65vice_type\x18\x08 \x01(\x0e\x32\x1d.keyward.v1.PasskeyDeviceType\x12\x12\n\ntransports\x18\t \x03(\t\x12\x0e\n\x06\x61\x61guid\x18\n \x01(\t\x12\x15\n\rprovider_name\x18\x0b \x01(\t\"!\n\x1fStartPasskeyRegistrationRequest\"M\n StartPasskeyRegistrationResponse\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x14\n\x0coptions_json\x18\x02 \x01(\t\"}\n FinishPasskeyRegistrationRequest\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63redential_json\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1d\n\x15revoke_other_sessions\x18\x04 \x01(\x08\"c\n!FinishPasskeyRegistrationResponse\x12$\n\x07passkey\x18\x01 \x01(\x0b\x32\x13.keyward.v1.Passkey\x12\x18\n\x10revoked_sessions\x18\x02 \x01(\x05\"8\n\x19StartPasskeySignUpRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"G\n\x1aStartPasskeySignUpResponse\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x14\n\x0coptions_json\x18\x02 \x01(\t\"`\n\x1a\x46inishPasskeySignUpRequest\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63redential_json\x18\x02 \x01(\t\x12\x14\n\x0cpasskey_name\x18\x03 \x01(\t\"l\n\x1b\x46inishPasskeySignUpResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\x12$\n\x07passkey\x18\x02 \x01(\x0b\x32\x13.keyward.v1.Passkey\")\n\x18StartPasskeyLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"F\n\x19StartPasskeyLoginResponse\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x14\n\x0coptions_json\x18\x02 \x01(\t\"I\n\x19\x46inishPasskeyLoginRequest\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63redential_json\x18\x02 \x01(\t\"E\n\x1a\x46inishPasskeyLoginResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\"<\n\x13ListPasskeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x14ListPasskeysResponse\x12%\n\x08passkeys\x18\x01 \x03(\x0b\x32\x13.keyward.v1.Passkey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x14RenamePasskeyRequest\x12\x12\n\npasskey_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"=\n\x15RenamePasskeyResponse\x12$\n\x07passkey\x18\x01 \x01(\x0b\x32\x13.keyward.v1.Passkey\"G\n\x14\x44\x65letePasskeyRequest\x12\x12\n\npasskey_id\x18\x01 \x01(\t\x12\x1b\n\x13keep_other_sessions\x18\x02 \x01(\x08\"1\n\x15\x44\x65letePasskeyResponse\x12\x18\n\x10revoked_sessions\x18\x01 \x01(\x05\"%\n#StartPasskeyReauthenticationRequest\"Q\n$StartPasskeyReauthenticationResponse\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x14\n\x0coptions_json\x18\x02 \x01(\t\"T\n$FinishPasskeyReauthenticationRequest\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63redential_json\x18\x02 \x01(\t\"M\n%FinishPasskeyReauthenticationResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.keyward.v1.Session*\x85\x01\n\x11PasskeyDeviceType\x12#\n\x1fPASSKEY_DEVICE_TYPE_UNSPECIFIED\x10\x00\x12%\n!PASSKEY_DEVICE_TYPE_SINGLE_DEVICE\x10\x01\x12$\n PASSKEY_DEVICE_TYPE_MULTI_DEVICE\x10\x02\x32\x9f\t\n\x0ePasskeyService\x12u\n\x18StartPasskeyRegistration\x12+.keyward.v1.StartPasskeyRegistrationRequest\x1a,.keyward.v1.StartPasskeyRegistrationResponse\x12x\n\x19\x46inishPasskeyRegistration\x12,.keyward.v1.FinishPasskeyRegistrationRequest\x1a-.keyward.v1.FinishPasskeyRegistrationResponse\x12\x63\n\x12StartPasskeySignUp\x12%.keyward.v1.StartPasskeySignUpRequest\x1a&.keyward.v1.StartPasskeySignUpResponse\x12\x66\n\x13\x46inishPasskeySignUp\x12&.keyward.v1.FinishPasskeySignUpRequest\x1a\'.keyward.v1.FinishPasskeySignUpResponse\x12`\n\x11StartPasskeyLogin\x12$.keyward.v1.StartPasskeyLoginRequest\x1a%.keyward.v1.StartPasskeyLoginResponse\x12\x63\n\x12\x46inishPasskeyLogin\x12%.keyward.v1.FinishPasskeyLoginRequest\x1a&.keyward.v1.FinishPasskeyLoginResponse\x12Q\n\x0cListPasskeys\x12\x1f.keyward.v1.ListPasskeysRequest\x1a .keyward.v1.ListPasskeysResponse\x12T\n\rRenamePasskey\x12 .keyward.v1.RenamePasskeyRequest\x1a!.keyward.v1.RenamePasskeyResponse\x12T\n\rDeletePasskey\x12 .keyward.v1.DeletePasskeyRequest\x1a!.keyward.v1.DeletePasskeyResponse\x12\x81\x01\n\x1cStartPasskeyReauthentication\x12/.keyward.v1.StartPasskeyReauthenticationRequest\x1a\x30.keyward.v1.StartPasskeyReauthenticationResponse\x12\x84\x01\n\x1d\x46inishPasskeyReauthentication\x12\x30.keyward.v1.FinishPasskeyReauthenticationRequest\x1a\x31.keyward.v1.FinishPasskeyReauthenticationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18keyward/v1/passkey.proto\x12\nkeyward.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeyward/v1/resources.proto\"\xba\x02\n\x07Passkey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rcredential_id\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_used_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x62\x61\x63kup_eligible\x18\x06 \x01(\x08\x12\x11\n\tbacked_up\x18\x07 \x01(\x08\x12\x32\n\x0b\x64\x65vice_type\x18\x08 \x01(\x0e\x32\x1d.keyward.v1.PasskeyDeviceType\x12\x12\n\ntransports\x18\t \x03(\t\x12\x0e\n\x06\x61\x61guid\x18\n \x01(\t\x12\x15\n\rprovider_name\x18\x0b \x01(\t\"!\n\x1fStartPasskeyRegistrationRequest\"M\n StartPasskeyRegistrationResponse\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x14\n\x0coptions_json\x18\x02 \x01(\t\"}\n FinishPasskeyRegistrationRequest\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63redential_json\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1d\n\x15revoke_other_sessions\x18\x04 \x01(\x08\"c\n!FinishPasskeyRegistrationResponse\x12$\n\x07passkey\x18\x01 \x01(\x0b\x32\x13.keyward.v1.Passkey\x12\x18\n\x10revoked_sessions\x18\x02 \x01(\x05\"8\n\x19StartPasskeySignUpRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"G\n\x1aStartPasskeySignUpResponse\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x14\n\x0coptions_json\x18\x02 \x01(\t\"n\n\x1a\x46inishPasskeySignUpRequest\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63redential_json\x18\x02 \x01(\t\x12\x14\n\x0cpasskey_name\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\"l\n\x1b\x46inishPasskeySignUpResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\x12$\n\x07passkey\x18\x02 \x01(\x0b\x32\x13.keyward.v1.Passkey\")\n\x18StartPasskeyLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"F\n\x19StartPasskeyLoginResponse\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x14\n\x0coptions_json\x18\x02 \x01(\t\"I\n\x19\x46inishPasskeyLoginRequest\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63redential_json\x18\x02 \x01(\t\"E\n\x1a\x46inishPasskeyLoginResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\"<\n\x13ListPasskeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x14ListPasskeysResponse\x12%\n\x08passkeys\x18\x01 \x03(\x0b\x32\x13.keyward.v1.Passkey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x14RenamePasskeyRequest\x12\x12\n\npasskey_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"=\n\x15RenamePasskeyResponse\x12$\n\x07passkey\x18\x01 \x01(\x0b\x32\x13.keyward.v1.Passkey\"G\n\x14\x44\x65letePasskeyRequest\x12\x12\n\npasskey_id\x18\x01 \x01(\t\x12\x1b\n\x13keep_other_sessions\x18\x02 \x01(\x08\"1\n\x15\x44\x65letePasskeyResponse\x12\x18\n\x10revoked_sessions\x18\x01 \x01(\x05\"%\n#StartPasskeyReauthenticationRequest\"Q\n$StartPasskeyReauthenticationResponse\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x14\n\x0coptions_json\x18\x02 \x01(\t\"T\n$FinishPasskeyReauthenticationRequest\x12\x13\n\x0b\x63\x65remony_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63redential_json\x18\x02 \x01(\t\"M\n%FinishPasskeyReauthenticationResponse\x12$\n\x07session\x18\x01 \x01(\x0b\x32\x13.keyward.v1.Session*\x85\x01\n\x11PasskeyDeviceType\x12#\n\x1fPASSKEY_DEVICE_TYPE_UNSPECIFIED\x10\x00\x12%\n!PASSKEY_DEVICE_TYPE_SINGLE_DEVICE\x10\x01\x12$\n PASSKEY_DEVICE_TYPE_MULTI_DEVICE\x10\x02\x32\x9f\t\n\x0ePasskeyService\x12u\n\x18StartPasskeyRegistration\x12+.keyward.v1.StartPasskeyRegistrationRequest\x1a,.keyward.v1.StartPasskeyRegistrationResponse\x12x\n\x19\x46inishPasskeyRegistration\x12,.keyward.v1.FinishPasskeyRegistrationRequest\x1a-.keyward.v1.FinishPasskeyRegistrationResponse\x12\x63\n\x12StartPasskeySignUp\x12%.keyward.v1.StartPasskeySignUpRequest\x1a&.keyward.v1.StartPasskeySignUpResponse\x12\x66\n\x13\x46inishPasskeySignUp\x12&.keyward.v1.FinishPasskeySignUpRequest\x1a\'.keyward.v1.FinishPasskeySignUpResponse\x12`\n\x11StartPasskeyLogin\x12$.keyward.v1.StartPasskeyLoginRequest\x1a%.keyward.v1.StartPasskeyLoginResponse\x12\x63\n\x12\x46inishPasskeyLogin\x12%.keyward.v1.FinishPasskeyLoginRequest\x1a&.keyward.v1.FinishPasskeyLoginResponse\x12Q\n\x0cListPasskeys\x12\x1f.keyward.v1.ListPasskeysRequest\x1a .keyward.v1.ListPasskeysResponse\x12T\n\rRenamePasskey\x12 .keyward.v1.RenamePasskeyRequest\x1a!.keyward.v1.RenamePasskeyResponse\x12T\n\rDeletePasskey\x12 .keyward.v1.DeletePasskeyRequest\x1a!.keyward.v1.DeletePasskeyResponse\x12\x81\x01\n\x1cStartPasskeyReauthentication\x12/.keyward.v1.StartPasskeyReauthenticationRequest\x1a\x30.keyward.v1.StartPasskeyReauthenticationResponse\x12\x84\x01\n\x1d\x46inishPasskeyReauthentication\x12\x30.keyward.v1.FinishPasskeyReauthenticationRequest\x1a\x31.keyward.v1.FinishPasskeyReauthenticationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyward.v1.passkey_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PASSKEYDEVICETYPE']._serialized_start=2043
-  _globals['_PASSKEYDEVICETYPE']._serialized_end=2176
+  _globals['_PASSKEYDEVICETYPE']._serialized_start=2057
+  _globals['_PASSKEYDEVICETYPE']._serialized_end=2190
   _globals['_PASSKEY']._serialized_start=102
   _globals['_PASSKEY']._serialized_end=416
   _globals['_STARTPASSKEYREGISTRATIONREQUEST']._serialized_start=418
@@ -50,37 +50,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STARTPASSKEYSIGNUPRESPONSE']._serialized_start=818
   _globals['_STARTPASSKEYSIGNUPRESPONSE']._serialized_end=889
   _globals['_FINISHPASSKEYSIGNUPREQUEST']._serialized_start=891
-  _globals['_FINISHPASSKEYSIGNUPREQUEST']._serialized_end=987
-  _globals['_FINISHPASSKEYSIGNUPRESPONSE']._serialized_start=989
-  _globals['_FINISHPASSKEYSIGNUPRESPONSE']._serialized_end=1097
-  _globals['_STARTPASSKEYLOGINREQUEST']._serialized_start=1099
-  _globals['_STARTPASSKEYLOGINREQUEST']._serialized_end=1140
-  _globals['_STARTPASSKEYLOGINRESPONSE']._serialized_start=1142
-  _globals['_STARTPASSKEYLOGINRESPONSE']._serialized_end=1212
-  _globals['_FINISHPASSKEYLOGINREQUEST']._serialized_start=1214
-  _globals['_FINISHPASSKEYLOGINREQUEST']._serialized_end=1287
-  _globals['_FINISHPASSKEYLOGINRESPONSE']._serialized_start=1289
-  _globals['_FINISHPASSKEYLOGINRESPONSE']._serialized_end=1358
-  _globals['_LISTPASSKEYSREQUEST']._serialized_start=1360
-  _globals['_LISTPASSKEYSREQUEST']._serialized_end=1420
-  _globals['_LISTPASSKEYSRESPONSE']._serialized_start=1422
-  _globals['_LISTPASSKEYSRESPONSE']._serialized_end=1508
-  _globals['_RENAMEPASSKEYREQUEST']._serialized_start=1510
-  _globals['_RENAMEPASSKEYREQUEST']._serialized_end=1566
-  _globals['_RENAMEPASSKEYRESPONSE']._serialized_start=1568
-  _globals['_RENAMEPASSKEYRESPONSE']._serialized_end=1629
-  _globals['_DELETEPASSKEYREQUEST']._serialized_start=1631
-  _globals['_DELETEPASSKEYREQUEST']._serialized_end=1702
-  _globals['_DELETEPASSKEYRESPONSE']._serialized_start=1704
-  _globals['_DELETEPASSKEYRESPONSE']._serialized_end=1753
-  _globals['_STARTPASSKEYREAUTHENTICATIONREQUEST']._serialized_start=1755
-  _globals['_STARTPASSKEYREAUTHENTICATIONREQUEST']._serialized_end=1792
-  _globals['_STARTPASSKEYREAUTHENTICATIONRESPONSE']._serialized_start=1794
-  _globals['_STARTPASSKEYREAUTHENTICATIONRESPONSE']._serialized_end=1875
-  _globals['_FINISHPASSKEYREAUTHENTICATIONREQUEST']._serialized_start=1877
-  _globals['_FINISHPASSKEYREAUTHENTICATIONREQUEST']._serialized_end=1961
-  _globals['_FINISHPASSKEYREAUTHENTICATIONRESPONSE']._serialized_start=1963
-  _globals['_FINISHPASSKEYREAUTHENTICATIONRESPONSE']._serialized_end=2040
-  _globals['_PASSKEYSERVICE']._serialized_start=2179
-  _globals['_PASSKEYSERVICE']._serialized_end=3362
+  _globals['_FINISHPASSKEYSIGNUPREQUEST']._serialized_end=1001
+  _globals['_FINISHPASSKEYSIGNUPRESPONSE']._serialized_start=1003
+  _globals['_FINISHPASSKEYSIGNUPRESPONSE']._serialized_end=1111
+  _globals['_STARTPASSKEYLOGINREQUEST']._serialized_start=1113
+  _globals['_STARTPASSKEYLOGINREQUEST']._serialized_end=1154
+  _globals['_STARTPASSKEYLOGINRESPONSE']._serialized_start=1156
+  _globals['_STARTPASSKEYLOGINRESPONSE']._serialized_end=1226
+  _globals['_FINISHPASSKEYLOGINREQUEST']._serialized_start=1228
+  _globals['_FINISHPASSKEYLOGINREQUEST']._serialized_end=1301
+  _globals['_FINISHPASSKEYLOGINRESPONSE']._serialized_start=1303
+  _globals['_FINISHPASSKEYLOGINRESPONSE']._serialized_end=1372
+  _globals['_LISTPASSKEYSREQUEST']._serialized_start=1374
+  _globals['_LISTPASSKEYSREQUEST']._serialized_end=1434
+  _globals['_LISTPASSKEYSRESPONSE']._serialized_start=1436
+  _globals['_LISTPASSKEYSRESPONSE']._serialized_end=1522
+  _globals['_RENAMEPASSKEYREQUEST']._serialized_start=1524
+  _globals['_RENAMEPASSKEYREQUEST']._serialized_end=1580
+  _globals['_RENAMEPASSKEYRESPONSE']._serialized_start=1582
+  _globals['_RENAMEPASSKEYRESPONSE']._serialized_end=1643
+  _globals['_DELETEPASSKEYREQUEST']._serialized_start=1645
+  _globals['_DELETEPASSKEYREQUEST']._serialized_end=1716
+  _globals['_DELETEPASSKEYRESPONSE']._serialized_start=1718
+  _globals['_DELETEPASSKEYRESPONSE']._serialized_end=1767
+  _globals['_STARTPASSKEYREAUTHENTICATIONREQUEST']._serialized_start=1769
+  _globals['_STARTPASSKEYREAUTHENTICATIONREQUEST']._serialized_end=1806
+  _globals['_STARTPASSKEYREAUTHENTICATIONRESPONSE']._serialized_start=1808
+  _globals['_STARTPASSKEYREAUTHENTICATIONRESPONSE']._serialized_end=1889
+  _globals['_FINISHPASSKEYREAUTHENTICATIONREQUEST']._serialized_start=1891
+  _globals['_FINISHPASSKEYREAUTHENTICATIONREQUEST']._serialized_end=1975
+  _globals['_FINISHPASSKEYREAUTHENTICATIONRESPONSE']._serialized_start=1977
+  _globals['_FINISHPASSKEYREAUTHENTICATIONRESPONSE']._serialized_end=2054
+  _globals['_PASSKEYSERVICE']._serialized_start=2193
+  _globals['_PASSKEYSERVICE']._serialized_end=3376
 # @@protoc_insertion_point(module_scope)

@@ -95,14 +95,16 @@ class StartPasskeySignUpResponse(_message.Message):
     def __init__(self, ceremony_id: _Optional[str] = ..., options_json: _Optional[str] = ...) -> None: ...
 
 class FinishPasskeySignUpRequest(_message.Message):
-    __slots__ = ("ceremony_id", "credential_json", "passkey_name")
+    __slots__ = ("ceremony_id", "credential_json", "passkey_name", "code")
     CEREMONY_ID_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_JSON_FIELD_NUMBER: _ClassVar[int]
     PASSKEY_NAME_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
     ceremony_id: str
     credential_json: str
     passkey_name: str
-    def __init__(self, ceremony_id: _Optional[str] = ..., credential_json: _Optional[str] = ..., passkey_name: _Optional[str] = ...) -> None: ...
+    code: str
+    def __init__(self, ceremony_id: _Optional[str] = ..., credential_json: _Optional[str] = ..., passkey_name: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
 
 class FinishPasskeySignUpResponse(_message.Message):
     __slots__ = ("signed_in", "passkey")

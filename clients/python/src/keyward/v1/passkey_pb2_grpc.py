@@ -129,7 +129,10 @@ class PasskeyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StartPasskeySignUp(self, request, context):
-        """Begins creating an account that has a passkey and no password. Credential: none.
+        """Begins creating an account that has a passkey and no password. Credential: none. Under
+        `require_email_verification` it first mails the address a code (or, when the address has
+        an account, a note saying so and no code), and answers the same either way: the ceremony
+        then finishes only with that code.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

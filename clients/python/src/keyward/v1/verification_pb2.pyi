@@ -19,12 +19,16 @@ class RequestPasswordResetResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ResetPasswordRequest(_message.Message):
-    __slots__ = ("token", "new_password")
+    __slots__ = ("token", "new_password", "email", "code")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
     token: str
     new_password: str
-    def __init__(self, token: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+    email: str
+    code: str
+    def __init__(self, token: _Optional[str] = ..., new_password: _Optional[str] = ..., email: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
 
 class ResetPasswordResponse(_message.Message):
     __slots__ = ("revoked_sessions",)
@@ -43,10 +47,14 @@ class SendVerificationEmailResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class VerifyEmailRequest(_message.Message):
-    __slots__ = ("token",)
+    __slots__ = ("token", "email", "code")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
     token: str
-    def __init__(self, token: _Optional[str] = ...) -> None: ...
+    email: str
+    code: str
+    def __init__(self, token: _Optional[str] = ..., email: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
 
 class VerifyEmailResponse(_message.Message):
     __slots__ = ("user",)
@@ -67,10 +75,14 @@ class SendMagicLinkResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SignInWithMagicLinkRequest(_message.Message):
-    __slots__ = ("token",)
+    __slots__ = ("token", "email", "code")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
     token: str
-    def __init__(self, token: _Optional[str] = ...) -> None: ...
+    email: str
+    code: str
+    def __init__(self, token: _Optional[str] = ..., email: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
 
 class SignInWithMagicLinkResponse(_message.Message):
     __slots__ = ("signed_in",)
@@ -91,10 +103,14 @@ class RequestEmailChangeResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ConfirmEmailChangeRequest(_message.Message):
-    __slots__ = ("token",)
+    __slots__ = ("token", "email", "code")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
     token: str
-    def __init__(self, token: _Optional[str] = ...) -> None: ...
+    email: str
+    code: str
+    def __init__(self, token: _Optional[str] = ..., email: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
 
 class ConfirmEmailChangeResponse(_message.Message):
     __slots__ = ("user",)

@@ -34,6 +34,12 @@ class VerificationServiceStub:
     Links point at `public_url` + `/signin`, or at a `redirect_uri` from `email.redirect_uris`
     (exact match).
 
+    Each mail also shows a six-digit one-time code, for apps that cannot open the link (a native
+    app, another device): every finish request takes either `token`, or `email` (the address the
+    mail went to) and `code`. A code works once, with its link, until the link expires; it may be
+    tried 5 times, after which the link and the code are void, and tries are throttled per client
+    and per address. Every refused code is VERIFICATION_CODE_INVALID on field `code`.
+
     The requests that name an address (RequestPasswordReset, SendMagicLink) answer the same, in
     the same time, whether or not it has an account: the mail is queued in the background, and
     for an unknown address nothing is sent. Credentials: as in AuthService.
@@ -95,6 +101,12 @@ class VerificationServiceServicer:
     purpose. A token is good for its purpose only, and not after its account's address changed.
     Links point at `public_url` + `/signin`, or at a `redirect_uri` from `email.redirect_uris`
     (exact match).
+
+    Each mail also shows a six-digit one-time code, for apps that cannot open the link (a native
+    app, another device): every finish request takes either `token`, or `email` (the address the
+    mail went to) and `code`. A code works once, with its link, until the link expires; it may be
+    tried 5 times, after which the link and the code are void, and tries are throttled per client
+    and per address. Every refused code is VERIFICATION_CODE_INVALID on field `code`.
 
     The requests that name an address (RequestPasswordReset, SendMagicLink) answer the same, in
     the same time, whether or not it has an account: the mail is queued in the background, and
@@ -221,6 +233,12 @@ class VerificationService:
     purpose. A token is good for its purpose only, and not after its account's address changed.
     Links point at `public_url` + `/signin`, or at a `redirect_uri` from `email.redirect_uris`
     (exact match).
+
+    Each mail also shows a six-digit one-time code, for apps that cannot open the link (a native
+    app, another device): every finish request takes either `token`, or `email` (the address the
+    mail went to) and `code`. A code works once, with its link, until the link expires; it may be
+    tried 5 times, after which the link and the code are void, and tries are throttled per client
+    and per address. Every refused code is VERIFICATION_CODE_INVALID on field `code`.
 
     The requests that name an address (RequestPasswordReset, SendMagicLink) answer the same, in
     the same time, whether or not it has an account: the mail is queued in the background, and

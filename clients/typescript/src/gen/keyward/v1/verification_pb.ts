@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/verification.proto.
  */
 export const file_keyward_v1_verification: GenFile = /*@__PURE__*/
-  fileDesc("Ch1rZXl3YXJkL3YxL3ZlcmlmaWNhdGlvbi5wcm90bxIKa2V5d2FyZC52MSJCChtSZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QSDQoFZW1haWwYASABKAkSFAoMcmVkaXJlY3RfdXJpGAIgASgJIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiOwoUUmVzZXRQYXNzd29yZFJlcXVlc3QSDQoFdG9rZW4YASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIjEKFVJlc2V0UGFzc3dvcmRSZXNwb25zZRIYChByZXZva2VkX3Nlc3Npb25zGAEgASgFIjQKHFNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QSFAoMcmVkaXJlY3RfdXJpGAEgASgJIh8KHVNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlIiMKElZlcmlmeUVtYWlsUmVxdWVzdBINCgV0b2tlbhgBIAEoCSI1ChNWZXJpZnlFbWFpbFJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIiOwoUU2VuZE1hZ2ljTGlua1JlcXVlc3QSDQoFZW1haWwYASABKAkSFAoMcmVkaXJlY3RfdXJpGAIgASgJIhcKFVNlbmRNYWdpY0xpbmtSZXNwb25zZSIrChpTaWduSW5XaXRoTWFnaWNMaW5rUmVxdWVzdBINCgV0b2tlbhgBIAEoCSJGChtTaWduSW5XaXRoTWFnaWNMaW5rUmVzcG9uc2USJwoJc2lnbmVkX2luGAEgASgLMhQua2V5d2FyZC52MS5TaWduZWRJbiJEChlSZXF1ZXN0RW1haWxDaGFuZ2VSZXF1ZXN0EhEKCW5ld19lbWFpbBgBIAEoCRIUCgxyZWRpcmVjdF91cmkYAiABKAkiHAoaUmVxdWVzdEVtYWlsQ2hhbmdlUmVzcG9uc2UiKgoZQ29uZmlybUVtYWlsQ2hhbmdlUmVxdWVzdBINCgV0b2tlbhgBIAEoCSI8ChpDb25maXJtRW1haWxDaGFuZ2VSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyMpwGChNWZXJpZmljYXRpb25TZXJ2aWNlEmkKFFJlcXVlc3RQYXNzd29yZFJlc2V0Eicua2V5d2FyZC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QaKC5rZXl3YXJkLnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2USVAoNUmVzZXRQYXNzd29yZBIgLmtleXdhcmQudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaIS5rZXl3YXJkLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZRJsChVTZW5kVmVyaWZpY2F0aW9uRW1haWwSKC5rZXl3YXJkLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QaKS5rZXl3YXJkLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlEk4KC1ZlcmlmeUVtYWlsEh4ua2V5d2FyZC52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHy5rZXl3YXJkLnYxLlZlcmlmeUVtYWlsUmVzcG9uc2USVAoNU2VuZE1hZ2ljTGluaxIgLmtleXdhcmQudjEuU2VuZE1hZ2ljTGlua1JlcXVlc3QaIS5rZXl3YXJkLnYxLlNlbmRNYWdpY0xpbmtSZXNwb25zZRJmChNTaWduSW5XaXRoTWFnaWNMaW5rEiYua2V5d2FyZC52MS5TaWduSW5XaXRoTWFnaWNMaW5rUmVxdWVzdBonLmtleXdhcmQudjEuU2lnbkluV2l0aE1hZ2ljTGlua1Jlc3BvbnNlEmMKElJlcXVlc3RFbWFpbENoYW5nZRIlLmtleXdhcmQudjEuUmVxdWVzdEVtYWlsQ2hhbmdlUmVxdWVzdBomLmtleXdhcmQudjEuUmVxdWVzdEVtYWlsQ2hhbmdlUmVzcG9uc2USYwoSQ29uZmlybUVtYWlsQ2hhbmdlEiUua2V5d2FyZC52MS5Db25maXJtRW1haWxDaGFuZ2VSZXF1ZXN0GiYua2V5d2FyZC52MS5Db25maXJtRW1haWxDaGFuZ2VSZXNwb25zZWIGcHJvdG8z", [file_keyward_v1_resources]);
+  fileDesc("Ch1rZXl3YXJkL3YxL3ZlcmlmaWNhdGlvbi5wcm90bxIKa2V5d2FyZC52MSJCChtSZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QSDQoFZW1haWwYASABKAkSFAoMcmVkaXJlY3RfdXJpGAIgASgJIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiWAoUUmVzZXRQYXNzd29yZFJlcXVlc3QSDQoFdG9rZW4YASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJEg0KBWVtYWlsGAMgASgJEgwKBGNvZGUYBCABKAkiMQoVUmVzZXRQYXNzd29yZFJlc3BvbnNlEhgKEHJldm9rZWRfc2Vzc2lvbnMYASABKAUiNAocU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBIUCgxyZWRpcmVjdF91cmkYASABKAkiHwodU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiQAoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEg0KBWVtYWlsGAIgASgJEgwKBGNvZGUYAyABKAkiNQoTVmVyaWZ5RW1haWxSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyIjsKFFNlbmRNYWdpY0xpbmtSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhQKDHJlZGlyZWN0X3VyaRgCIAEoCSIXChVTZW5kTWFnaWNMaW5rUmVzcG9uc2UiSAoaU2lnbkluV2l0aE1hZ2ljTGlua1JlcXVlc3QSDQoFdG9rZW4YASABKAkSDQoFZW1haWwYAiABKAkSDAoEY29kZRgDIAEoCSJGChtTaWduSW5XaXRoTWFnaWNMaW5rUmVzcG9uc2USJwoJc2lnbmVkX2luGAEgASgLMhQua2V5d2FyZC52MS5TaWduZWRJbiJEChlSZXF1ZXN0RW1haWxDaGFuZ2VSZXF1ZXN0EhEKCW5ld19lbWFpbBgBIAEoCRIUCgxyZWRpcmVjdF91cmkYAiABKAkiHAoaUmVxdWVzdEVtYWlsQ2hhbmdlUmVzcG9uc2UiRwoZQ29uZmlybUVtYWlsQ2hhbmdlUmVxdWVzdBINCgV0b2tlbhgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRjb2RlGAMgASgJIjwKGkNvbmZpcm1FbWFpbENoYW5nZVJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIynAYKE1ZlcmlmaWNhdGlvblNlcnZpY2USaQoUUmVxdWVzdFBhc3N3b3JkUmVzZXQSJy5rZXl3YXJkLnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBooLmtleXdhcmQudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZRJUCg1SZXNldFBhc3N3b3JkEiAua2V5d2FyZC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBohLmtleXdhcmQudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlEmwKFVNlbmRWZXJpZmljYXRpb25FbWFpbBIoLmtleXdhcmQudjEuU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBopLmtleXdhcmQudjEuU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2USTgoLVmVyaWZ5RW1haWwSHi5rZXl3YXJkLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBofLmtleXdhcmQudjEuVmVyaWZ5RW1haWxSZXNwb25zZRJUCg1TZW5kTWFnaWNMaW5rEiAua2V5d2FyZC52MS5TZW5kTWFnaWNMaW5rUmVxdWVzdBohLmtleXdhcmQudjEuU2VuZE1hZ2ljTGlua1Jlc3BvbnNlEmYKE1NpZ25JbldpdGhNYWdpY0xpbmsSJi5rZXl3YXJkLnYxLlNpZ25JbldpdGhNYWdpY0xpbmtSZXF1ZXN0Gicua2V5d2FyZC52MS5TaWduSW5XaXRoTWFnaWNMaW5rUmVzcG9uc2USYwoSUmVxdWVzdEVtYWlsQ2hhbmdlEiUua2V5d2FyZC52MS5SZXF1ZXN0RW1haWxDaGFuZ2VSZXF1ZXN0GiYua2V5d2FyZC52MS5SZXF1ZXN0RW1haWxDaGFuZ2VSZXNwb25zZRJjChJDb25maXJtRW1haWxDaGFuZ2USJS5rZXl3YXJkLnYxLkNvbmZpcm1FbWFpbENoYW5nZVJlcXVlc3QaJi5rZXl3YXJkLnYxLkNvbmZpcm1FbWFpbENoYW5nZVJlc3BvbnNlYgZwcm90bzM", [file_keyward_v1_resources]);
 
 /**
  * @generated from message keyward.v1.RequestPasswordResetRequest
@@ -66,6 +66,18 @@ export type ResetPasswordRequest = Message<"keyward.v1.ResetPasswordRequest"> & 
    * @generated from field: string new_password = 2;
    */
   newPassword: string;
+
+  /**
+   * Instead of `token`: the address the mail went to and the code it shows.
+   *
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string code = 4;
+   */
+  code: string;
 };
 
 /**
@@ -132,6 +144,18 @@ export type VerifyEmailRequest = Message<"keyward.v1.VerifyEmailRequest"> & {
    * @generated from field: string token = 1;
    */
   token: string;
+
+  /**
+   * Instead of `token`: the address the mail went to and the code it shows.
+   *
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string code = 3;
+   */
+  code: string;
 };
 
 /**
@@ -201,6 +225,18 @@ export type SignInWithMagicLinkRequest = Message<"keyward.v1.SignInWithMagicLink
    * @generated from field: string token = 1;
    */
   token: string;
+
+  /**
+   * Instead of `token`: the address the mail went to and the code it shows.
+   *
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string code = 3;
+   */
+  code: string;
 };
 
 /**
@@ -270,6 +306,18 @@ export type ConfirmEmailChangeRequest = Message<"keyward.v1.ConfirmEmailChangeRe
    * @generated from field: string token = 1;
    */
   token: string;
+
+  /**
+   * Instead of `token`: the new address (where the mail went) and the code it shows.
+   *
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string code = 3;
+   */
+  code: string;
 };
 
 /**
@@ -304,6 +352,12 @@ export const ConfirmEmailChangeResponseSchema: GenMessage<ConfirmEmailChangeResp
  * purpose. A token is good for its purpose only, and not after its account's address changed.
  * Links point at `public_url` + `/signin`, or at a `redirect_uri` from `email.redirect_uris`
  * (exact match).
+ *
+ * Each mail also shows a six-digit one-time code, for apps that cannot open the link (a native
+ * app, another device): every finish request takes either `token`, or `email` (the address the
+ * mail went to) and `code`. A code works once, with its link, until the link expires; it may be
+ * tried 5 times, after which the link and the code are void, and tries are throttled per client
+ * and per address. Every refused code is VERIFICATION_CODE_INVALID on field `code`.
  *
  * The requests that name an address (RequestPasswordReset, SendMagicLink) answer the same, in
  * the same time, whether or not it has an account: the mail is queued in the background, and
