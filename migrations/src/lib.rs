@@ -20,6 +20,7 @@ mod m20261204_000003_add_signing_keys_activates_at;
 mod m20261205_000001_operators;
 mod m20261206_000001_create_outbox;
 mod m20261206_000002_add_verification_token_purpose;
+mod m20261210_000001_create_session_events;
 
 /// Runs Keyward's migrations (`Migrator::up(&db, None)` and friends from `MigratorTrait`).
 #[derive(Debug)]
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_operators::Migration),
             Box::new(m20261206_000001_create_outbox::Migration),
             Box::new(m20261206_000002_add_verification_token_purpose::Migration),
+            Box::new(m20261210_000001_create_session_events::Migration),
         ]
     }
 }

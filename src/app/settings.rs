@@ -53,6 +53,8 @@ pub fn services(config: &Config) -> ServiceSettings {
         max_pending_ceremonies: config.max_pending_ceremonies,
         max_pending_ceremonies_per_client: config.max_pending_ceremonies_per_client,
         audit_retention_days: config.audit_retention_days,
+        session_event_retention: Duration::from_secs(config.session_event_retention_hours.saturating_mul(3600)),
+        max_watch_streams_per_key: config.max_watch_streams_per_key,
     }
 }
 

@@ -13,6 +13,7 @@ mod page;
 mod passkey_provider;
 mod password;
 mod roles;
+mod session_event;
 mod time;
 mod token;
 
@@ -26,5 +27,6 @@ pub use page::PageRequest;
 pub use passkey_provider::passkey_provider_name;
 pub use password::{ESTIMATE_MAX_CHARS, NewPassword, Password, PasswordPolicy};
 pub use roles::{MAX_ROLES, Roles};
+pub use session_event::{EventCursor, SessionEvent, SessionEventKind};
 pub use time::{earlier, later};
 pub use token::{SessionToken, TokenHash};

@@ -127,6 +127,16 @@ pub fn to_status(err: Error) -> Status {
         }
         Error::NotFound(Resource::Passkey) => (Code::NotFound, ErrorReason::PasskeyNotFound, "no such passkey"),
         Error::NotFound(Resource::User) => (Code::NotFound, ErrorReason::UserNotFound, "no such user"),
+        Error::WatchCursorExpired => (
+            Code::FailedPrecondition,
+            ErrorReason::WatchCursorExpired,
+            "the cursor is older than the event retention: resync, then watch without a cursor",
+        ),
+        Error::TooManyWatchStreams => (
+            Code::ResourceExhausted,
+            ErrorReason::TooManyWatchStreams,
+            "this API key has as many watch streams open as it may: close one first",
+        ),
         Error::PasskeyAlreadyRegistered => {
             (Code::AlreadyExists, ErrorReason::PasskeyAlreadyRegistered, "this passkey is already registered")
         }
@@ -331,6 +341,8 @@ mod tests {
             | Error::PasskeyUnknown
             | Error::PasskeyCounterRegressed
             | Error::NotFound(_)
+            | Error::WatchCursorExpired
+            | Error::TooManyWatchStreams
             | Error::OAuthStateInvalid
             | Error::OAuthStateExpired
             | Error::OAuthAccessDenied
@@ -448,6 +460,8 @@ mod tests {
                 "TOO_MANY_CEREMONIES",
             ),
             (Error::StoreUnavailable, Unavailable, "UNAVAILABLE"),
+            (Error::WatchCursorExpired, FailedPrecondition, "WATCH_CURSOR_EXPIRED"),
+            (Error::TooManyWatchStreams, ResourceExhausted, "TOO_MANY_WATCH_STREAMS"),
             (Error::HasherOverloaded, ResourceExhausted, "OVERLOADED"),
             (Error::Internal("database on fire".into()), Internal, "INTERNAL"),
             (Error::Startup("no master key on fire".into()), Internal, "INTERNAL"),

@@ -260,8 +260,8 @@ impl Store {
             return Ok(UnlinkOutcome::LastSignInMethod);
         }
         accounts::Entity::delete_by_id(account_id.to_owned()).exec(&txn).await?;
-        let ended = end_other_sessions_in(&txn, user_id, other).await?;
-        txn.commit().await?;
+        let ended = end_other_sessions_in(&txn, user_id, other, now).await?;
+        self.commit_session_events(txn).await?;
         Ok(UnlinkOutcome::Unlinked(ended))
     }
 }

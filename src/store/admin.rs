@@ -13,8 +13,12 @@ use super::{
     AuditEvent, NewUser, Store, UserRecord,
     entities::{audit_events, sessions, users, verification_tokens},
     is_unique_violation,
+    session_events::{NewSessionEvent, end_sessions_in, record_in},
 };
-use crate::error::{Error, Result};
+use crate::{
+    domain::SessionEventKind,
+    error::{Error, Result},
+};
 
 /// ListUsers' filters. Every one is optional.
 #[derive(Debug, Clone, Default)]
@@ -150,22 +154,28 @@ impl Store {
             return Ok(None);
         }
         let ended = if disabled_at.is_some() {
-            sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id)).exec(&txn).await?.rows_affected
+            let ended = sessions::Entity::delete_many()
+                .filter(sessions::Column::UserId.eq(user_id))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            record_in(&txn, &[NewSessionEvent::user(SessionEventKind::UserDisabled, user_id)], now).await?;
+            ended
         } else {
             0
         };
         let user = users::Entity::find_by_id(user_id.to_owned()).one(&txn).await?;
-        txn.commit().await?;
+        self.commit_session_events(txn).await?;
         Ok(user.map(|user| (user, ended)))
     }
 
-    /// Ends every session of `user_id`; returns how many.
-    pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64> {
-        Ok(sessions::Entity::delete_many()
-            .filter(sessions::Column::UserId.eq(user_id))
-            .exec(&self.db)
-            .await?
-            .rows_affected)
+    /// Ends every session of `user_id`, recording each; returns how many.
+    pub async fn delete_user_sessions(&self, user_id: &str, now: DateTime<Utc>) -> Result<u64> {
+        let txn = self.begin_write().await?;
+        let every = Condition::all().add(sessions::Column::UserId.eq(user_id));
+        let ended = end_sessions_in(&txn, every, now).await?;
+        self.commit_session_events(txn).await?;
+        Ok(ended)
     }
 
     /// Deletes user `user_id` and, by the foreign keys, their sessions, passkeys, linked
@@ -176,13 +186,15 @@ impl Store {
     pub async fn delete_user(&self, user_id: &str, event: AuditEvent) -> Result<bool> {
         let txn = self.begin_write().await?;
         let Some(user) = users::Entity::find_by_id(user_id.to_owned()).one(&txn).await? else { return Ok(false) };
+        let at = event.at;
         Self::insert_audit_event_in(&txn, event).await?;
         verification_tokens::Entity::delete_many()
             .filter(verification_tokens::Column::Identifier.eq(user.email))
             .exec(&txn)
             .await?;
         users::Entity::delete_by_id(user_id.to_owned()).exec(&txn).await?;
-        txn.commit().await?;
+        record_in(&txn, &[NewSessionEvent::user(SessionEventKind::UserDeleted, user_id)], at).await?;
+        self.commit_session_events(txn).await?;
         Ok(true)
     }
 

@@ -97,10 +97,10 @@ impl Store {
         if existing >= max_per_user {
             return Err(Error::TooManyPasskeys);
         }
-        let user_id = authenticator.user_id.clone();
+        let (user_id, created_at) = (authenticator.user_id.clone(), authenticator.created_at);
         let stored = authenticator.into_active_model().insert(&txn).await.map_err(map_insert_error)?;
-        let ended = end_other_sessions_in(&txn, &user_id, other).await?;
-        txn.commit().await?;
+        let ended = end_other_sessions_in(&txn, &user_id, other, created_at).await?;
+        self.commit_session_events(txn).await?;
         Ok((stored, ended))
     }
 
@@ -257,8 +257,8 @@ impl Store {
             return Err(Error::LastSignInMethod);
         }
         authenticators::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
-        let ended = end_other_sessions_in(&txn, user_id, other).await?;
-        txn.commit().await?;
+        let ended = end_other_sessions_in(&txn, user_id, other, now).await?;
+        self.commit_session_events(txn).await?;
         Ok(Some(ended))
     }
 }

@@ -17,6 +17,7 @@ mod maintenance;
 mod outbox;
 mod read_models;
 mod secrets;
+mod session_events;
 mod sessions;
 mod sign_in_failures;
 mod signing_keys;
@@ -63,6 +64,8 @@ pub struct Store {
     /// The longest wait on the database (see `Store::connect_with`).
     timeout: std::time::Duration,
     master_key: Option<Arc<MasterKey>>,
+    /// Wakes this replica's readers of `session_events` (see `session_events.rs`).
+    feed: Arc<session_events::FeedSignal>,
 }
 
 impl Store {

@@ -3,10 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 
-use super::{NewUser, SessionRecord, Store, UserRecord, entities::sessions, entities::users, is_unique_violation};
+use super::{
+    NewUser, SessionRecord, Store, UserRecord, entities::sessions, entities::users, is_unique_violation,
+    session_events::end_sessions_in,
+};
 use crate::error::{Error, Result};
 
 /// A session about to be created. `token_hash` is the SHA-256 of the token handed to the client.
@@ -30,20 +34,17 @@ pub enum OtherSessions<'a> {
     EndAllBut(&'a str),
 }
 
-/// Applies `other` for `user_id` on `db` (a connection or an open transaction); returns how
-/// many sessions ended.
+/// Applies `other` for `user_id` in `txn`, recording a `SessionRevoked` event per ended session
+/// (commit with `Store::commit_session_events`); returns how many sessions ended.
 pub(super) async fn end_other_sessions_in(
-    db: &impl sea_orm::ConnectionTrait,
+    txn: &DatabaseTransaction,
     user_id: &str,
     other: OtherSessions<'_>,
+    now: DateTime<Utc>,
 ) -> Result<u64> {
     let OtherSessions::EndAllBut(keep) = other else { return Ok(0) };
-    let ended = sessions::Entity::delete_many()
-        .filter(sessions::Column::UserId.eq(user_id))
-        .filter(sessions::Column::Id.ne(keep))
-        .exec(db)
-        .await?;
-    Ok(ended.rows_affected)
+    let others = Condition::all().add(sessions::Column::UserId.eq(user_id)).add(sessions::Column::Id.ne(keep));
+    end_sessions_in(txn, others, now).await
 }
 
 impl NewSession {
@@ -126,14 +127,14 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the session `session_id` if it belongs to `user_id`; false when there was none.
-    pub async fn delete_user_session(&self, user_id: &str, session_id: &str) -> Result<bool> {
-        let result = sessions::Entity::delete_many()
-            .filter(sessions::Column::Id.eq(session_id))
-            .filter(sessions::Column::UserId.eq(user_id))
-            .exec(&self.db)
-            .await?;
-        Ok(result.rows_affected > 0)
+    /// Ends the session `session_id` if it belongs to `user_id`, recording the event; false when
+    /// there was none.
+    pub async fn delete_user_session(&self, user_id: &str, session_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let txn = self.begin_write().await?;
+        let one = Condition::all().add(sessions::Column::Id.eq(session_id)).add(sessions::Column::UserId.eq(user_id));
+        let ended = end_sessions_in(&txn, one, now).await?;
+        self.commit_session_events(txn).await?;
+        Ok(ended > 0)
     }
 
     /// Sets a new password hash and deletes every other session of the user, atomically.
@@ -154,14 +155,17 @@ impl Store {
         }
         .update(&txn)
         .await?;
-        let revoked = end_other_sessions_in(&txn, user_id, OtherSessions::EndAllBut(keep_session_id)).await?;
-        txn.commit().await?;
+        let revoked = end_other_sessions_in(&txn, user_id, OtherSessions::EndAllBut(keep_session_id), now).await?;
+        self.commit_session_events(txn).await?;
         Ok(revoked)
     }
 
     /// Ends every session of `user_id` except `keep_session_id`; returns how many.
-    pub async fn delete_other_sessions(&self, user_id: &str, keep_session_id: &str) -> Result<u64> {
-        end_other_sessions_in(&self.db, user_id, OtherSessions::EndAllBut(keep_session_id)).await
+    pub async fn delete_other_sessions(&self, user_id: &str, keep_session_id: &str, now: DateTime<Utc>) -> Result<u64> {
+        let txn = self.begin_write().await?;
+        let ended = end_other_sessions_in(&txn, user_id, OtherSessions::EndAllBut(keep_session_id), now).await?;
+        self.commit_session_events(txn).await?;
+        Ok(ended)
     }
 
     /// Records that the user proved a factor in session `session_id` at `at` (re-authentication).

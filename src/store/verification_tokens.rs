@@ -113,10 +113,11 @@ impl Store {
             .filter(users::Column::Id.eq(user_id))
             .exec(&txn)
             .await?;
-        let ended = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id)).exec(&txn).await?;
+        let every = sea_orm::Condition::all().add(sessions::Column::UserId.eq(user_id));
+        let ended = super::session_events::end_sessions_in(&txn, every, now).await?;
         self.enqueue_in(&txn, notice, now).await?;
-        txn.commit().await?;
-        Ok(ended.rows_affected)
+        self.commit_session_events(txn).await?;
+        Ok(ended)
     }
 
     /// Marks `user_id`'s address verified at `now` (kept if it already was), if the address is

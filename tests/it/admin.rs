@@ -54,6 +54,7 @@ pub const RPCS: &[(&str, ApiScope)] = &[
     ("DeleteUser", ApiScope::UsersWrite),
     ("RevokeUserSessions", ApiScope::SessionsRevoke),
     ("ListAuditEvents", ApiScope::AuditRead),
+    ("WatchSessionEvents", ApiScope::EventsWatch),
 ];
 
 /// Calls `rpc` with valid arguments aimed at `user_id`, presenting `token` (if any).
@@ -102,6 +103,9 @@ pub async fn call(
         }
         "ListAuditEvents" => {
             client.list_audit_events(with(pb::ListAuditEventsRequest::default(), token)).await.map(drop)
+        }
+        "WatchSessionEvents" => {
+            client.watch_session_events(with(pb::WatchSessionEventsRequest::default(), token)).await.map(drop)
         }
         other => panic!("no call written for {other}"),
     }

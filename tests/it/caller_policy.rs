@@ -66,6 +66,7 @@ const POLICY: &[(&str, Needs)] = &[
     ("keyward.v1.AdminService/DeleteUser", ApiKey(ApiScope::UsersWrite)),
     ("keyward.v1.AdminService/RevokeUserSessions", ApiKey(ApiScope::SessionsRevoke)),
     ("keyward.v1.AdminService/ListAuditEvents", ApiKey(ApiScope::AuditRead)),
+    ("keyward.v1.AdminService/WatchSessionEvents", ApiKey(ApiScope::EventsWatch)),
     ("keyward.v1.PasskeyService/StartPasskeyRegistration", RecentSessionToken),
     ("keyward.v1.PasskeyService/FinishPasskeyRegistration", SessionToken),
     ("keyward.v1.PasskeyService/StartPasskeySignUp", Nothing),

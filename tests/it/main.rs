@@ -41,3 +41,4 @@ mod throttle;
 mod tidy;
 mod tokens;
 mod verification;
+mod watch;

@@ -55,6 +55,8 @@ scopes! {
     SessionsRevoke => SessionsRevoke;
     /// `audit:read`: ListAuditEvents.
     AuditRead => AuditRead;
+    /// `events:watch`: WatchSessionEvents.
+    EventsWatch => EventsWatch;
 }
 
 /// A live (not revoked, not expired) API key, and where the call came from (for the audit log).

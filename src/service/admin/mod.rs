@@ -1,15 +1,17 @@
 //! What operators do through AdminService, with an API key's grant (`caller.rs`): find, create,
 //! change, disable, enable and delete users and end their sessions (`users.rs`), and read the
-//! audit log (`audit_log.rs`). Every call — reads too — is audited with the key id, the client
+//! audit log (`audit_log.rs`), and watch sessions end (`watch.rs`). Every call — reads too — is audited with the key id, the client
 //! address and the user agent.
 
 mod audit_log;
 mod caller;
 mod users;
+mod watch;
 
 pub use audit_log::AuditQuery;
-pub use caller::{Admin, AdminCaller, AuditRead, Scope, SessionsRevoke, UsersRead, UsersWrite};
+pub use caller::{Admin, AdminCaller, AuditRead, EventsWatch, Scope, SessionsRevoke, UsersRead, UsersWrite};
 pub use users::{UserDetails, UserQuery, UserUpdate};
+pub use watch::{WatchItem, WatchStream};
 
 use serde_json::{Value, json};
 
@@ -27,6 +29,7 @@ pub(crate) mod kind {
     pub const USER_DELETED: &str = "admin.user.deleted";
     pub const USER_SESSIONS_REVOKED: &str = "admin.user.sessions_revoked";
     pub const AUDIT_READ: &str = "admin.audit.read";
+    pub const EVENTS_WATCHED: &str = "admin.events.watched";
 }
 
 /// Longest id accepted in a `user_id` field (ids Keyward issues are 36 characters; imported

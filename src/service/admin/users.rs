@@ -216,7 +216,7 @@ impl Services {
     pub async fn admin_revoke_user_sessions(&self, admin: &Admin<SessionsRevoke>, user_id: &str) -> Result<u64> {
         let user_id = check_id("user_id", user_id)?;
         self.existing_user(user_id).await?;
-        let ended = self.inner.store.delete_user_sessions(user_id).await?;
+        let ended = self.inner.store.delete_user_sessions(user_id, self.inner.clock.now()).await?;
         self.inner.session_cache.forget_user(user_id);
         self.admin_audit(admin, Some(user_id), kind::USER_SESSIONS_REVOKED, json!({ "revoked_sessions": ended })).await;
         Ok(ended)

@@ -76,7 +76,8 @@ impl Services {
     /// Needs a recent authentication, like revoking any other session. Returns how many ended.
     pub async fn revoke_other_sessions(&self, caller: &SessionCaller) -> Result<u64> {
         self.require_recent_authentication(caller)?;
-        let ended = self.inner.store.delete_other_sessions(&caller.user.id, &caller.session.id).await?;
+        let ended =
+            self.inner.store.delete_other_sessions(&caller.user.id, &caller.session.id, self.inner.clock.now()).await?;
         self.forget_ended_sessions(caller, ended);
         self.audit(Some(&caller.user.id), kind::OTHER_SESSIONS_REVOKED, json!({ "revoked_sessions": ended })).await;
         Ok(ended)

@@ -183,7 +183,7 @@ impl Services {
     /// Deletes session `session_id` of `user_id` and drops it from this replica's cache, so it
     /// stops working here at once. The one way sessions end early; false when there was none.
     pub(super) async fn end_session(&self, user_id: &str, session_id: &str) -> Result<bool> {
-        let deleted = self.inner.store.delete_user_session(user_id, session_id).await?;
+        let deleted = self.inner.store.delete_user_session(user_id, session_id, self.inner.clock.now()).await?;
         self.inner.session_cache.forget_session(session_id);
         Ok(deleted)
     }
