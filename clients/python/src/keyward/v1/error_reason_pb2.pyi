@@ -76,6 +76,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERIFICATION_TOKEN_EXPIRED: _ClassVar[ErrorReason]
     REDIRECT_URI_NOT_ALLOWED: _ClassVar[ErrorReason]
     EMAIL_NOT_VERIFIED: _ClassVar[ErrorReason]
+    WATCH_CURSOR_EXPIRED: _ClassVar[ErrorReason]
+    TOO_MANY_WATCH_STREAMS: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 FIELD_REQUIRED: ErrorReason
 FIELD_TOO_LONG: ErrorReason
@@ -146,3 +148,5 @@ VERIFICATION_TOKEN_INVALID: ErrorReason
 VERIFICATION_TOKEN_EXPIRED: ErrorReason
 REDIRECT_URI_NOT_ALLOWED: ErrorReason
 EMAIL_NOT_VERIFIED: ErrorReason
+WATCH_CURSOR_EXPIRED: ErrorReason
+TOO_MANY_WATCH_STREAMS: ErrorReason

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/admin.proto.
  */
 export const file_keyward_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChZrZXl3YXJkL3YxL2FkbWluLnByb3RvEgprZXl3YXJkLnYxIuUBChBMaXN0VXNlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhQKDGVtYWlsX3ByZWZpeBgDIAEoCRI0ChBjcmVhdGVfdGltZV9mcm9tGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoFc3RhdGUYBiABKA4yGy5rZXl3YXJkLnYxLlVzZXJTdGF0ZUZpbHRlciJNChFMaXN0VXNlcnNSZXNwb25zZRIfCgV1c2VycxgBIAMoCzIQLmtleXdhcmQudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoOR2V0VXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSKzAQoPR2V0VXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXISJQoIcGFzc2tleXMYAiADKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkSMgoPbGlua2VkX2FjY291bnRzGAMgAygLMhkua2V5d2FyZC52MS5MaW5rZWRBY2NvdW50EiUKCHNlc3Npb25zGAQgAygLMhMua2V5d2FyZC52MS5TZXNzaW9uIjAKEUNyZWF0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEgwKBG5hbWUYAiABKAkiNAoSQ3JlYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIipQEKHUFkbWluU2VydmljZVVwZGF0ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEgwKBG5hbWUYAyABKAkSDQoFZW1haWwYBCABKAkSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSDQoFcm9sZXMYBiADKAkiQAoeQWRtaW5TZXJ2aWNlVXBkYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIiJQoSRGlzYWJsZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiTwoTRGlzYWJsZVVzZXJSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyEhgKEHJldm9rZWRfc2Vzc2lvbnMYAiABKAUiJAoRRW5hYmxlVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI0ChJFbmFibGVVc2VyUmVzcG9uc2USHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlciIkChFEZWxldGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSIsChlSZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiNgoaUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USGAoQcmV2b2tlZF9zZXNzaW9ucxgBIAEoBSLIAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEgwKBGtpbmQYBCABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImAKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEiwKDGF1ZGl0X2V2ZW50cxgBIAMoCzIWLmtleXdhcmQudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkivQEKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIMCgRraW5kGAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5jbGllbnRfYWRkcmVzcxgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEhIKCmFwaV9rZXlfaWQYByABKAkSEwoLZGV0YWlsX2pzb24YCCABKAkqcwoPVXNlclN0YXRlRmlsdGVyEiEKHVVTRVJfU1RBVEVfRklMVEVSX1VOU1BFQ0lGSUVEEAASHQoZVVNFUl9TVEFURV9GSUxURVJfRU5BQkxFRBABEh4KGlVTRVJfU1RBVEVfRklMVEVSX0RJU0FCTEVEEAIy+QUKDEFkbWluU2VydmljZRJICglMaXN0VXNlcnMSHC5rZXl3YXJkLnYxLkxpc3RVc2Vyc1JlcXVlc3QaHS5rZXl3YXJkLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlEkIKB0dldFVzZXISGi5rZXl3YXJkLnYxLkdldFVzZXJSZXF1ZXN0Ghsua2V5d2FyZC52MS5HZXRVc2VyUmVzcG9uc2USSwoKQ3JlYXRlVXNlchIdLmtleXdhcmQudjEuQ3JlYXRlVXNlclJlcXVlc3QaHi5rZXl3YXJkLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJjCgpVcGRhdGVVc2VyEikua2V5d2FyZC52MS5BZG1pblNlcnZpY2VVcGRhdGVVc2VyUmVxdWVzdBoqLmtleXdhcmQudjEuQWRtaW5TZXJ2aWNlVXBkYXRlVXNlclJlc3BvbnNlEk4KC0Rpc2FibGVVc2VyEh4ua2V5d2FyZC52MS5EaXNhYmxlVXNlclJlcXVlc3QaHy5rZXl3YXJkLnYxLkRpc2FibGVVc2VyUmVzcG9uc2USSwoKRW5hYmxlVXNlchIdLmtleXdhcmQudjEuRW5hYmxlVXNlclJlcXVlc3QaHi5rZXl3YXJkLnYxLkVuYWJsZVVzZXJSZXNwb25zZRJLCgpEZWxldGVVc2VyEh0ua2V5d2FyZC52MS5EZWxldGVVc2VyUmVxdWVzdBoeLmtleXdhcmQudjEuRGVsZXRlVXNlclJlc3BvbnNlEmMKElJldm9rZVVzZXJTZXNzaW9ucxIlLmtleXdhcmQudjEuUmV2b2tlVXNlclNlc3Npb25zUmVxdWVzdBomLmtleXdhcmQudjEuUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USWgoPTGlzdEF1ZGl0RXZlbnRzEiIua2V5d2FyZC52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiMua2V5d2FyZC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_keyward_v1_oauth, file_keyward_v1_passkey, file_keyward_v1_resources]);
+  fileDesc("ChZrZXl3YXJkL3YxL2FkbWluLnByb3RvEgprZXl3YXJkLnYxIuUBChBMaXN0VXNlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhQKDGVtYWlsX3ByZWZpeBgDIAEoCRI0ChBjcmVhdGVfdGltZV9mcm9tGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoFc3RhdGUYBiABKA4yGy5rZXl3YXJkLnYxLlVzZXJTdGF0ZUZpbHRlciJNChFMaXN0VXNlcnNSZXNwb25zZRIfCgV1c2VycxgBIAMoCzIQLmtleXdhcmQudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoOR2V0VXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSKzAQoPR2V0VXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXISJQoIcGFzc2tleXMYAiADKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkSMgoPbGlua2VkX2FjY291bnRzGAMgAygLMhkua2V5d2FyZC52MS5MaW5rZWRBY2NvdW50EiUKCHNlc3Npb25zGAQgAygLMhMua2V5d2FyZC52MS5TZXNzaW9uIjAKEUNyZWF0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEgwKBG5hbWUYAiABKAkiNAoSQ3JlYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIipQEKHUFkbWluU2VydmljZVVwZGF0ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEgwKBG5hbWUYAyABKAkSDQoFZW1haWwYBCABKAkSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSDQoFcm9sZXMYBiADKAkiQAoeQWRtaW5TZXJ2aWNlVXBkYXRlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIiJQoSRGlzYWJsZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiTwoTRGlzYWJsZVVzZXJSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyEhgKEHJldm9rZWRfc2Vzc2lvbnMYAiABKAUiJAoRRW5hYmxlVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI0ChJFbmFibGVVc2VyUmVzcG9uc2USHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlciIkChFEZWxldGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSIsChlSZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiNgoaUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USGAoQcmV2b2tlZF9zZXNzaW9ucxgBIAEoBSLIAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEgwKBGtpbmQYBCABKAkSNAoQY3JlYXRlX3RpbWVfZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImAKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEiwKDGF1ZGl0X2V2ZW50cxgBIAMoCzIWLmtleXdhcmQudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkivQEKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIMCgRraW5kGAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5jbGllbnRfYWRkcmVzcxgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEhIKCmFwaV9rZXlfaWQYByABKAkSEwoLZGV0YWlsX2pzb24YCCABKAkiKwoZV2F0Y2hTZXNzaW9uRXZlbnRzUmVxdWVzdBIOCgZjdXJzb3IYASABKAkiaAoaV2F0Y2hTZXNzaW9uRXZlbnRzUmVzcG9uc2USDgoGY3Vyc29yGAEgASgJEicKBWV2ZW50GAIgASgLMhgua2V5d2FyZC52MS5TZXNzaW9uRXZlbnQSEQoJY2F1Z2h0X3VwGAMgASgIIpABCgxTZXNzaW9uRXZlbnQSKgoEa2luZBgBIAEoDjIcLmtleXdhcmQudjEuU2Vzc2lvbkV2ZW50S2luZBIPCgd1c2VyX2lkGAIgASgJEhIKCnNlc3Npb25faWQYAyABKAkSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKnMKD1VzZXJTdGF0ZUZpbHRlchIhCh1VU0VSX1NUQVRFX0ZJTFRFUl9VTlNQRUNJRklFRBAAEh0KGVVTRVJfU1RBVEVfRklMVEVSX0VOQUJMRUQQARIeChpVU0VSX1NUQVRFX0ZJTFRFUl9ESVNBQkxFRBACKqkBChBTZXNzaW9uRXZlbnRLaW5kEiIKHlNFU1NJT05fRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEiYKIlNFU1NJT05fRVZFTlRfS0lORF9TRVNTSU9OX1JFVk9LRUQQARIkCiBTRVNTSU9OX0VWRU5UX0tJTkRfVVNFUl9ESVNBQkxFRBACEiMKH1NFU1NJT05fRVZFTlRfS0lORF9VU0VSX0RFTEVURUQQAzLgBgoMQWRtaW5TZXJ2aWNlEkgKCUxpc3RVc2VycxIcLmtleXdhcmQudjEuTGlzdFVzZXJzUmVxdWVzdBodLmtleXdhcmQudjEuTGlzdFVzZXJzUmVzcG9uc2USQgoHR2V0VXNlchIaLmtleXdhcmQudjEuR2V0VXNlclJlcXVlc3QaGy5rZXl3YXJkLnYxLkdldFVzZXJSZXNwb25zZRJLCgpDcmVhdGVVc2VyEh0ua2V5d2FyZC52MS5DcmVhdGVVc2VyUmVxdWVzdBoeLmtleXdhcmQudjEuQ3JlYXRlVXNlclJlc3BvbnNlEmMKClVwZGF0ZVVzZXISKS5rZXl3YXJkLnYxLkFkbWluU2VydmljZVVwZGF0ZVVzZXJSZXF1ZXN0Gioua2V5d2FyZC52MS5BZG1pblNlcnZpY2VVcGRhdGVVc2VyUmVzcG9uc2USTgoLRGlzYWJsZVVzZXISHi5rZXl3YXJkLnYxLkRpc2FibGVVc2VyUmVxdWVzdBofLmtleXdhcmQudjEuRGlzYWJsZVVzZXJSZXNwb25zZRJLCgpFbmFibGVVc2VyEh0ua2V5d2FyZC52MS5FbmFibGVVc2VyUmVxdWVzdBoeLmtleXdhcmQudjEuRW5hYmxlVXNlclJlc3BvbnNlEksKCkRlbGV0ZVVzZXISHS5rZXl3YXJkLnYxLkRlbGV0ZVVzZXJSZXF1ZXN0Gh4ua2V5d2FyZC52MS5EZWxldGVVc2VyUmVzcG9uc2USYwoSUmV2b2tlVXNlclNlc3Npb25zEiUua2V5d2FyZC52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0GiYua2V5d2FyZC52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZRJaCg9MaXN0QXVkaXRFdmVudHMSIi5rZXl3YXJkLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaIy5rZXl3YXJkLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEmUKEldhdGNoU2Vzc2lvbkV2ZW50cxIlLmtleXdhcmQudjEuV2F0Y2hTZXNzaW9uRXZlbnRzUmVxdWVzdBomLmtleXdhcmQudjEuV2F0Y2hTZXNzaW9uRXZlbnRzUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_keyward_v1_oauth, file_keyward_v1_passkey, file_keyward_v1_resources]);
 
 /**
  * @generated from message keyward.v1.ListUsersRequest
@@ -547,6 +547,97 @@ export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
   messageDesc(file_keyward_v1_admin, 18);
 
 /**
+ * @generated from message keyward.v1.WatchSessionEventsRequest
+ */
+export type WatchSessionEventsRequest = Message<"keyward.v1.WatchSessionEventsRequest"> & {
+  /**
+   * Resume after this cursor (a `cursor` from an earlier response). Empty: from now on.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message keyward.v1.WatchSessionEventsRequest.
+ * Use `create(WatchSessionEventsRequestSchema)` to create a new message.
+ */
+export const WatchSessionEventsRequestSchema: GenMessage<WatchSessionEventsRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 19);
+
+/**
+ * @generated from message keyward.v1.WatchSessionEventsResponse
+ */
+export type WatchSessionEventsResponse = Message<"keyward.v1.WatchSessionEventsResponse"> & {
+  /**
+   * Where the stream is: resume after this. Every message carries one.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * What happened; unset on the caught-up message.
+   *
+   * @generated from field: keyward.v1.SessionEvent event = 2;
+   */
+  event?: SessionEvent | undefined;
+
+  /**
+   * True on the one message that follows the replay (also when there was nothing to replay):
+   * from here on, events arrive as they happen.
+   *
+   * @generated from field: bool caught_up = 3;
+   */
+  caughtUp: boolean;
+};
+
+/**
+ * Describes the message keyward.v1.WatchSessionEventsResponse.
+ * Use `create(WatchSessionEventsResponseSchema)` to create a new message.
+ */
+export const WatchSessionEventsResponseSchema: GenMessage<WatchSessionEventsResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 20);
+
+/**
+ * Something that ended sessions before their time. Expiry is not an event.
+ *
+ * @generated from message keyward.v1.SessionEvent
+ */
+export type SessionEvent = Message<"keyward.v1.SessionEvent"> & {
+  /**
+   * @generated from field: keyward.v1.SessionEventKind kind = 1;
+   */
+  kind: SessionEventKind;
+
+  /**
+   * The user whose session(s) ended.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * The session that ended (SESSION_EVENT_KIND_SESSION_REVOKED only).
+   *
+   * @generated from field: string session_id = 3;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 4;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.SessionEvent.
+ * Use `create(SessionEventSchema)` to create a new message.
+ */
+export const SessionEventSchema: GenMessage<SessionEvent> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 21);
+
+/**
  * Which users ListUsers returns by their state.
  *
  * @generated from enum keyward.v1.UserStateFilter
@@ -575,6 +666,44 @@ export enum UserStateFilter {
  */
 export const UserStateFilterSchema: GenEnum<UserStateFilter> = /*@__PURE__*/
   enumDesc(file_keyward_v1_admin, 0);
+
+/**
+ * @generated from enum keyward.v1.SessionEventKind
+ */
+export enum SessionEventKind {
+  /**
+   * @generated from enum value: SESSION_EVENT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * One session ended: logout, RevokeSession, RevokeOtherSessions, a sign-in that replaced it,
+   * a password change or reset, a passkey or linked-account change, RevokeUserSessions.
+   *
+   * @generated from enum value: SESSION_EVENT_KIND_SESSION_REVOKED = 1;
+   */
+  SESSION_REVOKED = 1,
+
+  /**
+   * The user was disabled: every session of theirs ended, and no new one can be made.
+   *
+   * @generated from enum value: SESSION_EVENT_KIND_USER_DISABLED = 2;
+   */
+  USER_DISABLED = 2,
+
+  /**
+   * The user was deleted, with every session of theirs.
+   *
+   * @generated from enum value: SESSION_EVENT_KIND_USER_DELETED = 3;
+   */
+  USER_DELETED = 3,
+}
+
+/**
+ * Describes the enum keyward.v1.SessionEventKind.
+ */
+export const SessionEventKindSchema: GenEnum<SessionEventKind> = /*@__PURE__*/
+  enumDesc(file_keyward_v1_admin, 1);
 
 /**
  * The operator side: find, change, disable and delete users, end their sessions, read the audit
@@ -679,6 +808,23 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ListAuditEventsRequestSchema;
     output: typeof ListAuditEventsResponseSchema;
+  },
+  /**
+   * Sessions that end early, users disabled and users deleted, as they happen on any replica,
+   * for verifiers that cache sessions or access tokens. With a `cursor`, every event after it
+   * is replayed first; then one message with `caught_up` set; then live events. Resuming from
+   * the last cursor received misses nothing and repeats nothing. A cursor older than the
+   * retention is FAILED_PRECONDITION / WATCH_CURSOR_EXPIRED (resync, then watch without one);
+   * one that is not a cursor is INVALID_ARGUMENT. At most `max_watch_streams_per_key` streams
+   * per key and server (RESOURCE_EXHAUSTED / TOO_MANY_WATCH_STREAMS); a stream whose key is
+   * revoked or expires ends with UNAUTHENTICATED / API_KEY_INVALID. Scope: events:watch.
+   *
+   * @generated from rpc keyward.v1.AdminService.WatchSessionEvents
+   */
+  watchSessionEvents: {
+    methodKind: "server_streaming";
+    input: typeof WatchSessionEventsRequestSchema;
+    output: typeof WatchSessionEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keyward_v1_admin, 0);
