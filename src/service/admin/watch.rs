@@ -67,38 +67,33 @@ impl Services {
             let mut closing = services.inner.session_feed.closing();
             let mut recheck = tokio::time::interval(KEY_RECHECK);
             recheck.tick().await;
+            let mut caught_up = false;
             loop {
                 let (events, more) = services.events_to_send(&mut applied, after).await?;
                 for event in events {
                     after = event.cursor;
                     yield WatchItem::Event(event);
                 }
-                if !more {
+                if more {
+                    continue;
+                }
+                if !caught_up {
+                    caught_up = true;
+                    yield WatchItem::CaughtUp(after);
+                }
+                if *closing.borrow_and_update() {
+                    // The server is shutting down: end the stream; the client resumes elsewhere.
                     break;
                 }
-            }
-            yield WatchItem::CaughtUp(after);
-            while !*closing.borrow_and_update() {
                 let feed_alive = tokio::select! {
                     changed = applied.changed() => changed.is_ok(),
                     _ = recheck.tick() => true,
-                    // The server is shutting down: end the stream; the client resumes elsewhere.
                     _ = closing.changed() => continue,
                 };
                 if !feed_alive {
                     Err(Error::internal("the session feed stopped"))?;
                 }
                 services.check_key_live(&admin).await?;
-                loop {
-                    let (events, more) = services.events_to_send(&mut applied, after).await?;
-                    for event in events {
-                        after = event.cursor;
-                        yield WatchItem::Event(event);
-                    }
-                    if !more {
-                        break;
-                    }
-                }
             }
         };
         Ok(Box::pin(stream))
