@@ -135,6 +135,7 @@ impl RunningApp {
     pub fn shutdown(self) -> impl Future<Output = Result<()>> {
         let _ = self.stop.send(());
         self.background.abort();
+        self.services.end_watch_streams();
         let Self { server, services, .. } = self;
         async move {
             let result = server.await.map_err(|err| Error::internal(format_args!("server task: {err}")))?;
@@ -307,7 +308,8 @@ struct Senders {
 }
 
 /// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
-/// SQLite WAL small; and, in tasks of their own, the health check and the outbox's mail sender.
+/// SQLite WAL small; and, in tasks of their own, the health check, the outbox's senders (mail and
+/// webhooks) and the session event feed.
 async fn background_tasks(services: Services, health: HealthReporter, senders: Senders, intervals: Intervals) {
     // The health check must keep running while upkeep waits on a database that hangs (that is
     // exactly when it has news). Its task lives in this set, so it ends when this future is
@@ -321,6 +323,12 @@ async fn background_tasks(services: Services, health: HealthReporter, senders: S
         let sender = services.clone();
         health_task.spawn(async move { sender.run_outbox(webhooks, retry).await });
     }
+    // The session event feed: the PostgreSQL listener that hears other replicas' commits, and
+    // the reader that applies every event to this replica's caches.
+    let listener = services.store().clone();
+    health_task.spawn(async move { listener.listen_for_session_events().await });
+    let follower = services.clone();
+    health_task.spawn(async move { follower.follow_session_events().await });
     let mut reload = tokio::time::interval(intervals.key_reload);
     let mut sweep = tokio::time::interval(intervals.sweep);
     let mut checkpoint = tokio::time::interval(intervals.checkpoint);

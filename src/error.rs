@@ -92,6 +92,13 @@ pub enum Error {
     /// The signature counter did not increase: a possible cloned authenticator.
     #[error("passkey counter regressed")]
     PasskeyCounterRegressed,
+    /// A WatchSessionEvents cursor from before the retention window: events after it are gone,
+    /// so the watcher must resync (re-read what it caches) and watch from now.
+    #[error("watch cursor expired")]
+    WatchCursorExpired,
+    /// The API key already has `max_watch_streams_per_key` WatchSessionEvents streams open.
+    #[error("too many watch streams")]
+    TooManyWatchStreams,
     /// A resource the caller named does not exist or is not theirs.
     #[error("{0} not found")]
     NotFound(Resource),

@@ -58,6 +58,8 @@ pub fn services(config: &Config) -> ServiceSettings {
             .iter()
             .map(|webhook| WebhookRoute { url: webhook.url.clone(), events: webhook.event_types() })
             .collect(),
+        session_event_retention: Duration::from_secs(config.session_event_retention_hours.saturating_mul(3600)),
+        max_watch_streams_per_key: config.max_watch_streams_per_key,
     }
 }
 

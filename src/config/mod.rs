@@ -144,6 +144,11 @@ pub struct Config {
     pub max_pending_ceremonies_per_client: u64,
     /// Audit events older than this are deleted by the sweep.
     pub audit_retention_days: u64,
+    /// WatchSessionEvents can resume from a cursor at most this old; older events are deleted
+    /// by the sweep (a watcher further behind must resync).
+    pub session_event_retention_hours: u64,
+    /// WatchSessionEvents streams one API key may hold open on one replica at once.
+    pub max_watch_streams_per_key: usize,
     /// How often the expiry sweep runs.
     pub sweep_interval_secs: u64,
     /// How often the SQLite WAL is checkpointed (PASSIVE; TRUNCATE when idle).
@@ -241,6 +246,8 @@ impl Default for Config {
             max_pending_ceremonies: 100_000,
             max_pending_ceremonies_per_client: 100,
             audit_retention_days: 90,
+            session_event_retention_hours: 7 * 24,
+            max_watch_streams_per_key: 4,
             sweep_interval_secs: 600,
             sqlite_checkpoint_interval_secs: 10,
             max_request_bytes: 64 * 1024,

@@ -139,6 +139,12 @@ impl Config {
         if !(1..=36_500).contains(&self.audit_retention_days) {
             return Err(invalid("audit_retention_days", "must be between 1 and 36500"));
         }
+        if !(1..=87_600).contains(&self.session_event_retention_hours) {
+            return Err(invalid("session_event_retention_hours", "must be between 1 and 87600"));
+        }
+        if !(1..=1000).contains(&self.max_watch_streams_per_key) {
+            return Err(invalid("max_watch_streams_per_key", "must be between 1 and 1000"));
+        }
         if !(1..=86_400).contains(&self.sweep_interval_secs) {
             return Err(invalid("sweep_interval_secs", "must be between 1 and 86400"));
         }
@@ -300,6 +306,8 @@ mod tests {
             ("reauthentication_window_secs", Config { reauthentication_window_secs: 0, ..Config::default() }),
             ("reauthentication_window_secs", Config { reauthentication_window_secs: u64::MAX, ..Config::default() }),
             ("audit_retention_days", Config { audit_retention_days: u64::MAX, ..Config::default() }),
+            ("session_event_retention_hours", Config { session_event_retention_hours: 0, ..Config::default() }),
+            ("max_watch_streams_per_key", Config { max_watch_streams_per_key: 0, ..Config::default() }),
             ("sweep_interval_secs", Config { sweep_interval_secs: u64::MAX, ..Config::default() }),
             (
                 "sqlite_checkpoint_interval_secs",

@@ -2,7 +2,10 @@
 //! `authorization: Bearer kw_…` only (never a cookie, never a user's token), granted the one
 //! scope each RPC needs before its request is looked at.
 
+use std::pin::Pin;
+
 use chrono::{DateTime, Utc};
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::{
@@ -16,8 +19,8 @@ use crate::{
     service::{
         Services,
         admin::{
-            Admin, AuditQuery, AuditRead, Scope, SessionsRevoke, UserQuery, UserUpdate, UsersRead, UsersWrite,
-            WebhookDeliveryQuery, WebhooksManage,
+            Admin, AuditQuery, AuditRead, EventsWatch, Scope, SessionsRevoke, UserQuery, UserUpdate, UsersRead,
+            UsersWrite, WebhookDeliveryQuery, WebhooksManage,
         },
     },
 };
@@ -52,8 +55,24 @@ fn time(field: &'static str, at: Option<prost_types::Timestamp>) -> Result<Optio
     .transpose()
 }
 
+/// The messages of a WatchSessionEvents stream.
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchSessionEventsResponse, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl AdminService for AdminApi {
+    type WatchSessionEventsStream = WatchStream;
+
+    async fn watch_session_events(
+        &self,
+        request: Request<pb::WatchSessionEventsRequest>,
+    ) -> Result<Response<Self::WatchSessionEventsStream>, Status> {
+        let admin = self.admin::<EventsWatch, _>(&request).await?;
+        let pb::WatchSessionEventsRequest { cursor } = request.into_inner();
+        let items = self.services.admin_watch_session_events(admin, &cursor).await.map_err(to_status)?;
+        let messages = items.map(|item| item.map(|item| convert::watch_item(&item)).map_err(to_status));
+        Ok(Response::new(Box::pin(messages)))
+    }
+
     async fn list_users(
         &self,
         request: Request<pb::ListUsersRequest>,

@@ -6,9 +6,12 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     crypto::IssuedAccessToken,
-    domain::{AuditEntry, DeviceType, LinkedAccount, Passkey, Session, User, WebhookDelivery, passkey_provider_name},
+    domain::{
+        AuditEntry, DeviceType, LinkedAccount, Passkey, Session, SessionEvent, SessionEventKind, User, WebhookDelivery,
+        passkey_provider_name,
+    },
     pb,
-    service::{ProviderInfo, ProviderKind, SignedIn},
+    service::{ProviderInfo, ProviderKind, SignedIn, admin::WatchItem},
 };
 
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -166,5 +169,32 @@ pub fn audit_event(event: &AuditEntry) -> pb::AuditEvent {
         user_agent: text("user_agent"),
         api_key_id: text("api_key_id"),
         detail_json: detail.clone(),
+    }
+}
+
+/// One message of a WatchSessionEvents stream.
+pub fn watch_item(item: &WatchItem) -> pb::WatchSessionEventsResponse {
+    match item {
+        WatchItem::Event(event) => {
+            let SessionEvent { cursor, kind, user_id, session_id, at } = event;
+            let kind = match kind {
+                SessionEventKind::SessionRevoked => pb::SessionEventKind::SessionRevoked,
+                SessionEventKind::UserDisabled => pb::SessionEventKind::UserDisabled,
+                SessionEventKind::UserDeleted => pb::SessionEventKind::UserDeleted,
+            };
+            pb::WatchSessionEventsResponse {
+                cursor: cursor.encode(),
+                event: Some(pb::SessionEvent {
+                    kind: kind.into(),
+                    user_id: user_id.clone(),
+                    session_id: session_id.clone().unwrap_or_default(),
+                    create_time: Some(timestamp(*at)),
+                }),
+                caught_up: false,
+            }
+        }
+        WatchItem::CaughtUp(cursor) => {
+            pb::WatchSessionEventsResponse { cursor: cursor.encode(), event: None, caught_up: true }
+        }
     }
 }

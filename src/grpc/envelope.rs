@@ -1,7 +1,8 @@
-//! The gRPC envelope of a unary Keyward request, checked before tonic sees it. tonic answers a
-//! body that ends inside its frame ("Unexpected EOF decoding stream"), an empty body ("Missing
+//! The gRPC envelope of a Keyward request, checked before tonic sees it. tonic answers a body
+//! that ends inside its frame ("Unexpected EOF decoding stream"), an empty body ("Missing
 //! request message") or a bad compressed-flag with `INTERNAL`: the caller's garbage would look
-//! like a server fault. Every Keyward RPC is unary, so the body is one frame — flag 0 (Keyward
+//! like a server fault. Every Keyward RPC takes one request message (all are unary but
+//! WatchSessionEvents, which streams only its answer), so the body is one frame — flag 0 (Keyward
 //! accepts no compressed requests), a 4-byte length, that many bytes — and is read whole (it is
 //! bounded by `max_request_bytes` anyway). Anything else is `INVALID_ARGUMENT` /
 //! `MALFORMED_MESSAGE` (see `codec.rs`), an oversized frame `OUT_OF_RANGE` as tonic would say.
@@ -23,10 +24,10 @@ use super::codec::malformed_message;
 
 /// gRPC frame header: compressed-flag (1 byte) + message length (4 bytes, big-endian).
 const FRAME_HEADER_BYTES: usize = 5;
-/// The path prefix of Keyward's own (all unary) services.
+/// The path prefix of Keyward's own services (one request message each).
 const KEYWARD_SERVICES: &str = "/keyward.v1.";
 
-/// Checks the envelope of Keyward's unary requests; see the module doc.
+/// Checks the envelope of Keyward's requests; see the module doc.
 #[derive(Debug, Clone, Copy)]
 pub struct UnaryEnvelopeLayer {
     max_message_bytes: usize,

@@ -131,6 +131,16 @@ pub fn to_status(err: Error) -> Status {
         Error::NotFound(Resource::WebhookDelivery) => {
             (Code::NotFound, ErrorReason::WebhookDeliveryNotFound, "no such dead webhook delivery")
         }
+        Error::WatchCursorExpired => (
+            Code::FailedPrecondition,
+            ErrorReason::WatchCursorExpired,
+            "the cursor is older than the event retention: resync, then watch without a cursor",
+        ),
+        Error::TooManyWatchStreams => (
+            Code::ResourceExhausted,
+            ErrorReason::TooManyWatchStreams,
+            "this API key has as many watch streams open as it may: close one first",
+        ),
         Error::PasskeyAlreadyRegistered => {
             (Code::AlreadyExists, ErrorReason::PasskeyAlreadyRegistered, "this passkey is already registered")
         }
@@ -335,6 +345,8 @@ mod tests {
             | Error::PasskeyUnknown
             | Error::PasskeyCounterRegressed
             | Error::NotFound(_)
+            | Error::WatchCursorExpired
+            | Error::TooManyWatchStreams
             | Error::OAuthStateInvalid
             | Error::OAuthStateExpired
             | Error::OAuthAccessDenied
@@ -454,6 +466,8 @@ mod tests {
                 "TOO_MANY_CEREMONIES",
             ),
             (Error::StoreUnavailable, Unavailable, "UNAVAILABLE"),
+            (Error::WatchCursorExpired, FailedPrecondition, "WATCH_CURSOR_EXPIRED"),
+            (Error::TooManyWatchStreams, ResourceExhausted, "TOO_MANY_WATCH_STREAMS"),
             (Error::HasherOverloaded, ResourceExhausted, "OVERLOADED"),
             (Error::Internal("database on fire".into()), Internal, "INTERNAL"),
             (Error::Startup("no master key on fire".into()), Internal, "INTERNAL"),

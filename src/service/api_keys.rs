@@ -27,6 +27,11 @@ pub fn key_scopes(record: &ApiKeyRecord) -> Vec<ApiScope> {
     record.scopes.split_whitespace().filter_map(ApiScope::parse).collect()
 }
 
+/// Whether a stored key may be used at `now`: not revoked, not expired.
+pub(super) fn key_is_live(record: &ApiKeyRecord, now: DateTime<Utc>) -> bool {
+    record.revoked_at.is_none() && record.expires_at.is_none_or(|expires| now < expires)
+}
+
 /// Checks a key name: 1–100 printable characters once trimmed.
 pub fn check_key_name(name: &str) -> std::result::Result<&str, String> {
     let name = name.trim();
@@ -86,8 +91,7 @@ impl Services {
         let secret = ApiKeySecret::parse(presented).ok_or(Error::ApiKeyInvalid)?;
         let record =
             self.inner.store.find_api_key_by_hash(secret.hash().as_str()).await?.ok_or(Error::ApiKeyInvalid)?;
-        let now = self.inner.clock.now();
-        if record.revoked_at.is_some() || record.expires_at.is_some_and(|expires| now >= expires) {
+        if !key_is_live(&record, self.inner.clock.now()) {
             return Err(Error::ApiKeyInvalid);
         }
         Ok(AdminCaller::new(record.id.clone(), key_scopes(&record), meta))

@@ -17,6 +17,7 @@ mod passkeys;
 mod pending;
 mod reauthentication;
 mod session_cache;
+mod session_feed;
 mod sessions;
 mod sign_in_guard;
 mod throttle;
@@ -101,6 +102,9 @@ pub struct ServiceSettings {
     pub audit_retention_days: u64,
     /// The webhook endpoints events fan out to (their secrets stay with the sender).
     pub webhook_routes: Vec<crate::store::WebhookRoute>,
+    /// How far back WatchSessionEvents can resume, and its streams per API key.
+    pub session_event_retention: std::time::Duration,
+    pub max_watch_streams_per_key: usize,
 }
 
 /// Every use case, sharing one set of dependencies. Cheap to clone.
@@ -119,6 +123,7 @@ struct Inner {
     keys: KeyRing,
     sessions: SessionPolicy,
     session_cache: session_cache::SessionCache,
+    session_feed: session_feed::SessionFeed,
     password_policy: PasswordPolicy,
     webauthn: webauthn_rs::Webauthn,
     passkeys: PasskeySettings,
@@ -164,6 +169,8 @@ impl Services {
             max_pending_ceremonies_per_client,
             audit_retention_days,
             webhook_routes,
+            session_event_retention,
+            max_watch_streams_per_key,
         } = settings;
         let outbox = outbox::Outbox::default();
         let store = store
@@ -177,6 +184,11 @@ impl Services {
         let codes = verification::CodeKey::load(&store, clock.now()).await?;
         let webauthn = crate::crypto::relying_party(&relying_party).map_err(Error::internal)?;
         let throttles = Throttles::new(&rate_limits, &clock);
+        let session_feed = session_feed::SessionFeed::new(
+            store.session_event_head().await?,
+            max_watch_streams_per_key,
+            chrono::Duration::from_std(session_event_retention).map_err(Error::internal)?,
+        );
         let inner = Inner {
             store,
             cpu: pool,
@@ -189,6 +201,7 @@ impl Services {
                 session_cache_max_entries,
                 clock.clone(),
             ),
+            session_feed,
             password_policy,
             webauthn,
             passkeys,
@@ -240,8 +253,9 @@ impl Services {
         self.inner.keys.reload(self.inner.signer.settings(), self.inner.clock.now()).await
     }
 
-    /// Deletes expired sessions and ceremonies, forgotten sign-in failures and audit events past
-    /// their retention, and drops idle client buckets; returns how many rows went.
+    /// Deletes expired sessions and ceremonies, forgotten sign-in failures, and audit and
+    /// session events past their retention, and drops idle client buckets; returns how many
+    /// rows went.
     pub async fn sweep_expired(&self) -> Result<u64> {
         let now = self.inner.clock.now();
         self.inner.throttles.prune();
@@ -250,7 +264,8 @@ impl Services {
             + self.inner.store.delete_expired_ceremonies(now).await?
             + self.inner.store.delete_expired_verification_tokens(now).await?
             + self.inner.store.forget_sign_in_failures(forget_before).await?
-            + self.inner.store.delete_audit_events_before(now - self.inner.audit_retention).await?)
+            + self.inner.store.delete_audit_events_before(now - self.inner.audit_retention).await?
+            + self.prune_session_events().await?)
     }
 
     /// Stores a ceremony (passkey or OAuth) within the caps on pending ones: global (estimated)

@@ -5,14 +5,21 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 use chrono::{DateTime, Utc};
 
 use super::Clock;
-use crate::store::SessionWithUser;
+use crate::{
+    domain::{SessionEvent, SessionEventKind},
+    store::SessionWithUser,
+};
 
 /// A short-lived copy of recently checked sessions, so that GetSession on a hot token does not
 /// query the database every time.
 ///
 /// The bound (DESIGN.md "Scale"): changes made through *this* replica (logout, revoke, password
-/// change, factor changes, touch) update or drop entries at once; a session revoked through
-/// *another* replica may still be accepted here for at most `ttl`. Expiry is always checked
+/// change, factor changes, touch) update or drop entries at once; a session revoked, or a user
+/// disabled or deleted, through *another* replica is dropped as soon as this replica reads the
+/// event from the `session_events` feed (`forget_ended`, called by `Services::apply_session_event`,
+/// woken by PostgreSQL's NOTIFY) — and in any case after at most `ttl`, which is the bound when
+/// the feed is slow (a database outage, say). Profile changes made elsewhere (a new email or
+/// roles) are not in the feed: they show here within `ttl`. Expiry is always checked
 /// against the clock on the cached copy, so caching never extends a session. Ages are measured
 /// on the service's `Clock`, so tests move time instead of waiting for it.
 ///
@@ -127,6 +134,25 @@ impl SessionCache {
         }
     }
 
+    /// Forgets what `event` ended: one session, or every session of a disabled or deleted user.
+    /// The hook through which a replica learns of another replica's revocations.
+    pub fn forget_ended(&self, event: &SessionEvent) {
+        match (event.kind, &event.session_id) {
+            (SessionEventKind::SessionRevoked, Some(session_id)) => self.forget_session(session_id),
+            // A revocation without a session id is not written; forgetting the user is safe.
+            (SessionEventKind::SessionRevoked, None)
+            | (SessionEventKind::UserDisabled | SessionEventKind::UserDeleted, _) => self.forget_user(&event.user_id),
+        }
+    }
+
+    /// Forgets everything (the feed was lost: events may have been missed).
+    pub fn forget_all(&self) {
+        let mut entries = self.lock();
+        entries.generation += 1;
+        entries.by_session.clear();
+        entries.by_token_hash.clear();
+    }
+
     /// Forgets every session of a user (password change, factor changes, profile change). Rare:
     /// walks the map.
     pub fn forget_user(&self, user_id: &str) {
@@ -199,6 +225,29 @@ mod tests {
         cache.forget_user("u1");
         assert!(cache.by_token_hash("hash-of-a").is_none() && cache.by_session_id("b").is_none());
         assert!(cache.by_token_hash("hash-of-c").is_some());
+    }
+
+    #[test]
+    fn events_from_the_feed_forget_what_they_ended() {
+        let cache = SessionCache::new(Duration::from_secs(60), 10, Clock::default());
+        for (id, user) in [("a", "u1"), ("b", "u1"), ("c", "u2"), ("d", "u3")] {
+            cache.put(&session(id, user), cache.generation());
+        }
+        let event = |kind, user_id: &str, session_id: Option<&str>| SessionEvent {
+            cursor: crate::domain::EventCursor::after_id(1),
+            kind,
+            user_id: user_id.into(),
+            session_id: session_id.map(str::to_owned),
+            at: Utc::now(),
+        };
+        cache.forget_ended(&event(SessionEventKind::SessionRevoked, "u1", Some("a")));
+        assert!(cache.by_session_id("a").is_none() && cache.by_session_id("b").is_some());
+        cache.forget_ended(&event(SessionEventKind::UserDisabled, "u1", None));
+        assert!(cache.by_session_id("b").is_none() && cache.by_session_id("c").is_some());
+        cache.forget_ended(&event(SessionEventKind::UserDeleted, "u2", None));
+        assert!(cache.by_token_hash("hash-of-c").is_none() && cache.by_session_id("d").is_some());
+        cache.forget_all();
+        assert!(cache.by_session_id("d").is_none());
     }
 
     #[test]

@@ -267,8 +267,7 @@ impl Store {
         accounts::Entity::delete_by_id(account_id.to_owned()).exec(&txn).await?;
         self.emit_in(&txn, WebhookEvent::account(WebhookEventType::AccountUnlinked, &owned), now).await?;
         let ended = end_other_sessions_in(self, &txn, user_id, other, now).await?;
-        txn.commit().await?;
-        self.webhooks_committed();
+        self.commit_session_events(txn).await?;
         Ok(UnlinkOutcome::Unlinked(ended))
     }
 }

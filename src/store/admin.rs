@@ -13,9 +13,10 @@ use super::{
     AuditEvent, NewOutboxMessage, NewUser, NewVerificationToken, Store, UserRecord, WebhookEvent,
     entities::{audit_events, sessions, users, verification_tokens},
     is_unique_violation,
+    session_events::{NewSessionEvent, record_in},
 };
 use crate::{
-    domain::WebhookEventType,
+    domain::{SessionEventKind, WebhookEventType},
     error::{Error, Result},
 };
 
@@ -176,13 +177,20 @@ impl Store {
         let Some(user) = users::Entity::find_by_id(user_id.to_owned()).one(&txn).await? else { return Ok(None) };
         let ended = if disabled_at.is_some() {
             self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::UserDisabled, user_id), now).await?;
-            self.end_all_sessions_in(&txn, user_id, now).await?
+            // One user-level session event (not one per session); a webhook per ended session.
+            let ended = sessions::Entity::delete_many()
+                .filter(sessions::Column::UserId.eq(user_id))
+                .exec_with_returning(&txn)
+                .await?;
+            let hooks = ended.iter().map(|session| WebhookEvent::session_revoked(user_id, &session.id)).collect();
+            self.emit_all_in(&txn, hooks, now).await?;
+            record_in(&txn, &[NewSessionEvent::user(SessionEventKind::UserDisabled, user_id)], now).await?;
+            ended.len() as u64
         } else {
             self.emit_in(&txn, WebhookEvent::user(WebhookEventType::UserUpdated, &user), now).await?;
             0
         };
-        txn.commit().await?;
-        self.webhooks_committed();
+        self.commit_session_events(txn).await?;
         Ok(Some((user, ended)))
     }
 
@@ -190,8 +198,7 @@ impl Store {
     pub async fn delete_user_sessions(&self, user_id: &str, now: DateTime<Utc>) -> Result<u64> {
         let txn = self.begin_write().await?;
         let ended = self.end_all_sessions_in(&txn, user_id, now).await?;
-        txn.commit().await?;
-        self.webhooks_committed();
+        self.commit_session_events(txn).await?;
         Ok(ended)
     }
 
@@ -202,13 +209,7 @@ impl Store {
         user_id: &str,
         now: DateTime<Utc>,
     ) -> Result<u64> {
-        let ended = sessions::Entity::delete_many()
-            .filter(sessions::Column::UserId.eq(user_id))
-            .exec_with_returning(txn)
-            .await?;
-        let events = ended.iter().map(|session| WebhookEvent::session_revoked(user_id, &session.id)).collect();
-        self.emit_all_in(txn, events, now).await?;
-        Ok(ended.len() as u64)
+        self.end_sessions_in(txn, Condition::all().add(sessions::Column::UserId.eq(user_id)), now).await
     }
 
     /// Deletes user `user_id` and, by the foreign keys, their sessions, passkeys, linked
@@ -227,8 +228,8 @@ impl Store {
             .await?;
         users::Entity::delete_by_id(user_id.to_owned()).exec(&txn).await?;
         self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::UserDeleted, user_id), at).await?;
-        txn.commit().await?;
-        self.webhooks_committed();
+        record_in(&txn, &[NewSessionEvent::user(SessionEventKind::UserDeleted, user_id)], at).await?;
+        self.commit_session_events(txn).await?;
         Ok(true)
     }
 

@@ -43,6 +43,11 @@ impl Store {
         Ok(api_keys::Entity::find().filter(api_keys::Column::KeyHash.eq(key_hash)).one(&self.db).await?)
     }
 
+    /// The key with id `id`.
+    pub async fn find_api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>> {
+        Ok(api_keys::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+    }
+
     /// Every key, oldest first (operators have few).
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
         Ok(api_keys::Entity::find().order_by_asc(api_keys::Column::Id).all(&self.db).await?)

@@ -105,8 +105,7 @@ impl Store {
         let stored = authenticator.into_active_model().insert(&txn).await.map_err(map_insert_error)?;
         self.emit_in(&txn, WebhookEvent::passkey(WebhookEventType::PasskeyAdded, &stored), now).await?;
         let ended = end_other_sessions_in(self, &txn, &user_id, other, now).await?;
-        txn.commit().await?;
-        self.webhooks_committed();
+        self.commit_session_events(txn).await?;
         Ok((stored, ended))
     }
 
@@ -263,8 +262,7 @@ impl Store {
         authenticators::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
         self.emit_in(&txn, WebhookEvent::passkey(WebhookEventType::PasskeyRemoved, &passkey), now).await?;
         let ended = end_other_sessions_in(self, &txn, user_id, other, now).await?;
-        txn.commit().await?;
-        self.webhooks_committed();
+        self.commit_session_events(txn).await?;
         Ok(Some(ended))
     }
 }

@@ -1,6 +1,6 @@
 //! Opening the database: pool, timeouts, SQLite pragmas, migrations and the read-only schema check.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use keyward_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -109,7 +109,7 @@ impl Store {
         let db = Database::connect(options)
             .await
             .map_err(|err| Error::internal(format_args!("connecting to the database: {err}")))?;
-        Ok(Self { db, backend, timeout, master_key: None, webhooks: Default::default() })
+        Ok(Self { db, backend, timeout, master_key: None, webhooks: Default::default(), feed: Arc::default() })
     }
 
     /// Connects to an existing database for reading only: a SQLite file is opened read-only and
@@ -132,6 +132,7 @@ impl Store {
             timeout: DEFAULT_TIMEOUT,
             master_key: None,
             webhooks: Default::default(),
+            feed: Arc::default(),
         })
     }
 

@@ -17,6 +17,7 @@ mod maintenance;
 mod outbox;
 mod read_models;
 mod secrets;
+mod session_events;
 mod sessions;
 mod sign_in_failures;
 mod signing_keys;
@@ -67,6 +68,8 @@ pub struct Store {
     master_key: Option<Arc<MasterKey>>,
     /// Where webhook events fan out to (none by default).
     webhooks: Arc<webhooks::WebhookRoutes>,
+    /// Wakes this replica's readers of `session_events` (see `session_events.rs`).
+    feed: Arc<session_events::FeedSignal>,
 }
 
 impl Store {

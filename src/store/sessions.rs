@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use super::{NewUser, SessionRecord, Store, UserRecord, WebhookEvent, entities::sessions, entities::users};
@@ -30,25 +31,19 @@ pub enum OtherSessions<'a> {
     EndAllBut(&'a str),
 }
 
-/// Applies `other` for `user_id` on `db` (an open write transaction), with a `session.revoked`
-/// event for each session it ends; returns how many ended.
+/// Applies `other` for `user_id` in `txn`, recording a `SessionRevoked` event and a
+/// `session.revoked` webhook event per ended session (commit with
+/// `Store::commit_session_events`); returns how many sessions ended.
 pub(super) async fn end_other_sessions_in(
     store: &Store,
-    db: &impl sea_orm::ConnectionTrait,
+    txn: &DatabaseTransaction,
     user_id: &str,
     other: OtherSessions<'_>,
     now: DateTime<Utc>,
 ) -> Result<u64> {
     let OtherSessions::EndAllBut(keep) = other else { return Ok(0) };
-    let ended = sessions::Entity::delete_many()
-        .filter(sessions::Column::UserId.eq(user_id))
-        .filter(sessions::Column::Id.ne(keep))
-        .exec_with_returning(db)
-        .await?;
-    let count = ended.len() as u64;
-    let events = ended.iter().map(|session| WebhookEvent::session_revoked(user_id, &session.id)).collect();
-    store.emit_all_in(db, events, now).await?;
-    Ok(count)
+    let others = Condition::all().add(sessions::Column::UserId.eq(user_id)).add(sessions::Column::Id.ne(keep));
+    store.end_sessions_in(txn, others, now).await
 }
 
 impl NewSession {
@@ -135,22 +130,14 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the session `session_id` if it belongs to `user_id` (with its `session.revoked`
-    /// event); false when there was none.
+    /// Ends the session `session_id` if it belongs to `user_id`, recording the event; false when
+    /// there was none.
     pub async fn delete_user_session(&self, user_id: &str, session_id: &str, now: DateTime<Utc>) -> Result<bool> {
         let txn = self.begin_write().await?;
-        let result = sessions::Entity::delete_many()
-            .filter(sessions::Column::Id.eq(session_id))
-            .filter(sessions::Column::UserId.eq(user_id))
-            .exec(&txn)
-            .await?;
-        let deleted = result.rows_affected > 0;
-        if deleted {
-            self.emit_in(&txn, WebhookEvent::session_revoked(user_id, session_id), now).await?;
-        }
-        txn.commit().await?;
-        self.webhooks_committed();
-        Ok(deleted)
+        let one = Condition::all().add(sessions::Column::Id.eq(session_id)).add(sessions::Column::UserId.eq(user_id));
+        let ended = self.end_sessions_in(&txn, one, now).await?;
+        self.commit_session_events(txn).await?;
+        Ok(ended > 0)
     }
 
     /// Sets a new password hash and deletes every other session of the user, atomically.
@@ -174,8 +161,7 @@ impl Store {
         self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::PasswordChanged, user_id), now).await?;
         let revoked =
             end_other_sessions_in(self, &txn, user_id, OtherSessions::EndAllBut(keep_session_id), now).await?;
-        txn.commit().await?;
-        self.webhooks_committed();
+        self.commit_session_events(txn).await?;
         Ok(revoked)
     }
 
@@ -183,8 +169,7 @@ impl Store {
     pub async fn delete_other_sessions(&self, user_id: &str, keep_session_id: &str, now: DateTime<Utc>) -> Result<u64> {
         let txn = self.begin_write().await?;
         let ended = end_other_sessions_in(self, &txn, user_id, OtherSessions::EndAllBut(keep_session_id), now).await?;
-        txn.commit().await?;
-        self.webhooks_committed();
+        self.commit_session_events(txn).await?;
         Ok(ended)
     }
 

@@ -153,8 +153,7 @@ impl Store {
         self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::PasswordChanged, user_id), now).await?;
         let ended = self.end_all_sessions_in(&txn, user_id, now).await?;
         self.enqueue_in(&txn, notice, now).await?;
-        txn.commit().await?;
-        self.webhooks_committed();
+        self.commit_session_events(txn).await?;
         Ok(ended)
     }
 

@@ -56,6 +56,7 @@ pub const RPCS: &[(&str, ApiScope)] = &[
     ("ListAuditEvents", ApiScope::AuditRead),
     ("ListWebhookDeliveries", ApiScope::WebhooksManage),
     ("RetryWebhookDelivery", ApiScope::WebhooksManage),
+    ("WatchSessionEvents", ApiScope::EventsWatch),
 ];
 
 /// A well-formed delivery id that names no delivery.
@@ -129,6 +130,9 @@ pub async fn call(
             .retry_webhook_delivery(with(pb::RetryWebhookDeliveryRequest { delivery_id: NO_DELIVERY.into() }, token))
             .await
             .map(drop),
+        "WatchSessionEvents" => {
+            client.watch_session_events(with(pb::WatchSessionEventsRequest::default(), token)).await.map(drop)
+        }
         other => panic!("no call written for {other}"),
     }
 }

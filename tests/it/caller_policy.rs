@@ -68,6 +68,7 @@ const POLICY: &[(&str, Needs)] = &[
     ("keyward.v1.AdminService/ListAuditEvents", ApiKey(ApiScope::AuditRead)),
     ("keyward.v1.AdminService/ListWebhookDeliveries", ApiKey(ApiScope::WebhooksManage)),
     ("keyward.v1.AdminService/RetryWebhookDelivery", ApiKey(ApiScope::WebhooksManage)),
+    ("keyward.v1.AdminService/WatchSessionEvents", ApiKey(ApiScope::EventsWatch)),
     ("keyward.v1.PasskeyService/StartPasskeyRegistration", RecentSessionToken),
     ("keyward.v1.PasskeyService/FinishPasskeyRegistration", SessionToken),
     ("keyward.v1.PasskeyService/StartPasskeySignUp", Nothing),

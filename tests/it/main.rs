@@ -45,4 +45,5 @@ mod tidy;
 mod tokens;
 mod verification;
 mod verification_codes;
+mod watch;
 mod webhooks;

@@ -110,6 +110,15 @@ async fn password_reset_end_to_end(backend: Backend) {
     for ended in [&first.session_token, &second.session_token] {
         assert_eq!(get_session(&mut auth, ended).await.unwrap_err().code(), Code::Unauthenticated);
     }
+    // Each ended session is in the session event feed (WatchSessionEvents), from the same
+    // transaction as the reset.
+    let start = keyward::domain::EventCursor::after_id(0);
+    let feed = server.app.services().store().session_events_after(start, i64::MAX, 10).await.unwrap();
+    let mut ended: Vec<_> = feed.iter().filter_map(|event| event.session_id.clone()).collect();
+    let mut expected: Vec<_> = [&first, &second].iter().map(|s| s.session.as_ref().unwrap().id.clone()).collect();
+    ended.sort();
+    expected.sort();
+    assert_eq!(ended, expected);
     assert!(login(&mut auth, "ada@example.com", PASSWORD).await.is_err(), "the old password is gone");
     login(&mut auth, "ada@example.com", NEW_PASSWORD).await.unwrap();
 

@@ -97,6 +97,8 @@ export const REASON_MESSAGES: Record<ErrorReasonName, string | null> = {
   API_KEY_SCOPE_MISSING: "The operator's API key may not do this.",
   USER_NOT_FOUND: "That user does not exist.",
   WEBHOOK_DELIVERY_NOT_FOUND: "That webhook delivery is not waiting to be retried.",
+  WATCH_CURSOR_EXPIRED: "The event stream's cursor is too old: resync, then watch from now.",
+  TOO_MANY_WATCH_STREAMS: "This API key has too many event streams open.",
   VERIFICATION_TOKEN_INVALID: "This link is not valid any more: it was used, replaced by a newer one, or mistyped. Ask for a new one.",
   VERIFICATION_TOKEN_EXPIRED: "This link has expired. Ask for a new one.",
   REDIRECT_URI_NOT_ALLOWED: "This page's address is not among the server's email.redirect_uris.",

@@ -57,6 +57,8 @@ scopes! {
     AuditRead => AuditRead;
     /// `webhooks:manage`: ListWebhookDeliveries, RetryWebhookDelivery.
     WebhooksManage => WebhooksManage;
+    /// `events:watch`: WatchSessionEvents.
+    EventsWatch => EventsWatch;
 }
 
 /// A live (not revoked, not expired) API key, and where the call came from (for the audit log).

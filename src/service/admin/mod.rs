@@ -1,16 +1,21 @@
 //! What operators do through AdminService, with an API key's grant (`caller.rs`): find, create,
 //! change, disable, enable and delete users and end their sessions (`users.rs`), read the audit
-//! log (`audit_log.rs`), and see and retry webhook deliveries (`webhooks.rs`). Every call —
-//! reads too — is audited with the key id, the client address and the user agent.
+//! log (`audit_log.rs`), see and retry webhook deliveries (`webhooks.rs`), and watch sessions
+//! end (`watch.rs`). Every call — reads too — is audited with the key id, the client address
+//! and the user agent.
 
 mod audit_log;
 mod caller;
 mod users;
+mod watch;
 mod webhooks;
 
 pub use audit_log::AuditQuery;
-pub use caller::{Admin, AdminCaller, AuditRead, Scope, SessionsRevoke, UsersRead, UsersWrite, WebhooksManage};
+pub use caller::{
+    Admin, AdminCaller, AuditRead, EventsWatch, Scope, SessionsRevoke, UsersRead, UsersWrite, WebhooksManage,
+};
 pub use users::{UserDetails, UserQuery, UserUpdate};
+pub use watch::{WatchItem, WatchStream};
 pub use webhooks::WebhookDeliveryQuery;
 
 use serde_json::{Value, json};
@@ -31,6 +36,7 @@ pub(crate) mod kind {
     pub const AUDIT_READ: &str = "admin.audit.read";
     pub const WEBHOOK_DELIVERIES_LISTED: &str = "admin.webhook_deliveries.listed";
     pub const WEBHOOK_DELIVERY_RETRIED: &str = "admin.webhook_delivery.retried";
+    pub const EVENTS_WATCHED: &str = "admin.events.watched";
 }
 
 /// Longest id accepted in a `user_id` field (ids Keyward issues are 36 characters; imported

@@ -7,6 +7,8 @@ pub mod authenticators;
 pub mod ceremonies;
 pub mod outbox;
 pub mod secrets;
+pub mod session_event_horizon;
+pub mod session_events;
 pub mod sessions;
 pub mod sign_in_failures;
 pub mod signing_keys;

@@ -25,12 +25,23 @@ class WebhookDeliveryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WEBHOOK_DELIVERY_STATE_UNSPECIFIED: _ClassVar[WebhookDeliveryState]
     WEBHOOK_DELIVERY_STATE_WAITING: _ClassVar[WebhookDeliveryState]
     WEBHOOK_DELIVERY_STATE_DEAD: _ClassVar[WebhookDeliveryState]
+
+class SessionEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SESSION_EVENT_KIND_UNSPECIFIED: _ClassVar[SessionEventKind]
+    SESSION_EVENT_KIND_SESSION_REVOKED: _ClassVar[SessionEventKind]
+    SESSION_EVENT_KIND_USER_DISABLED: _ClassVar[SessionEventKind]
+    SESSION_EVENT_KIND_USER_DELETED: _ClassVar[SessionEventKind]
 USER_STATE_FILTER_UNSPECIFIED: UserStateFilter
 USER_STATE_FILTER_ENABLED: UserStateFilter
 USER_STATE_FILTER_DISABLED: UserStateFilter
 WEBHOOK_DELIVERY_STATE_UNSPECIFIED: WebhookDeliveryState
 WEBHOOK_DELIVERY_STATE_WAITING: WebhookDeliveryState
 WEBHOOK_DELIVERY_STATE_DEAD: WebhookDeliveryState
+SESSION_EVENT_KIND_UNSPECIFIED: SessionEventKind
+SESSION_EVENT_KIND_SESSION_REVOKED: SessionEventKind
+SESSION_EVENT_KIND_USER_DISABLED: SessionEventKind
+SESSION_EVENT_KIND_USER_DELETED: SessionEventKind
 
 class ListUsersRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "email_prefix", "create_time_from", "create_time_to", "state")
@@ -259,3 +270,31 @@ class RetryWebhookDeliveryRequest(_message.Message):
 class RetryWebhookDeliveryResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class WatchSessionEventsRequest(_message.Message):
+    __slots__ = ("cursor",)
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    def __init__(self, cursor: _Optional[str] = ...) -> None: ...
+
+class WatchSessionEventsResponse(_message.Message):
+    __slots__ = ("cursor", "event", "caught_up")
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    CAUGHT_UP_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    event: SessionEvent
+    caught_up: bool
+    def __init__(self, cursor: _Optional[str] = ..., event: _Optional[_Union[SessionEvent, _Mapping]] = ..., caught_up: _Optional[bool] = ...) -> None: ...
+
+class SessionEvent(_message.Message):
+    __slots__ = ("kind", "user_id", "session_id", "create_time")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    kind: SessionEventKind
+    user_id: str
+    session_id: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, kind: _Optional[_Union[SessionEventKind, str]] = ..., user_id: _Optional[str] = ..., session_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -96,6 +96,11 @@ class AdminServiceStub:
                 request_serializer=keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryResponse.FromString,
                 _registered_method=True)
+        self.WatchSessionEvents = channel.unary_stream(
+                '/keyward.v1.AdminService/WatchSessionEvents',
+                request_serializer=keyward_dot_v1_dot_admin__pb2.WatchSessionEventsRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_admin__pb2.WatchSessionEventsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -190,6 +195,20 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchSessionEvents(self, request, context):
+        """Sessions that end early, users disabled and users deleted, as they happen on any replica,
+        for verifiers that cache sessions or access tokens. With a `cursor`, every event after it
+        is replayed first; then one message with `caught_up` set; then live events. Resuming from
+        the last cursor received misses nothing and repeats nothing. A cursor older than the
+        retention is FAILED_PRECONDITION / WATCH_CURSOR_EXPIRED (resync, then watch without one);
+        one that is not a cursor is INVALID_ARGUMENT. At most `max_watch_streams_per_key` streams
+        per key and server (RESOURCE_EXHAUSTED / TOO_MANY_WATCH_STREAMS); a stream whose key is
+        revoked or expires ends with UNAUTHENTICATED / API_KEY_INVALID. Scope: events:watch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -247,6 +266,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RetryWebhookDelivery,
                     request_deserializer=keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryResponse.SerializeToString,
+            ),
+            'WatchSessionEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchSessionEvents,
+                    request_deserializer=keyward_dot_v1_dot_admin__pb2.WatchSessionEventsRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_admin__pb2.WatchSessionEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -553,6 +577,33 @@ class AdminService:
             '/keyward.v1.AdminService/RetryWebhookDelivery',
             keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryRequest.SerializeToString,
             keyward_dot_v1_dot_admin__pb2.RetryWebhookDeliveryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchSessionEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/keyward.v1.AdminService/WatchSessionEvents',
+            keyward_dot_v1_dot_admin__pb2.WatchSessionEventsRequest.SerializeToString,
+            keyward_dot_v1_dot_admin__pb2.WatchSessionEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

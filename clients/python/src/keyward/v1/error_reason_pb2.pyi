@@ -78,6 +78,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EMAIL_NOT_VERIFIED: _ClassVar[ErrorReason]
     VERIFICATION_CODE_INVALID: _ClassVar[ErrorReason]
     WEBHOOK_DELIVERY_NOT_FOUND: _ClassVar[ErrorReason]
+    WATCH_CURSOR_EXPIRED: _ClassVar[ErrorReason]
+    TOO_MANY_WATCH_STREAMS: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 FIELD_REQUIRED: ErrorReason
 FIELD_TOO_LONG: ErrorReason
@@ -150,3 +152,5 @@ REDIRECT_URI_NOT_ALLOWED: ErrorReason
 EMAIL_NOT_VERIFIED: ErrorReason
 VERIFICATION_CODE_INVALID: ErrorReason
 WEBHOOK_DELIVERY_NOT_FOUND: ErrorReason
+WATCH_CURSOR_EXPIRED: ErrorReason
+TOO_MANY_WATCH_STREAMS: ErrorReason

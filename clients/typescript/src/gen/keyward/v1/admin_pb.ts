@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/admin.proto.
  */
 export const file_keyward_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChZrZXl3YXJkL3YxL2FkbWluLnByb3RvEgprZXl3YXJkLnYxIuUBChBMaXN0VXNlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhQKDGVtYWlsX3ByZWZpeBgDIAEoCRI0ChBjcmVhdGVfdGltZV9mcm9tGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoFc3RhdGUYBiABKA4yGy5rZXl3YXJkLnYxLlVzZXJTdGF0ZUZpbHRlciJNChFMaXN0VXNlcnNSZXNwb25zZRIfCgV1c2VycxgBIAMoCzIQLmtleXdhcmQudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoOR2V0VXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSKzAQoPR2V0VXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXISJQoIcGFzc2tleXMYAiADKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkSMgoPbGlua2VkX2FjY291bnRzGAMgAygLMhkua2V5d2FyZC52MS5MaW5rZWRBY2NvdW50EiUKCHNlc3Npb25zGAQgAygLMhMua2V5d2FyZC52MS5TZXNzaW9uIkkKEUNyZWF0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEgwKBG5hbWUYAiABKAkSFwoPc2VuZF9pbnZpdGF0aW9uGAMgASgIIjQKEkNyZWF0ZVVzZXJSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyIqUBCh1BZG1pblNlcnZpY2VVcGRhdGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIMCgRuYW1lGAMgASgJEg0KBWVtYWlsGAQgASgJEhYKDmVtYWlsX3ZlcmlmaWVkGAUgASgIEg0KBXJvbGVzGAYgAygJIkAKHkFkbWluU2VydmljZVVwZGF0ZVVzZXJSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyIiUKEkRpc2FibGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIk8KE0Rpc2FibGVVc2VyUmVzcG9uc2USHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlchIYChByZXZva2VkX3Nlc3Npb25zGAIgASgFIiQKEUVuYWJsZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiNAoSRW5hYmxlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIiJAoRRGVsZXRlVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIUChJEZWxldGVVc2VyUmVzcG9uc2UiLAoZUmV2b2tlVXNlclNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIjYKGlJldm9rZVVzZXJTZXNzaW9uc1Jlc3BvbnNlEhgKEHJldm9rZWRfc2Vzc2lvbnMYASABKAUiyAEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIMCgRraW5kGAQgASgJEjQKEGNyZWF0ZV90aW1lX2Zyb20YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZV90aW1lX3RvGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJgChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIsCgxhdWRpdF9ldmVudHMYASADKAsyFi5rZXl3YXJkLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr0BCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDAoEa2luZBgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOY2xpZW50X2FkZHJlc3MYBSABKAkSEgoKdXNlcl9hZ2VudBgGIAEoCRISCgphcGlfa2V5X2lkGAcgASgJEhMKC2RldGFpbF9qc29uGAggASgJIpsBChxMaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEi8KBXN0YXRlGAMgASgOMiAua2V5d2FyZC52MS5XZWJob29rRGVsaXZlcnlTdGF0ZRISCgpldmVudF90eXBlGAQgASgJEg8KB3VzZXJfaWQYBSABKAkicQodTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVzcG9uc2USNwoSd2ViaG9va19kZWxpdmVyaWVzGAEgAygLMhsua2V5d2FyZC52MS5XZWJob29rRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIsYCCg9XZWJob29rRGVsaXZlcnkSCgoCaWQYASABKAkSFAoMZW5kcG9pbnRfdXJsGAIgASgJEhIKCmV2ZW50X3R5cGUYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIvCgVzdGF0ZRgFIAEoDjIgLmtleXdhcmQudjEuV2ViaG9va0RlbGl2ZXJ5U3RhdGUSEAoIYXR0ZW1wdHMYBiABKAUSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEW5leHRfYXR0ZW1wdF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglkZWFkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxhc3RfZXJyb3IYCiABKAkiMgobUmV0cnlXZWJob29rRGVsaXZlcnlSZXF1ZXN0EhMKC2RlbGl2ZXJ5X2lkGAEgASgJIh4KHFJldHJ5V2ViaG9va0RlbGl2ZXJ5UmVzcG9uc2UqcwoPVXNlclN0YXRlRmlsdGVyEiEKHVVTRVJfU1RBVEVfRklMVEVSX1VOU1BFQ0lGSUVEEAASHQoZVVNFUl9TVEFURV9GSUxURVJfRU5BQkxFRBABEh4KGlVTRVJfU1RBVEVfRklMVEVSX0RJU0FCTEVEEAIqgwEKFFdlYmhvb2tEZWxpdmVyeVN0YXRlEiYKIldFQkhPT0tfREVMSVZFUllfU1RBVEVfVU5TUEVDSUZJRUQQABIiCh5XRUJIT09LX0RFTElWRVJZX1NUQVRFX1dBSVRJTkcQARIfChtXRUJIT09LX0RFTElWRVJZX1NUQVRFX0RFQUQQAjLSBwoMQWRtaW5TZXJ2aWNlEkgKCUxpc3RVc2VycxIcLmtleXdhcmQudjEuTGlzdFVzZXJzUmVxdWVzdBodLmtleXdhcmQudjEuTGlzdFVzZXJzUmVzcG9uc2USQgoHR2V0VXNlchIaLmtleXdhcmQudjEuR2V0VXNlclJlcXVlc3QaGy5rZXl3YXJkLnYxLkdldFVzZXJSZXNwb25zZRJLCgpDcmVhdGVVc2VyEh0ua2V5d2FyZC52MS5DcmVhdGVVc2VyUmVxdWVzdBoeLmtleXdhcmQudjEuQ3JlYXRlVXNlclJlc3BvbnNlEmMKClVwZGF0ZVVzZXISKS5rZXl3YXJkLnYxLkFkbWluU2VydmljZVVwZGF0ZVVzZXJSZXF1ZXN0Gioua2V5d2FyZC52MS5BZG1pblNlcnZpY2VVcGRhdGVVc2VyUmVzcG9uc2USTgoLRGlzYWJsZVVzZXISHi5rZXl3YXJkLnYxLkRpc2FibGVVc2VyUmVxdWVzdBofLmtleXdhcmQudjEuRGlzYWJsZVVzZXJSZXNwb25zZRJLCgpFbmFibGVVc2VyEh0ua2V5d2FyZC52MS5FbmFibGVVc2VyUmVxdWVzdBoeLmtleXdhcmQudjEuRW5hYmxlVXNlclJlc3BvbnNlEksKCkRlbGV0ZVVzZXISHS5rZXl3YXJkLnYxLkRlbGV0ZVVzZXJSZXF1ZXN0Gh4ua2V5d2FyZC52MS5EZWxldGVVc2VyUmVzcG9uc2USYwoSUmV2b2tlVXNlclNlc3Npb25zEiUua2V5d2FyZC52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0GiYua2V5d2FyZC52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZRJaCg9MaXN0QXVkaXRFdmVudHMSIi5rZXl3YXJkLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaIy5rZXl3YXJkLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEmwKFUxpc3RXZWJob29rRGVsaXZlcmllcxIoLmtleXdhcmQudjEuTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVxdWVzdBopLmtleXdhcmQudjEuTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVzcG9uc2USaQoUUmV0cnlXZWJob29rRGVsaXZlcnkSJy5rZXl3YXJkLnYxLlJldHJ5V2ViaG9va0RlbGl2ZXJ5UmVxdWVzdBooLmtleXdhcmQudjEuUmV0cnlXZWJob29rRGVsaXZlcnlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_keyward_v1_oauth, file_keyward_v1_passkey, file_keyward_v1_resources]);
+  fileDesc("ChZrZXl3YXJkL3YxL2FkbWluLnByb3RvEgprZXl3YXJkLnYxIuUBChBMaXN0VXNlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhQKDGVtYWlsX3ByZWZpeBgDIAEoCRI0ChBjcmVhdGVfdGltZV9mcm9tGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoFc3RhdGUYBiABKA4yGy5rZXl3YXJkLnYxLlVzZXJTdGF0ZUZpbHRlciJNChFMaXN0VXNlcnNSZXNwb25zZRIfCgV1c2VycxgBIAMoCzIQLmtleXdhcmQudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoOR2V0VXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSKzAQoPR2V0VXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXISJQoIcGFzc2tleXMYAiADKAsyEy5rZXl3YXJkLnYxLlBhc3NrZXkSMgoPbGlua2VkX2FjY291bnRzGAMgAygLMhkua2V5d2FyZC52MS5MaW5rZWRBY2NvdW50EiUKCHNlc3Npb25zGAQgAygLMhMua2V5d2FyZC52MS5TZXNzaW9uIkkKEUNyZWF0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEgwKBG5hbWUYAiABKAkSFwoPc2VuZF9pbnZpdGF0aW9uGAMgASgIIjQKEkNyZWF0ZVVzZXJSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyIqUBCh1BZG1pblNlcnZpY2VVcGRhdGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIMCgRuYW1lGAMgASgJEg0KBWVtYWlsGAQgASgJEhYKDmVtYWlsX3ZlcmlmaWVkGAUgASgIEg0KBXJvbGVzGAYgAygJIkAKHkFkbWluU2VydmljZVVwZGF0ZVVzZXJSZXNwb25zZRIeCgR1c2VyGAEgASgLMhAua2V5d2FyZC52MS5Vc2VyIiUKEkRpc2FibGVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIk8KE0Rpc2FibGVVc2VyUmVzcG9uc2USHgoEdXNlchgBIAEoCzIQLmtleXdhcmQudjEuVXNlchIYChByZXZva2VkX3Nlc3Npb25zGAIgASgFIiQKEUVuYWJsZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiNAoSRW5hYmxlVXNlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5rZXl3YXJkLnYxLlVzZXIiJAoRRGVsZXRlVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIUChJEZWxldGVVc2VyUmVzcG9uc2UiLAoZUmV2b2tlVXNlclNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIjYKGlJldm9rZVVzZXJTZXNzaW9uc1Jlc3BvbnNlEhgKEHJldm9rZWRfc2Vzc2lvbnMYASABKAUiyAEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIMCgRraW5kGAQgASgJEjQKEGNyZWF0ZV90aW1lX2Zyb20YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZV90aW1lX3RvGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJgChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIsCgxhdWRpdF9ldmVudHMYASADKAsyFi5rZXl3YXJkLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr0BCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDAoEa2luZBgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOY2xpZW50X2FkZHJlc3MYBSABKAkSEgoKdXNlcl9hZ2VudBgGIAEoCRISCgphcGlfa2V5X2lkGAcgASgJEhMKC2RldGFpbF9qc29uGAggASgJIpsBChxMaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEi8KBXN0YXRlGAMgASgOMiAua2V5d2FyZC52MS5XZWJob29rRGVsaXZlcnlTdGF0ZRISCgpldmVudF90eXBlGAQgASgJEg8KB3VzZXJfaWQYBSABKAkicQodTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVzcG9uc2USNwoSd2ViaG9va19kZWxpdmVyaWVzGAEgAygLMhsua2V5d2FyZC52MS5XZWJob29rRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIsYCCg9XZWJob29rRGVsaXZlcnkSCgoCaWQYASABKAkSFAoMZW5kcG9pbnRfdXJsGAIgASgJEhIKCmV2ZW50X3R5cGUYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIvCgVzdGF0ZRgFIAEoDjIgLmtleXdhcmQudjEuV2ViaG9va0RlbGl2ZXJ5U3RhdGUSEAoIYXR0ZW1wdHMYBiABKAUSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEW5leHRfYXR0ZW1wdF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglkZWFkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxhc3RfZXJyb3IYCiABKAkiMgobUmV0cnlXZWJob29rRGVsaXZlcnlSZXF1ZXN0EhMKC2RlbGl2ZXJ5X2lkGAEgASgJIh4KHFJldHJ5V2ViaG9va0RlbGl2ZXJ5UmVzcG9uc2UiKwoZV2F0Y2hTZXNzaW9uRXZlbnRzUmVxdWVzdBIOCgZjdXJzb3IYASABKAkiaAoaV2F0Y2hTZXNzaW9uRXZlbnRzUmVzcG9uc2USDgoGY3Vyc29yGAEgASgJEicKBWV2ZW50GAIgASgLMhgua2V5d2FyZC52MS5TZXNzaW9uRXZlbnQSEQoJY2F1Z2h0X3VwGAMgASgIIpABCgxTZXNzaW9uRXZlbnQSKgoEa2luZBgBIAEoDjIcLmtleXdhcmQudjEuU2Vzc2lvbkV2ZW50S2luZBIPCgd1c2VyX2lkGAIgASgJEhIKCnNlc3Npb25faWQYAyABKAkSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKnMKD1VzZXJTdGF0ZUZpbHRlchIhCh1VU0VSX1NUQVRFX0ZJTFRFUl9VTlNQRUNJRklFRBAAEh0KGVVTRVJfU1RBVEVfRklMVEVSX0VOQUJMRUQQARIeChpVU0VSX1NUQVRFX0ZJTFRFUl9ESVNBQkxFRBACKoMBChRXZWJob29rRGVsaXZlcnlTdGF0ZRImCiJXRUJIT09LX0RFTElWRVJZX1NUQVRFX1VOU1BFQ0lGSUVEEAASIgoeV0VCSE9PS19ERUxJVkVSWV9TVEFURV9XQUlUSU5HEAESHwobV0VCSE9PS19ERUxJVkVSWV9TVEFURV9ERUFEEAIqqQEKEFNlc3Npb25FdmVudEtpbmQSIgoeU0VTU0lPTl9FVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASJgoiU0VTU0lPTl9FVkVOVF9LSU5EX1NFU1NJT05fUkVWT0tFRBABEiQKIFNFU1NJT05fRVZFTlRfS0lORF9VU0VSX0RJU0FCTEVEEAISIwofU0VTU0lPTl9FVkVOVF9LSU5EX1VTRVJfREVMRVRFRBADMrkICgxBZG1pblNlcnZpY2USSAoJTGlzdFVzZXJzEhwua2V5d2FyZC52MS5MaXN0VXNlcnNSZXF1ZXN0Gh0ua2V5d2FyZC52MS5MaXN0VXNlcnNSZXNwb25zZRJCCgdHZXRVc2VyEhoua2V5d2FyZC52MS5HZXRVc2VyUmVxdWVzdBobLmtleXdhcmQudjEuR2V0VXNlclJlc3BvbnNlEksKCkNyZWF0ZVVzZXISHS5rZXl3YXJkLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0Gh4ua2V5d2FyZC52MS5DcmVhdGVVc2VyUmVzcG9uc2USYwoKVXBkYXRlVXNlchIpLmtleXdhcmQudjEuQWRtaW5TZXJ2aWNlVXBkYXRlVXNlclJlcXVlc3QaKi5rZXl3YXJkLnYxLkFkbWluU2VydmljZVVwZGF0ZVVzZXJSZXNwb25zZRJOCgtEaXNhYmxlVXNlchIeLmtleXdhcmQudjEuRGlzYWJsZVVzZXJSZXF1ZXN0Gh8ua2V5d2FyZC52MS5EaXNhYmxlVXNlclJlc3BvbnNlEksKCkVuYWJsZVVzZXISHS5rZXl3YXJkLnYxLkVuYWJsZVVzZXJSZXF1ZXN0Gh4ua2V5d2FyZC52MS5FbmFibGVVc2VyUmVzcG9uc2USSwoKRGVsZXRlVXNlchIdLmtleXdhcmQudjEuRGVsZXRlVXNlclJlcXVlc3QaHi5rZXl3YXJkLnYxLkRlbGV0ZVVzZXJSZXNwb25zZRJjChJSZXZva2VVc2VyU2Vzc2lvbnMSJS5rZXl3YXJkLnYxLlJldm9rZVVzZXJTZXNzaW9uc1JlcXVlc3QaJi5rZXl3YXJkLnYxLlJldm9rZVVzZXJTZXNzaW9uc1Jlc3BvbnNlEloKD0xpc3RBdWRpdEV2ZW50cxIiLmtleXdhcmQudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBojLmtleXdhcmQudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USbAoVTGlzdFdlYmhvb2tEZWxpdmVyaWVzEigua2V5d2FyZC52MS5MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXF1ZXN0Gikua2V5d2FyZC52MS5MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXNwb25zZRJpChRSZXRyeVdlYmhvb2tEZWxpdmVyeRInLmtleXdhcmQudjEuUmV0cnlXZWJob29rRGVsaXZlcnlSZXF1ZXN0Gigua2V5d2FyZC52MS5SZXRyeVdlYmhvb2tEZWxpdmVyeVJlc3BvbnNlEmUKEldhdGNoU2Vzc2lvbkV2ZW50cxIlLmtleXdhcmQudjEuV2F0Y2hTZXNzaW9uRXZlbnRzUmVxdWVzdBomLmtleXdhcmQudjEuV2F0Y2hTZXNzaW9uRXZlbnRzUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_keyward_v1_oauth, file_keyward_v1_passkey, file_keyward_v1_resources]);
 
 /**
  * @generated from message keyward.v1.ListUsersRequest
@@ -733,6 +733,97 @@ export const RetryWebhookDeliveryResponseSchema: GenMessage<RetryWebhookDelivery
   messageDesc(file_keyward_v1_admin, 23);
 
 /**
+ * @generated from message keyward.v1.WatchSessionEventsRequest
+ */
+export type WatchSessionEventsRequest = Message<"keyward.v1.WatchSessionEventsRequest"> & {
+  /**
+   * Resume after this cursor (a `cursor` from an earlier response). Empty: from now on.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message keyward.v1.WatchSessionEventsRequest.
+ * Use `create(WatchSessionEventsRequestSchema)` to create a new message.
+ */
+export const WatchSessionEventsRequestSchema: GenMessage<WatchSessionEventsRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 24);
+
+/**
+ * @generated from message keyward.v1.WatchSessionEventsResponse
+ */
+export type WatchSessionEventsResponse = Message<"keyward.v1.WatchSessionEventsResponse"> & {
+  /**
+   * Where the stream is: resume after this. Every message carries one.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * What happened; unset on the caught-up message.
+   *
+   * @generated from field: keyward.v1.SessionEvent event = 2;
+   */
+  event?: SessionEvent | undefined;
+
+  /**
+   * True on the one message that follows the replay (also when there was nothing to replay):
+   * from here on, events arrive as they happen.
+   *
+   * @generated from field: bool caught_up = 3;
+   */
+  caughtUp: boolean;
+};
+
+/**
+ * Describes the message keyward.v1.WatchSessionEventsResponse.
+ * Use `create(WatchSessionEventsResponseSchema)` to create a new message.
+ */
+export const WatchSessionEventsResponseSchema: GenMessage<WatchSessionEventsResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 25);
+
+/**
+ * Something that ended sessions before their time. Expiry is not an event.
+ *
+ * @generated from message keyward.v1.SessionEvent
+ */
+export type SessionEvent = Message<"keyward.v1.SessionEvent"> & {
+  /**
+   * @generated from field: keyward.v1.SessionEventKind kind = 1;
+   */
+  kind: SessionEventKind;
+
+  /**
+   * The user whose session(s) ended.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * The session that ended (SESSION_EVENT_KIND_SESSION_REVOKED only).
+   *
+   * @generated from field: string session_id = 3;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 4;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.SessionEvent.
+ * Use `create(SessionEventSchema)` to create a new message.
+ */
+export const SessionEventSchema: GenMessage<SessionEvent> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_admin, 26);
+
+/**
  * Which users ListUsers returns by their state.
  *
  * @generated from enum keyward.v1.UserStateFilter
@@ -795,6 +886,44 @@ export enum WebhookDeliveryState {
  */
 export const WebhookDeliveryStateSchema: GenEnum<WebhookDeliveryState> = /*@__PURE__*/
   enumDesc(file_keyward_v1_admin, 1);
+
+/**
+ * @generated from enum keyward.v1.SessionEventKind
+ */
+export enum SessionEventKind {
+  /**
+   * @generated from enum value: SESSION_EVENT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * One session ended: logout, RevokeSession, RevokeOtherSessions, a sign-in that replaced it,
+   * a password change or reset, a passkey or linked-account change, RevokeUserSessions.
+   *
+   * @generated from enum value: SESSION_EVENT_KIND_SESSION_REVOKED = 1;
+   */
+  SESSION_REVOKED = 1,
+
+  /**
+   * The user was disabled: every session of theirs ended, and no new one can be made.
+   *
+   * @generated from enum value: SESSION_EVENT_KIND_USER_DISABLED = 2;
+   */
+  USER_DISABLED = 2,
+
+  /**
+   * The user was deleted, with every session of theirs.
+   *
+   * @generated from enum value: SESSION_EVENT_KIND_USER_DELETED = 3;
+   */
+  USER_DELETED = 3,
+}
+
+/**
+ * Describes the enum keyward.v1.SessionEventKind.
+ */
+export const SessionEventKindSchema: GenEnum<SessionEventKind> = /*@__PURE__*/
+  enumDesc(file_keyward_v1_admin, 2);
 
 /**
  * The operator side: find, change, disable and delete users, end their sessions, read the audit
@@ -922,6 +1051,23 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RetryWebhookDeliveryRequestSchema;
     output: typeof RetryWebhookDeliveryResponseSchema;
+  },
+  /**
+   * Sessions that end early, users disabled and users deleted, as they happen on any replica,
+   * for verifiers that cache sessions or access tokens. With a `cursor`, every event after it
+   * is replayed first; then one message with `caught_up` set; then live events. Resuming from
+   * the last cursor received misses nothing and repeats nothing. A cursor older than the
+   * retention is FAILED_PRECONDITION / WATCH_CURSOR_EXPIRED (resync, then watch without one);
+   * one that is not a cursor is INVALID_ARGUMENT. At most `max_watch_streams_per_key` streams
+   * per key and server (RESOURCE_EXHAUSTED / TOO_MANY_WATCH_STREAMS); a stream whose key is
+   * revoked or expires ends with UNAUTHENTICATED / API_KEY_INVALID. Scope: events:watch.
+   *
+   * @generated from rpc keyward.v1.AdminService.WatchSessionEvents
+   */
+  watchSessionEvents: {
+    methodKind: "server_streaming";
+    input: typeof WatchSessionEventsRequestSchema;
+    output: typeof WatchSessionEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keyward_v1_admin, 0);
