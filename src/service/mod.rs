@@ -2,6 +2,7 @@
 //! or SQL: it takes raw request values, validates them into domain types, and calls the store
 //! and crypto.
 
+mod access_token_cache;
 mod account_deletion;
 mod accounts;
 pub mod admin;
@@ -80,6 +81,8 @@ pub struct ServiceSettings {
     /// Threads that hash passwords, and how many hash jobs may wait.
     pub hash_workers: usize,
     pub hash_queue_depth: usize,
+    /// Hashing threads at the lowest OS priority (`CpuPool::start`).
+    pub hash_low_priority: bool,
     pub argon2: Argon2Settings,
     pub jwt: JwtSettings,
     pub sessions: SessionPolicy,
@@ -116,6 +119,8 @@ struct Inner {
     keys: KeyRing,
     sessions: SessionPolicy,
     session_cache: session_cache::SessionCache,
+    /// Access tokens whose signature verified (the checks that can change still run per call).
+    access_tokens: access_token_cache::AccessTokenCache,
     password_policy: PasswordPolicy,
     webauthn: webauthn_rs::Webauthn,
     passkeys: PasskeySettings,
@@ -143,6 +148,7 @@ impl Services {
         let ServiceSettings {
             hash_workers,
             hash_queue_depth,
+            hash_low_priority,
             argon2,
             jwt,
             sessions,
@@ -159,8 +165,12 @@ impl Services {
             max_pending_ceremonies_per_client,
             audit_retention_days,
         } = settings;
-        let pool = Arc::new(CpuPool::start(hash_workers, hash_queue_depth)?);
+        let pool = Arc::new(CpuPool::start(hash_workers, hash_queue_depth, hash_low_priority)?);
         let hasher = PasswordHasher::new(Arc::clone(&pool), argon2)?;
+        let access_tokens = access_token_cache::AccessTokenCache::new(
+            u64::try_from(session_cache_max_entries).unwrap_or(u64::MAX),
+            jwt.ttl + jwt.leeway,
+        );
         let signer = AccessTokenSigner::new(jwt);
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
         let oauth = OAuthProviders::new(&oauth, &clock)?;
@@ -179,6 +189,7 @@ impl Services {
                 session_cache_max_entries,
                 clock.clone(),
             ),
+            access_tokens,
             password_policy,
             webauthn,
             passkeys,

@@ -66,7 +66,7 @@ impl Store {
     /// Creates a user without any sign-in method (an operator's CreateUser). A taken email is
     /// `EmailTaken`.
     pub async fn create_user(&self, user: NewUser) -> Result<UserRecord> {
-        match user.into_active_model().insert(&self.db).await {
+        match user.into_active_model().insert(self.writer()).await {
             Ok(user) => Ok(user),
             Err(err) if is_unique_violation(&err) => Err(Error::EmailTaken),
             Err(err) => Err(err.into()),
@@ -123,7 +123,7 @@ impl Store {
             update.roles = Set(roles);
         }
         update.updated_at = Set(now);
-        match update.update(&self.db).await {
+        match update.update(self.writer()).await {
             Ok(user) => Ok(Some(user)),
             Err(err) if is_unique_violation(&err) => Err(Error::EmailTaken),
             Err(err) => Err(err.into()),
@@ -163,7 +163,7 @@ impl Store {
     pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64> {
         Ok(sessions::Entity::delete_many()
             .filter(sessions::Column::UserId.eq(user_id))
-            .exec(&self.db)
+            .exec(self.writer())
             .await?
             .rows_affected)
     }

@@ -95,7 +95,7 @@ impl Store {
 
     /// Stores a new session for an existing user.
     pub async fn insert_session(&self, session: NewSession) -> Result<SessionRecord> {
-        insert_session_in(&self.db, session).await
+        insert_session_in(self.writer(), session).await
     }
 
     /// The session whose token hashes to `token_hash`, with its user, expired or not.
@@ -121,7 +121,7 @@ impl Store {
             .col_expr(sessions::Column::LastSeenAt, Expr::value(now))
             .col_expr(sessions::Column::IdleExpires, Expr::value(idle_expires))
             .filter(sessions::Column::Id.eq(session_id))
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         Ok(())
     }
@@ -131,7 +131,7 @@ impl Store {
         let result = sessions::Entity::delete_many()
             .filter(sessions::Column::Id.eq(session_id))
             .filter(sessions::Column::UserId.eq(user_id))
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         Ok(result.rows_affected > 0)
     }
@@ -161,7 +161,7 @@ impl Store {
 
     /// Ends every session of `user_id` except `keep_session_id`; returns how many.
     pub async fn delete_other_sessions(&self, user_id: &str, keep_session_id: &str) -> Result<u64> {
-        end_other_sessions_in(&self.db, user_id, OtherSessions::EndAllBut(keep_session_id)).await
+        end_other_sessions_in(self.writer(), user_id, OtherSessions::EndAllBut(keep_session_id)).await
     }
 
     /// Records that the user proved a factor in session `session_id` at `at` (re-authentication).
@@ -169,7 +169,7 @@ impl Store {
         sessions::Entity::update_many()
             .col_expr(sessions::Column::AuthenticatedAt, Expr::value(at))
             .filter(sessions::Column::Id.eq(session_id))
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         Ok(())
     }

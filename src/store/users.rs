@@ -53,7 +53,7 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         };
-        Ok(update.update(&self.db).await?)
+        Ok(update.update(self.writer()).await?)
     }
 
     /// Replaces a user's password hash (re-hash on login, after checking the old one).
@@ -64,7 +64,7 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         };
-        update.update(&self.db).await.map_err(Error::from)?;
+        update.update(self.writer()).await.map_err(Error::from)?;
         Ok(())
     }
 }

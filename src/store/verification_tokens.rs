@@ -78,7 +78,7 @@ impl Store {
         Ok(verification_tokens::Entity::delete_many()
             .filter(C::Token.eq(token_hash))
             .filter(C::Purpose.eq(purpose))
-            .exec_with_returning(&self.db)
+            .exec_with_returning(self.writer())
             .await?
             .pop())
     }
@@ -132,7 +132,7 @@ impl Store {
             .col_expr(C::EmailVerified, Func::coalesce([Expr::col(C::EmailVerified), Expr::value(now)]).into())
             .filter(C::Id.eq(user_id))
             .filter(C::Email.eq(email))
-            .exec_with_returning(&self.db)
+            .exec_with_returning(self.writer())
             .await?;
         Ok(updated.into_iter().next())
     }
@@ -154,7 +154,7 @@ impl Store {
             .col_expr(C::UpdatedAt, Expr::value(now))
             .filter(C::Id.eq(user_id))
             .filter(C::Email.eq(from))
-            .exec_with_returning(&self.db)
+            .exec_with_returning(self.writer())
             .await;
         match updated {
             Ok(rows) => Ok(rows.into_iter().next()),
