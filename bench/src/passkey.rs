@@ -96,8 +96,8 @@ pub async fn sign_in_scenario(
     sign_in_scenario_bracketed(channel, session_tokens, duration, || async {}).await
 }
 
-/// `sign_in_scenario`, awaiting `bracket` and printing `measuring` between the set-up and the
-/// timed part (for a profiler, see `--only`).
+/// `sign_in_scenario`, awaiting `bracket` between the set-up and the timed part (for a
+/// profiler, see `--only`).
 pub async fn sign_in_scenario_bracketed<B: Future<Output = ()>>(
     channel: &Channel,
     session_tokens: &[String],
@@ -122,7 +122,6 @@ pub async fn sign_in_scenario_bracketed<B: Future<Output = ()>>(
         calibrate(fresh, options, |a, o| a.get(o)).await
     };
     bracket().await;
-    println!("measuring");
     let outcome =
         measure::run("passkey sign-in (Start → assertion → Finish)", duration, callers, |(mut p, mut a)| async move {
             let ok = sign_in(&mut p, &mut a).await;
