@@ -1,70 +1,103 @@
-//! `keyward-bench`: throughput of Keyward's hot paths on this machine, reported as ratios to a
-//! no-op call (GetSession refusing a malformed token) on the same server in the same run, so a shared,
-//! noisy machine still gives comparable numbers. Traffic goes to 127.0.0.1 only; every scenario
-//! runs for a fixed time and stops.
+//! `keyward-bench`: Keyward's hot paths on this machine, each as throughput, p50/p99, server CPU
+//! per operation and peak memory, and as ratios to a no-op call (GetSession refusing a malformed
+//! token) on the same server in the same run, so a shared, noisy machine still gives comparable
+//! numbers. The server runs in this process on 127.0.0.1; every scenario runs for a fixed time.
 //!
-//!     cargo run --release -p keyward-bench -- [--seconds 3] [--concurrency 16] [--min-get-session-ratio 0.2]
+//!     scripts/bench [--seconds 3] [--concurrency 16] [--database-url postgres://…] [--json out.json] [--fail-on-miss]
 //!
-//! The RPC scenarios end with the hostile one: GetSession latency (p50/p99) idle, and again while
-//! one client floods Login with wrong passwords and another floods StartPasskeyLogin
-//! (`--flood-rate` calls/s each, open loop), with the default abuse protection (or
-//! `--no-client-budgets`, as behind an edge that does its own).
-//!
-//!     cargo run --release -p keyward-bench -- --import-users 100000 [--database-url postgres://…]
+//! Scenarios, in order: the in-process argon2 ceiling (the server's parameters and
+//! `hash_workers` threads, on the same `CpuPool`), the no-op, GetSession by session token and by
+//! access token, Login, passkey sign-in, passkey registration, the login storm (GetSession
+//! latency idle, then while 32 callers saturate the hash pool with Logins), the no-op again
+//! (averaged with the first), and the hostile scenario (floods against the default abuse
+//! protection, `hostile.rs`). `--import-users N` runs the Auth.js import instead (`import.rs`).
 
 #![allow(clippy::print_stdout)] // a benchmark's report is its output
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    time::{Duration, Instant},
-};
+mod hostile;
+mod import;
+mod measure;
+mod passkey;
+mod report;
+
+/// What `tests/it/passkey_authenticator.rs` (compiled in by `passkey.rs`) expects of its crate.
+mod common {
+    pub const PASSKEY_ORIGIN: &str = crate::passkey::ORIGIN;
+}
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use clap::Parser;
 use keyward::{
     App, Config,
+    crypto::{CpuPool, PasswordHasher},
+    domain::{Password, PasswordPolicy},
     pb::{GetSessionRequest, LoginRequest, RegisterRequest, auth_service_client::AuthServiceClient},
 };
 use tonic::{Request, transport::Channel};
+
+use measure::Outcome;
+use report::{BackendKind, Measured, Memory, Report};
 
 #[derive(Parser)]
 struct Args {
     /// Seconds per scenario.
     #[arg(long, default_value_t = 3)]
     seconds: u64,
-    /// Concurrent callers per scenario.
+    /// Concurrent callers per throughput scenario.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// Database URL; default: a fresh SQLite file in a temporary directory.
+    /// Login callers in the storm and the argon2 ceiling (enough to keep the hash pool full).
+    #[arg(long, default_value_t = 32)]
+    storm_callers: usize,
+    /// A PostgreSQL server URL: the run creates a fresh database there and drops it afterwards.
+    /// Default: a fresh SQLite file in a temporary directory.
     #[arg(long)]
     database_url: Option<String>,
     /// GetSession cache TTL in milliseconds (0 disables it); default: the server's default.
     #[arg(long)]
     session_cache_ttl_ms: Option<u64>,
-    /// Exit non-zero when GetSession throughput falls below this fraction of the no-op's.
+    /// Hashing threads for the server and the ceiling (default: the server's, one per core).
+    #[arg(long)]
+    hash_workers: Option<usize>,
+    /// Hashing threads at normal OS priority instead of the default lowest (to compare).
+    #[arg(long)]
+    hash_normal_priority: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Exit non-zero when any target of the performance issue is missed.
+    #[arg(long)]
+    fail_on_miss: bool,
+    /// Exit non-zero when GetSession (session token) falls below this fraction of the no-op.
     #[arg(long)]
     min_get_session_ratio: Option<f64>,
-    /// Turn off the per-client-address budgets for the run (as with an edge doing its own).
+    /// Turn off the per-client-address budgets in the hostile scenario (as behind an edge that
+    /// does its own).
     #[arg(long)]
     no_client_budgets: bool,
-    /// Skip the throughput scenarios; run only the hostile one.
+    /// Skip the hostile scenario.
     #[arg(long)]
-    hostile_only: bool,
-    /// Calls per second each flood sends in the hostile scenario (open loop: an attacker's rate
-    /// does not depend on how fast it is answered; 0 = as fast as answers come back).
+    no_hostile: bool,
+    /// Calls per second each flood sends in the hostile scenario (open loop; 0 = as fast as
+    /// answers come back).
     #[arg(long, default_value_t = 2000)]
     flood_rate: u32,
+    /// Instead of the full run: one scenario alone, for a profiler (`passkey-sign-in`,
+    /// `passkey-registration`, `access-token`, `session-token`), on a server with cheap argon2
+    /// parameters (nothing measured hashes). Prints `measuring` before and `measured` after it,
+    /// with an idle second either side, so `callgrind_control -z` / `-d` can bracket it.
+    #[arg(long)]
+    only: Option<String>,
     /// Instead of the RPC scenarios: `keyward import authjs` throughput for this many synthetic
     /// users (into `--database-url`, or a fresh SQLite file).
     #[arg(long)]
     import_users: Option<usize>,
 }
 
-mod import;
-
 const PASSWORD: &str = "violet-otter-lamp-93";
+/// GetSession callers in latency scenarios: few, so the figures are service time, not queueing.
+const LATENCY_CALLERS: usize = 4;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -73,130 +106,295 @@ async fn main() -> anyhow::Result<()> {
         return import::run(users, args.database_url).await;
     }
     let dir = tempfile::tempdir()?;
+    let database = match &args.database_url {
+        Some(url) => Some(FreshDatabase::create(url).await?),
+        None => None,
+    };
+    if let Some(only) = &args.only {
+        let result = profile_one(&args, only, dir.path(), database.as_ref().map(|d| d.url.clone())).await;
+        if let Some(database) = database {
+            database.drop().await?;
+        }
+        return result;
+    }
+    let result = bench(&args, dir.path(), database.as_ref().map(|d| d.url.clone())).await;
+    if let Some(database) = database {
+        database.drop().await?;
+    }
+    let report = result?;
+    report.print();
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        println!("\nJSON written to {}", path.display());
+    }
+    if let Some(min) = args.min_get_session_ratio
+        && report.ratios.session_token_to_noop < min
+    {
+        anyhow::bail!("GetSession/no-op ratio {:.3} is below {min}", report.ratios.session_token_to_noop);
+    }
+    let missed = report.missed();
+    if args.fail_on_miss && !missed.is_empty() {
+        let names: Vec<_> = missed.iter().map(|t| t.measure).collect();
+        anyhow::bail!("missed targets: {}", names.join("; "));
+    }
+    Ok(())
+}
+
+async fn bench(args: &Args, data_dir: &std::path::Path, database_url: Option<String>) -> anyhow::Result<Report> {
+    let backend = if database_url.is_some() { BackendKind::Postgres } else { BackendKind::Sqlite };
     let base = Config {
+        master_key: database_url.as_ref().map(|_| throwaway_master_key()),
         listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.path().to_path_buf(),
-        database_url: args.database_url.clone(),
+        data_dir: data_dir.to_path_buf(),
+        database_url,
         log: "error".into(),
+        rp_id: "localhost".into(),
+        rp_origins: vec![passkey::ORIGIN.into()],
         ..Config::default()
     };
-    let base = Config { session_cache_ttl_ms: args.session_cache_ttl_ms.unwrap_or(base.session_cache_ttl_ms), ..base };
-    let duration = Duration::from_secs(args.seconds);
-
-    if !args.hostile_only {
-        // 16 callers from one address on one account measure the paths themselves: the abuse
-        // protection that would (rightly) refuse them is off for this server.
-        let config = Config {
-            rate_limits: keyward::config::RateLimits { enabled: false, ..Default::default() },
-            failed_sign_in_free_attempts: 100,
-            ..base.clone()
-        };
-        let server = Bench::start(config, "bench-throughput@example.com").await?;
-        throughput(&args, &server, duration).await?;
-        server.app.shutdown().await?;
-    }
-    // The hostile scenario runs against the defaults (or without client budgets, as behind an edge).
-    let config = Config {
-        rate_limits: keyward::config::RateLimits { enabled: !args.no_client_budgets, ..Default::default() },
+    let base = Config {
+        session_cache_ttl_ms: args.session_cache_ttl_ms.unwrap_or(base.session_cache_ttl_ms),
+        hash_workers: args.hash_workers.or(base.hash_workers),
+        hash_low_priority: !args.hash_normal_priority,
         ..base
     };
-    let server = Bench::start(config, "bench-hostile@example.com").await?;
-    hostile(&server, duration, args.flood_rate).await;
+    let duration = Duration::from_secs(args.seconds);
+    // Many callers from one address measure the paths themselves: the abuse protection that
+    // would (rightly) refuse them is off for this server.
+    let config = Config {
+        rate_limits: keyward::config::RateLimits { enabled: false, ..Default::default() },
+        failed_sign_in_free_attempts: 100,
+        ..base.clone()
+    };
+    let hash_workers = config.hash_workers();
+    let server = Bench::start(config.clone(), "bench-latency").await?;
+    let idle_kib = measure::status_kib("VmRSS");
+    println!("keyward-bench: {backend:?}, {} s per scenario, {} callers", args.seconds, args.concurrency);
+
+    // First, before the server's own hash workers have allocated their argon2 memory, so the
+    // ceiling pool's memory (freed when it stops) and theirs are never held at once.
+    let ceiling = argon2_ceiling(&config, args.storm_callers, duration).await?;
+    ceiling.print();
+    let signed_in = server.register("bench-main").await?;
+    // The baseline: GetSession on the same path doing no work (a malformed token is refused
+    // before any lookup or cryptography): gRPC + routing + logging + handler.
+    let noop_call = |mut auth: AuthServiceClient<Channel>| async move {
+        let refused =
+            auth.get_session(bearer("not-a-token")).await.is_err_and(|s| s.code() == tonic::Code::Unauthenticated);
+        (auth, refused)
+    };
+    let clients = |n: usize| (0..n).map(|_| AuthServiceClient::new(server.channel.clone())).collect::<Vec<_>>();
+    // Warm-up (connections, runtime threads, page cache), not counted.
+    measure::run("warm-up", Duration::from_secs(1), clients(args.concurrency), noop_call).await;
+    let noop_before =
+        measure::run("no-op (GetSession, malformed token)", duration, clients(args.concurrency), noop_call).await;
+    noop_before.print();
+    let session_token =
+        get_session("GetSession (session token)", &server, &signed_in.0, args.concurrency, duration).await;
+    session_token.print();
+    let access_token =
+        get_session("GetSession (access token)", &server, &signed_in.1, args.concurrency, duration).await;
+    access_token.print();
+    let login = logins("Login (argon2id, server parameters)", &server, "bench-main", args.concurrency, duration).await;
+    login.print();
+
+    let sign_in_accounts = server.register_many("bench-signin", args.concurrency).await?;
+    let passkey_sign_in = passkey::sign_in_scenario(&server.channel, &sign_in_accounts, duration).await?;
+    passkey_sign_in.print();
+    // Enough accounts for registration at 3 × the sign-in pace (at least 500/s, the target),
+    // each taking the server's cap.
+    let per_account = config.max_passkeys_per_user;
+    let pace = passkey_sign_in.per_second.max(500.0) * 3.0;
+    let wanted = (pace * duration.as_secs_f64() / per_account as f64).ceil() as usize;
+    let accounts = server.register_many("bench-register", wanted.max(args.concurrency)).await?;
+    let passkey_registration =
+        passkey::registration_scenario(&server.channel, accounts, args.concurrency, per_account, duration).await?;
+    passkey_registration.print();
+
+    let storm_idle = get_session_latency("storm: GetSession idle", &server, duration).await;
+    storm_idle.print();
+    let storm = {
+        let storming = {
+            let channel = Channel::from_shared(server.url.clone())?.connect().await?;
+            let auth = AuthServiceClient::new(channel);
+            let callers = args.storm_callers;
+            tokio::spawn(async move {
+                let states = (0..callers).map(|_| auth.clone()).collect();
+                measure::run("storm: Login", duration + Duration::from_millis(500), states, |mut auth| async move {
+                    let ok = auth.login(login_request("bench-main")).await.is_ok();
+                    (auth, ok)
+                })
+                .await
+            })
+        };
+        // Let the storm fill the pool before measuring.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let during = get_session_latency("storm: GetSession during a login storm", &server, duration).await;
+        let logins = storming.await?;
+        logins.print();
+        during
+    };
+    storm.print();
+    let noop_after = measure::run("no-op, after", duration, clients(args.concurrency), noop_call).await;
+    noop_after.print();
+    let noop = Outcome {
+        name: "no-op (GetSession, malformed token), mean of before and after".into(),
+        per_second: f64::midpoint(noop_before.per_second, noop_after.per_second),
+        ..noop_before
+    };
+    server.app.shutdown().await?;
+    // The peak over every scenario of the one server (the hostile scenario starts a second
+    // server in this process, with hash workers of its own, so it comes after the reading).
+    let peak_kib = measure::status_kib("VmHWM");
+
+    let hostile = if args.no_hostile {
+        None
+    } else {
+        // A server of its own: a fresh SQLite file in a directory of its own (on PostgreSQL the
+        // same database, with an account of its own).
+        let data_dir = base.data_dir.join("hostile");
+        std::fs::create_dir_all(&data_dir)?;
+        let config = Config {
+            rate_limits: keyward::config::RateLimits { enabled: !args.no_client_budgets, ..Default::default() },
+            data_dir,
+            ..base
+        };
+        let server = Bench::start(config, "bench-hostile").await?;
+        let hostile = hostile::run(&server, duration, args.flood_rate).await?;
+        server.app.shutdown().await?;
+        Some(hostile)
+    };
+    let budget_kib = idle_kib + hash_workers as u64 * u64::from(config.argon2_memory_kib) + 16 * 1024;
+    let measured = Measured {
+        noop,
+        session_token,
+        access_token,
+        login,
+        ceiling,
+        passkey_sign_in,
+        passkey_registration,
+        storm_idle,
+        storm,
+        others: Vec::new(),
+    };
+    let memory = Memory { idle_kib, peak_kib, budget_kib };
+    Ok(Report::new(backend, args.seconds, args.concurrency, hash_workers, measured, memory, hostile))
+}
+
+/// One scenario alone, bracketed for a profiler (see `--only`).
+async fn profile_one(
+    args: &Args,
+    only: &str,
+    data_dir: &std::path::Path,
+    database_url: Option<String>,
+) -> anyhow::Result<()> {
+    let config = Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: data_dir.to_path_buf(),
+        master_key: database_url.as_ref().map(|_| throwaway_master_key()),
+        database_url,
+        log: "error".into(),
+        rp_origins: vec![passkey::ORIGIN.into()],
+        rate_limits: keyward::config::RateLimits { enabled: false, ..Default::default() },
+        argon2_memory_kib: 64,
+        argon2_iterations: 1,
+        ..Config::default()
+    };
+    let duration = Duration::from_secs(args.seconds);
+    let server = Bench::start(config.clone(), "profile").await?;
+    let tokens = server.register_many("profile", args.concurrency).await?;
+    let signed_in = server.register("profile-main").await?;
+    let bracket = || async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let outcome = match only {
+        "passkey-sign-in" => {
+            // Set up (passkeys registered) before the bracket: the scenario does it first.
+            let announce = || async {
+                bracket().await;
+                println!("measuring");
+            };
+            let run = passkey::sign_in_scenario_bracketed(&server.channel, &tokens, duration, announce);
+            run.await?
+        }
+        "passkey-registration" => {
+            bracket().await;
+            println!("measuring");
+            let run = passkey::registration_scenario(&server.channel, tokens, args.concurrency, 1000, duration);
+            run.await?
+        }
+        "access-token" | "session-token" => {
+            let token = if only == "access-token" { &signed_in.1 } else { &signed_in.0 };
+            get_session("warm-up", &server, token, args.concurrency, Duration::from_millis(200)).await;
+            bracket().await;
+            println!("measuring");
+            get_session(only, &server, token, args.concurrency, duration).await
+        }
+        other => anyhow::bail!("--only {other}: not a scenario"),
+    };
+    println!("measured");
+    bracket().await;
+    outcome.print();
     server.app.shutdown().await?;
     Ok(())
 }
 
-/// A server under test, a channel to it, and a signed-in user's tokens.
-struct Bench {
-    app: keyward::RunningApp,
-    url: String,
-    channel: Channel,
-    session_token: Arc<String>,
-    access_token: Arc<String>,
+/// argon2id verifications per second on a `CpuPool` of `hash_workers` threads with the server's
+/// parameters, kept full by `callers` — what Login could reach if everything but the hash were free.
+async fn argon2_ceiling(config: &Config, callers: usize, duration: Duration) -> anyhow::Result<Outcome> {
+    let pool = Arc::new(CpuPool::start(config.hash_workers(), config.hash_queue_depth, config.hash_low_priority)?);
+    let hasher = PasswordHasher::new(Arc::clone(&pool), config.argon2())?;
+    let policy = PasswordPolicy { min_chars: config.password_min_chars, max_chars: config.password_max_chars };
+    let stored = hasher.hash(Password::parse_existing("password", PASSWORD, policy)?).await?;
+    let states = (0..callers).map(|_| (hasher.clone(), stored.clone())).collect();
+    let outcome = measure::run(
+        "argon2id ceiling (in process, hash_workers threads)",
+        duration,
+        states,
+        move |(h, s)| async move {
+            let ok = match Password::parse_existing("password", PASSWORD, policy) {
+                Ok(password) => h.verify(password, Some(s.clone())).await.is_ok_and(|v| v.matches),
+                Err(_) => false,
+            };
+            ((h, s), ok)
+        },
+    )
+    .await;
+    Ok(outcome)
 }
 
-impl Bench {
-    async fn start(config: Config, email: &str) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        let app = App::spawn(config, listener).await?;
-        let url = format!("http://{}", app.local_addr());
-        let channel = Channel::from_shared(url.clone())?.connect().await?;
-        let signed_in = AuthServiceClient::new(channel.clone())
-            .register(RegisterRequest { email: email.into(), password: PASSWORD.into(), name: String::new() })
-            .await?
-            .into_inner()
-            .signed_in
-            .ok_or_else(|| anyhow::anyhow!("no session"))?;
-        Ok(Self {
-            app,
-            url,
-            channel,
-            session_token: Arc::new(signed_in.session_token),
-            access_token: Arc::new(signed_in.access_token.map(|t| t.token).unwrap_or_default()),
-        })
-    }
+/// GetSession with `token` from `callers` callers.
+async fn get_session(name: &str, server: &Bench, token: &str, callers: usize, duration: Duration) -> Outcome {
+    let token: Arc<str> = token.into();
+    let states = (0..callers).map(|_| (AuthServiceClient::new(server.channel.clone()), Arc::clone(&token))).collect();
+    measure::run(name, duration, states, |(mut auth, token)| async move {
+        let ok = auth.get_session(bearer(&token)).await.is_ok();
+        ((auth, token), ok)
+    })
+    .await
 }
 
-/// The throughput scenarios, as ratios to the no-op.
-async fn throughput(args: &Args, server: &Bench, duration: Duration) -> anyhow::Result<()> {
-    let Bench { channel, session_token, access_token, .. } = server;
-    // The baseline is GetSession on the same path doing no work: a malformed token is refused
-    // before any lookup or cryptography, so it costs exactly gRPC + routing + logging + handler.
-    // (grpc.health.v1 Check is no baseline: it reads statuses behind an async lock.)
-    let auth_for_noop = AuthServiceClient::new(channel.clone());
-    let noop_call = move || {
-        let mut auth = auth_for_noop.clone();
-        async move { auth.get_session(bearer("not-a-token")).await.is_err_and(|s| s.code() == tonic::Code::Unauthenticated) }
-    };
-    // Warm-up (connections, runtime threads, page cache), not counted; the baseline is measured
-    // before and after the other scenarios and averaged, so drift during the run cancels out.
-    run("warm-up (not counted)", Duration::from_secs(1), args.concurrency, noop_call.clone()).await;
-    let noop_before =
-        run("no-op (GetSession, malformed token), before", duration, args.concurrency, noop_call.clone()).await;
-    let by_session = {
-        let (auth, token) = (AuthServiceClient::new(channel.clone()), Arc::clone(session_token));
-        run("GetSession (session token)", duration, args.concurrency, move || {
-            let (mut auth, token) = (auth.clone(), Arc::clone(&token));
-            async move { auth.get_session(bearer(&token)).await.is_ok() }
-        })
-        .await
-    };
-    let by_jwt = {
-        let (auth, token) = (AuthServiceClient::new(channel.clone()), Arc::clone(access_token));
-        run("GetSession (access token)", duration, args.concurrency, move || {
-            let (mut auth, token) = (auth.clone(), Arc::clone(&token));
-            async move { auth.get_session(bearer(&token)).await.is_ok() }
-        })
-        .await
-    };
-    let login = {
-        let auth = AuthServiceClient::new(channel.clone());
-        run("Login (argon2id, OWASP parameters)", duration, args.concurrency, move || {
-            let mut auth = auth.clone();
-            async move {
-                auth.login(LoginRequest { email: "bench-throughput@example.com".into(), password: PASSWORD.into() })
-                    .await
-                    .is_ok()
-            }
-        })
-        .await
-    };
+/// GetSession latency with the session token from `LATENCY_CALLERS` callers.
+pub async fn get_session_latency(name: &str, server: &Bench, duration: Duration) -> Outcome {
+    get_session(name, server, &server.session_token, LATENCY_CALLERS, duration).await
+}
 
-    let noop_after = run("no-op (GetSession, malformed token), after", duration, args.concurrency, noop_call).await;
-    let noop = f64::midpoint(noop_before, noop_after);
+/// Logins with the right password for the account `who` from `callers` callers.
+async fn logins(name: &str, server: &Bench, who: &'static str, callers: usize, duration: Duration) -> Outcome {
+    let states = (0..callers).map(|_| AuthServiceClient::new(server.channel.clone())).collect();
+    measure::run(name, duration, states, move |mut auth| async move {
+        let ok = auth.login(login_request(who)).await.is_ok();
+        (auth, ok)
+    })
+    .await
+}
 
-    let ratio = |x: f64| x / noop;
-    println!("\nratios to the no-op RPC in this run:");
-    println!("  GetSession (session token) {:.3}", ratio(by_session));
-    println!("  GetSession (access token)  {:.3}", ratio(by_jwt));
-    println!("  Login                      {:.4}", ratio(login));
+fn email(who: &str) -> String {
+    format!("{who}@example.com")
+}
 
-    if let Some(min) = args.min_get_session_ratio
-        && ratio(by_session) < min
-    {
-        anyhow::bail!("GetSession/no-op ratio {:.3} is below the target {min}", ratio(by_session));
-    }
-    Ok(())
+fn login_request(who: &str) -> LoginRequest {
+    LoginRequest { email: email(who), password: PASSWORD.into() }
 }
 
 fn bearer(token: &str) -> Request<GetSessionRequest> {
@@ -207,153 +405,107 @@ fn bearer(token: &str) -> Request<GetSessionRequest> {
     request
 }
 
-/// Runs `call` from `concurrency` tasks for `duration`; prints and returns successful calls/s.
-async fn run<F, Fut>(name: &str, duration: Duration, concurrency: usize, call: F) -> f64
-where
-    F: Fn() -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (call, stop, ok, failed) = (call.clone(), Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&failed));
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let counter = if call().await { &ok } else { &failed };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        let _ = worker.await;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let per_second = ok.load(Ordering::Relaxed) as f64 / elapsed;
-    println!(
-        "{name:38} {per_second:>10.0} calls/s  ({} ok, {} refused or failed)",
-        ok.load(Ordering::Relaxed),
-        failed.load(Ordering::Relaxed)
-    );
-    per_second
+/// A server under test, a channel to it, and a signed-in user's session token.
+pub struct Bench {
+    app: keyward::RunningApp,
+    url: String,
+    channel: Channel,
+    session_token: String,
 }
 
-/// Callers measuring GetSession latency: few, so the figures are service time, not queueing.
-const LATENCY_CALLERS: usize = 4;
-/// Tasks in each flood.
-const FLOODERS: usize = 16;
+impl Bench {
+    /// Starts a server on `config` and signs `who` up for the latency scenarios.
+    async fn start(config: Config, who: &str) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let app = App::spawn(config, listener).await?;
+        let url = format!("http://{}", app.local_addr());
+        let channel = Channel::from_shared(url.clone())?.connect().await?;
+        let mut bench = Self { app, url, channel, session_token: String::new() };
+        bench.session_token = bench.register(who).await?.0;
+        Ok(bench)
+    }
 
-/// GetSession latency idle and under two floods (wrong-password Logins on unknown emails, and
-/// anonymous StartPasskeyLogin), each flood on its own connection (its own client).
-async fn hostile(server: &Bench, duration: Duration, flood_rate: u32) {
-    let Bench { channel, url, session_token, .. } = server;
-    let rate = if flood_rate == 0 { "as fast as answered".to_owned() } else { format!("{flood_rate} calls/s each") };
-    println!("\nhostile scenario: GetSession latency, {LATENCY_CALLERS} callers; floods at {rate}");
-    let idle = latencies(channel, session_token, duration).await;
-    report("idle", &idle);
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut floods = Vec::new();
-    let outcomes = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<String, u64>::new()));
-    for flood in ["login", "passkey"] {
-        // Each flood has its own connection, as a separate client would.
-        let Ok(flood_channel) = Channel::from_shared(url.clone()).map(|e| e.connect_lazy()) else { continue };
-        for task in 0..FLOODERS {
-            let (stop, outcomes, flood_channel) = (Arc::clone(&stop), Arc::clone(&outcomes), flood_channel.clone());
-            floods.push(tokio::spawn(async move {
-                let mut auth = AuthServiceClient::new(flood_channel.clone());
-                let mut passkeys = keyward::pb::passkey_service_client::PasskeyServiceClient::new(flood_channel);
-                let mut n = 0u64;
-                // Each of the FLOODERS tasks sends its share of the flood's rate.
-                let mut pace = (flood_rate > 0).then(|| {
-                    let period = Duration::from_secs_f64(FLOODERS as f64 / f64::from(flood_rate));
-                    let mut interval = tokio::time::interval(period);
-                    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                    interval
-                });
-                while !stop.load(Ordering::Relaxed) {
-                    if let Some(pace) = pace.as_mut() {
-                        pace.tick().await;
-                    }
-                    n += 1;
-                    let outcome = if flood == "login" {
-                        let email = format!("guess{task}-{n}@example.com");
-                        auth.login(LoginRequest { email, password: "wrong-password-0".into() }).await.map(drop)
-                    } else {
-                        passkeys.start_passkey_login(keyward::pb::StartPasskeyLoginRequest::default()).await.map(drop)
-                    };
-                    let label = match outcome {
-                        Ok(()) => format!("{flood}: OK"),
-                        Err(status) => format!("{flood}: {:?}", status.code()),
-                    };
-                    *outcomes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(label).or_default() += 1;
-                }
-            }));
+    /// Registers `who`@example.com; returns its session token and access token.
+    async fn register(&self, who: &str) -> anyhow::Result<(String, String)> {
+        self.register_owned(who.to_owned()).await
+    }
+
+    /// Registers `n` accounts `{prefix}-{i}` concurrently; returns their session tokens.
+    async fn register_many(&self, prefix: &str, n: usize) -> anyhow::Result<Vec<String>> {
+        let mut tokens = Vec::with_capacity(n);
+        for chunk in (0..n).collect::<Vec<_>>().chunks(16) {
+            let registrations = chunk.iter().map(|i| self.register_owned(format!("{prefix}-{i}")));
+            for result in futures_join_all(registrations).await {
+                tokens.push(result?.0);
+            }
+        }
+        Ok(tokens)
+    }
+
+    fn register_owned(&self, who: String) -> impl Future<Output = anyhow::Result<(String, String)>> + Send + use<> {
+        let channel = self.channel.clone();
+        async move {
+            let request = RegisterRequest { email: email(&who), password: PASSWORD.into(), name: String::new() };
+            let signed_in = AuthServiceClient::new(channel)
+                .register(request)
+                .await?
+                .into_inner()
+                .signed_in
+                .ok_or_else(|| anyhow::anyhow!("no session"))?;
+            Ok((signed_in.session_token, signed_in.access_token.map(|t| t.token).unwrap_or_default()))
         }
     }
-    let attacked = latencies(channel, session_token, duration).await;
-    stop.store(true, Ordering::Relaxed);
-    for flood in floods {
-        let _ = flood.await;
-    }
-    report("under attack", &attacked);
-    let outcomes = outcomes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    for (label, count) in outcomes.iter() {
-        println!("    flood answers  {label:28} {count:>8}");
-    }
-    let p = |v: &[Duration], q: f64| percentile(v, q).as_secs_f64();
-    println!(
-        "  under attack / idle: p50 {:.2}x, p99 {:.2}x",
-        p(&attacked, 0.5) / p(&idle, 0.5).max(f64::MIN_POSITIVE),
-        p(&attacked, 0.99) / p(&idle, 0.99).max(f64::MIN_POSITIVE)
-    );
 }
 
-/// Per-call GetSession latencies from `LATENCY_CALLERS` callers for `duration`.
-async fn latencies(channel: &Channel, session_token: &Arc<String>, duration: Duration) -> Vec<Duration> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..LATENCY_CALLERS)
-        .map(|_| {
-            let (mut auth, token, stop) =
-                (AuthServiceClient::new(channel.clone()), Arc::clone(session_token), Arc::clone(&stop));
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let started = Instant::now();
-                    if auth.get_session(bearer(&token)).await.is_ok() {
-                        seen.push(started.elapsed());
-                    }
-                }
-                seen
-            })
-        })
-        .collect();
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for worker in workers {
-        all.extend(worker.await.unwrap_or_default());
+/// Runs futures concurrently on the runtime and collects their results in order.
+async fn futures_join_all<T: Send + 'static>(
+    futures: impl Iterator<Item = impl Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for handle in handles {
+        if let Ok(result) = handle.await {
+            results.push(result);
+        }
     }
-    all.sort();
-    all
+    results
 }
 
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
+/// A master key for a database that lives for one run (PostgreSQL needs one configured; SQLite
+/// generates its own): 32 bytes from two v4 UUIDs (the OS CSPRNG), in base64.
+fn throwaway_master_key() -> keyward::config::Secret {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    keyward::config::Secret::new(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-fn report(name: &str, sorted: &[Duration]) {
-    println!(
-        "  GetSession {name:13} p50 {:>8.3} ms   p99 {:>8.3} ms   ({} calls)",
-        percentile(sorted, 0.5).as_secs_f64() * 1e3,
-        percentile(sorted, 0.99).as_secs_f64() * 1e3,
-        sorted.len()
-    );
+/// A database of its own on a PostgreSQL server, dropped after the run.
+struct FreshDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    async fn create(admin: &str) -> anyhow::Result<Self> {
+        use sea_orm::ConnectionTrait;
+        anyhow::ensure!(admin.starts_with("postgres"), "--database-url must be a postgres:// URL");
+        let name = format!("keyward_bench_{}", uuid::Uuid::new_v4().simple());
+        let conn = sea_orm::Database::connect(admin).await?;
+        conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+        conn.close().await?;
+        let mut url = url::Url::parse(admin)?;
+        url.set_path(&name);
+        Ok(Self { admin: admin.to_owned(), name, url: url.to_string() })
+    }
+
+    async fn drop(self) -> anyhow::Result<()> {
+        use sea_orm::ConnectionTrait;
+        let conn = sea_orm::Database::connect(&self.admin).await?;
+        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await?;
+        conn.close().await?;
+        Ok(())
+    }
 }

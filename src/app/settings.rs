@@ -22,6 +22,7 @@ pub fn services(config: &Config) -> ServiceSettings {
     ServiceSettings {
         hash_workers: config.hash_workers(),
         hash_queue_depth: config.hash_queue_depth,
+        hash_low_priority: config.hash_low_priority,
         argon2: config.argon2(),
         jwt: config.jwt(),
         sessions: session_policy(config),

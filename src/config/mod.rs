@@ -117,6 +117,9 @@ pub struct Config {
     pub hash_workers: Option<usize>,
     /// Hash jobs that may wait; past this, Login and Register answer RESOURCE_EXHAUSTED.
     pub hash_queue_depth: usize,
+    /// Run the hashing threads at the lowest OS scheduling priority (nice 19), so a login storm
+    /// cannot take the cores the async runtime needs for everything else.
+    pub hash_low_priority: bool,
 
     /// WebAuthn relying-party id: the registrable domain passkeys are bound to ("example.com").
     pub rp_id: String,
@@ -236,6 +239,7 @@ impl Default for Config {
             argon2_parallelism: argon2.parallelism,
             hash_workers: None,
             hash_queue_depth: 64,
+            hash_low_priority: true,
             rp_id: "localhost".into(),
             rp_name: "Keyward".into(),
             rp_origins: Vec::new(),

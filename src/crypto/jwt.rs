@@ -102,6 +102,11 @@ impl KeySet {
         Self { signing, verifying }
     }
 
+    /// Whether tokens signed by `kid` still verify (the key is live or recently retired).
+    pub fn verifies(&self, kid: &str) -> bool {
+        self.verifying.contains_key(kid)
+    }
+
     /// The key that signs at `now`: the latest-activated one that has activated and not
     /// retired; failing that, the latest that has activated (a replica that has not yet loaded
     /// its successor keeps signing with what it has; that key stays published meanwhile).
@@ -192,6 +197,12 @@ impl AccessTokenSigner {
         let (key, _) = keys.verifying.get(&kid).ok_or(Error::SessionInvalid)?;
         let data = decode::<AccessClaims>(token, key, &self.validation).map_err(|_| Error::SessionInvalid)?;
         Ok(data.claims)
+    }
+
+    /// The key id a token's header names, if it has one (for a cache of verified tokens,
+    /// which must stop answering once that key is withdrawn).
+    pub fn key_id(token: &str) -> Option<String> {
+        decode_header(token).ok()?.kid
     }
 
     /// Whether a string looks like a JWT rather than an opaque session token.

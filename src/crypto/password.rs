@@ -233,7 +233,7 @@ mod tests {
     }
 
     fn hasher(settings: Argon2Settings) -> PasswordHasher {
-        PasswordHasher::new(Arc::new(CpuPool::start(1, 4).unwrap()), settings).unwrap()
+        PasswordHasher::new(Arc::new(CpuPool::start(1, 4, false).unwrap()), settings).unwrap()
     }
 
     #[tokio::test]

@@ -49,8 +49,12 @@ impl std::fmt::Debug for CpuPool {
 }
 
 impl CpuPool {
-    /// Starts `workers` threads sharing a queue that holds at most `queue_depth` waiting jobs.
-    pub fn start(workers: usize, queue_depth: usize) -> Result<Self> {
+    /// Starts `workers` threads sharing a queue that holds at most `queue_depth` waiting jobs;
+    /// with `low_priority`, at the lowest OS scheduling priority (nice 19 on Linux): a hash then
+    /// runs whenever a core is free but yields it at once to the runtime's threads, so a
+    /// saturated pool does not delay GetSession and other cheap calls, and logins still get
+    /// every idle cycle.
+    pub fn start(workers: usize, queue_depth: usize, low_priority: bool) -> Result<Self> {
         let (queue, jobs) = mpsc::sync_channel::<Job>(queue_depth);
         let jobs = Arc::new(Mutex::new(jobs));
         for index in 0..workers.max(1) {
@@ -58,6 +62,12 @@ impl CpuPool {
             std::thread::Builder::new()
                 .name(format!("keyward-cpu-{index}"))
                 .spawn(move || {
+                    if low_priority
+                        && let Err(err) =
+                            thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+                    {
+                        tracing::warn!(error = ?err, "could not lower the hashing thread's priority");
+                    }
                     let mut scratch = Scratch::default();
                     loop {
                         // The lock is held only while waiting for the next job, not while running it.
@@ -119,7 +129,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancelled_job_is_skipped() {
-        let pool = CpuPool::start(1, 4).unwrap();
+        let pool = CpuPool::start(1, 4, false).unwrap();
         let (release, hold) = mpsc::channel::<()>();
         let (started_tx, started) = tokio::sync::oneshot::channel();
         // Occupy the only worker until released, so the next jobs wait in the queue.
@@ -145,7 +155,7 @@ mod tests {
 
     #[tokio::test]
     async fn full_queue_refuses_instead_of_waiting() {
-        let pool = Arc::new(CpuPool::start(1, 1).unwrap());
+        let pool = Arc::new(CpuPool::start(1, 1, false).unwrap());
         let (release, hold) = mpsc::channel::<()>();
         let (started_tx, started) = tokio::sync::oneshot::channel();
         // Occupy the only worker until released.

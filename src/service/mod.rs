@@ -2,6 +2,7 @@
 //! or SQL: it takes raw request values, validates them into domain types, and calls the store
 //! and crypto.
 
+mod access_token_cache;
 mod account_deletion;
 mod accounts;
 pub mod admin;
@@ -82,6 +83,8 @@ pub struct ServiceSettings {
     /// Threads that hash passwords, and how many hash jobs may wait.
     pub hash_workers: usize,
     pub hash_queue_depth: usize,
+    /// Hashing threads at the lowest OS priority (`CpuPool::start`).
+    pub hash_low_priority: bool,
     pub argon2: Argon2Settings,
     pub jwt: JwtSettings,
     pub sessions: SessionPolicy,
@@ -124,6 +127,8 @@ struct Inner {
     sessions: SessionPolicy,
     session_cache: session_cache::SessionCache,
     session_feed: session_feed::SessionFeed,
+    /// Access tokens whose signature verified (the checks that can change still run per call).
+    access_tokens: access_token_cache::AccessTokenCache,
     password_policy: PasswordPolicy,
     webauthn: webauthn_rs::Webauthn,
     passkeys: PasskeySettings,
@@ -153,6 +158,7 @@ impl Services {
         let ServiceSettings {
             hash_workers,
             hash_queue_depth,
+            hash_low_priority,
             argon2,
             jwt,
             sessions,
@@ -175,8 +181,12 @@ impl Services {
         let outbox = outbox::Outbox::default();
         let store = store
             .with_webhooks(crate::store::WebhookRoutes::new(webhook_routes, outbox.waker(crate::store::WEBHOOK_KIND)));
-        let pool = Arc::new(CpuPool::start(hash_workers, hash_queue_depth)?);
+        let pool = Arc::new(CpuPool::start(hash_workers, hash_queue_depth, hash_low_priority)?);
         let hasher = PasswordHasher::new(Arc::clone(&pool), argon2)?;
+        let access_tokens = access_token_cache::AccessTokenCache::new(
+            u64::try_from(session_cache_max_entries).unwrap_or(u64::MAX),
+            jwt.ttl + jwt.leeway,
+        );
         let signer = AccessTokenSigner::new(jwt);
         let keys = KeyRing::load(store.clone(), signer.settings(), clock.now()).await?;
         let oauth = OAuthProviders::new(&oauth, &clock)?;
@@ -202,6 +212,7 @@ impl Services {
                 clock.clone(),
             ),
             session_feed,
+            access_tokens,
             password_policy,
             webauthn,
             passkeys,

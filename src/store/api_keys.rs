@@ -33,7 +33,7 @@ impl Store {
             expires_at: Set(key.expires_at),
             revoked_at: Set(None),
         }
-        .insert(&self.db)
+        .insert(self.writer())
         .await?)
     }
 
@@ -60,7 +60,7 @@ impl Store {
             .col_expr(api_keys::Column::RevokedAt, Expr::value(now))
             .filter(api_keys::Column::Id.eq(id))
             .filter(api_keys::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         Ok(revoked.rows_affected > 0)
     }

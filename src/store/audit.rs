@@ -18,7 +18,7 @@ pub struct AuditEvent {
 impl Store {
     /// Appends an audit event.
     pub async fn record_audit_event(&self, event: AuditEvent) -> Result<()> {
-        Self::insert_audit_event_in(&self.db, event).await
+        Self::insert_audit_event_in(self.writer(), event).await
     }
 
     /// Appends an audit event on `db` (a connection or an open transaction). `subject_id` is

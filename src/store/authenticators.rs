@@ -217,7 +217,7 @@ impl Store {
                 .col_expr(authenticators::Column::Counter, Expr::value(counter))
                 .filter(authenticators::Column::Counter.lt(counter));
         }
-        Ok(query.exec(&self.db).await?.rows_affected == 1)
+        Ok(query.exec(self.writer()).await?.rows_affected == 1)
     }
 
     /// Renames passkey `id` of `user_id`; None when there is no such passkey of theirs.
@@ -230,7 +230,7 @@ impl Store {
         let Some(existing) = self.find_user_authenticator(user_id, id).await? else { return Ok(None) };
         let mut model: authenticators::ActiveModel = existing.into();
         model.name = Set(name);
-        Ok(Some(model.update(&self.db).await?))
+        Ok(Some(model.update(self.writer()).await?))
     }
 
     /// Deletes passkey `id` of `user_id` unless it is their last way to sign in, and applies

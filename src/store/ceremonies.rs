@@ -45,7 +45,7 @@ impl Store {
         if let Some(owner) = owner {
             query = query.filter(owner);
         }
-        Ok(query.exec_with_returning(&self.db).await?.pop())
+        Ok(query.exec_with_returning(self.writer()).await?.pop())
     }
 
     /// Like `take_ceremony`, but only a ceremony started by `user_id` (or, for `None`, one started
@@ -124,7 +124,7 @@ impl Store {
             .columns([C::Id, C::Kind, C::UserId, C::State, C::ExpiresAt, C::CreatedAt, C::ClientKey])
             .select_from(values)
             .map_err(|err| Error::internal(format_args!("building the ceremony insert: {err}")))?;
-        let inserted = self.db.execute(&insert).await?;
+        let inserted = self.writer().execute(&insert).await?;
         if inserted.rows_affected() == 1 {
             return Ok(());
         }

@@ -52,7 +52,8 @@ pub struct MigrationState {
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
     ///
-    /// SQLite is set up explicitly rather than trusting defaults: WAL (readers never block the
+    /// SQLite is set up explicitly rather than trusting defaults: one writer connection beside
+    /// a pool of `max_connections` readers (`Store::writer`), WAL (readers never block the
     /// writer), foreign keys on (SQLite's default is off, and cascades depend on them), a busy
     /// timeout so concurrent writers wait instead of failing, and `synchronous=FULL`: a revoked
     /// session or changed password that we acknowledged must survive a power cut, which NORMAL
@@ -106,10 +107,23 @@ impl Store {
                     .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
             });
         }
-        let db = Database::connect(options)
-            .await
-            .map_err(|err| Error::internal(format_args!("connecting to the database: {err}")))?;
-        Ok(Self { db, backend, timeout, master_key: None, webhooks: Default::default(), feed: Arc::default() })
+        let connect = |options: ConnectOptions| async move {
+            Database::connect(options)
+                .await
+                .map_err(|err| Error::internal(format_args!("connecting to the database: {err}")))
+        };
+        let writer = if backend == Backend::Sqlite {
+            // One writer connection beside the readers (see `Store::writer`); opened first, so
+            // it is the one that creates the file.
+            let mut writer = options.clone();
+            writer.max_connections(1).min_connections(1);
+            Some(connect(writer).await?)
+        } else {
+            None
+        };
+        let db = connect(options).await?;
+        let writer = writer.unwrap_or_else(|| db.clone());
+        Ok(Self { db, writer, backend, timeout, master_key: None, webhooks: Default::default(), feed: Arc::default() })
     }
 
     /// Connects to an existing database for reading only: a SQLite file is opened read-only and
@@ -127,6 +141,7 @@ impl Store {
             .await
             .map_err(|err| Error::internal(format_args!("opening the database read-only: {err}")))?;
         Ok(Self {
+            writer: db.clone(),
             db,
             backend: Backend::Sqlite,
             timeout: DEFAULT_TIMEOUT,
@@ -158,13 +173,13 @@ impl Store {
 
     /// Applies every pending migration.
     pub async fn migrate_up(&self) -> Result<()> {
-        Migrator::up(&self.db, None).await?;
+        Migrator::up(self.writer(), None).await?;
         Ok(())
     }
 
     /// Rolls back the last `steps` migrations.
     pub async fn migrate_down(&self, steps: u32) -> Result<()> {
-        Migrator::down(&self.db, Some(steps)).await?;
+        Migrator::down(self.writer(), Some(steps)).await?;
         Ok(())
     }
 
@@ -203,8 +218,11 @@ impl Store {
         }
     }
 
-    /// Closes the pool (waits for connections to be returned).
+    /// Closes the pools (waits for connections to be returned).
     pub async fn close(self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            self.writer.close().await?;
+        }
         self.db.close().await?;
         Ok(())
     }

@@ -31,7 +31,7 @@ impl Store {
         let mut deleted = 0;
         loop {
             let batch = E::find().select_only().column(key).filter(filter.clone()).limit(SWEEP_BATCH).into_query();
-            let result = E::delete_many().filter(key.in_subquery(batch)).exec(&self.db).await?;
+            let result = E::delete_many().filter(key.in_subquery(batch)).exec(self.writer()).await?;
             deleted += result.rows_affected;
             if result.rows_affected < SWEEP_BATCH {
                 return Ok(deleted);

@@ -61,7 +61,13 @@ use crate::{crypto::MasterKey, error::Error};
 /// opening happen in its write and read paths, so nothing above it handles ciphertext.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads (on SQLite, a pool of reader connections).
     db: DatabaseConnection,
+    /// Writes and write transactions. On SQLite one connection: SQLite lets one writer in at a
+    /// time anyway, and writers on several connections contend on the file lock with
+    /// busy-handler sleeps (up to 100 ms each), which showed as tail latency; on one connection
+    /// they queue fairly for it instead. On PostgreSQL the same pool as `db`.
+    writer: DatabaseConnection,
     backend: Backend,
     /// The longest wait on the database (see `Store::connect_with`).
     timeout: std::time::Duration,
@@ -80,12 +86,19 @@ impl Store {
     /// timeout. PostgreSQL ignores the mode.
     pub(crate) async fn begin_write(&self) -> std::result::Result<sea_orm::DatabaseTransaction, DbErr> {
         use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-        self.db
+        self.writer
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
             })
             .await
+    }
+}
+
+impl Store {
+    /// The connection writes go through (see the `writer` field).
+    fn writer(&self) -> &DatabaseConnection {
+        &self.writer
     }
 }
 

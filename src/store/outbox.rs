@@ -140,7 +140,7 @@ impl Store {
             .filter(C::DeadAt.is_null())
             .filter(C::NextAttemptAt.lte(now))
             .filter(no_earlier_row_waiting())
-            .exec_with_returning(&self.db)
+            .exec_with_returning(self.writer())
             .await?;
         claimed
             .into_iter()
@@ -157,7 +157,7 @@ impl Store {
 
     /// The message was delivered: it goes. (Whatever attempt delivered it, it is done.)
     pub async fn complete_outbox(&self, id: &str) -> Result<()> {
-        outbox::Entity::delete_by_id(id.to_owned()).exec(&self.db).await?;
+        outbox::Entity::delete_by_id(id.to_owned()).exec(self.writer()).await?;
         Ok(())
     }
 
@@ -192,7 +192,7 @@ impl Store {
             .col_expr(C::LastError, Expr::value(truncated(error)))
             .filter(C::Id.eq(id))
             .filter(C::Attempts.eq(attempt))
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         Ok(updated.rows_affected == 1)
     }

@@ -101,7 +101,7 @@ impl Store {
         let value = generate()?;
         let row =
             secrets::ActiveModel { id: Set(id.to_owned()), value: Set(key.seal(&value, at)?), created_at: Set(now) };
-        match row.insert(&self.db).await {
+        match row.insert(self.writer()).await {
             Ok(_) => Ok(value),
             Err(err) if is_unique_violation(&err) => {
                 let row = secrets::Entity::find_by_id(id.to_owned()).one(&self.db).await?;

@@ -254,7 +254,7 @@ impl Store {
             .col_expr(horizon::Column::PrunedThrough, Expr::value(through))
             .filter(horizon::Column::Id.eq(1))
             .filter(horizon::Column::PrunedThrough.lt(through))
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         let old = Condition::all().add(session_events::Column::Id.lte(through));
         self.delete_in_batches::<session_events::Entity>(session_events::Column::Id, old).await

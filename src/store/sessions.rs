@@ -125,7 +125,7 @@ impl Store {
             .col_expr(sessions::Column::LastSeenAt, Expr::value(now))
             .col_expr(sessions::Column::IdleExpires, Expr::value(idle_expires))
             .filter(sessions::Column::Id.eq(session_id))
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         Ok(())
     }
@@ -178,7 +178,7 @@ impl Store {
         sessions::Entity::update_many()
             .col_expr(sessions::Column::AuthenticatedAt, Expr::value(at))
             .filter(sessions::Column::Id.eq(session_id))
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         Ok(())
     }

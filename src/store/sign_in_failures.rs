@@ -96,7 +96,7 @@ impl Store {
                 )
                 .filter(sign_in_failures::Column::Key.eq(key))
                 .filter(sign_in_failures::Column::Failures.eq(row.failures))
-                .exec(&self.db)
+                .exec(self.writer())
                 .await?;
         }
         Ok(Attempt::Allowed)
@@ -119,7 +119,7 @@ impl Store {
             next_attempt_at: Set(DateTime::UNIX_EPOCH),
             updated_at: Set(now),
         };
-        sign_in_failures::Entity::insert(fresh).on_conflict_do_nothing().exec(&self.db).await?;
+        sign_in_failures::Entity::insert(fresh).on_conflict_do_nothing().exec(self.writer()).await?;
         let closes = policy.free_attempts.saturating_sub(1);
         let counted = sign_in_failures::Entity::update_many()
             .col_expr(sign_in_failures::Column::Failures, Expr::col(sign_in_failures::Column::Failures).add(1))
@@ -138,7 +138,7 @@ impl Store {
             .filter(sign_in_failures::Column::Key.eq(key))
             .filter(sign_in_failures::Column::Failures.lt(i64::from(policy.limit)))
             .filter(sign_in_failures::Column::NextAttemptAt.lte(now))
-            .exec_with_returning(&self.db)
+            .exec_with_returning(self.writer())
             .await?;
         Ok(counted.into_iter().next())
     }
@@ -159,7 +159,7 @@ impl Store {
             )
             .filter(sign_in_failures::Column::Key.eq(key))
             .filter(sign_in_failures::Column::Failures.gt(0))
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         Ok(())
     }
@@ -174,7 +174,7 @@ impl Store {
             .col_expr(sign_in_failures::Column::UpdatedAt, Expr::value(now))
             .filter(sign_in_failures::Column::Key.is_in(keys.iter().cloned()))
             .filter(sign_in_failures::Column::Failures.gt(0))
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         Ok(())
     }

@@ -88,7 +88,7 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         };
-        update.update(&self.db).await.map_err(Error::from)?;
+        update.update(self.writer()).await.map_err(Error::from)?;
         Ok(())
     }
 }

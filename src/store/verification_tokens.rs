@@ -93,7 +93,7 @@ impl Store {
         Ok(verification_tokens::Entity::delete_many()
             .filter(C::Token.eq(token_hash))
             .filter(C::Purpose.eq(purpose))
-            .exec_with_returning(&self.db)
+            .exec_with_returning(self.writer())
             .await?
             .pop())
     }
@@ -115,7 +115,7 @@ impl Store {
             .filter(C::Purpose.eq(purpose))
             .filter(C::CodeHash.is_not_null())
             .filter(C::CodeAttempts.lt(max_attempts))
-            .exec_with_returning(&self.db)
+            .exec_with_returning(self.writer())
             .await?
             .pop())
     }

@@ -242,7 +242,7 @@ impl Store {
             .filter(C::Id.eq(id))
             .filter(C::Kind.eq(WEBHOOK_KIND))
             .filter(C::DeadAt.is_not_null())
-            .exec(&self.db)
+            .exec(self.writer())
             .await?;
         let revived = updated.rows_affected == 1;
         if revived {

@@ -9,12 +9,14 @@
 mod common;
 mod fake_provider;
 
+mod access_token_cache;
 mod admin;
 mod admin_invitation;
 mod admin_users;
 mod auth_flow;
 mod bad_input;
 mod caller_policy;
+mod ceremony_race;
 mod cli;
 mod config_bounds;
 mod cookies;

@@ -6,13 +6,16 @@ mod manage;
 
 pub(super) use manage::other_sessions;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 
 pub use caller::{Caller, CredentialKind, SessionCaller};
 
-use super::{RequestMeta, Services};
+use super::{
+    RequestMeta, Services,
+    access_token_cache::{AccessTokenCache, Verified},
+};
 use crate::domain::{Session, User};
 use crate::{
     crypto::{AccessTokenSigner, IssuedAccessToken},
@@ -121,16 +124,8 @@ impl Services {
     }
 
     async fn authenticate_access_token(&self, token: &str) -> Result<Caller> {
-        let mut claims = self.inner.signer.verify(&self.inner.keys.current(), token);
-        if claims.is_err() {
-            // Perhaps signed by a key another process just rotated in: reload (rate-limited) and
-            // retry once.
-            let keys = &self.inner.keys;
-            if keys.reload_on_demand(self.inner.signer.settings(), self.inner.clock.now()).await? {
-                claims = self.inner.signer.verify(&keys.current(), token);
-            }
-        }
-        let claims = claims?;
+        let verified = self.verified_access_token(token).await?;
+        let claims = &verified.claims;
         // The token's own expiry is checked against our clock too (the JWT library uses the
         // system clock), so both agree in tests that move time.
         if claims.exp + self.inner.signer.settings().leeway.as_secs().cast_signed()
@@ -152,6 +147,31 @@ impl Services {
             return Err(Error::SessionInvalid);
         }
         Ok(caller)
+    }
+
+    /// The token's claims once its signature verified, from the cache of verified tokens when
+    /// there (only while its signing key is still in the key set). The expiry and session checks
+    /// are the caller's, on every call.
+    async fn verified_access_token(&self, token: &str) -> Result<Arc<Verified>> {
+        let digest = AccessTokenCache::digest(token);
+        if let Some(verified) = self.inner.access_tokens.get(&digest)
+            && self.inner.keys.current().verifies(&verified.kid)
+        {
+            return Ok(verified);
+        }
+        let mut claims = self.inner.signer.verify(&self.inner.keys.current(), token);
+        if claims.is_err() {
+            // Perhaps signed by a key another process just rotated in: reload (rate-limited) and
+            // retry once.
+            let keys = &self.inner.keys;
+            if keys.reload_on_demand(self.inner.signer.settings(), self.inner.clock.now()).await? {
+                claims = self.inner.signer.verify(&keys.current(), token);
+            }
+        }
+        let kid = AccessTokenSigner::key_id(token).ok_or(Error::SessionInvalid)?;
+        let verified = Arc::new(Verified { claims: claims?, kid });
+        self.inner.access_tokens.put(digest, Arc::clone(&verified));
+        Ok(verified)
     }
 
     async fn live_caller(&self, found: Option<SessionWithUser>, via: CredentialKind) -> Result<Caller> {
