@@ -183,6 +183,13 @@ async fn add_passkey_sign_in_and_manage(backend: Backend) {
     // A deleted passkey no longer signs in, with a reason the client can act on.
     let err = passkey_login(&mut client, &mut laptop, "").await.unwrap_err();
     assert_eq!((err.code(), reason(&err).as_str()), (Code::Unauthenticated, "PASSKEY_UNKNOWN"));
+    // ... and is a failed sign-in in the audit log (and so a `signin.failed` webhook).
+    let auditor = crate::admin::key(&server, &[keyward::domain::ApiScope::AuditRead]).await;
+    let failed = pb::ListAuditEventsRequest { kind: "login.failed".into(), ..Default::default() };
+    let failed = crate::admin::admin(&server).await.list_audit_events(bearer(failed, &auditor)).await.unwrap();
+    let failed = failed.into_inner().audit_events;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].detail_json.contains(r#""method":"passkey""#), "{failed:?}");
 
     let kinds = server.app.services().store().audit_event_kinds(&user_id).await.unwrap();
     for kind in ["passkey.added", "passkey.renamed", "passkey.deleted"] {

@@ -93,7 +93,18 @@ impl Services {
         let ceremony = self.finish_ceremony(ceremony_id, kind::LOGIN, None).await?;
         let LoginState { authentication, only_user } = super::ceremony_state(&ceremony)?;
 
-        let (record, user) = self.verify_assertion(&credential, authentication, only_user.as_deref()).await?;
+        let (record, user) = match self.verify_assertion(&credential, authentication, only_user.as_deref()).await {
+            Ok(verified) => verified,
+            Err(err @ (Error::PasskeyUnknown | Error::PasskeyRejected { .. })) => {
+                // A failed sign-in, as for a wrong password (and its opt-in `signin.failed`
+                // webhook): no user named, since an unknown credential names none.
+                let detail =
+                    json!({ "method": "passkey", "client": meta.client_for_audit(), "user_agent": meta.user_agent });
+                self.audit(None, audit::LOGIN_FAILED, detail).await;
+                return Err(err);
+            }
+            Err(err) => return Err(err),
+        };
         let signed_in = self.sign_in(user, meta).await?;
         self.audit(
             Some(&signed_in.user.id),
