@@ -11,7 +11,11 @@ export const NEW_PASSWORD = "quiet-harbor-tram-58";
 /** An SMTP receiver and a keyward serve mailing to it, with `env` settings on top. */
 export async function startMailServer(env = {}) {
   const smtp = await startSmtp();
-  const keyward = await startKeyward({ KEYWARD_EMAIL__SMTP_URL: smtp.url, ...env });
+  // A server that fails to start must not leave the receiver listening (the test would hang).
+  const keyward = await startKeyward({ KEYWARD_EMAIL__SMTP_URL: smtp.url, ...env }).catch(async (error) => {
+    await smtp.close();
+    throw error;
+  });
   return {
     smtp,
     keyward,
