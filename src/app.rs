@@ -205,7 +205,13 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
     let web = web::router(
         services,
         web::RelatedOrigins::new(config.passkey_origins()),
-        config.signin_page.then(|| web::SigninPage::new(&config.cors_allowed_origins, &config.passkey_origins())),
+        config.signin_page.then(|| {
+            web::SigninPage::new(
+                &config.cors_allowed_origins,
+                &config.passkey_origins(),
+                config.require_email_verification,
+            )
+        }),
     );
     Ok((Routes::from(grpc.merge(web)), health))
 }

@@ -2,7 +2,7 @@
 //! clients/typescript/signin, and the TypeScript client bundled by esbuild into signin/app.js
 //! (committed, drift-checked by scripts/check-generated), so a server needs no Node. The page
 //! talks to Keyward over grpc-web like any customer app; `/signin/config.json` tells it the
-//! origins a `return_to` may lead to.
+//! origins a `return_to` may lead to and whether passkey sign-up needs a mailed code.
 
 use axum::{
     Json, Router,
@@ -19,7 +19,8 @@ const APP_CSS: &str = include_str!("../../clients/typescript/signin/app.css");
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// What the page needs to know of the server's settings: where it may send the user back to.
+/// What the page needs to know of the server's settings: where it may send the user back to, and
+/// whether passkey-only sign-up asks for a mailed code.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SigninPage {
@@ -27,11 +28,15 @@ pub struct SigninPage {
     /// credentials (`cors_allowed_origins`) and the web origins passkeys run on (`rp_origins`).
     /// Anything else is refused by the page, so /signin cannot be an open redirect.
     return_to_origins: Vec<String>,
+    /// `require_email_verification`: StartPasskeySignUp mails a code that FinishPasskeySignUp
+    /// needs, so the page asks for it. One setting for every address, so saying it discloses
+    /// nothing about any account (no existence oracle, OWASP ASVS 5 V6.3.8).
+    require_email_verification: bool,
 }
 
 impl SigninPage {
-    /// From `cors_allowed_origins` and the passkey origins.
-    pub fn new(cors_allowed_origins: &[String], passkey_origins: &[String]) -> Self {
+    /// From `cors_allowed_origins`, the passkey origins and `require_email_verification`.
+    pub fn new(cors_allowed_origins: &[String], passkey_origins: &[String], require_email_verification: bool) -> Self {
         let mut origins: Vec<String> = cors_allowed_origins
             .iter()
             .chain(passkey_origins.iter())
@@ -40,7 +45,7 @@ impl SigninPage {
             .collect();
         origins.sort();
         origins.dedup();
-        Self { return_to_origins: origins }
+        Self { return_to_origins: origins, require_email_verification }
     }
 }
 

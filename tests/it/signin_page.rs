@@ -77,9 +77,10 @@ async fn root_redirects_to_signin_and_unknown_paths_are_404() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signin_config_lists_the_origins_return_to_may_lead_to() {
+async fn signin_config_lists_return_to_origins_and_whether_sign_up_needs_a_code() {
     let server = TestServer::start_with(Backend::Sqlite, |config| {
         config.cors_allowed_origins = vec!["https://app.example.com".into()];
+        config.require_email_verification = true;
     })
     .await;
     let response = reqwest::get(format!("{}/signin/config.json", server.base_url())).await.unwrap();
@@ -92,6 +93,6 @@ async fn signin_config_lists_the_origins_return_to_may_lead_to() {
         crate::common::RELATED_ORIGIN.to_owned(),
     ];
     expected.sort();
-    assert_eq!(body, serde_json::json!({ "returnToOrigins": expected }));
+    assert_eq!(body, serde_json::json!({ "returnToOrigins": expected, "requireEmailVerification": true }));
     server.stop().await;
 }

@@ -1,17 +1,23 @@
-// Mailed links on the sign-in page: "Forgot password?" and "Email me a sign-in link" ask
-// VerificationService to mail one, and a link that comes back (`?flow=…&token=…`) is finished
-// here: the reset form, a magic-link sign-in, an email verification. Same grpc-web client as the
-// rest of the page.
+// Mailed links and codes on the sign-in page: "Forgot password?", "Email me a sign-in link",
+// "Resend verification email" and "Change email" ask VerificationService to mail a link (which
+// also shows a six-digit code), and a link that comes back (`?flow=…&token=…`) or a code typed
+// in is finished here. Same grpc-web client as the rest of the page.
 
-import type { KeywardClient } from "../src/index.js";
+import type { KeywardClient, User } from "../src/index.js";
+
+/** What a mailed link or code is for: the `flow` of a link, or the request a code came with. */
+export type MailedFlow = "reset-password" | "magic-link" | "verify-email" | "change-email";
 
 /** What a mailed link that opened this page asks for, if anything. */
 export interface MailedLink {
-  flow: "reset-password" | "magic-link" | "verify-email";
+  flow: MailedFlow;
   token: string;
 }
 
-const FLOWS = new Set(["reset-password", "magic-link", "verify-email"]);
+/** What proves the mail was read: the link's token, or the address it went to and its code. */
+export type MailedProof = { token: string } | { email: string; code: string };
+
+const FLOWS = new Set<string>(["reset-password", "magic-link", "verify-email", "change-email"]);
 
 /** The link in `url`, if it is one; the token is never kept in the address bar or history. */
 export function takeMailedLink(url: URL): MailedLink | undefined {
@@ -21,7 +27,7 @@ export function takeMailedLink(url: URL): MailedLink | undefined {
   url.searchParams.delete("flow");
   url.searchParams.delete("token");
   history.replaceState(null, "", url.pathname + url.search);
-  return { flow: flow as MailedLink["flow"], token };
+  return { flow: flow as MailedFlow, token };
 }
 
 /** The same answer for every address: whether it has an account is not the page's to say. */
@@ -37,7 +43,27 @@ export async function sendMagicLink(client: KeywardClient, email: string): Promi
   return LINK_SENT;
 }
 
-export async function resetPassword(client: KeywardClient, token: string, newPassword: string): Promise<string> {
-  await client.verification.resetPassword({ token, newPassword });
+/** The proof as the finish requests take it: `token`, or `email` and `code`. */
+function proofFields(proof: MailedProof) {
+  return "token" in proof ? { token: proof.token, email: "", code: "" } : { token: "", ...proof };
+}
+
+export async function resetPassword(client: KeywardClient, proof: MailedProof, newPassword: string): Promise<string> {
+  await client.verification.resetPassword({ ...proofFields(proof), newPassword });
   return "Your password was changed and every session signed out. Sign in with the new password.";
+}
+
+export async function signInWithMagicLink(client: KeywardClient, proof: MailedProof): Promise<string> {
+  const signedIn = (await client.verification.signInWithMagicLink(proofFields(proof))).signedIn;
+  return `Signed in as ${signedIn?.user?.email ?? "you"}.`;
+}
+
+export async function verifyEmail(client: KeywardClient, proof: MailedProof): Promise<string> {
+  const user = (await client.verification.verifyEmail(proofFields(proof))).user;
+  return `${user?.email ?? "Your address"} is confirmed.`;
+}
+
+export async function confirmEmailChange(client: KeywardClient, proof: MailedProof): Promise<string> {
+  const user: User | undefined = (await client.verification.confirmEmailChange(proofFields(proof))).user;
+  return `Your account now uses ${user?.email ?? "the new address"}, confirmed.`;
 }

@@ -1,5 +1,6 @@
 // The built-in sign-in page: password and passkey sign-up / sign-in, passkey management and the
-// current session, over the same TypeScript client and grpc-web path a customer's app uses.
+// current session, over the same TypeScript client and grpc-web path a customer's app uses; the
+// mailed links and codes are in email.ts.
 
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import {
@@ -25,101 +26,15 @@ import {
   webauthnAvailable,
   withReauthentication,
 } from "../src/index.js";
-import { type MailedLink, requestPasswordReset, resetPassword, sendMagicLink, takeMailedLink } from "./links.js";
-import { describeError, violatedField } from "./messages.js";
+import { type EmailPage, bindEmail, finishMailedLink, showVerification, signUpCode } from "./email.js";
+import { takeMailedLink } from "./links.js";
 import { promptForReauthentication } from "./reauth.js";
 import { allowedReturnTo } from "./return-to.js";
+import { $, busy, fail, field, say } from "./ui.js";
 
 const client = createKeywardClient({ baseUrl: location.origin });
 /** Where providers send the browser back: this page. Add it to the server's `oauth.redirect_uris`. */
 const REDIRECT_URI = `${location.origin}/signin`;
-
-function $<T extends HTMLElement = HTMLElement>(id: string): T {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`#${id} is missing from the page`);
-  return element as T;
-}
-
-const status = $("status");
-const errorBox = $("error");
-
-function say(message: string) {
-  errorBox.hidden = true;
-  errorBox.textContent = "";
-  status.textContent = message;
-}
-
-/**
- * Shows what went wrong: next to the field it is about (aria-invalid, aria-describedby, focus on
- * the field) when the failure names a field of `form`, else in the alert box, which gets focus.
- */
-function fail(error: unknown, form?: HTMLFormElement | null) {
-  status.textContent = "";
-  const field = violatedField(error);
-  const input = field ? form?.querySelector<HTMLInputElement>(`input[name="${field}"]`) : null;
-  if (input) {
-    showFieldError(input, describeError(error));
-    return;
-  }
-  errorBox.textContent = describeError(error);
-  errorBox.hidden = false;
-  errorBox.focus();
-}
-
-let fieldErrors = 0;
-function showFieldError(input: HTMLInputElement, message: string) {
-  if (!input.id) input.id = `field-${++fieldErrors}`;
-  const id = `${input.id}-error`;
-  let note = document.getElementById(id);
-  if (!note) {
-    note = document.createElement("p");
-    note.id = id;
-    note.className = "field-error";
-    input.insertAdjacentElement("afterend", note);
-  }
-  note.textContent = message;
-  note.hidden = false;
-  input.setAttribute("aria-invalid", "true");
-  const describedBy = (input.getAttribute("aria-describedby") ?? "").split(/\s+/).filter(Boolean);
-  if (!describedBy.includes(id)) input.setAttribute("aria-describedby", [id, ...describedBy].join(" "));
-  input.focus();
-}
-
-function clearFieldErrors(form: HTMLFormElement | null | undefined) {
-  for (const input of form?.querySelectorAll<HTMLInputElement>("input[aria-invalid]") ?? []) {
-    const id = `${input.id}-error`;
-    input.removeAttribute("aria-invalid");
-    const rest = (input.getAttribute("aria-describedby") ?? "").split(/\s+/).filter((ref) => ref && ref !== id);
-    if (rest.length) input.setAttribute("aria-describedby", rest.join(" "));
-    else input.removeAttribute("aria-describedby");
-    const note = document.getElementById(id);
-    if (note) note.hidden = true;
-  }
-}
-
-function isAbort(error: unknown): boolean {
-  return error instanceof Error && (error.name === "AbortError" || (error as { kind?: string }).kind === "AbortError");
-}
-
-/**
- * Runs `action` with `button` disabled. Afterwards focus is on the outcome: the first field the
- * failure names, the alert box, or the status message, so a screen reader says what happened.
- */
-async function busy(button: HTMLButtonElement | null, action: () => Promise<void>) {
-  // A new attempt clears the last outcome, so what shows is always about this one.
-  say("");
-  const form = button?.closest("form");
-  clearFieldErrors(form);
-  if (button) button.disabled = true;
-  try {
-    await action();
-    if (status.textContent) status.focus();
-  } catch (error) {
-    if (!isAbort(error)) fail(error, form);
-  } finally {
-    if (button) button.disabled = false;
-  }
-}
 
 // One pending background ceremony at a time (passkey autofill, conditional create): a browser
 // runs a single WebAuthn request, so anything the user starts first aborts it and waits until the
@@ -162,12 +77,32 @@ let current: GetSessionResponse | undefined;
 const RETURN_TO_KEY = "keyward.return-to";
 let returnTo: URL | undefined;
 
+/** `/signin/config.json`: what the page needs of the server's settings. */
+interface PageConfig {
+  returnToOrigins: string[];
+  /** Passkey-only sign-up needs the code StartPasskeySignUp mails (one setting for everyone). */
+  requireEmailVerification: boolean;
+}
+let config: Promise<PageConfig> | undefined;
+function pageConfig(): Promise<PageConfig> {
+  config ??= fetch("/signin/config.json", { cache: "no-cache" })
+    .then(async (response) => {
+      if (!response.ok) throw new Error(`/signin/config.json answered ${response.status}`);
+      return (await response.json()) as PageConfig;
+    })
+    .catch((error: unknown) => {
+      // Asked again next time: one failed fetch must not break sign-up until a reload.
+      config = undefined;
+      throw error;
+    });
+  return config;
+}
+
 async function loadReturnTo() {
   const requested = new URL(location.href).searchParams.get("return_to") ?? sessionStorage.getItem(RETURN_TO_KEY);
   sessionStorage.removeItem(RETURN_TO_KEY);
   if (!requested) return;
-  const response = await fetch("/signin/config.json", { cache: "no-cache" });
-  const { returnToOrigins } = (await response.json()) as { returnToOrigins: string[] };
+  const { returnToOrigins } = await pageConfig();
   returnTo = allowedReturnTo(requested, location.origin, returnToOrigins);
   const note = $("return-note");
   note.textContent = returnTo
@@ -219,6 +154,7 @@ async function showSignedIn(session: GetSessionResponse) {
     .filter((t): t is Timestamp => !!t)
     .sort((a, b) => Number(a.seconds - b.seconds))[0];
   $("session-expires").textContent = formatTime(ends);
+  showVerification(user);
   await loadPasskeys();
 }
 
@@ -354,11 +290,8 @@ async function loadProviders() {
   $("providers").dataset["loaded"] = "true";
 }
 
-function field(form: HTMLFormElement, name: string): string {
-  return (form.elements.namedItem(name) as HTMLInputElement).value;
-}
-
 function bind() {
+  bindEmail(emailPage);
   $("signin-email").addEventListener("focus", () => void startPasskeyAutofill());
   const signinForm = $<HTMLFormElement>("signin-form");
   signinForm.addEventListener("submit", (event) => {
@@ -372,28 +305,6 @@ function bind() {
       if (leaveIfReturning()) return;
       say(`Signed in as ${signedIn?.user?.email ?? "you"}.`);
       void offerPasskeyUpgrade();
-    });
-  });
-
-  const forgot = $<HTMLButtonElement>("forgot-password");
-  forgot.addEventListener("click", () =>
-    busy(forgot, async () => say(await requestPasswordReset(client, field(signinForm, "email")))),
-  );
-  const magic = $<HTMLButtonElement>("magic-link");
-  magic.addEventListener("click", () =>
-    busy(magic, async () => say(await sendMagicLink(client, field(signinForm, "email")))),
-  );
-  const resetForm = $<HTMLFormElement>("reset-form");
-  resetForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    void busy(resetForm.querySelector("button[type=submit]"), async () => {
-      if (!pendingReset) return;
-      const done = await resetPassword(client, pendingReset, field(resetForm, "new_password"));
-      pendingReset = undefined;
-      resetForm.reset();
-      $("reset").hidden = true;
-      await refresh();
-      say(done);
     });
   });
 
@@ -428,7 +339,12 @@ function bind() {
   passkeySignup.addEventListener("click", () =>
     busy(passkeySignup, async () => {
       await abortBackground();
-      const result = await signUpWithPasskey(client, { email: field(signupForm, "email"), name: field(signupForm, "name") });
+      const email = field(signupForm, "email");
+      const { requireEmailVerification } = await pageConfig();
+      // Under require_email_verification StartPasskeySignUp mails a code (or, for an address
+      // with an account, a note): the page asks for it before the authenticator runs.
+      const code = requireEmailVerification ? () => signUpCode(email.trim()) : undefined;
+      const result = await signUpWithPasskey(client, { email, name: field(signupForm, "name"), code });
       rememberRpId(result);
       signupForm.reset();
       await refresh();
@@ -509,36 +425,14 @@ async function finishProviderCallback() {
   }
 }
 
-/** The token of a reset link this page was opened with, until the new password is set. */
-let pendingReset: string | undefined;
-
-/** Opened from a mailed link: show the reset form, or finish the sign-in / verification. */
-async function finishMailedLink(link: MailedLink | undefined) {
-  if (!link) return;
-  try {
-    if (link.flow === "reset-password") {
-      pendingReset = link.token;
-      $("reset").hidden = false;
-      $("reset-password").focus();
-    } else if (link.flow === "magic-link") {
-      const signedIn = (await client.verification.signInWithMagicLink({ token: link.token })).signedIn;
-      await refresh();
-      if (leaveIfReturning()) return;
-      say(`Signed in as ${signedIn?.user?.email ?? "you"}.`);
-    } else {
-      const user = (await client.verification.verifyEmail({ token: link.token })).user;
-      say(`${user?.email ?? "Your address"} is confirmed.`);
-    }
-  } catch (error) {
-    fail(error);
-  }
-}
+/** What email.ts needs of this page. */
+const emailPage: EmailPage = { client, refresh, leaveIfReturning, user: () => current?.user };
 
 async function start() {
   bind();
   await loadReturnTo().catch(fail);
   await finishProviderCallback();
-  await finishMailedLink(takeMailedLink(new URL(location.href)));
+  await finishMailedLink(emailPage, takeMailedLink(new URL(location.href)));
   await refresh();
   // Already signed in (another tab, an earlier visit): straight back to the app.
   leaveIfReturning();

@@ -11,6 +11,8 @@ const REQUIRED_MESSAGES: Record<string, string> = {
   name: "Enter a name.",
   new_password: "Enter a new password.",
   current_password: "Enter your current password.",
+  new_email: "Enter the new email address.",
+  code: "Enter the 6-digit code from the mail.",
 };
 
 /** The server's field description ("password must be at least 8 characters") as a sentence. */

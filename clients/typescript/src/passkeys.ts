@@ -119,6 +119,13 @@ export interface SignUpWithPasskeyOptions {
   name?: string;
   /** Display name of the passkey. */
   passkeyName?: string;
+  /**
+   * For a server with `require_email_verification` on, where StartPasskeySignUp mails the
+   * address a six-digit code and FinishPasskeySignUp needs it: called once the mail is on its
+   * way, before the authenticator creates anything, to ask the user for that code. Reject to
+   * give up (the ceremony then expires unused).
+   */
+  code?: () => Promise<string>;
   signal?: AbortSignal;
 }
 
@@ -126,7 +133,11 @@ export interface PasskeySignedIn extends WebAuthnUser {
   signedIn: SignedIn;
 }
 
-/** Creates an account whose only sign-in method is a new passkey, and signs in. */
+/**
+ * Creates an account whose only sign-in method is a new passkey, and signs in. With `code`, the
+ * code is asked for before the passkey is created, so a user who never gets the mail leaves no
+ * orphan passkey on their authenticator.
+ */
 export async function signUpWithPasskey(
   client: KeywardClient,
   options: SignUpWithPasskeyOptions,
@@ -134,11 +145,13 @@ export async function signUpWithPasskey(
   requireWebAuthn();
   const start = await client.passkeys.startPasskeySignUp({ email: options.email, name: options.name ?? "" });
   const json = parseOptionsJson<CreationOptionsJSON>(start.optionsJson);
+  const code = options.code ? (await options.code()).trim() : "";
   const credential = await create(toCreationOptions(json), undefined, options.signal);
   const finish = await client.passkeys.finishPasskeySignUp({
     ceremonyId: start.ceremonyId,
     credentialJson: JSON.stringify(credentialToJSON(credential)),
     passkeyName: options.passkeyName ?? "",
+    code,
   });
   if (!finish.signedIn || !finish.passkey) throw new Error("FinishPasskeySignUp answered without a session");
   return { signedIn: finish.signedIn, passkey: finish.passkey, rpId: json.rp.id ?? location.hostname, userId: json.user.id };

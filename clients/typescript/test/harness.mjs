@@ -78,6 +78,8 @@ export async function startKeyward(env = {}) {
   });
   return {
     port,
+    /** The PostgreSQL database the server uses (KEYWARD_DATABASE_URL), or undefined for SQLite. */
+    databaseUrl: env.KEYWARD_DATABASE_URL ?? process.env.KEYWARD_DATABASE_URL,
     /** Pages use `localhost`: it is a secure context and a valid WebAuthn RP ID, an IP is not. */
     origin: `http://localhost:${port}`,
     dataDir,
@@ -96,10 +98,15 @@ export async function startKeyward(env = {}) {
 
 /**
  * Makes every session of `server` look as if its user last proved a factor long ago (the year
- * 2000), straight in its SQLite file: what a session older than reauthentication_window_secs is.
- * (Start the server with KEYWARD_SESSION_CACHE_TTL_MS=0 so no cached copy hides the change.)
+ * 2000), straight in its database (SQLite file, or PostgreSQL with psql): what a session older
+ * than reauthentication_window_secs is. (Start the server with KEYWARD_SESSION_CACHE_TTL_MS=0 so
+ * no cached copy hides the change.)
  */
 export function makeSessionsStale(server) {
+  if (server.databaseUrl) {
+    const sql = "WITH stale AS (UPDATE sessions SET authenticated_at = '2000-01-01 00:00:00+00' RETURNING 1) SELECT count(*) FROM stale";
+    return Number(execFileSync("psql", [server.databaseUrl, "-tAc", sql]).toString().trim());
+  }
   const script = [
     "import sqlite3, sys",
     "db = sqlite3.connect(sys.argv[1])",

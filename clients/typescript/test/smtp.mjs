@@ -65,10 +65,10 @@ export async function startSmtp() {
   return {
     url: `smtp://127.0.0.1:${port}?tls=none`,
     mails,
-    /** Resolves with the first mail to `address` that matches `pattern`. */
-    async waitFor(address, pattern) {
+    /** Resolves with the first mail to `address` that matches `pattern` (the `nth`, from 0). */
+    async waitFor(address, pattern, nth = 0) {
       for (;;) {
-        const found = mails.find((mail) => mail.to.includes(address) && pattern.test(mail.text));
+        const found = mails.filter((mail) => mail.to.includes(address) && pattern.test(mail.text))[nth];
         if (found) return found;
         await new Promise((wake) => waiters.push(wake));
       }
