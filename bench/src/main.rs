@@ -227,8 +227,11 @@ async fn bench(args: &Args, data_dir: &std::path::Path, database_url: Option<Str
                 .await
             })
         };
-        // Let the storm fill the pool before measuring.
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // Measure once the storm has filled the hash pool: every worker busy and more queued.
+        let pool = Arc::clone(server.app.services().cpu_pool());
+        while pool.jobs_in_flight() <= hash_workers {
+            tokio::task::yield_now().await;
+        }
         let during = get_session_latency("storm: GetSession during a login storm", &server, duration).await;
         let logins = storming.await?;
         logins.print();
@@ -305,6 +308,8 @@ async fn profile_one(
     let tokens = server.register_many("profile", args.concurrency).await?;
     let signed_in = server.register("profile-main").await?;
     let bracket = || async {
+        // A pause a person (or a script) attaching `callgrind_control -z`/`-d` can act in: the
+        // profiler's trigger is outside this process, so no event here marks it.
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
     let outcome = match only {

@@ -3,11 +3,7 @@
 //! how far it got. WatchSessionEvents streams deliver nothing beyond that point, so an event a
 //! watcher has received is one this replica's GetSession already honours.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
@@ -28,8 +24,8 @@ const FOLLOW_POLL: Duration = Duration::from_secs(5);
 pub(super) struct SessionFeed {
     /// The cursor up to which this replica has applied events to its caches.
     applied: watch::Sender<EventCursor>,
-    /// Open WatchSessionEvents streams per API key id.
-    open_streams: Arc<Mutex<HashMap<String, usize>>>,
+    /// Open WatchSessionEvents streams per API key id (a channel, so a change can be awaited).
+    open_streams: Arc<watch::Sender<HashMap<String, usize>>>,
     pub(super) max_streams_per_key: usize,
     pub(super) retention: chrono::Duration,
     /// Set when the server shuts down: open streams end, so the graceful shutdown (which waits
@@ -43,7 +39,7 @@ impl SessionFeed {
     pub(super) fn new(head: EventCursor, max_streams_per_key: usize, retention: chrono::Duration) -> Self {
         Self {
             applied: watch::channel(head).0,
-            open_streams: Arc::default(),
+            open_streams: Arc::new(watch::channel(HashMap::new()).0),
             max_streams_per_key,
             retention,
             closing: watch::channel(false).0,
@@ -65,12 +61,18 @@ impl SessionFeed {
     /// key cannot hold the replica's connections and database reads without limit (OWASP ASVS 5
     /// V2.4.1, anti-automation limits on expensive operations).
     pub(super) fn open_stream(&self, key_id: &str) -> Result<StreamSlot> {
-        let mut open = self.open_streams.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = open.entry(key_id.to_owned()).or_default();
-        if *count >= self.max_streams_per_key {
+        let mut opened = false;
+        self.open_streams.send_if_modified(|open| {
+            let count = open.entry(key_id.to_owned()).or_default();
+            opened = *count < self.max_streams_per_key;
+            if opened {
+                *count += 1;
+            }
+            opened
+        });
+        if !opened {
             return Err(Error::TooManyWatchStreams);
         }
-        *count += 1;
         Ok(StreamSlot { open: Arc::clone(&self.open_streams), key_id: key_id.to_owned() })
     }
 }
@@ -78,23 +80,30 @@ impl SessionFeed {
 /// One open stream's place in the per-key count.
 #[derive(Debug)]
 pub(super) struct StreamSlot {
-    open: Arc<Mutex<HashMap<String, usize>>>,
+    open: Arc<watch::Sender<HashMap<String, usize>>>,
     key_id: String,
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.key_id) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.key_id);
+        self.open.send_modify(|open| {
+            if let Some(count) = open.get_mut(&self.key_id) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    open.remove(&self.key_id);
+                }
             }
-        }
+        });
     }
 }
 
 impl Services {
+    /// The open WatchSessionEvents streams per API key id, changing as streams open and close
+    /// (tests wait on it for a stream's place to be given back).
+    pub fn open_watch_streams(&self) -> watch::Receiver<HashMap<String, usize>> {
+        self.inner.session_feed.open_streams.subscribe()
+    }
+
     /// Ends every open WatchSessionEvents stream (the server is shutting down).
     pub fn end_watch_streams(&self) {
         self.inner.session_feed.closing.send_replace(true);
