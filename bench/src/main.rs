@@ -171,9 +171,10 @@ async fn bench(args: &Args, data_dir: &std::path::Path, database_url: Option<Str
     let idle_kib = measure::status_kib("VmRSS");
     println!("keyward-bench: {backend:?}, {} s per scenario, {} callers", args.seconds, args.concurrency);
 
-    // First, before the server's own hash workers have allocated their argon2 memory, so the
-    // ceiling pool's memory (freed when it stops) and theirs are never held at once.
-    let ceiling = argon2_ceiling(&config, args.storm_callers, duration).await?;
+    // On the server's own hash pool: the same threads, priority and argon2 work areas that Login
+    // uses (a second pool would also hold a second set of work areas, and freeing them moves
+    // glibc's mmap threshold up, which showed as 35 MiB of extra peak RSS).
+    let ceiling = argon2_ceiling(&config, server.app.services().cpu_pool(), args.storm_callers, duration).await?;
     ceiling.print();
     let signed_in = server.register("bench-main").await?;
     // The baseline: GetSession on the same path doing no work (a malformed token is refused
@@ -344,11 +345,16 @@ async fn profile_one(
     Ok(())
 }
 
-/// argon2id verifications per second on a `CpuPool` of `hash_workers` threads with the server's
-/// parameters, kept full by `callers` — what Login could reach if everything but the hash were free.
-async fn argon2_ceiling(config: &Config, callers: usize, duration: Duration) -> anyhow::Result<Outcome> {
-    let pool = Arc::new(CpuPool::start(config.hash_workers(), config.hash_queue_depth, config.hash_low_priority)?);
-    let hasher = PasswordHasher::new(Arc::clone(&pool), config.argon2())?;
+/// argon2id verifications per second on `pool` (the server's `hash_workers` threads) with the
+/// server's parameters, kept full by `callers` — what Login could reach if everything but the
+/// hash were free.
+async fn argon2_ceiling(
+    config: &Config,
+    pool: &Arc<CpuPool>,
+    callers: usize,
+    duration: Duration,
+) -> anyhow::Result<Outcome> {
+    let hasher = PasswordHasher::new(Arc::clone(pool), config.argon2())?;
     let policy = PasswordPolicy { min_chars: config.password_min_chars, max_chars: config.password_max_chars };
     let stored = hasher.hash(Password::parse_existing("password", PASSWORD, policy)?).await?;
     let states = (0..callers).map(|_| (hasher.clone(), stored.clone())).collect();

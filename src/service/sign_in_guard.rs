@@ -75,7 +75,16 @@ impl Services {
     /// A sign-in succeeded: the account's failures with every factor are forgotten (its owner
     /// proved control; a suspended password comes back after a passkey sign-in).
     pub(super) async fn sign_in_succeeded(&self, email: &str) -> Result<()> {
-        let keys: Vec<String> = Factor::ALL.iter().map(|factor| failure_key(factor.name(), email)).collect();
-        self.inner.store.clear_sign_in_failures(&keys, self.inner.clock.now()).await
+        self.inner.store.clear_sign_in_failures(&all_failure_keys(email), self.inner.clock.now()).await
     }
+}
+
+/// The key under which `factor`'s failures for the account `email` are counted.
+pub(super) fn factor_failure_key(factor: Factor, email: &str) -> String {
+    failure_key(factor.name(), email)
+}
+
+/// Every factor's failure keys for the account `email`: what a successful sign-in clears.
+pub(super) fn all_failure_keys(email: &str) -> Vec<String> {
+    Factor::ALL.iter().map(|factor| failure_key(factor.name(), email)).collect()
 }

@@ -204,20 +204,7 @@ impl Store {
         update: AuthenticatorUse,
         advance_counter_to: Option<i64>,
     ) -> Result<bool> {
-        use sea_orm::sea_query::Expr;
-        let mut query = authenticators::Entity::update_many()
-            .col_expr(authenticators::Column::CredentialBackedUp, Expr::value(update.credential_backed_up))
-            .col_expr(authenticators::Column::BackupEligible, Expr::value(update.backup_eligible))
-            .col_expr(authenticators::Column::CredentialDeviceType, Expr::value(update.credential_device_type))
-            .col_expr(authenticators::Column::Passkey, Expr::value(update.passkey))
-            .col_expr(authenticators::Column::LastUsedAt, Expr::value(Some(update.used_at)))
-            .filter(authenticators::Column::Id.eq(id));
-        if let Some(counter) = advance_counter_to {
-            query = query
-                .col_expr(authenticators::Column::Counter, Expr::value(counter))
-                .filter(authenticators::Column::Counter.lt(counter));
-        }
-        Ok(query.exec(self.writer()).await?.rows_affected == 1)
+        record_authenticator_use_in(self.writer(), id, update, advance_counter_to).await
     }
 
     /// Renames passkey `id` of `user_id`; None when there is no such passkey of theirs.
@@ -265,4 +252,27 @@ impl Store {
         self.commit_session_events(txn).await?;
         Ok(Some(ended))
     }
+}
+
+/// `Store::record_authenticator_use` on `db` (a connection or an open transaction).
+pub(super) async fn record_authenticator_use_in(
+    db: &impl sea_orm::ConnectionTrait,
+    id: &str,
+    update: AuthenticatorUse,
+    advance_counter_to: Option<i64>,
+) -> Result<bool> {
+    use sea_orm::sea_query::Expr;
+    let mut query = authenticators::Entity::update_many()
+        .col_expr(authenticators::Column::CredentialBackedUp, Expr::value(update.credential_backed_up))
+        .col_expr(authenticators::Column::BackupEligible, Expr::value(update.backup_eligible))
+        .col_expr(authenticators::Column::CredentialDeviceType, Expr::value(update.credential_device_type))
+        .col_expr(authenticators::Column::Passkey, Expr::value(update.passkey))
+        .col_expr(authenticators::Column::LastUsedAt, Expr::value(Some(update.used_at)))
+        .filter(authenticators::Column::Id.eq(id));
+    if let Some(counter) = advance_counter_to {
+        query = query
+            .col_expr(authenticators::Column::Counter, Expr::value(counter))
+            .filter(authenticators::Column::Counter.lt(counter));
+    }
+    Ok(query.exec(db).await?.rows_affected == 1)
 }

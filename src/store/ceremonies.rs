@@ -39,13 +39,7 @@ impl Store {
 
     /// `DELETE … RETURNING` of ceremony `id` of `kind`, narrowed by `owner` when given.
     async fn take(&self, id: &str, kind: &str, owner: Option<SimpleExpr>) -> Result<Option<CeremonyRecord>> {
-        let mut query = ceremonies::Entity::delete_many()
-            .filter(ceremonies::Column::Id.eq(id))
-            .filter(ceremonies::Column::Kind.eq(kind));
-        if let Some(owner) = owner {
-            query = query.filter(owner);
-        }
-        Ok(query.exec_with_returning(self.writer()).await?.pop())
+        take_in(self.writer(), id, kind, owner).await
     }
 
     /// Like `take_ceremony`, but only a ceremony started by `user_id` (or, for `None`, one started
@@ -167,4 +161,31 @@ impl Store {
         let expired = sea_orm::Condition::all().add(ceremonies::Column::ExpiresAt.lt(now));
         self.delete_in_batches::<ceremonies::Entity>(ceremonies::Column::Id, expired).await
     }
+}
+
+/// `DELETE … RETURNING` of ceremony `id` of `kind` on `db` (a connection or an open
+/// transaction), narrowed by `owner` when given.
+async fn take_in(
+    db: &impl ConnectionTrait,
+    id: &str,
+    kind: &str,
+    owner: Option<SimpleExpr>,
+) -> Result<Option<CeremonyRecord>> {
+    let mut query = ceremonies::Entity::delete_many()
+        .filter(ceremonies::Column::Id.eq(id))
+        .filter(ceremonies::Column::Kind.eq(kind));
+    if let Some(owner) = owner {
+        query = query.filter(owner);
+    }
+    Ok(query.exec_with_returning(db).await?.pop())
+}
+
+/// Takes ceremony `id` of `kind` started without a signed-in user, on `db` (an open write
+/// transaction): rolled back with it, the ceremony is still there.
+pub(super) async fn take_anonymous_ceremony_in(
+    db: &impl ConnectionTrait,
+    id: &str,
+    kind: &str,
+) -> Result<Option<CeremonyRecord>> {
+    take_in(db, id, kind, Some(ceremonies::Column::UserId.is_null())).await
 }

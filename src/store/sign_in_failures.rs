@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -168,15 +168,7 @@ impl Store {
     /// stay (the sweep forgets them later): deleting one under an attempt being reserved on
     /// another call would make that attempt start over.
     pub async fn clear_sign_in_failures(&self, keys: &[String], now: DateTime<Utc>) -> Result<()> {
-        sign_in_failures::Entity::update_many()
-            .col_expr(sign_in_failures::Column::Failures, Expr::value(0))
-            .col_expr(sign_in_failures::Column::NextAttemptAt, Expr::value(DateTime::<Utc>::UNIX_EPOCH))
-            .col_expr(sign_in_failures::Column::UpdatedAt, Expr::value(now))
-            .filter(sign_in_failures::Column::Key.is_in(keys.iter().cloned()))
-            .filter(sign_in_failures::Column::Failures.gt(0))
-            .exec(self.writer())
-            .await?;
-        Ok(())
+        clear_sign_in_failures_in(self.writer(), keys, now).await
     }
 
     /// The failures counted under `key` (for tests and admin views).
@@ -190,6 +182,43 @@ impl Store {
         let stale = sea_orm::Condition::all().add(sign_in_failures::Column::UpdatedAt.lt(before));
         self.delete_in_batches::<sign_in_failures::Entity>(sign_in_failures::Column::Key, stale).await
     }
+}
+
+/// `Store::clear_sign_in_failures` on `db` (a connection or an open transaction).
+pub(super) async fn clear_sign_in_failures_in(
+    db: &impl ConnectionTrait,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sign_in_failures::Entity::update_many()
+        .col_expr(sign_in_failures::Column::Failures, Expr::value(0))
+        .col_expr(sign_in_failures::Column::NextAttemptAt, Expr::value(DateTime::<Utc>::UNIX_EPOCH))
+        .col_expr(sign_in_failures::Column::UpdatedAt, Expr::value(now))
+        .filter(sign_in_failures::Column::Key.is_in(keys.iter().cloned()))
+        .filter(sign_in_failures::Column::Failures.gt(0))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether the failures counted under `key` refuse an attempt at `now` (the limit reached, or
+/// the window closed), read on `db` (an open write transaction): what `reserve_sign_in_attempt`
+/// would refuse, without counting anything.
+pub(super) async fn sign_in_refused_in(
+    db: &impl ConnectionTrait,
+    key: &str,
+    now: DateTime<Utc>,
+    policy: FailurePolicy,
+) -> Result<bool> {
+    let closed = sign_in_failures::Entity::find_by_id(key.to_owned())
+        .filter(
+            sea_orm::Condition::any()
+                .add(sign_in_failures::Column::Failures.gte(i64::from(policy.limit)))
+                .add(sign_in_failures::Column::NextAttemptAt.gt(now)),
+        )
+        .one(db)
+        .await?;
+    Ok(closed.is_some())
 }
 
 #[cfg(test)]

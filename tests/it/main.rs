@@ -31,6 +31,7 @@ mod outage;
 mod outbox;
 mod passkey_authenticator;
 mod passkey_limits;
+mod passkey_sign_in_commit;
 mod passkey_sign_up_mail;
 mod passkeys;
 mod passkeys_errors;

@@ -1,9 +1,12 @@
 //! Passkey sign-in: the discoverable-credential ceremony, the counter policy and the decoy path.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use webauthn_rs::prelude::{Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential};
+use webauthn_rs::prelude::{
+    AuthenticationResult, Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential, WebauthnError,
+};
 
 use super::CounterPolicy;
 use super::{
@@ -13,8 +16,12 @@ use crate::{
     crypto::{adjust_request_options, adjust_state_policy},
     domain::Email,
     error::{Error, PasskeyFailure, PasskeyStage, Result},
-    service::{Budget, RequestMeta, Services, SignedIn, audit::kind as audit, sign_in_guard::Factor},
-    store::{AuthenticatorRecord, AuthenticatorUse, UserRecord},
+    service::{
+        Budget, RequestMeta, Services, SignedIn,
+        audit::kind as audit,
+        sign_in_guard::{Factor, all_failure_keys, factor_failure_key},
+    },
+    store::{AuditEvent, AuthenticatorRecord, AuthenticatorUse, PasskeySignIn, PasskeySignInOutcome, UserRecord},
 };
 
 #[derive(Serialize, Deserialize)]
@@ -90,6 +97,11 @@ impl Services {
         check_ceremony_id(ceremony_id)?;
         let credential: PublicKeyCredential = parse_credential(credential_json)?;
         check_credential_id(credential.get_credential_id())?;
+        if let Some(signed_in) = self.finish_regular_passkey_login(ceremony_id, &credential, meta).await? {
+            return Ok(signed_in);
+        }
+        // Anything irregular, decided step by step with its own errors, audit events and failure
+        // counting (nothing was written above).
         let ceremony = self.finish_ceremony(ceremony_id, kind::LOGIN, None).await?;
         let LoginState { authentication, only_user } = super::ceremony_state(&ceremony)?;
 
@@ -121,6 +133,79 @@ impl Services {
         Ok(signed_in)
     }
 
+    /// The usual passkey sign-in — a pending ceremony, a known passkey of an enabled user that
+    /// the ceremony allows, a valid assertion, a counter that moves up, the factor not locked —
+    /// written in one transaction (`Store::sign_in_with_passkey`). The checks are the step-by-step
+    /// path's, in the same words (`user_handle_names_owner`, webauthn-rs's verification with the
+    /// counter policy applied by Keyward); reads and the signature check run before the write
+    /// lock is taken. `None` (nothing written) for anything else: the caller then takes the
+    /// ceremony and decides it step by step, so a refused or odd sign-in costs a second
+    /// signature check at most.
+    async fn finish_regular_passkey_login(
+        &self,
+        ceremony_id: &str,
+        credential: &PublicKeyCredential,
+        meta: &RequestMeta,
+    ) -> Result<Option<SignedIn>> {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let Some(ceremony) = store.find_ceremony(ceremony_id, kind::LOGIN).await? else { return Ok(None) };
+        if ceremony.expires_at <= now || ceremony.user_id.is_some() {
+            return Ok(None);
+        }
+        let LoginState { authentication, only_user } = super::ceremony_state(&ceremony)?;
+        let credential_id = URL_SAFE_NO_PAD.encode(credential.get_credential_id());
+        let Some(record) = store.find_authenticator_by_credential_id(&credential_id).await? else { return Ok(None) };
+        if !super::user_handle_names_owner(&record, credential.get_user_unique_id(), only_user.is_some())
+            || only_user.as_deref().is_some_and(|only| only != record.user_id)
+        {
+            return Ok(None);
+        }
+        let Some(user) = store.find_user(&record.user_id).await? else { return Ok(None) };
+        if user.disabled_at.is_some() {
+            return Ok(None);
+        }
+        let stored: Passkey = serde_json::from_str(&record.passkey).map_err(Error::internal)?;
+        let Ok(result) = self.check_assertion(credential, authentication, &stored) else { return Ok(None) };
+        let stored_counter = u32::try_from(record.counter).unwrap_or(u32::MAX);
+        let presented = result.counter();
+        if counter_did_not_increase(presented, stored_counter) {
+            return Ok(None);
+        }
+
+        let usage = passkey_use(stored, &result, now)?;
+        let (session, token) = self.new_session(&user.id, meta, now)?;
+        let audit = AuditEvent {
+            user_id: Some(user.id.clone()),
+            kind: audit::LOGIN_SUCCEEDED,
+            detail: json!({
+                "method": "passkey",
+                "passkey_id": record.id,
+                "session_id": session.id,
+                "client": meta.client_for_audit(),
+                "user_agent": meta.user_agent,
+            }),
+            at: now,
+        };
+        let sign_in = PasskeySignIn {
+            ceremony_id: ceremony_id.to_owned(),
+            ceremony_kind: kind::LOGIN,
+            authenticator_id: record.id.clone(),
+            usage,
+            advance_counter_to: (presented > stored_counter).then_some(i64::from(presented)),
+            passkey_failure_key: factor_failure_key(Factor::Passkey, &user.email),
+            failure_keys: all_failure_keys(&user.email),
+            failure_policy: self.inner.failure_policy,
+            session,
+            audit,
+            now,
+        };
+        match store.sign_in_with_passkey(sign_in).await? {
+            PasskeySignInOutcome::SignedIn(session) => Ok(Some(self.signed_in(user, session, token, now)?)),
+            PasskeySignInOutcome::Irregular => Ok(None),
+        }
+    }
+
     /// Verifies an assertion for a ceremony started with `assertion_request`, whose credentials
     /// were narrowed to `only_user`'s when set. Updates the stored counter, backup state and last
     /// use; applies the counter policy to a counter that did not increase. The attempt counts
@@ -150,33 +235,17 @@ impl Services {
         let user = self.inner.store.find_user(&record.user_id).await?.ok_or(Error::PasskeyUnknown)?;
         self.reserve_sign_in_attempt(Factor::Passkey, &user.email).await?;
         let stored: Passkey = serde_json::from_str(&record.passkey).map_err(Error::internal)?;
-        // webauthn-rs would reject any counter that did not increase. The policy is Keyward's
-        // (below), so webauthn-rs checks everything else against a copy with the counter at 0.
-        let mut unchecked_counter: Credential = stored.clone().into();
-        unchecked_counter.counter = 0;
-        let unchecked_counter = Passkey::from(unchecked_counter);
         let result = self
-            .inner
-            .webauthn
-            .finish_discoverable_authentication_v2(credential, authentication, &unchecked_counter)
+            .check_assertion(credential, authentication, &stored)
             .map_err(|err| self.passkey_rejected(PasskeyStage::Login, &err, &credential.response.client_data_json))?;
 
         let stored_counter = u32::try_from(record.counter).unwrap_or(u32::MAX);
         let presented = result.counter();
-        if (presented > 0 || stored_counter > 0) && presented <= stored_counter {
+        if counter_did_not_increase(presented, stored_counter) {
             self.counter_regressed(&record, presented, result.backup_eligible()).await?;
         }
 
-        let mut updated = stored;
-        updated.update_credential(&result);
-        let now = self.inner.clock.now();
-        let usage = AuthenticatorUse {
-            credential_backed_up: result.backup_state(),
-            backup_eligible: result.backup_eligible(),
-            credential_device_type: crate::store::device_type_column(result.backup_eligible()),
-            passkey: serde_json::to_string(&updated).map_err(Error::internal)?,
-            used_at: now,
-        };
+        let usage = passkey_use(stored, &result, self.inner.clock.now())?;
         // The counter moves only forward, checked in the UPDATE itself: if another sign-in with
         // this passkey stored this counter (or a higher one) since it was read above, this
         // assertion repeats a counter — a possible clone — whatever the read said.
@@ -187,6 +256,24 @@ impl Services {
         }
         self.sign_in_succeeded(&user.email).await?;
         Ok((record, user))
+    }
+
+    /// webauthn-rs's verification of `credential` for `authentication` with the `stored` passkey,
+    /// all but the counter: webauthn-rs would reject any counter that did not increase, and the
+    /// policy is Keyward's (`counter_regressed`), so it checks against a copy with the counter at 0.
+    fn check_assertion(
+        &self,
+        credential: &PublicKeyCredential,
+        authentication: DiscoverableAuthentication,
+        stored: &Passkey,
+    ) -> std::result::Result<AuthenticationResult, WebauthnError> {
+        let mut unchecked_counter: Credential = stored.clone().into();
+        unchecked_counter.counter = 0;
+        self.inner.webauthn.finish_discoverable_authentication_v2(
+            credential,
+            authentication,
+            Passkey::from(unchecked_counter),
+        )
     }
 
     /// A counter at or below the stored one (WebAuthn L3 §7.2 step 21: a possible clone; what
@@ -218,4 +305,22 @@ impl Services {
 /// One allowCredentials entry for a stored passkey.
 pub(super) fn allow_entry(record: &AuthenticatorRecord) -> serde_json::Value {
     json!({ "type": "public-key", "id": record.credential_id, "transports": record.transport_list() })
+}
+
+/// Whether an assertion's counter fails to move past the stored one (both 0 is a passkey without
+/// a counter, which is fine).
+fn counter_did_not_increase(presented: u32, stored: u32) -> bool {
+    (presented > 0 || stored > 0) && presented <= stored
+}
+
+/// What a sign-in with `stored` records: its state after `result`, backup flags and last use.
+fn passkey_use(mut stored: Passkey, result: &AuthenticationResult, now: DateTime<Utc>) -> Result<AuthenticatorUse> {
+    stored.update_credential(result);
+    Ok(AuthenticatorUse {
+        credential_backed_up: result.backup_state(),
+        backup_eligible: result.backup_eligible(),
+        credential_device_type: crate::store::device_type_column(result.backup_eligible()),
+        passkey: serde_json::to_string(&stored).map_err(Error::internal)?,
+        used_at: now,
+    })
 }
