@@ -53,7 +53,7 @@ impl Services {
     /// `RateLimited` (the same answer as a client budget's).
     pub(super) async fn reserve_sign_in_attempt(&self, factor: Factor, email: &str) -> Result<()> {
         let now = self.inner.clock.now();
-        let key = failure_key(factor.name(), email);
+        let key = factor_failure_key(factor, email);
         match self.inner.store.reserve_sign_in_attempt(&key, now, self.inner.failure_policy).await? {
             Attempt::Allowed => Ok(()),
             Attempt::Refused { retry_at } => {
@@ -66,7 +66,7 @@ impl Services {
     /// Gives back a reserved attempt that was never checked because of a server-side failure
     /// (`HasherOverloaded`, storage): only real credential checks count. Best effort.
     pub(super) async fn release_sign_in_attempt(&self, factor: Factor, email: &str) {
-        let key = failure_key(factor.name(), email);
+        let key = factor_failure_key(factor, email);
         if let Err(err) = self.inner.store.release_sign_in_attempt(&key, self.inner.failure_policy).await {
             tracing::warn!(error = %err, "could not give back an unchecked sign-in attempt");
         }
@@ -86,5 +86,5 @@ pub(super) fn factor_failure_key(factor: Factor, email: &str) -> String {
 
 /// Every factor's failure keys for the account `email`: what a successful sign-in clears.
 pub(super) fn all_failure_keys(email: &str) -> Vec<String> {
-    Factor::ALL.iter().map(|factor| failure_key(factor.name(), email)).collect()
+    Factor::ALL.iter().map(|&factor| factor_failure_key(factor, email)).collect()
 }
