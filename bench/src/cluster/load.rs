@@ -42,6 +42,8 @@ pub struct OpStats {
     pub failed: BTreeMap<String, u64>,
     /// Failures that were not UNAVAILABLE with RetryInfo (the outage answer).
     pub failed_otherwise: u64,
+    /// The first message of each such failure's code, for the report.
+    pub otherwise_examples: BTreeMap<String, String>,
     pub retried_calls: u64,
     pub slowest: Duration,
 }
@@ -72,6 +74,9 @@ impl Tally {
                 *mine.failed.entry(code).or_default() += n;
             }
             mine.failed_otherwise += op.failed_otherwise;
+            for (code, message) in op.otherwise_examples {
+                mine.otherwise_examples.entry(code).or_insert(message);
+            }
             mine.retried_calls += op.retried_calls;
             mine.slowest = mine.slowest.max(op.slowest);
         }
@@ -94,6 +99,8 @@ impl Tally {
                 *stats.failed.entry(format!("{:?}", status.code())).or_default() += 1;
                 if !retry::is_outage_answer(status) {
                     stats.failed_otherwise += 1;
+                    let code = format!("{:?}", status.code());
+                    stats.otherwise_examples.entry(code).or_insert_with(|| status.message().to_owned());
                 }
             }
         }
