@@ -67,9 +67,7 @@ impl App {
                 Error::internal(format_args!("creating data dir {}: {err}", config.data_dir.display()))
             })?;
         }
-        let store =
-            Store::connect_with(&config.database_url(), config.database_max_connections, config.database_timeout())
-                .await?;
+        let store = Store::connect_as(&settings::database(&config)).await?;
         if config.migrate_on_start {
             store.migrate_up().await?;
         }

@@ -278,7 +278,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.uses_sqlite() {
         std::fs::create_dir_all(&config.data_dir)?;
     }
-    Ok(Store::connect_with(&config.database_url(), config.database_max_connections, config.database_timeout()).await?)
+    Ok(Store::connect_as(&keyward::app::settings::database(config)).await?)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

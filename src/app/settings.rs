@@ -14,8 +14,19 @@ use crate::{
         GITHUB_PROVIDER_ID, GitHubSettings, OAuthSettings, OidcSettings, PasskeySettings, ServiceSettings,
         SessionPolicy, import::ImportPolicy,
     },
-    store::{FailurePolicy, WebhookRoute},
+    store::{DatabaseSettings, FailurePolicy, WebhookRoute},
 };
+
+/// How the store reaches the database.
+pub fn database(config: &Config) -> DatabaseSettings {
+    DatabaseSettings {
+        url: config.database_url(),
+        max_connections: config.database_max_connections,
+        timeout: config.database_timeout(),
+        transaction_pooling: config.database_transaction_pooling,
+        listen_url: config.database_listen_url.clone(),
+    }
+}
 
 /// Everything the service layer is configured with.
 pub fn services(config: &Config) -> ServiceSettings {

@@ -67,6 +67,15 @@ pub struct Config {
     pub database_timeout_ms: u64,
     /// Run pending migrations when `serve` starts.
     pub migrate_on_start: bool,
+    /// `database_url` is a transaction-pooling proxy (PgBouncer `pool_mode = transaction`):
+    /// every statement then runs inside a transaction, with no statement cache, and
+    /// `database_listen_url` is required. The role's own settings must then carry
+    /// `statement_timeout` (docs/scaling.md).
+    pub database_transaction_pooling: bool,
+    /// PostgreSQL: where the session event listener (`LISTEN`) and, behind a transaction pooler,
+    /// migrations connect — the primary directly, or a session-mode entry of the pooler.
+    /// Unset: `database_url`.
+    pub database_listen_url: Option<String>,
 
     /// `iss` of access tokens; defaults to `http://<listen>`.
     pub issuer: Option<String>,
@@ -218,6 +227,8 @@ impl Default for Config {
             database_max_connections: 16,
             database_timeout_ms: 1500,
             migrate_on_start: true,
+            database_transaction_pooling: false,
+            database_listen_url: None,
             issuer: None,
             audience: "keyward".into(),
             access_token_ttl_secs: 300,

@@ -32,6 +32,22 @@ impl Config {
         {
             return Err(invalid("database_url", "must start with postgres://, postgresql:// or sqlite:"));
         }
+        if let Some(url) = &self.database_listen_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(invalid("database_listen_url", "must start with postgres:// or postgresql://"));
+        }
+        if self.database_transaction_pooling {
+            if self.uses_sqlite() {
+                return Err(invalid("database_transaction_pooling", "is for a PostgreSQL database_url"));
+            }
+            if self.database_listen_url.is_none() {
+                return Err(invalid(
+                    "database_listen_url",
+                    "is required with database_transaction_pooling (LISTEN and migrations need a session)",
+                ));
+            }
+        }
         if self.master_key.is_some() && self.master_key_file.is_some() {
             return Err(invalid("master_key", "set master_key (KEYWARD_MASTER_KEY) or master_key_file, not both"));
         }
@@ -290,6 +306,16 @@ mod tests {
             ("password_min_chars", Config { password_min_chars: 4, ..Config::default() }),
             ("access_token_ttl_secs", Config { access_token_ttl_secs: 5, ..Config::default() }),
             ("database_url", Config { database_url: Some("mysql://x".into()), ..Config::default() }),
+            ("database_listen_url", Config { database_listen_url: Some("sqlite:x".into()), ..Config::default() }),
+            ("database_transaction_pooling", Config { database_transaction_pooling: true, ..Config::default() }),
+            (
+                "database_listen_url",
+                Config {
+                    database_url: Some("postgres://pooler/keyward".into()),
+                    database_transaction_pooling: true,
+                    ..Config::default()
+                },
+            ),
             ("argon2_memory_kib", Config { argon2_memory_kib: 1, ..Config::default() }),
             ("log", Config { log: "[[[".into(), ..Config::default() }),
             ("rp_id", Config { rp_id: "https://example.com".into(), ..Config::default() }),

@@ -1,14 +1,15 @@
-//! Opening the database: pool, timeouts, SQLite pragmas, migrations and the read-only schema check.
+//! Opening the database: pool, timeouts, SQLite pragmas, a transaction pooler in front of
+//! PostgreSQL, migrations and the read-only schema check.
 
 use std::{sync::Arc, time::Duration};
 
 use keyward_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
-use super::{Store, is_unavailable};
+use super::{Store, is_unavailable, pooled::Connection};
 use crate::error::{Error, Result};
 
 /// How long a call waits on the database at most by default (`database_timeout_ms`).
@@ -28,6 +29,41 @@ const WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `sqlite:…` or `postgres://…`: the primary, or a pooler in front of it.
+    pub url: String,
+    pub max_connections: u32,
+    /// The longest wait on the database (see `Store::connect_with`).
+    pub timeout: Duration,
+    /// `url` is a transaction-pooling proxy (PgBouncer `pool_mode = transaction`): no session
+    /// state may outlive a transaction. Every statement then runs inside a transaction
+    /// (`pooled.rs` says why), sqlx's statement cache is off, and the session settings Keyward
+    /// otherwise sends at start-up (`statement_timeout`, `idle_in_transaction_session_timeout`)
+    /// must come from the role instead (`ALTER ROLE … SET`; PgBouncer 1.18 refuses the
+    /// `options` start-up parameter that carries them).
+    pub transaction_pooling: bool,
+    /// PostgreSQL: where what needs a session of its own connects — the session event
+    /// listener's `LISTEN` and, behind a transaction pooler, migrations. The primary directly,
+    /// or a session-mode entry of the pooler (so that repointing the pooler moves it too).
+    /// None: `url`.
+    pub listen_url: Option<String>,
+}
+
+impl DatabaseSettings {
+    /// `url` reached directly, with the default timeout.
+    pub fn direct(url: impl Into<String>, max_connections: u32) -> Self {
+        Self {
+            url: url.into(),
+            max_connections,
+            timeout: DEFAULT_TIMEOUT,
+            transaction_pooling: false,
+            listen_url: None,
+        }
+    }
 }
 
 /// Whether a database holds Keyward's schema, found without writing anything (unlike the
@@ -70,6 +106,14 @@ impl Store {
     /// statement (`statement_timeout`) and an idle transaction. A database that is down, hanging
     /// or refusing so answers `StoreUnavailable` within `timeout`, not after sqlx's 30 s.
     pub async fn connect_with(url: &str, max_connections: u32, timeout: Duration) -> Result<Self> {
+        Self::connect_as(&DatabaseSettings { timeout, ..DatabaseSettings::direct(url, max_connections) }).await
+    }
+
+    /// Connects as `settings` say (`connect_with` is the direct case).
+    pub async fn connect_as(settings: &DatabaseSettings) -> Result<Self> {
+        let DatabaseSettings { url, max_connections, timeout, transaction_pooling, listen_url } = settings;
+        let (url, max_connections, timeout, transaction_pooling) =
+            (url.as_str(), *max_connections, *timeout, *transaction_pooling);
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -84,7 +128,15 @@ impl Store {
             .connect_timeout(timeout)
             .acquire_timeout(timeout)
             .sqlx_logging(false);
-        if backend == Backend::Postgres {
+        if transaction_pooling && backend != Backend::Postgres {
+            return Err(Error::internal("a transaction pooler is only for PostgreSQL"));
+        }
+        if transaction_pooling {
+            // No statement outlives its transaction's server connection, so caching one is
+            // wrong; no start-up parameter PgBouncer does not track (it refuses `options` and
+            // `extra_float_digits`; PostgreSQL ≥ 12 prints floats exactly by default anyway).
+            options.map_sqlx_postgres_opts(|opts| opts.statement_cache_capacity(0).extra_float_digits(None));
+        } else if backend == Backend::Postgres {
             let millis = timeout.as_millis().to_string();
             options.map_sqlx_postgres_opts(move |opts| {
                 opts.options([
@@ -121,9 +173,21 @@ impl Store {
         } else {
             None
         };
-        let db = connect(options).await?;
-        let writer = writer.unwrap_or_else(|| db.clone());
-        Ok(Self { db, writer, backend, timeout, master_key: None, webhooks: Default::default(), feed: Arc::default() })
+        let pool = connect(options).await?;
+        let db =
+            if transaction_pooling { Connection::behind_transaction_pooler(pool) } else { Connection::direct(pool) };
+        let writer = writer.map_or_else(|| db.clone(), Connection::direct);
+        let listen_url = listen_url.as_deref().filter(|_| backend == Backend::Postgres).map(Arc::from);
+        Ok(Self {
+            db,
+            writer,
+            backend,
+            timeout,
+            listen_url,
+            master_key: None,
+            webhooks: Default::default(),
+            feed: Arc::default(),
+        })
     }
 
     /// Connects to an existing database for reading only: a SQLite file is opened read-only and
@@ -140,11 +204,13 @@ impl Store {
         let db = Database::connect(options)
             .await
             .map_err(|err| Error::internal(format_args!("opening the database read-only: {err}")))?;
+        let db = Connection::direct(db);
         Ok(Self {
             writer: db.clone(),
             db,
             backend: Backend::Sqlite,
             timeout: DEFAULT_TIMEOUT,
+            listen_url: None,
             master_key: None,
             webhooks: Default::default(),
             feed: Arc::default(),
@@ -173,19 +239,45 @@ impl Store {
 
     /// Applies every pending migration.
     pub async fn migrate_up(&self) -> Result<()> {
-        Migrator::up(self.writer(), None).await?;
-        Ok(())
+        let session = self.migration_session().await?;
+        let result = Migrator::up(session.as_ref().unwrap_or(&*self.writer), None).await;
+        close_session(session).await;
+        Ok(result?)
     }
 
     /// Rolls back the last `steps` migrations.
     pub async fn migrate_down(&self, steps: u32) -> Result<()> {
-        Migrator::down(self.writer(), Some(steps)).await?;
-        Ok(())
+        let session = self.migration_session().await?;
+        let result = Migrator::down(session.as_ref().unwrap_or(&*self.writer), Some(steps)).await;
+        close_session(session).await;
+        Ok(result?)
+    }
+
+    /// Behind a transaction pooler, a connection of its own to `listen_url` for the migrator
+    /// (its statements do not all run in transactions); otherwise None: the pool does.
+    async fn migration_session(&self) -> Result<Option<DatabaseConnection>> {
+        if !self.db.behind_pooler() {
+            return Ok(None);
+        }
+        let url = self.listen_url.as_deref().ok_or_else(|| {
+            Error::internal("behind a transaction pooler, migrations need database_listen_url (a direct connection)")
+        })?;
+        let mut options = ConnectOptions::new(url.to_owned());
+        options.max_connections(1).connect_timeout(self.timeout).acquire_timeout(self.timeout).sqlx_logging(false);
+        // A pooler's session-mode entry refuses start-up parameters it does not track.
+        options.map_sqlx_postgres_opts(|opts| opts.extra_float_digits(None));
+        let session = Database::connect(options)
+            .await
+            .map_err(|err| Error::internal(format_args!("connecting to database_listen_url: {err}")))?;
+        Ok(Some(session))
     }
 
     /// Every known migration and whether it has been applied.
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>> {
-        let migrations = Migrator::get_migration_with_status(&self.db).await?;
+        let session = self.migration_session().await?;
+        let migrations = Migrator::get_migration_with_status(session.as_ref().unwrap_or(&*self.db)).await;
+        close_session(session).await;
+        let migrations = migrations?;
         Ok(migrations
             .iter()
             .map(|m| MigrationState {
@@ -221,9 +313,17 @@ impl Store {
     /// Closes the pools (waits for connections to be returned).
     pub async fn close(self) -> Result<()> {
         if self.backend == Backend::Sqlite {
-            self.writer.close().await?;
+            self.writer.into_pool().close().await?;
         }
-        self.db.close().await?;
+        self.db.into_pool().close().await?;
         Ok(())
+    }
+}
+
+async fn close_session(session: Option<DatabaseConnection>) {
+    if let Some(session) = session
+        && let Err(err) = session.close().await
+    {
+        tracing::warn!(error = %err, "closing the migration connection");
     }
 }

@@ -16,6 +16,7 @@ mod import;
 mod maintenance;
 mod outbox;
 mod passkey_sign_in;
+mod pooled;
 mod read_models;
 mod secrets;
 mod session_events;
@@ -32,7 +33,7 @@ pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use audit::AuditEvent;
 pub use authenticators::{AuthenticatorRecord, AuthenticatorUse, NewAuthenticator};
 pub use ceremonies::{CeremonyRecord, NewCeremony};
-pub use connect::{Backend, MigrationState, SchemaState};
+pub use connect::{Backend, DatabaseSettings, MigrationState, SchemaState};
 pub use counts::RowCounts;
 pub use import::{AccountTokensUpdate, AuthenticatorUpdate, BatchWrite, ImportBatch, ImportedUser, UserUpdate};
 pub use maintenance::Checkpoint;
@@ -54,7 +55,7 @@ pub type SessionRecord = entities::sessions::Model;
 
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{DbErr, SqlErr};
 
 use crate::{crypto::MasterKey, error::Error};
 
@@ -64,15 +65,18 @@ use crate::{crypto::MasterKey, error::Error};
 #[derive(Clone, Debug)]
 pub struct Store {
     /// Reads (on SQLite, a pool of reader connections).
-    db: DatabaseConnection,
+    db: pooled::Connection,
     /// Writes and write transactions. On SQLite one connection: SQLite lets one writer in at a
     /// time anyway, and writers on several connections contend on the file lock with
     /// busy-handler sleeps (up to 100 ms each), which showed as tail latency; on one connection
     /// they queue fairly for it instead. On PostgreSQL the same pool as `db`.
-    writer: DatabaseConnection,
+    writer: pooled::Connection,
     backend: Backend,
     /// The longest wait on the database (see `Store::connect_with`).
     timeout: std::time::Duration,
+    /// PostgreSQL: where `LISTEN` and, behind a transaction pooler, migrations connect
+    /// (`DatabaseSettings::listen_url`); None: the pool's own server.
+    listen_url: Option<Arc<str>>,
     master_key: Option<Arc<MasterKey>>,
     /// Where webhook events fan out to (none by default).
     webhooks: Arc<webhooks::WebhookRoutes>,
@@ -99,7 +103,7 @@ impl Store {
 
 impl Store {
     /// The connection writes go through (see the `writer` field).
-    fn writer(&self) -> &DatabaseConnection {
+    fn writer(&self) -> &pooled::Connection {
         &self.writer
     }
 }

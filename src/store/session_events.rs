@@ -176,10 +176,25 @@ impl Store {
         }
     }
 
-    /// One listener connection, until it is lost.
+    /// One listener connection, until it is lost. On `listen_url` when there is one (behind a
+    /// transaction pooler `LISTEN` needs a session of its own), else on one of the pool's.
     async fn listen_once(&self) -> std::result::Result<(), sea_orm::sqlx::Error> {
-        let mut listener =
-            sea_orm::sqlx::postgres::PgListener::connect_with(self.db.get_postgres_connection_pool()).await?;
+        use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+        let mut listener = match &self.listen_url {
+            Some(url) => {
+                // A pooler's session-mode entry refuses start-up parameters it does not track.
+                let options = url.parse::<PgConnectOptions>()?.extra_float_digits(None);
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(self.timeout)
+                    .max_lifetime(None)
+                    .idle_timeout(None)
+                    .connect_with(options)
+                    .await?;
+                PgListener::connect_with(&pool).await?
+            }
+            None => PgListener::connect_with(self.db.get_postgres_connection_pool()).await?,
+        };
         listener.listen(CHANNEL).await?;
         // Whatever committed while nobody listened is read now.
         self.feed.wake();

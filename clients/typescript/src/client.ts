@@ -6,6 +6,7 @@ import { AuthService } from "./gen/keyward/v1/auth_pb.js";
 import { OAuthService } from "./gen/keyward/v1/oauth_pb.js";
 import { PasskeyService } from "./gen/keyward/v1/passkey_pb.js";
 import { VerificationService } from "./gen/keyward/v1/verification_pb.js";
+import { retryUnavailable } from "./retries.js";
 
 export interface KeywardClientOptions {
   /** Where Keyward serves grpc-web, e.g. `https://id.example.com` or `/` for the same origin. */
@@ -26,8 +27,13 @@ export interface KeywardClientOptions {
   interceptors?: Interceptor[];
   /** Fetch implementation (defaults to `globalThis.fetch`). */
   fetch?: typeof globalThis.fetch;
-  /** Default deadline for every call, in milliseconds. */
+  /** Default deadline for every call, in milliseconds (retries included). */
   timeoutMs?: number;
+  /**
+   * Repeat the calls whose repetition is harmless when the answer is UNAVAILABLE (a replica that
+   * died behind the load balancer, a database failover): `RETRIED_METHODS`. Default true.
+   */
+  retryUnavailable?: boolean;
 }
 
 /** Typed clients for every Keyward service, over one grpc-web transport. */
@@ -53,7 +59,12 @@ export function createKeywardClient(options: KeywardClientOptions): KeywardClien
   const transport = createGrpcWebTransport({
     baseUrl: options.baseUrl,
     fetch: (input, init) => baseFetch(input, { ...init, credentials }),
-    interceptors: [keywardErrors, bearer, ...(options.interceptors ?? [])],
+    interceptors: [
+      keywardErrors,
+      ...(options.retryUnavailable === false ? [] : [retryUnavailable]),
+      bearer,
+      ...(options.interceptors ?? []),
+    ],
     ...(options.timeoutMs === undefined ? {} : { defaultTimeoutMs: options.timeoutMs }),
   });
   return {

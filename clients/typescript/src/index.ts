@@ -5,6 +5,7 @@ export type { KeywardClient, KeywardClientOptions } from "./client.js";
 export { SESSION_COOKIE_NAME } from "./cookie.js";
 export { ERROR_DOMAIN, KeywardError, hasReason, isUnimplemented, keywardErrors } from "./errors.js";
 export type { ErrorReasonName, FieldViolation, KeywardCallError, Reason } from "./errors.js";
+export { RETRIED_METHODS, retryUnavailable } from "./retries.js";
 export { toSessionData } from "./session.js";
 export type { SessionData, SessionInfo, SessionUser } from "./session.js";
 export {

@@ -19,6 +19,7 @@ from keyward.v1 import (
 )
 from keyward_client.client import bearer_metadata
 from keyward_client.errors import KeywardError
+from keyward_client.retries import channel_options
 
 Response = TypeVar("Response")
 
@@ -41,11 +42,15 @@ class AsyncKeywardClient:
         token: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
         timeout: float = 30.0,
+        retry_unavailable: bool = True,
     ) -> None:
         self.token = token
         self.timeout = timeout
+        options = channel_options(retry_unavailable)
         self.channel = (
-            grpc.aio.secure_channel(target, credentials) if credentials else grpc.aio.insecure_channel(target)
+            grpc.aio.secure_channel(target, credentials, options=options)
+            if credentials
+            else grpc.aio.insecure_channel(target, options=options)
         )
         self.auth = auth_pb2_grpc.AuthServiceStub(self.channel)
         self.passkeys = passkey_pb2_grpc.PasskeyServiceStub(self.channel)

@@ -17,6 +17,7 @@ from keyward.v1 import (
     verification_pb2_grpc,
 )
 from keyward_client.errors import KeywardError
+from keyward_client.retries import channel_options
 
 Response = TypeVar("Response")
 
@@ -33,6 +34,9 @@ class KeywardClient:
     ``credentials=grpc.ssl_channel_credentials()`` for TLS. After ``register``/``login`` the
     client remembers the session token and sends it as ``authorization: Bearer …`` on
     user-scoped calls; ``token`` sets one up front (a session token or an access token).
+    Calls whose repetition is harmless are retried on UNAVAILABLE (a replica that died behind
+    the load balancer, a database failover): ``retries.RETRIED_METHODS``; ``retry_unavailable=False``
+    turns that off.
     ``auth``, ``passkeys``, ``oauth`` and ``verification`` are the generated stubs for anything the wrapper does not cover;
     call them through ``call`` to get the bearer metadata and ``KeywardError``.
     """
@@ -44,11 +48,15 @@ class KeywardClient:
         token: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
         timeout: float = 30.0,
+        retry_unavailable: bool = True,
     ) -> None:
         self.token = token
         self.timeout = timeout
+        options = channel_options(retry_unavailable)
         self.channel = (
-            grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+            grpc.secure_channel(target, credentials, options=options)
+            if credentials
+            else grpc.insecure_channel(target, options=options)
         )
         self.auth = auth_pb2_grpc.AuthServiceStub(self.channel)
         self.passkeys = passkey_pb2_grpc.PasskeyServiceStub(self.channel)

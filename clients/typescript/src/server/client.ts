@@ -7,6 +7,7 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { keywardErrors } from "../errors.js";
 import { AuthService } from "../gen/keyward/v1/auth_pb.js";
+import { retryUnavailable } from "../retries.js";
 import { type ServerOptions, keywardUrl } from "./options.js";
 
 /** An AuthService client for one server-side call. Failures are KeywardErrors. */
@@ -15,7 +16,7 @@ export function authClient(options: ServerOptions): Client<typeof AuthService> {
     baseUrl: keywardUrl(options),
     // Looked up per call, so a fetch patched later (Next.js, tests) is the one used.
     fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
-    interceptors: [keywardErrors],
+    interceptors: [keywardErrors, retryUnavailable],
     defaultTimeoutMs: options.timeoutMs ?? 10_000,
   });
   return createClient(AuthService, transport);
