@@ -3,6 +3,7 @@
 //! tests start as many apps as they like in one process.
 
 mod email;
+mod observe;
 mod webhooks;
 
 use std::{net::SocketAddr, time::Duration};
@@ -23,14 +24,15 @@ use crate::{
     config::Config,
     error::{Error, Result},
     grpc::{self, AdminApi, AuthApi, ClientAddressLayer, OAuthApi, PasskeyApi, UnaryEnvelopeLayer, VerificationApi},
+    metrics::{Metrics, RpcMethods},
     pb::{
         self, admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer,
         o_auth_service_server::OAuthServiceServer, passkey_service_server::PasskeyServiceServer,
         verification_service_server::VerificationServiceServer,
     },
-    service::{Clock, Services, email::Mailer, outbox::RetryPolicy, webhooks::WebhookSender},
+    service::{Clock, ServiceSettings, Services, email::Mailer, outbox::RetryPolicy, webhooks::WebhookSender},
     store::Store,
-    telemetry::RpcLogLayer,
+    telemetry::RpcLayer,
     web,
 };
 
@@ -42,6 +44,7 @@ pub struct App;
 #[derive(Debug)]
 pub struct RunningApp {
     local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     services: Services,
     stop: oneshot::Sender<()>,
     server: JoinHandle<Result<()>>,
@@ -69,7 +72,10 @@ impl App {
         }
         let store = Store::connect_as(&settings::database(&config)).await?;
         if config.migrate_on_start {
-            store.migrate_up().await?;
+            let started = std::time::Instant::now();
+            let applied = store.migrate_up().await?;
+            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            tracing::info!(applied, elapsed_ms, "database schema up to date");
         }
         let master_key = crate::master_key::resolve(&config, &store).await?;
         let store = store.with_master_key(master_key);
@@ -82,9 +88,23 @@ impl App {
         let mailer = Mailer::new(&email).map_err(Error::Startup)?;
         let mail_retry = email.retry;
         let webhooks = webhooks::settings(&config)?;
-        let services = Services::start(settings::services(&config), store, clock, email).await?;
-        let senders = Senders { mailer, mail_retry, webhooks: webhooks::sender(&webhooks, &services)? };
-        let (routes, health) = router(&config, services.clone()).await?;
+        let methods = served_methods()?;
+        let metrics = observe::metrics(config.metrics_listen, methods.clone());
+        let metrics_listener = match config.metrics_listen {
+            Some(address) => Some(observe::bind(address).await?),
+            None => None,
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|listener| listener.local_addr().ok());
+        let service_settings = ServiceSettings { metrics: metrics.clone(), ..settings::services(&config) };
+        let services = Services::start(service_settings, store, clock, email).await?;
+        let senders = Senders {
+            mailer: observe::Counted { inner: mailer, metrics: metrics.clone() },
+            mail_retry,
+            webhooks: webhooks::sender(&webhooks, &services)?
+                .map(|(sender, retry)| (observe::Counted { inner: sender, metrics: metrics.clone() }, retry)),
+        };
+        let rpc = RpcLayer::new(methods, metrics.clone(), config.traces.is_some());
+        let (routes, health) = router(&config, services.clone(), rpc).await?;
 
         let incoming =
             TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(Duration::from_secs(60)));
@@ -104,8 +124,14 @@ impl App {
             });
         let server =
             tokio::spawn(async move { server.await.map_err(|err| Error::internal(format_args!("server: {err}"))) });
-        let background =
-            tokio::spawn(background_tasks(services.clone(), health, senders, Intervals::from_config(&config)));
+        let observers = metrics_listener.map(|listener| (listener, metrics));
+        let background = tokio::spawn(background_tasks(
+            services.clone(),
+            health,
+            senders,
+            observers,
+            Intervals::from_config(&config),
+        ));
         let passkey_origins = config.passkey_origins().join(", ");
         tracing::info!(
             %local_addr,
@@ -113,15 +139,21 @@ impl App {
             signin = %signin_url(&config).as_deref().unwrap_or("off"),
             rp_id = %config.rp_id,
             %passkey_origins,
+            metrics = %metrics_addr.map_or_else(|| "off".to_owned(), |addr| format!("http://{addr}/metrics")),
             "keyward is serving"
         );
-        Ok(RunningApp { local_addr, services, stop, server, background })
+        Ok(RunningApp { local_addr, metrics_addr, services, stop, server, background })
     }
 }
 
 impl RunningApp {
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where `/metrics` is served (None: metrics are off).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn services(&self) -> &Services {
@@ -143,7 +175,28 @@ impl RunningApp {
     }
 }
 
-async fn router(config: &Config, services: Services) -> Result<(Routes, HealthReporter)> {
+/// Every gRPC method this server serves (`keyward.v1.AuthService/Login`, health, reflection): the
+/// only values the per-method metrics and span names take.
+fn served_methods() -> Result<RpcMethods> {
+    use prost::Message;
+    let mut names = vec![
+        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo".to_owned(),
+        "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo".to_owned(),
+    ];
+    for set in [pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+        let set = prost_types::FileDescriptorSet::decode(set).map_err(Error::internal)?;
+        for file in set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    names.push(format!("{}.{}/{}", file.package(), service.name(), method.name()));
+                }
+            }
+        }
+    }
+    Ok(RpcMethods::new(names))
+}
+
+async fn router(config: &Config, services: Services, rpc: RpcLayer) -> Result<(Routes, HealthReporter)> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<OAuthServiceServer<OAuthApi>>().await;
@@ -192,7 +245,7 @@ async fn router(config: &Config, services: Services) -> Result<(Routes, HealthRe
         .into_axum_router()
         .layer(UnaryEnvelopeLayer::new(config.max_request_bytes))
         .layer(ClientAddressLayer::new(config.trusted_proxy_networks().map_err(Error::internal)?))
-        .layer(RpcLogLayer)
+        .layer(rpc)
         .layer(GrpcWebLayer::new())
         // Before grpc-web translation: sees the cookies and the content type as the client sent
         // them.
@@ -306,15 +359,21 @@ impl Intervals {
 
 /// The outbox's senders: mail always, webhooks when an endpoint is configured.
 struct Senders {
-    mailer: Mailer,
+    mailer: observe::Counted<Mailer>,
     mail_retry: RetryPolicy,
-    webhooks: Option<(WebhookSender, RetryPolicy)>,
+    webhooks: Option<(observe::Counted<WebhookSender>, RetryPolicy)>,
 }
 
 /// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
 /// SQLite WAL small; and, in tasks of their own, the health check, the outbox's senders (mail and
-/// webhooks) and the session event feed.
-async fn background_tasks(services: Services, health: HealthReporter, senders: Senders, intervals: Intervals) {
+/// webhooks), the session event feed and, when metrics are on, their listener and upkeep.
+async fn background_tasks(
+    services: Services,
+    health: HealthReporter,
+    senders: Senders,
+    observers: Option<(TcpListener, Metrics)>,
+    intervals: Intervals,
+) {
     // The health check must keep running while upkeep waits on a database that hangs (that is
     // exactly when it has news). Its task lives in this set, so it ends when this future is
     // dropped (shutdown aborts it).
@@ -333,6 +392,10 @@ async fn background_tasks(services: Services, health: HealthReporter, senders: S
     health_task.spawn(async move { listener.listen_for_session_events().await });
     let follower = services.clone();
     health_task.spawn(async move { follower.follow_session_events().await });
+    if let Some((listener, metrics)) = observers {
+        health_task.spawn(observe::upkeep(services.clone(), metrics.clone()));
+        health_task.spawn(observe::serve(listener, services.clone(), metrics));
+    }
     let mut reload = tokio::time::interval(intervals.key_reload);
     let mut sweep = tokio::time::interval(intervals.sweep);
     let mut checkpoint = tokio::time::interval(intervals.checkpoint);

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod master_key;
+pub mod metrics;
 pub mod pb;
 pub mod service;
 pub mod store;

@@ -29,14 +29,18 @@ struct Common {
     /// Directory for the embedded SQLite database [default: ./keyward-data].
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// Log more: each migration step as it runs (otherwise one line with the count and time).
+    #[arg(short, long, global = true)]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve gRPC, grpc-web and HTTP (migrating the database first unless configured otherwise).
     Serve {
-        /// Address to listen on [default: 127.0.0.1:50051].
-        #[arg(long)]
+        /// Address to listen on, host:port; a host name such as localhost is resolved
+        /// [default: 127.0.0.1:50051].
+        #[arg(long, value_parser = keyward::config::resolve_listen)]
         listen: Option<SocketAddr>,
     },
     /// Database migrations.
@@ -53,6 +57,13 @@ enum Command {
     Admin {
         #[command(subcommand)]
         action: AdminAction,
+    },
+    /// Exit 0 when the server this configuration describes answers /healthz (a container's
+    /// HEALTHCHECK: no shell or curl needed).
+    Healthcheck {
+        /// Ask this URL instead of http://<listen>/healthz.
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Bring users, accounts, sessions and passkeys over from another system, into the database
     /// Keyward is configured to use.
@@ -171,7 +182,6 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-    telemetry::init(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -179,7 +189,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    // Inside the runtime: an OTLP/gRPC trace exporter runs its channel there.
+    let telemetry = match runtime.block_on(async { telemetry::init(&config, cli.common.verbose) }) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("keyward: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = runtime.block_on(run(cli.command, config));
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("keyward: {err}");
@@ -191,9 +211,13 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => serve(config).await,
+        Command::Healthcheck { url } => {
+            let url = url.unwrap_or_else(|| keyward::cli::healthcheck::healthz_url(config.listen));
+            keyward::cli::healthcheck::check(&url).await
+        }
         Command::Migrate { action } => {
             match action {
-                MigrateAction::Up => open_store(&config).await?.migrate_up().await?,
+                MigrateAction::Up => migrate_up(&open_store(&config).await?).await?,
                 MigrateAction::Down { steps } => open_store(&config).await?.migrate_down(steps).await?,
                 MigrateAction::Status => {
                     // Asking must not create anything: no SQLite file yet means nothing applied.
@@ -219,16 +243,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = open_store(&config).await?;
             store.migrate_up().await?;
             let now = chrono::Utc::now();
-            let output = match action {
+            let (output, note) = match action {
                 AdminKeysAction::Create { name, scopes, expires_in } => {
-                    keyward::cli::admin_keys::create(&store, &name, &scopes, expires_in, now).await?
+                    let created = keyward::cli::admin_keys::create(&store, &name, &scopes, expires_in, now).await?;
+                    (created.key, Some(created.note))
                 }
-                AdminKeysAction::List => keyward::cli::admin_keys::list(&store, now).await?,
-                AdminKeysAction::Revoke { id } => keyward::cli::admin_keys::revoke(&store, &id, now).await?,
+                AdminKeysAction::List => (keyward::cli::admin_keys::list(&store, now).await?, None),
+                AdminKeysAction::Revoke { id } => (keyward::cli::admin_keys::revoke(&store, &id, now).await?, None),
             };
             #[allow(clippy::print_stdout)] // the command's output
             {
                 println!("{output}");
+            }
+            if let Some(note) = note {
+                eprintln!("{note}");
             }
             Ok(())
         }
@@ -272,6 +300,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Applies pending migrations, logging one line with how many and how long.
+async fn migrate_up(store: &Store) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let applied = store.migrate_up().await?;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(applied, elapsed_ms, "database schema up to date");
+    Ok(())
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {

@@ -63,6 +63,9 @@ struct Args {
     /// Hashing threads at normal OS priority instead of the default lowest (to compare).
     #[arg(long)]
     hash_normal_priority: bool,
+    /// Keep Prometheus metrics (a `metrics_listen` on 127.0.0.1), to measure what they cost.
+    #[arg(long)]
+    metrics: bool,
     /// Also write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -156,6 +159,7 @@ async fn bench(args: &Args, data_dir: &std::path::Path, database_url: Option<Str
         session_cache_ttl_ms: args.session_cache_ttl_ms.unwrap_or(base.session_cache_ttl_ms),
         hash_workers: args.hash_workers.or(base.hash_workers),
         hash_low_priority: !args.hash_normal_priority,
+        metrics_listen: args.metrics.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         ..base
     };
     let duration = Duration::from_secs(args.seconds);
@@ -169,7 +173,12 @@ async fn bench(args: &Args, data_dir: &std::path::Path, database_url: Option<Str
     let hash_workers = config.hash_workers();
     let server = Bench::start(config.clone(), "bench-latency").await?;
     let idle_kib = measure::status_kib("VmRSS");
-    println!("keyward-bench: {backend:?}, {} s per scenario, {} callers", args.seconds, args.concurrency);
+    println!(
+        "keyward-bench: {backend:?}, {} s per scenario, {} callers, metrics {}",
+        args.seconds,
+        args.concurrency,
+        if args.metrics { "on" } else { "off" }
+    );
 
     // On the server's own hash pool: the same threads, priority and argon2 work areas that Login
     // uses (a second pool would also hold a second set of work areas, and freeing them moves

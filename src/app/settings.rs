@@ -72,6 +72,8 @@ pub fn services(config: &Config) -> ServiceSettings {
             .collect(),
         session_event_retention: Duration::from_secs(config.session_event_retention_hours.saturating_mul(3600)),
         max_watch_streams_per_key: config.max_watch_streams_per_key,
+        // Not a setting: the composition root hands in the server's recorder (`app::observe`).
+        metrics: crate::metrics::Metrics::off(),
     }
 }
 

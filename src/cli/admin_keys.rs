@@ -12,14 +12,23 @@ use crate::{
     store::{ApiKeyRecord, Store},
 };
 
-/// Creates a key and returns what to print: the key (once) and its id.
+/// What `keyward admin keys create` prints: the key alone on stdout (so
+/// `KEY=$(keyward admin keys create …)` captures exactly it), and a note for the operator on
+/// stderr.
+#[derive(Debug)]
+pub struct CreatedKey {
+    pub key: String,
+    pub note: String,
+}
+
+/// Creates a key and returns what to print: the key (once) and a note naming its id.
 pub async fn create(
     store: &Store,
     name: &str,
     scopes: &[ApiScope],
     expires_in: Option<Duration>,
     now: DateTime<Utc>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<CreatedKey> {
     let name = check_key_name(name).map_err(|err| anyhow::anyhow!("--name: {err}"))?;
     if scopes.is_empty() {
         anyhow::bail!("give at least one --scope ({})", all_scopes());
@@ -30,12 +39,12 @@ pub async fn create(
         .map_err(|err| anyhow::anyhow!("--expires-in: {err}"))?;
     let created = create_api_key(store, name, scopes, now, expires_at).await?;
     let expiry = expires_at.map_or_else(|| "never expires".to_owned(), |at| format!("expires {}", at.to_rfc3339()));
-    Ok(format!(
-        "{}\n\nkey {} ({name}; {}; {expiry}). This is the only time the key is shown: store it now.",
-        created.secret.expose(),
+    let note = format!(
+        "key {} ({name}; {}; {expiry}). This is the only time the key is shown: store it now.",
         created.record.id,
         created.record.scopes.replace(' ', ", ")
-    ))
+    );
+    Ok(CreatedKey { key: created.secret.expose().to_owned(), note })
 }
 
 /// One line per key: id, state, scopes, name.

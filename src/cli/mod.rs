@@ -2,6 +2,7 @@
 //! the operator (progress on a terminal, a printed summary).
 
 pub mod admin_keys;
+pub mod healthcheck;
 mod import;
 
 pub use import::import_authjs;

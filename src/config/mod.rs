@@ -9,14 +9,18 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod address;
 mod email;
 mod load;
 mod oauth;
+mod traces;
 mod validate;
 mod webhooks;
 
+pub use address::resolve_listen;
 pub use email::EmailConfig;
 pub use oauth::{GITHUB_PROVIDER_ID, GitHubConfig, OAuthConfig, OidcConfig};
+pub use traces::{OtlpProtocol, TraceExport};
 pub use validate::ConfigError;
 pub use webhooks::{WebhookConfig, WebhookDeliveryConfig};
 
@@ -48,7 +52,9 @@ pub const MAX_SESSION_SECS: u64 = 400 * 24 * 3600;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// gRPC, grpc-web and plain HTTP all share this address.
+    /// gRPC, grpc-web and plain HTTP all share this address (`host:port`; a host name such as
+    /// `localhost` is resolved at start).
+    #[serde(deserialize_with = "address::listen_address")]
     pub listen: SocketAddr,
     /// Where the embedded SQLite database lives.
     pub data_dir: PathBuf,
@@ -194,6 +200,14 @@ pub struct Config {
     /// Log filter (tracing-subscriber syntax); `RUST_LOG` also sets it.
     pub log: String,
     pub log_format: LogFormat,
+    /// Serve Prometheus metrics at `/metrics` on this address, apart from the public one (unset:
+    /// no metrics are kept). Meant for the operator's network: it says how busy the server is.
+    #[serde(deserialize_with = "address::optional_listen_address")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Trace export (OpenTelemetry over OTLP), from the standard `OTEL_*` variables only: not a
+    /// TOML key.
+    #[serde(skip)]
+    pub traces: Option<TraceExport>,
 
     /// Sign-in with GitHub and OpenID Connect providers (`[oauth]`, `[oauth.github]`,
     /// `[[oauth.oidc]]`).
@@ -276,6 +290,8 @@ impl Default for Config {
             signin_page: true,
             log: "info".into(),
             log_format: LogFormat::Text,
+            metrics_listen: None,
+            traces: None,
             oauth: OAuthConfig::default(),
             email: EmailConfig::default(),
             public_url: None,

@@ -31,6 +31,10 @@ pub struct CpuPool {
     queue: SyncSender<Job>,
     /// Jobs queued or running.
     in_flight: Arc<AtomicUsize>,
+    workers: usize,
+    /// Jobs queued and not yet taken by a worker, and how long each waited (metrics).
+    waiting: Arc<AtomicUsize>,
+    wait: metrics::Histogram,
 }
 
 /// Counts a job out of `in_flight` when it ends, however it ends.
@@ -80,7 +84,23 @@ impl CpuPool {
                 })
                 .map_err(|err| Error::internal(format_args!("starting a hashing thread: {err}")))?;
         }
-        Ok(Self { queue, in_flight: Arc::new(AtomicUsize::new(0)) })
+        Ok(Self {
+            queue,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            workers: workers.max(1),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            wait: metrics::Histogram::noop(),
+        })
+    }
+
+    /// Records each job's wait in the queue into `metrics`.
+    pub fn observed(self, metrics: &crate::metrics::Metrics) -> Self {
+        Self { wait: metrics.hash_pool_wait(), ..self }
+    }
+
+    /// The worker threads, and the jobs waiting for one (for the metrics).
+    pub fn occupancy(&self) -> (usize, usize) {
+        (self.workers, self.waiting.load(Ordering::Relaxed))
     }
 
     /// Jobs queued or running right now (for tests that must know work is in the pool).
@@ -98,8 +118,16 @@ impl CpuPool {
         let (reply, result) = tokio::sync::oneshot::channel();
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let in_flight = InFlight(Arc::clone(&self.in_flight));
+        // Trace spans under the caller's: the wait in the queue, then the work on a worker.
+        let (queued_at, waiting, wait) = (std::time::Instant::now(), Arc::clone(&self.waiting), self.wait.clone());
+        let (caller_span, wait_span) = (tracing::Span::current(), tracing::info_span!("hash_pool.wait"));
+        waiting.fetch_add(1, Ordering::Relaxed);
         let job: Job = Box::new(move |scratch| {
             let _in_flight = in_flight;
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            wait.record(queued_at.elapsed().as_secs_f64());
+            drop(wait_span);
+            let _working = tracing::info_span!(parent: &caller_span, "hash_pool.work").entered();
             // The caller went away while this waited (a cancelled RPC drops the future, and with
             // it the receiver): skip the work, nobody would see its result.
             if reply.is_closed() {
@@ -107,7 +135,10 @@ impl CpuPool {
             }
             let _ = reply.send(work(scratch));
         });
-        let queued = self.queue.try_send(job).map_err(|err| match err {
+        let queued = self.queue.try_send(job).inspect_err(|_| {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        });
+        let queued = queued.map_err(|err| match err {
             TrySendError::Full(_) => Error::HasherOverloaded,
             TrySendError::Disconnected(_) => Error::internal("hashing pool is stopped"),
         });

@@ -2,6 +2,7 @@
 //! destructure the request, identify the caller, call `service`, convert the answer.
 
 mod admin;
+mod answer;
 mod auth;
 mod browser;
 mod caller;
@@ -15,6 +16,7 @@ mod status;
 mod verification;
 
 pub use admin::AdminApi;
+pub use answer::error_reason;
 pub use auth::AuthApi;
 pub use browser::{BrowserPolicy, BrowserRequest, guard as browser_guard};
 pub use caller::{

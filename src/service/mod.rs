@@ -108,6 +108,9 @@ pub struct ServiceSettings {
     /// How far back WatchSessionEvents can resume, and its streams per API key.
     pub session_event_retention: std::time::Duration,
     pub max_watch_streams_per_key: usize,
+    /// Where the hashing pool, the budgets and the session cache count what they do (off by
+    /// default: `Metrics::off()`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Every use case, sharing one set of dependencies. Cheap to clone.
@@ -177,11 +180,12 @@ impl Services {
             webhook_routes,
             session_event_retention,
             max_watch_streams_per_key,
+            metrics,
         } = settings;
         let outbox = outbox::Outbox::default();
         let store = store
             .with_webhooks(crate::store::WebhookRoutes::new(webhook_routes, outbox.waker(crate::store::WEBHOOK_KIND)));
-        let pool = Arc::new(CpuPool::start(hash_workers, hash_queue_depth, hash_low_priority)?);
+        let pool = Arc::new(CpuPool::start(hash_workers, hash_queue_depth, hash_low_priority)?.observed(&metrics));
         let hasher = PasswordHasher::new(Arc::clone(&pool), argon2)?;
         let access_tokens = access_token_cache::AccessTokenCache::new(
             u64::try_from(session_cache_max_entries).unwrap_or(u64::MAX),
@@ -193,7 +197,7 @@ impl Services {
         let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
         let codes = verification::CodeKey::load(&store, clock.now()).await?;
         let webauthn = crate::crypto::relying_party(&relying_party).map_err(Error::internal)?;
-        let throttles = Throttles::new(&rate_limits, &clock);
+        let throttles = Throttles::new(&rate_limits, &clock).observed(&metrics);
         let session_feed = session_feed::SessionFeed::new(
             store.session_event_head().await?,
             max_watch_streams_per_key,
@@ -210,7 +214,8 @@ impl Services {
                 session_cache_ttl,
                 session_cache_max_entries,
                 clock.clone(),
-            ),
+            )
+            .observed(&metrics),
             session_feed,
             access_tokens,
             password_policy,

@@ -32,6 +32,7 @@ pub struct SessionCache {
     max_entries: usize,
     clock: Clock,
     entries: Mutex<Entries>,
+    metrics: crate::metrics::Metrics,
 }
 
 /// Sessions by id, and the token-hash index into them: every lookup, update and removal by
@@ -50,7 +51,12 @@ pub struct Generation(u64);
 
 impl SessionCache {
     pub fn new(ttl: Duration, max_entries: usize, clock: Clock) -> Self {
-        Self { ttl, max_entries, clock, entries: Mutex::new(Entries::default()) }
+        Self { ttl, max_entries, clock, entries: Mutex::new(Entries::default()), metrics: Default::default() }
+    }
+
+    /// Counts hits and misses in `metrics`.
+    pub fn observed(self, metrics: &crate::metrics::Metrics) -> Self {
+        Self { metrics: metrics.clone(), ..self }
     }
 
     /// Whether an entry cached at `at` is still young enough to answer from. A clock that went
@@ -74,8 +80,9 @@ impl SessionCache {
             return None;
         }
         let entries = self.lock();
-        let session_id = entries.by_token_hash.get(token_hash)?;
-        self.fresh(&entries, session_id)
+        let found = entries.by_token_hash.get(token_hash).and_then(|session_id| self.fresh(&entries, session_id));
+        self.metrics.session_cache_lookup(found.is_some());
+        found
     }
 
     /// The cached session with this id, if fresh.
@@ -83,7 +90,9 @@ impl SessionCache {
         if self.ttl.is_zero() {
             return None;
         }
-        self.fresh(&self.lock(), session_id)
+        let found = self.fresh(&self.lock(), session_id);
+        self.metrics.session_cache_lookup(found.is_some());
+        found
     }
 
     /// Call before reading a session from the store; pass the answer to `put`.

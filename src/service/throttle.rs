@@ -143,6 +143,7 @@ impl Budget {
 pub struct Throttles {
     limiters: Option<Arc<Limiters>>,
     clock: BucketClock,
+    metrics: crate::metrics::Metrics,
 }
 
 struct Limiters {
@@ -175,7 +176,12 @@ impl Throttles {
                 refusal_logs: RateLimiter::dashmap_with_clock(Quota::per_minute(NonZeroU32::MIN), clock.clone()),
             })
         });
-        Self { limiters, clock }
+        Self { limiters, clock, metrics: crate::metrics::Metrics::off() }
+    }
+
+    /// Counts refusals per budget in `metrics`.
+    pub fn observed(self, metrics: &crate::metrics::Metrics) -> Self {
+        Self { metrics: metrics.clone(), ..self }
     }
 
     /// Takes `cost` from `budget`'s bucket for `key`, or fails with `RateLimited` (saying when
@@ -194,6 +200,7 @@ impl Throttles {
         if limiters.refusal_logs.check_key(&(budget, key.clone())).is_ok() {
             tracing::warn!(budget = budget.name(), client = %key, "client budget exhausted; refusing");
         }
+        self.metrics.throttle_refused(budget.name());
         Err(Error::RateLimited { retry_after })
     }
 

@@ -160,9 +160,10 @@ impl Store {
             });
         }
         let connect = |options: ConnectOptions| async move {
-            Database::connect(options)
-                .await
-                .map_err(|err| Error::internal(format_args!("connecting to the database: {err}")))
+            match Database::connect(options).await {
+                Ok(db) => Ok(db),
+                Err(err) => Err(cannot_connect(url, backend, &err, timeout).await),
+            }
         };
         let writer = if backend == Backend::Sqlite {
             // One writer connection beside the readers (see `Store::writer`); opened first, so
@@ -237,10 +238,16 @@ impl Store {
         self.backend
     }
 
-    /// Applies every pending migration.
-    pub async fn migrate_up(&self) -> Result<()> {
+    /// Applies every pending migration; returns how many ran.
+    pub async fn migrate_up(&self) -> Result<usize> {
         let session = self.migration_session().await?;
-        let result = Migrator::up(session.as_ref().unwrap_or(&*self.writer), None).await;
+        let connection = session.as_ref().unwrap_or(&*self.writer);
+        let result = async {
+            let pending = Migrator::get_pending_migrations(connection).await?.len();
+            Migrator::up(connection, None).await?;
+            Ok::<_, sea_orm::DbErr>(pending)
+        }
+        .await;
         close_session(session).await;
         Ok(result?)
     }
@@ -325,5 +332,96 @@ async fn close_session(session: Option<DatabaseConnection>) {
         && let Err(err) = session.close().await
     {
         tracing::warn!(error = %err, "closing the migration connection");
+    }
+}
+
+/// The start-up error when the database cannot be opened: where (host, port, database and user,
+/// or the file — never the password) and why. sqlx's pool only says it timed out waiting for a
+/// connection, so one direct attempt, bounded by the same timeout, finds the cause.
+async fn cannot_connect(url: &str, backend: Backend, err: &sea_orm::DbErr, timeout: Duration) -> Error {
+    use sea_orm::{
+        RuntimeErr,
+        sqlx::{Connection, Error as Sqlx},
+    };
+    let sqlx = match err {
+        sea_orm::DbErr::Conn(RuntimeErr::SqlxError(e)) => Some(e.as_ref()),
+        _ => None,
+    };
+    let cause = match sqlx {
+        Some(Sqlx::PoolTimedOut) => {
+            let attempt = async {
+                match backend {
+                    Backend::Postgres => sea_orm::sqlx::PgConnection::connect(url).await.map(drop),
+                    Backend::Sqlite => sea_orm::sqlx::SqliteConnection::connect(url).await.map(drop),
+                }
+            };
+            match tokio::time::timeout(timeout, attempt).await {
+                Ok(Err(err)) => sqlx_cause(&err),
+                Err(_) => format!("no answer within {} ms (database_timeout_ms)", timeout.as_millis()),
+                Ok(Ok(())) => "the pool timed out waiting for a connection".to_owned(),
+            }
+        }
+        Some(err) => sqlx_cause(err),
+        None => err.to_string(),
+    };
+    Error::Startup(format!("cannot connect to {}: {cause}", describe_database(url)))
+}
+
+/// The cause in the words of whoever refused: the OS (`Connection refused`), the server
+/// (`database "x" does not exist`), or the resolver.
+fn sqlx_cause(err: &sea_orm::sqlx::Error) -> String {
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        Sqlx::Io(io) => io.to_string(),
+        Sqlx::Database(db) => db.message().to_owned(),
+        Sqlx::Tls(tls) => format!("TLS: {tls}"),
+        other => other.to_string(),
+    }
+}
+
+/// "PostgreSQL at db.internal:5432 (database keyward, user keyward)", or "SQLite database
+/// ./keyward-data/keyward.db": what an operator needs to find it, without the password.
+pub(super) fn describe_database(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        return format!("SQLite database {}", rest.split('?').next().unwrap_or_default());
+    }
+    let Ok(parsed) = url::Url::parse(url) else { return "the database (its URL does not parse)".to_owned() };
+    let host = parsed.host_str().filter(|host| !host.is_empty()).map_or_else(
+        || {
+            // A Unix socket: libpq's `?host=/run/postgresql` form.
+            parsed.query_pairs().find(|(key, _)| key == "host").map_or("localhost".into(), |(_, dir)| dir.into_owned())
+        },
+        str::to_owned,
+    );
+    let port = parsed.port().unwrap_or(5432);
+    let database = parsed.path().trim_start_matches('/');
+    let user = parsed.username();
+    let mut detail = Vec::new();
+    if !database.is_empty() {
+        detail.push(format!("database {database}"));
+    }
+    if !user.is_empty() {
+        detail.push(format!("user {user}"));
+    }
+    let detail = if detail.is_empty() { String::new() } else { format!(" ({})", detail.join(", ")) };
+    format!("PostgreSQL at {host}:{port}{detail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_database;
+
+    #[test]
+    fn a_database_is_described_without_its_password() {
+        assert_eq!(
+            describe_database("postgres://keyward:s3cret@db.internal:6432/keyward?sslmode=require"),
+            "PostgreSQL at db.internal:6432 (database keyward, user keyward)"
+        );
+        assert_eq!(describe_database("postgresql://localhost/test"), "PostgreSQL at localhost:5432 (database test)");
+        assert_eq!(
+            describe_database("sqlite:///var/lib/keyward/keyward.db?mode=rwc"),
+            "SQLite database /var/lib/keyward/keyward.db"
+        );
+        assert!(!describe_database("postgres://u:s3cret@h/d").contains("s3cret"));
     }
 }

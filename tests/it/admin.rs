@@ -258,7 +258,8 @@ async fn keys_from_the_cli(backend: Backend) {
     let stdout = String::from_utf8(created.stdout).unwrap();
     let secret = stdout.lines().next().unwrap().to_owned();
     assert!(secret.starts_with("kw_") && secret.len() == 46, "{stdout}");
-    assert!(stdout.contains("only time the key is shown"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "the key alone on stdout: {stdout}");
+    assert!(String::from_utf8_lossy(&created.stderr).contains("only time the key is shown"));
     // Only the hash is stored.
     let stored = server.app.services().store().list_api_keys().await.unwrap();
     assert_eq!(stored.len(), 1);

@@ -4,10 +4,10 @@
 use std::{
     io::{BufRead, BufReader, Lines},
     path::Path,
-    process::{Child, ChildStdout, Command, Stdio},
+    process::{Child, ChildStderr, Command, Stdio},
 };
 
-fn keyward() -> Command {
+pub(crate) fn keyward() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
     // The test's own environment must not leak settings into the child.
     for (key, _) in std::env::vars() {
@@ -73,32 +73,53 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
 
 /// A `keyward serve` child on a free port with its own data dir, past its "keyward is serving"
 /// line; `env` (given the port) adds settings.
-struct Serving {
+pub(crate) struct Serving {
     child: Child,
-    port: u16,
-    ready: String,
-    lines: Lines<BufReader<ChildStdout>>,
+    pub port: u16,
+    pub ready: String,
+    /// The log lines before the "serving" one.
+    pub before: Vec<String>,
+    lines: Lines<BufReader<ChildStderr>>,
 }
 
 impl Serving {
-    fn start(dir: &Path, env: impl FnOnce(u16) -> Vec<(&'static str, String)>) -> Self {
+    pub fn start(dir: &Path, env: impl FnOnce(u16) -> Vec<(&'static str, String)>) -> Self {
+        Self::start_with(dir, "127.0.0.1", &[], env)
+    }
+
+    /// `keyward serve --listen <host>:<free port>` with `args` before `serve`, reading its log
+    /// (stderr).
+    pub fn start_with(
+        dir: &Path,
+        host: &str,
+        args: &[&str],
+        env: impl FnOnce(u16) -> Vec<(&'static str, String)>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = keyward()
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args(args)
+            .args(["serve", "--listen", &format!("{host}:{port}"), "--data-dir"])
             .arg(dir)
             .envs(env(port))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         // Readiness is the "serving" log line, not time.
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = lines.by_ref().map_while(Result::ok).find(|line| line.contains("keyward is serving"));
-        Self { child, port, ready: ready.expect("the server never said it was serving"), lines }
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut before = Vec::new();
+        let ready = lines.by_ref().map_while(Result::ok).find(|line| {
+            let found = line.contains("keyward is serving");
+            if !found {
+                before.push(line.clone());
+            }
+            found
+        });
+        Self { child, port, ready: ready.expect("the server never said it was serving"), before, lines }
     }
 
     /// SIGTERM; asserts a clean exit and returns what it logged after the serving line.
-    fn stop(mut self) -> Vec<String> {
+    pub fn stop(mut self) -> Vec<String> {
         let killed = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(killed.success());
         let rest: Vec<String> = self.lines.map_while(Result::ok).collect();
@@ -143,6 +164,10 @@ fn start_up_line_names_the_signin_url_and_passkey_settings_without_colour_codes(
     ] {
         assert!(ready.contains(&expected), "{expected} missing from {ready}");
     }
+}
+
+pub(crate) fn reqwest_get(url: &str) -> String {
+    reqwest::blocking_get(url)
 }
 
 mod reqwest {

@@ -111,6 +111,7 @@ impl SmtpEndpoint {
 }
 
 /// Sends `message` through `transport`; a 5xx answer is permanent, anything else worth a retry.
+#[tracing::instrument(name = "smtp.send", skip_all, fields(otel.kind = "client"))]
 pub(super) async fn send(
     transport: &AsyncSmtpTransport<Tokio1Executor>,
     message: Message,

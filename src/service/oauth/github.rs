@@ -114,6 +114,7 @@ impl GitHub {
 
     /// Exchanges the code (with the PKCE verifier and the same redirect URI), then reads the
     /// user and their emails with the new access token.
+    #[tracing::instrument(name = "oauth.github.identify", skip_all, fields(otel.kind = "client"))]
     pub(super) async fn identify(
         &self,
         code: AuthorizationCode,

@@ -100,6 +100,7 @@ impl Oidc {
     /// The provider's metadata and keys: cached, or fetched when missing, stale or `refresh`.
     /// One fetch at a time per provider (the others wait for its result), and a failure is
     /// remembered for `DISCOVERY_FAILURE_TTL`.
+    #[tracing::instrument(name = "oauth.oidc.discovery", skip_all, fields(otel.kind = "client"))]
     async fn metadata(&self, refresh: bool) -> Result<CoreProviderMetadata> {
         let asked_at = self.clock.now();
         if !refresh && let Some(metadata) = self.cached(None).await {
@@ -181,6 +182,7 @@ impl Oidc {
 
     /// Exchanges the code, validates the ID token, and reads user info when the ID token does
     /// not carry an email.
+    #[tracing::instrument(name = "oauth.oidc.identify", skip_all, fields(otel.kind = "client"))]
     pub(super) async fn identify(
         &self,
         code: AuthorizationCode,
