@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Checked at start: the URL is `https` (or `http` to a loopback address, for development and
-//! tests), has no credentials or fragment and is no metadata address; every event name is
+//! tests), has no credentials or fragment and is no address a webhook may never reach (cloud
+//! metadata, link-local, unspecified — `domain::is_refused_webhook_address`); every event name is
 //! known. The secret file is read, and its secret checked, where the server starts.
 
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, validate::invalid};
-use crate::domain::{WebhookEventType, is_metadata_address};
+use crate::domain::{WebhookEventType, is_refused_webhook_address};
 
 /// Every event but the opt-in ones (`signin.failed` must be listed by name).
 pub const ALL_EVENTS: &str = "*";
@@ -70,7 +71,8 @@ impl WebhookConfig {
 }
 
 /// https anywhere; http only to a loopback address; never credentials, a fragment or a
-/// metadata address (OWASP ASVS 5 V1.3.6: the operator's URL is still input).
+/// metadata, link-local or unspecified address, however spelled (OWASP ASVS 5 V1.3.6: the
+/// operator's URL is still input). A host name is checked again on every resolution.
 fn check_url(raw: &str) -> Result<(), String> {
     let url = url::Url::parse(raw).map_err(|err| format!("is not a URL ({err})"))?;
     let host = url.host().ok_or("has no host")?;
@@ -79,8 +81,10 @@ fn check_url(raw: &str) -> Result<(), String> {
         url::Host::Ipv6(v6) => Some(std::net::IpAddr::V6(v6)),
         url::Host::Domain(_) => None,
     };
-    if ip.is_some_and(is_metadata_address) {
-        return Err("points at a link-local (cloud metadata) address".into());
+    if ip.is_some_and(is_refused_webhook_address) {
+        return Err(
+            "points at a cloud metadata, link-local or unspecified address (IPv6 spellings of IPv4 included)".into()
+        );
     }
     let loopback = ip.is_some_and(|ip| ip.is_loopback()) || matches!(host, url::Host::Domain("localhost"));
     match url.scheme() {
@@ -214,6 +218,15 @@ mod tests {
     #[test]
     fn star_is_everything_but_the_opt_in_events() {
         let star = endpoint("https://a.example/", &["*"]).event_types();
+            ("https://[64:ff9b::a9fe:a9fe]/", "metadata"),
+            ("https://[::a9fe:a9fe]/", "metadata"),
+            ("https://[2002:a9fe:a9fe::]/", "metadata"),
+            ("https://[::ffff:169.254.169.254]/", "metadata"),
+            ("https://0.0.0.0/", "unspecified"),
+            ("http://0.0.0.0:8080/", "unspecified"),
+            ("https://[::]/", "unspecified"),
+            ("https://192.0.0.192/", "metadata"),
+            ("https://168.63.129.16/", "metadata"),
         assert_eq!(star.len(), WebhookEventType::ALL.len() - 1);
         assert!(!star.contains(&WebhookEventType::SignInFailed));
         let opted_in = endpoint("https://a.example/", &["*", "signin.failed"]).event_types();

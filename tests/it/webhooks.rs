@@ -428,7 +428,18 @@ async fn start_error(url: &str, events: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_addresses_and_unknown_events_stop_the_start() {
-    for url in ["https://169.254.169.254/latest/meta-data/", "https://[fd00:ec2::254]/", "http://100.100.100.200/"] {
+    for url in [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[fd00:ec2::254]/",
+        "http://100.100.100.200/",
+        "https://[64:ff9b::a9fe:a9fe]/",
+        "https://[2002:a9fe:a9fe::]/",
+        "https://[::a9fe:a9fe]/",
+        "http://0.0.0.0:8080/",
+        "https://[::]/",
+        "https://192.0.0.192/",
+        "https://168.63.129.16/",
+    ] {
         let error = start_error(url, &["user.created"]).await;
         assert!(error.contains("webhooks[0].url") && error.contains("metadata"), "{url}: {error}");
     }
