@@ -30,7 +30,12 @@ use crate::{
         o_auth_service_server::OAuthServiceServer, passkey_service_server::PasskeyServiceServer,
         verification_service_server::VerificationServiceServer,
     },
-    service::{Clock, ServiceSettings, Services, email::Mailer, outbox::RetryPolicy, webhooks::WebhookSender},
+    service::{
+        Clock, ServiceSettings, Services,
+        email::Mailer,
+        outbox::RetryPolicy,
+        webhooks::{LaneSettings, WebhookSender},
+    },
     store::Store,
     telemetry::RpcLayer,
     web,
@@ -361,7 +366,7 @@ impl Intervals {
 struct Senders {
     mailer: observe::Counted<Mailer>,
     mail_retry: RetryPolicy,
-    webhooks: Option<(observe::Counted<WebhookSender>, RetryPolicy)>,
+    webhooks: Option<(observe::Counted<WebhookSender>, LaneSettings)>,
 }
 
 /// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
@@ -382,9 +387,9 @@ async fn background_tasks(
     let Senders { mailer, mail_retry, webhooks } = senders;
     let sender = services.clone();
     health_task.spawn(async move { sender.run_outbox(mailer, mail_retry).await });
-    if let Some((webhooks, retry)) = webhooks {
+    if let Some((webhooks, lanes)) = webhooks {
         let sender = services.clone();
-        health_task.spawn(async move { sender.run_outbox(webhooks, retry).await });
+        health_task.spawn(async move { sender.run_webhook_lanes(webhooks, lanes).await });
     }
     // The session event feed: the PostgreSQL listener that hears other replicas' commits, and
     // the reader that applies every event to this replica's caches.

@@ -1,5 +1,6 @@
 //! The sender side of the outbox: a loop on every replica that claims due messages of one kind,
-//! hands each to a `Deliverer` (mail now; webhooks can reuse it), and records the outcome —
+//! hands each to a `Deliverer` (mail; webhooks run one such lane per endpoint, in
+//! `webhooks/lanes.rs`, over the same `deliver_claimed`), and records the outcome —
 //! delivered rows go, failed ones come back after an exponential backoff with jitter, and a
 //! message that failed `max_attempts` times (or was refused for good) is kept marked dead and
 //! logged. It wakes when this replica queued something (`Outbox::wake`) and otherwise every
@@ -15,7 +16,7 @@ use std::{
 use tokio::sync::{Notify, broadcast};
 
 use super::Services;
-use crate::error::Result;
+use crate::{error::Result, store::ClaimedMessage};
 
 /// Messages claimed per round.
 const CLAIM_BATCH: u64 = 16;
@@ -105,6 +106,15 @@ pub enum OutboxEvent {
     LinkRequestHandled {
         queued: bool,
     },
+    /// A webhook endpoint's circuit breaker opened on this replica: its rows wait, untried, for
+    /// the cool-down, then one is tried as a probe. `endpoint` as the metrics label it.
+    EndpointPaused {
+        endpoint: String,
+    },
+    /// The breaker closed again: a delivery to the endpoint succeeded.
+    EndpointResumed {
+        endpoint: String,
+    },
 }
 
 /// The replica's outbox handle: one wake-up per kind's sender, and the event feed. Cheap to
@@ -172,26 +182,37 @@ impl Services {
 
     /// Claims and delivers one batch; returns how many were claimed.
     async fn outbox_round(&self, deliverer: &impl Deliverer, policy: &RetryPolicy) -> Result<usize> {
-        let outbox = &self.inner.outbox;
-        let store = &self.inner.store;
         let lease = chrono::Duration::from_std(policy.lease).unwrap_or(chrono::Duration::minutes(5));
-        let claimed = store.claim_outbox(deliverer.kind(), self.inner.clock.now(), lease, CLAIM_BATCH).await?;
+        let claimed =
+            self.inner.store.claim_outbox(deliverer.kind(), None, self.inner.clock.now(), lease, CLAIM_BATCH).await?;
         let count = claimed.len();
         for message in claimed {
-            let (id, attempt) = (message.id.clone(), message.attempt);
-            let event = match deliverer.deliver(&message.id, &message.payload).await {
-                Ok(()) => {
-                    store.complete_outbox(&id).await?;
-                    tracing::info!(kind = deliverer.kind(), %id, attempt, "outbox message delivered");
-                    OutboxEvent::Delivered { id, attempt }
-                }
-                Err(failure) => {
-                    self.delivery_failed(deliverer.kind(), policy, (id, attempt, message.created_at), failure).await?
-                }
-            };
-            let _ = outbox.events.send(event);
+            self.deliver_claimed(deliverer, policy, message).await?;
         }
         Ok(count)
+    }
+
+    /// Delivers one claimed message and records the outcome (gone, retried later or dead);
+    /// publishes it to the event feed and returns it.
+    pub(super) async fn deliver_claimed(
+        &self,
+        deliverer: &impl Deliverer,
+        policy: &RetryPolicy,
+        message: ClaimedMessage,
+    ) -> Result<OutboxEvent> {
+        let (id, attempt) = (message.id.clone(), message.attempt);
+        let event = match deliverer.deliver(&message.id, &message.payload).await {
+            Ok(()) => {
+                self.inner.store.complete_outbox(&id).await?;
+                tracing::info!(kind = deliverer.kind(), %id, attempt, "outbox message delivered");
+                OutboxEvent::Delivered { id, attempt }
+            }
+            Err(failure) => {
+                self.delivery_failed(deliverer.kind(), policy, (id, attempt, message.created_at), failure).await?
+            }
+        };
+        let _ = self.inner.outbox.events.send(event.clone());
+        Ok(event)
     }
 
     async fn delivery_failed(
