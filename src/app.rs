@@ -32,11 +32,11 @@ use crate::{
     },
     service::{
         Clock, ServiceSettings, Services,
-        email::Mailer,
+        email::{EMAIL_KIND, Mailer},
         outbox::RetryPolicy,
         webhooks::{LaneSettings, WebhookSender},
     },
-    store::Store,
+    store::{Store, WEBHOOK_KIND},
     telemetry::RpcLayer,
     web,
 };
@@ -102,6 +102,9 @@ impl App {
         let metrics_addr = metrics_listener.as_ref().and_then(|listener| listener.local_addr().ok());
         let service_settings = ServiceSettings { metrics: metrics.clone(), ..settings::services(&config) };
         let services = Services::start(service_settings, store, clock, email).await?;
+        let days = |days: u64| Duration::from_secs(days.saturating_mul(86_400));
+        services.outbox().keep_dead_for(EMAIL_KIND, days(config.email.dead_retention_days));
+        services.outbox().keep_dead_for(WEBHOOK_KIND, days(config.webhook_delivery.dead_retention_days));
         let senders = Senders {
             mailer: observe::Counted { inner: mailer, metrics: metrics.clone() },
             mail_retry,

@@ -139,6 +139,9 @@ pub struct WebhookDeliveryConfig {
     /// The first cool-down of an open breaker; doubled after each failed probe, up to
     /// `retry_max_secs`.
     pub breaker_open_secs: u64,
+    /// How long an event that was given up (dead) is kept for the operator (to list and
+    /// retry) before it is deleted.
+    pub dead_retention_days: u64,
 }
 
 impl Default for WebhookDeliveryConfig {
@@ -153,6 +156,7 @@ impl Default for WebhookDeliveryConfig {
             concurrency_per_endpoint: 8,
             breaker_failures: 5,
             breaker_open_secs: 30,
+            dead_retention_days: 30,
         }
     }
 }
@@ -185,6 +189,9 @@ impl WebhookDeliveryConfig {
         }
         if !(1..=86_400).contains(&self.breaker_open_secs) {
             return Err(invalid("webhook_delivery.breaker_open_secs", "must be between 1 and 86400"));
+        }
+        if !(1..=3650).contains(&self.dead_retention_days) {
+            return Err(invalid("webhook_delivery.dead_retention_days", "must be between 1 and 3650"));
         }
         Ok(())
     }

@@ -123,11 +123,14 @@ pub enum OutboxEvent {
 pub struct Outbox {
     wakers: Arc<Mutex<HashMap<&'static str, Arc<Notify>>>>,
     events: broadcast::Sender<OutboxEvent>,
+    /// How long each kind's dead messages are kept (`keep_dead_for`); a kind not listed keeps
+    /// them.
+    dead_retention: Arc<Mutex<HashMap<&'static str, Duration>>>,
 }
 
 impl Default for Outbox {
     fn default() -> Self {
-        Self { wakers: Arc::default(), events: broadcast::channel(1024).0 }
+        Self { wakers: Arc::default(), events: broadcast::channel(1024).0, dead_retention: Arc::default() }
     }
 }
 
@@ -155,6 +158,18 @@ impl Outbox {
     pub fn subscribe(&self) -> broadcast::Receiver<OutboxEvent> {
         self.events.subscribe()
     }
+
+    /// Keeps `kind`'s dead messages for `retention` after they were given up; the sweep
+    /// (`Services::sweep_expired`) deletes older ones.
+    pub fn keep_dead_for(&self, kind: &'static str, retention: Duration) {
+        let mut kept = self.dead_retention.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.insert(kind, retention);
+    }
+
+    fn dead_retention(&self) -> Vec<(&'static str, Duration)> {
+        let kept = self.dead_retention.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.iter().map(|(kind, retention)| (*kind, *retention)).collect()
+    }
 }
 
 impl Services {
@@ -178,6 +193,19 @@ impl Services {
             }
             let _ = tokio::time::timeout(policy.poll_interval, wake.notified()).await;
         }
+    }
+
+    /// Deletes the dead messages of every kind past its retention (`Outbox::keep_dead_for`), a
+    /// bounded batch per statement; returns how many went. Waiting messages are never touched.
+    pub(super) async fn sweep_dead_outbox(&self) -> Result<u64> {
+        let now = self.inner.clock.now();
+        let mut deleted = 0;
+        for (kind, retention) in self.inner.outbox.dead_retention() {
+            let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+            let Some(before) = now.checked_sub_signed(retention) else { continue };
+            deleted += self.inner.store.delete_dead_outbox_before(kind, before).await?;
+        }
+        Ok(deleted)
     }
 
     /// Claims and delivers one batch; returns how many were claimed.

@@ -260,6 +260,14 @@ impl Store {
         Ok(buried.rows_affected)
     }
 
+    /// Deletes the messages of `kind` that were given up before `dead_before`, `SWEEP_BATCH`
+    /// per statement (a sweep after an outage may find many); returns how many went.
+    pub async fn delete_dead_outbox_before(&self, kind: &str, dead_before: DateTime<Utc>) -> Result<u64> {
+        use outbox::Column as C;
+        let old = sea_orm::Condition::all().add(C::Kind.eq(kind)).add(C::DeadAt.lt(dead_before));
+        self.delete_in_batches::<outbox::Entity>(C::Id, old).await
+    }
+
     /// Messages of `kind` still to deliver, and those that gave up.
     pub async fn outbox_counts(&self, kind: &str) -> Result<OutboxCounts> {
         use outbox::Column as C;
