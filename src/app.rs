@@ -30,8 +30,13 @@ use crate::{
         o_auth_service_server::OAuthServiceServer, passkey_service_server::PasskeyServiceServer,
         verification_service_server::VerificationServiceServer,
     },
-    service::{Clock, ServiceSettings, Services, email::Mailer, outbox::RetryPolicy, webhooks::WebhookSender},
-    store::Store,
+    service::{
+        Clock, ServiceSettings, Services,
+        email::{EMAIL_KIND, Mailer},
+        outbox::RetryPolicy,
+        webhooks::{LaneSettings, WebhookSender},
+    },
+    store::{Store, WEBHOOK_KIND},
     telemetry::RpcLayer,
     web,
 };
@@ -97,6 +102,9 @@ impl App {
         let metrics_addr = metrics_listener.as_ref().and_then(|listener| listener.local_addr().ok());
         let service_settings = ServiceSettings { metrics: metrics.clone(), ..settings::services(&config) };
         let services = Services::start(service_settings, store, clock, email).await?;
+        let days = |days: u64| Duration::from_secs(days.saturating_mul(86_400));
+        services.outbox().keep_dead_for(EMAIL_KIND, days(config.email.dead_retention_days));
+        services.outbox().keep_dead_for(WEBHOOK_KIND, days(config.webhook_delivery.dead_retention_days));
         let senders = Senders {
             mailer: observe::Counted { inner: mailer, metrics: metrics.clone() },
             mail_retry,
@@ -361,7 +369,7 @@ impl Intervals {
 struct Senders {
     mailer: observe::Counted<Mailer>,
     mail_retry: RetryPolicy,
-    webhooks: Option<(observe::Counted<WebhookSender>, RetryPolicy)>,
+    webhooks: Option<(observe::Counted<WebhookSender>, LaneSettings)>,
 }
 
 /// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
@@ -382,9 +390,9 @@ async fn background_tasks(
     let Senders { mailer, mail_retry, webhooks } = senders;
     let sender = services.clone();
     health_task.spawn(async move { sender.run_outbox(mailer, mail_retry).await });
-    if let Some((webhooks, retry)) = webhooks {
+    if let Some((webhooks, lanes)) = webhooks {
         let sender = services.clone();
-        health_task.spawn(async move { sender.run_outbox(webhooks, retry).await });
+        health_task.spawn(async move { sender.run_webhook_lanes(webhooks, lanes).await });
     }
     // The session event feed: the PostgreSQL listener that hears other replicas' commits, and
     // the reader that applies every event to this replica's caches.

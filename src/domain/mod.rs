@@ -33,4 +33,4 @@ pub use roles::{MAX_ROLES, Roles};
 pub use session_event::{EventCursor, SessionEvent, SessionEventKind};
 pub use time::{earlier, later};
 pub use token::{SessionToken, TokenHash};
-pub use webhook::{WebhookDelivery, WebhookEventType, is_metadata_address};
+pub use webhook::{WebhookDelivery, WebhookEventType, canonical_ip, is_refused_webhook_address};

@@ -269,8 +269,8 @@ impl Services {
         self.inner.keys.reload(self.inner.signer.settings(), self.inner.clock.now()).await
     }
 
-    /// Deletes expired sessions and ceremonies, forgotten sign-in failures, and audit and
-    /// session events past their retention, and drops idle client buckets; returns how many
+    /// Deletes expired sessions and ceremonies, forgotten sign-in failures, audit and session
+    /// events past their retention, dead outbox messages past theirs, and drops idle client buckets; returns how many
     /// rows went.
     pub async fn sweep_expired(&self) -> Result<u64> {
         let now = self.inner.clock.now();
@@ -281,7 +281,8 @@ impl Services {
             + self.inner.store.delete_expired_verification_tokens(now).await?
             + self.inner.store.forget_sign_in_failures(forget_before).await?
             + self.inner.store.delete_audit_events_before(now - self.inner.audit_retention).await?
-            + self.prune_session_events().await?)
+            + self.prune_session_events().await?
+            + self.sweep_dead_outbox().await?)
     }
 
     /// Stores a ceremony (passkey or OAuth) within the caps on pending ones: global (estimated)

@@ -54,4 +54,5 @@ mod traces;
 mod verification;
 mod verification_codes;
 mod watch;
+mod webhook_lanes;
 mod webhooks;
