@@ -55,3 +55,4 @@ mod verification;
 mod verification_codes;
 mod watch;
 mod webhooks;
+mod work_budget;
