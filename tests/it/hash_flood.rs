@@ -76,7 +76,7 @@ async fn a_reset_and_change_password_flood_does_not_slow_another_clients_login()
     let mut latencies = Vec::new();
     for wave in 0..WAVES {
         let mut flood = Vec::new();
-        for i in 0..FLOOD {
+        for _ in 0..FLOOD {
             let mut verification = verification.clone();
             let request = pb::ResetPasswordRequest {
                 email: "attacker@example.com".into(),
@@ -109,7 +109,7 @@ async fn a_reset_and_change_password_flood_does_not_slow_another_clients_login()
     latencies.sort();
     let p99 = |sorted: &[Duration]| sorted[(sorted.len() * 99).div_ceil(100) - 1];
     let median = |sorted: &[Duration]| sorted[sorted.len() / 2];
-    println!(
+    eprintln!(
         "flood: {WAVES} waves of {FLOOD} ResetPassword + {FLOOD} ChangePassword from one address, answered {answers:?}; \
          the other address's {WAVES} logins: all succeeded, median {:?}, p99 {:?} (without the flood: median {:?}, p99 {:?})",
         median(&latencies),
