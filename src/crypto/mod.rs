@@ -9,6 +9,7 @@ mod master_key;
 mod password;
 mod pool;
 mod webauthn;
+pub mod work_budget;
 
 pub use bcrypt_hash::MAX_BCRYPT_COST;
 pub use jwt::{AccessClaims, AccessTokenSigner, IssuedAccessToken, JwtSettings, KeySet, SigningKey};

@@ -140,9 +140,10 @@ impl AuthService for AuthApi {
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
         let caller = self.session_caller(&request).await?;
+        let meta = meta(&request);
         let pb::ChangePasswordRequest { current_password, new_password } = request.into_inner();
-        let revoked =
-            self.services.change_password(&caller, &current_password, &new_password).await.map_err(to_status)?;
+        let changed = self.services.change_password(&caller, &current_password, &new_password, &meta);
+        let revoked = changed.await.map_err(to_status)?;
         Ok(Response::new(pb::ChangePasswordResponse { revoked_sessions: count(revoked) }))
     }
 
@@ -171,8 +172,9 @@ impl AuthService for AuthApi {
         request: Request<pb::ReauthenticateRequest>,
     ) -> Result<Response<pb::ReauthenticateResponse>, Status> {
         let caller = self.session_caller(&request).await?;
+        let meta = meta(&request);
         let pb::ReauthenticateRequest { password } = request.into_inner();
-        let session = self.services.reauthenticate_with_password(&caller, &password).await.map_err(to_status)?;
+        let session = self.services.reauthenticate_with_password(&caller, &password, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::ReauthenticateResponse { session: Some(convert::session(&session, &session.id)) }))
     }
 

@@ -126,16 +126,23 @@ impl Services {
     /// A factor change needs a recent authentication; here the current password in the request
     /// *is* it (NIST SP 800-63B-4: a memorized secret is changed after authenticating with the
     /// existing one), so a stale session that knows the password may change it and one that
-    /// does not changes nothing.
-    pub async fn change_password(&self, caller: &SessionCaller, current: &str, new: &str) -> Result<u64> {
+    /// does not changes nothing. The current password is checked first, throttled like Login
+    /// (`verify_current_password`); only then is the new one's strength estimated, so a wrong
+    /// current password never reaches zxcvbn (OWASP ASVS 5 V2.4.1: budget before work).
+    pub async fn change_password(
+        &self,
+        caller: &SessionCaller,
+        current: &str,
+        new: &str,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
         let policy = self.inner.password_policy;
         let current = Password::parse_existing("current_password", current, policy)?;
         let mut user_inputs = vec![caller.user.email.clone()];
         user_inputs.extend(caller.user.name.clone());
         let new = Password::parse_new("new_password", new, policy)?;
+        self.verify_current_password(caller, "current_password", current, meta).await?;
         let new = self.check_new_password(new, user_inputs).await?;
-
-        self.verify_current_password(caller, "current_password", current).await?;
         let new_hash = self.inner.hasher.hash(new).await?;
         let now = self.inner.clock.now();
         let revoked = self

@@ -9,6 +9,7 @@ mod audit;
 mod authenticators;
 pub mod authjs;
 mod ceremonies;
+mod code_failures;
 mod connect;
 mod counts;
 mod entities;

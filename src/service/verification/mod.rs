@@ -67,6 +67,9 @@ pub enum Purpose {
     EmailChange,
 }
 
+/// Every purpose's stored name (the mailed-code failure counts a success clears).
+pub(super) const PURPOSE_NAMES: [&str; 4] = ["password_reset", "email_verification", "magic_link", "email_change"];
+
 impl Purpose {
     /// As stored in `verification_tokens.purpose`.
     fn name(self) -> &'static str {
@@ -212,6 +215,7 @@ impl Services {
 
     /// Takes the `purpose` token and returns it with its user: refused (and gone, if it
     /// was one) when unknown, of another purpose, expired, or its user's address changed since.
+    /// A good one clears the address's wrong-code counts.
     async fn take_link_token(
         &self,
         purpose: Purpose,
@@ -219,10 +223,14 @@ impl Services {
     ) -> Result<(VerificationTokenRecord, UserRecord)> {
         let taken = self.inner.store.take_verification_token(token.hash().as_str(), purpose.name()).await?;
         let taken = taken.ok_or_else(invalid_token)?;
-        self.checked_link_token(taken).await
+        let checked = self.checked_link_token(taken).await?;
+        // The link proved the mailbox: codes refused after too many wrong ones work again.
+        let code_keys = super::sign_in_guard::code_failure_keys(&checked.0.identifier);
+        self.inner.store.clear_code_failures(&code_keys).await?;
+        Ok(checked)
     }
 
-    /// `taken` (already out of the table) if it is still good, with its user.
+    /// `taken` (out of the table, or about to be) if it is still good, with its user.
     async fn checked_link_token(
         &self,
         taken: VerificationTokenRecord,
@@ -261,6 +269,12 @@ mod tests {
             notify_unknown_addresses: false,
             templates: MailTemplates::default(),
         }
+    }
+
+    #[test]
+    fn purpose_names_are_every_purpose() {
+        let purposes = [Purpose::PasswordReset, Purpose::EmailVerification, Purpose::MagicLink, Purpose::EmailChange];
+        assert_eq!(purposes.map(Purpose::name), PURPOSE_NAMES);
     }
 
     #[test]
