@@ -47,6 +47,7 @@ mod session_cache;
 mod signin_page;
 mod smtp_server;
 mod storage_bounds;
+mod suspension_lift;
 mod throttle;
 mod tidy;
 mod tokens;
