@@ -8,6 +8,7 @@ mod accounts;
 pub mod admin;
 mod api_keys;
 mod audit;
+mod breach_check;
 mod clock;
 pub mod email;
 pub mod import;
@@ -28,6 +29,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 pub use api_keys::{CreatedApiKey, check_key_name, create_api_key, key_scopes, list_api_keys, revoke_api_key};
+pub use breach_check::BreachCheckSettings;
 pub use clock::Clock;
 pub use keys::{JWKS_MAX_AGE, KeyRing, rotate_signing_key, rotation_delay};
 pub use oauth::{GITHUB_PROVIDER_ID, GitHubSettings, OAuthSettings, OidcSettings};
@@ -111,6 +113,8 @@ pub struct ServiceSettings {
     /// Where the hashing pool, the budgets and the session cache count what they do (off by
     /// default: `Metrics::off()`).
     pub metrics: crate::metrics::Metrics,
+    /// The breached-password range API new passwords are checked against; None: no check.
+    pub breach_check: Option<BreachCheckSettings>,
 }
 
 /// Every use case, sharing one set of dependencies. Cheap to clone.
@@ -147,6 +151,7 @@ struct Inner {
     audit_retention: chrono::Duration,
     outbox: outbox::Outbox,
     links: LinkSettings,
+    breach_check: Option<breach_check::BreachCheck>,
 }
 
 impl Services {
@@ -181,7 +186,9 @@ impl Services {
             session_event_retention,
             max_watch_streams_per_key,
             metrics,
+            breach_check,
         } = settings;
+        let breach_check = breach_check.as_ref().map(breach_check::BreachCheck::new).transpose()?;
         let outbox = outbox::Outbox::default();
         let store = store
             .with_webhooks(crate::store::WebhookRoutes::new(webhook_routes, outbox.waker(crate::store::WEBHOOK_KIND)));
@@ -237,6 +244,7 @@ impl Services {
             ),
             outbox,
             links: email.links,
+            breach_check,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
