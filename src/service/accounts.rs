@@ -77,7 +77,8 @@ impl Services {
         let checked = async {
             let user = self.inner.store.find_user_by_email(email.as_str()).await?;
             let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
-            let verification = self.inner.hasher.verify(password.clone(), stored_hash).await?;
+            let dummy = self.inner.login_timing.dummy_for(email.as_str());
+            let verification = self.inner.hasher.verify_or_dummy(password.clone(), stored_hash, dummy).await?;
             Ok::<_, Error>((user, verification))
         }
         .await;

@@ -13,6 +13,7 @@ mod clock;
 pub mod email;
 pub mod import;
 mod keys;
+mod login_timing;
 mod oauth;
 pub mod outbox;
 mod passkeys;
@@ -152,6 +153,8 @@ struct Inner {
     outbox: outbox::Outbox,
     links: LinkSettings,
     breach_check: Option<breach_check::BreachCheck>,
+    /// What a sign-in for an address without a password is verified against.
+    login_timing: login_timing::LoginTiming,
 }
 
 impl Services {
@@ -203,6 +206,7 @@ impl Services {
         let oauth = OAuthProviders::new(&oauth, &clock)?;
         let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
         let codes = verification::CodeKey::load(&store, clock.now()).await?;
+        let login_timing = login_timing::LoginTiming::load(&store, clock.now()).await?;
         let webauthn = crate::crypto::relying_party(&relying_party).map_err(Error::internal)?;
         let throttles = Throttles::new(&rate_limits, &clock).observed(&metrics);
         let session_feed = session_feed::SessionFeed::new(
@@ -245,6 +249,7 @@ impl Services {
             outbox,
             links: email.links,
             breach_check,
+            login_timing,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -279,11 +284,12 @@ impl Services {
 
     /// Deletes expired sessions and ceremonies, forgotten sign-in failures, and audit and
     /// session events past their retention, and drops idle client buckets; returns how many
-    /// rows went.
+    /// rows went. Also recounts the accounts' password-hash mix (`login_timing.rs`).
     pub async fn sweep_expired(&self) -> Result<u64> {
         let now = self.inner.clock.now();
         self.inner.throttles.prune();
         let forget_before = now - chrono::Duration::from_std(self.inner.failure_memory).map_err(Error::internal)?;
+        self.inner.login_timing.recount(&self.inner.store).await?;
         Ok(self.inner.store.delete_expired_sessions(now).await?
             + self.inner.store.delete_expired_ceremonies(now).await?
             + self.inner.store.delete_expired_verification_tokens(now).await?

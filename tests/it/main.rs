@@ -28,6 +28,7 @@ mod fuzz;
 mod grpc_web;
 mod import_authjs;
 mod load;
+mod login_timing;
 mod mail_templates;
 mod metrics;
 mod oauth;
