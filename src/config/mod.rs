@@ -13,6 +13,7 @@ mod address;
 mod email;
 mod load;
 mod oauth;
+mod password;
 mod traces;
 mod validate;
 mod webhooks;
@@ -20,6 +21,7 @@ mod webhooks;
 pub use address::resolve_listen;
 pub use email::EmailConfig;
 pub use oauth::{GITHUB_PROVIDER_ID, GitHubConfig, OAuthConfig, OidcConfig};
+pub use password::PasswordConfig;
 pub use traces::{OtlpProtocol, TraceExport};
 pub use validate::ConfigError;
 pub use webhooks::{WebhookConfig, WebhookDeliveryConfig};
@@ -213,6 +215,8 @@ pub struct Config {
     /// `[[oauth.oidc]]`).
     pub oauth: OAuthConfig,
 
+    /// The breached-password check (`[password]`), off by default.
+    pub password: PasswordConfig,
     /// Mail delivery (`[email]`): SMTP, or `.eml` files by default.
     pub email: EmailConfig,
     /// Password sign-in needs a verified address: an unverified account's correct password gets
@@ -293,6 +297,7 @@ impl Default for Config {
             metrics_listen: None,
             traces: None,
             oauth: OAuthConfig::default(),
+            password: PasswordConfig::default(),
             email: EmailConfig::default(),
             public_url: None,
             require_email_verification: false,

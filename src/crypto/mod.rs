@@ -15,7 +15,7 @@ pub use bcrypt_hash::MAX_BCRYPT_COST;
 pub use jwt::{AccessClaims, AccessTokenSigner, IssuedAccessToken, JwtSettings, KeySet, SigningKey};
 pub use keys::{Jwk, Jwks, SigningKeyMaterial, generate_ed25519};
 pub use master_key::{Envelope, MASTER_KEY_BYTES, MasterKey, SealedAt};
-pub use password::{Argon2Settings, PasswordHasher, Verification, check_importable_hash};
+pub use password::{Argon2Settings, DummyHash, PasswordHasher, Verification, check_importable_hash};
 pub use pool::CpuPool;
 pub use webauthn::{
     AttestedCredential, ForeignPasskey, RelyingPartySettings, UserVerification, adjust_creation_options,

@@ -52,8 +52,13 @@ impl AuthService for AuthApi {
         let meta = meta(&request);
         let context = SignInContext::of(&request);
         let pb::RegisterRequest { email, password, name } = request.into_inner();
-        let signed_in = self.services.register(&email, &password, &name, &meta).await.map_err(to_status)?;
-        self.signed_in_response(&context, &signed_in, |s| pb::RegisterResponse { signed_in: Some(s) }).await
+        match self.services.register(&email, &password, &name, &meta).await.map_err(to_status)? {
+            Some(signed_in) => {
+                self.signed_in_response(&context, &signed_in, |s| pb::RegisterResponse { signed_in: Some(s) }).await
+            }
+            // `require_email_verification`: the address is mailed, nobody is signed in yet.
+            None => Ok(Response::new(pb::RegisterResponse { signed_in: None })),
+        }
     }
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {

@@ -323,12 +323,19 @@ function bind() {
     event.preventDefault();
     void busy(signupForm.querySelector("button[type=submit]"), async () => {
       await abortBackground();
+      const email = field(signupForm, "email").trim();
       const response = await client.auth.register({
-        email: field(signupForm, "email"),
+        email,
         password: field(signupForm, "password"),
         name: field(signupForm, "name"),
       });
       signupForm.reset();
+      if (!response.signedIn) {
+        // Under require_email_verification nobody is signed in until the mail proves the address,
+        // and the words are the same whether or not it already had an account.
+        say(`Check your inbox at ${email}: the mail we sent says how to continue.`);
+        return;
+      }
       await refresh();
       if (leaveIfReturning()) return;
       say(`Welcome! Your account ${response.signedIn?.user?.email ?? ""} is ready.`);

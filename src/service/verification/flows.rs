@@ -9,8 +9,10 @@ use crate::{
     domain::{Email, Password, User},
     error::{Error, Result},
     service::{
-        Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, outbox::OutboxEvent,
-        sign_in_guard::failure_key,
+        Budget, RequestMeta, Services, SessionCaller, SignedIn,
+        audit::kind,
+        outbox::OutboxEvent,
+        sign_in_guard::{all_failure_keys, failure_key},
     },
     store::UserRecord,
 };
@@ -116,7 +118,8 @@ impl Services {
         let hash = self.inner.hasher.hash(new).await?;
         let notice = templates::password_changed(&self.inner.links.product_name, &user.email);
         let now = self.inner.clock.now();
-        let ended = self.inner.store.reset_password(&user.id, hash, notice.to_outbox()?, now).await?;
+        let failure_keys = all_failure_keys(&user.email);
+        let ended = self.inner.store.reset_password(&user.id, hash, &failure_keys, notice.to_outbox()?, now).await?;
         self.inner.outbox.wake();
         self.inner.session_cache.forget_user(&user.id);
         self.audit(Some(&user.id), kind::PASSWORD_RESET, json!({ "revoked_sessions": ended })).await;
@@ -195,6 +198,9 @@ impl Services {
         let proof = Proof::parse(proof.token, proof.email, proof.code)?;
         let (taken, _) = self.take_proof(Purpose::MagicLink, &proof, meta).await?;
         let user = self.verified(&taken.identifier, taken.user_id.as_deref()).await?;
+        // The mail proved control of the address: like any successful sign-in, this lifts a
+        // password suspension (NIST SP 800-63B-4 §3.2.2, "another authenticator").
+        self.sign_in_succeeded(&user.email).await?;
         let signed_in = self.sign_in(user, meta).await?;
         self.audit(
             Some(&signed_in.user.id),
