@@ -39,6 +39,7 @@ mod passkey_sign_in_commit;
 mod passkey_sign_up_mail;
 mod passkeys;
 mod passkeys_errors;
+mod private_files;
 mod reauthentication;
 mod rotation;
 mod schema;
