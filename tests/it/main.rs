@@ -12,6 +12,7 @@ mod fake_provider;
 mod access_token_cache;
 mod admin;
 mod admin_invitation;
+mod admin_scopes;
 mod admin_users;
 mod auth_flow;
 mod bad_input;

@@ -3,6 +3,7 @@
 //! the `Mailer` that delivers it from the outbox over SMTP or to `.eml` files.
 
 mod file;
+pub mod notices;
 mod smtp;
 
 use std::{path::PathBuf, time::Duration};
