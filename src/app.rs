@@ -18,6 +18,7 @@ use tonic_health::server::HealthReporter;
 use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub mod private_files;
 pub mod settings;
 
 use crate::{
@@ -70,11 +71,7 @@ impl App {
         // Defaults derived from the address (issuer, passkey origin) use the one actually bound:
         // `--listen 127.0.0.1:0` becomes the real port.
         config.listen = local_addr;
-        if config.uses_sqlite() {
-            std::fs::create_dir_all(&config.data_dir).map_err(|err| {
-                Error::internal(format_args!("creating data dir {}: {err}", config.data_dir.display()))
-            })?;
-        }
+        private_files::prepare(&config)?;
         let store = Store::connect_as(&settings::database(&config)).await?;
         if config.migrate_on_start {
             let started = std::time::Instant::now();

@@ -87,9 +87,7 @@ pub async fn import_authjs(config: &Config, from: &str, dry_run: bool, skip_sess
     let target = if dry_run {
         dry_run_target(config).await?
     } else {
-        if config.uses_sqlite() {
-            std::fs::create_dir_all(&config.data_dir)?;
-        }
+        crate::app::private_files::prepare(config)?;
         let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
         store.migrate_up().await?;
         // Provider tokens are sealed on the way in, like every account write.

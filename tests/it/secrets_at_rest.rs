@@ -146,6 +146,7 @@ async fn link(store: &Store, user_id: &str, provider_account_id: &str, access: &
         token_hash: format!("{:064x}", rand_u128()),
         user_id: user_id.into(),
         created_at: now,
+        authenticated_at: now,
         idle_expires: now + chrono::Duration::hours(1),
         expires: now + chrono::Duration::hours(1),
         user_agent: None,
