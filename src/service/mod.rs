@@ -138,6 +138,9 @@ struct Inner {
     clock: Clock,
     oauth: OAuthProviders,
     decoys: passkeys::DecoyCredentials,
+    /// The secret of a better-auth app imported into this database (`keyward import
+    /// better-auth`), whose signed session cookies are accepted; read at start.
+    better_auth: Option<crate::crypto::BetterAuthSecret>,
     /// The key mailed one-time codes are hashed under.
     codes: verification::CodeKey,
     throttles: Throttles,
@@ -196,6 +199,10 @@ impl Services {
         let oauth = OAuthProviders::new(&oauth, &clock)?;
         let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
         let codes = verification::CodeKey::load(&store, clock.now()).await?;
+        let better_auth = store
+            .find_server_secret(import::BETTER_AUTH_SECRET_ID)
+            .await?
+            .map(|secret| crate::crypto::BetterAuthSecret::new(&secret));
         let webauthn = crate::crypto::relying_party(&relying_party).map_err(Error::internal)?;
         let throttles = Throttles::new(&rate_limits, &clock).observed(&metrics);
         let session_feed = session_feed::SessionFeed::new(
@@ -224,6 +231,7 @@ impl Services {
             clock,
             oauth,
             decoys,
+            better_auth,
             codes,
             throttles,
             failure_policy,

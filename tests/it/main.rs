@@ -26,6 +26,7 @@ mod csrf;
 mod fuzz;
 mod grpc_web;
 mod import_authjs;
+mod import_better_auth;
 mod load;
 mod mail_templates;
 mod metrics;
