@@ -196,6 +196,11 @@ impl Phase for Users {
             return None;
         }
         let password_hash = password.filter(|hash| !hash.is_empty()).and_then(|hash| {
+            // An app with a custom `password.hash` may store bcrypt or argon2 PHC strings: those
+            // go to the shared rules as they are.
+            if hash.starts_with("$2") || hash.starts_with("$argon2") {
+                return Some(hash);
+            }
             better_auth_password_hash(&hash)
                 .map_err(|reason| {
                     run.report.partial(
