@@ -56,7 +56,12 @@ const auth = betterAuth({
   secret: SECRET,
   baseURL: origin,
   emailAndPassword: { enabled: true },
-  plugins: [twoFactor({ issuer: "Keyward test" }), passkey({ rpID: "localhost", rpName: "Keyward test", origin })],
+  plugins: [
+    twoFactor({ issuer: "Keyward test" }),
+    // Keyward's software authenticator (webauthn-authenticator-rs) writes the origin into its
+    // client data as a URL, with a trailing "/": accept that spelling too.
+    passkey({ rpID: "localhost", rpName: "Keyward test", origin: [origin, `${origin}/`] }),
+  ],
   telemetry: { enabled: false },
   rateLimit: { enabled: false },
 });
@@ -123,14 +128,11 @@ async function seed() {
   // An expired session, as better-auth leaves them until they are read.
   const expired = await signIn("ada@example.com", "violet-otter-lamp-93");
   const expiredToken = decodeURIComponent(expired).split(".")[0];
+  // better-auth's Kysely SQLite dialect stores dates as ISO text; PostgreSQL as timestamptz.
   await sql(`UPDATE "session" SET "expiresAt" = $1 WHERE token = $2`, [
-    sqlite ? Date.now() - DAY : new Date(Date.now() - DAY),
+    sqlite ? new Date(Date.now() - DAY).toISOString() : new Date(Date.now() - DAY),
     expiredToken,
   ]);
-  if (sqlite) {
-    // better-sqlite3 stores dates as ISO text through Kysely; keep the column's own format.
-    await sql(`UPDATE "session" SET "expiresAt" = $1 WHERE token = $2`, [new Date(Date.now() - DAY).toISOString(), expiredToken]);
-  }
 
   // OAuth accounts as better-auth's callback links them (internalAdapter.createAccount).
   await context.internalAdapter.createAccount({

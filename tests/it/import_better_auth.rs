@@ -14,8 +14,12 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::Value as Json;
 use tonic::Code;
 
-use crate::common::{
-    Backend, TestDb, TestServer, bearer, both_backends, get_session, login, postgres_url, reason, test_config,
+use crate::{
+    common::{
+        Backend, TestDb, TestServer, bearer, both_backends, get_session, login, postgres_url, reason, test_config,
+    },
+    passkey_authenticator::TestPasskey,
+    passkeys::{passkey_login, passkeys},
 };
 
 both_backends!(sqlite_source);
@@ -321,5 +325,107 @@ async fn refusals_write_nothing_and_custom_names_are_followed() {
     let server = TestServer::start_on(target, config).await;
     let ada = server.app.services().store().find_user(&seed.user_id("ada")).await.unwrap().unwrap();
     assert!(ada.email_verified.is_some(), "emailVerified was read from the renamed column");
+    server.stop().await;
+}
+
+/// Registers a passkey with better-auth's passkey plugin, over HTTP, with the project's software
+/// authenticator: better-auth serves the seeded database (`seed.mjs serve`), the user signs in
+/// with email and password, asks for registration options, and posts the credential.
+async fn register_with_better_auth(url: &str, email: &str, password: &str) -> (TestPasskey, String) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/better-auth");
+    let mut child = Command::new("node")
+        .arg(dir.join("seed.mjs"))
+        .args(["serve", url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // The first line says where it listens: waited for on a blocking thread, not on time.
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let origin = serde_json::from_str::<Json>(&line).unwrap()["origin"].as_str().unwrap().to_owned();
+    // Reached on 127.0.0.1; its origin (and the passkey's) is http://localhost:<port>.
+    let base = origin.replace("localhost", "127.0.0.1");
+    let http = reqwest::Client::new();
+    let mut jar: Vec<String> = Vec::new();
+    let remember = |jar: &mut Vec<String>, response: &reqwest::Response| {
+        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let pair = value.to_str().unwrap().split(';').next().unwrap().to_owned();
+            let name = pair.split('=').next().unwrap().to_owned();
+            jar.retain(|kept| !kept.starts_with(&format!("{name}=")));
+            jar.push(pair);
+        }
+    };
+    let signed_in = http
+        .post(format!("{base}/api/auth/sign-in/email"))
+        .header("origin", &origin)
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_success(), "better-auth sign-in: {}", signed_in.status());
+    remember(&mut jar, &signed_in);
+    let options = http
+        .get(format!("{base}/api/auth/passkey/generate-register-options"))
+        .header("origin", &origin)
+        .header("cookie", jar.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert!(options.status().is_success(), "register options: {}", options.status());
+    remember(&mut jar, &options);
+    let options = options.text().await.unwrap();
+    let mut authenticator = TestPasskey::at(&origin);
+    let credential: Json = serde_json::from_str(&authenticator.create(&options)).unwrap();
+    let verified = http
+        .post(format!("{base}/api/auth/passkey/verify-registration"))
+        .header("origin", &origin)
+        .header("cookie", jar.join("; "))
+        .json(&serde_json::json!({ "response": credential, "name": "Laptop" }))
+        .send()
+        .await
+        .unwrap();
+    let status = verified.status();
+    assert!(status.is_success(), "verify-registration: {status} {}", verified.text().await.unwrap());
+    // Closing its stdin ends the server.
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    (authenticator, origin)
+}
+
+/// A passkey registered through better-auth's passkey plugin signs in to Keyward, discoverably,
+/// with the same authenticator; the imported session of that user is not recent enough to add
+/// another passkey without re-authenticating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_registered_with_better_auth_signs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("better-auth.db");
+    let url = format!("sqlite:{}", path.display());
+    let seed = seed(&url);
+    let (mut authenticator, origin) = register_with_better_auth(&url, "ada@example.com", &seed.password("ada")).await;
+    let target = TestDb::create(Backend::Sqlite).await;
+    let out = imported(&target, &url, &["--secret", &seed.secret()]);
+    assert_eq!(out.of("passkeys"), [1, 0, 0, 0], "{}", out.output);
+
+    let mut config = test_config(&target);
+    config.rp_origins.push(origin);
+    let server = TestServer::start_on(target, config).await;
+    let mut client = passkeys(&server).await;
+    let signed_in = passkey_login(&mut client, &mut authenticator, "").await.unwrap().into_inner().signed_in.unwrap();
+    assert_eq!(signed_in.user.unwrap().id, seed.user_id("ada"));
+    // And again (the counter moved forward and was kept).
+    passkey_login(&mut client, &mut authenticator, "ada@example.com").await.unwrap();
+    let listed = client
+        .list_passkeys(bearer(pb::ListPasskeysRequest::default(), &seed.cookie("ada")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.passkeys.len(), 1);
     server.stop().await;
 }
