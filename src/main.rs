@@ -87,6 +87,30 @@ enum ImportSource {
         #[arg(long)]
         skip_sessions: bool,
     },
+    /// From a better-auth database: PostgreSQL or SQLite, default or custom table names.
+    BetterAuth {
+        /// The better-auth database: postgres://…, sqlite:PATH or file:PATH. Only read.
+        #[arg(long, value_name = "DATABASE_URL")]
+        from: String,
+        /// The PostgreSQL schema of its tables (default: the URL's `?schema=`, else the search path).
+        #[arg(long)]
+        schema: Option<String>,
+        /// A JSON file with the app's custom table and column names, shaped like better-auth's
+        /// config (`{"user": {"modelName": "users", "fields": {"email": "email_address"}}}`).
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<std::path::PathBuf>,
+        /// The app's BETTER_AUTH_SECRET: checks its session cookies and decrypts its two-factor
+        /// rows; kept sealed in Keyward's database. Prefer the environment variable (a command
+        /// line is visible to other users of the machine).
+        #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Read and validate everything, report what would happen, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave the sessions out (every user signs in again).
+        #[arg(long)]
+        skip_sessions: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -238,6 +262,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Import { source: ImportSource::Authjs { from, dry_run, skip_sessions } } => {
             keyward::cli::import_authjs(&config, &from, dry_run, skip_sessions).await
+        }
+        Command::Import {
+            source: ImportSource::BetterAuth { from, schema, mapping, secret, dry_run, skip_sessions },
+        } => {
+            let options = keyward::cli::BetterAuthArgs { schema, mapping, secret, dry_run, skip_sessions };
+            keyward::cli::import_better_auth(&config, &from, options).await
         }
         Command::Admin { action: AdminAction::Keys { action } } => {
             let store = open_store(&config).await?;

@@ -5,4 +5,4 @@ pub mod admin_keys;
 pub mod healthcheck;
 mod import;
 
-pub use import::import_authjs;
+pub use import::{BetterAuthArgs, import_authjs, import_better_auth};

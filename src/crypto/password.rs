@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 use super::{
     bcrypt_hash,
     pool::{CpuPool, Scratch},
+    scrypt_hash,
 };
 use crate::{
     domain::Password,
@@ -204,8 +205,11 @@ fn verify_stored(
     if bcrypt_hash::is_bcrypt(stored) {
         return bcrypt_hash::verify(password, stored).map(|matches| Verification { matches, needs_rehash: true });
     }
+    if scrypt_hash::is_better_auth_scrypt(stored) {
+        return scrypt_hash::verify(password, stored).map(|matches| Verification { matches, needs_rehash: true });
+    }
     if !stored.starts_with("$argon2") {
-        return Err("stored password hash is neither argon2 nor bcrypt".to_owned());
+        return Err("stored password hash is neither argon2, bcrypt nor better-auth scrypt".to_owned());
     }
     verify_with(current, password, stored, scratch)
 }
@@ -217,10 +221,14 @@ const MAX_IMPORTED_ARGON2_ITERATIONS: u32 = 10;
 const MAX_IMPORTED_ARGON2_PARALLELISM: u32 = 16;
 
 /// Whether a password hash from another system can be kept as it is: an argon2 PHC string within
-/// cost bounds, or a bcrypt hash of cost at most `MAX_BCRYPT_COST`. The error says why not.
+/// cost bounds, a bcrypt hash of cost at most `MAX_BCRYPT_COST`, or better-auth's scrypt (its
+/// one fixed cost) in Keyward's `$better-auth-scrypt$` form. The error says why not.
 pub fn check_importable_hash(stored: &str) -> Result<(), String> {
     if bcrypt_hash::is_bcrypt(stored) {
         return bcrypt_hash::check(stored).map(drop);
+    }
+    if scrypt_hash::is_better_auth_scrypt(stored) {
+        return scrypt_hash::check(stored);
     }
     if !stored.starts_with("$argon2") {
         return Err("not a bcrypt or argon2 hash".to_owned());

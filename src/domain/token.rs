@@ -55,6 +55,14 @@ impl SessionToken {
         Ok(Self(raw.to_owned()))
     }
 
+    /// A better-auth session token (its `session.token`), once its cookie's HMAC was checked
+    /// with the app's secret (`crypto::BetterAuthSecret::verify_cookie`), or when the import
+    /// reads it from better-auth's own table. better-auth makes 32 alphanumeric characters
+    /// (`generateId(32)`, about 190 random bits); any other shape is refused.
+    pub fn from_better_auth(token: &str) -> Option<Self> {
+        (token.len() == 32 && token.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| Self(token.to_owned()))
+    }
+
     pub fn hash(&self) -> TokenHash {
         TokenHash::of(self.0.as_bytes())
     }

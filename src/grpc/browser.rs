@@ -108,7 +108,12 @@ fn session_cookies(headers: &HeaderMap, name: &str) -> Vec<String> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == name && !cookie.value().is_empty())
+        // better-auth's cookie too: after `keyward import better-auth` it still identifies its
+        // session (checked against the app's secret in `service::sessions`).
+        .filter(|cookie| {
+            (cookie.name() == name || crate::crypto::BETTER_AUTH_SESSION_COOKIES.contains(&cookie.name()))
+                && !cookie.value().is_empty()
+        })
         .map(|cookie| cookie.value().to_owned())
         .take(MAX_SESSION_COOKIES)
         .collect()

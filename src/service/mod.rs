@@ -143,6 +143,9 @@ struct Inner {
     clock: Clock,
     oauth: OAuthProviders,
     decoys: passkeys::DecoyCredentials,
+    /// The secret of a better-auth app imported into this database (`keyward import
+    /// better-auth`), whose signed session cookies are accepted; read at start.
+    better_auth: Option<crate::crypto::BetterAuthSecret>,
     /// The key mailed one-time codes are hashed under.
     codes: verification::CodeKey,
     throttles: Throttles,
@@ -207,6 +210,10 @@ impl Services {
         let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
         let codes = verification::CodeKey::load(&store, clock.now()).await?;
         let login_timing = login_timing::LoginTiming::load(&store, clock.now()).await?;
+        let better_auth = store
+            .find_server_secret(import::BETTER_AUTH_SECRET_ID)
+            .await?
+            .map(|secret| crate::crypto::BetterAuthSecret::new(&secret));
         let webauthn = crate::crypto::relying_party(&relying_party).map_err(Error::internal)?;
         let throttles = Throttles::new(&rate_limits, &clock).observed(&metrics);
         let session_feed = session_feed::SessionFeed::new(
@@ -235,6 +242,7 @@ impl Services {
             clock,
             oauth,
             decoys,
+            better_auth,
             codes,
             throttles,
             failure_policy,

@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod authenticators;
 pub mod authjs;
+pub mod better_auth;
 mod ceremonies;
 mod code_failures;
 mod connect;

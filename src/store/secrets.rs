@@ -111,6 +111,22 @@ impl Store {
         }
     }
 
+    /// Sets the server secret `id` to `value` (sealed), replacing what was there.
+    pub async fn put_server_secret(&self, id: &str, value: &[u8], now: DateTime<Utc>) -> Result<()> {
+        let sealed = self.key()?.seal(value, SealedAt { column: SECRET_VALUE, row: id })?;
+        let txn = self.begin_write().await?;
+        secrets::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
+        secrets::ActiveModel { id: Set(id.to_owned()), value: Set(sealed), created_at: Set(now) }.insert(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The server secret `id`, if there is one (never creates it).
+    pub async fn find_server_secret(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let Some(row) = secrets::Entity::find_by_id(id.to_owned()).one(&self.db).await? else { return Ok(None) };
+        Ok(Some(self.key()?.open(&row.value, SealedAt { column: SECRET_VALUE, row: id })?))
+    }
+
     /// The ids of the master keys the database's secrets are sealed under (every signing key and
     /// server secret, and one linked account): empty for a new database. Start-up compares it
     /// with the configured key, so a wrong key stops the process instead of failing requests.

@@ -30,6 +30,7 @@ mod fuzz;
 mod grpc_web;
 mod hash_flood;
 mod import_authjs;
+mod import_better_auth;
 mod load;
 mod login_timing;
 mod mail_templates;

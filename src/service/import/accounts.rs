@@ -8,20 +8,27 @@ use std::collections::{BTreeSet, HashMap};
 use super::{Change, ImportTable, Phase, Planned, Run, users::MAX_SOURCE_ID_CHARS};
 use crate::{
     error::Result,
-    store::{AccountRecord, AccountTokensUpdate, NewAccount, ProviderTokens, authjs::SourceAccount, new_id},
+    store::{
+        AccountRecord, AccountTokensUpdate, NewAccount, ProviderTokens,
+        authjs::{SourceAccount, SourceRow, SourceRows},
+        new_id,
+    },
 };
+use tokio_stream::Stream;
 
 const TABLE: ImportTable = ImportTable::Accounts;
 
-struct Mapped {
+pub(super) struct Mapped {
     source_id: String,
-    account: NewAccount,
+    pub(super) account: NewAccount,
 }
 
 impl Run<'_> {
-    pub(super) async fn accounts(&mut self) -> Result<()> {
-        let source = self.source;
-        let Some(rows) = source.accounts().await? else { return Ok(()) };
+    pub(super) async fn accounts(
+        &mut self,
+        rows: Option<SourceRows<impl Stream<Item = SourceRow<SourceAccount>>>>,
+    ) -> Result<()> {
+        let Some(rows) = rows else { return Ok(()) };
         let mut phase = Accounts::default();
         self.drive(&mut phase, rows).await?;
         if phase.folded > 0 {
@@ -68,7 +75,7 @@ impl Phase for Accounts {
 }
 
 impl Run<'_> {
-    fn map_account(&mut self, source: SourceAccount) -> Option<Mapped> {
+    pub(super) fn map_account(&mut self, source: SourceAccount) -> Option<Mapped> {
         let SourceAccount {
             id,
             user_id,
@@ -119,7 +126,7 @@ impl Run<'_> {
         })
     }
 
-    async fn account_batch(&mut self, batch: Vec<Mapped>) -> Result<()> {
+    pub(super) async fn account_batch(&mut self, batch: Vec<Mapped>) -> Result<()> {
         let existing = match self.store() {
             Some(store) => {
                 let ids = batch.iter().map(|m| m.account.provider_account_id.clone()).collect();

@@ -9,6 +9,7 @@
 //! The mapping, table by table, is in docs/migrating-from-authjs.md.
 
 mod accounts;
+mod better_auth;
 mod passkeys;
 mod report;
 mod sessions;
@@ -19,6 +20,9 @@ use std::{collections::HashSet, pin::pin, time::Duration};
 use chrono::{DateTime, Utc};
 use tokio_stream::{Stream, StreamExt};
 
+pub use better_auth::{
+    BetterAuthImport, SECRET_ID as BETTER_AUTH_SECRET_ID, check_better_auth_secret, import_better_auth,
+};
 pub use report::{ImportReport, ImportTable, Problem, Severity, TableCounts};
 
 use super::Clock;
@@ -107,25 +111,16 @@ pub async fn import_authjs(
     options: &ImportOptions,
     progress: &dyn ImportProgress,
 ) -> Result<ImportReport> {
-    let mut run = Run {
-        source,
-        target,
-        policy,
-        options,
-        progress,
-        now: options.clock.now(),
-        report: ImportReport::new(format!("{}, {}", source.backend(), source.layout()), !target.write),
-        present_users: HashSet::new(),
-    };
-    run.users().await?;
-    run.accounts().await?;
-    run.passkeys().await?;
+    let mut run = Run::new(target, policy, options, progress, format!("{}, {}", source.backend(), source.layout()));
+    run.users(source.user_emails().await?, source.users().await?).await?;
+    run.accounts(source.accounts().await?).await?;
+    run.passkeys(source.authenticators().await?, "authjs").await?;
     if options.skip_sessions {
         run.report.notes.push("sessions were not imported (--skip-sessions): every user signs in again".to_owned());
     } else {
-        run.sessions().await?;
+        run.sessions(source.sessions().await?).await?;
     }
-    run.verification_tokens().await?;
+    run.verification_tokens(source).await?;
     Ok(run.report)
 }
 
@@ -166,7 +161,6 @@ struct Planned {
 }
 
 struct Run<'a> {
-    source: &'a AuthjsSource,
     target: &'a ImportTarget,
     policy: &'a ImportPolicy,
     options: &'a ImportOptions,
@@ -190,6 +184,26 @@ trait Phase {
 
     /// Looks the batch up in the target, decides create / update / skip / fail, writes.
     async fn write(&mut self, run: &mut Run<'_>, batch: Vec<Self::Mapped>) -> Result<()>;
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        target: &'a ImportTarget,
+        policy: &'a ImportPolicy,
+        options: &'a ImportOptions,
+        progress: &'a dyn ImportProgress,
+        source: String,
+    ) -> Self {
+        Self {
+            target,
+            policy,
+            options,
+            progress,
+            now: options.clock.now(),
+            report: ImportReport::new(source, !target.write),
+            present_users: HashSet::new(),
+        }
+    }
 }
 
 impl Run<'_> {

@@ -10,16 +10,19 @@ use super::{Change, ImportTable, Phase, Planned, Run};
 use crate::{
     crypto::{ForeignPasskey, passkey_from_cose},
     error::Result,
-    store::{AuthenticatorRecord, AuthenticatorUpdate, NewAuthenticator, authjs::SourceAuthenticator, new_id},
+    store::{
+        AuthenticatorRecord, AuthenticatorUpdate, NewAuthenticator,
+        authjs::{SourceAuthenticator, SourceRow, SourceRows},
+        new_id,
+    },
 };
 use base64::{
     Engine,
     engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD},
 };
+use tokio_stream::Stream;
 
 const TABLE: ImportTable = ImportTable::Passkeys;
-/// What `imported_from` says for these passkeys.
-const IMPORTED_FROM: &str = "authjs";
 const NAME: &str = "Passkey (imported)";
 
 /// Auth.js writes standard base64 with padding; other tools drop the padding or use base64url.
@@ -29,14 +32,20 @@ fn decode_base64(value: &str) -> Option<Vec<u8>> {
 }
 
 impl Run<'_> {
-    pub(super) async fn passkeys(&mut self) -> Result<()> {
-        let source = self.source;
-        let Some(rows) = source.authenticators().await? else { return Ok(()) };
-        self.drive(&mut Passkeys, rows).await
+    /// `imported_from` names the source in the rows (`authjs`, `better-auth`).
+    pub(super) async fn passkeys(
+        &mut self,
+        rows: Option<SourceRows<impl Stream<Item = SourceRow<SourceAuthenticator>>>>,
+        imported_from: &'static str,
+    ) -> Result<()> {
+        let Some(rows) = rows else { return Ok(()) };
+        self.drive(&mut Passkeys { imported_from }, rows).await
     }
 }
 
-struct Passkeys;
+pub(super) struct Passkeys {
+    pub(super) imported_from: &'static str,
+}
 
 impl Phase for Passkeys {
     const TABLE: ImportTable = TABLE;
@@ -44,7 +53,7 @@ impl Phase for Passkeys {
     type Mapped = (String, NewAuthenticator);
 
     fn map(&mut self, run: &mut Run<'_>, row: SourceAuthenticator) -> Option<Self::Mapped> {
-        run.map_passkey(row)
+        run.map_passkey(row, self.imported_from)
     }
 
     async fn write(&mut self, run: &mut Run<'_>, batch: Vec<Self::Mapped>) -> Result<()> {
@@ -53,7 +62,11 @@ impl Phase for Passkeys {
 }
 
 impl Run<'_> {
-    fn map_passkey(&mut self, source: SourceAuthenticator) -> Option<(String, NewAuthenticator)> {
+    pub(super) fn map_passkey(
+        &mut self,
+        source: SourceAuthenticator,
+        imported_from: &'static str,
+    ) -> Option<(String, NewAuthenticator)> {
         let SourceAuthenticator {
             credential_id,
             user_id,
@@ -128,12 +141,12 @@ impl Run<'_> {
                 name: NAME.to_owned(),
                 created_at: self.now,
                 provider_account_id,
-                imported_from: Some(IMPORTED_FROM),
+                imported_from: Some(imported_from),
             },
         ))
     }
 
-    async fn passkey_batch(&mut self, batch: Vec<(String, NewAuthenticator)>) -> Result<()> {
+    pub(super) async fn passkey_batch(&mut self, batch: Vec<(String, NewAuthenticator)>) -> Result<()> {
         let existing = match self.store() {
             Some(store) => {
                 let ids = batch.iter().map(|(_, passkey)| passkey.credential_id.clone()).collect();

@@ -12,10 +12,13 @@ pub enum ImportTable {
     Passkeys,
     Sessions,
     VerificationTokens,
+    /// better-auth's two-factor enrolments (read and reported; Keyward has no second factor yet).
+    TwoFactor,
 }
 
 impl ImportTable {
-    pub const ALL: [Self; 5] = [Self::Users, Self::Accounts, Self::Passkeys, Self::Sessions, Self::VerificationTokens];
+    pub const ALL: [Self; 6] =
+        [Self::Users, Self::Accounts, Self::Passkeys, Self::Sessions, Self::VerificationTokens, Self::TwoFactor];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -24,6 +27,7 @@ impl ImportTable {
             Self::Passkeys => "passkeys",
             Self::Sessions => "sessions",
             Self::VerificationTokens => "verification_tokens",
+            Self::TwoFactor => "two_factor",
         }
     }
 }
@@ -67,7 +71,7 @@ pub struct ImportReport {
     /// What was found in the source ("PostgreSQL, Prisma adapter layout: …").
     pub source: String,
     pub dry_run: bool,
-    counts: [TableCounts; 5],
+    counts: [TableCounts; 6],
     pub problems: Vec<Problem>,
     /// Remarks about whole tables (`--skip-sessions`, verification tokens not carried over, …).
     pub notes: Vec<String>,

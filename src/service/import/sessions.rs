@@ -17,15 +17,22 @@ use super::{Change, ImportTable, Phase, Planned, Run, chrono_duration};
 use crate::{
     domain::{AuthjsToken, SessionToken},
     error::Result,
-    store::{NewSession, authjs::SourceSession, new_id},
+    store::{
+        NewSession,
+        authjs::{AuthjsSource, SourceRow, SourceRows, SourceSession},
+        new_id,
+    },
 };
+use tokio_stream::Stream;
 
 const TABLE: ImportTable = ImportTable::Sessions;
 
 impl Run<'_> {
-    pub(super) async fn sessions(&mut self) -> Result<()> {
-        let source = self.source;
-        let Some(rows) = source.sessions().await? else { return Ok(()) };
+    pub(super) async fn sessions(
+        &mut self,
+        rows: Option<SourceRows<impl Stream<Item = SourceRow<SourceSession>>>>,
+    ) -> Result<()> {
+        let Some(rows) = rows else { return Ok(()) };
         self.drive(&mut Sessions, rows).await
     }
 }
@@ -93,7 +100,7 @@ impl Run<'_> {
         Some((source_id, session))
     }
 
-    async fn session_batch(&mut self, batch: Vec<(Option<String>, NewSession)>) -> Result<()> {
+    pub(super) async fn session_batch(&mut self, batch: Vec<(Option<String>, NewSession)>) -> Result<()> {
         let existing = match self.store() {
             Some(store) => {
                 let hashes = batch.iter().map(|(_, session)| session.token_hash.clone()).collect();
@@ -118,12 +125,12 @@ impl Run<'_> {
         Ok(())
     }
 
-    pub(super) async fn verification_tokens(&mut self) -> Result<()> {
+    pub(super) async fn verification_tokens(&mut self, source: &AuthjsSource) -> Result<()> {
         const TOKENS: ImportTable = ImportTable::VerificationTokens;
-        if self.source.layout().verification_tokens.is_none() {
+        if source.layout().verification_tokens.is_none() {
             return Ok(());
         }
-        let expiries = self.source.verification_token_expiries().await?;
+        let expiries = source.verification_token_expiries().await?;
         self.progress.start(TOKENS, expiries.len() as u64);
         let mut live = 0u64;
         for expiry in expiries {

@@ -10,8 +10,12 @@ use crate::{
     crypto::check_importable_hash,
     domain::{DisplayName, Email, MAX_NAME_CHARS},
     error::Result,
-    store::{ImportedUser, UserRecord, UserUpdate, authjs::SourceUser},
+    store::{
+        ImportedUser, UserRecord, UserUpdate,
+        authjs::{SourceRow, SourceRows, SourceUser},
+    },
 };
+use tokio_stream::Stream;
 
 /// Longest id kept (Keyward's ids are strings; cuids are 25 characters, UUIDs 36).
 pub(super) const MAX_SOURCE_ID_CHARS: usize = 255;
@@ -21,7 +25,7 @@ const MAX_IMAGE_CHARS: usize = 2048;
 const TABLE: ImportTable = ImportTable::Users;
 
 /// A source user that passed validation.
-struct Mapped {
+pub(super) struct Mapped {
     user: ImportedUser,
     /// The source's updatedAt, when it has one: a re-run changes a user only when the source
     /// row is newer than Keyward's.
@@ -29,16 +33,19 @@ struct Mapped {
 }
 
 impl Run<'_> {
-    pub(super) async fn users(&mut self) -> Result<()> {
-        let source = self.source;
-        let mut phase = Users { duplicates: duplicate_emails(source.user_emails().await?) };
-        self.drive(&mut phase, source.users().await?).await
+    pub(super) async fn users(
+        &mut self,
+        emails: Vec<(String, Option<String>)>,
+        rows: SourceRows<impl Stream<Item = SourceRow<SourceUser>>>,
+    ) -> Result<()> {
+        let mut phase = Users { duplicates: duplicate_emails(emails) };
+        self.drive(&mut phase, rows).await
     }
 }
 
 /// Normalized email → the source ids that have it, for the addresses held by more than one:
 /// found before any user is written.
-fn duplicate_emails(users: Vec<(String, Option<String>)>) -> HashMap<String, Vec<String>> {
+pub(super) fn duplicate_emails(users: Vec<(String, Option<String>)>) -> HashMap<String, Vec<String>> {
     let mut by_email: HashMap<String, Vec<String>> = HashMap::new();
     for (id, email) in users {
         if let Some(email) = email.and_then(|email| Email::parse("email", &email).ok()) {
@@ -68,7 +75,7 @@ impl Phase for Users {
 }
 
 impl Run<'_> {
-    fn map_user(&mut self, source: SourceUser, duplicates: &HashMap<String, Vec<String>>) -> Option<Mapped> {
+    pub(super) fn map_user(&mut self, source: SourceUser, duplicates: &HashMap<String, Vec<String>>) -> Option<Mapped> {
         let SourceUser { id, name, email, email_verified, image, password_hash, created_at, updated_at } = source;
         if id.trim().is_empty() || id.chars().count() > MAX_SOURCE_ID_CHARS {
             self.report.failed(TABLE, Some(id), format!("id is empty or longer than {MAX_SOURCE_ID_CHARS} characters"));
@@ -134,7 +141,7 @@ impl Run<'_> {
         })
     }
 
-    async fn user_batch(&mut self, batch: Vec<Mapped>) -> Result<()> {
+    pub(super) async fn user_batch(&mut self, batch: Vec<Mapped>) -> Result<()> {
         let (by_id, by_email) = match self.store() {
             Some(store) => {
                 let ids = batch.iter().map(|m| m.user.id.clone()).collect();

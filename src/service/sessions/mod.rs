@@ -110,7 +110,9 @@ impl Services {
         if AccessTokenSigner::looks_like_jwt(token) {
             return self.authenticate_access_token(token).await;
         }
-        let token = SessionToken::parse_session(token).ok_or(Error::SessionInvalid)?;
+        let token = SessionToken::parse_session(token)
+            .or_else(|| self.better_auth_session_token(token))
+            .ok_or(Error::SessionInvalid)?;
         let hash = token.hash();
         let cache = &self.inner.session_cache;
         let found = match cache.by_token_hash(hash.as_str()) {
@@ -122,6 +124,13 @@ impl Services {
             }
         };
         self.live_caller(found, CredentialKind::SessionToken).await
+    }
+
+    /// The session token inside a better-auth signed cookie value, when this database holds an
+    /// imported better-auth app's secret and the signature is its.
+    fn better_auth_session_token(&self, presented: &str) -> Option<SessionToken> {
+        let secret = self.inner.better_auth.as_ref()?;
+        SessionToken::from_better_auth(&secret.verify_cookie(presented)?)
     }
 
     async fn authenticate_access_token(&self, token: &str) -> Result<Caller> {

@@ -8,7 +8,7 @@ use std::{
 };
 
 /// The tables and columns of the source database's schema, exactly as named there.
-pub(super) type Catalog = BTreeMap<String, BTreeSet<String>>;
+pub(in crate::store) type Catalog = BTreeMap<String, BTreeSet<String>>;
 
 /// The adapter family whose table names the source uses. Column names are the same in all of
 /// them (Auth.js's model: `userId`, `providerAccountId`, `emailVerified`, `sessionToken`,

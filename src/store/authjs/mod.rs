@@ -2,8 +2,8 @@
 //! read-only, its layout detected from the catalog, and its rows streamed as plain Rust values
 //! from one consistent snapshot. Nothing here writes to the source or knows Keyward's rules.
 
-mod layout;
-mod rows;
+pub(super) mod layout;
+pub(super) mod rows;
 
 use sea_orm::{
     AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -60,7 +60,7 @@ impl std::fmt::Debug for AuthjsSource {
 
 /// `postgres://…` (a Prisma-style `?schema=` is honoured), `sqlite://path`, `sqlite:path` or
 /// Prisma's `file:path`. SQLite sources are opened read-only.
-fn connect_url(url: &str) -> Result<(SourceBackend, String, Option<String>)> {
+pub(super) fn connect_url(url: &str) -> Result<(SourceBackend, String, Option<String>)> {
     let unsupported =
         || Error::internal(format!("unsupported source database URL (postgres://, sqlite: or file:): {}", redact(url)));
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -103,7 +103,7 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-fn quote(identifier: &str) -> String {
+pub(super) fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
@@ -130,7 +130,7 @@ impl AuthjsSource {
         Ok(Self { db, snapshot, backend, schema, layout })
     }
 
-    async fn catalog(
+    pub(super) async fn catalog(
         db: &DatabaseTransaction,
         backend: SourceBackend,
         schema: Option<&str>,

@@ -89,9 +89,9 @@ pub struct SourceAuthenticator {
 }
 
 /// Reads one column by its alias, reporting which column failed.
-pub(super) struct RowReader<'a> {
-    pub(super) row: &'a QueryResult,
-    pub(super) backend: SourceBackend,
+pub(in crate::store) struct RowReader<'a> {
+    pub(in crate::store) row: &'a QueryResult,
+    pub(in crate::store) backend: SourceBackend,
 }
 
 impl RowReader<'_> {
@@ -100,15 +100,15 @@ impl RowReader<'_> {
     }
 
     /// Text (ids are selected `CAST(… AS TEXT)`, so integer and UUID ids arrive as text too).
-    pub(super) fn text(&self, column: &str) -> Result<Option<String>, String> {
+    pub(in crate::store) fn text(&self, column: &str) -> Result<Option<String>, String> {
         self.get::<Option<String>>(column)
     }
 
-    pub(super) fn required_text(&self, column: &str) -> Result<String, String> {
+    pub(in crate::store) fn required_text(&self, column: &str) -> Result<String, String> {
         self.text(column)?.ok_or_else(|| format!("column {column} is empty"))
     }
 
-    pub(super) fn integer(&self, column: &str) -> Result<Option<i64>, String> {
+    pub(in crate::store) fn integer(&self, column: &str) -> Result<Option<i64>, String> {
         if let Ok(value) = self.row.try_get::<Option<i64>>("", column) {
             return Ok(value);
         }
@@ -121,7 +121,7 @@ impl RowReader<'_> {
         }
     }
 
-    pub(super) fn flag(&self, column: &str) -> Result<bool, String> {
+    pub(in crate::store) fn flag(&self, column: &str) -> Result<bool, String> {
         if let Ok(value) = self.row.try_get::<Option<bool>>("", column) {
             return Ok(value.unwrap_or(false));
         }
@@ -136,7 +136,7 @@ impl RowReader<'_> {
     }
 
     /// A point in time, whichever way the adapter stored it.
-    pub(super) fn time(&self, column: &str) -> Result<Option<DateTime<Utc>>, String> {
+    pub(in crate::store) fn time(&self, column: &str) -> Result<Option<DateTime<Utc>>, String> {
         if self.backend == SourceBackend::Postgres {
             if let Ok(value) = self.row.try_get::<Option<DateTime<Utc>>>("", column) {
                 return Ok(value);
@@ -161,7 +161,7 @@ impl RowReader<'_> {
         }
     }
 
-    pub(super) fn required_time(&self, column: &str) -> Result<DateTime<Utc>, String> {
+    pub(in crate::store) fn required_time(&self, column: &str) -> Result<DateTime<Utc>, String> {
         self.time(column)?.ok_or_else(|| format!("column {column} is empty"))
     }
 }
