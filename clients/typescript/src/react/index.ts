@@ -9,13 +9,20 @@ import { type ReactNode, createContext, createElement, useCallback, useContext, 
 import { type KeywardClient, createKeywardClient } from "../client.js";
 import { hasReason } from "../errors.js";
 import { type SignInWithPasskeyOptions, signInWithPasskey } from "../passkeys.js";
+import { type MailedProof, proofFields } from "../mailed.js";
 import { type SessionData, toSessionData } from "../session.js";
+import { activate, announce, changed, channel, provider, signedIn } from "./active.js";
 
 export type { SessionData, SessionInfo, SessionUser } from "../session.js";
+export type { MailedProof } from "../mailed.js";
+export type { PasskeyInfo } from "../passkey-info.js";
+export { hasRole } from "../roles.js";
+export { describeError } from "../messages.js";
+export { passkeys, requestPasswordReset, resetPassword, sendMagicLink, sendVerificationEmail, signUp, verifyEmail } from "./account.js";
+export type { MailOptions } from "./account.js";
 
 /** Where the browser reaches Keyward by default: the app's own origin, rewritten to Keyward. */
 export const DEFAULT_BROWSER_BASE_URL = "/keyward";
-const CHANNEL = "keyward-session";
 
 export type SessionStatus = "loading" | "authenticated" | "unauthenticated";
 
@@ -48,10 +55,6 @@ interface State {
   data: SessionData | null;
 }
 
-// The mounted provider's client and refresh, for the module-level signIn / signOut. One provider
-// per page is the norm; the most recently mounted one wins.
-let active: { client: KeywardClient; refresh: () => Promise<SessionData | null> } | undefined;
-
 const SessionContext = createContext<UseSession | undefined>(undefined);
 
 /** Reads the session through grpc-web with the browser's cookie: null when signed out. */
@@ -62,17 +65,6 @@ async function readSession(client: KeywardClient): Promise<SessionData | null> {
     if (hasReason(error, "NOT_SIGNED_IN", "SESSION_INVALID")) return null;
     throw error;
   }
-}
-
-function channel(): BroadcastChannel | undefined {
-  return typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : undefined;
-}
-
-/** Tells the other tabs of this origin that the session changed. */
-function announce() {
-  const broadcast = channel();
-  broadcast?.postMessage({ type: "session-changed" });
-  broadcast?.close();
 }
 
 function stateOf(data: SessionData | null): State {
@@ -107,14 +99,13 @@ export function SessionProvider(props: SessionProviderProps): ReactNode {
   }, [session]);
 
   useEffect(() => {
-    const entry = { client, refresh };
-    active = entry;
+    const deactivate = activate({ client, refresh });
     if (session === undefined) void refresh().catch(() => undefined);
     const broadcast = channel();
     if (broadcast) broadcast.onmessage = () => void refresh().catch(() => undefined);
     return () => {
       broadcast?.close();
-      if (active === entry) active = undefined;
+      deactivate();
     };
     // `session` is only the first paint's seed here; later values arrive through the effect above.
   }, [client, refresh]);
@@ -157,18 +148,6 @@ export function useSession(): UseSession {
   return value;
 }
 
-function provider() {
-  if (!active) throw new Error("signIn / signOut need a mounted <SessionProvider>");
-  return active;
-}
-
-/** After a change: this tab reads the new session, the others are told to. */
-async function changed(): Promise<SessionData | null> {
-  const data = await provider().refresh();
-  announce();
-  return data;
-}
-
 /**
  * Signs in from the browser, then updates every tab. Failures are KeywardErrors (switch on
  * `reason`: `INVALID_CREDENTIALS`, …) or, for passkeys, PasskeyCeremonyErrors.
@@ -177,9 +156,12 @@ export const signIn = {
   /** Email and password. Resolves to the new session. */
   async password(credentials: { email: string; password: string }): Promise<SessionData> {
     await provider().client.auth.login(credentials);
-    const data = await changed();
-    if (!data) throw new Error("signed in, but Keyward does not see the session: is the cookie reaching it?");
-    return data;
+    return signedIn();
+  },
+  /** With a magic link's token, or the address and the code from its mail (`sendMagicLink`). */
+  async magicLink(proof: MailedProof): Promise<SessionData> {
+    await provider().client.verification.signInWithMagicLink(proofFields(proof));
+    return signedIn();
   },
   /**
    * A passkey: discoverable by default, narrowed with `email`, or passkey autofill with
@@ -192,8 +174,16 @@ export const signIn = {
   },
 };
 
-/** Ends the session (Keyward clears the cookie), then updates every tab. */
-export async function signOut(): Promise<void> {
+export interface SignOutOptions {
+  /**
+   * Where to go afterwards (a full navigation, so every Server Component renders signed out).
+   * Give a path of this app, or a URL you trust: it is not checked here.
+   */
+  redirectTo?: string;
+}
+
+/** Ends the session (Keyward clears the cookie), then updates every tab (and goes to `redirectTo`). */
+export async function signOut(options: SignOutOptions = {}): Promise<void> {
   try {
     await provider().client.auth.logout({});
   } catch (error) {
@@ -201,4 +191,5 @@ export async function signOut(): Promise<void> {
     if (!hasReason(error, "NOT_SIGNED_IN", "SESSION_INVALID")) throw error;
   }
   await changed();
+  if (options.redirectTo !== undefined) window.location.assign(options.redirectTo);
 }

@@ -32,6 +32,10 @@ export default async function Dashboard() {
       <ProfileForm name={user.name ?? ""} />
       <h2>Passkeys</h2>
       <AddPasskey />
+      <p>
+        Manage passkeys, your email address and its confirmation on{" "}
+        <a href="/keyward/signin">your account page</a> (Keyward&apos;s built-in page, through this app&apos;s origin).
+      </p>
     </>
   );
 }
