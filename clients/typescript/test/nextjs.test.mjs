@@ -17,6 +17,7 @@ import {
   addVirtualAuthenticator,
   clientWithBrowserCookie,
   freePort,
+  grantRoles,
   launchBrowser,
   nodeClient,
   rejection,
@@ -429,4 +430,26 @@ test("/keyward/signin through the rewrite: magic link, mailed code, and a passwo
   await page.locator("#signin-form button[type=submit]").click();
   await page.waitForURL(`${app}/dashboard`);
   await page.getByTestId("server-user").filter({ hasText: "Mary" }).waitFor();
+});
+
+test("roles reach the Server Component and useSession; signOut({ redirectTo }) leaves for the sign-in page", async (t) => {
+  const context = await openBrowser(t);
+  const email = uniqueEmail("next-roles");
+  const { signedIn } = await lib.createKeywardClient({ baseUrl: keyward.origin }).auth.register({ email, password: PASSWORD, name: "Ada" });
+  await grantRoles(keyward, signedIn.user.id, ["admin", "billing"]);
+  const page = await context.newPage();
+  await page.goto(`${app}/signin?return_to=/dashboard`);
+  await signInWithPassword(page, email);
+  await page.waitForURL(`${app}/dashboard`);
+  await page.getByTestId("server-roles").filter({ hasText: "admin, billing" }).waitFor();
+  await page.getByTestId("admin-badge").waitFor();
+  await screenshotter(page, "nextjs-roles")("roles");
+
+  await page.goto(`${app}/`);
+  await page.evaluate(() => (window.__sameDocument = true));
+  await page.getByRole("button", { name: "Switch account" }).click();
+  await page.waitForURL(`${app}/signin`);
+  await expectNavbar(page, "Signed out");
+  assert.equal(await page.evaluate(() => window.__sameDocument), undefined, "redirectTo is a full navigation");
+  assert.equal(await keywardSees(context), "NOT_SIGNED_IN");
 });

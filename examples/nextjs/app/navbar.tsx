@@ -1,6 +1,6 @@
 "use client";
 // The navbar follows the session live: signing in or out in any tab updates it in every tab.
-import { signOut, useSession } from "@keyward/client/react";
+import { hasRole, signOut, useSession } from "@keyward/client/react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 
@@ -15,6 +15,8 @@ export function Navbar() {
       <span data-testid="session-status" role="status">
         {status === "loading" ? "Checking…" : data ? `Signed in as ${data.user.name ?? data.user.email}` : "Signed out"}
       </span>
+      {/* Roles an operator gave the user (AdminService), in useSession like everywhere else. */}
+      {hasRole(data, "admin") ? <span data-testid="admin-badge">admin</span> : null}
       {data ? (
         <button
           type="button"

@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { SignOutToSignIn } from "./sign-out-to-signin";
 
 export default function Home() {
   return (
@@ -8,6 +9,7 @@ export default function Home() {
         An App Router app whose accounts live in Keyward. The <Link href="/dashboard">dashboard</Link> needs a session;
         the navbar above follows the session in every tab.
       </p>
+      <SignOutToSignIn />
     </>
   );
 }

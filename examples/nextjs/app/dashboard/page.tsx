@@ -21,6 +21,8 @@ export default async function Dashboard() {
       <dl>
         <dt>Email</dt>
         <dd>{user.email}</dd>
+        <dt>Roles</dt>
+        <dd data-testid="server-roles">{user.roles.length ? user.roles.join(", ") : "none"}</dd>
         <dt>Password</dt>
         <dd>{user.hasPassword ? "set" : "none (passkeys only)"}</dd>
         <dt>Session ends</dt>
