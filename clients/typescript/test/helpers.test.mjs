@@ -101,3 +101,33 @@ test("describeError: the page's sentence for a reason, exported with the package
   assert.equal(lib.describeError(short), "Password must be at least 15 characters.");
   assert.equal(lib.violatedField(short), "password");
 });
+
+test("getSession reads Keyward's cookie first, then Auth.js's in the documented order", async () => {
+  const { keyward } = server;
+  const options = { baseUrl: keyward.origin };
+  const register = async (prefix) => {
+    const email = uniqueEmail(prefix);
+    const { signedIn } = await lib.createKeywardClient({ baseUrl: keyward.origin }).auth.register({ email, password: PASSWORD });
+    return { email, token: signedIn.sessionToken };
+  };
+  const [first, second] = [await register("cookie-first"), await register("cookie-second")];
+  const read = async (cookie, extra = {}) => (await helpers.getSession({ ...options, ...extra, headers: { cookie } }))?.user.email ?? null;
+
+  for (const name of helpers.AUTHJS_SESSION_COOKIE_NAMES) {
+    assert.equal(await read(`${name}=${first.token}`), first.email, name);
+  }
+  assert.equal(await read(`authjs.session-token=${second.token}; ${lib.SESSION_COOKIE_NAME}=${first.token}`), first.email, "Keyward's wins");
+  assert.equal(await read(`next-auth.session-token=${second.token}; __Secure-authjs.session-token=${first.token}`), first.email, "Auth.js 5 before 4");
+  assert.equal(await read(`authjs.session-token=${first.token}`, { authjsCookies: false }), null, "authjsCookies: false");
+  // An Auth.js cookie Keyward does not know (a JWT-strategy cookie): signed out, not an error.
+  assert.equal(await read("authjs.session-token=eyJhbGciOiJkaXIifQ..x.y.z"), null);
+  assert.equal(await helpers.adoptAuthjsSession({ ...options, headers: { cookie: "authjs.session-token=eyJhbGciOiJkaXIifQ..x.y.z" } }), null);
+  // Nothing to adopt once Keyward's cookie is there.
+  assert.equal(await helpers.adoptAuthjsSession({ ...options, headers: { cookie: `${lib.SESSION_COOKIE_NAME}=${first.token}; authjs.session-token=${second.token}` } }), null);
+  const adopted = await helpers.adoptAuthjsSession({ ...options, headers: { cookie: `__Secure-authjs.session-token=${second.token}` } });
+  assert.equal(adopted.session.user.email, second.email);
+  assert.deepEqual(
+    adopted.cookies.map((c) => [c.name, c.value === second.token ? "token" : c.value, c.httpOnly, c.secure, c.maxAge > 0]),
+    [[lib.SESSION_COOKIE_NAME, "token", true, true, true], ["__Secure-authjs.session-token", "", true, true, false]],
+  );
+});

@@ -8,7 +8,7 @@
 // show is checked against Keyward itself with the browser's cookie. Screenshots land in
 // test-artifacts/e2e/nextjs-*/.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -18,6 +18,7 @@ import {
   clientWithBrowserCookie,
   freePort,
   grantRoles,
+  keywardBin,
   launchBrowser,
   nodeClient,
   rejection,
@@ -451,5 +452,55 @@ test("roles reach the Server Component and useSession; signOut({ redirectTo }) l
   await page.waitForURL(`${app}/signin`);
   await expectNavbar(page, "Signed out");
   assert.equal(await page.evaluate(() => window.__sameDocument), undefined, "redirectTo is a full navigation");
+  assert.equal(await keywardSees(context), "NOT_SIGNED_IN");
+});
+
+/**
+ * An Auth.js database made by Auth.js's own @auth/pg-adapter (tests/authjs), imported into this
+ * test's Keyward with `keyward import authjs`; undefined (with the reason logged) when there is no
+ * PostgreSQL or no fixture here.
+ */
+async function importedAuthjs(t) {
+  const base = process.env.TEST_DATABASE_URL;
+  const fixture = join(repoRoot, "tests", "authjs");
+  if (!base || !existsSync(join(fixture, "node_modules", "@auth", "pg-adapter"))) {
+    t.diagnostic("needs TEST_DATABASE_URL and `npm ci --prefix tests/authjs`: not run here");
+    return undefined;
+  }
+  const name = `kw_next_authjs_${process.pid}_${Date.now()}`;
+  const url = new URL(base);
+  execFileSync("psql", [base, "-qc", `CREATE DATABASE ${name}`]);
+  t.after(() => execFileSync("psql", [base, "-qc", `DROP DATABASE ${name} WITH (FORCE)`]));
+  url.pathname = `/${name}`;
+  const seeded = JSON.parse(execFileSync("node", [join(fixture, "seed-pg-adapter.mjs"), url.href]).toString());
+  execFileSync(keywardBin(), ["import", "authjs", "--from", url.href, "--data-dir", keyward.dataDir], {
+    env: { ...process.env, KEYWARD_LOG: "error" },
+  });
+  return seeded;
+}
+
+test("a session imported from Auth.js stays signed in through the switch: Server Component and useSession", async (t) => {
+  const seeded = await importedAuthjs(t);
+  if (!seeded) return;
+  const context = await openBrowser(t);
+  // The browser as Auth.js left it: its database-session cookie, nothing of Keyward's.
+  await context.addCookies([{ name: "authjs.session-token", value: seeded.sessions.adaLive, url: app, httpOnly: true, sameSite: "Lax" }]);
+  const page = await context.newPage();
+  await page.goto(`${app}/dashboard`);
+  await page.getByTestId("server-user").filter({ hasText: "Ada Lovelace" }).waitFor();
+  await expectNavbar(page, "Signed in as Ada Lovelace");
+  // The proxy moved the session into Keyward's cookie and dropped the Auth.js one.
+  const cookies = await context.cookies(app);
+  assert.equal(cookies.find((c) => c.name === lib.SESSION_COOKIE_NAME)?.value, seeded.sessions.adaLive);
+  assert.equal(cookies.find((c) => c.name === "authjs.session-token"), undefined);
+  // The browser's own grpc-web calls see it now: Keyward with the browser's cookie, and the
+  // provider's re-read when the tab becomes visible.
+  assert.equal(await keywardSees(context), "ada@example.com");
+  await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
+  await expectNavbar(page, "Signed in as Ada Lovelace");
+  await screenshotter(page, "nextjs-authjs-session")("signed-in-through-the-switch");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expectNavbar(page, "Signed out");
   assert.equal(await keywardSees(context), "NOT_SIGNED_IN");
 });
