@@ -88,6 +88,9 @@ before(async () => {
   const started = Date.now();
   const built = spawnSync(join(example, "node_modules", ".bin", "next"), ["build"], { cwd: example, env, encoding: "utf8" });
   assert.equal(built.status, 0, `next build failed:\n${built.stdout}\n${built.stderr}`);
+  // Built as a fresh create-next-app 16 app is, with Cache Components: the home page is a static
+  // shell with the session streamed in (Partial Prerender), which the layout's pattern allows.
+  assert.match(built.stdout, /◐ \/$/m, `not partially prerendered:\n${built.stdout}`);
   console.log(`next build of examples/nextjs took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   next = await startNext(appPort, env);
   lib = await nodeClient();

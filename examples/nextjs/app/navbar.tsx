@@ -4,6 +4,20 @@ import { hasRole, signOut, useSession } from "@keyward/client/react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 
+/** What the static shell shows until the session is known. */
+export function NavbarFallback() {
+  return (
+    <nav aria-label="Main">
+      <Link href="/">Home</Link>
+      <Link href="/dashboard">Dashboard</Link>
+      <span className="spacer" />
+      <span data-testid="session-status" role="status">
+        Checking…
+      </span>
+    </nav>
+  );
+}
+
 export function Navbar() {
   const { status, data } = useSession();
   const router = useRouter();

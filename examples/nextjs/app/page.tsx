@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { Suspense } from "react";
 import { SignOutToSignIn } from "./sign-out-to-signin";
 
 export default function Home() {
@@ -9,7 +10,10 @@ export default function Home() {
         An App Router app whose accounts live in Keyward. The <Link href="/dashboard">dashboard</Link> needs a session;
         the navbar above follows the session in every tab.
       </p>
-      <SignOutToSignIn />
+      {/* It reads the session (useSession): under Suspense, the rest of the page is static. */}
+      <Suspense fallback={null}>
+        <SignOutToSignIn />
+      </Suspense>
     </>
   );
 }

@@ -5,6 +5,7 @@
 // app. The browser talks to Keyward over grpc-web through the app's same-origin `/keyward`
 // rewrite, so the session cookie is first-party and HttpOnly: no token ever reaches JavaScript.
 
+import * as React from "react";
 import { type ReactNode, createContext, createElement, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
 import { type KeywardClient, createKeywardClient } from "../client.js";
 import { hasReason } from "../errors.js";
@@ -40,8 +41,13 @@ export interface SessionProviderProps {
    * The session the server already read with `getSession` (plain JSON, so it passes from a
    * Server Component): the first render shows it, with no loading flash. `null` means signed
    * out; leave it out to fetch on mount.
+   *
+   * Or the promise of it, not awaited (`headers().then((h) => getSession({ headers: h }))`): what
+   * Next.js's Cache Components want, so the layout stays a static shell. Components that call
+   * `useSession()` then suspend until it settles: put them under a `<Suspense>` (the fallback is
+   * what the static shell shows).
    */
-  session?: SessionData | null;
+  session?: SessionData | null | PromiseLike<SessionData | null>;
   /** Where this page reaches Keyward's grpc-web. Default `/keyward` (the same-origin rewrite). */
   baseUrl?: string;
   /** Re-read the session every this many seconds while the page is visible; 0 (the default) never. */
@@ -55,7 +61,21 @@ interface State {
   data: SessionData | null;
 }
 
-const SessionContext = createContext<UseSession | undefined>(undefined);
+/** The context's value: `useSession()`'s, plus the server's promise while it is the only answer. */
+interface ContextValue extends UseSession {
+  seed: PromiseLike<SessionData | null> | undefined;
+}
+
+function isPromise<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === "function";
+}
+
+/** `session` as a first state: a value is the answer, a promise is not yet. */
+function initialState(session: SessionProviderProps["session"]): State {
+  return session === undefined || isPromise(session) ? { status: "loading", data: null } : stateOf(session);
+}
+
+const SessionContext = createContext<ContextValue | undefined>(undefined);
 
 /** Reads the session through grpc-web with the browser's cookie: null when signed out. */
 async function readSession(client: KeywardClient): Promise<SessionData | null> {
@@ -75,7 +95,7 @@ function stateOf(data: SessionData | null): State {
 export function SessionProvider(props: SessionProviderProps): ReactNode {
   const { children, session, baseUrl = DEFAULT_BROWSER_BASE_URL, refetchInterval = 0, refetchOnWindowFocus = true } = props;
   const client = useMemo(() => createKeywardClient({ baseUrl }), [baseUrl]);
-  const [state, setState] = useState<State>(() => (session === undefined ? { status: "loading", data: null } : stateOf(session)));
+  const [state, setState] = useState<State>(() => initialState(session));
   // Answers can overtake each other (focus, interval, another tab): only the latest one counts.
   const generation = useRef(0);
 
@@ -93,10 +113,23 @@ export function SessionProvider(props: SessionProviderProps): ReactNode {
     }
   }, [client]);
 
-  // A new server-read session (navigation in the App Router re-renders the layout) wins.
+  // A new server-read session (navigation in the App Router re-renders the layout) wins, unless
+  // a re-read started since it was asked for.
   useEffect(() => {
-    if (session !== undefined) setState(stateOf(session));
-  }, [session]);
+    if (session === undefined) return;
+    if (!isPromise(session)) {
+      setState(stateOf(session));
+      return;
+    }
+    const mine = generation.current;
+    session.then(
+      (data) => {
+        if (mine === generation.current) setState(stateOf(data));
+      },
+      // The server could not read it (Keyward unreachable): ask from the browser instead.
+      () => void refresh().catch(() => undefined),
+    );
+  }, [session, refresh]);
 
   useEffect(() => {
     const deactivate = activate({ client, refresh });
@@ -127,25 +160,36 @@ export function SessionProvider(props: SessionProviderProps): ReactNode {
     return () => clearInterval(timer);
   }, [refresh, refetchInterval]);
 
-  const value = useMemo<UseSession>(
+  const value = useMemo<ContextValue>(
     () => ({
       ...state,
+      seed: state.status === "loading" && session !== undefined && isPromise(session) ? session : undefined,
       update: async () => {
         const data = await refresh();
         announce();
         return data;
       },
     }),
-    [state, refresh],
+    [state, refresh, session],
   );
   return createElement(SessionContext.Provider, { value }, children);
 }
 
-/** The session: `{ status, data, update }`. Must be used under a `SessionProvider`. */
+/**
+ * The session: `{ status, data, update }`. Must be used under a `SessionProvider`. While the
+ * provider's `session` is a promise that has not settled, this suspends (React 19's `use`) until
+ * it does; with React 18 it answers "loading" instead.
+ */
 export function useSession(): UseSession {
   const value = useContext(SessionContext);
   if (!value) throw new Error("useSession() must be used inside <SessionProvider>");
-  return value;
+  const { seed, ...session } = value;
+  const use = (React as { use?: <T>(promise: PromiseLike<T>) => T }).use;
+  if (seed && use) {
+    const data = use(seed);
+    return { ...stateOf(data), update: session.update };
+  }
+  return session;
 }
 
 /**

@@ -6,6 +6,11 @@ import { AddPasskey } from "./add-passkey";
 import { ProfileForm } from "./profile-form";
 import { RequireSession } from "./require-session";
 
+// Rendered per request and sent whole (not streamed behind a fallback): a protected page has
+// nothing worth showing before the session is known, and the proxy has already asked Keyward.
+// With Cache Components (next.config.ts) a page that reads the request says so: `instant = false` makes it a blocking route.
+export const instant = false;
+
 export default async function Dashboard() {
   const session = await getSession({ headers: await headers() });
   if (!session) redirect("/signin?return_to=/dashboard"); // the proxy sends signed-out visits away first

@@ -6,6 +6,11 @@ import { safeReturnTo } from "../return-to";
 import { signInWithPassword } from "./actions";
 import { SignInForm } from "./signin-form";
 
+// Rendered per request and sent whole, not streamed behind a fallback: the form must be in the
+// HTML itself, so that it also works without JavaScript. With Cache Components (next.config.ts)
+// a page that reads the request says so: `instant = false` makes it a blocking route.
+export const instant = false;
+
 export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const params = await searchParams;
   const returnTo = safeReturnTo(params["return_to"]);
