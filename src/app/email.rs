@@ -53,10 +53,9 @@ pub(super) fn settings(config: &Config) -> Result<EmailSettings> {
             poll_interval: Duration::from_millis(email.poll_interval_ms),
         },
         links: LinkSettings {
-            public_url: config
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://localhost:{}", config.listen.port())),
+            page_url: config.signin.page_url(
+                config.public_url.as_deref().unwrap_or(&format!("http://localhost:{}", config.listen.port())),
+            ),
             product_name: config.rp_name.clone(),
             redirect_uris: email.redirect_uris.clone(),
             password_reset_ttl: Duration::from_secs(email.password_reset_ttl_secs),

@@ -197,6 +197,7 @@ impl Config {
         self.oauth.validate()?;
         self.email.validate()?;
         self.password.validate()?;
+        self.signin.validate()?;
         super::webhooks::validate(&self.webhooks, &self.webhook_delivery)?;
         if let Some(url) = &self.public_url {
             validate_origin(url).map_err(|why| invalid("public_url", why))?;

@@ -37,8 +37,9 @@ const MAX_REDIRECT_URI_CHARS: usize = 2048;
 /// Where links point and how long they work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkSettings {
-    /// The base URL users reach Keyward at (`/signin` handles links).
-    pub public_url: String,
+    /// The sign-in page's public URL, which handles links (`signin.url`, else
+    /// `<public_url>/signin`).
+    pub page_url: String,
     /// The product name in mails (`rp_name`).
     pub product_name: String,
     /// Pages a request may have links point at instead, compared exactly.
@@ -101,7 +102,7 @@ impl Purpose {
     }
 }
 
-/// A validated `redirect_uri` (None: links point at `public_url`/signin).
+/// A validated `redirect_uri` (None: links point at the sign-in page's `page_url`).
 fn parse_redirect_uri(links: &LinkSettings, raw: &str) -> Result<Option<String>> {
     if raw.is_empty() {
         return Ok(None);
@@ -138,10 +139,10 @@ fn invalid_token() -> Error {
     )
 }
 
-/// The link for `token`: `redirect` or `public_url`/signin, with `flow` and `token` appended.
+/// The link for `token`: `redirect` or the sign-in page, with `flow` and `token` appended.
 fn link(links: &LinkSettings, purpose: Purpose, token: &SessionToken, redirect: Option<&str>) -> Result<String> {
-    let base = redirect.map_or_else(|| format!("{}/signin", links.public_url.trim_end_matches('/')), str::to_owned);
-    let mut url = url::Url::parse(&base).map_err(|err| Error::internal(format_args!("link base: {err}")))?;
+    let base = redirect.unwrap_or(&links.page_url);
+    let mut url = url::Url::parse(base).map_err(|err| Error::internal(format_args!("link base: {err}")))?;
     url.query_pairs_mut().append_pair("flow", purpose.flow()).append_pair("token", token.expose());
     Ok(url.into())
 }
@@ -258,7 +259,7 @@ mod tests {
 
     fn links() -> LinkSettings {
         LinkSettings {
-            public_url: "https://id.example.com".into(),
+            page_url: "https://id.example.com/signin".into(),
             product_name: "Example".into(),
             redirect_uris: vec!["https://app.example.com/auth/email?x=1".into()],
             password_reset_ttl: Duration::from_secs(900),
