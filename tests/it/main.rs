@@ -25,6 +25,7 @@ mod cookies;
 mod csrf;
 mod fuzz;
 mod grpc_web;
+mod hash_flood;
 mod import_authjs;
 mod load;
 mod mail_templates;
