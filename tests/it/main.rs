@@ -19,6 +19,7 @@ mod caller_policy;
 mod ceremony_race;
 mod cli;
 mod cli_output;
+mod code_failures;
 mod config_bounds;
 mod config_examples;
 mod cookies;
