@@ -31,7 +31,8 @@ pub struct CpuPool {
     queue: SyncSender<Job>,
     /// Jobs queued or running.
     in_flight: Arc<AtomicUsize>,
-    /// Jobs ever queued (for tests that must know a refused call queued nothing).
+    /// Jobs ever handed to the queue, a full queue's refusals included (for tests that must know
+    /// a refused call queued nothing).
     queued_total: AtomicUsize,
     workers: usize,
     /// Jobs queued and not yet taken by a worker, and how long each waited (metrics).
@@ -106,7 +107,7 @@ impl CpuPool {
         (self.workers, self.waiting.load(Ordering::Relaxed))
     }
 
-    /// Jobs ever queued (for tests that must know a refused call queued nothing).
+    /// Jobs ever handed to the queue (see `queued_total`).
     pub fn jobs_queued(&self) -> usize {
         self.queued_total.load(Ordering::SeqCst)
     }
