@@ -29,6 +29,7 @@ mod grpc_web;
 mod import_authjs;
 mod load;
 mod login_timing;
+mod magic_link_csrf;
 mod mail_templates;
 mod metrics;
 mod oauth;
