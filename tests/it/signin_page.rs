@@ -22,10 +22,14 @@ async fn signin_page_and_assets_are_served_with_a_strict_policy() {
     // Relative, so the page also works behind an app's rewrite (`/keyward/signin`).
     assert!(html.contains(r#"src="signin/app.js""#));
     assert!(html.contains(r#"href="signin/app.css""#));
+    // A magic link opened where another account is signed in asks "Continue as …?" first.
+    assert!(html.contains(r#"id="switch-account""#) && html.contains(r#"id="switch-stay""#));
 
-    for (path, content_type, marker) in
-        [("/signin/app.js", "text/javascript", "signin-form"), ("/signin/app.css", "text/css", "main")]
-    {
+    for (path, content_type, marker) in [
+        ("/signin/app.js", "text/javascript", "signin-form"),
+        ("/signin/app.js", "text/javascript", "SIGNED_IN_AS_ANOTHER_USER"),
+        ("/signin/app.css", "text/css", "main"),
+    ] {
         let asset = http.get(format!("{}{path}", server.base_url())).send().await.unwrap();
         assert_eq!(asset.status(), 200, "{path}");
         assert!(asset.headers()["content-type"].to_str().unwrap().starts_with(content_type), "{path}");
