@@ -83,6 +83,10 @@ before(async () => {
     KEYWARD_CORS_ALLOWED_ORIGINS: app,
     KEYWARD_EMAIL__SMTP_URL: smtp.url,
     KEYWARD_SIGNIN__URL: `${app}/keyward/signin`,
+    // The page and the mails name the app's product, not Keyward.
+    KEYWARD_SIGNIN__PRODUCT_NAME: "Acme Notes",
+    KEYWARD_SIGNIN__ACCENT_COLOR: "#0f766e",
+    KEYWARD_SIGNIN__SUPPORT_URL: "mailto:help@example.com",
   });
   const env = { ...process.env, KEYWARD_URL: `http://127.0.0.1:${keyward.port}`, NEXT_TELEMETRY_DISABLED: "1" };
   const started = Date.now();
@@ -321,6 +325,11 @@ test("/keyward/signin through the rewrite: styled, password sign-up, verificatio
   await page.locator("#signed-out").waitFor();
   // Its stylesheet came through the rewrite (an unstyled page has a full-width main).
   assert.notEqual(await page.locator("main").evaluate((main) => getComputedStyle(main).maxWidth), "none", "app.css did not load");
+  // Branded: the product's name in the title and heading, its colour, its help link.
+  assert.equal(await page.title(), "Sign in · Acme Notes");
+  assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Acme Notes");
+  assert.equal(await page.getByRole("button", { name: "Sign in", exact: true }).evaluate((b) => getComputedStyle(b).backgroundColor), "rgb(15, 118, 110)");
+  assert.equal(await page.getByRole("link", { name: "Need help?" }).getAttribute("href"), "mailto:help@example.com");
   await shot("signed-out");
 
   const email = uniqueEmail("next-page-signup");
@@ -339,7 +348,8 @@ test("/keyward/signin through the rewrite: styled, password sign-up, verificatio
   await page.locator("#verify-banner:not([hidden])").waitFor();
   await page.getByRole("button", { name: "Resend verification email" }).click();
   await expectStatus(page, /confirmation link is on its way/);
-  const { link } = await mailedLink(email, "verify-email");
+  const { link, mail } = await mailedLink(email, "verify-email");
+  assert.match(mail.text, /Acme Notes/, "the mail names the product");
   await page.goto(link);
   await expectStatus(page, /is confirmed/);
   assert.equal(await page.locator("#verify-banner").isVisible(), false);
@@ -376,6 +386,7 @@ test("/keyward/signin through the rewrite: passkey sign-up, then sign-in with it
   await page.locator("#signup-email").fill(email);
   await page.getByRole("button", { name: "Create account with a passkey" }).click();
   await expectStatus(page, /with a passkey and no password/);
+  assert.equal(await page.title(), "Signed in · Acme Notes");
   assert.equal((await authenticator.credentials()).length, 1);
   assert.equal(await page.locator("#session-password").textContent(), "not set");
   await shot("signed-up");
