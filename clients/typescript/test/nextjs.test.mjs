@@ -3,10 +3,12 @@
 // a reload, the Server Component, sign-out in one tab signing out both, passkeys through the CDP
 // virtual authenticator (button and autofill), a profile server action, and the no-JavaScript
 // server-action sign-in; and Keyward's built-in page served by the app at /keyward/signin through
-// its rewrite: sign-up (password and passkey), verification, passkey management, magic link and
-// code, reset, with mailed links that point at the app's address (`signin.url`). What the pages
-// show is checked against Keyward itself with the browser's cookie. Screenshots land in
-// test-artifacts/e2e/nextjs-*/.
+// its rewrite: sign-up (password and passkey), sign-in (password, passkey, autofill), verification,
+// email change, passkey management, magic link and code, reset, with mailed links that point at
+// the app's address (`signin.url`) and the configured product name. Also: roles in the Server
+// Component and useSession, signOut({ redirectTo }), a session imported from an Auth.js database
+// staying signed in, and the build with Cache Components. What the pages show is checked against
+// Keyward itself with the browser's cookie. Screenshots land in test-artifacts/e2e/nextjs-*/.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -377,6 +379,16 @@ test("/keyward/signin through the rewrite: styled, password sign-up, verificatio
   await page.locator("#signin-form button[type=submit]").click();
   await expectStatus(page, new RegExp(`Signed in as ${escape(email)}`));
   assert.equal(await keywardSees(context), email);
+
+  // Email change: the link mailed to the new address opens the app's page too.
+  const newEmail = uniqueEmail("next-page-moved");
+  await page.locator("#new-email").fill(newEmail);
+  await page.getByRole("button", { name: "Change email" }).click();
+  await expectStatus(page, /a confirmation link is on its way there/);
+  const moved = await mailedLink(newEmail, "change-email");
+  await page.goto(moved.link);
+  await expectStatus(page, new RegExp(`Your account now uses ${escape(newEmail)}`));
+  assert.equal(await keywardSees(context), newEmail);
 });
 
 test("/keyward/signin through the rewrite: passkey sign-up, then sign-in with it", async (t) => {
@@ -395,6 +407,13 @@ test("/keyward/signin through the rewrite: passkey sign-up, then sign-in with it
   await page.locator("#signed-out").waitFor();
   await page.getByRole("button", { name: "Sign in with a passkey" }).click();
   await expectStatus(page, /Signed in with a passkey/);
+  assert.equal(await keywardSees(context), email);
+
+  // Passkey autofill: focusing the email field starts the conditional request.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.locator("#signed-out").waitFor();
+  await page.locator("#signin-email").focus();
+  await expectStatus(page, new RegExp(`Signed in with a passkey as ${escape(email)}`));
   assert.equal(await keywardSees(context), email);
 });
 
