@@ -88,7 +88,9 @@ async fn imported_accounts_and_unknown_addresses_take_the_same_time(backend: Bac
          {unknown_before:?} before the mix was counted (ratio {before:.2}); {known_after:?} vs {unknown_after:?} \
          after (ratio {after:.2})"
     );
-    assert!((0.5..=2.0).contains(&after), "imported vs unknown: ratio {after:.2}");
+    // Loose on purpose: the other tests of this binary run alongside and load the 2 cores, so
+    // a median can move 2× either way; the difference the dummy removes is 10-30× (`before`).
+    assert!((0.33..=3.0).contains(&after), "imported vs unknown: ratio {after:.2}");
     assert!(before > 2.0, "the measurement can see the difference the dummy removes (ratio {before:.2})");
     server.stop().await;
 }
