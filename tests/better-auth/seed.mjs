@@ -168,6 +168,24 @@ async function seed() {
   await sql(`UPDATE "user" SET name = $1 WHERE id = $2`, ["N".repeat(100_000), huge.id]);
   void dup1;
 
+  // A passkey row whose public key is not base64 (no ceremony makes one).
+  await sql(
+    `INSERT INTO passkey (id, name, "publicKey", "userId", "credentialID", counter, "deviceType", "backedUp", transports, "createdAt")
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [
+      "corruptPasskey",
+      "Broken",
+      "!!! not base64 !!!",
+      ada.id,
+      "Y29ycnVwdC1jcmVkZW50aWFs",
+      0,
+      "singleDevice",
+      sqlite ? 0 : false,
+      "internal",
+      sqlite ? new Date().toISOString() : new Date(),
+    ],
+  );
+
   const tokens = {};
   for (const [key, cookie] of Object.entries(cookies)) tokens[key] = decodeURIComponent(cookie).split(".")[0];
   process.stdout.write(JSON.stringify({ secret: SECRET, users, cookies, tokens }) + "\n");
