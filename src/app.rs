@@ -18,6 +18,7 @@ use tonic_health::server::HealthReporter;
 use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub mod private_files;
 pub mod settings;
 
 use crate::{
@@ -30,8 +31,13 @@ use crate::{
         o_auth_service_server::OAuthServiceServer, passkey_service_server::PasskeyServiceServer,
         verification_service_server::VerificationServiceServer,
     },
-    service::{Clock, ServiceSettings, Services, email::Mailer, outbox::RetryPolicy, webhooks::WebhookSender},
-    store::Store,
+    service::{
+        Clock, ServiceSettings, Services,
+        email::{EMAIL_KIND, Mailer},
+        outbox::RetryPolicy,
+        webhooks::{LaneSettings, WebhookSender},
+    },
+    store::{Store, WEBHOOK_KIND},
     telemetry::RpcLayer,
     web,
 };
@@ -65,11 +71,7 @@ impl App {
         // Defaults derived from the address (issuer, passkey origin) use the one actually bound:
         // `--listen 127.0.0.1:0` becomes the real port.
         config.listen = local_addr;
-        if config.uses_sqlite() {
-            std::fs::create_dir_all(&config.data_dir).map_err(|err| {
-                Error::internal(format_args!("creating data dir {}: {err}", config.data_dir.display()))
-            })?;
-        }
+        private_files::prepare(&config)?;
         let store = Store::connect_as(&settings::database(&config)).await?;
         if config.migrate_on_start {
             let started = std::time::Instant::now();
@@ -97,6 +99,9 @@ impl App {
         let metrics_addr = metrics_listener.as_ref().and_then(|listener| listener.local_addr().ok());
         let service_settings = ServiceSettings { metrics: metrics.clone(), ..settings::services(&config) };
         let services = Services::start(service_settings, store, clock, email).await?;
+        let days = |days: u64| Duration::from_secs(days.saturating_mul(86_400));
+        services.outbox().keep_dead_for(EMAIL_KIND, days(config.email.dead_retention_days));
+        services.outbox().keep_dead_for(WEBHOOK_KIND, days(config.webhook_delivery.dead_retention_days));
         let senders = Senders {
             mailer: observe::Counted { inner: mailer, metrics: metrics.clone() },
             mail_retry,
@@ -361,7 +366,7 @@ impl Intervals {
 struct Senders {
     mailer: observe::Counted<Mailer>,
     mail_retry: RetryPolicy,
-    webhooks: Option<(observe::Counted<WebhookSender>, RetryPolicy)>,
+    webhooks: Option<(observe::Counted<WebhookSender>, LaneSettings)>,
 }
 
 /// Periodic upkeep: reload signing keys (rotation elsewhere), sweep expired rows, keep the
@@ -382,9 +387,9 @@ async fn background_tasks(
     let Senders { mailer, mail_retry, webhooks } = senders;
     let sender = services.clone();
     health_task.spawn(async move { sender.run_outbox(mailer, mail_retry).await });
-    if let Some((webhooks, retry)) = webhooks {
+    if let Some((webhooks, lanes)) = webhooks {
         let sender = services.clone();
-        health_task.spawn(async move { sender.run_outbox(webhooks, retry).await });
+        health_task.spawn(async move { sender.run_webhook_lanes(webhooks, lanes).await });
     }
     // The session event feed: the PostgreSQL listener that hears other replicas' commits, and
     // the reader that applies every event to this replica's caches.

@@ -342,9 +342,7 @@ async fn migrate_up(store: &Store) -> anyhow::Result<()> {
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    if config.uses_sqlite() {
-        std::fs::create_dir_all(&config.data_dir)?;
-    }
+    keyward::app::private_files::prepare(config)?;
     Ok(Store::connect_as(&keyward::app::settings::database(config)).await?)
 }
 

@@ -10,6 +10,9 @@ const keyward = (process.env.KEYWARD_URL ?? "http://127.0.0.1:50051").replace(/\
 
 const config: NextConfig = {
   poweredByHeader: false,
+  // A fresh create-next-app 16 turns this on: the layout must not read the request outside a
+  // <Suspense> (see app/layout.tsx).
+  cacheComponents: true,
   async rewrites() {
     return [{ source: "/keyward/:path*", destination: `${keyward}/:path*` }];
   },

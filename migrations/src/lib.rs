@@ -23,6 +23,7 @@ mod m20261206_000002_add_verification_token_purpose;
 mod m20261207_000001_add_verification_token_code;
 mod m20261208_000001_outbox_webhooks;
 mod m20261210_000001_create_session_events;
+mod m20261211_000001_create_code_failures;
 
 /// Runs Keyward's migrations (`Migrator::up(&db, None)` and friends from `MigratorTrait`).
 #[derive(Debug)]
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_add_verification_token_code::Migration),
             Box::new(m20261208_000001_outbox_webhooks::Migration),
             Box::new(m20261210_000001_create_session_events::Migration),
+            Box::new(m20261211_000001_create_code_failures::Migration),
         ]
     }
 }

@@ -25,7 +25,19 @@ pub(super) fn settings(config: &Config) -> Result<EmailSettings> {
                 .map_err(|why| Error::Startup(format!("invalid email.smtp_url: it {why}")))?,
             timeout,
         },
-        None => MailTransport::File(email.file_dir.clone().unwrap_or_else(|| config.data_dir.join("outbox"))),
+        None => {
+            let dir = email.file_dir.clone().unwrap_or_else(|| config.data_dir.join("outbox"));
+            if !config.uses_sqlite() {
+                // PostgreSQL means a deployment, often several replicas: each writes live sign-in
+                // links into its own directory, and no user ever receives them.
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "mail is written to .eml files (no email.smtp_url) while the database is PostgreSQL: \
+                     users get no mail; set email.smtp_url"
+                );
+            }
+            MailTransport::File(dir)
+        }
     };
     Ok(EmailSettings {
         from: email.from.clone(),
@@ -41,10 +53,9 @@ pub(super) fn settings(config: &Config) -> Result<EmailSettings> {
             poll_interval: Duration::from_millis(email.poll_interval_ms),
         },
         links: LinkSettings {
-            public_url: config
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://localhost:{}", config.listen.port())),
+            page_url: config.signin.page_url(
+                config.public_url.as_deref().unwrap_or(&format!("http://localhost:{}", config.listen.port())),
+            ),
             product_name: config.rp_name.clone(),
             redirect_uris: email.redirect_uris.clone(),
             password_reset_ttl: Duration::from_secs(email.password_reset_ttl_secs),

@@ -11,8 +11,8 @@ use crate::{
     crypto::RelyingPartySettings,
     grpc::CookieSettings,
     service::{
-        GITHUB_PROVIDER_ID, GitHubSettings, OAuthSettings, OidcSettings, PasskeySettings, ServiceSettings,
-        SessionPolicy, import::ImportPolicy,
+        BreachCheckSettings, GITHUB_PROVIDER_ID, GitHubSettings, OAuthSettings, OidcSettings, PasskeySettings,
+        ServiceSettings, SessionPolicy, import::ImportPolicy,
     },
     store::{DatabaseSettings, FailurePolicy, WebhookRoute},
 };
@@ -74,6 +74,10 @@ pub fn services(config: &Config) -> ServiceSettings {
         max_watch_streams_per_key: config.max_watch_streams_per_key,
         // Not a setting: the composition root hands in the server's recorder (`app::observe`).
         metrics: crate::metrics::Metrics::off(),
+        breach_check: config.password.breach_check_url.as_ref().map(|url| BreachCheckSettings {
+            range_url: url.clone(),
+            timeout: Duration::from_millis(config.password.breach_check_timeout_ms),
+        }),
     }
 }
 

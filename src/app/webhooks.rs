@@ -1,7 +1,7 @@
 //! `[[webhooks]]` and `[webhook_delivery]` → the service's `WebhookSettings`: each endpoint's
 //! secret read from its `secret_file` and checked (a missing or malformed one stops the start,
 //! naming the file, never printing the secret), the timeout and the retry policy (a day by
-//! default; tests set a short budget).
+//! default; tests set a short budget), the per-endpoint concurrency and circuit breaker.
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use crate::{
     service::{
         Services,
         outbox::RetryPolicy,
-        webhooks::{WebhookEndpoint, WebhookSecret, WebhookSender, WebhookSettings},
+        webhooks::{BreakerPolicy, LaneSettings, WebhookEndpoint, WebhookSecret, WebhookSender, WebhookSettings},
     },
 };
 
@@ -46,13 +46,19 @@ pub(super) fn settings(config: &Config) -> Result<WebhookSettings> {
             lease: (timeout * 3).max(Duration::from_secs(60)),
             poll_interval: Duration::from_millis(delivery.poll_interval_ms),
         },
+        concurrency_per_endpoint: usize::try_from(delivery.concurrency_per_endpoint).unwrap_or(1),
+        breaker: BreakerPolicy {
+            failures: delivery.breaker_failures,
+            open: Duration::from_secs(delivery.breaker_open_secs),
+            max_open: Duration::from_secs(delivery.retry_max_secs.max(delivery.breaker_open_secs)),
+        },
     })
 }
 
-/// The sender and its policy, when any endpoint is configured.
-pub(super) fn sender(settings: &WebhookSettings, services: &Services) -> Result<Option<(WebhookSender, RetryPolicy)>> {
+/// The sender and its lanes, when any endpoint is configured.
+pub(super) fn sender(settings: &WebhookSettings, services: &Services) -> Result<Option<(WebhookSender, LaneSettings)>> {
     if settings.endpoints.is_empty() {
         return Ok(None);
     }
-    Ok(Some((WebhookSender::new(settings, services.clock().clone())?, settings.retry)))
+    Ok(Some((WebhookSender::new(settings, services.clock().clone())?, settings.lanes())))
 }

@@ -96,9 +96,7 @@ async fn open_target(config: &Config, dry_run: bool) -> anyhow::Result<ImportTar
     Ok(if dry_run {
         dry_run_target(config).await?
     } else {
-        if config.uses_sqlite() {
-            std::fs::create_dir_all(&config.data_dir)?;
-        }
+        crate::app::private_files::prepare(config)?;
         let store = Store::connect(&config.database_url(), config.database_max_connections).await?;
         store.migrate_up().await?;
         // Provider tokens are sealed on the way in, like every account write.

@@ -38,6 +38,9 @@ pub struct EmailConfig {
     pub retry_max_secs: u64,
     /// How often a replica looks for due messages besides being woken by its own writes.
     pub poll_interval_ms: u64,
+    /// How long a message that was given up (dead) is kept for the operator before it is
+    /// deleted. Its payload is sealed, but it holds an address and may hold a link.
+    pub dead_retention_days: u64,
     /// Pages of your app that mailed links may point at instead of `public_url`/signin (the
     /// `redirect_uri` of a request), compared exactly.
     #[serde(deserialize_with = "super::list_or_comma_separated")]
@@ -70,6 +73,7 @@ impl Default for EmailConfig {
             retry_initial_secs: 10,
             retry_max_secs: 3600,
             poll_interval_ms: 5_000,
+            dead_retention_days: 30,
             redirect_uris: Vec::new(),
             password_reset_ttl_secs: 15 * 60,
             magic_link_ttl_secs: 10 * 60,
@@ -100,6 +104,9 @@ impl EmailConfig {
         }
         if !(10..=3_600_000).contains(&self.poll_interval_ms) {
             return Err(invalid("email.poll_interval_ms", "must be between 10 and 3600000"));
+        }
+        if !(1..=3650).contains(&self.dead_retention_days) {
+            return Err(invalid("email.dead_retention_days", "must be between 1 and 3650"));
         }
         for (name, secs) in [
             ("email.password_reset_ttl_secs", self.password_reset_ttl_secs),

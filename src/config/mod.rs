@@ -13,6 +13,8 @@ mod address;
 mod email;
 mod load;
 mod oauth;
+mod password;
+mod signin;
 mod traces;
 mod validate;
 mod webhooks;
@@ -20,6 +22,8 @@ mod webhooks;
 pub use address::resolve_listen;
 pub use email::EmailConfig;
 pub use oauth::{GITHUB_PROVIDER_ID, GitHubConfig, OAuthConfig, OidcConfig};
+pub use password::PasswordConfig;
+pub use signin::SigninConfig;
 pub use traces::{OtlpProtocol, TraceExport};
 pub use validate::ConfigError;
 pub use webhooks::{WebhookConfig, WebhookDeliveryConfig};
@@ -196,6 +200,8 @@ pub struct Config {
     /// Serve the built-in sign-in page at `/signin` (on by default; turn it off in production
     /// when your own app has the sign-in UI).
     pub signin_page: bool,
+    /// Where the sign-in page is published (`[signin]`): the URL mailed links point at.
+    pub signin: SigninConfig,
 
     /// Log filter (tracing-subscriber syntax); `RUST_LOG` also sets it.
     pub log: String,
@@ -213,12 +219,15 @@ pub struct Config {
     /// `[[oauth.oidc]]`).
     pub oauth: OAuthConfig,
 
+    /// The breached-password check (`[password]`), off by default.
+    pub password: PasswordConfig,
     /// Mail delivery (`[email]`): SMTP, or `.eml` files by default.
     pub email: EmailConfig,
     /// Password sign-in needs a verified address: an unverified account's correct password gets
     /// EMAIL_NOT_VERIFIED and a (throttled) verification link. Off by default, as in Auth.js.
     pub require_email_verification: bool,
-    /// The base URL users reach Keyward at; mailed links point at `<public_url>/signin`.
+    /// The base URL users reach Keyward at; mailed links point at `<public_url>/signin` unless
+    /// `signin.url` says otherwise.
     /// Default: `http://localhost:<port>`.
     pub public_url: Option<String>,
 
@@ -288,11 +297,13 @@ impl Default for Config {
             failed_sign_in_limit: 100,
             failed_sign_in_forget_secs: 24 * 3600,
             signin_page: true,
+            signin: SigninConfig::default(),
             log: "info".into(),
             log_format: LogFormat::Text,
             metrics_listen: None,
             traces: None,
             oauth: OAuthConfig::default(),
+            password: PasswordConfig::default(),
             email: EmailConfig::default(),
             public_url: None,
             require_email_verification: false,

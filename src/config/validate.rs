@@ -196,6 +196,8 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|err| invalid("log", err.to_string()))?;
         self.oauth.validate()?;
         self.email.validate()?;
+        self.password.validate()?;
+        self.signin.validate()?;
         super::webhooks::validate(&self.webhooks, &self.webhook_delivery)?;
         if let Some(url) = &self.public_url {
             validate_origin(url).map_err(|why| invalid("public_url", why))?;

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Checked at start: the URL is `https` (or `http` to a loopback address, for development and
-//! tests), has no credentials or fragment and is no metadata address; every event name is
+//! tests), has no credentials or fragment and is no address a webhook may never reach (cloud
+//! metadata, link-local, unspecified — `domain::is_refused_webhook_address`); every event name is
 //! known. The secret file is read, and its secret checked, where the server starts.
 
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, validate::invalid};
-use crate::domain::{WebhookEventType, is_metadata_address};
+use crate::domain::{WebhookEventType, is_refused_webhook_address};
 
 /// Every event but the opt-in ones (`signin.failed` must be listed by name).
 pub const ALL_EVENTS: &str = "*";
@@ -70,7 +71,8 @@ impl WebhookConfig {
 }
 
 /// https anywhere; http only to a loopback address; never credentials, a fragment or a
-/// metadata address (OWASP ASVS 5 V1.3.6: the operator's URL is still input).
+/// metadata, link-local or unspecified address, however spelled (OWASP ASVS 5 V1.3.6: the
+/// operator's URL is still input). A host name is checked again on every resolution.
 fn check_url(raw: &str) -> Result<(), String> {
     let url = url::Url::parse(raw).map_err(|err| format!("is not a URL ({err})"))?;
     let host = url.host().ok_or("has no host")?;
@@ -79,8 +81,10 @@ fn check_url(raw: &str) -> Result<(), String> {
         url::Host::Ipv6(v6) => Some(std::net::IpAddr::V6(v6)),
         url::Host::Domain(_) => None,
     };
-    if ip.is_some_and(is_metadata_address) {
-        return Err("points at a link-local (cloud metadata) address".into());
+    if ip.is_some_and(is_refused_webhook_address) {
+        return Err(
+            "points at a cloud metadata, link-local or unspecified address (IPv6 spellings of IPv4 included)".into()
+        );
     }
     let loopback = ip.is_some_and(|ip| ip.is_loopback()) || matches!(host, url::Host::Domain("localhost"));
     match url.scheme() {
@@ -126,6 +130,18 @@ pub struct WebhookDeliveryConfig {
     pub give_up_after_secs: u64,
     /// How often a replica looks for due events besides being woken by its own writes.
     pub poll_interval_ms: u64,
+    /// Deliveries in flight to one endpoint at once (each endpoint has its own; one user's
+    /// events still go one at a time, in order).
+    pub concurrency_per_endpoint: u32,
+    /// Failed deliveries in a row after which an endpoint's circuit breaker opens: its events
+    /// wait, untried, for `breaker_open_secs`, then one is tried as a probe.
+    pub breaker_failures: u32,
+    /// The first cool-down of an open breaker; doubled after each failed probe, up to
+    /// `retry_max_secs`.
+    pub breaker_open_secs: u64,
+    /// How long an event that was given up (dead) is kept for the operator (to list and
+    /// retry) before it is deleted.
+    pub dead_retention_days: u64,
 }
 
 impl Default for WebhookDeliveryConfig {
@@ -137,6 +153,10 @@ impl Default for WebhookDeliveryConfig {
             retry_max_secs: 3600,
             give_up_after_secs: 86_400,
             poll_interval_ms: 1_000,
+            concurrency_per_endpoint: 8,
+            breaker_failures: 5,
+            breaker_open_secs: 30,
+            dead_retention_days: 30,
         }
     }
 }
@@ -160,6 +180,18 @@ impl WebhookDeliveryConfig {
         }
         if !(10..=3_600_000).contains(&self.poll_interval_ms) {
             return Err(invalid("webhook_delivery.poll_interval_ms", "must be between 10 and 3600000"));
+        }
+        if !(1..=64).contains(&self.concurrency_per_endpoint) {
+            return Err(invalid("webhook_delivery.concurrency_per_endpoint", "must be between 1 and 64"));
+        }
+        if !(1..=1000).contains(&self.breaker_failures) {
+            return Err(invalid("webhook_delivery.breaker_failures", "must be between 1 and 1000"));
+        }
+        if !(1..=86_400).contains(&self.breaker_open_secs) {
+            return Err(invalid("webhook_delivery.breaker_open_secs", "must be between 1 and 86400"));
+        }
+        if !(1..=3650).contains(&self.dead_retention_days) {
+            return Err(invalid("webhook_delivery.dead_retention_days", "must be between 1 and 3650"));
         }
         Ok(())
     }
@@ -193,6 +225,15 @@ mod tests {
             ("https://169.254.169.254/latest/meta-data", "metadata"),
             ("https://[fd00:ec2::254]/", "metadata"),
             ("https://100.100.100.200/", "metadata"),
+            ("https://[64:ff9b::a9fe:a9fe]/", "metadata"),
+            ("https://[::a9fe:a9fe]/", "metadata"),
+            ("https://[2002:a9fe:a9fe::]/", "metadata"),
+            ("https://[::ffff:169.254.169.254]/", "metadata"),
+            ("https://0.0.0.0/", "unspecified"),
+            ("http://0.0.0.0:8080/", "unspecified"),
+            ("https://[::]/", "unspecified"),
+            ("https://192.0.0.192/", "metadata"),
+            ("https://168.63.129.16/", "metadata"),
             ("ftp://hooks.example.com/", "must be https"),
             ("https://user:pw@hooks.example.com/", "credentials"),
             ("not a url", "is not a URL"),

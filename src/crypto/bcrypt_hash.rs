@@ -36,6 +36,15 @@ pub fn check(stored: &str) -> Result<u32, String> {
     Ok(cost)
 }
 
+/// A bcrypt hash of `password` at `cost` (clamped to what Keyward verifies) with `salt`: what
+/// the sign-in's dummy for an address without a password is, so that it costs what an imported
+/// hash of that cost does. Making it costs exactly what verifying it does.
+pub fn dummy(password: &[u8], salt: [u8; 16], cost: u32) -> Result<String, String> {
+    let cost = cost.clamp(MIN_BCRYPT_COST, MAX_BCRYPT_COST);
+    let parts = ::bcrypt::hash_with_salt(password, cost, salt).map_err(|err| format!("bcrypt dummy: {err}"))?;
+    Ok(parts.format_for_version(::bcrypt::Version::TwoB))
+}
+
 /// Verifies `password` against a bcrypt hash (constant-time comparison inside the crate).
 /// Call on the CPU pool: this is the deliberately slow part.
 pub fn verify(password: &[u8], stored: &str) -> Result<bool, String> {

@@ -11,13 +11,14 @@ mod password;
 mod pool;
 mod scrypt_hash;
 mod webauthn;
+pub mod work_budget;
 
 pub use bcrypt_hash::MAX_BCRYPT_COST;
 pub use better_auth::{BetterAuthSecret, SESSION_COOKIE_NAMES as BETTER_AUTH_SESSION_COOKIES};
 pub use jwt::{AccessClaims, AccessTokenSigner, IssuedAccessToken, JwtSettings, KeySet, SigningKey};
 pub use keys::{Jwk, Jwks, SigningKeyMaterial, generate_ed25519};
 pub use master_key::{Envelope, MASTER_KEY_BYTES, MasterKey, SealedAt};
-pub use password::{Argon2Settings, PasswordHasher, Verification, check_importable_hash};
+pub use password::{Argon2Settings, DummyHash, PasswordHasher, Verification, check_importable_hash};
 pub use pool::CpuPool;
 pub use scrypt_hash::from_better_auth as better_auth_password_hash;
 pub use webauthn::{

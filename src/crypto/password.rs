@@ -1,7 +1,10 @@
 //! Password hashing: argon2id PHC strings, verification on the CPU pool, the dummy hash that
 //! keeps unknown-user logins as slow as wrong passwords, and re-hash detection.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use argon2::{
     Algorithm, Argon2, Block, Params, Version,
@@ -55,6 +58,17 @@ pub struct Verification {
     pub needs_rehash: bool,
 }
 
+/// What a sign-in for an address without a password hash is verified against: a hash of a random
+/// password like the ones accounts hold, so that "no such account" costs what "wrong password"
+/// costs for an account of that kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DummyHash {
+    /// argon2id with today's parameters (what Keyward's own hashes are).
+    Argon2,
+    /// bcrypt of this cost (what an imported Auth.js hash is until its first sign-in).
+    Bcrypt(u32),
+}
+
 /// argon2id hashing and verification on the bounded `CpuPool`, producing PHC strings.
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
@@ -63,6 +77,8 @@ pub struct PasswordHasher {
     /// A hash of a random password with today's parameters. Verifying against it when the email is
     /// unknown makes "no such user" cost exactly what "wrong password" costs.
     dummy_hash: Arc<str>,
+    /// bcrypt dummies by cost, each made on its first use (which costs what a verification does).
+    bcrypt_dummies: Arc<Mutex<HashMap<u32, Arc<str>>>>,
 }
 
 impl PasswordHasher {
@@ -71,7 +87,7 @@ impl PasswordHasher {
         let mut random_password = [0u8; 32];
         fill_random(&mut random_password)?;
         let dummy_hash = hash_with(&params, &random_password, &mut Scratch::default())?.into();
-        Ok(Self { pool, params, dummy_hash })
+        Ok(Self { pool, params, dummy_hash, bcrypt_dummies: Arc::default() })
     }
 
     /// Hashes a new password into a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
@@ -99,6 +115,45 @@ impl PasswordHasher {
                 Ok(Verification { matches: false, needs_rehash: false })
             }
         }
+    }
+}
+
+impl PasswordHasher {
+    /// Like `verify`, but an absent hash is verified against `dummy` (never a match): the kind of
+    /// hash the caller chose for this address, so its cost matches the accounts' mix.
+    pub async fn verify_or_dummy(
+        &self,
+        password: Password,
+        stored: Option<String>,
+        dummy: DummyHash,
+    ) -> Result<Verification> {
+        let cost = match (&stored, dummy) {
+            (None, DummyHash::Bcrypt(cost)) => cost,
+            _ => return self.verify(password, stored).await,
+        };
+        let made =
+            self.bcrypt_dummies.lock().map_err(|_| Error::internal("bcrypt dummies poisoned"))?.get(&cost).cloned();
+        let dummies = Arc::clone(&self.bcrypt_dummies);
+        let worked = self
+            .pool
+            .run(move |_| match made {
+                Some(hash) => bcrypt_hash::verify(password.as_bytes(), &hash).map(drop),
+                None => {
+                    let mut random = [0u8; 32];
+                    let mut salt = [0u8; 16];
+                    fill_random(&mut random).and_then(|()| fill_random(&mut salt)).map_err(|err| err.to_string())?;
+                    let hash = bcrypt_hash::dummy(&random, salt, cost)?;
+                    if let Ok(mut dummies) = dummies.lock() {
+                        dummies.insert(cost, hash.into());
+                    }
+                    Ok(())
+                }
+            })
+            .await?;
+        if let Err(err) = worked {
+            tracing::error!(error = %err, "bcrypt dummy verification failed");
+        }
+        Ok(Verification { matches: false, needs_rehash: false })
     }
 }
 

@@ -31,6 +31,9 @@ pub struct CpuPool {
     queue: SyncSender<Job>,
     /// Jobs queued or running.
     in_flight: Arc<AtomicUsize>,
+    /// Jobs ever handed to the queue, a full queue's refusals included (for tests that must know
+    /// a refused call queued nothing).
+    queued_total: AtomicUsize,
     workers: usize,
     /// Jobs queued and not yet taken by a worker, and how long each waited (metrics).
     waiting: Arc<AtomicUsize>,
@@ -87,6 +90,7 @@ impl CpuPool {
         Ok(Self {
             queue,
             in_flight: Arc::new(AtomicUsize::new(0)),
+            queued_total: AtomicUsize::new(0),
             workers: workers.max(1),
             waiting: Arc::new(AtomicUsize::new(0)),
             wait: metrics::Histogram::noop(),
@@ -103,20 +107,41 @@ impl CpuPool {
         (self.workers, self.waiting.load(Ordering::Relaxed))
     }
 
+    /// Jobs ever handed to the queue (see `queued_total`).
+    pub fn jobs_queued(&self) -> usize {
+        self.queued_total.load(Ordering::SeqCst)
+    }
+
     /// Jobs queued or running right now (for tests that must know work is in the pool).
     pub fn jobs_in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Queues `work` for a pool thread now, and returns a future of its result that waits
-    /// without blocking the runtime. A full queue fails at once with `HasherOverloaded`.
+    /// without blocking the runtime. A full queue fails at once with `HasherOverloaded`; a
+    /// request that spent no budget yet is refused (`work_budget`).
     pub fn run<T, F>(&self, work: F) -> impl Future<Output = Result<T>> + Send + use<T, F>
     where
         T: Send + 'static,
         F: FnOnce(&mut Scratch) -> T + Send + 'static,
     {
         let (reply, result) = tokio::sync::oneshot::channel();
+        // A caller's job waits for its budget (`work_budget`): refused before it is queued.
+        let queued = super::work_budget::require("a job on the hashing pool").and_then(|()| self.queue(work, reply));
+        async move {
+            queued?;
+            result.await.map_err(|_| Error::internal("hashing job ended without a result"))
+        }
+    }
+
+    /// Puts `work` on the queue, its result to go to `reply`.
+    fn queue<T, F>(&self, work: F, reply: tokio::sync::oneshot::Sender<T>) -> Result<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Scratch) -> T + Send + 'static,
+    {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.queued_total.fetch_add(1, Ordering::SeqCst);
         let in_flight = InFlight(Arc::clone(&self.in_flight));
         // Trace spans under the caller's: the wait in the queue, then the work on a worker.
         let (queued_at, waiting, wait) = (std::time::Instant::now(), Arc::clone(&self.waiting), self.wait.clone());
@@ -138,14 +163,10 @@ impl CpuPool {
         let queued = self.queue.try_send(job).inspect_err(|_| {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
         });
-        let queued = queued.map_err(|err| match err {
+        queued.map_err(|err| match err {
             TrySendError::Full(_) => Error::HasherOverloaded,
             TrySendError::Disconnected(_) => Error::internal("hashing pool is stopped"),
-        });
-        async move {
-            queued?;
-            result.await.map_err(|_| Error::internal("hashing job ended without a result"))
-        }
+        })
     }
 }
 

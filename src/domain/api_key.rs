@@ -52,8 +52,13 @@ impl fmt::Debug for ApiKeySecret {
 pub enum ApiScope {
     /// ListUsers, GetUser.
     UsersRead,
-    /// CreateUser, UpdateUser (roles too), DisableUser, EnableUser, DeleteUser.
+    /// CreateUser, UpdateUser (name only), DisableUser, EnableUser, DeleteUser.
     UsersWrite,
+    /// UpdateUser's `email` and `email_verified` (with `users:write`): moving an account's
+    /// address is a takeover, so it is a grant of its own.
+    UsersEmail,
+    /// UpdateUser's `roles` (with `users:write`): what the user may do in the apps.
+    UsersRoles,
     /// RevokeUserSessions.
     SessionsRevoke,
     /// ListAuditEvents.
@@ -65,9 +70,11 @@ pub enum ApiScope {
 }
 
 impl ApiScope {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::UsersRead,
         Self::UsersWrite,
+        Self::UsersEmail,
+        Self::UsersRoles,
         Self::SessionsRevoke,
         Self::AuditRead,
         Self::EventsWatch,
@@ -78,6 +85,8 @@ impl ApiScope {
         match self {
             Self::UsersRead => "users:read",
             Self::UsersWrite => "users:write",
+            Self::UsersEmail => "users:email",
+            Self::UsersRoles => "users:roles",
             Self::SessionsRevoke => "sessions:revoke",
             Self::AuditRead => "audit:read",
             Self::EventsWatch => "events:watch",

@@ -32,5 +32,5 @@ pub use password::{ESTIMATE_MAX_CHARS, NewPassword, Password, PasswordPolicy};
 pub use roles::{MAX_ROLES, Roles};
 pub use session_event::{EventCursor, SessionEvent, SessionEventKind};
 pub use time::{earlier, later};
-pub use token::{SessionToken, TokenHash};
-pub use webhook::{WebhookDelivery, WebhookEventType, is_metadata_address};
+pub use token::{AuthjsToken, SessionToken, TokenHash};
+pub use webhook::{WebhookDelivery, WebhookEventType, canonical_ip, is_refused_webhook_address};

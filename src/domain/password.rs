@@ -93,6 +93,11 @@ pub struct NewPassword {
 }
 
 impl NewPassword {
+    /// The request field it came from, for refusals made after the guessability check.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
     /// Refuses a password zxcvbn scores ≤ 1 ("guessable within 10^6 guesses": its frequency
     /// lists of common passwords, keyboard walks, repeats, dates and the user's own email or
     /// name, `user_inputs`). That is the blocklist check NIST SP 800-63B-4 §3.1.1.2 asks for,

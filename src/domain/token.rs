@@ -38,9 +38,21 @@ impl SessionToken {
     /// An Auth.js `sessionToken`: `crypto.randomUUID()` (a lowercase, hyphenated version-4 UUID:
     /// Auth.js's default `generateSessionToken`) or 32 random bytes as 64 lowercase hex digits
     /// (NextAuth.js 3 and 4's fallback). Anything else — other UUID versions, which are not
-    /// random, upper case, other lengths — is refused.
+    /// random, upper case, other lengths — is refused, and so is a token of the right shape
+    /// that was plainly not drawn at random (`AuthjsToken::LowEntropy`).
     pub fn parse_authjs(raw: &str) -> Option<Self> {
-        (is_uuid_v4(raw) || is_hex_256(raw)).then(|| Self(raw.to_owned()))
+        Self::check_authjs(raw).ok()
+    }
+
+    /// Like `parse_authjs`, saying why a token is refused (the import reports it).
+    pub fn check_authjs(raw: &str) -> std::result::Result<Self, AuthjsToken> {
+        if !(is_uuid_v4(raw) || is_hex_256(raw)) {
+            return Err(AuthjsToken::Shape);
+        }
+        if !looks_random(raw) {
+            return Err(AuthjsToken::LowEntropy);
+        }
+        Ok(Self(raw.to_owned()))
     }
 
     /// A better-auth session token (its `session.token`), once its cookie's HMAC was checked
@@ -94,6 +106,33 @@ fn is_uuid_v4(raw: &str) -> bool {
 
 fn is_hex_256(raw: &str) -> bool {
     raw.len() == 2 * TOKEN_BYTES && raw.bytes().all(is_lower_hex)
+}
+
+/// Why an Auth.js session token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthjsToken {
+    /// Neither a lowercase version-4 UUID nor 64 lowercase hex digits (which also refuses every
+    /// token too short to carry 122 random bits).
+    Shape,
+    /// The right shape, but not random: fewer than six distinct hex digits (all one byte, a
+    /// nil-like UUID) or the repetition of a shorter block (`abab…`, `0123…f0123…f`). A token
+    /// that was guessable in Auth.js must not become a Keyward session (OWASP ASVS 5 V7.2.3:
+    /// session tokens come from a CSPRNG with at least 128 bits of entropy; ours have 256).
+    LowEntropy,
+}
+
+/// Whether a hex token (hyphens ignored) could have come from a CSPRNG. Random 122-bit or
+/// 256-bit values fail this with probability below 10^-11: fewer than six distinct digits among
+/// 30 random ones is ≈ 3·10^-12, a period of at most half the length ≈ 16^-16.
+fn looks_random(raw: &str) -> bool {
+    let digits: Vec<u8> = raw.bytes().filter(|&b| b != b'-').collect();
+    let mut seen = [false; 256];
+    for &digit in &digits {
+        seen[usize::from(digit)] = true;
+    }
+    let distinct = seen.iter().filter(|&&s| s).count();
+    let periodic = (1..=digits.len() / 2).any(|period| digits.iter().zip(&digits[period..]).all(|(a, b)| a == b));
+    distinct >= 6 && !periodic
 }
 
 impl fmt::Debug for SessionToken {
@@ -164,6 +203,30 @@ mod tests {
             "",
         ] {
             assert!(SessionToken::parse_session(raw).is_none(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn auth_js_tokens_that_were_not_random_are_refused() {
+        for raw in [
+            "0".repeat(64),
+            "f".repeat(64),
+            "ab".repeat(32),
+            "0123456789abcdef".repeat(4),
+            "3f0c8a8e5b7d4c2a9e1f0a1b2c3d4e5f".repeat(2),
+            "00000000-0000-4000-8000-000000000000".to_owned(),
+            "aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa".to_owned(),
+            "abababab-abab-4bab-abab-abababababab".to_owned(),
+        ] {
+            assert_eq!(SessionToken::check_authjs(&raw), Err(AuthjsToken::LowEntropy), "{raw}");
+            assert!(SessionToken::parse_session(&raw).is_none(), "{raw}");
+        }
+        assert_eq!(SessionToken::check_authjs(&"0".repeat(63)), Err(AuthjsToken::Shape));
+        assert_eq!(SessionToken::check_authjs("0000"), Err(AuthjsToken::Shape));
+        for _ in 0..1000 {
+            let own = SessionToken::generate().unwrap();
+            let hex: String = own.hash().as_str().to_owned();
+            assert!(SessionToken::check_authjs(&hex).is_ok(), "{hex}");
         }
     }
 

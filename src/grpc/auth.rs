@@ -52,8 +52,13 @@ impl AuthService for AuthApi {
         let meta = meta(&request);
         let context = SignInContext::of(&request);
         let pb::RegisterRequest { email, password, name } = request.into_inner();
-        let signed_in = self.services.register(&email, &password, &name, &meta).await.map_err(to_status)?;
-        self.signed_in_response(&context, &signed_in, |s| pb::RegisterResponse { signed_in: Some(s) }).await
+        match self.services.register(&email, &password, &name, &meta).await.map_err(to_status)? {
+            Some(signed_in) => {
+                self.signed_in_response(&context, &signed_in, |s| pb::RegisterResponse { signed_in: Some(s) }).await
+            }
+            // `require_email_verification`: the address is mailed, nobody is signed in yet.
+            None => Ok(Response::new(pb::RegisterResponse { signed_in: None })),
+        }
     }
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
@@ -140,9 +145,10 @@ impl AuthService for AuthApi {
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
         let caller = self.session_caller(&request).await?;
+        let meta = meta(&request);
         let pb::ChangePasswordRequest { current_password, new_password } = request.into_inner();
-        let revoked =
-            self.services.change_password(&caller, &current_password, &new_password).await.map_err(to_status)?;
+        let changed = self.services.change_password(&caller, &current_password, &new_password, &meta);
+        let revoked = changed.await.map_err(to_status)?;
         Ok(Response::new(pb::ChangePasswordResponse { revoked_sessions: count(revoked) }))
     }
 
@@ -171,8 +177,9 @@ impl AuthService for AuthApi {
         request: Request<pb::ReauthenticateRequest>,
     ) -> Result<Response<pb::ReauthenticateResponse>, Status> {
         let caller = self.session_caller(&request).await?;
+        let meta = meta(&request);
         let pb::ReauthenticateRequest { password } = request.into_inner();
-        let session = self.services.reauthenticate_with_password(&caller, &password).await.map_err(to_status)?;
+        let session = self.services.reauthenticate_with_password(&caller, &password, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::ReauthenticateResponse { session: Some(convert::session(&session, &session.id)) }))
     }
 

@@ -6,14 +6,24 @@ use super::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind,
 use crate::domain::User;
 use crate::{
     domain::{DisplayName, Email, NewPassword, Password},
-    error::{Error, Result},
+    error::{Error, FieldReason, Result},
     store::{NewUser, SessionWithUser, new_id},
 };
 
 impl Services {
     /// Creates a user with email and password and signs them in. The user and the first session
     /// are written in one transaction.
-    pub async fn register(&self, email: &str, password: &str, name: &str, meta: &RequestMeta) -> Result<SignedIn> {
+    ///
+    /// Under `require_email_verification` it signs nobody in and answers None for every address:
+    /// the account is created in the background with a verification link, or a taken address's
+    /// owner is told someone tried (`verification/sign_up.rs`) — no `EMAIL_TAKEN` oracle.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        meta: &RequestMeta,
+    ) -> Result<Option<SignedIn>> {
         let email = Email::parse("email", email)?;
         let name = DisplayName::parse("name", name)?;
         let mut user_inputs = vec![email.to_string()];
@@ -21,6 +31,10 @@ impl Services {
         user_inputs.extend(name.as_deref().map(str::to_owned));
         let password = Password::parse_new("password", password, self.inner.password_policy)?;
         self.throttle_client(Budget::Register, meta)?;
+        let proves_address = self.inner.links.require_email_verification;
+        if proves_address {
+            self.spend_sign_up_mail_budget(&email)?;
+        }
         let password = self.check_new_password(password, user_inputs).await?;
 
         let password_hash = self.inner.hasher.hash(password).await?;
@@ -33,6 +47,10 @@ impl Services {
             created_at: now,
             email_verified: None,
         };
+        if proves_address {
+            self.register_in_background(user, meta);
+            return Ok(None);
+        }
         let (session, token) = self.new_session(&user.id, meta, now)?;
         let SessionWithUser { session, user } = self.inner.store.create_user_with_session(user, session).await?;
         self.audit(
@@ -41,7 +59,7 @@ impl Services {
             json!({ "method": "password", "client": meta.client_for_audit(), "user_agent": meta.user_agent }),
         )
         .await;
-        self.signed_in(user, session, token, now)
+        self.signed_in(user, session, token, now).map(Some)
     }
 
     /// Signs in with email and password.
@@ -59,7 +77,8 @@ impl Services {
         let checked = async {
             let user = self.inner.store.find_user_by_email(email.as_str()).await?;
             let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
-            let verification = self.inner.hasher.verify(password.clone(), stored_hash).await?;
+            let dummy = self.inner.login_timing.dummy_for(email.as_str());
+            let verification = self.inner.hasher.verify_or_dummy(password.clone(), stored_hash, dummy).await?;
             Ok::<_, Error>((user, verification))
         }
         .await;
@@ -100,8 +119,23 @@ impl Services {
 
     /// zxcvbn's estimate on the CPU pool, like argon2: it costs up to tens of milliseconds of CPU
     /// per call, which on the async runtime would stall every other call (GetSession included).
+    /// Then, when configured, the breached-password range check (`breach_check.rs`; it fails
+    /// open). Callers have spent their budgets before calling this.
     pub(super) async fn check_new_password(&self, password: NewPassword, user_inputs: Vec<String>) -> Result<Password> {
-        self.inner.cpu.run(move |_| password.check_guessability(&user_inputs)).await?
+        let field = password.field();
+        let password = self.inner.cpu.run(move |_| password.check_guessability(&user_inputs)).await??;
+        if let Some(check) = &self.inner.breach_check
+            && check.is_breached(&password).await
+        {
+            // The same reason as zxcvbn's refusal: NIST SP 800-63B-4 §3.1.1.2 makes breached
+            // values part of the one blocklist of passwords attackers try first.
+            return Err(Error::field(
+                field,
+                FieldReason::PasswordTooCommon,
+                "This password has appeared in a data breach: choose another.",
+            ));
+        }
+        Ok(password)
     }
 
     /// Re-hashes with today's parameters after a successful login. Best effort: the login stands
@@ -126,16 +160,23 @@ impl Services {
     /// A factor change needs a recent authentication; here the current password in the request
     /// *is* it (NIST SP 800-63B-4: a memorized secret is changed after authenticating with the
     /// existing one), so a stale session that knows the password may change it and one that
-    /// does not changes nothing.
-    pub async fn change_password(&self, caller: &SessionCaller, current: &str, new: &str) -> Result<u64> {
+    /// does not changes nothing. The current password is checked first, throttled like Login
+    /// (`verify_current_password`); only then is the new one's strength estimated, so a wrong
+    /// current password never reaches zxcvbn (OWASP ASVS 5 V2.4.1: budget before work).
+    pub async fn change_password(
+        &self,
+        caller: &SessionCaller,
+        current: &str,
+        new: &str,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
         let policy = self.inner.password_policy;
         let current = Password::parse_existing("current_password", current, policy)?;
         let mut user_inputs = vec![caller.user.email.clone()];
         user_inputs.extend(caller.user.name.clone());
         let new = Password::parse_new("new_password", new, policy)?;
+        self.verify_current_password(caller, "current_password", current, meta).await?;
         let new = self.check_new_password(new, user_inputs).await?;
-
-        self.verify_current_password(caller, "current_password", current).await?;
         let new_hash = self.inner.hasher.hash(new).await?;
         let now = self.inner.clock.now();
         let revoked = self

@@ -24,6 +24,8 @@ pub(crate) mod kind {
     /// A password set with a mailed reset link (every session ended).
     pub const PASSWORD_RESET: &str = "password.reset";
     pub const EMAIL_VERIFIED: &str = "email.verified";
+    /// A wrong mailed one-time code (of an address with a mail pending).
+    pub const VERIFICATION_CODE_FAILED: &str = "verification.code_failed";
     pub const EMAIL_CHANGED: &str = "email.changed";
     pub const ACCOUNT_LINKED: &str = "account.linked";
     pub const ACCOUNT_UNLINKED: &str = "account.unlinked";

@@ -8,10 +8,12 @@ mod accounts;
 pub mod admin;
 mod api_keys;
 mod audit;
+mod breach_check;
 mod clock;
 pub mod email;
 pub mod import;
 mod keys;
+mod login_timing;
 mod oauth;
 pub mod outbox;
 mod passkeys;
@@ -28,6 +30,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 pub use api_keys::{CreatedApiKey, check_key_name, create_api_key, key_scopes, list_api_keys, revoke_api_key};
+pub use breach_check::BreachCheckSettings;
 pub use clock::Clock;
 pub use keys::{JWKS_MAX_AGE, KeyRing, rotate_signing_key, rotation_delay};
 pub use oauth::{GITHUB_PROVIDER_ID, GitHubSettings, OAuthSettings, OidcSettings};
@@ -111,6 +114,8 @@ pub struct ServiceSettings {
     /// Where the hashing pool, the budgets and the session cache count what they do (off by
     /// default: `Metrics::off()`).
     pub metrics: crate::metrics::Metrics,
+    /// The breached-password range API new passwords are checked against; None: no check.
+    pub breach_check: Option<BreachCheckSettings>,
 }
 
 /// Every use case, sharing one set of dependencies. Cheap to clone.
@@ -150,6 +155,9 @@ struct Inner {
     audit_retention: chrono::Duration,
     outbox: outbox::Outbox,
     links: LinkSettings,
+    breach_check: Option<breach_check::BreachCheck>,
+    /// What a sign-in for an address without a password is verified against.
+    login_timing: login_timing::LoginTiming,
 }
 
 impl Services {
@@ -184,7 +192,9 @@ impl Services {
             session_event_retention,
             max_watch_streams_per_key,
             metrics,
+            breach_check,
         } = settings;
+        let breach_check = breach_check.as_ref().map(breach_check::BreachCheck::new).transpose()?;
         let outbox = outbox::Outbox::default();
         let store = store
             .with_webhooks(crate::store::WebhookRoutes::new(webhook_routes, outbox.waker(crate::store::WEBHOOK_KIND)));
@@ -199,6 +209,7 @@ impl Services {
         let oauth = OAuthProviders::new(&oauth, &clock)?;
         let decoys = passkeys::DecoyCredentials::load(&store, clock.now()).await?;
         let codes = verification::CodeKey::load(&store, clock.now()).await?;
+        let login_timing = login_timing::LoginTiming::load(&store, clock.now()).await?;
         let better_auth = store
             .find_server_secret(import::BETTER_AUTH_SECRET_ID)
             .await?
@@ -245,6 +256,8 @@ impl Services {
             ),
             outbox,
             links: email.links,
+            breach_check,
+            login_timing,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -277,19 +290,22 @@ impl Services {
         self.inner.keys.reload(self.inner.signer.settings(), self.inner.clock.now()).await
     }
 
-    /// Deletes expired sessions and ceremonies, forgotten sign-in failures, and audit and
-    /// session events past their retention, and drops idle client buckets; returns how many
-    /// rows went.
+    /// Deletes expired sessions and ceremonies, forgotten sign-in failures, audit and session
+    /// events past their retention, dead outbox messages past theirs, and drops idle client
+    /// buckets; returns how many rows went. Also recounts the accounts' password-hash mix
+    /// (`login_timing.rs`).
     pub async fn sweep_expired(&self) -> Result<u64> {
         let now = self.inner.clock.now();
         self.inner.throttles.prune();
         let forget_before = now - chrono::Duration::from_std(self.inner.failure_memory).map_err(Error::internal)?;
+        self.inner.login_timing.recount(&self.inner.store).await?;
         Ok(self.inner.store.delete_expired_sessions(now).await?
             + self.inner.store.delete_expired_ceremonies(now).await?
             + self.inner.store.delete_expired_verification_tokens(now).await?
             + self.inner.store.forget_sign_in_failures(forget_before).await?
             + self.inner.store.delete_audit_events_before(now - self.inner.audit_retention).await?
-            + self.prune_session_events().await?)
+            + self.prune_session_events().await?
+            + self.sweep_dead_outbox().await?)
     }
 
     /// Stores a ceremony (passkey or OAuth) within the caps on pending ones: global (estimated)

@@ -1,5 +1,6 @@
 //! The sender side of the outbox: a loop on every replica that claims due messages of one kind,
-//! hands each to a `Deliverer` (mail now; webhooks can reuse it), and records the outcome —
+//! hands each to a `Deliverer` (mail; webhooks run one such lane per endpoint, in
+//! `webhooks/lanes.rs`, over the same `deliver_claimed`), and records the outcome —
 //! delivered rows go, failed ones come back after an exponential backoff with jitter, and a
 //! message that failed `max_attempts` times (or was refused for good) is kept marked dead and
 //! logged. It wakes when this replica queued something (`Outbox::wake`) and otherwise every
@@ -15,7 +16,7 @@ use std::{
 use tokio::sync::{Notify, broadcast};
 
 use super::Services;
-use crate::error::Result;
+use crate::{error::Result, store::ClaimedMessage};
 
 /// Messages claimed per round.
 const CLAIM_BATCH: u64 = 16;
@@ -105,6 +106,15 @@ pub enum OutboxEvent {
     LinkRequestHandled {
         queued: bool,
     },
+    /// A webhook endpoint's circuit breaker opened on this replica: its rows wait, untried, for
+    /// the cool-down, then one is tried as a probe. `endpoint` as the metrics label it.
+    EndpointPaused {
+        endpoint: String,
+    },
+    /// The breaker closed again: a delivery to the endpoint succeeded.
+    EndpointResumed {
+        endpoint: String,
+    },
 }
 
 /// The replica's outbox handle: one wake-up per kind's sender, and the event feed. Cheap to
@@ -113,11 +123,14 @@ pub enum OutboxEvent {
 pub struct Outbox {
     wakers: Arc<Mutex<HashMap<&'static str, Arc<Notify>>>>,
     events: broadcast::Sender<OutboxEvent>,
+    /// How long each kind's dead messages are kept (`keep_dead_for`); a kind not listed keeps
+    /// them.
+    dead_retention: Arc<Mutex<HashMap<&'static str, Duration>>>,
 }
 
 impl Default for Outbox {
     fn default() -> Self {
-        Self { wakers: Arc::default(), events: broadcast::channel(1024).0 }
+        Self { wakers: Arc::default(), events: broadcast::channel(1024).0, dead_retention: Arc::default() }
     }
 }
 
@@ -145,6 +158,18 @@ impl Outbox {
     pub fn subscribe(&self) -> broadcast::Receiver<OutboxEvent> {
         self.events.subscribe()
     }
+
+    /// Keeps `kind`'s dead messages for `retention` after they were given up; the sweep
+    /// (`Services::sweep_expired`) deletes older ones.
+    pub fn keep_dead_for(&self, kind: &'static str, retention: Duration) {
+        let mut kept = self.dead_retention.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.insert(kind, retention);
+    }
+
+    fn dead_retention(&self) -> Vec<(&'static str, Duration)> {
+        let kept = self.dead_retention.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.iter().map(|(kind, retention)| (*kind, *retention)).collect()
+    }
 }
 
 impl Services {
@@ -170,28 +195,52 @@ impl Services {
         }
     }
 
+    /// Deletes the dead messages of every kind past its retention (`Outbox::keep_dead_for`), a
+    /// bounded batch per statement; returns how many went. Waiting messages are never touched.
+    pub(super) async fn sweep_dead_outbox(&self) -> Result<u64> {
+        let now = self.inner.clock.now();
+        let mut deleted = 0;
+        for (kind, retention) in self.inner.outbox.dead_retention() {
+            let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+            let Some(before) = now.checked_sub_signed(retention) else { continue };
+            deleted += self.inner.store.delete_dead_outbox_before(kind, before).await?;
+        }
+        Ok(deleted)
+    }
+
     /// Claims and delivers one batch; returns how many were claimed.
     async fn outbox_round(&self, deliverer: &impl Deliverer, policy: &RetryPolicy) -> Result<usize> {
-        let outbox = &self.inner.outbox;
-        let store = &self.inner.store;
         let lease = chrono::Duration::from_std(policy.lease).unwrap_or(chrono::Duration::minutes(5));
-        let claimed = store.claim_outbox(deliverer.kind(), self.inner.clock.now(), lease, CLAIM_BATCH).await?;
+        let claimed =
+            self.inner.store.claim_outbox(deliverer.kind(), None, self.inner.clock.now(), lease, CLAIM_BATCH).await?;
         let count = claimed.len();
         for message in claimed {
-            let (id, attempt) = (message.id.clone(), message.attempt);
-            let event = match deliverer.deliver(&message.id, &message.payload).await {
-                Ok(()) => {
-                    store.complete_outbox(&id).await?;
-                    tracing::info!(kind = deliverer.kind(), %id, attempt, "outbox message delivered");
-                    OutboxEvent::Delivered { id, attempt }
-                }
-                Err(failure) => {
-                    self.delivery_failed(deliverer.kind(), policy, (id, attempt, message.created_at), failure).await?
-                }
-            };
-            let _ = outbox.events.send(event);
+            self.deliver_claimed(deliverer, policy, message).await?;
         }
         Ok(count)
+    }
+
+    /// Delivers one claimed message and records the outcome (gone, retried later or dead);
+    /// publishes it to the event feed and returns it.
+    pub(super) async fn deliver_claimed(
+        &self,
+        deliverer: &impl Deliverer,
+        policy: &RetryPolicy,
+        message: ClaimedMessage,
+    ) -> Result<OutboxEvent> {
+        let (id, attempt) = (message.id.clone(), message.attempt);
+        let event = match deliverer.deliver(&message.id, &message.payload).await {
+            Ok(()) => {
+                self.inner.store.complete_outbox(&id).await?;
+                tracing::info!(kind = deliverer.kind(), %id, attempt, "outbox message delivered");
+                OutboxEvent::Delivered { id, attempt }
+            }
+            Err(failure) => {
+                self.delivery_failed(deliverer.kind(), policy, (id, attempt, message.created_at), failure).await?
+            }
+        };
+        let _ = self.inner.outbox.events.send(event.clone());
+        Ok(event)
     }
 
     async fn delivery_failed(

@@ -11,7 +11,7 @@
 
 use serde_json::json;
 
-use super::{Services, SessionCaller, audit::kind, sign_in_guard::Factor};
+use super::{Budget, RequestMeta, Services, SessionCaller, audit::kind, sign_in_guard::Factor};
 use crate::domain::Session;
 use crate::{
     domain::{Password, later},
@@ -30,22 +30,30 @@ impl Services {
     /// Re-authenticates the caller with their password: one argon2 verification, then their
     /// session counts as freshly authenticated. A wrong password is `PASSWORD_INCORRECT` (on the
     /// `password` field) and changes nothing but an audit row.
-    pub async fn reauthenticate_with_password(&self, caller: &SessionCaller, password: &str) -> Result<Session> {
+    pub async fn reauthenticate_with_password(
+        &self,
+        caller: &SessionCaller,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> Result<Session> {
         let password = Password::parse_existing("password", password, self.inner.password_policy)?;
-        self.verify_current_password(caller, "password", password).await?;
+        self.verify_current_password(caller, "password", password, meta).await?;
         self.mark_reauthenticated(caller, "password").await
     }
 
     /// Checks `password` against the caller's stored hash (re-read: the caller's copy of the user
     /// may predate a password change). A stolen session must not become a password-guessing
-    /// oracle: the attempt counts against the account like Login's (`sign_in_guard`). A mismatch
-    /// is audited and named after `field`.
+    /// oracle, nor a throw-away account a way onto the hashing pool: the check is throttled like
+    /// Login — the client address's `login` budget, then an attempt counted against the account
+    /// (`sign_in_guard`) — before the hash runs. A mismatch is audited and named after `field`.
     pub(super) async fn verify_current_password(
         &self,
         caller: &SessionCaller,
         field: &'static str,
         password: Password,
+        meta: &RequestMeta,
     ) -> Result<()> {
+        self.throttle_client(Budget::Login, meta)?;
         let user = self.inner.store.find_user(&caller.user.id).await?.ok_or(Error::SessionInvalid)?;
         let stored_hash = user.password_hash.ok_or(Error::NoPassword)?;
         self.reserve_sign_in_attempt(Factor::Password, &user.email).await?;

@@ -73,15 +73,28 @@ impl Services {
     }
 
     /// A sign-in succeeded: the account's failures with every factor are forgotten (its owner
-    /// proved control; a suspended password comes back after a passkey sign-in).
+    /// proved control; a suspended password comes back after a passkey sign-in), and so are its
+    /// address's wrong mailed codes (codes refused after too many come back once another method
+    /// succeeded).
     pub(super) async fn sign_in_succeeded(&self, email: &str) -> Result<()> {
-        self.inner.store.clear_sign_in_failures(&all_failure_keys(email), self.inner.clock.now()).await
+        self.inner.store.clear_sign_in_failures(&all_failure_keys(email), self.inner.clock.now()).await?;
+        self.inner.store.clear_code_failures(&code_failure_keys(email)).await
     }
 }
 
 /// The key under which `factor`'s failures for the account `email` are counted.
 pub(super) fn factor_failure_key(factor: Factor, email: &str) -> String {
     failure_key(factor.name(), email)
+}
+
+/// The key under which wrong mailed codes of `purpose` (a purpose name) for `email` are counted.
+pub(super) fn code_failure_key(purpose: &str, email: &str) -> String {
+    failure_key(&format!("code:{purpose}"), email)
+}
+
+/// Every purpose's mailed-code failure keys for `email`: what a success by another method clears.
+pub(super) fn code_failure_keys(email: &str) -> Vec<String> {
+    super::verification::PURPOSE_NAMES.iter().map(|purpose| code_failure_key(purpose, email)).collect()
 }
 
 /// Every factor's failure keys for the account `email`: what a successful sign-in clears.

@@ -62,8 +62,11 @@ pub struct RateLimits {
     pub email_address: RateBudget,
     /// Mailed one-time codes tried, per client address.
     pub email_code: RateBudget,
-    /// Mailed one-time codes tried, per address the code was mailed to (whoever tries).
+    /// Mailed one-time codes tried, per address the code was mailed to and client address.
     pub email_code_address: RateBudget,
+    /// ResetPassword, per client address: each may estimate a new password's strength and hash
+    /// it.
+    pub password_reset: RateBudget,
 }
 
 impl RateLimits {
@@ -79,6 +82,7 @@ impl RateLimits {
             (Budget::EmailAddress, self.email_address),
             (Budget::EmailCode, self.email_code),
             (Budget::EmailCodeAddress, self.email_code_address),
+            (Budget::PasswordReset, self.password_reset),
         ]
     }
 }
@@ -95,6 +99,7 @@ impl Default for RateLimits {
             email_address: RateBudget { per_minute: 1, burst: 3 },
             email_code: RateBudget { per_minute: 10, burst: 10 },
             email_code_address: RateBudget { per_minute: 5, burst: 10 },
+            password_reset: RateBudget { per_minute: 10, burst: 5 },
         }
     }
 }
@@ -112,12 +117,15 @@ pub enum Budget {
     EmailAddress,
     /// Trying a mailed one-time code, per client address.
     EmailCode,
-    /// Trying a mailed one-time code, per address it was mailed to (whoever tries).
+    /// Trying a mailed one-time code, per address it was mailed to and client address: a
+    /// stranger's tries spend the stranger's budget, never the owner's.
     EmailCodeAddress,
+    /// Setting a new password with a mailed proof, per client address.
+    PasswordReset,
 }
 
 impl Budget {
-    const COUNT: usize = 8;
+    const COUNT: usize = 9;
 
     /// Position in `RateLimits::budgets` and in the buckets.
     fn index(self) -> usize {
@@ -134,6 +142,7 @@ impl Budget {
             Self::EmailAddress => "email_address",
             Self::EmailCode => "email_code",
             Self::EmailCodeAddress => "email_code_address",
+            Self::PasswordReset => "password_reset",
         }
     }
 }
@@ -186,13 +195,21 @@ impl Throttles {
 
     /// Takes `cost` from `budget`'s bucket for `key`, or fails with `RateLimited` (saying when
     /// to retry) and takes nothing. Always passes when client budgets are off.
+    /// A pass marks the request as having spent a budget (`crypto::work_budget`), whether or not
+    /// budgets are on (when off, an edge in front spends them).
     pub fn check(&self, budget: Budget, key: &str, cost: u32) -> Result<()> {
-        let Some(limiters) = &self.limiters else { return Ok(()) };
+        let Some(limiters) = &self.limiters else {
+            crate::crypto::work_budget::spent();
+            return Ok(());
+        };
         let limiter = &limiters.budgets[budget.index()];
         let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
         let key = key.to_owned();
         let retry_after = match limiter.check_key_n(&key, cost) {
-            Ok(Ok(())) => return Ok(()),
+            Ok(Ok(())) => {
+                crate::crypto::work_budget::spent();
+                return Ok(());
+            }
             Ok(Err(not_until)) => not_until.wait_time_from(self.clock.now()),
             // More than the bucket can ever hold: never possible, say so plainly.
             Err(_) => Duration::from_secs(60),

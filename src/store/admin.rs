@@ -118,22 +118,27 @@ impl Store {
     }
 
     /// Applies `changes` to user `user_id`; None when there is no such user. A taken email is
-    /// `EmailTaken`. A changed email un-verifies it unless the changes set the verification too.
+    /// `EmailTaken`. A changed email un-verifies it unless the changes set the verification too,
+    /// ends every session of the user and queues `email_moved` (the notice to the old address),
+    /// all in the one transaction.
     pub async fn update_user(
         &self,
         user_id: &str,
         changes: UserChanges,
+        email_moved: Option<NewOutboxMessage>,
         now: DateTime<Utc>,
     ) -> Result<Option<UserRecord>> {
         let txn = self.begin_write().await?;
         let Some(current) = users::Entity::find_by_id(user_id.to_owned()).one(&txn).await? else { return Ok(None) };
         let mut update: users::ActiveModel = current.clone().into();
+        let mut moved = false;
         if let Some(name) = changes.name {
             update.name = Set(name);
         }
         if let Some(email) = changes.email {
             if email != current.email {
                 update.email_verified = Set(None);
+                moved = true;
             }
             update.email = Set(email);
         }
@@ -150,8 +155,15 @@ impl Store {
             Err(err) => return Err(err.into()),
         };
         self.emit_in(&txn, WebhookEvent::user(WebhookEventType::UserUpdated, &user), now).await?;
-        txn.commit().await?;
-        self.webhooks_committed();
+        if moved {
+            // A moved address is a takeover if the operator's key was not the owner's wish:
+            // every session ends and the old address hears of it, with the change.
+            self.end_all_sessions_in(&txn, user_id, now).await?;
+            if let Some(notice) = email_moved {
+                self.enqueue_in(&txn, notice, now).await?;
+            }
+        }
+        self.commit_session_events(txn).await?;
         Ok(Some(user))
     }
 

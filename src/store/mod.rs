@@ -10,6 +10,7 @@ mod authenticators;
 pub mod authjs;
 pub mod better_auth;
 mod ceremonies;
+mod code_failures;
 mod connect;
 mod counts;
 mod entities;
@@ -18,6 +19,7 @@ mod maintenance;
 mod observe;
 mod outbox;
 mod passkey_sign_in;
+mod password_hashes;
 mod pooled;
 mod read_models;
 mod secrets;
@@ -42,6 +44,7 @@ pub use maintenance::Checkpoint;
 pub use observe::{OutboxBacklog, PoolUsage};
 pub use outbox::{ClaimedMessage, DeadMessage, NewOutboxMessage, OutboxCounts};
 pub use passkey_sign_in::{PasskeySignIn, PasskeySignInOutcome};
+pub use password_hashes::PasswordHashMix;
 pub use read_models::device_type_column;
 pub use secrets::SecretsReport;
 pub use sessions::{NewSession, OtherSessions, SessionWithUser};
@@ -124,7 +127,8 @@ impl From<DbErr> for Error {
 /// The database could not be reached or did not answer in time — the caller may retry — as
 /// opposed to a query that failed. Connectivity errors (pool acquire timeout, closed pool, I/O,
 /// TLS, protocol), PostgreSQL's statement timeout (57014), shutdown / cannot-connect-now (57P*),
-/// connection exceptions (08*), too many connections (53300), and SQLite's busy / locked.
+/// connection exceptions (08*), too many connections (53300), a write sent to a server that is
+/// still a read-only standby (25006, while a failover promotes it), and SQLite's busy / locked.
 fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
     let sqlx = match err {
@@ -142,7 +146,7 @@ fn is_unavailable(err: &DbErr) -> bool {
         | Sqlx::Tls(_)
         | Sqlx::Protocol(_) => true,
         Sqlx::Database(db) => db.code().is_some_and(|code| {
-            matches!(code.as_ref(), "57014" | "53300" | "5" | "6" | "517" | "261" | "262")
+            matches!(code.as_ref(), "57014" | "53300" | "25006" | "5" | "6" | "517" | "261" | "262")
                 || code.starts_with("57P")
                 || code.starts_with("08")
         }),

@@ -1,9 +1,9 @@
 //! The outbox: messages that a change commits together with itself and a sender task delivers
 //! later, on any replica. Payloads are sealed under the master key (a mail may carry a sign-in
-//! link). Claiming is one `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)
-//! RETURNING`: it counts the attempt and moves `next_attempt_at` past a lease, so of concurrent
-//! senders each row goes to one, and a sender that dies mid-delivery only delays the row by
-//! the lease. The attempt count is the fencing token of the later calls: a sender whose lease
+//! link). Claiming is one transaction, `SELECT … LIMIT n FOR UPDATE SKIP LOCKED` then
+//! `UPDATE … WHERE id IN (…) RETURNING`: it counts the attempt and moves `next_attempt_at` past
+//! a lease, so of concurrent senders each row goes to one, and a sender that dies mid-delivery
+//! only delays the row by the lease. The attempt count is the fencing token of the later calls: a sender whose lease
 //! ran out (and whose row another sender re-claimed) cannot overwrite that sender's outcome.
 
 use chrono::{DateTime, Utc};
@@ -110,38 +110,54 @@ impl Store {
         Ok(id)
     }
 
-    /// Claims up to `limit` due messages of `kind` for `lease`: each is counted as an attempt
-    /// and not due again before `now + lease`. On PostgreSQL rows another sender is claiming are
-    /// skipped (`SKIP LOCKED`), and the outer conditions are checked again after the row lock,
-    /// so no row is claimed twice; on SQLite the statement runs alone.
+    /// Claims up to `limit` due messages of `kind` (only those to `endpoint`, when given) for
+    /// `lease`: each is counted as an attempt and not due again before `now + lease`. One
+    /// transaction: the due rows are selected and locked (`FOR UPDATE SKIP LOCKED` on
+    /// PostgreSQL: rows another sender is claiming are skipped; SQLite's write transaction is
+    /// alone), then updated by id, the conditions checked again. Two statements rather than an
+    /// `UPDATE … WHERE id IN (SELECT … LIMIT n)`: PostgreSQL may run such a subquery once per
+    /// row it updates, each run locking the next row, so `limit` would not hold (seen in the
+    /// breaker test: a claim of 1 took 3 rows). At most one row per endpoint and subject is claimed (see
+    /// `no_earlier_row_waiting`), so what one call claims may be delivered concurrently.
     pub async fn claim_outbox(
         &self,
         kind: &str,
+        endpoint: Option<&str>,
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: u64,
     ) -> Result<Vec<ClaimedMessage>> {
         use outbox::Column as C;
-        let due = outbox::Entity::find()
+        let to_endpoint = endpoint.map(|endpoint| C::Endpoint.eq(endpoint));
+        let txn = self.begin_write().await?;
+        let due: Vec<String> = outbox::Entity::find()
             .select_only()
             .column(C::Id)
             .filter(C::Kind.eq(kind))
+            .apply_if(to_endpoint.clone(), QueryFilter::filter)
             .filter(C::DeadAt.is_null())
             .filter(C::NextAttemptAt.lte(now))
             .filter(no_earlier_row_waiting())
             .order_by_asc(C::NextAttemptAt)
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_query();
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if due.is_empty() {
+            txn.rollback().await?;
+            return Ok(Vec::new());
+        }
         let claimed = outbox::Entity::update_many()
             .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
             .col_expr(C::NextAttemptAt, Expr::value(now + lease))
-            .filter(C::Id.in_subquery(due))
+            .filter(C::Id.is_in(due))
+            .apply_if(to_endpoint, QueryFilter::filter)
             .filter(C::DeadAt.is_null())
             .filter(C::NextAttemptAt.lte(now))
-            .filter(no_earlier_row_waiting())
-            .exec_with_returning(self.writer())
+            .exec_with_returning(&txn)
             .await?;
+        txn.commit().await?;
         claimed
             .into_iter()
             .map(|row| {
@@ -195,6 +211,61 @@ impl Store {
             .exec(self.writer())
             .await?;
         Ok(updated.rows_affected == 1)
+    }
+
+    /// Marks dead the rows of `kind` to `endpoint` created before `created_before` that wait
+    /// (not claimed by a sender right now): a breaker that keeps an endpoint closed to
+    /// deliveries must not keep them past their age budget. Returns how many.
+    pub async fn bury_outbox_older_than(
+        &self,
+        kind: &str,
+        endpoint: &str,
+        created_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        error: &str,
+    ) -> Result<u64> {
+        use outbox::Column as C;
+        let buried = outbox::Entity::update_many()
+            .col_expr(C::DeadAt, Expr::value(now))
+            .col_expr(C::LastError, Expr::value(truncated(error)))
+            .filter(C::Kind.eq(kind))
+            .filter(C::Endpoint.eq(endpoint))
+            .filter(C::DeadAt.is_null())
+            .filter(C::CreatedAt.lt(created_before))
+            .filter(C::NextAttemptAt.lte(now))
+            .exec(self.writer())
+            .await?;
+        Ok(buried.rows_affected)
+    }
+
+    /// Marks dead the waiting rows of `kind` to an endpoint not in `endpoints` (one removed from
+    /// the configuration: no lane delivers to it any more). Returns how many.
+    pub async fn bury_outbox_of_other_endpoints(
+        &self,
+        kind: &str,
+        endpoints: &[String],
+        now: DateTime<Utc>,
+        error: &str,
+    ) -> Result<u64> {
+        use outbox::Column as C;
+        let buried = outbox::Entity::update_many()
+            .col_expr(C::DeadAt, Expr::value(now))
+            .col_expr(C::LastError, Expr::value(truncated(error)))
+            .filter(C::Kind.eq(kind))
+            .filter(C::Endpoint.is_not_in(endpoints.iter().map(String::as_str)))
+            .filter(C::DeadAt.is_null())
+            .filter(C::NextAttemptAt.lte(now))
+            .exec(self.writer())
+            .await?;
+        Ok(buried.rows_affected)
+    }
+
+    /// Deletes the messages of `kind` that were given up before `dead_before`, `SWEEP_BATCH`
+    /// per statement (a sweep after an outage may find many); returns how many went.
+    pub async fn delete_dead_outbox_before(&self, kind: &str, dead_before: DateTime<Utc>) -> Result<u64> {
+        use outbox::Column as C;
+        let old = sea_orm::Condition::all().add(C::Kind.eq(kind)).add(C::DeadAt.lt(dead_before));
+        self.delete_in_batches::<outbox::Entity>(C::Id, old).await
     }
 
     /// Messages of `kind` still to deliver, and those that gave up.

@@ -25,6 +25,8 @@ pub struct PasskeySignIn {
     /// clears (every factor's).
     pub passkey_failure_key: String,
     pub failure_keys: Vec<String>,
+    /// The account address's mailed-code failure counts, which a success also clears.
+    pub code_failure_keys: Vec<String>,
     pub failure_policy: FailurePolicy,
     pub session: NewSession,
     pub audit: AuditEvent,
@@ -71,6 +73,7 @@ impl Store {
             return Ok(PasskeySignInOutcome::Irregular);
         }
         sign_in_failures::clear_sign_in_failures_in(&txn, &sign_in.failure_keys, sign_in.now).await?;
+        super::code_failures::clear_code_failures_in(&txn, &sign_in.code_failure_keys).await?;
         let session = insert_session_in(self, &txn, sign_in.session).await?;
         Self::insert_audit_event_in(&txn, sign_in.audit).await?;
         txn.commit().await?;

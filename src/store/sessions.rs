@@ -17,6 +17,9 @@ pub struct NewSession {
     pub token_hash: String,
     pub user_id: String,
     pub created_at: DateTime<Utc>,
+    /// When the user last proved a factor in this session: now for a sign-in, the epoch for an
+    /// imported session (never recent).
+    pub authenticated_at: DateTime<Utc>,
     pub idle_expires: DateTime<Utc>,
     pub expires: DateTime<Utc>,
     pub user_agent: Option<String>,
@@ -57,8 +60,7 @@ impl NewSession {
             created_at: Set(self.created_at),
             last_seen_at: Set(self.created_at),
             user_agent: Set(self.user_agent),
-            // A new session is a sign-in: the user just proved a factor.
-            authenticated_at: Set(self.created_at),
+            authenticated_at: Set(self.authenticated_at),
         }
     }
 }

@@ -13,6 +13,7 @@ use sea_orm::{
 use super::{
     NewOutboxMessage, Store, UserRecord, WebhookEvent,
     entities::{users, verification_tokens},
+    sign_in_failures::clear_sign_in_failures_in,
 };
 use crate::{domain::WebhookEventType, error::Result};
 
@@ -134,12 +135,15 @@ impl Store {
             .await?)
     }
 
-    /// Sets the password of `user_id`, ends every one of its sessions and queues `notice`, in one
-    /// transaction; returns how many sessions ended.
+    /// Sets the password of `user_id`, ends every one of its sessions, clears the account's
+    /// failed sign-ins under `failure_keys` (the reset proved control of the address, so a
+    /// suspended password comes back with the new one) and queues `notice`, in one transaction;
+    /// returns how many sessions ended.
     pub async fn reset_password(
         &self,
         user_id: &str,
         password_hash: String,
+        failure_keys: &[String],
         notice: NewOutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<u64> {
@@ -152,6 +156,7 @@ impl Store {
             .await?;
         self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::PasswordChanged, user_id), now).await?;
         let ended = self.end_all_sessions_in(&txn, user_id, now).await?;
+        clear_sign_in_failures_in(&txn, failure_keys, now).await?;
         self.enqueue_in(&txn, notice, now).await?;
         self.commit_session_events(txn).await?;
         Ok(ended)

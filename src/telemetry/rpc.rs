@@ -98,7 +98,8 @@ where
         }
         let started = Instant::now();
         let answer = span.in_scope(|| self.inner.call(request)).instrument(span.clone());
-        Box::pin(request_id.scope(async move {
+        // Each call starts with no budget spent (`crypto::work_budget`).
+        Box::pin(request_id.scope(crate::crypto::work_budget::request_scope(async move {
             let response = answer.await;
             let elapsed = started.elapsed();
             if let Ok(response) = &response {
@@ -124,7 +125,7 @@ where
                 tracing::info!(target: "keyward::rpc", %method, ?status, latency_us, %request_id, "rpc");
             }
             response
-        }))
+        })))
     }
 }
 

@@ -41,7 +41,8 @@ pub fn router(services: Services, related_origins: RelatedOrigins, signin_page: 
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/webauthn", get(move || async move { webauthn }));
     let router = if let Some(page) = signin_page {
-        router.route("/", get(|| async { Redirect::to("/signin") })).merge(signin::router(page))
+        // Relative, so that behind an app's rewrite (`/keyward/` → `/`) it stays under the prefix.
+        router.route("/", get(|| async { Redirect::to("signin") })).merge(signin::router(page))
     } else {
         router.route("/", get(|| async { ROOT_TEXT }))
     };

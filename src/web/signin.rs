@@ -3,6 +3,10 @@
 //! (committed, drift-checked by scripts/check-generated), so a server needs no Node. The page
 //! talks to Keyward over grpc-web like any customer app; `/signin/config.json` tells it the
 //! origins a `return_to` may lead to and whether passkey sign-up needs a mailed code.
+//!
+//! Every URL the page uses is relative to where it is served (`signin/app.js` from the HTML; the
+//! API and config.json from the script's own URL), so an app may serve it under any prefix
+//! through a rewrite (`/keyward/signin` → `/signin`) with nothing configured here.
 
 use axum::{
     Json, Router,

@@ -118,6 +118,21 @@ impl Serving {
         Self { child, port, ready: ready.expect("the server never said it was serving"), before, lines }
     }
 
+    /// Keeps reading the log on a thread of its own, so a chatty server (TRACE) never blocks on
+    /// a full pipe while the test calls it.
+    pub fn follow(self) -> Following {
+        let (lines_tx, lines) = std::sync::mpsc::channel();
+        let source = self.lines;
+        let reader = std::thread::spawn(move || {
+            for line in source.map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Following { child: self.child, port: self.port, lines, reader }
+    }
+
     /// SIGTERM; asserts a clean exit and returns what it logged after the serving line.
     pub fn stop(mut self) -> Vec<String> {
         let killed = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
@@ -163,6 +178,41 @@ fn start_up_line_names_the_signin_url_and_passkey_settings_without_colour_codes(
         format!("http://localhost:{port}, http://localhost:3000"),
     ] {
         assert!(ready.contains(&expected), "{expected} missing from {ready}");
+    }
+}
+
+/// A `Serving` whose log a thread reads (see `Serving::follow`).
+pub(crate) struct Following {
+    child: Child,
+    pub port: u16,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Following {
+    /// The log up to and including the first line `found` accepts: the server's own events are
+    /// what a test waits on.
+    pub fn lines_until(&mut self, found: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut read = Vec::new();
+        while let Ok(line) = self.lines.recv() {
+            let done = found(&line);
+            read.push(line);
+            if done {
+                return read;
+            }
+        }
+        panic!("the server stopped logging before the awaited line: {read:?}");
+    }
+
+    /// SIGTERM; asserts a clean exit and returns the rest of the log.
+    pub fn stop(mut self) -> Vec<String> {
+        let killed = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        self.reader.join().unwrap();
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        assert!(status.success(), "clean exit after SIGTERM, not {status:?}: {rest:?}");
+        rest
     }
 }
 

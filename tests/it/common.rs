@@ -222,6 +222,17 @@ pub async fn register(client: &mut AuthServiceClient<Channel>, email: &str) -> p
         .unwrap()
 }
 
+/// Registers `email` on a server with `require_email_verification`: the answer signs nobody in
+/// (the account, if the address was free, is created after the answer, with its mailed link).
+pub async fn register_unverified(client: &mut AuthServiceClient<Channel>, email: &str) {
+    let answer = client
+        .register(pb::RegisterRequest { email: email.into(), password: PASSWORD.into(), name: "Test User".into() })
+        .await
+        .unwrap();
+    assert!(answer.metadata().get("set-cookie").is_none(), "no session cookie");
+    assert_eq!(answer.into_inner().signed_in, None, "nobody is signed in before the address is proved");
+}
+
 pub async fn login(
     client: &mut AuthServiceClient<Channel>,
     email: &str,

@@ -84,7 +84,10 @@ async fn counters_move_by_exactly_what_the_calls_did(backend: Backend) {
     loop {
         match tokio::time::timeout(Duration::from_secs(30), deliveries.recv()).await.unwrap().unwrap() {
             OutboxEvent::Delivered { .. } => break,
-            OutboxEvent::WillRetry { .. } | OutboxEvent::Dead { .. } => panic!("the receiver answers 204"),
+            OutboxEvent::WillRetry { .. }
+            | OutboxEvent::Dead { .. }
+            | OutboxEvent::EndpointPaused { .. }
+            | OutboxEvent::EndpointResumed { .. } => panic!("the receiver answers 204"),
             OutboxEvent::LinkRequestHandled { .. } => {}
         }
     }

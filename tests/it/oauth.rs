@@ -19,8 +19,8 @@ use crate::{
 };
 
 /// The web app's callback page (never actually fetched: the test reads the redirect).
-const REDIRECT_URI: &str = "http://127.0.0.1:3000/auth/callback";
-const OIDC: &str = "acme";
+pub(crate) const REDIRECT_URI: &str = "http://127.0.0.1:3000/auth/callback";
+pub(crate) const OIDC: &str = "acme";
 const GITHUB: &str = "github";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,7 +51,7 @@ both_backends!(
     a_disabled_user_cannot_sign_in_or_link_with_a_provider,
 );
 
-fn oauth_config(provider: &FakeProvider) -> OAuthConfig {
+pub(crate) fn oauth_config(provider: &FakeProvider) -> OAuthConfig {
     let issuer = provider.issuer();
     OAuthConfig {
         redirect_uris: vec![REDIRECT_URI.into(), "https://app.example.com/auth/callback".into()],
@@ -153,7 +153,7 @@ async fn mark_email_verified(env: &Env, user_id: &str) {
     db.close().await.unwrap();
 }
 
-fn start(provider: &str) -> pb::StartOAuthRequest {
+pub(crate) fn start(provider: &str) -> pb::StartOAuthRequest {
     pb::StartOAuthRequest {
         provider: provider.into(),
         redirect_uri: REDIRECT_URI.into(),
@@ -166,7 +166,7 @@ fn link(provider: &str) -> pb::StartOAuthRequest {
 }
 
 /// The browser: GET the authorization URL, do not follow the redirect, return its query.
-async fn follow(url: &str) -> HashMap<String, String> {
+pub(crate) async fn follow(url: &str) -> HashMap<String, String> {
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = browser.get(url).send().await.unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::FOUND, "{}", response.text().await.unwrap_or_default());

@@ -2,11 +2,15 @@
 //! receiver the test runs; a relay that is down or refusing is retried with backoff (the test
 //! moves the clock, then wakes the sender) and the mail arrives once it is back; a message that
 //! keeps failing is kept marked dead; payloads are sealed at rest; the file transport is the
-//! default; two replicas on one database send each message once.
+//! default; two replicas on one database send each message once; dead messages go after their
+//! kind's retention, swept in batches, while younger dead ones and waiting ones stay.
 
 use std::time::Duration;
 
-use keyward::service::{Services, email::EmailMessage, outbox::OutboxEvent};
+use keyward::{
+    service::{Services, email::EmailMessage, outbox::OutboxEvent},
+    store::{NewOutboxMessage, Store, WEBHOOK_KIND},
+};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use tokio::sync::broadcast;
 
@@ -24,6 +28,7 @@ both_backends!(
     a_message_that_keeps_failing_is_kept_dead_and_its_payload_sealed,
     without_smtp_mail_is_written_to_eml_files,
     two_replicas_send_every_message_once,
+    dead_messages_past_their_retention_are_swept_in_batches,
 );
 
 fn mail(to: &str, n: usize) -> EmailMessage {
@@ -32,7 +37,6 @@ fn mail(to: &str, n: usize) -> EmailMessage {
         subject: format!("Message {n}"),
         text: format!("Hello {n}: https://keyward.example/signin?token=abc{n}"),
         html: Some(format!("<p>Hello {n}</p>")),
-        link: Some(format!("https://keyward.example/signin?token=abc{n}")),
     }
 }
 
@@ -205,5 +209,61 @@ async fn two_replicas_send_every_message_once(backend: Backend) {
     assert_eq!(recipients.len(), MESSAGES);
     assert_eq!(smtp.mails().len(), MESSAGES, "no mail twice");
     replica.shutdown().await.unwrap();
+    server.stop().await;
+}
+
+/// Queues `n` messages of `kind` at `at` and, when `dead_at` is given, gives them up then.
+async fn outbox_rows(
+    store: &Store,
+    kind: &'static str,
+    n: usize,
+    at: chrono::DateTime<chrono::Utc>,
+    dead_at: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    for _ in 0..n {
+        store.enqueue(NewOutboxMessage { kind, payload: "{}".into() }, at).await.unwrap();
+    }
+    let Some(dead_at) = dead_at else { return };
+    let claimed = store.claim_outbox(kind, None, at, chrono::Duration::minutes(1), n as u64).await.unwrap();
+    assert_eq!(claimed.len(), n);
+    for message in claimed {
+        assert!(store.bury_outbox(&message.id, message.attempt, dead_at, "gave up").await.unwrap());
+    }
+}
+
+async fn dead_messages_past_their_retention_are_swept_in_batches(backend: Backend) {
+    let server = TestServer::start_with(backend, |config| {
+        config.email.dead_retention_days = 7;
+        config.webhook_delivery.dead_retention_days = 30;
+    })
+    .await;
+    let services = server.app.services().clone();
+    let store = services.store().clone();
+    let now = server.clock.now();
+    let days = chrono::Duration::days;
+    // Queued far ahead, so no sender takes them while the test runs (no webhook endpoint is
+    // configured: nothing delivers webhook rows at all).
+    let ahead = now + days(1000);
+    // More old dead mail than one sweep batch (1000 rows a statement).
+    outbox_rows(&store, "email", 1001, ahead, Some(now - days(8))).await;
+    outbox_rows(&store, "email", 2, ahead, Some(now - days(6))).await;
+    outbox_rows(&store, WEBHOOK_KIND, 1, ahead, Some(now - days(31))).await;
+    outbox_rows(&store, WEBHOOK_KIND, 1, ahead, Some(now - days(8))).await;
+    // Waiting messages stay however old they are.
+    outbox_rows(&store, "email", 1, ahead, None).await;
+    outbox_rows(&store, WEBHOOK_KIND, 1, now - days(400), None).await;
+    let email = store.outbox_counts("email").await.unwrap();
+    assert_eq!((email.waiting, email.dead), (1, 1003));
+
+    let swept = services.sweep_expired().await.unwrap();
+    assert!(swept >= 1002, "{swept}");
+    let email = store.outbox_counts("email").await.unwrap();
+    assert_eq!((email.waiting, email.dead), (1, 2), "mail dead 8 days ago went (7-day retention); 6 days ago stayed");
+    let webhooks = store.outbox_counts(WEBHOOK_KIND).await.unwrap();
+    assert_eq!((webhooks.waiting, webhooks.dead), (1, 1), "the webhook dead 31 days ago went (30-day retention)");
+    let kept = store.dead_outbox_messages(WEBHOOK_KIND, 10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].dead_at > now - days(9) && kept[0].dead_at < now - days(7), "{kept:?}");
+    assert_eq!(services.sweep_expired().await.unwrap(), 0, "nothing more to sweep");
     server.stop().await;
 }

@@ -146,6 +146,7 @@ async fn link(store: &Store, user_id: &str, provider_account_id: &str, access: &
         token_hash: format!("{:064x}", rand_u128()),
         user_id: user_id.into(),
         created_at: now,
+        authenticated_at: now,
         idle_expires: now + chrono::Duration::hours(1),
         expires: now + chrono::Duration::hours(1),
         user_agent: None,
@@ -312,11 +313,12 @@ async fn the_passkey_decoy_has_its_own_key_and_outlives_rotation(backend: Backen
     let decoy = decoy_for(&server, "nobody@example.com").await;
     assert!(!decoy.as_array().unwrap().is_empty());
     assert_ne!(decoy, decoy_for(&server, "somebody-else@example.com").await);
-    // Its key is a secret of its own, sealed (as is the mailed codes' key beside it).
+    // Its key is a secret of its own, sealed (as are the mailed codes' key and the login-timing
+    // draw's key beside it).
     let rows = raw_column(&server.db.url, "secrets", "id", "value").await;
     let mut ids = rows.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>();
     ids.sort_unstable();
-    assert_eq!(ids, ["email_code", "passkey_decoy"]);
+    assert_eq!(ids, ["email_code", "login_timing", "passkey_decoy"]);
     assert!(rows.iter().all(|(_, value)| value.as_deref().unwrap().starts_with("kw1:")), "{rows:?}");
 
     // Rotating the signing key does not change it (it used to: the decoy was derived from it).

@@ -19,7 +19,9 @@ async fn signin_page_and_assets_are_served_with_a_strict_policy() {
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let html = page.text().await.unwrap();
     assert!(html.contains(r#"autocomplete="username webauthn""#), "passkey autofill field missing");
-    assert!(html.contains(r#"src="/signin/app.js""#));
+    // Relative, so the page also works behind an app's rewrite (`/keyward/signin`).
+    assert!(html.contains(r#"src="signin/app.js""#));
+    assert!(html.contains(r#"href="signin/app.css""#));
 
     for (path, content_type, marker) in
         [("/signin/app.js", "text/javascript", "signin-form"), ("/signin/app.css", "text/css", "main")]
@@ -55,7 +57,7 @@ async fn root_redirects_to_signin_and_unknown_paths_are_404() {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let root = http.get(format!("{}/", server.base_url())).send().await.unwrap();
     assert!(root.status().is_redirection(), "{}", root.status());
-    assert_eq!(root.headers()["location"], "/signin");
+    assert_eq!(root.headers()["location"], "signin", "relative: it stays under a rewrite's prefix");
 
     // Plain HTTP to a path nothing serves, or a browser's GET of an RPC path: 404, not tonic-web's 400.
     for path in ["/no-such-page", "/keyward.v1.AuthService/Login", "/.well-known/nothing"] {

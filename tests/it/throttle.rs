@@ -188,6 +188,7 @@ async fn throttled_server() -> TestServer {
             email_address: tight(1, 2),
             email_code: tight(1, 2),
             email_code_address: tight(1, 2),
+            password_reset: tight(1, 2),
         };
     })
     .await

@@ -16,7 +16,7 @@ use tonic::{Code, transport::Channel};
 use crate::{
     common::{
         Backend, COOKIE, PASSWORD, TestServer, bearer, both_backends, from_page, get_session, grpc_web, login, reason,
-        register, session_cookie_value, violations,
+        register, register_unverified, session_cookie_value, violations,
     },
     smtp_server::{ReceivedMail, SmtpServer},
 };
@@ -422,16 +422,18 @@ async fn required_verification_refuses_password_sign_in_until_verified(backend: 
     })
     .await;
     let (mut auth, mut verification) = (server.auth().await, client(&server).await);
-    register(&mut auth, "ada@example.com").await;
+    register_unverified(&mut auth, "ada@example.com").await;
+    let first = link_of(&mail_number(&smtp, 1).await).0;
+    assert!(first.contains("flow=verify-email"), "Register mailed the verification link: {first}");
     let wrong = login(&mut auth, "ada@example.com", NEW_PASSWORD).await.unwrap_err();
     assert_eq!(reason(&wrong), "INVALID_CREDENTIALS", "a wrong password says nothing about verification");
-    assert!(smtp.mails().is_empty());
+    assert_eq!(smtp.mails().len(), 1, "and mails nothing");
 
     let sessions_before = server.app.services().store().row_counts().await.unwrap().sessions;
     let refused = login(&mut auth, "ada@example.com", PASSWORD).await.unwrap_err();
     assert_eq!((refused.code(), reason(&refused).as_str()), (Code::FailedPrecondition, "EMAIL_NOT_VERIFIED"));
     assert_eq!(server.app.services().store().row_counts().await.unwrap().sessions, sessions_before, "no session");
-    let mail = mail_number(&smtp, 1).await;
+    let mail = mail_number(&smtp, 2).await;
     let (link, token) = link_of(&mail);
     assert!(link.contains("flow=verify-email"), "{link}");
     verification.verify_email(pb::VerifyEmailRequest { token, ..Default::default() }).await.unwrap();

@@ -42,15 +42,15 @@ both_backends!(
 const EVENT_WAIT: Duration = Duration::from_secs(30);
 
 /// The receiver process, killed when dropped.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
     port: u16,
-    secret: String,
+    pub(crate) secret: String,
     http: reqwest::Client,
 }
 
 impl Receiver {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_on(0, &new_secret())
     }
 
@@ -76,24 +76,33 @@ impl Receiver {
     }
 
     /// A host name, not an IP literal, so deliveries go through Keyward's guarded resolver.
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://localhost:{}/hook", self.port)
     }
 
-    async fn set_mode(&self, mode: &str) {
+    pub(crate) async fn set_mode(&self, mode: &str) {
         let url = format!("http://127.0.0.1:{}/control?mode={mode}", self.port);
         assert!(self.http.post(url).send().await.unwrap().status().is_success());
     }
 
-    async fn received(&self) -> Value {
+    pub(crate) async fn received(&self) -> Value {
         let url = format!("http://127.0.0.1:{}/received", self.port);
         self.http.get(url).send().await.unwrap().json().await.unwrap()
     }
 
     /// The deliveries the receiver accepted (204), in arrival order.
-    async fn accepted(&self) -> Vec<Value> {
+    pub(crate) async fn accepted(&self) -> Vec<Value> {
         let received = self.received().await;
         received["deliveries"].as_array().unwrap().iter().filter(|d| d["answered"] == 204).cloned().collect()
+    }
+
+    /// Waits (bounded by `EVENT_WAIT`) until the receiver accepted `n` deliveries: the receiver
+    /// answers once it has them.
+    pub(crate) async fn wait_accepted(&self, n: usize) {
+        let url = format!("http://127.0.0.1:{}/wait?accepted={n}", self.port);
+        let answer = tokio::time::timeout(EVENT_WAIT, self.http.get(url).send()).await;
+        let answer = answer.unwrap_or_else(|_| panic!("{n} accepted deliveries within {EVENT_WAIT:?}")).unwrap();
+        assert!(answer.status().is_success());
     }
 }
 
@@ -105,7 +114,7 @@ impl Drop for Receiver {
 }
 
 /// A fresh Standard Webhooks secret.
-fn new_secret() -> String {
+pub(crate) fn new_secret() -> String {
     let mut random = [0u8; 32];
     aws_lc_rs::rand::fill(&mut random).unwrap();
     format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(random))
@@ -428,7 +437,18 @@ async fn start_error(url: &str, events: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_addresses_and_unknown_events_stop_the_start() {
-    for url in ["https://169.254.169.254/latest/meta-data/", "https://[fd00:ec2::254]/", "http://100.100.100.200/"] {
+    for url in [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[fd00:ec2::254]/",
+        "http://100.100.100.200/",
+        "https://[64:ff9b::a9fe:a9fe]/",
+        "https://[2002:a9fe:a9fe::]/",
+        "https://[::a9fe:a9fe]/",
+        "http://0.0.0.0:8080/",
+        "https://[::]/",
+        "https://192.0.0.192/",
+        "https://168.63.129.16/",
+    ] {
         let error = start_error(url, &["user.created"]).await;
         assert!(error.contains("webhooks[0].url") && error.contains("metadata"), "{url}: {error}");
     }

@@ -9,6 +9,8 @@
 //   POST /hook             a delivery
 //   POST /control?mode=…   how to answer from now on
 //   GET  /received         {"deliveries": [...], "followed_redirects": N}
+//   GET  /wait?accepted=N  answers {"accepted": n} once n >= N deliveries were accepted (a test
+//                          waits on events, not on time; its own timeout bounds the wait)
 import { createServer } from "node:http";
 import { Webhook } from "standardwebhooks";
 
@@ -16,6 +18,21 @@ const webhook = new Webhook(process.argv[2]);
 const deliveries = [];
 let followedRedirects = 0;
 let mode = "accept";
+// Requests waiting for a number of accepted deliveries: [{ count, response }].
+let waiting = [];
+
+function acceptedCount() {
+  return deliveries.filter((delivery) => delivery.answered === 204).length;
+}
+
+function answerWaiting() {
+  const accepted = acceptedCount();
+  waiting = waiting.filter(({ count, response }) => {
+    if (accepted < count) return true;
+    json(response, 200, { accepted });
+    return false;
+  });
+}
 
 function readBody(request) {
   return new Promise((resolve, reject) => {
@@ -50,6 +67,10 @@ const server = createServer(async (request, response) => {
   if (url.pathname === "/received") {
     return json(response, 200, { deliveries, followed_redirects: followedRedirects });
   }
+  if (url.pathname === "/wait") {
+    waiting.push({ count: Number(url.searchParams.get("accepted")), response });
+    return answerWaiting();
+  }
   if (url.pathname === "/redirected") {
     followedRedirects += 1;
     return json(response, 204, {});
@@ -71,6 +92,7 @@ const server = createServer(async (request, response) => {
     answered,
     event: JSON.parse(body),
   });
+  answerWaiting();
   if (answered === 302) {
     response.writeHead(302, { location: "/redirected" });
     return response.end();

@@ -1,9 +1,11 @@
 //! Retrying the RPCs that may be retried, the way docs/scaling.md tells tonic users to: tonic has
 //! no retry policy of its own (gRPC's service-config retries are grpc-core's and grpc-java's), so
-//! the caller repeats the call with a clone of the request. Only `UNAVAILABLE` is retried — what
-//! a balancer answers when the replica behind it died, and what Keyward answers, with RetryInfo,
-//! when its database does not — and only for RPCs whose repetition is harmless
-//! (docs/scaling.md, "Which RPCs a client may retry").
+//! the caller repeats the call with a clone of the request. Retried: `UNAVAILABLE` — what a
+//! balancer answers when the replica behind it died, and what Keyward answers, with RetryInfo,
+//! when its database does not — and an answer cut off after it began (the replica died between
+//! its headers and its trailers: tonic reports UNKNOWN, "missing grpc-status trailer"), which
+//! gRPC's own retry policy counts as committed and never repeats. Only for RPCs whose repetition
+//! is harmless (docs/scaling.md, "Which RPCs a client may retry").
 
 use std::time::Duration;
 
@@ -36,7 +38,7 @@ where
         attempts += 1;
         let result = call().await;
         match &result {
-            Err(status) if status.code() == Code::Unavailable && attempts < MAX_ATTEMPTS => {
+            Err(status) if is_retryable(status) && attempts < MAX_ATTEMPTS => {
                 let hinted = status.get_details_retry_info().and_then(|info| info.retry_delay);
                 // Waiting is the event here: the next attempt must not come at once.
                 tokio::time::sleep(hinted.map_or(backoff, |hint| hint.min(backoff))).await;
@@ -45,6 +47,12 @@ where
             _ => return Retried { result, attempts },
         }
     }
+}
+
+/// UNAVAILABLE, or an answer the balancer cut off after it began (no grpc-status at all).
+fn is_retryable(status: &Status) -> bool {
+    status.code() == Code::Unavailable
+        || (status.code() == Code::Unknown && status.message().contains("missing grpc-status"))
 }
 
 /// A call sent once (an RPC that must not be repeated blindly).

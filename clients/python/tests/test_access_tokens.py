@@ -133,3 +133,16 @@ def test_leeway_accepts_a_token_just_expired(jwks: Jwks) -> None:
     with pytest.raises(AccessTokenError):
         verify_access_token(just_expired, issuer=ISSUER, jwks_url=jwks.url)
     assert verify_access_token(just_expired, issuer=ISSUER, jwks_url=jwks.url, leeway=30).sub == "user-1"
+
+
+def test_roles_reach_the_claims_and_malformed_roles_are_refused(jwks: Jwks) -> None:
+    claims = verify_access_token(token(jwks.key, roles=["admin", "billing"]), issuer=ISSUER, jwks_url=jwks.url)
+    assert claims.roles == ("admin", "billing")
+    assert claims.has_role("billing") and claims.has_role("nope", "admin")
+    assert not claims.has_role("support") and not claims.has_role()
+    # A token from before roles existed: no roles, not an error.
+    assert verify_access_token(token(jwks.key), issuer=ISSUER, jwks_url=jwks.url).roles == ()
+    for malformed in ("admin", [1], {"admin": True}):
+        with pytest.raises(AccessTokenError) as raised:
+            verify_access_token(token(jwks.key, roles=malformed), issuer=ISSUER, jwks_url=jwks.url)
+        assert raised.value.reason == "claims"

@@ -4,6 +4,7 @@
 // in is finished here. Same grpc-web client as the rest of the page.
 
 import type { KeywardClient, User } from "../src/index.js";
+import { type MailedProof, proofFields } from "../src/mailed.js";
 
 /** What a mailed link or code is for: the `flow` of a link, or the request a code came with. */
 export type MailedFlow = "reset-password" | "magic-link" | "verify-email" | "change-email";
@@ -14,8 +15,7 @@ export interface MailedLink {
   token: string;
 }
 
-/** What proves the mail was read: the link's token, or the address it went to and its code. */
-export type MailedProof = { token: string } | { email: string; code: string };
+export type { MailedProof } from "../src/mailed.js";
 
 const FLOWS = new Set<string>(["reset-password", "magic-link", "verify-email", "change-email"]);
 
@@ -43,10 +43,6 @@ export async function sendMagicLink(client: KeywardClient, email: string): Promi
   return LINK_SENT;
 }
 
-/** The proof as the finish requests take it: `token`, or `email` and `code`. */
-function proofFields(proof: MailedProof) {
-  return "token" in proof ? { token: proof.token, email: "", code: "" } : { token: "", ...proof };
-}
 
 export async function resetPassword(client: KeywardClient, proof: MailedProof, newPassword: string): Promise<string> {
   await client.verification.resetPassword({ ...proofFields(proof), newPassword });

@@ -32,9 +32,14 @@ import { promptForReauthentication } from "./reauth.js";
 import { allowedReturnTo } from "./return-to.js";
 import { $, busy, fail, field, say } from "./ui.js";
 
-const client = createKeywardClient({ baseUrl: location.origin });
+// Everything is relative to where the page is served: this script is `<base>/signin/app.js`,
+// so Keyward's API is at `<base>` and the page's settings beside the script. On Keyward itself
+// `<base>` is its origin; behind an app's rewrite (`/keyward/:path*`) it is `<app>/keyward`.
+const API_BASE = new URL("..", import.meta.url).href.replace(/\/$/, "");
+const CONFIG_URL = new URL("config.json", import.meta.url).href;
+const client = createKeywardClient({ baseUrl: API_BASE });
 /** Where providers send the browser back: this page. Add it to the server's `oauth.redirect_uris`. */
-const REDIRECT_URI = `${location.origin}/signin`;
+const REDIRECT_URI = `${location.origin}${location.pathname}`;
 
 // One pending background ceremony at a time (passkey autofill, conditional create): a browser
 // runs a single WebAuthn request, so anything the user starts first aborts it and waits until the
@@ -77,7 +82,7 @@ let current: GetSessionResponse | undefined;
 const RETURN_TO_KEY = "keyward.return-to";
 let returnTo: URL | undefined;
 
-/** `/signin/config.json`: what the page needs of the server's settings. */
+/** `signin/config.json`: what the page needs of the server's settings. */
 interface PageConfig {
   returnToOrigins: string[];
   /** Passkey-only sign-up needs the code StartPasskeySignUp mails (one setting for everyone). */
@@ -85,9 +90,9 @@ interface PageConfig {
 }
 let config: Promise<PageConfig> | undefined;
 function pageConfig(): Promise<PageConfig> {
-  config ??= fetch("/signin/config.json", { cache: "no-cache" })
+  config ??= fetch(CONFIG_URL, { cache: "no-cache" })
     .then(async (response) => {
-      if (!response.ok) throw new Error(`/signin/config.json answered ${response.status}`);
+      if (!response.ok) throw new Error(`${CONFIG_URL} answered ${response.status}`);
       return (await response.json()) as PageConfig;
     })
     .catch((error: unknown) => {
@@ -323,12 +328,19 @@ function bind() {
     event.preventDefault();
     void busy(signupForm.querySelector("button[type=submit]"), async () => {
       await abortBackground();
+      const email = field(signupForm, "email").trim();
       const response = await client.auth.register({
-        email: field(signupForm, "email"),
+        email,
         password: field(signupForm, "password"),
         name: field(signupForm, "name"),
       });
       signupForm.reset();
+      if (!response.signedIn) {
+        // Under require_email_verification nobody is signed in until the mail proves the address,
+        // and the words are the same whether or not it already had an account.
+        say(`Check your inbox at ${email}: the mail we sent says how to continue.`);
+        return;
+      }
       await refresh();
       if (leaveIfReturning()) return;
       say(`Welcome! Your account ${response.signedIn?.user?.email ?? ""} is ready.`);

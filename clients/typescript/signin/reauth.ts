@@ -3,7 +3,7 @@
 // when the user cancels.
 
 import type { Reauthentication } from "../src/index.js";
-import { describeError } from "./messages.js";
+import { describeError } from "../src/messages.js";
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);

@@ -2,7 +2,7 @@
 // box, errors shown at the field they are about, and `busy`, which runs an action from a button
 // and puts focus on its outcome.
 
-import { describeError, violatedField } from "./messages.js";
+import { describeError, violatedField } from "../src/messages.js";
 
 export function $<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);

@@ -11,6 +11,19 @@
  */
 export const SESSION_COOKIE_NAME = "__Host-keyward_session";
 
+/**
+ * The session cookies of Auth.js (5: `authjs.…`) and NextAuth.js (4: `next-auth.…`), `__Secure-`
+ * first as Auth.js names them on https. A session imported with `keyward import authjs` accepts
+ * the Auth.js cookie's value as its token, so the server helpers read these after Keyward's own
+ * (in this order), and `adoptAuthjsSession` moves one into Keyward's cookie.
+ */
+export const AUTHJS_SESSION_COOKIE_NAMES = [
+  "__Secure-authjs.session-token",
+  "authjs.session-token",
+  "__Secure-next-auth.session-token",
+  "next-auth.session-token",
+] as const;
+
 /** The longest cookie value taken for a session token (Keyward's are 43 characters). */
 const MAX_TOKEN_CHARS = 4096;
 /** RFC 6750 b64token: what may follow `Bearer ` in an authorization header. */

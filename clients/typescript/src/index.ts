@@ -7,6 +7,9 @@ export { ERROR_DOMAIN, KeywardError, hasReason, isUnimplemented, keywardErrors }
 export type { ErrorReasonName, FieldViolation, KeywardCallError, Reason } from "./errors.js";
 export { RETRIED_METHODS, retryUnavailable } from "./retries.js";
 export { toSessionData } from "./session.js";
+export { hasRole } from "./roles.js";
+export type { HasRoles } from "./roles.js";
+export { REASON_MESSAGES, describeError, violatedField } from "./messages.js";
 export type { SessionData, SessionInfo, SessionUser } from "./session.js";
 export {
   PasskeyCeremonyError,

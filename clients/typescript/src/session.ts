@@ -18,6 +18,8 @@ export interface SessionUser {
   emailVerified: string | null;
   /** Whether the user can sign in with a password (false for passkey- or provider-only accounts). */
   hasPassword: boolean;
+  /** The roles an operator gave the user (AdminService.UpdateUser); empty for none. See `hasRole`. */
+  roles: string[];
   createdAt: string;
 }
 
@@ -64,6 +66,7 @@ export function toSessionData({ user, session }: { user?: User | undefined; sess
       image: user.image || null,
       emailVerified: iso(user.emailVerifyTime),
       hasPassword: user.hasPassword,
+      roles: [...user.roles],
       createdAt: iso(user.createTime) ?? "",
     },
     session: {

@@ -251,3 +251,20 @@ export async function rejection(call) {
   }
   throw new Error("expected the call to fail, and it succeeded");
 }
+
+/**
+ * Gives `userId` these roles through AdminService (UpdateUser), with a fresh users:write API key
+ * made by `keyward admin keys create` on `server`'s database.
+ */
+export async function grantRoles(server, userId, roles) {
+  const key = execFileSync(
+    keywardBin(),
+    ["admin", "keys", "create", "--name", "roles-test", "--scope", "users:write", "--data-dir", server.dataDir],
+    { env: { ...process.env, KEYWARD_LOG: "error" } },
+  )
+    .toString()
+    .trim();
+  const [{ createKeywardClient }, { AdminService }] = await Promise.all([nodeClient(), importTs("src/gen/keyward/v1/admin_pb.ts")]);
+  const admin = createKeywardClient({ baseUrl: server.origin, token: key }).service(AdminService);
+  await admin.updateUser({ userId, updateMask: { paths: ["roles"] }, roles });
+}

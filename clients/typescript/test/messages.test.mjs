@@ -17,7 +17,7 @@ function publishedReasons() {
 }
 
 test("every published reason has a message on the sign-in page, and no other", async () => {
-  const { REASON_MESSAGES } = await importTs("signin/messages.ts");
+  const { REASON_MESSAGES } = await importTs("src/messages.ts");
   const reasons = publishedReasons();
   assert.ok(reasons.length > 40, `found only ${reasons.length} reasons: the proto layout changed`);
   assert.deepEqual(Object.keys(REASON_MESSAGES).sort(), reasons);

@@ -1,16 +1,19 @@
-// The package as a user gets it: `npm pack` (which builds dist/), the tarball installed into a
-// fresh project, then plain Node 20 — no bundler, no flags, no TypeScript loader — imports all
-// three entry points and calls getSession against a real `keyward serve`. The same project then
-// type-checks against the packed declarations twice, with skipLibCheck off: as a browser app
-// (DOM) and as a server-only one (NodeNext, ES2022 without DOM, exactOptionalPropertyTypes).
+// The package as a user gets it: `npm run build` and `npm pack` (what scripts/package does), the
+// tarball installed into a fresh project with no warnings and no install scripts, then plain
+// Node 20 — no bundler, no flags, no TypeScript loader — imports all three entry points and calls
+// getSession against a real `keyward serve`; roles an operator gave a user reach useSession
+// (rendered with react-dom, from a value and from a promise), getSession, verifyAccessToken and
+// the Python client's verify_access_token. The same project then type-checks against the packed
+// declarations twice, with skipLibCheck off: as a browser app (DOM) and as a server-only one
+// (NodeNext, ES2022 without DOM, exactOptionalPropertyTypes).
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { startKeyward } from "./harness.mjs";
+import { grantRoles, nodeClient, repoRoot, startKeyward, uniqueEmail } from "./harness.mjs";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 const installed = JSON.parse(execFileSync("npm", ["ls", "--json", "--depth=0"], { cwd: packageRoot, encoding: "utf8" }));
@@ -19,10 +22,13 @@ const version = (name) => installed.dependencies[name].version;
 
 let keyward;
 let project;
+/** What `npm install` of the tarball printed on stderr at `--loglevel=warn`. */
+let installWarnings;
 
 before(async () => {
   keyward = await startKeyward();
   project = mkdtempSync(join(tmpdir(), "keyward-package-"));
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: packageRoot, stdio: ["ignore", "ignore", "inherit"] });
   execFileSync("npm", ["pack", "--silent", "--pack-destination", project], { cwd: packageRoot, stdio: ["ignore", "ignore", "inherit"] });
   const tarball = readdirSync(project).find((name) => name.endsWith(".tgz"));
   assert.ok(tarball, "npm pack wrote no tarball");
@@ -32,14 +38,13 @@ before(async () => {
       name: "fresh-app",
       private: true,
       type: "module",
-      dependencies: { "@keyward/client": `file:./${tarball}`, react: version("react") },
+      dependencies: { "@keyward/client": `file:./${tarball}`, react: version("react"), "react-dom": version("react") },
       devDependencies: { "@types/node": version("@types/node"), "@types/react": version("@types/react") },
     }),
   );
-  execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], {
-    cwd: project,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const install = spawnSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=warn"], { cwd: project, encoding: "utf8" });
+  assert.equal(install.status, 0, `npm install failed:\n${install.stderr}`);
+  installWarnings = install.stderr.trim();
 });
 
 after(async () => {
@@ -197,4 +202,68 @@ export { SessionProvider, useSession, signIn, signOut, signInWithPasskey, hasRea
       assert.fail(`${config}: tsc failed:\n${error.stdout}${error.stderr}`);
     }
   }
+});
+
+test("the tarball installs with no warnings, runs no scripts, and carries README and LICENSE", () => {
+  assert.equal(installWarnings, "", "npm install warned");
+  const installed = join(project, "node_modules", "@keyward", "client");
+  const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
+  const lifecycle = ["preinstall", "install", "postinstall", "prepare", "prepack", "postpack", "prepublish", "prepublishOnly"];
+  assert.deepEqual(Object.keys(manifest.scripts ?? {}).filter((name) => lifecycle.includes(name)), [], "a lifecycle script ships");
+  assert.ok(existsSync(join(installed, "README.md")) && existsSync(join(installed, "LICENSE")));
+  assert.deepEqual(manifest.publishConfig, { access: "public" });
+});
+
+test("roles reach useSession, getSession, verifyAccessToken and the Python verifier", async (t) => {
+  const lib = await nodeClient();
+  const email = uniqueEmail("package-roles");
+  const { signedIn } = await lib.createKeywardClient({ baseUrl: keyward.origin }).auth.register({ email, password: "violet-otter-lamp-93" });
+  await grantRoles(keyward, signedIn.user.id, ["admin", "support"]);
+  const result = runInProject(
+    "roles.mjs",
+    `
+import { createElement } from "react";
+import { renderToString } from "react-dom/server";
+import { prerenderToNodeStream } from "react-dom/static";
+import { createKeywardClient } from "@keyward/client";
+import { getSession, hasRole, verifyAccessToken } from "@keyward/client/server";
+import { SessionProvider, useSession } from "@keyward/client/react";
+
+const baseUrl = process.env.KEYWARD_TEST_URL;
+const { signedIn } = await createKeywardClient({ baseUrl }).auth.login({ email: ${JSON.stringify(email)}, password: "violet-otter-lamp-93" });
+const session = await getSession({ baseUrl, headers: { cookie: "__Host-keyward_session=" + signedIn.sessionToken } });
+const claims = await verifyAccessToken(signedIn.accessToken.token, { baseUrl, issuer: process.env.KEYWARD_TEST_ISSUER });
+
+function Roles() {
+  const { data } = useSession();
+  return createElement("p", null, data.user.roles.join(",") + (hasRole(data, "admin") ? " admin" : ""));
+}
+const fromValue = renderToString(createElement(SessionProvider, { session }, createElement(Roles)));
+// The Cache Components pattern: the provider gets the promise, useSession suspends until it settles.
+const { prelude } = await prerenderToNodeStream(createElement(SessionProvider, { session: Promise.resolve(session) }, createElement(Roles)));
+let fromPromise = "";
+for await (const chunk of prelude) fromPromise += chunk;
+
+console.log(JSON.stringify({ getSession: session.user.roles, claims: claims.roles, fromValue, fromPromise, token: signedIn.accessToken.token }));
+`,
+    { KEYWARD_TEST_URL: keyward.origin, KEYWARD_TEST_ISSUER: `http://127.0.0.1:${keyward.port}` },
+  );
+  assert.deepEqual(result.getSession, ["admin", "support"]);
+  assert.deepEqual(result.claims, ["admin", "support"]);
+  assert.equal(result.fromValue, "<p>admin,support admin</p>");
+  assert.equal(result.fromPromise, "<p>admin,support admin</p>");
+
+  const python = join(repoRoot, "clients", "python", ".venv", "bin", "python");
+  if (!existsSync(python)) {
+    t.diagnostic("the Python verifier needs clients/python/.venv (scripts/test makes it): not checked here");
+    return;
+  }
+  const script = [
+    "import json, sys",
+    "from keyward_client import verify_access_token",
+    "claims = verify_access_token(sys.argv[1], issuer=sys.argv[2])",
+    "print(json.dumps({'roles': list(claims.roles), 'admin': claims.has_role('admin')}))",
+  ].join("\n");
+  const fromPython = JSON.parse(execFileSync(python, ["-c", script, result.token, `http://127.0.0.1:${keyward.port}`], { encoding: "utf8" }));
+  assert.deepEqual(fromPython, { roles: ["admin", "support"], admin: true });
 });

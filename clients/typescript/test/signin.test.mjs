@@ -261,7 +261,8 @@ test("password account: add a passkey, sign in with it, rename it, delete it", a
   // The account still has its password, so its only passkey may go.
   await page.getByRole("button", { name: "Delete passkey Work laptop" }).click();
   await expectStatus(page, /Passkey “Work laptop” deleted\./);
-  assert.equal(await page.locator("#passkeys-empty").isVisible(), true);
+  // The list re-renders after the status line: wait for it rather than read it once.
+  await page.locator("#passkeys-empty").waitFor({ state: "visible" });
   assert.deepEqual((await (await keywardAsBrowser()).passkeys.listPasskeys({})).passkeys, []);
   // Signal API: after listing, the page told the authenticator which credentials Keyward still
   // accepts (none), and the authenticator dropped the deleted one.

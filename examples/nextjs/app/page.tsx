@@ -1,4 +1,6 @@
 import Link from "next/link";
+import { Suspense } from "react";
+import { SignOutToSignIn } from "./sign-out-to-signin";
 
 export default function Home() {
   return (
@@ -8,6 +10,10 @@ export default function Home() {
         An App Router app whose accounts live in Keyward. The <Link href="/dashboard">dashboard</Link> needs a session;
         the navbar above follows the session in every tab.
       </p>
+      {/* It reads the session (useSession): under Suspense, the rest of the page is static. */}
+      <Suspense fallback={null}>
+        <SignOutToSignIn />
+      </Suspense>
     </>
   );
 }

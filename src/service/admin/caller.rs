@@ -51,6 +51,10 @@ scopes! {
     UsersRead => UsersRead;
     /// `users:write`: CreateUser, UpdateUser, DisableUser, EnableUser, DeleteUser.
     UsersWrite => UsersWrite;
+    /// `users:email`: UpdateUser's `email` and `email_verified`, beside `users:write`.
+    UsersEmail => UsersEmail;
+    /// `users:roles`: UpdateUser's `roles`, beside `users:write`.
+    UsersRoles => UsersRoles;
     /// `sessions:revoke`: RevokeUserSessions.
     SessionsRevoke => SessionsRevoke;
     /// `audit:read`: ListAuditEvents.
@@ -103,5 +107,11 @@ impl<S> Admin<S> {
 
     pub(super) fn meta(&self) -> &RequestMeta {
         &self.key.meta
+    }
+
+    /// The same key's grant of another scope `T` (a use case that needs two, like an email
+    /// change through UpdateUser), or `ApiKeyScopeMissing`.
+    pub fn also<T: Scope>(&self) -> Result<Admin<T>> {
+        self.key.grant::<T>()
     }
 }

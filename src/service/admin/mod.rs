@@ -12,7 +12,8 @@ mod webhooks;
 
 pub use audit_log::AuditQuery;
 pub use caller::{
-    Admin, AdminCaller, AuditRead, EventsWatch, Scope, SessionsRevoke, UsersRead, UsersWrite, WebhooksManage,
+    Admin, AdminCaller, AuditRead, EventsWatch, Scope, SessionsRevoke, UsersEmail, UsersRead, UsersRoles, UsersWrite,
+    WebhooksManage,
 };
 pub use users::{UserDetails, UserQuery, UserUpdate};
 pub use watch::{WatchItem, WatchStream};

@@ -4,11 +4,16 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Admin, SessionsRevoke, UsersRead, UsersWrite, check_id, check_range, kind, with_caller};
+use super::{
+    Admin, SessionsRevoke, UsersEmail, UsersRead, UsersRoles, UsersWrite, check_id, check_range, kind, with_caller,
+};
 use crate::{
     domain::{DisplayName, Email, LinkedAccount, PageRequest, Passkey, Roles, Session, User},
     error::{Error, FieldReason, Resource, Result},
-    service::Services,
+    service::{
+        Services,
+        email::notices::{FactorChange, factor_changed},
+    },
     store::{AuditEvent, NewUser, UserChanges, UserFilter, UserRecord, new_id},
 };
 
@@ -131,7 +136,9 @@ impl Services {
     /// Changes the fields the mask names (`name`, `email`, `email_verified`, `roles`), and no
     /// other: a field a client does not know is never wiped. An empty mask or an unknown path is
     /// refused (`update_mask`), as is every value that does not validate — before anything is
-    /// written.
+    /// written. `email` and `email_verified` also need `users:email`, `roles` also `users:roles`;
+    /// a moved address ends every session of the user and mails the old address, in the change's
+    /// transaction.
     pub async fn admin_update_user(
         &self,
         admin: &Admin<UsersWrite>,
@@ -148,7 +155,10 @@ impl Services {
         }
         let now = self.inner.clock.now();
         let mut changes = UserChanges::default();
+        let (mut email_paths, mut roles_path) = (false, false);
         for path in update.paths {
+            email_paths |= matches!(path.as_str(), "email" | "email_verified");
+            roles_path |= path == "roles";
             match path.as_str() {
                 "name" => changes.name = Some(DisplayName::parse("name", update.name)?.into_inner()),
                 "email" => changes.email = Some(Email::parse("email", update.email)?.to_string()),
@@ -163,6 +173,15 @@ impl Services {
                 }
             }
         }
+        // Moving an address is a takeover and roles are privileges: each needs its own scope
+        // beside users:write (least privilege, OWASP ASVS 5 V8.2.1), checked before the user is
+        // even looked up.
+        if email_paths {
+            admin.also::<UsersEmail>()?;
+        }
+        if roles_path {
+            admin.also::<UsersRoles>()?;
+        }
         // Verifying an already verified address keeps its original time.
         let current = self.existing_user(user_id).await?;
         if changes.email_verified == Some(Some(now))
@@ -171,7 +190,24 @@ impl Services {
         {
             changes.email_verified = Some(current.email_verified);
         }
-        let user = self.inner.store.update_user(user_id, changes, now).await?.ok_or(Error::NotFound(Resource::User))?;
+        let notice = match &changes.email {
+            Some(new_address) if *new_address != current.email => {
+                let change = FactorChange::EmailChanged { new_address, by_operator: true };
+                let product = &self.inner.links.product_name;
+                Some(factor_changed(product, &current.email, &change, admin.meta(), now).to_outbox()?)
+            }
+            _ => None,
+        };
+        let mailed = notice.is_some();
+        let user = self
+            .inner
+            .store
+            .update_user(user_id, changes, notice, now)
+            .await?
+            .ok_or(Error::NotFound(Resource::User))?;
+        if mailed {
+            self.inner.outbox.wake();
+        }
         // Cached copies carry the old email and roles.
         self.inner.session_cache.forget_user(user_id);
         self.admin_audit(admin, Some(user_id), kind::USER_UPDATED, json!({ "fields": update.paths })).await;

@@ -1,7 +1,9 @@
 //! Sessions and verification tokens. An unexpired Auth.js session becomes a Keyward session whose
 //! token is the Auth.js `sessionToken` (stored, like every Keyward token, as its SHA-256 only), so
 //! an app that forwards its existing session cookie keeps its users signed in. Its expiry is the
-//! source's, capped at Keyward's `session_max_age_secs` from the import.
+//! source's, capped at Keyward's `session_max_age_secs` from the import. It is never "recently
+//! authenticated" (`authenticated_at` is the epoch), so a factor change in it asks for a
+//! re-authentication first; a token that was plainly not random is refused and reported.
 //!
 //! Verification tokens are not carried over: Auth.js keeps them as SHA-256(token ‖ AUTH_SECRET)
 //! for links to its own callback URL, which Keyward cannot redeem. They live for a day at most;
@@ -9,9 +11,11 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use super::{Change, ImportTable, Phase, Planned, Run, chrono_duration};
 use crate::{
-    domain::SessionToken,
+    domain::{AuthjsToken, SessionToken},
     error::Result,
     store::{
         NewSession,
@@ -57,13 +61,24 @@ impl Run<'_> {
             self.report.count_mut(TABLE).skipped += 1;
             return None;
         }
-        let Some(token) = SessionToken::parse_authjs(&session_token) else {
-            self.report.failed(
-                TABLE,
-                source_id,
-                "its token is not a shape Keyward accepts (a version-4 UUID, or 64 hex digits)",
-            );
-            return None;
+        let token = match SessionToken::check_authjs(&session_token) {
+            Ok(token) => token,
+            Err(AuthjsToken::Shape) => {
+                self.report.failed(
+                    TABLE,
+                    source_id,
+                    "its token is not a shape Keyward accepts (a version-4 UUID, or 64 hex digits)",
+                );
+                return None;
+            }
+            Err(AuthjsToken::LowEntropy) => {
+                self.report.failed(
+                    TABLE,
+                    source_id,
+                    "its token has too little entropy to be a random value (one digit, or a short block repeated); the user signs in again",
+                );
+                return None;
+            }
         };
         if !self.present_users.contains(&user_id) {
             self.user_missing(TABLE, source_id, &user_id);
@@ -75,6 +90,9 @@ impl Run<'_> {
             token_hash: token.hash().as_str().to_owned(),
             user_id,
             created_at: self.now,
+            // Never "recent": whenever the user last proved a factor in Auth.js, Keyward did not
+            // see it, so a sensitive change asks them to re-authenticate first.
+            authenticated_at: DateTime::<Utc>::UNIX_EPOCH,
             idle_expires: (self.now + chrono_duration(self.policy.session_idle_timeout)).min(expires),
             expires,
             user_agent: None,

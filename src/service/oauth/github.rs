@@ -37,7 +37,7 @@ pub(super) struct GitHub {
     token_url: TokenUrl,
     api_url: String,
     scopes: Vec<String>,
-    http: reqwest::Client,
+    http: super::http::OutboundHttp,
 }
 
 #[derive(Deserialize)]
@@ -56,7 +56,7 @@ struct GitHubEmail {
 }
 
 impl GitHub {
-    pub(super) fn new(id: &str, config: &GitHubSettings, http: reqwest::Client) -> Result<Self> {
+    pub(super) fn new(id: &str, config: &GitHubSettings, http: super::http::OutboundHttp) -> Result<Self> {
         let bad = |setting: &str| Error::internal(format_args!("oauth.github.{setting} is not a valid URL"));
         Ok(Self {
             info: ProviderInfo {
@@ -147,7 +147,7 @@ impl GitHub {
     async fn get_json<T: for<'de> Deserialize<'de>>(&self, path: &str, access_token: &str) -> Result<T> {
         let response = self
             .http
-            .get(format!("{}{path}", self.api_url))
+            .get(format!("{}{path}", self.api_url))?
             .bearer_auth(access_token)
             .header(reqwest::header::ACCEPT, "application/vnd.github+json")
             .header("x-github-api-version", "2022-11-28")

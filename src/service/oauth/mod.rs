@@ -10,6 +10,7 @@
 
 mod flow;
 mod github;
+mod http;
 mod manage;
 mod oidc;
 mod providers;

@@ -57,7 +57,7 @@ pub(super) struct Oidc {
     client_id: ClientId,
     client_secret: Option<ClientSecret>,
     scopes: Vec<String>,
-    http: reqwest::Client,
+    http: super::http::OutboundHttp,
     /// The service clock: the discovery cache ages on it, like every other cache.
     clock: Clock,
     discovered: RwLock<Option<(DateTime<Utc>, CoreProviderMetadata)>>,
@@ -68,7 +68,7 @@ pub(super) struct Oidc {
 }
 
 impl Oidc {
-    pub(super) fn new(config: &OidcSettings, http: reqwest::Client, clock: Clock) -> Result<Self> {
+    pub(super) fn new(config: &OidcSettings, http: super::http::OutboundHttp, clock: Clock) -> Result<Self> {
         let issuer = IssuerUrl::new(config.issuer.clone())
             .map_err(|_| Error::internal(format_args!("oauth.oidc {}: issuer is not a URL", config.id)))?;
         Ok(Self {

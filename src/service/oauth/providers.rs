@@ -98,6 +98,7 @@ impl OAuthProviders {
             .user_agent(concat!("keyward/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| Error::internal(format_args!("building the OAuth HTTP client: {err}")))?;
+        let http = super::http::OutboundHttp::new(http);
         let mut providers = Vec::new();
         if let Some(github) = &settings.github {
             providers.push(Provider::GitHub(Box::new(GitHub::new(GITHUB_PROVIDER_ID, github, http.clone())?)));

@@ -19,7 +19,7 @@ use crate::{
     service::{
         Budget, RequestMeta, Services, SignedIn,
         audit::kind as audit,
-        sign_in_guard::{Factor, all_failure_keys, factor_failure_key},
+        sign_in_guard::{Factor, all_failure_keys, code_failure_keys, factor_failure_key},
     },
     store::{AuditEvent, AuthenticatorRecord, AuthenticatorUse, PasskeySignIn, PasskeySignInOutcome, UserRecord},
 };
@@ -195,6 +195,7 @@ impl Services {
             advance_counter_to: (presented > stored_counter).then_some(i64::from(presented)),
             passkey_failure_key: factor_failure_key(Factor::Passkey, &user.email),
             failure_keys: all_failure_keys(&user.email),
+            code_failure_keys: code_failure_keys(&user.email),
             failure_policy: self.inner.failure_policy,
             session,
             audit,

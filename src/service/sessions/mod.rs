@@ -69,6 +69,7 @@ impl Services {
             token_hash: token.hash().as_str().to_owned(),
             user_id: user_id.to_owned(),
             created_at: now,
+            authenticated_at: now,
             idle_expires: later(now, policy.idle_timeout)?.min(expires),
             expires,
             user_agent: meta.user_agent.clone(),

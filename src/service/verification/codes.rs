@@ -9,25 +9,43 @@
 //!   digits could, and a code matches only the purpose and address it was mailed for;
 //! - it lives in the link's row, so it is single use with it and replaced with it;
 //! - every try is counted on the row first (one conditional UPDATE, shared by all replicas), and
-//!   after `MAX_CODE_ATTEMPTS` tries the row is gone — link and code — even if a later try would
-//!   have been right;
-//! - tries are also throttled per client address and per recipient address;
+//!   after `MAX_CODE_ATTEMPTS` tries the mail's *code* is refused even if a later try would have
+//!   been right — but never its link: the row stays, so a stranger's guesses cannot void the
+//!   owner's 256-bit link;
+//! - wrong codes are also counted per address and purpose across every mail
+//!   (`store/code_failures.rs`): after `MAX_CODE_FAILURES` codes are refused until a link or
+//!   another sign-in method succeeds, so asking for new mails buys no fresh guesses; each wrong
+//!   code is audited;
+//! - tries are also throttled per client address, and per recipient address *and* client address
+//!   (a stranger spends the stranger's budget, not the owner's; the count above is the global
+//!   bound);
 //! - the comparison is constant time;
 //! - every refusal (wrong, burned, expired, none sent, another purpose) is the same answer, so a
 //!   code request cannot tell whether an address has an account.
 
 use aws_lc_rs::{hmac, rand::SecureRandom};
 
+use serde_json::json;
+
 use super::{Purpose, parse_token};
 use crate::{
     domain::{Email, OneTimeCode, SessionToken},
     error::{Error, FieldReason, Result},
-    service::{Budget, RequestMeta, Services, sign_in_guard::failure_key},
+    service::{
+        Budget, RequestMeta, Services,
+        audit::kind,
+        sign_in_guard::{code_failure_key, failure_key},
+    },
     store::{Store, UserRecord, VerificationTokenRecord},
 };
 
-/// Codes tried against one row before it is gone.
+/// Codes tried against one mail before its code is refused (its link still works).
 pub const MAX_CODE_ATTEMPTS: i32 = 5;
+
+/// Wrong codes for one address and purpose, across every mail, after which codes are refused
+/// until a link or another method succeeds (NIST SP 800-63B-4 §3.2.2: at most 100 consecutive
+/// failed attempts).
+pub const MAX_CODE_FAILURES: u32 = 100;
 
 /// The `secrets` row holding the code key.
 const SECRET_ID: &str = "email_code";
@@ -120,7 +138,7 @@ pub(crate) fn invalid_code() -> Error {
 
 impl Services {
     /// Takes the `purpose` row `proof` names, with its user: by token as `take_link_token`
-    /// does, or by address and code (throttled, counted, compared, then taken).
+    /// does, or by address and code (`checked_code`, then taken).
     pub(super) async fn take_proof(
         &self,
         purpose: Purpose,
@@ -130,14 +148,29 @@ impl Services {
         match proof {
             Proof::Token(token) => self.take_link_token(purpose, token).await,
             Proof::Code { email, code } => {
-                let taken = self.take_by_code(purpose, email, code, meta).await?;
-                // Expired, or the address changed since: the same answer as a wrong code.
-                self.checked_link_token(taken).await.map_err(|_| invalid_code())
+                let row = self.checked_code(purpose, email, code, meta).await?;
+                self.take_checked_code(purpose, &row).await
             }
         }
     }
 
-    async fn take_by_code(
+    /// Takes the row whose code `checked_code` accepted (the same DELETE … RETURNING as a
+    /// token's: a racing finish by link or code loses), with its user.
+    pub(super) async fn take_checked_code(
+        &self,
+        purpose: Purpose,
+        row: &VerificationTokenRecord,
+    ) -> Result<(VerificationTokenRecord, UserRecord)> {
+        let taken = self.inner.store.take_verification_token(&row.token, purpose.name()).await?;
+        let taken = taken.ok_or_else(invalid_code)?;
+        // Expired, or the address changed since: the same answer as a wrong code.
+        self.checked_link_token(taken).await.map_err(|_| invalid_code())
+    }
+
+    /// The `purpose` row of `email` if `code` is its code: throttled (per client; per address
+    /// and client), counted on the row, counted per address and purpose across mails, compared.
+    /// The row stays where it is (the caller takes it); a wrong code is audited.
+    pub(super) async fn checked_code(
         &self,
         purpose: Purpose,
         email: &Email,
@@ -145,20 +178,30 @@ impl Services {
         meta: &RequestMeta,
     ) -> Result<VerificationTokenRecord> {
         self.throttle_client(Budget::EmailCode, meta)?;
-        self.inner.throttles.check(Budget::EmailCodeAddress, &failure_key("code", email.as_str()), 1)?;
+        let per_address = format!("{}|{}", meta.client_key(), failure_key("code", email.as_str()));
+        self.inner.throttles.check(Budget::EmailCodeAddress, &per_address, 1)?;
         let store = &self.inner.store;
+        // Only an address with a mail pending gets this far: the count below is never written
+        // for an address nobody mailed, so strangers cannot grow it.
         let row = store.count_code_attempt(email.as_str(), purpose.name(), MAX_CODE_ATTEMPTS).await?;
         let row = row.ok_or_else(invalid_code)?;
+        let account_key = code_failure_key(purpose.name(), email.as_str());
+        if !store.reserve_code_try(&account_key, MAX_CODE_FAILURES, self.inner.clock.now()).await? {
+            tracing::info!(purpose = purpose.name(), "mailed codes refused: too many wrong codes for the address");
+            return Err(invalid_code());
+        }
         let stored = row.code_hash.as_deref().unwrap_or_default();
         if self.inner.codes.matches(purpose.name(), email.as_str(), code, stored) {
-            // The same DELETE … RETURNING as a token's: a racing finish by link or code loses.
-            return store.take_verification_token(&row.token, purpose.name()).await?.ok_or_else(invalid_code);
+            store.clear_code_failures(&[account_key]).await?;
+            return Ok(row);
         }
-        if row.code_attempts >= MAX_CODE_ATTEMPTS {
-            // The last try was wrong: the row goes, and its link with it.
-            store.take_verification_token(&row.token, purpose.name()).await?;
-            tracing::info!(purpose = purpose.name(), "a mailed code was tried too often; its link is void");
-        }
+        let detail = json!({
+            "purpose": purpose.name(),
+            "mail_attempts": row.code_attempts,
+            "client": meta.client_for_audit(),
+            "user_agent": meta.user_agent,
+        });
+        self.audit(row.user_id.as_deref(), kind::VERIFICATION_CODE_FAILED, detail).await;
         Err(invalid_code())
     }
 }

@@ -9,8 +9,10 @@ use crate::{
     domain::{Email, Password, User},
     error::{Error, Result},
     service::{
-        Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, outbox::OutboxEvent,
-        sign_in_guard::failure_key,
+        Budget, RequestMeta, Services, SessionCaller, SignedIn,
+        audit::kind,
+        outbox::OutboxEvent,
+        sign_in_guard::{all_failure_keys, failure_key},
     },
     store::UserRecord,
 };
@@ -81,29 +83,43 @@ impl Services {
 
     /// Sets a new password with a reset token or code: the password passes Register's policy,
     /// every session of the account ends, and a notice is mailed, in one transaction. A password
-    /// that is refused leaves the link usable (and costs no code attempt).
+    /// that is refused leaves the link usable.
+    ///
+    /// Budget before work (OWASP ASVS 5 V2.4.1): the client's `password_reset` budget first, then
+    /// the row the proof names is looked up (a code is throttled, counted and compared), and only
+    /// for a live row does zxcvbn run and the hash follow — so neither a wrong proof nor a flood
+    /// of weak passwords reaches the hashing pool beyond the budget.
     pub async fn reset_password(&self, proof: MailedProof<'_>, new_password: &str, meta: &RequestMeta) -> Result<u64> {
         let proof = Proof::parse(proof.token, proof.email, proof.code)?;
         let policy = self.inner.password_policy;
         let new = Password::parse_new("new_password", new_password, policy)?;
-        // The policy's user inputs are the address the mail went to: for a token, read it (the
-        // token stays) so that a refused password does not burn the link.
-        let address = match &proof {
+        self.throttle_client(Budget::PasswordReset, meta)?;
+        let purpose = Purpose::PasswordReset;
+        // The row, left in place so that a refused password does not burn the link.
+        let pending = match &proof {
             Proof::Token(token) => {
-                let hash = token.hash();
-                let pending = self.inner.store.find_verification_token(hash.as_str(), Purpose::PasswordReset.name());
-                pending.await?.ok_or_else(super::invalid_token)?.identifier
+                let row = self.inner.store.find_verification_token(token.hash().as_str(), purpose.name()).await?;
+                self.checked_link_token(row.ok_or_else(super::invalid_token)?).await?.0
             }
-            Proof::Code { email, .. } => email.as_str().to_owned(),
+            Proof::Code { email, code } => {
+                let row = self.checked_code(purpose, email, code, meta).await?;
+                self.checked_link_token(row).await.map_err(|_| super::invalid_code())?.0
+            }
         };
+        // The policy's user inputs are the address the mail went to.
+        let address = pending.identifier.clone();
         let mut inputs = vec![address.clone()];
         inputs.extend(address.split('@').next().map(str::to_owned));
         let new = self.check_new_password(new, inputs).await?;
-        let (_, user) = self.take_proof(Purpose::PasswordReset, &proof, meta).await?;
+        let (_, user) = match &proof {
+            Proof::Token(token) => self.take_link_token(purpose, token).await?,
+            Proof::Code { .. } => self.take_checked_code(purpose, &pending).await?,
+        };
         let hash = self.inner.hasher.hash(new).await?;
         let notice = templates::password_changed(&self.inner.links.product_name, &user.email);
         let now = self.inner.clock.now();
-        let ended = self.inner.store.reset_password(&user.id, hash, notice.to_outbox()?, now).await?;
+        let failure_keys = all_failure_keys(&user.email);
+        let ended = self.inner.store.reset_password(&user.id, hash, &failure_keys, notice.to_outbox()?, now).await?;
         self.inner.outbox.wake();
         self.inner.session_cache.forget_user(&user.id);
         self.audit(Some(&user.id), kind::PASSWORD_RESET, json!({ "revoked_sessions": ended })).await;
@@ -182,6 +198,9 @@ impl Services {
         let proof = Proof::parse(proof.token, proof.email, proof.code)?;
         let (taken, _) = self.take_proof(Purpose::MagicLink, &proof, meta).await?;
         let user = self.verified(&taken.identifier, taken.user_id.as_deref()).await?;
+        // The mail proved control of the address: like any successful sign-in, this lifts a
+        // password suspension (NIST SP 800-63B-4 §3.2.2, "another authenticator").
+        self.sign_in_succeeded(&user.email).await?;
         let signed_in = self.sign_in(user, meta).await?;
         self.audit(
             Some(&signed_in.user.id),

@@ -37,8 +37,9 @@ const MAX_REDIRECT_URI_CHARS: usize = 2048;
 /// Where links point and how long they work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkSettings {
-    /// The base URL users reach Keyward at (`/signin` handles links).
-    pub public_url: String,
+    /// The sign-in page's public URL, which handles links (`signin.url`, else
+    /// `<public_url>/signin`).
+    pub page_url: String,
     /// The product name in mails (`rp_name`).
     pub product_name: String,
     /// Pages a request may have links point at instead, compared exactly.
@@ -66,6 +67,9 @@ pub enum Purpose {
     /// A new address for the account: the link goes to the new address.
     EmailChange,
 }
+
+/// Every purpose's stored name (the mailed-code failure counts a success clears).
+pub(super) const PURPOSE_NAMES: [&str; 4] = ["password_reset", "email_verification", "magic_link", "email_change"];
 
 impl Purpose {
     /// As stored in `verification_tokens.purpose`.
@@ -98,7 +102,7 @@ impl Purpose {
     }
 }
 
-/// A validated `redirect_uri` (None: links point at `public_url`/signin).
+/// A validated `redirect_uri` (None: links point at the sign-in page's `page_url`).
 fn parse_redirect_uri(links: &LinkSettings, raw: &str) -> Result<Option<String>> {
     if raw.is_empty() {
         return Ok(None);
@@ -135,10 +139,10 @@ fn invalid_token() -> Error {
     )
 }
 
-/// The link for `token`: `redirect` or `public_url`/signin, with `flow` and `token` appended.
+/// The link for `token`: `redirect` or the sign-in page, with `flow` and `token` appended.
 fn link(links: &LinkSettings, purpose: Purpose, token: &SessionToken, redirect: Option<&str>) -> Result<String> {
-    let base = redirect.map_or_else(|| format!("{}/signin", links.public_url.trim_end_matches('/')), str::to_owned);
-    let mut url = url::Url::parse(&base).map_err(|err| Error::internal(format_args!("link base: {err}")))?;
+    let base = redirect.unwrap_or(&links.page_url);
+    let mut url = url::Url::parse(base).map_err(|err| Error::internal(format_args!("link base: {err}")))?;
     url.query_pairs_mut().append_pair("flow", purpose.flow()).append_pair("token", token.expose());
     Ok(url.into())
 }
@@ -212,6 +216,7 @@ impl Services {
 
     /// Takes the `purpose` token and returns it with its user: refused (and gone, if it
     /// was one) when unknown, of another purpose, expired, or its user's address changed since.
+    /// A good one clears the address's wrong-code counts.
     async fn take_link_token(
         &self,
         purpose: Purpose,
@@ -219,10 +224,14 @@ impl Services {
     ) -> Result<(VerificationTokenRecord, UserRecord)> {
         let taken = self.inner.store.take_verification_token(token.hash().as_str(), purpose.name()).await?;
         let taken = taken.ok_or_else(invalid_token)?;
-        self.checked_link_token(taken).await
+        let checked = self.checked_link_token(taken).await?;
+        // The link proved the mailbox: codes refused after too many wrong ones work again.
+        let code_keys = super::sign_in_guard::code_failure_keys(&checked.0.identifier);
+        self.inner.store.clear_code_failures(&code_keys).await?;
+        Ok(checked)
     }
 
-    /// `taken` (already out of the table) if it is still good, with its user.
+    /// `taken` (out of the table, or about to be) if it is still good, with its user.
     async fn checked_link_token(
         &self,
         taken: VerificationTokenRecord,
@@ -250,7 +259,7 @@ mod tests {
 
     fn links() -> LinkSettings {
         LinkSettings {
-            public_url: "https://id.example.com".into(),
+            page_url: "https://id.example.com/signin".into(),
             product_name: "Example".into(),
             redirect_uris: vec!["https://app.example.com/auth/email?x=1".into()],
             password_reset_ttl: Duration::from_secs(900),
@@ -261,6 +270,12 @@ mod tests {
             notify_unknown_addresses: false,
             templates: MailTemplates::default(),
         }
+    }
+
+    #[test]
+    fn purpose_names_are_every_purpose() {
+        let purposes = [Purpose::PasswordReset, Purpose::EmailVerification, Purpose::MagicLink, Purpose::EmailChange];
+        assert_eq!(purposes.map(Purpose::name), PURPOSE_NAMES);
     }
 
     #[test]

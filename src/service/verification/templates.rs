@@ -75,7 +75,6 @@ pub(super) fn link_mail(purpose: Purpose, to: &str, values: &Values<'_>, overrid
         ),
         html: Some(html(product, intro, action, link, code, &expiry)),
         subject,
-        link: Some(link.to_owned()),
     };
     if let Some(text) = &overrides.text {
         mail.text = text.body(values, false);
@@ -103,7 +102,6 @@ pub(super) fn invitation(to: &str, values: &Values<'_>) -> EmailMessage {
             "{intro}\n\nChoose a password: {link}\n\nOr enter this code in the app: {code}\n\n{expiry}\n\n{product}\n"
         ),
         html: Some(html(product, &intro, "Choose a password", link, code, &expiry)),
-        link: Some(link.to_owned()),
     }
 }
 
@@ -121,13 +119,7 @@ pub(super) fn email_change_requested(product: &str, to: &str, new_address: &str)
         p = escape(product),
         a = escape(new_address)
     );
-    EmailMessage {
-        to: to.to_owned(),
-        subject: format!("Email change requested for {product}"),
-        text,
-        html: Some(html),
-        link: None,
-    }
+    EmailMessage { to: to.to_owned(), subject: format!("Email change requested for {product}"), text, html: Some(html) }
 }
 
 /// The notice that a password was changed with a reset link.
@@ -143,13 +135,7 @@ pub(super) fn password_changed(product: &str, to: &str) -> EmailMessage {
          was not you, reset your password again at once.</p></body></html>",
         p = escape(product)
     );
-    EmailMessage {
-        to: to.to_owned(),
-        subject: format!("Your {product} password was changed"),
-        text,
-        html: Some(html),
-        link: None,
-    }
+    EmailMessage { to: to.to_owned(), subject: format!("Your {product} password was changed"), text, html: Some(html) }
 }
 
 /// The note to an address without an account that someone asked for a reset or sign-in link for
@@ -176,7 +162,6 @@ pub(super) fn no_account(purpose: Purpose, product: &str, to: &str) -> EmailMess
         subject: format!("Someone tried to use this address with {product}"),
         text,
         html: Some(html),
-        link: None,
     }
 }
 
@@ -195,13 +180,7 @@ pub(super) fn sign_up_code(product: &str, to: &str, code: &str, ttl_minutes: u64
         c = escape(code),
         d = duration_words(ttl_minutes)
     );
-    EmailMessage {
-        to: to.to_owned(),
-        subject: format!("Your {product} sign-up code"),
-        text,
-        html: Some(html),
-        link: None,
-    }
+    EmailMessage { to: to.to_owned(), subject: format!("Your {product} sign-up code"), text, html: Some(html) }
 }
 
 /// The note to an address that has an account when someone tries to sign up with it.
@@ -217,13 +196,7 @@ pub(super) fn sign_up_taken(product: &str, to: &str) -> EmailMessage {
          instead; if you cannot, reset your password.</p><p>If this was not you, ignore this mail.</p></body></html>",
         p = escape(product)
     );
-    EmailMessage {
-        to: to.to_owned(),
-        subject: format!("You already have a {product} account"),
-        text,
-        html: Some(html),
-        link: None,
-    }
+    EmailMessage { to: to.to_owned(), subject: format!("You already have a {product} account"), text, html: Some(html) }
 }
 
 #[cfg(test)]

@@ -6,10 +6,17 @@
 //! bounded timeout, no redirects followed, no proxy, and a resolver that refuses metadata
 //! addresses (`guard.rs`). A 2xx answer is delivered; anything else is retried by the outbox
 //! with backoff and jitter, and given up after the retry budget (dead, for AdminService).
+//! Each endpoint has a lane of its own with a circuit breaker (`lanes.rs`, `breaker.rs`), so a
+//! hanging endpoint delays nobody else.
 
+mod breaker;
 mod guard;
+mod lanes;
 
 use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
+
+pub use breaker::BreakerPolicy;
+pub use lanes::LaneSettings;
 
 use base64::Engine;
 use serde::Deserialize;
@@ -56,6 +63,9 @@ pub struct WebhookSettings {
     pub endpoints: Vec<WebhookEndpoint>,
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// Deliveries to one endpoint at once (one per user at most: per-user order holds).
+    pub concurrency_per_endpoint: usize,
+    pub breaker: BreakerPolicy,
 }
 
 impl WebhookSettings {
@@ -65,6 +75,16 @@ impl WebhookSettings {
             .iter()
             .map(|endpoint| crate::store::WebhookRoute { url: endpoint.url.clone(), events: endpoint.events.clone() })
             .collect()
+    }
+
+    /// What the per-endpoint lanes need (no secrets there).
+    pub fn lanes(&self) -> LaneSettings {
+        LaneSettings {
+            endpoints: self.endpoints.iter().map(|endpoint| endpoint.url.clone()).collect(),
+            retry: self.retry,
+            concurrency: self.concurrency_per_endpoint,
+            breaker: self.breaker,
+        }
     }
 }
 
@@ -79,7 +99,12 @@ struct Payload {
 /// query or fragment (a query may carry a token). Bounded by the configured endpoints.
 pub fn webhook_endpoint(payload: &str) -> Option<String> {
     let Payload { url, .. } = serde_json::from_str(payload).ok()?;
-    let mut url = reqwest::Url::parse(&url).ok()?;
+    endpoint_label(&url)
+}
+
+/// An endpoint URL as logs and metrics show it: without credentials, query or fragment.
+fn endpoint_label(url: &str) -> Option<String> {
+    let mut url = reqwest::Url::parse(url).ok()?;
     url.set_query(None);
     url.set_fragment(None);
     let _ = (url.set_username(""), url.set_password(None));

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit_events;
 pub mod authenticators;
 pub mod ceremonies;
+pub mod code_failures;
 pub mod outbox;
 pub mod secrets;
 pub mod session_event_horizon;

@@ -2,7 +2,8 @@
 //! (pg-adapter) or the Prisma schema's SQL, imported by the real binary into SQLite and
 //! PostgreSQL targets, then a real Keyward on the imported data: bcrypt users sign in (and are
 //! re-hashed to argon2id), the GitHub account is listed, an imported session token works with
-//! GetSession, an Auth.js passkey completes a discoverable sign-in; a second import changes
+//! GetSession (but is never recent enough for a factor change, and a token that was not random
+//! is refused), an Auth.js passkey completes a discoverable sign-in; a second import changes
 //! nothing; `--dry-run` writes nothing; bad rows are reported and the good ones imported.
 
 mod sources;
@@ -292,7 +293,10 @@ fn check_prisma_import(imported: &Summary) {
     assert_eq!(imported.of("users"), [3, 0, 0, 0], "{out}");
     assert_eq!(imported.of("accounts"), [1, 0, 1, 0], "{out}");
     assert_eq!(imported.of("passkeys"), [1, 0, 0, 1], "{out}");
-    assert_eq!(imported.of("sessions"), [1, 0, 1, 0], "{out}");
+    // Carol's two live sessions with guessable tokens are refused, each with a line.
+    assert_eq!(imported.of("sessions"), [1, 0, 1, 2], "{out}");
+    assert_eq!(out.matches("failed: its token has too little entropy").count(), 2, "{out}");
+    assert!(!out.contains(&"0".repeat(64)) && !out.contains("00000000-0000-4000"), "{out}");
     assert_eq!(imported.of("verification_tokens"), [0, 0, 1, 0], "{out}");
     assert!(out.contains("passkeys bWFsZm9ybWVkLWNyZWRlbnRpYWw=: failed: public key is not"), "{out}");
 }
@@ -319,6 +323,18 @@ async fn check_prisma_target(target: TestDb, seed: &mut sources::PrismaSeed, fro
     assert!(stored_hash(&server, CAROL).await.unwrap().starts_with("$argon2id$"));
     let session = get_session(&mut auth, &seed.carol_session).await.unwrap();
     assert_eq!(session.user.unwrap().id, CAROL);
+    // Her imported session was never authenticated in Keyward: no factor change without a
+    // re-authentication (its authentication time is the epoch).
+    assert_eq!(session.session.unwrap().authenticate_time.unwrap().seconds, 0);
+    let refused = passkey_client
+        .start_passkey_registration(bearer(pb::StartPasskeyRegistrationRequest {}, &seed.carol_session))
+        .await
+        .unwrap_err();
+    assert_eq!((refused.code(), reason(&refused).as_str()), (Code::FailedPrecondition, "REAUTHENTICATION_REQUIRED"));
+    for token in &seed.low_entropy_sessions {
+        let status = get_session(&mut auth, token).await.unwrap_err();
+        assert_eq!(reason(&status), "SESSION_INVALID", "{token}");
+    }
     let mut laptop = TestPasskey::new();
     add_passkey(&mut passkey_client, &mut laptop, &carol.session_token, "Laptop").await;
     let again = passkey_login(&mut passkey_client, &mut laptop, "").await.unwrap().into_inner().signed_in.unwrap();
@@ -334,7 +350,7 @@ async fn check_prisma_target(target: TestDb, seed: &mut sources::PrismaSeed, fro
     let second = import(&server.db, from, &[]);
     assert_eq!(second.of("users"), [0, 0, 3, 0], "{}", second.output);
     assert_eq!(second.of("passkeys"), [0, 0, 1, 1], "{}", second.output);
-    assert_eq!(second.of("sessions"), [0, 0, 2, 0], "{}", second.output);
+    assert_eq!(second.of("sessions"), [0, 0, 2, 2], "{}", second.output);
     assert_eq!(store.row_counts().await.unwrap(), before);
     server.stop().await;
 }

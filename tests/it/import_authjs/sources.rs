@@ -107,6 +107,8 @@ pub const DAN_PASSWORD: &str = "marble-cedar-ochre-75";
 /// What the Prisma source holds that the test uses afterwards.
 pub struct PrismaSeed {
     pub carol_session: String,
+    /// Live sessions of Carol's whose tokens have the right shape but were not random.
+    pub low_entropy_sessions: [String; 2],
     /// Erin's passkey, as the authenticator keeps it (with Auth.js's random user handle).
     pub erin_passkey: TestPasskey,
 }
@@ -361,6 +363,7 @@ pub async fn seed_prisma(backend: Backend, url: &str) -> PrismaSeed {
     .await;
 
     let carol_session = uuid::Uuid::new_v4().to_string();
+    let low_entropy_sessions = ["0".repeat(64), "00000000-0000-4000-8000-000000000000".to_owned()];
     let (session_sql, session_id) = match backend {
         Backend::Sqlite => (
             "INSERT INTO \"Session\" (id, \"sessionToken\", \"userId\", expires, \"updatedAt\") VALUES (?, ?, ?, ?, ?)",
@@ -374,6 +377,8 @@ pub async fn seed_prisma(backend: Backend, url: &str) -> PrismaSeed {
     for (id, token, user, expires) in [
         ("clx3k0v1a0005qz8hb1x5r9ve", carol_session.clone(), CAROL, now + Duration::days(30)),
         ("clx3k0v1a0006qz8h3f8c6kwu", uuid::Uuid::new_v4().to_string(), ERIN, now - Duration::hours(1)),
+        ("clx3k0v1a0007qz8hzero64hex", low_entropy_sessions[0].clone(), CAROL, now + Duration::days(30)),
+        ("clx3k0v1a0008qz8hniluuidv4", low_entropy_sessions[1].clone(), CAROL, now + Duration::days(30)),
     ] {
         let mut values = if session_id { vec![Value::from(id)] } else { Vec::new() };
         values.extend([Value::from(token), user.into(), t(expires), t(now)]);
@@ -389,7 +394,7 @@ pub async fn seed_prisma(backend: Backend, url: &str) -> PrismaSeed {
     )
     .await;
     db.close().await.unwrap();
-    PrismaSeed { carol_session, erin_passkey }
+    PrismaSeed { carol_session, low_entropy_sessions, erin_passkey }
 }
 
 fn prisma_none(backend: Backend) -> Value {

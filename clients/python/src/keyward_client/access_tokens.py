@@ -50,6 +50,13 @@ class AccessTokenClaims:
     exp: int
     iat: int
     jti: str | None
+    #: The roles an operator gave the user when the token was issued; empty for none (also
+    #: for tokens from before roles existed). See ``has_role``.
+    roles: tuple[str, ...] = ()
+
+    def has_role(self, *roles: str) -> bool:
+        """Whether the token carries at least one of ``roles`` (False when none is asked for)."""
+        return any(role in self.roles for role in roles)
 
 
 def _jwks_client(url: str) -> jwt.PyJWKClient:
@@ -121,6 +128,9 @@ def verify_access_token(
     except jwt.PyJWTError as error:
         raise AccessTokenError("claims", str(error)) from None
 
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise AccessTokenError("claims", "roles is not a list of strings")
     aud = claims["aud"]
     return AccessTokenClaims(
         sub=str(claims["sub"]),
@@ -130,4 +140,5 @@ def verify_access_token(
         exp=int(claims["exp"]),
         iat=int(claims["iat"]),
         jti=str(claims["jti"]) if "jti" in claims else None,
+        roles=tuple(roles),
     )

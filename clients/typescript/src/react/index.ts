@@ -5,17 +5,25 @@
 // app. The browser talks to Keyward over grpc-web through the app's same-origin `/keyward`
 // rewrite, so the session cookie is first-party and HttpOnly: no token ever reaches JavaScript.
 
+import * as React from "react";
 import { type ReactNode, createContext, createElement, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
 import { type KeywardClient, createKeywardClient } from "../client.js";
 import { hasReason } from "../errors.js";
 import { type SignInWithPasskeyOptions, signInWithPasskey } from "../passkeys.js";
+import { type MailedProof, proofFields } from "../mailed.js";
 import { type SessionData, toSessionData } from "../session.js";
+import { activate, announce, changed, channel, provider, signedIn } from "./active.js";
 
 export type { SessionData, SessionInfo, SessionUser } from "../session.js";
+export type { MailedProof } from "../mailed.js";
+export type { PasskeyInfo } from "../passkey-info.js";
+export { hasRole } from "../roles.js";
+export { describeError } from "../messages.js";
+export { passkeys, requestPasswordReset, resetPassword, sendMagicLink, sendVerificationEmail, signUp, verifyEmail } from "./account.js";
+export type { MailOptions } from "./account.js";
 
 /** Where the browser reaches Keyward by default: the app's own origin, rewritten to Keyward. */
 export const DEFAULT_BROWSER_BASE_URL = "/keyward";
-const CHANNEL = "keyward-session";
 
 export type SessionStatus = "loading" | "authenticated" | "unauthenticated";
 
@@ -33,8 +41,13 @@ export interface SessionProviderProps {
    * The session the server already read with `getSession` (plain JSON, so it passes from a
    * Server Component): the first render shows it, with no loading flash. `null` means signed
    * out; leave it out to fetch on mount.
+   *
+   * Or the promise of it, not awaited (`headers().then((h) => getSession({ headers: h }))`): what
+   * Next.js's Cache Components want, so the layout stays a static shell. Components that call
+   * `useSession()` then suspend until it settles: put them under a `<Suspense>` (the fallback is
+   * what the static shell shows).
    */
-  session?: SessionData | null;
+  session?: SessionData | null | PromiseLike<SessionData | null>;
   /** Where this page reaches Keyward's grpc-web. Default `/keyward` (the same-origin rewrite). */
   baseUrl?: string;
   /** Re-read the session every this many seconds while the page is visible; 0 (the default) never. */
@@ -48,11 +61,21 @@ interface State {
   data: SessionData | null;
 }
 
-// The mounted provider's client and refresh, for the module-level signIn / signOut. One provider
-// per page is the norm; the most recently mounted one wins.
-let active: { client: KeywardClient; refresh: () => Promise<SessionData | null> } | undefined;
+/** The context's value: `useSession()`'s, plus the server's promise while it is the only answer. */
+interface ContextValue extends UseSession {
+  seed: PromiseLike<SessionData | null> | undefined;
+}
 
-const SessionContext = createContext<UseSession | undefined>(undefined);
+function isPromise<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === "function";
+}
+
+/** `session` as a first state: a value is the answer, a promise is not yet. */
+function initialState(session: SessionProviderProps["session"]): State {
+  return session === undefined || isPromise(session) ? { status: "loading", data: null } : stateOf(session);
+}
+
+const SessionContext = createContext<ContextValue | undefined>(undefined);
 
 /** Reads the session through grpc-web with the browser's cookie: null when signed out. */
 async function readSession(client: KeywardClient): Promise<SessionData | null> {
@@ -64,17 +87,6 @@ async function readSession(client: KeywardClient): Promise<SessionData | null> {
   }
 }
 
-function channel(): BroadcastChannel | undefined {
-  return typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : undefined;
-}
-
-/** Tells the other tabs of this origin that the session changed. */
-function announce() {
-  const broadcast = channel();
-  broadcast?.postMessage({ type: "session-changed" });
-  broadcast?.close();
-}
-
 function stateOf(data: SessionData | null): State {
   return { status: data ? "authenticated" : "unauthenticated", data };
 }
@@ -83,7 +95,7 @@ function stateOf(data: SessionData | null): State {
 export function SessionProvider(props: SessionProviderProps): ReactNode {
   const { children, session, baseUrl = DEFAULT_BROWSER_BASE_URL, refetchInterval = 0, refetchOnWindowFocus = true } = props;
   const client = useMemo(() => createKeywardClient({ baseUrl }), [baseUrl]);
-  const [state, setState] = useState<State>(() => (session === undefined ? { status: "loading", data: null } : stateOf(session)));
+  const [state, setState] = useState<State>(() => initialState(session));
   // Answers can overtake each other (focus, interval, another tab): only the latest one counts.
   const generation = useRef(0);
 
@@ -101,20 +113,32 @@ export function SessionProvider(props: SessionProviderProps): ReactNode {
     }
   }, [client]);
 
-  // A new server-read session (navigation in the App Router re-renders the layout) wins.
+  // A new server-read session (navigation in the App Router re-renders the layout) wins, unless
+  // a re-read started since it was asked for.
   useEffect(() => {
-    if (session !== undefined) setState(stateOf(session));
-  }, [session]);
+    if (session === undefined) return;
+    if (!isPromise(session)) {
+      setState(stateOf(session));
+      return;
+    }
+    const mine = generation.current;
+    session.then(
+      (data) => {
+        if (mine === generation.current) setState(stateOf(data));
+      },
+      // The server could not read it (Keyward unreachable): ask from the browser instead.
+      () => void refresh().catch(() => undefined),
+    );
+  }, [session, refresh]);
 
   useEffect(() => {
-    const entry = { client, refresh };
-    active = entry;
+    const deactivate = activate({ client, refresh });
     if (session === undefined) void refresh().catch(() => undefined);
     const broadcast = channel();
     if (broadcast) broadcast.onmessage = () => void refresh().catch(() => undefined);
     return () => {
       broadcast?.close();
-      if (active === entry) active = undefined;
+      deactivate();
     };
     // `session` is only the first paint's seed here; later values arrive through the effect above.
   }, [client, refresh]);
@@ -136,37 +160,36 @@ export function SessionProvider(props: SessionProviderProps): ReactNode {
     return () => clearInterval(timer);
   }, [refresh, refetchInterval]);
 
-  const value = useMemo<UseSession>(
+  const value = useMemo<ContextValue>(
     () => ({
       ...state,
+      seed: state.status === "loading" && session !== undefined && isPromise(session) ? session : undefined,
       update: async () => {
         const data = await refresh();
         announce();
         return data;
       },
     }),
-    [state, refresh],
+    [state, refresh, session],
   );
   return createElement(SessionContext.Provider, { value }, children);
 }
 
-/** The session: `{ status, data, update }`. Must be used under a `SessionProvider`. */
+/**
+ * The session: `{ status, data, update }`. Must be used under a `SessionProvider`. While the
+ * provider's `session` is a promise that has not settled, this suspends (React 19's `use`) until
+ * it does; with React 18 it answers "loading" instead.
+ */
 export function useSession(): UseSession {
   const value = useContext(SessionContext);
   if (!value) throw new Error("useSession() must be used inside <SessionProvider>");
-  return value;
-}
-
-function provider() {
-  if (!active) throw new Error("signIn / signOut need a mounted <SessionProvider>");
-  return active;
-}
-
-/** After a change: this tab reads the new session, the others are told to. */
-async function changed(): Promise<SessionData | null> {
-  const data = await provider().refresh();
-  announce();
-  return data;
+  const { seed, ...session } = value;
+  const use = (React as { use?: <T>(promise: PromiseLike<T>) => T }).use;
+  if (seed && use) {
+    const data = use(seed);
+    return { ...stateOf(data), update: session.update };
+  }
+  return session;
 }
 
 /**
@@ -177,9 +200,12 @@ export const signIn = {
   /** Email and password. Resolves to the new session. */
   async password(credentials: { email: string; password: string }): Promise<SessionData> {
     await provider().client.auth.login(credentials);
-    const data = await changed();
-    if (!data) throw new Error("signed in, but Keyward does not see the session: is the cookie reaching it?");
-    return data;
+    return signedIn();
+  },
+  /** With a magic link's token, or the address and the code from its mail (`sendMagicLink`). */
+  async magicLink(proof: MailedProof): Promise<SessionData> {
+    await provider().client.verification.signInWithMagicLink(proofFields(proof));
+    return signedIn();
   },
   /**
    * A passkey: discoverable by default, narrowed with `email`, or passkey autofill with
@@ -192,8 +218,16 @@ export const signIn = {
   },
 };
 
-/** Ends the session (Keyward clears the cookie), then updates every tab. */
-export async function signOut(): Promise<void> {
+export interface SignOutOptions {
+  /**
+   * Where to go afterwards (a full navigation, so every Server Component renders signed out).
+   * Give a path of this app, or a URL you trust: it is not checked here.
+   */
+  redirectTo?: string;
+}
+
+/** Ends the session (Keyward clears the cookie), then updates every tab (and goes to `redirectTo`). */
+export async function signOut(options: SignOutOptions = {}): Promise<void> {
   try {
     await provider().client.auth.logout({});
   } catch (error) {
@@ -201,4 +235,5 @@ export async function signOut(): Promise<void> {
     if (!hasReason(error, "NOT_SIGNED_IN", "SESSION_INVALID")) throw error;
   }
   await changed();
+  if (options.redirectTo !== undefined) window.location.assign(options.redirectTo);
 }

@@ -16,6 +16,12 @@ export interface AccessTokenClaims {
   exp: number;
   iat: number;
   jti?: string;
+  /**
+   * The roles an operator gave the user, as they were when the token was issued (at most
+   * `access_token_ttl_secs` ago); empty for none, also for tokens from before roles existed.
+   * See `hasRole`.
+   */
+  roles: string[];
 }
 
 export interface VerifyAccessTokenOptions extends Pick<ServerOptions, "baseUrl"> {
@@ -74,7 +80,11 @@ export async function verifyAccessToken(token: string, options: VerifyAccessToke
       clockTolerance: options.clockToleranceSeconds ?? 0,
     });
     if (typeof payload["sid"] !== "string") throw new AccessTokenError("ERR_JWT_CLAIM_VALIDATION_FAILED", '"sid" is not a string');
-    return payload as unknown as AccessTokenClaims;
+    const roles = payload["roles"] ?? [];
+    if (!Array.isArray(roles) || !roles.every((role) => typeof role === "string")) {
+      throw new AccessTokenError("ERR_JWT_CLAIM_VALIDATION_FAILED", '"roles" is not a list of strings');
+    }
+    return { ...payload, roles } as unknown as AccessTokenClaims;
   } catch (error) {
     if (error instanceof AccessTokenError) throw error;
     if (error instanceof errors.JOSEError) throw new AccessTokenError(error.code, error.message, { cause: error });

@@ -5,7 +5,9 @@
 import { formatSetCookie, parseSetCookie, type SessionCookie, SESSION_COOKIE_NAME } from "../cookie.js";
 import { hasReason } from "./errors.js";
 import { type SessionData, toSessionData } from "../session.js";
-import { authClient } from "./client.js";
+import type { SignedIn } from "../gen/keyward/v1/resources_pb.js";
+import { type MailedProof, proofFields } from "../mailed.js";
+import { authClient, verificationClient } from "./client.js";
 import { type IncomingHeaders, type ServerOptions, callHeaders, sessionToken, setCookieLines } from "./options.js";
 
 export interface ServerSignInOptions extends ServerOptions {
@@ -48,20 +50,43 @@ function cookieFrom(headers: Headers | undefined, name: string): SessionCookie |
 export const signIn = {
   async password(input: { email: string; password: string } & ServerSignInOptions): Promise<ServerSignIn> {
     const { email, password, ...options } = input;
-    const name = options.cookieName ?? SESSION_COOKIE_NAME;
-    let responseHeaders: Headers | undefined;
-    const response = await authClient(options).login(
-      { email, password },
-      { headers: callHeaders(undefined, options.headers), onHeader: (headers) => (responseHeaders = headers) },
-    );
-    const cookie = cookieFrom(responseHeaders, name);
-    if (!cookie?.value) {
-      throw new Error(`Keyward signed in but set no "${name}" cookie: is cookieName the one Keyward uses?`);
-    }
-    const signedIn = response.signedIn;
-    return { session: toSessionData(signedIn ?? {}), cookie, setCookie: formatSetCookie(cookie) };
+    return withSessionCookie(options, (call) => authClient(options).login({ email, password }, call));
+  },
+  /** With a magic link's token, or the address and the code from its mail. */
+  async magicLink(input: MailedProof & ServerSignInOptions): Promise<ServerSignIn> {
+    const fields = proofFields(input);
+    return withSessionCookie(input, (call) => verificationClient(input).signInWithMagicLink(fields, call));
   },
 };
+
+/** Server-side sign-up: a new account with a password, signed in (the same result as `signIn`). */
+export const signUp = {
+  async password(input: { email: string; password: string; name?: string } & ServerSignInOptions): Promise<ServerSignIn> {
+    const { email, password, name = "", ...options } = input;
+    return withSessionCookie(options, (call) => authClient(options).register({ email, password, name }, call));
+  },
+};
+
+/** What a sign-in RPC call gets: the incoming user agent, and a hook for the answer's headers. */
+interface SignInCall {
+  headers: Record<string, string>;
+  onHeader(headers: Headers): void;
+}
+
+/** Runs a sign-in RPC and takes the session from its `Set-Cookie`. */
+async function withSessionCookie(
+  options: ServerSignInOptions,
+  call: (call: SignInCall) => Promise<{ signedIn?: SignedIn | undefined }>,
+): Promise<ServerSignIn> {
+  const name = options.cookieName ?? SESSION_COOKIE_NAME;
+  let responseHeaders: Headers | undefined;
+  const response = await call({ headers: callHeaders(undefined, options.headers), onHeader: (headers) => (responseHeaders = headers) });
+  const cookie = cookieFrom(responseHeaders, name);
+  if (!cookie?.value) {
+    throw new Error(`Keyward signed in but set no "${name}" cookie: is cookieName the one Keyward uses?`);
+  }
+  return { session: toSessionData(response.signedIn ?? {}), cookie, setCookie: formatSetCookie(cookie) };
+}
 
 /**
  * Server-side sign-out: ends the session behind the incoming request's cookie (if any) and

@@ -1,7 +1,7 @@
 // What every server helper takes and shares: options, the incoming request's headers, the
 // session cookie's value. Plain types only (no transport types in the declarations).
 
-import { readSessionCookie, SESSION_COOKIE_NAME } from "../cookie.js";
+import { AUTHJS_SESSION_COOKIE_NAMES, readSessionCookie, SESSION_COOKIE_NAME } from "../cookie.js";
 
 /** Where Keyward listens when neither `baseUrl` nor `KEYWARD_URL` says: its default address. */
 export const DEFAULT_KEYWARD_URL = "http://127.0.0.1:50051";
@@ -21,6 +21,12 @@ export interface ServerOptions {
   baseUrl?: string;
   /** The session cookie's name, when Keyward is configured with another one. */
   cookieName?: string;
+  /**
+   * Also read Auth.js's session cookies (`AUTHJS_SESSION_COOKIE_NAMES`, after Keyward's), so a
+   * session imported from Auth.js stays signed in through the switch. Default true; turn it off
+   * once no Auth.js session can be live any more.
+   */
+  authjsCookies?: boolean;
   /** Deadline for the call to Keyward, in milliseconds (default 10 000). */
   timeoutMs?: number;
   /** A `fetch` to use instead of the global one. */
@@ -46,9 +52,27 @@ export function incomingHeader(headers: IncomingHeaders | undefined, name: strin
   return Array.isArray(value) ? value.join("; ") : (value as string | undefined);
 }
 
-/** The session token from the incoming request's Keyward cookie. */
+/**
+ * The session token from the incoming request's cookies: Keyward's (`cookieName`), else the first
+ * Auth.js session cookie present (unless `authjsCookies` is false). Only the first cookie found is
+ * used: one call to Keyward per request, whatever the browser sends.
+ */
 export function sessionToken(headers: IncomingHeaders | undefined, options: ServerOptions): string | undefined {
-  return readSessionCookie(incomingHeader(headers, "cookie"), options.cookieName ?? SESSION_COOKIE_NAME);
+  return sessionCookie(headers, options)?.value;
+}
+
+/** The session cookie `sessionToken` takes, by name and value. */
+export function sessionCookie(
+  headers: IncomingHeaders | undefined,
+  options: Pick<ServerOptions, "cookieName" | "authjsCookies">,
+): { name: string; value: string } | undefined {
+  const header = incomingHeader(headers, "cookie");
+  const names = [options.cookieName ?? SESSION_COOKIE_NAME, ...(options.authjsCookies === false ? [] : AUTHJS_SESSION_COOKIE_NAMES)];
+  for (const name of names) {
+    const value = readSessionCookie(header, name);
+    if (value) return { name, value };
+  }
+  return undefined;
 }
 
 /**
@@ -56,7 +80,7 @@ export function sessionToken(headers: IncomingHeaders | undefined, options: Serv
  * the user's behalf (`createKeywardClient({ baseUrl: keywardUrl(), token })`). Undefined when there
  * is none. It is the user's credential: keep it on the server, never render or log it.
  */
-export function getSessionToken(options: Pick<ServerOptions, "cookieName"> & { headers: IncomingHeaders }): string | undefined {
+export function getSessionToken(options: Pick<ServerOptions, "cookieName" | "authjsCookies"> & { headers: IncomingHeaders }): string | undefined {
   return sessionToken(options.headers, options);
 }
 

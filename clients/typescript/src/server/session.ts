@@ -18,7 +18,8 @@ export interface GetSessionOptions extends ServerOptions {
  * not a session Keyward knows, or the session ended. Throws (a KeywardError) only when Keyward
  * cannot answer — an outage must not look like a sign-out.
  *
- * It reads only Keyward's session cookie and sends its value to Keyward's GetSession (the
+ * It reads Keyward's session cookie (else an Auth.js session cookie, for sessions imported from
+ * Auth.js: see `AUTHJS_SESSION_COOKIE_NAMES`) and sends its value to Keyward's GetSession (the
  * authoritative check, which sees revocation) as a bearer token. Uses `fetch` only: Server
  * Components, route handlers, server actions and middleware, on Node or the Edge runtime.
  *

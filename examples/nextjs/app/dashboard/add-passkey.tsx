@@ -1,11 +1,9 @@
 "use client";
 // Adds a passkey to the signed-in account: Keyward's options straight to navigator.credentials,
-// the credential straight back. The browser reaches Keyward through the /keyward rewrite.
-import { createKeywardClient, registerPasskey } from "@keyward/client";
+// the credential straight back, through the SessionProvider's client (the /keyward rewrite).
+import { passkeys } from "@keyward/client/react";
 import { useState } from "react";
-import { describeError } from "../messages";
-
-const keyward = createKeywardClient({ baseUrl: "/keyward" });
+import { describeError } from "@keyward/client";
 
 export function AddPasskey() {
   const [message, setMessage] = useState<string | null>(null);
@@ -15,7 +13,7 @@ export function AddPasskey() {
         type="button"
         onClick={async () => {
           try {
-            const added = await registerPasskey(keyward);
+            const added = await passkeys.add();
             setMessage(added ? `Passkey added: ${added.passkey.name}.` : null);
           } catch (error) {
             setMessage(describeError(error));

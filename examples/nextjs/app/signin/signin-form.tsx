@@ -3,7 +3,7 @@
 // autofill (conditional mediation): the browser offers saved passkeys in the field's suggestions.
 import { signIn } from "@keyward/client/react";
 import { type FormEvent, useEffect, useRef, useState } from "react";
-import { describeError } from "../messages";
+import { describeError } from "@keyward/client";
 
 export function SignInForm(props: { action: (formData: FormData) => Promise<void>; returnTo: string; serverError: string | null }) {
   const [error, setError] = useState<string | null>(props.serverError);

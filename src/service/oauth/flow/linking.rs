@@ -55,6 +55,8 @@ impl Services {
                 .ok_or_else(|| Error::internal("account without user"))?;
             crate::service::sessions::refuse_disabled(&user)?;
             let account = self.inner.store.update_account_tokens(&account.id, identity.tokens).await?;
+            // A sign-in with another method lifts a password suspension (README's promise).
+            self.sign_in_succeeded(&user.email).await?;
             let signed_in = self.sign_in(user, meta).await?;
             self.audit(Some(&signed_in.user.id), kind::LOGIN_SUCCEEDED, detail("account")).await;
             return Ok(OAuthSignIn { signed_in, account: LinkedAccount::from(&account), user_created: false });

@@ -162,6 +162,9 @@ impl Services {
             .take_ceremony(state.hash().as_str(), CEREMONY_KIND)
             .await?
             .ok_or(Error::OAuthStateInvalid)?;
+        // The state was paid for by StartOAuth's `oauth_start` budget and is gone now: one
+        // round-trip's calls to the provider per budgeted start (`crypto::work_budget`).
+        crate::crypto::work_budget::spent();
         let now = self.inner.clock.now();
         if ceremony.expires_at <= now {
             return Err(Error::OAuthStateExpired);

@@ -130,7 +130,10 @@ class AuthServiceServicer:
     """
 
     def Register(self, request, context):
-        """Creates a user with an email and password and signs them in. Credential: none.
+        """Creates a user with an email and password and signs them in. Credential: none. Under
+        `require_email_verification` nobody is signed in (`signed_in` is unset) and every address
+        gets that same answer: a free one becomes an account whose verification link is mailed, a
+        taken one's owner is mailed that someone tried.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -48,6 +48,8 @@ export const RegisterRequestSchema: GenMessage<RegisterRequest> = /*@__PURE__*/
  */
 export type RegisterResponse = Message<"keyward.v1.RegisterResponse"> & {
   /**
+   * Unset under `require_email_verification`: the mailed link proves the address first.
+   *
    * @generated from field: keyward.v1.SignedIn signed_in = 1;
    */
   signedIn?: SignedIn | undefined;
@@ -473,7 +475,10 @@ export const DeleteAccountResponseSchema: GenMessage<DeleteAccountResponse> = /*
  */
 export const AuthService: GenService<{
   /**
-   * Creates a user with an email and password and signs them in. Credential: none.
+   * Creates a user with an email and password and signs them in. Credential: none. Under
+   * `require_email_verification` nobody is signed in (`signed_in` is unset) and every address
+   * gets that same answer: a free one becomes an account whose verification link is mailed, a
+   * taken one's owner is mailed that someone tried.
    *
    * @generated from rpc keyward.v1.AuthService.Register
    */

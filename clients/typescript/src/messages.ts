@@ -1,8 +1,11 @@
-// What the sign-in page says for each failure: every ErrorInfo reason Keyward sends, the
-// browser's WebAuthn refusals, and transport failures.
+// What to tell a user about a failure: a sentence for every ErrorInfo reason Keyward sends, the
+// browser's WebAuthn refusals, and transport failures. The built-in sign-in page says exactly
+// these; apps show them with `describeError(error)` instead of writing their own table.
 
 import { Code } from "@connectrpc/connect";
-import { type ErrorReasonName, KeywardError, PasskeyCeremonyError, ProviderStateMismatchError } from "../src/index.js";
+import { type ErrorReasonName, KeywardError } from "./errors.js";
+import { PasskeyCeremonyError } from "./passkeys.js";
+import { ProviderStateMismatchError } from "./providers.js";
 
 /** What to say for a required field left empty, by proto field name. */
 const REQUIRED_MESSAGES: Record<string, string> = {

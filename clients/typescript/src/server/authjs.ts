@@ -1,0 +1,52 @@
+// `adoptAuthjsSession`: the switch from Auth.js without signing anyone out. `keyward import
+// authjs` imports Auth.js's database sessions with their tokens, so the Auth.js cookie's value is
+// already a Keyward session token. In the proxy (middleware), this moves it into Keyward's cookie
+// once — the same secret under Keyward's name, HttpOnly — and deletes the Auth.js cookie, so from
+// the next request on the browser's own grpc-web calls (useSession, signOut) see the session too.
+
+import { AUTHJS_SESSION_COOKIE_NAMES, SESSION_COOKIE_NAME, type SessionCookie, formatSetCookie, readSessionCookie } from "../cookie.js";
+import type { SessionData } from "../session.js";
+import { getSession } from "./session.js";
+import { type IncomingHeaders, type ServerOptions, incomingHeader } from "./options.js";
+
+/** What `adoptAuthjsSession` found: the session, and the cookies to put on the response. */
+export interface AdoptedSession {
+  session: SessionData;
+  /** Keyward's session cookie (the Auth.js token), then a deletion for each Auth.js cookie sent. */
+  cookies: SessionCookie[];
+  /** The same as `Set-Cookie` header lines. */
+  setCookies: string[];
+}
+
+/**
+ * When the request carries an Auth.js session cookie and no Keyward one, and Keyward knows that
+ * session (imported, live): the session and the cookies that move it to Keyward's cookie. Else
+ * null (nothing to do), so it costs one call to Keyward only for a browser in the middle of the
+ * switch. An Auth.js cookie Keyward does not know (a JWT-strategy cookie, an ended session) is
+ * left alone.
+ *
+ * ```ts
+ * // proxy.ts
+ * const adopted = await adoptAuthjsSession({ headers: request.headers });
+ * const response = NextResponse.next();
+ * for (const cookie of adopted?.cookies ?? []) response.cookies.set(cookie);
+ * ```
+ */
+export async function adoptAuthjsSession(options: ServerOptions & { headers: IncomingHeaders }): Promise<AdoptedSession | null> {
+  const header = incomingHeader(options.headers, "cookie");
+  const keywardName = options.cookieName ?? SESSION_COOKIE_NAME;
+  if (readSessionCookie(header, keywardName)) return null;
+  const sent = AUTHJS_SESSION_COOKIE_NAMES.filter((name) => readSessionCookie(header, name));
+  const token = sent.length ? readSessionCookie(header, sent[0]!) : undefined;
+  if (!token) return null;
+  const session = await getSession({ ...options, cookieName: keywardName, headers: { cookie: `${sent[0]}=${token}` } });
+  if (!session) return null;
+  const maxAge = Math.max(0, Math.floor((Date.parse(session.session.absoluteExpiresAt) - Date.now()) / 1000));
+  const cookies: SessionCookie[] = [
+    // As Keyward sets its own: a `__Host-` cookie is Secure, Path=/, without Domain.
+    { name: keywardName, value: token, httpOnly: true, secure: true, sameSite: "lax", path: "/", maxAge },
+    // `__Secure-` names must be deleted with Secure; the others as Auth.js set them on http.
+    ...sent.map((name) => ({ name, value: "", httpOnly: true, secure: name.startsWith("__Secure-"), sameSite: "lax" as const, path: "/", maxAge: 0 })),
+  ];
+  return { session, cookies, setCookies: cookies.map(formatSetCookie) };
+}
