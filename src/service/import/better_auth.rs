@@ -352,6 +352,8 @@ impl Phase for Sessions<'_> {
             token_hash: token.hash().as_str().to_owned(),
             user_id,
             created_at: run.now,
+            // Never a recent authentication: a factor change in it asks for re-authentication.
+            authenticated_at: DateTime::<Utc>::UNIX_EPOCH,
             idle_expires: (run.now + chrono_duration(run.policy.session_idle_timeout)).min(expires),
             expires,
             user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
