@@ -430,5 +430,6 @@ async fn a_passkey_registered_with_better_auth_signs_in() {
         .unwrap()
         .into_inner();
     assert_eq!(listed.passkeys.len(), 1);
+    assert_eq!(listed.passkeys[0].name, "Laptop", "the name given in better-auth");
     server.stop().await;
 }
