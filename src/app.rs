@@ -267,6 +267,12 @@ async fn router(config: &Config, services: Services, rpc: RpcLayer) -> Result<(R
                 &config.passkey_origins(),
                 config.require_email_verification,
             )
+            .with_branding(web::SigninBranding {
+                product_name: config.signin.product_name.clone().unwrap_or_else(|| config.rp_name.clone()),
+                logo_url: config.signin.logo_url.clone(),
+                accent_color: config.signin.accent_color.clone(),
+                support_url: config.signin.support_url.clone(),
+            })
         }),
     );
     Ok((Routes::from(grpc.merge(web)), health))

@@ -62,6 +62,11 @@ pub enum Error {
     /// `require_email_verification` on (the password was right).
     #[error("email not verified")]
     EmailNotVerified,
+    /// A magic link (or its code) opened where another account's session is signed in: finishing
+    /// it would end that session and sign the browser into the link's account (login CSRF). The
+    /// address the link is for, which the caller holds the link or typed the code for.
+    #[error("signed in as another user")]
+    SignedInAsAnotherUser { link_email: String },
     /// The operation needs a passkey and the user has none.
     #[error("user has no passkey")]
     NoPasskey,

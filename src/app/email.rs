@@ -56,7 +56,7 @@ pub(super) fn settings(config: &Config) -> Result<EmailSettings> {
             page_url: config.signin.page_url(
                 config.public_url.as_deref().unwrap_or(&format!("http://localhost:{}", config.listen.port())),
             ),
-            product_name: config.rp_name.clone(),
+            product_name: config.signin.product_name.clone().unwrap_or_else(|| config.rp_name.clone()),
             redirect_uris: email.redirect_uris.clone(),
             password_reset_ttl: Duration::from_secs(email.password_reset_ttl_secs),
             magic_link_ttl: Duration::from_secs(email.magic_link_ttl_secs),

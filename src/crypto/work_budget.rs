@@ -9,7 +9,8 @@
 //! refusing a user over a bookkeeping slip would be worse than the slip.
 //!
 //! Work outside a request (the import, start-up, background senders) is not a caller's and is
-//! not checked.
+//! not checked; nor is a task a request spawns (task-locals do not follow `tokio::spawn`), so
+//! costly work belongs on the request's own task.
 
 use std::cell::Cell;
 

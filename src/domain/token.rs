@@ -58,9 +58,11 @@ impl SessionToken {
     /// A better-auth session token (its `session.token`), once its cookie's HMAC was checked
     /// with the app's secret (`crypto::BetterAuthSecret::verify_cookie`), or when the import
     /// reads it from better-auth's own table. better-auth makes 32 alphanumeric characters
-    /// (`generateId(32)`, about 190 random bits); any other shape is refused.
+    /// (`generateId(32)`, about 190 random bits); any other shape is refused, and so is one
+    /// that was plainly not drawn at random (as `check_authjs`: one character, a block repeated).
     pub fn from_better_auth(token: &str) -> Option<Self> {
-        (token.len() == 32 && token.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| Self(token.to_owned()))
+        (token.len() == 32 && token.bytes().all(|b| b.is_ascii_alphanumeric()) && looks_random(token))
+            .then(|| Self(token.to_owned()))
     }
 
     pub fn hash(&self) -> TokenHash {
@@ -121,7 +123,7 @@ pub enum AuthjsToken {
     LowEntropy,
 }
 
-/// Whether a hex token (hyphens ignored) could have come from a CSPRNG. Random 122-bit or
+/// Whether a hex (or alphanumeric) token, hyphens ignored, could have come from a CSPRNG. Random 122-bit or
 /// 256-bit values fail this with probability below 10^-11: fewer than six distinct digits among
 /// 30 random ones is ≈ 3·10^-12, a period of at most half the length ≈ 16^-16.
 fn looks_random(raw: &str) -> bool {

@@ -57,6 +57,17 @@ impl SignInContext {
         let from_browser = request.extensions().get::<BrowserRequest>().is_some_and(|browser| browser.from_browser);
         Self { presented: presented_tokens(request), from_browser }
     }
+
+    /// The live session the caller presented, if any (the first valid one, as `authenticate`
+    /// picks it); stale or garbage credentials are no session.
+    pub async fn signed_in(&self, services: &Services) -> Option<Caller> {
+        for token in &self.presented {
+            if let Ok(caller) = services.authenticate(token).await {
+                return Some(caller);
+            }
+        }
+        None
+    }
 }
 
 /// The caller of an RPC that reads: any live credential (session token or access token). With

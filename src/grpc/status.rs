@@ -122,6 +122,15 @@ pub fn to_status(err: Error) -> Status {
             ErrorReason::EmailNotVerified,
             "verify your email address first: a link has been mailed to it",
         ),
+        Error::SignedInAsAnotherUser { link_email } => {
+            return with_metadata(
+                Code::FailedPrecondition,
+                ErrorReason::SignedInAsAnotherUser,
+                "another account is signed in here: sign out first to use this link",
+                "email",
+                link_email.as_str(),
+            );
+        }
         Error::NotFound(Resource::Session) => (Code::NotFound, ErrorReason::SessionNotFound, "no such session"),
         Error::NotFound(Resource::LinkedAccount) => {
             (Code::NotFound, ErrorReason::LinkedAccountNotFound, "no such linked account")
@@ -335,6 +344,7 @@ mod tests {
             | Error::NoPassword
             | Error::NoPasskey
             | Error::EmailNotVerified
+            | Error::SignedInAsAnotherUser { .. }
             | Error::PasskeyAlreadyRegistered
             | Error::TooManyPasskeys
             | Error::LastSignInMethod
@@ -421,6 +431,11 @@ mod tests {
             (Error::NoPassword, FailedPrecondition, "NO_PASSWORD"),
             (Error::NoPasskey, FailedPrecondition, "NO_PASSKEY"),
             (Error::EmailNotVerified, FailedPrecondition, "EMAIL_NOT_VERIFIED"),
+            (
+                Error::SignedInAsAnotherUser { link_email: "a@example.com".into() },
+                FailedPrecondition,
+                "SIGNED_IN_AS_ANOTHER_USER",
+            ),
             (Error::NotFound(Resource::Session), NotFound, "SESSION_NOT_FOUND"),
             (Error::NotFound(Resource::LinkedAccount), NotFound, "LINKED_ACCOUNT_NOT_FOUND"),
             (Error::NotFound(Resource::Passkey), NotFound, "PASSKEY_NOT_FOUND"),

@@ -108,7 +108,9 @@ impl VerificationService for VerificationApi {
         let context = SignInContext::of(&request);
         let pb::SignInWithMagicLinkRequest { token, email, code } = request.into_inner();
         let proof = MailedProof { token: &token, email: &email, code: &code };
-        let signed_in = self.services.sign_in_with_magic_link(proof, &meta).await.map_err(to_status)?;
+        let current = context.signed_in(&self.services).await;
+        let signed_in =
+            self.services.sign_in_with_magic_link(proof, current.as_ref(), &meta).await.map_err(to_status)?;
         self.cookies
             .signed_in_response(&self.services, &context, &signed_in, |s| pb::SignInWithMagicLinkResponse {
                 signed_in: Some(s),

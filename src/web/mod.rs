@@ -4,7 +4,7 @@
 
 mod signin;
 
-pub use signin::SigninPage;
+pub use signin::{SigninBranding, SigninPage};
 
 use axum::{
     Json, Router,

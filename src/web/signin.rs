@@ -8,6 +8,8 @@
 //! API and config.json from the script's own URL), so an app may serve it under any prefix
 //! through a rewrite (`/keyward/signin` → `/signin`) with nothing configured here.
 
+use std::sync::Arc;
+
 use axum::{
     Json, Router,
     http::{HeaderValue, header},
@@ -19,9 +21,25 @@ const INDEX_HTML: &str = include_str!("../../clients/typescript/signin/index.htm
 const APP_JS: &str = include_str!("signin/app.js");
 const APP_CSS: &str = include_str!("../../clients/typescript/signin/app.css");
 
-/// Only this origin's scripts, styles and grpc-web calls; never framed (clickjacking).
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// Only this origin's scripts, styles and grpc-web calls (and images from the logo's origin);
+/// never framed (clickjacking).
+fn content_security_policy(logo_origin: Option<&str>) -> String {
+    let images = logo_origin.map_or_else(String::new, |origin| format!(" {origin}"));
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:{images}; \
+         form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// How the page looks (`[signin]`): whose product it is, its logo, accent colour and help link.
+/// Validated by the configuration; HTML-escaped here all the same.
+#[derive(Debug, Clone, Default)]
+pub struct SigninBranding {
+    pub product_name: String,
+    pub logo_url: Option<String>,
+    pub accent_color: Option<String>,
+    pub support_url: Option<String>,
+}
 
 /// What the page needs to know of the server's settings: where it may send the user back to, and
 /// whether passkey-only sign-up asks for a mailed code.
@@ -36,6 +54,8 @@ pub struct SigninPage {
     /// needs, so the page asks for it. One setting for every address, so saying it discloses
     /// nothing about any account (no existence oracle, OWASP ASVS 5 V6.3.8).
     require_email_verification: bool,
+    #[serde(skip)]
+    branding: SigninBranding,
 }
 
 impl SigninPage {
@@ -49,29 +69,97 @@ impl SigninPage {
             .collect();
         origins.sort();
         origins.dedup();
-        Self { return_to_origins: origins, require_email_verification }
+        Self { return_to_origins: origins, require_email_verification, branding: SigninBranding::default() }
     }
+
+    /// The page as `branding` says (the default: Keyward's own look).
+    #[must_use]
+    pub fn with_branding(mut self, branding: SigninBranding) -> Self {
+        self.branding = branding;
+        self
+    }
+}
+
+/// The page's HTML, CSS and CSP with the branding filled in, made once at start.
+struct Rendered {
+    html: String,
+    css: String,
+    csp: HeaderValue,
+}
+
+impl Rendered {
+    fn new(branding: &SigninBranding) -> Self {
+        let product = escape_html(&branding.product_name);
+        let logo = branding.logo_url.as_deref().map_or_else(String::new, |url| {
+            // Decorative beside the product's name, which is the heading's text.
+            format!(r#"<img src="{}" alt="">"#, escape_html(url))
+        });
+        let support = branding.support_url.as_deref().map_or_else(String::new, |url| {
+            format!(r#"<p class="support"><a href="{}">Need help?</a></p>"#, escape_html(url))
+        });
+        let html = INDEX_HTML
+            .replace("<title>Sign in · Keyward</title>", &format!("<title>Sign in · {product}</title>"))
+            .replace(
+                r#"<span id="product-name">Keyward</span>"#,
+                &format!(r#"<span id="product-name">{product}</span>"#),
+            )
+            .replace("<!--logo-->", &logo)
+            .replace("<!--support-->", &support);
+        let css = match &branding.accent_color {
+            Some(color) => format!("{APP_CSS}:root {{ --accent: {color}; }}\n"),
+            None => APP_CSS.to_owned(),
+        };
+        let logo_origin = branding
+            .logo_url
+            .as_deref()
+            .and_then(|url| url::Url::parse(url).ok())
+            .map(|url| url.origin().ascii_serialization());
+        let csp = HeaderValue::from_str(&content_security_policy(logo_origin.as_deref()))
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+        Self { html, css, csp }
+    }
+}
+
+/// Text for HTML content and double-quoted attributes.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// `/signin`, its assets and `/signin/config.json`.
 pub fn router<S: Clone + Send + Sync + 'static>(page: SigninPage) -> Router<S> {
+    let rendered = Arc::new(Rendered::new(&page.branding));
     let settings = Json(page);
+    let (html, css, js, json) = (rendered.clone(), rendered.clone(), rendered.clone(), rendered);
     Router::new()
-        .route("/signin", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
-        .route("/signin/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
-        .route("/signin/app.css", get(|| async { asset("text/css; charset=utf-8", APP_CSS) }))
-        .route("/signin/config.json", get(move || async move { with_page_headers(settings.into_response()) }))
+        .route("/signin", get(move || async move { asset(&html, "text/html; charset=utf-8", html.html.clone()) }))
+        .route(
+            "/signin/app.js",
+            get(move || async move { asset(&js, "text/javascript; charset=utf-8", APP_JS.to_owned()) }),
+        )
+        .route("/signin/app.css", get(move || async move { asset(&css, "text/css; charset=utf-8", css.css.clone()) }))
+        .route("/signin/config.json", get(move || async move { with_page_headers(&json, settings.into_response()) }))
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+fn asset(page: &Rendered, content_type: &'static str, body: String) -> Response {
     let mut response = body.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    with_page_headers(response)
+    with_page_headers(page, response)
 }
 
-fn with_page_headers(mut response: Response) -> Response {
+fn with_page_headers(page: &Rendered, mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, page.csp.clone());
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     // Assets change with the binary; revalidating costs one request and never serves a stale

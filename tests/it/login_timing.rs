@@ -18,7 +18,7 @@ both_backends!(imported_accounts_and_unknown_addresses_take_the_same_time, impor
 
 /// The cost the imported hashes have (bcryptjs's default is 10; blowfish is built optimized).
 const IMPORTED_COST: u32 = 10;
-const SAMPLES: usize = 7;
+const SAMPLES: usize = 9;
 const WRONG: &str = "not-the-password-0";
 
 /// How long a wrong-password Login for `email` takes.

@@ -22,10 +22,14 @@ async fn signin_page_and_assets_are_served_with_a_strict_policy() {
     // Relative, so the page also works behind an app's rewrite (`/keyward/signin`).
     assert!(html.contains(r#"src="signin/app.js""#));
     assert!(html.contains(r#"href="signin/app.css""#));
+    // A magic link opened where another account is signed in asks "Continue as …?" first.
+    assert!(html.contains(r#"id="switch-account""#) && html.contains(r#"id="switch-stay""#));
 
-    for (path, content_type, marker) in
-        [("/signin/app.js", "text/javascript", "signin-form"), ("/signin/app.css", "text/css", "main")]
-    {
+    for (path, content_type, marker) in [
+        ("/signin/app.js", "text/javascript", "signin-form"),
+        ("/signin/app.js", "text/javascript", "SIGNED_IN_AS_ANOTHER_USER"),
+        ("/signin/app.css", "text/css", "main"),
+    ] {
         let asset = http.get(format!("{}{path}", server.base_url())).send().await.unwrap();
         assert_eq!(asset.status(), 200, "{path}");
         assert!(asset.headers()["content-type"].to_str().unwrap().starts_with(content_type), "{path}");
@@ -96,5 +100,30 @@ async fn signin_config_lists_return_to_origins_and_whether_sign_up_needs_a_code(
     ];
     expected.sort();
     assert_eq!(body, serde_json::json!({ "returnToOrigins": expected, "requireEmailVerification": true }));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signin_page_carries_the_configured_branding_escaped() {
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.signin.product_name = Some("Acme <Notes> & Co".into());
+        config.signin.logo_url = Some("https://cdn.example.com/logo.svg?v=\"2\"".into());
+        config.signin.accent_color = Some("#0f766e".into());
+        config.signin.support_url = Some("mailto:help@example.com".into());
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{}/signin", server.base_url())).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("img-src 'self' data: https://cdn.example.com;"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<title>Sign in · Acme &lt;Notes&gt; &amp; Co</title>"), "{html}");
+    assert!(html.contains(r#"<span id="product-name">Acme &lt;Notes&gt; &amp; Co</span>"#));
+    // A quote in the URL cannot end the attribute.
+    assert!(html.contains(r#"<img src="https://cdn.example.com/logo.svg?v=&quot;2&quot;" alt="">"#), "{html}");
+    assert!(html.contains(r#"<a href="mailto:help@example.com">Need help?</a>"#));
+    assert!(!html.contains("Keyward</"), "the product name replaces Keyward's");
+    let css = http.get(format!("{}/signin/app.css", server.base_url())).send().await.unwrap().text().await.unwrap();
+    assert!(css.ends_with(":root { --accent: #0f766e; }\n"), "{css}");
     server.stop().await;
 }

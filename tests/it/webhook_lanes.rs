@@ -153,7 +153,6 @@ async fn a_hanging_endpoint_delays_no_other_endpoint_and_no_mail(backend: Backen
         subject: "Hello".into(),
         text: "Hello".into(),
         html: None,
-        link: None,
     };
     server.app.services().queue_email(&message).await.unwrap();
     tokio::time::timeout(BOUND, smtp.wait_for(mails_before + 1)).await.expect("the mail");

@@ -14,12 +14,13 @@ use keyward::{
     config::{RateBudget, RateLimits},
     crypto::work_budget,
     pb::{self, o_auth_service_client::OAuthServiceClient, verification_service_client::VerificationServiceClient},
+    store::RowCounts,
 };
 use prost::Message;
 use tonic::{Code, Request, Status};
 
 use crate::{
-    common::{Backend, PASSWORD, TestServer, reason},
+    common::{Backend, PASSWORD, TestServer, both_backends, reason},
     fake_provider::{FakeProvider, ProviderUser},
     oauth::{OIDC, follow, oauth_config, start},
     smtp_server::SmtpServer,
@@ -164,15 +165,38 @@ fn assert_reason<T: std::fmt::Debug>(result: Result<T, Status>, expected: &str, 
     assert_eq!(reason(&status), expected, "{what}: {status:?}");
 }
 
+/// The pool's jobs and the rows before a call.
+struct Before {
+    queued: usize,
+    rows: RowCounts,
+}
+
+async fn before(server: &TestServer) -> Before {
+    let services = server.app.services();
+    Before { queued: services.cpu_pool().jobs_queued(), rows: services.store().row_counts().await.unwrap() }
+}
+
+/// `result` is a budget's refusal, and the call queued no work and wrote nothing (the outbox
+/// may only shrink: a mail from an earlier call may be delivered meanwhile).
+async fn assert_refused_before_work(server: &TestServer, rpc: &str, before: Before, result: Result<(), Status>) {
+    let status = result.expect_err(rpc);
+    assert_eq!((status.code(), reason(&status).as_str()), (Code::ResourceExhausted, "RATE_LIMITED"), "{rpc}");
+    let after = self::before(server).await;
+    assert_eq!(after.queued, before.queued, "{rpc}: a refused call queued work");
+    assert!(after.rows.outbox <= before.rows.outbox, "{rpc}: a refused call queued mail");
+    assert_eq!(RowCounts { outbox: 0, ..after.rows }, RowCounts { outbox: 0, ..before.rows }, "{rpc}: wrote");
+}
+
+both_backends!(every_costly_rpc_spends_a_budget_before_its_work);
+
 /// What each costly RPC is driven with: two calls that must pass the guard (each answered as
 /// shown — never INTERNAL), then a third from the same client that must be refused by a budget
-/// before anything is queued on the pool.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_costly_rpc_spends_a_budget_before_its_work() {
+/// before anything is queued on the pool or written.
+async fn every_costly_rpc_spends_a_budget_before_its_work(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let provider = FakeProvider::start(ProviderUser::new("sub-1", "oidc@example.com", true)).await;
     let two = RateBudget { per_minute: 1, burst: 2 };
-    let server = TestServer::start_with(Backend::Sqlite, |config| {
+    let server = TestServer::start_with(backend, |config| {
         config.email.smtp_url = Some(keyward::config::Secret::new(smtp.url()));
         config.oauth = oauth_config(&provider);
         config.trusted_proxies = vec!["127.0.0.1".into()];
@@ -190,7 +214,6 @@ async fn every_costly_rpc_spends_a_budget_before_its_work() {
         };
     })
     .await;
-    let pool = server.app.services().cpu_pool().clone();
     let mut auth = server.auth().await;
     let mut verification = VerificationServiceClient::connect(server.base_url()).await.unwrap();
     let mut oauth = OAuthServiceClient::connect(server.base_url()).await.unwrap();
@@ -198,12 +221,6 @@ async fn every_costly_rpc_spends_a_budget_before_its_work() {
         |email: &str| pb::RegisterRequest { email: email.into(), password: PASSWORD.into(), name: String::new() };
     let weak = "password12345678";
     let mut driven = BTreeSet::new();
-    // The third call from `client` is refused by a budget, with nothing queued on the pool.
-    let refused_before_work = |rpc: &str, queued_before: usize, result: Result<(), Status>| {
-        let status = result.expect_err(rpc);
-        assert_eq!((status.code(), reason(&status).as_str()), (Code::ResourceExhausted, "RATE_LIMITED"), "{rpc}");
-        assert_eq!(pool.jobs_queued(), queued_before, "{rpc}: a refused call queued work");
-    };
 
     // Register: a weak password is refused by zxcvbn, but only after the budget.
     let client = "198.51.100.1";
@@ -213,8 +230,14 @@ async fn every_costly_rpc_spends_a_budget_before_its_work() {
         "register weak",
     );
     auth.register(from(client, register("r@example.com"))).await.unwrap();
-    let queued = pool.jobs_queued();
-    refused_before_work("Register", queued, auth.register(from(client, register("r2@example.com"))).await.map(drop));
+    let queued = before(&server).await;
+    assert_refused_before_work(
+        &server,
+        "Register",
+        queued,
+        auth.register(from(client, register("r2@example.com"))).await.map(drop),
+    )
+    .await;
     driven.insert("keyward.v1.AuthService/Register");
 
     // Login.
@@ -222,8 +245,9 @@ async fn every_costly_rpc_spends_a_budget_before_its_work() {
     let login = |password: &str| pb::LoginRequest { email: "r@example.com".into(), password: password.into() };
     assert_reason(auth.login(from(client, login("wrong-password-0"))).await, "INVALID_CREDENTIALS", "login wrong");
     let signed_in = auth.login(from(client, login(PASSWORD))).await.unwrap().into_inner().signed_in.unwrap();
-    let queued = pool.jobs_queued();
-    refused_before_work("Login", queued, auth.login(from(client, login(PASSWORD))).await.map(drop));
+    let queued = before(&server).await;
+    assert_refused_before_work(&server, "Login", queued, auth.login(from(client, login(PASSWORD))).await.map(drop))
+        .await;
     driven.insert("keyward.v1.AuthService/Login");
 
     // ChangePassword: a wrong current password is answered before the new one's strength is
@@ -239,9 +263,9 @@ async fn every_costly_rpc_spends_a_budget_before_its_work() {
     assert_eq!(reason(&status), "PASSWORD_INCORRECT", "{status:?}");
     assert!(crate::common::violations(&status).contains_key("current_password"), "{status:?}");
     auth.change_password(from_session(client, token, change(PASSWORD, NEW_PASSWORD))).await.unwrap();
-    let queued = pool.jobs_queued();
+    let queued = before(&server).await;
     let third = auth.change_password(from_session(client, token, change(NEW_PASSWORD, PASSWORD))).await;
-    refused_before_work("ChangePassword", queued, third.map(drop));
+    assert_refused_before_work(&server, "ChangePassword", queued, third.map(drop)).await;
     driven.insert("keyward.v1.AuthService/ChangePassword");
 
     // Reauthenticate.
@@ -249,22 +273,24 @@ async fn every_costly_rpc_spends_a_budget_before_its_work() {
     let reauthenticate = |password: &str| pb::ReauthenticateRequest { password: password.into() };
     assert!(auth.reauthenticate(from_session(client, token, reauthenticate("wrong-password-0"))).await.is_err());
     auth.reauthenticate(from_session(client, token, reauthenticate(NEW_PASSWORD))).await.unwrap();
-    let queued = pool.jobs_queued();
+    let queued = before(&server).await;
     let third = auth.reauthenticate(from_session(client, token, reauthenticate(NEW_PASSWORD))).await;
-    refused_before_work("Reauthenticate", queued, third.map(drop));
+    assert_refused_before_work(&server, "Reauthenticate", queued, third.map(drop)).await;
     driven.insert("keyward.v1.AuthService/Reauthenticate");
 
     // ResetPassword: a proof that names no row is refused before zxcvbn (nothing queued); a
     // mailed code with a strong password resets.
     let client = "198.51.100.5";
-    let queued = pool.jobs_queued();
+    let made_up_before = before(&server).await;
     let made_up = pb::ResetPasswordRequest { token: "A".repeat(43), new_password: weak.into(), ..Default::default() };
     assert_reason(
         verification.reset_password(from(client, made_up)).await,
         "VERIFICATION_TOKEN_INVALID",
         "made-up token",
     );
-    assert_eq!(pool.jobs_queued(), queued, "no row, no strength estimate");
+    let after = before(&server).await;
+    assert_eq!(after.queued, made_up_before.queued, "no row, no strength estimate");
+    assert_eq!(after.rows, made_up_before.rows, "nothing written");
     let reset_request = pb::RequestPasswordResetRequest { email: "r@example.com".into(), redirect_uri: String::new() };
     verification.request_password_reset(from("198.51.100.50", reset_request)).await.unwrap();
     let code = code_of(&mail_number(&smtp, 1).await);
@@ -275,8 +301,14 @@ async fn every_costly_rpc_spends_a_budget_before_its_work() {
         ..Default::default()
     };
     verification.reset_password(from(client, by_code.clone())).await.unwrap();
-    let queued = pool.jobs_queued();
-    refused_before_work("ResetPassword", queued, verification.reset_password(from(client, by_code)).await.map(drop));
+    let queued = before(&server).await;
+    assert_refused_before_work(
+        &server,
+        "ResetPassword",
+        queued,
+        verification.reset_password(from(client, by_code)).await.map(drop),
+    )
+    .await;
     driven.insert("keyward.v1.VerificationService/ResetPassword");
 
     // StartOAuth (discovery) and OAuthCallback (token exchange, user info): a made-up state

@@ -5,7 +5,7 @@
 // server counts and throttles the tries). Passkey-only sign-up under
 // `require_email_verification` asks for its mailed code here too.
 
-import { type KeywardClient, type User, withReauthentication } from "../src/index.js";
+import { type KeywardClient, KeywardError, type User, withReauthentication } from "../src/index.js";
 import {
   type MailedFlow,
   type MailedLink,
@@ -104,7 +104,17 @@ async function finish(page: EmailPage, flow: MailedFlow, proof: MailedProof, new
       return;
     }
     case "magic-link": {
-      const done = await signInWithMagicLink(client, proof);
+      let done: string;
+      try {
+        done = await signInWithMagicLink(client, proof);
+      } catch (error) {
+        // Another account is signed in here (login CSRF guard): nothing was used up; ask first.
+        if (error instanceof KeywardError && error.reason === "SIGNED_IN_AS_ANOTHER_USER") {
+          await confirmSwitch(page, error.errorMetadata["email"] ?? "another account", proof);
+          return;
+        }
+        throw error;
+      }
       await page.refresh();
       if (!page.leaveIfReturning()) say(done);
       return;
@@ -122,6 +132,25 @@ async function finish(page: EmailPage, flow: MailedFlow, proof: MailedProof, new
       return;
     }
   }
+}
+
+/** The sign-in waiting for "Continue as …?" while another account is signed in. */
+let pendingSwitch: MailedProof | undefined;
+
+/**
+ * A magic link (or its code) for `linkEmail` while another account is signed in: the page does
+ * not finish it at load — an attacker's link for their own account would otherwise sign this
+ * browser into it. It asks; "Continue" signs out and sends the same link again.
+ */
+async function confirmSwitch(page: EmailPage, linkEmail: string, proof: MailedProof) {
+  await page.refresh();
+  pendingSwitch = proof;
+  $("code-entry").hidden = true;
+  $("switch-to").textContent = linkEmail;
+  $("switch-from").textContent = page.user()?.email ?? "another account";
+  $("switch-account").hidden = false;
+  say(`This sign-in link is for ${linkEmail}.`);
+  $("switch-stay").focus();
 }
 
 /** The token of a reset link this page was opened with, until the new password is set. */
@@ -151,6 +180,23 @@ export function showVerification(user: User) {
 
 export function bindEmail(page: EmailPage) {
   const { client } = page;
+  const stay = $<HTMLButtonElement>("switch-stay");
+  stay.addEventListener("click", () => {
+    pendingSwitch = undefined;
+    $("switch-account").hidden = true;
+    say(`Nothing changed: you are still signed in as ${page.user()?.email ?? "before"}.`);
+  });
+  const proceed = $<HTMLButtonElement>("switch-continue");
+  proceed.addEventListener("click", () =>
+    busy(proceed, async () => {
+      const proof = pendingSwitch;
+      if (!proof) return;
+      pendingSwitch = undefined;
+      $("switch-account").hidden = true;
+      await client.auth.logout({});
+      await finish(page, "magic-link", proof);
+    }),
+  );
   const signinForm = $<HTMLFormElement>("signin-form");
   const forgot = $<HTMLButtonElement>("forgot-password");
   forgot.addEventListener("click", () =>

@@ -38,6 +38,8 @@ import { $, busy, fail, field, say } from "./ui.js";
 const API_BASE = new URL("..", import.meta.url).href.replace(/\/$/, "");
 const CONFIG_URL = new URL("config.json", import.meta.url).href;
 const client = createKeywardClient({ baseUrl: API_BASE });
+/** The product users sign in to (`signin.product_name`), as the server wrote it into the heading. */
+const PRODUCT_NAME = document.getElementById("product-name")?.textContent ?? "Keyward";
 /** Where providers send the browser back: this page. Add it to the server's `oauth.redirect_uris`. */
 const REDIRECT_URI = `${location.origin}${location.pathname}`;
 
@@ -142,7 +144,7 @@ async function refresh(): Promise<void> {
 function showSignedOut() {
   $("signed-in").hidden = true;
   $("signed-out").hidden = false;
-  document.title = "Sign in · Keyward";
+  document.title = `Sign in · ${PRODUCT_NAME}`;
   if (document.activeElement === $("signin-email")) void startPasskeyAutofill();
 }
 
@@ -150,7 +152,7 @@ async function showSignedIn(session: GetSessionResponse) {
   const user = session.user!;
   $("signed-out").hidden = true;
   $("signed-in").hidden = false;
-  document.title = "Signed in · Keyward";
+  document.title = `Signed in · ${PRODUCT_NAME}`;
   $("session-email").textContent = user.email;
   $("session-name").textContent = user.name || "—";
   $<HTMLInputElement>("profile-name").value = user.name;

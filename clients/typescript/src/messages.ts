@@ -50,6 +50,7 @@ export const REASON_MESSAGES: Record<ErrorReasonName, string | null> = {
   NO_PASSWORD: "This account has no password. Sign in with a passkey instead.",
   NO_PASSKEY: "This account has no passkey. Confirm with your password instead.",
   EMAIL_NOT_VERIFIED: "Confirm your email address first: we have mailed you a link.",
+  SIGNED_IN_AS_ANOTHER_USER: "This sign-in link is for another account than the one signed in here.",
   REAUTHENTICATION_REQUIRED: "For your security, confirm it's you first.",
   SESSION_COOKIE_REQUIRES_GRPC_WEB: "This request was not sent the way a browser sends it. Reload the page.",
   ORIGIN_NOT_ALLOWED: "This page's address may not use your Keyward session. Open the page on its configured address.",

@@ -3,10 +3,12 @@
 // a reload, the Server Component, sign-out in one tab signing out both, passkeys through the CDP
 // virtual authenticator (button and autofill), a profile server action, and the no-JavaScript
 // server-action sign-in; and Keyward's built-in page served by the app at /keyward/signin through
-// its rewrite: sign-up (password and passkey), verification, passkey management, magic link and
-// code, reset, with mailed links that point at the app's address (`signin.url`). What the pages
-// show is checked against Keyward itself with the browser's cookie. Screenshots land in
-// test-artifacts/e2e/nextjs-*/.
+// its rewrite: sign-up (password and passkey), sign-in (password, passkey, autofill), verification,
+// email change, passkey management, magic link and code, reset, with mailed links that point at
+// the app's address (`signin.url`) and the configured product name. Also: roles in the Server
+// Component and useSession, signOut({ redirectTo }), a session imported from an Auth.js database
+// staying signed in, and the build with Cache Components. What the pages show is checked against
+// Keyward itself with the browser's cookie. Screenshots land in test-artifacts/e2e/nextjs-*/.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -83,6 +85,10 @@ before(async () => {
     KEYWARD_CORS_ALLOWED_ORIGINS: app,
     KEYWARD_EMAIL__SMTP_URL: smtp.url,
     KEYWARD_SIGNIN__URL: `${app}/keyward/signin`,
+    // The page and the mails name the app's product, not Keyward.
+    KEYWARD_SIGNIN__PRODUCT_NAME: "Acme Notes",
+    KEYWARD_SIGNIN__ACCENT_COLOR: "#0f766e",
+    KEYWARD_SIGNIN__SUPPORT_URL: "mailto:help@example.com",
   });
   const env = { ...process.env, KEYWARD_URL: `http://127.0.0.1:${keyward.port}`, NEXT_TELEMETRY_DISABLED: "1" };
   const started = Date.now();
@@ -321,6 +327,11 @@ test("/keyward/signin through the rewrite: styled, password sign-up, verificatio
   await page.locator("#signed-out").waitFor();
   // Its stylesheet came through the rewrite (an unstyled page has a full-width main).
   assert.notEqual(await page.locator("main").evaluate((main) => getComputedStyle(main).maxWidth), "none", "app.css did not load");
+  // Branded: the product's name in the title and heading, its colour, its help link.
+  assert.equal(await page.title(), "Sign in · Acme Notes");
+  assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Acme Notes");
+  assert.equal(await page.getByRole("button", { name: "Sign in", exact: true }).evaluate((b) => getComputedStyle(b).backgroundColor), "rgb(15, 118, 110)");
+  assert.equal(await page.getByRole("link", { name: "Need help?" }).getAttribute("href"), "mailto:help@example.com");
   await shot("signed-out");
 
   const email = uniqueEmail("next-page-signup");
@@ -339,7 +350,8 @@ test("/keyward/signin through the rewrite: styled, password sign-up, verificatio
   await page.locator("#verify-banner:not([hidden])").waitFor();
   await page.getByRole("button", { name: "Resend verification email" }).click();
   await expectStatus(page, /confirmation link is on its way/);
-  const { link } = await mailedLink(email, "verify-email");
+  const { link, mail } = await mailedLink(email, "verify-email");
+  assert.match(mail.text, /Acme Notes/, "the mail names the product");
   await page.goto(link);
   await expectStatus(page, /is confirmed/);
   assert.equal(await page.locator("#verify-banner").isVisible(), false);
@@ -367,6 +379,16 @@ test("/keyward/signin through the rewrite: styled, password sign-up, verificatio
   await page.locator("#signin-form button[type=submit]").click();
   await expectStatus(page, new RegExp(`Signed in as ${escape(email)}`));
   assert.equal(await keywardSees(context), email);
+
+  // Email change: the link mailed to the new address opens the app's page too.
+  const newEmail = uniqueEmail("next-page-moved");
+  await page.locator("#new-email").fill(newEmail);
+  await page.getByRole("button", { name: "Change email" }).click();
+  await expectStatus(page, /a confirmation link is on its way there/);
+  const moved = await mailedLink(newEmail, "change-email");
+  await page.goto(moved.link);
+  await expectStatus(page, new RegExp(`Your account now uses ${escape(newEmail)}`));
+  assert.equal(await keywardSees(context), newEmail);
 });
 
 test("/keyward/signin through the rewrite: passkey sign-up, then sign-in with it", async (t) => {
@@ -376,6 +398,7 @@ test("/keyward/signin through the rewrite: passkey sign-up, then sign-in with it
   await page.locator("#signup-email").fill(email);
   await page.getByRole("button", { name: "Create account with a passkey" }).click();
   await expectStatus(page, /with a passkey and no password/);
+  assert.equal(await page.title(), "Signed in · Acme Notes");
   assert.equal((await authenticator.credentials()).length, 1);
   assert.equal(await page.locator("#session-password").textContent(), "not set");
   await shot("signed-up");
@@ -384,6 +407,13 @@ test("/keyward/signin through the rewrite: passkey sign-up, then sign-in with it
   await page.locator("#signed-out").waitFor();
   await page.getByRole("button", { name: "Sign in with a passkey" }).click();
   await expectStatus(page, /Signed in with a passkey/);
+  assert.equal(await keywardSees(context), email);
+
+  // Passkey autofill: focusing the email field starts the conditional request.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.locator("#signed-out").waitFor();
+  await page.locator("#signin-email").focus();
+  await expectStatus(page, new RegExp(`Signed in with a passkey as ${escape(email)}`));
   assert.equal(await keywardSees(context), email);
 });
 

@@ -340,7 +340,7 @@ impl Phase for Sessions<'_> {
             run.report.failed(
                 Self::TABLE,
                 Some(id),
-                "its token is not a shape Keyward accepts (32 letters and digits, better-auth's generateId(32))",
+                "its token is not a shape Keyward accepts (32 letters and digits, better-auth's generateId(32)) or was plainly not random; the user signs in again",
             );
             return None;
         };
@@ -354,7 +354,7 @@ impl Phase for Sessions<'_> {
             token_hash: token.hash().as_str().to_owned(),
             user_id,
             created_at: run.now,
-            // Never a recent authentication: a factor change in it asks for re-authentication.
+            // Never "recent" (as an Auth.js import): Keyward did not see the user prove a factor.
             authenticated_at: DateTime::<Utc>::UNIX_EPOCH,
             idle_expires: (run.now + chrono_duration(run.policy.session_idle_timeout)).min(expires),
             expires,

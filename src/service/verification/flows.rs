@@ -9,7 +9,7 @@ use crate::{
     domain::{Email, Password, User},
     error::{Error, Result},
     service::{
-        Budget, RequestMeta, Services, SessionCaller, SignedIn,
+        Budget, Caller, RequestMeta, Services, SessionCaller, SignedIn,
         audit::kind,
         outbox::OutboxEvent,
         sign_in_guard::{all_failure_keys, failure_key},
@@ -194,8 +194,22 @@ impl Services {
     }
 
     /// Signs in with a magic-link token or code, like Login; the mail also proves the address.
-    pub async fn sign_in_with_magic_link(&self, proof: MailedProof<'_>, meta: &RequestMeta) -> Result<SignedIn> {
+    ///
+    /// `signed_in_as`: the session the caller presented (a browser's cookie). A link for another
+    /// account's address is refused before anything is used up: finishing it at page load
+    /// would sign the browser out of its account and into the link's — login CSRF, when the link
+    /// is an attacker's own (OWASP ASVS 5 V3.5; RFC 9700 §4.4.1.8 describes the same attack on
+    /// OAuth). The page asks "continue as …?" and, on yes, signs out and sends the link again.
+    pub async fn sign_in_with_magic_link(
+        &self,
+        proof: MailedProof<'_>,
+        signed_in_as: Option<&Caller>,
+        meta: &RequestMeta,
+    ) -> Result<SignedIn> {
         let proof = Proof::parse(proof.token, proof.email, proof.code)?;
+        if let Some(current) = signed_in_as {
+            self.refuse_link_for_another_account(&proof, &current.user.email).await?;
+        }
         let (taken, _) = self.take_proof(Purpose::MagicLink, &proof, meta).await?;
         let user = self.verified(&taken.identifier, taken.user_id.as_deref()).await?;
         // The mail proved control of the address: like any successful sign-in, this lifts a
@@ -209,6 +223,27 @@ impl Services {
         )
         .await;
         Ok(signed_in)
+    }
+
+    /// `SignedInAsAnotherUser` when `proof` is for another address than `current`'s. A token is
+    /// only read (it stays usable); an unknown one passes here and fails where it is taken. A code
+    /// is compared by the address typed with it, before the code is tried.
+    async fn refuse_link_for_another_account(&self, proof: &Proof, current: &str) -> Result<()> {
+        let link_email = match proof {
+            Proof::Token(token) => {
+                let hash = token.hash();
+                let pending = self.inner.store.find_verification_token(hash.as_str(), Purpose::MagicLink.name());
+                match pending.await? {
+                    Some(row) => row.identifier,
+                    None => return Ok(()),
+                }
+            }
+            Proof::Code { email, .. } => email.as_str().to_owned(),
+        };
+        if link_email == current {
+            return Ok(());
+        }
+        Err(Error::SignedInAsAnotherUser { link_email })
     }
 
     /// Records that `user_id` proved `email` (if that is still its address).

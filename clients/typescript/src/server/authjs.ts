@@ -23,9 +23,10 @@ export interface AdoptedSession {
 /**
  * When the request carries an Auth.js session cookie and no Keyward one, and Keyward knows that
  * session (imported, live): the session and the cookies that move it to Keyward's cookie. Else
- * null (nothing to do), so it costs one call to Keyward only for a browser in the middle of the
- * switch. An Auth.js cookie Keyward does not know (a JWT-strategy cookie, an ended session) is
- * left alone.
+ * null (nothing to do). It calls Keyward only for a request with an Auth.js cookie and no Keyward
+ * one: once per browser for an imported session, but on every such request for an Auth.js cookie
+ * Keyward does not know (a JWT-strategy cookie, an ended session), which is left alone — drop the
+ * proxy step (or set `authjsCookies: false`) once the switch is over.
  *
  * ```ts
  * // proxy.ts

@@ -77,6 +77,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REDIRECT_URI_NOT_ALLOWED: _ClassVar[ErrorReason]
     EMAIL_NOT_VERIFIED: _ClassVar[ErrorReason]
     VERIFICATION_CODE_INVALID: _ClassVar[ErrorReason]
+    SIGNED_IN_AS_ANOTHER_USER: _ClassVar[ErrorReason]
     WEBHOOK_DELIVERY_NOT_FOUND: _ClassVar[ErrorReason]
     WATCH_CURSOR_EXPIRED: _ClassVar[ErrorReason]
     TOO_MANY_WATCH_STREAMS: _ClassVar[ErrorReason]
@@ -151,6 +152,7 @@ VERIFICATION_TOKEN_EXPIRED: ErrorReason
 REDIRECT_URI_NOT_ALLOWED: ErrorReason
 EMAIL_NOT_VERIFIED: ErrorReason
 VERIFICATION_CODE_INVALID: ErrorReason
+SIGNED_IN_AS_ANOTHER_USER: ErrorReason
 WEBHOOK_DELIVERY_NOT_FOUND: ErrorReason
 WATCH_CURSOR_EXPIRED: ErrorReason
 TOO_MANY_WATCH_STREAMS: ErrorReason
