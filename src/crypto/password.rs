@@ -67,6 +67,8 @@ pub enum DummyHash {
     Argon2,
     /// bcrypt of this cost (what an imported Auth.js hash is until its first sign-in).
     Bcrypt(u32),
+    /// better-auth's scrypt (what an imported better-auth hash is until its first sign-in).
+    BetterAuthScrypt,
 }
 
 /// argon2id hashing and verification on the bounded `CpuPool`, producing PHC strings.
@@ -129,6 +131,15 @@ impl PasswordHasher {
     ) -> Result<Verification> {
         let cost = match (&stored, dummy) {
             (None, DummyHash::Bcrypt(cost)) => cost,
+            (None, DummyHash::BetterAuthScrypt) => {
+                // A random salt and key: the same work as a real one, never a match.
+                let dummy = scrypt_hash::dummy().map_err(Error::internal)?;
+                let worked = self.pool.run(move |_| scrypt_hash::verify(password.as_bytes(), &dummy)).await?;
+                if let Err(err) = worked {
+                    tracing::error!(error = %err, "scrypt dummy verification failed");
+                }
+                return Ok(Verification { matches: false, needs_rehash: false });
+            }
             _ => return self.verify(password, stored).await,
         };
         let made =

@@ -152,4 +152,15 @@ mod tests {
         assert_eq!(session_cookies(&headers, "__Host-keyward_session"), ["a", "b"]);
         assert_eq!(session_cookies(&headers, "keyward_session"), ["tossed"]);
     }
+
+    #[test]
+    fn better_auths_session_cookie_counts_as_it_is() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("better-auth.session_token=tok.c2ln%3D; __Secure-better-auth.session_token=b"),
+        );
+        // Still URI-encoded: the signature check decodes it.
+        assert_eq!(session_cookies(&headers, "__Host-keyward_session"), ["tok.c2ln%3D", "b"]);
+    }
 }

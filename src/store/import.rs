@@ -217,13 +217,7 @@ async fn write_batch(
         .await?;
     }
     if !new_sessions.is_empty() {
-        // An imported session is never a recent authentication: re-authentication is asked
-        // before any factor change (NIST SP 800-63B-4 §5.2.9 spirit; OWASP ASVS V7.5).
-        let imported = new_sessions.into_iter().map(|session| sessions::ActiveModel {
-            authenticated_at: Set(DateTime::<Utc>::UNIX_EPOCH),
-            ..session.into_active_model()
-        });
-        sessions::Entity::insert_many(imported).exec(txn).await?;
+        sessions::Entity::insert_many(new_sessions.into_iter().map(NewSession::into_active_model)).exec(txn).await?;
     }
     Ok(())
 }

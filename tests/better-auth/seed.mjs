@@ -14,6 +14,7 @@ import { createServer } from "node:http";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
+import { anonymous } from "better-auth/plugins/anonymous";
 import { twoFactor } from "better-auth/plugins/two-factor";
 import { passkey } from "@better-auth/passkey";
 import Database from "better-sqlite3";
@@ -58,6 +59,7 @@ const auth = betterAuth({
   emailAndPassword: { enabled: true },
   plugins: [
     twoFactor({ issuer: "Keyward test" }),
+    anonymous(),
     // Keyward's software authenticator (webauthn-authenticator-rs) writes the origin into its
     // client data as a URL, with a trailing "/": accept that spelling too.
     passkey({ rpID: "localhost", rpName: "Keyward test", origin: [origin, `${origin}/`] }),
@@ -167,6 +169,28 @@ async function seed() {
   const huge = await signUp("huge", "huge@example.com", "cobalt-finch-rain-33", "Huge Name");
   await sql(`UPDATE "user" SET name = $1 WHERE id = $2`, ["N".repeat(100_000), huge.id]);
   void dup1;
+
+  // A passkey row whose public key is not base64 (no ceremony makes one).
+  await sql(
+    `INSERT INTO passkey (id, name, "publicKey", "userId", "credentialID", counter, "deviceType", "backedUp", transports, "createdAt")
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [
+      "corruptPasskey",
+      "Broken",
+      "!!! not base64 !!!",
+      ada.id,
+      "Y29ycnVwdC1jcmVkZW50aWFs",
+      0,
+      "singleDevice",
+      sqlite ? 0 : false,
+      "internal",
+      sqlite ? new Date().toISOString() : new Date(),
+    ],
+  );
+
+  // An anonymous guest (anonymous plugin): a user row with isAnonymous and a live session.
+  const guest = await auth.api.signInAnonymous({ headers: new Headers() });
+  users.guest = { id: guest.user.id };
 
   const tokens = {};
   for (const [key, cookie] of Object.entries(cookies)) tokens[key] = decodeURIComponent(cookie).split(".")[0];

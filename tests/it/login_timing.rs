@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 
 use crate::common::{Backend, TestServer, both_backends, login, reason};
 
-both_backends!(imported_accounts_and_unknown_addresses_take_the_same_time);
+both_backends!(imported_accounts_and_unknown_addresses_take_the_same_time, imported_better_auth_accounts_too);
 
 /// The cost the imported hashes have (bcryptjs's default is 10; blowfish is built optimized).
 const IMPORTED_COST: u32 = 10;
@@ -47,6 +47,21 @@ async fn measure(auth: &mut AuthServiceClient<Channel>, imported: &[String], rou
 }
 
 async fn imported_accounts_and_unknown_addresses_take_the_same_time(backend: Backend) {
+    let bcrypt = |i: usize| bcrypt::hash(format!("their-own-password-{i}"), IMPORTED_COST).unwrap();
+    same_time(backend, &format!("bcrypt-{IMPORTED_COST}"), bcrypt).await;
+}
+
+/// The same after `keyward import better-auth`: its scrypt hashes (N=16384, r=16; the scrypt
+/// crate is built optimized) against the scrypt dummy.
+async fn imported_better_auth_accounts_too(backend: Backend) {
+    // Made by better-auth 1.7.29's hashPassword (see src/crypto/scrypt_hash.rs).
+    const BETTER_AUTH_HASH: &str = "01cb97bea00ceb0103f788c5705cd2a1:9e2fff4728fe5f4e7b51adb697428048cffe16d2cf4e9e6e982301918207fcec20d18c1325c257da9a721d73b969bab6bbde1ab911ace90d55da1ba89fa74470";
+    let scrypt = |_| keyward::crypto::better_auth_password_hash(BETTER_AUTH_HASH).unwrap();
+    same_time(backend, "better-auth scrypt", scrypt).await;
+}
+
+/// Imports `SAMPLES` accounts holding `hash_for(i)` and compares wrong-password times.
+async fn same_time(backend: Backend, kind: &str, hash_for: impl Fn(usize) -> String) {
     let server = TestServer::start_with(backend, |config| {
         config.failed_sign_in_free_attempts = 100;
     })
@@ -58,7 +73,7 @@ async fn imported_accounts_and_unknown_addresses_take_the_same_time(backend: Bac
     let mut imported = Vec::new();
     for i in 0..SAMPLES {
         let email = format!("imported-{i}@example.com");
-        let hash = bcrypt::hash(format!("their-own-password-{i}"), IMPORTED_COST).unwrap();
+        let hash = hash_for(i);
         let user = NewUser {
             id: new_id(),
             email: email.clone(),
@@ -84,7 +99,7 @@ async fn imported_accounts_and_unknown_addresses_take_the_same_time(backend: Bac
     let ratio = |known: Duration, unknown: Duration| known.as_secs_f64() / unknown.as_secs_f64();
     let (before, after) = (ratio(known_before, unknown_before), ratio(known_after, unknown_after));
     eprintln!(
-        "wrong password, medians of {SAMPLES}: bcrypt-{IMPORTED_COST} account {known_before:?} vs unknown address \
+        "wrong password, medians of {SAMPLES}: {kind} account {known_before:?} vs unknown address \
          {unknown_before:?} before the mix was counted (ratio {before:.2}); {known_after:?} vs {unknown_after:?} \
          after (ratio {after:.2})"
     );

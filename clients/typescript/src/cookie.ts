@@ -24,23 +24,53 @@ export const AUTHJS_SESSION_COOKIE_NAMES = [
   "next-auth.session-token",
 ] as const;
 
+/**
+ * better-auth's session cookie, `__Secure-` first (its name on https). Its value is
+ * `token.signature`, URI-encoded; a session imported with `keyward import better-auth` accepts it
+ * as it is (Keyward checks the signature with the app's secret), so the server helpers read these
+ * after Auth.js's, URI-decoded (`readBetterAuthSessionCookie`).
+ */
+export const BETTER_AUTH_SESSION_COOKIE_NAMES = [
+  "__Secure-better-auth.session_token",
+  "better-auth.session_token",
+] as const;
+
 /** The longest cookie value taken for a session token (Keyward's are 43 characters). */
 const MAX_TOKEN_CHARS = 4096;
 /** RFC 6750 b64token: what may follow `Bearer ` in an authorization header. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
-/** The value of cookie `name` in a `Cookie` request header, if present and token-shaped. */
-export function readSessionCookie(cookieHeader: string | null | undefined, name: string): string | undefined {
+/** The raw value of cookie `name` in a `Cookie` request header. */
+function cookieValue(cookieHeader: string | null | undefined, name: string): string | undefined {
   if (!cookieHeader) return undefined;
   for (const pair of cookieHeader.split(";")) {
     const eq = pair.indexOf("=");
     if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
-    const value = pair.slice(eq + 1).trim();
-    // Anything else cannot be a session token Keyward issued: treated as no cookie, never
-    // forwarded into a header.
-    return value.length <= MAX_TOKEN_CHARS && B64TOKEN.test(value) ? value : undefined;
+    return pair.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+/** `value` if it can be a session token: anything else is treated as no cookie, never
+ * forwarded into a header. */
+function tokenShaped(value: string | undefined): string | undefined {
+  return value !== undefined && value.length <= MAX_TOKEN_CHARS && B64TOKEN.test(value) ? value : undefined;
+}
+
+/** The value of cookie `name` in a `Cookie` request header, if present and token-shaped. */
+export function readSessionCookie(cookieHeader: string | null | undefined, name: string): string | undefined {
+  return tokenShaped(cookieValue(cookieHeader, name));
+}
+
+/** A better-auth session cookie's value, URI-decoded (`token.signature`), if present and token-shaped. */
+export function readBetterAuthSessionCookie(cookieHeader: string | null | undefined, name: string): string | undefined {
+  const raw = cookieValue(cookieHeader, name);
+  if (raw === undefined || raw.length > MAX_TOKEN_CHARS) return undefined;
+  try {
+    return tokenShaped(decodeURIComponent(raw));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -286,7 +286,7 @@ impl Phase for PasskeyRows<'_> {
     fn map(&mut self, run: &mut Run<'_>, row: BetterAuthPasskey) -> Option<Self::Mapped> {
         let BetterAuthPasskey {
             id: _,
-            name: _,
+            name,
             user_id,
             credential_id,
             public_key,
@@ -294,7 +294,7 @@ impl Phase for PasskeyRows<'_> {
             device_type,
             backed_up,
             transports,
-            aaguid: _,
+            aaguid,
         } = row;
         if self.skipped_users.contains(&user_id) {
             run.report.count_mut(Self::TABLE).skipped += 1;
@@ -309,6 +309,8 @@ impl Phase for PasskeyRows<'_> {
             credential_device_type: device_type,
             credential_backed_up: backed_up,
             transports,
+            name,
+            aaguid,
         };
         run.map_passkey(passkey, "better-auth")
     }

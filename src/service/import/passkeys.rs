@@ -25,6 +25,16 @@ use tokio_stream::Stream;
 const TABLE: ImportTable = ImportTable::Passkeys;
 const NAME: &str = "Passkey (imported)";
 
+/// The longest passkey name kept (what Keyward allows a user to give).
+const MAX_NAME_CHARS: usize = 100;
+
+/// The source's name for the passkey when it is a usable one, else "Passkey (imported)".
+fn passkey_name(name: Option<String>) -> String {
+    name.and_then(|name| crate::domain::DisplayName::parse("name", &name).ok()?.into_inner())
+        .filter(|name| name.chars().count() <= MAX_NAME_CHARS)
+        .unwrap_or_else(|| NAME.to_owned())
+}
+
 /// Auth.js writes standard base64 with padding; other tools drop the padding or use base64url.
 fn decode_base64(value: &str) -> Option<Vec<u8>> {
     let value = value.trim();
@@ -76,6 +86,8 @@ impl Run<'_> {
             credential_device_type,
             credential_backed_up,
             transports,
+            name,
+            aaguid,
         } = source;
         let source_id = credential_id.clone();
         if !self.present_users.contains(&user_id) {
@@ -136,9 +148,12 @@ impl Run<'_> {
                 credential_backed_up,
                 backup_eligible,
                 transports,
-                aaguid: None,
+                // Kept only when it is one (a UUID), in Keyward's hyphenated form.
+                aaguid: aaguid
+                    .and_then(|aaguid| uuid::Uuid::parse_str(aaguid.trim()).ok())
+                    .map(|u| u.hyphenated().to_string()),
                 passkey: passkey_json,
-                name: NAME.to_owned(),
+                name: passkey_name(name),
                 created_at: self.now,
                 provider_account_id,
                 imported_from: Some(imported_from),

@@ -363,6 +363,8 @@ impl AuthjsSource {
                     credential_device_type: row.text("credential_device_type").map_err(bad)?,
                     credential_backed_up: row.flag("credential_backed_up").map_err(bad)?,
                     transports: row.text("transports").map_err(bad)?,
+                    name: None,
+                    aaguid: None,
                 })
             })
             .await?;

@@ -86,6 +86,10 @@ pub struct SourceAuthenticator {
     pub credential_device_type: Option<String>,
     pub credential_backed_up: bool,
     pub transports: Option<String>,
+    /// The user's name for it and the authenticator's AAGUID, where the source keeps them
+    /// (better-auth's passkey plugin does; Auth.js does not).
+    pub name: Option<String>,
+    pub aaguid: Option<String>,
 }
 
 /// Reads one column by its alias, reporting which column failed.

@@ -3,11 +3,13 @@
 // already a Keyward session token. In the proxy (middleware), this moves it into Keyward's cookie
 // once — the same secret under Keyward's name, HttpOnly — and deletes the Auth.js cookie, so from
 // the next request on the browser's own grpc-web calls (useSession, signOut) see the session too.
+// The same for better-auth (`keyward import better-auth`): its cookie's decoded value, the signed
+// `token.signature`, is accepted by Keyward as a session token once the app's secret was imported.
 
-import { AUTHJS_SESSION_COOKIE_NAMES, SESSION_COOKIE_NAME, type SessionCookie, formatSetCookie, readSessionCookie } from "../cookie.js";
+import { SESSION_COOKIE_NAME, type SessionCookie, formatSetCookie, readSessionCookie } from "../cookie.js";
 import type { SessionData } from "../session.js";
 import { getSession } from "./session.js";
-import { type IncomingHeaders, type ServerOptions, incomingHeader } from "./options.js";
+import { type IncomingHeaders, type ServerOptions, foreignSessionCookieNames, incomingHeader, readForeignOrOwn } from "./options.js";
 
 /** What `adoptAuthjsSession` found: the session, and the cookies to put on the response. */
 export interface AdoptedSession {
@@ -37,10 +39,12 @@ export async function adoptAuthjsSession(options: ServerOptions & { headers: Inc
   const header = incomingHeader(options.headers, "cookie");
   const keywardName = options.cookieName ?? SESSION_COOKIE_NAME;
   if (readSessionCookie(header, keywardName)) return null;
-  const sent = AUTHJS_SESSION_COOKIE_NAMES.filter((name) => readSessionCookie(header, name));
-  const token = sent.length ? readSessionCookie(header, sent[0]!) : undefined;
+  // Auth.js's cookies, then better-auth's (its value URI-decoded: `token.signature`, which
+  // Keyward accepts in its own cookie too).
+  const sent = foreignSessionCookieNames(options).filter((name) => readForeignOrOwn(header, name));
+  const token = sent.length ? readForeignOrOwn(header, sent[0]!) : undefined;
   if (!token) return null;
-  const session = await getSession({ ...options, cookieName: keywardName, headers: { cookie: `${sent[0]}=${token}` } });
+  const session = await getSession({ ...options, cookieName: keywardName, headers: { cookie: `${keywardName}=${token}` } });
   if (!session) return null;
   const maxAge = Math.max(0, Math.floor((Date.parse(session.session.absoluteExpiresAt) - Date.now()) / 1000));
   const cookies: SessionCookie[] = [

@@ -16,7 +16,15 @@ export { AccessTokenError, verifyAccessToken } from "./access-token.js";
 export type { AccessTokenClaims, VerifyAccessTokenOptions } from "./access-token.js";
 export { DEFAULT_KEYWARD_URL, getSessionToken, keywardUrl } from "./options.js";
 export type { IncomingHeaders, ServerOptions } from "./options.js";
-export { AUTHJS_SESSION_COOKIE_NAMES, SESSION_COOKIE_NAME, formatSetCookie, parseSetCookie, readSessionCookie } from "../cookie.js";
+export {
+  AUTHJS_SESSION_COOKIE_NAMES,
+  BETTER_AUTH_SESSION_COOKIE_NAMES,
+  SESSION_COOKIE_NAME,
+  formatSetCookie,
+  parseSetCookie,
+  readBetterAuthSessionCookie,
+  readSessionCookie,
+} from "../cookie.js";
 export { adoptAuthjsSession } from "./authjs.js";
 export type { AdoptedSession } from "./authjs.js";
 export type { SessionCookie } from "../cookie.js";

@@ -1,7 +1,13 @@
 // What every server helper takes and shares: options, the incoming request's headers, the
 // session cookie's value. Plain types only (no transport types in the declarations).
 
-import { AUTHJS_SESSION_COOKIE_NAMES, readSessionCookie, SESSION_COOKIE_NAME } from "../cookie.js";
+import {
+  AUTHJS_SESSION_COOKIE_NAMES,
+  BETTER_AUTH_SESSION_COOKIE_NAMES,
+  readBetterAuthSessionCookie,
+  readSessionCookie,
+  SESSION_COOKIE_NAME,
+} from "../cookie.js";
 
 /** Where Keyward listens when neither `baseUrl` nor `KEYWARD_URL` says: its default address. */
 export const DEFAULT_KEYWARD_URL = "http://127.0.0.1:50051";
@@ -27,6 +33,12 @@ export interface ServerOptions {
    * once no Auth.js session can be live any more.
    */
   authjsCookies?: boolean;
+  /**
+   * Also read better-auth's session cookie (`BETTER_AUTH_SESSION_COOKIE_NAMES`, after Auth.js's),
+   * so a session imported with `keyward import better-auth` stays signed in through the switch.
+   * Default true.
+   */
+  betterAuthCookies?: boolean;
   /** Deadline for the call to Keyward, in milliseconds (default 10 000). */
   timeoutMs?: number;
   /** A `fetch` to use instead of the global one. */
@@ -64,15 +76,30 @@ export function sessionToken(headers: IncomingHeaders | undefined, options: Serv
 /** The session cookie `sessionToken` takes, by name and value. */
 export function sessionCookie(
   headers: IncomingHeaders | undefined,
-  options: Pick<ServerOptions, "cookieName" | "authjsCookies">,
+  options: Pick<ServerOptions, "cookieName" | "authjsCookies" | "betterAuthCookies">,
 ): { name: string; value: string } | undefined {
   const header = incomingHeader(headers, "cookie");
-  const names = [options.cookieName ?? SESSION_COOKIE_NAME, ...(options.authjsCookies === false ? [] : AUTHJS_SESSION_COOKIE_NAMES)];
+  const names = [options.cookieName ?? SESSION_COOKIE_NAME, ...foreignSessionCookieNames(options)];
   for (const name of names) {
-    const value = readSessionCookie(header, name);
+    const value = readForeignOrOwn(header, name);
     if (value) return { name, value };
   }
   return undefined;
+}
+
+/** The other libraries' session cookies the options let the helpers read, in order. */
+export function foreignSessionCookieNames(options: Pick<ServerOptions, "authjsCookies" | "betterAuthCookies">): string[] {
+  return [
+    ...(options.authjsCookies === false ? [] : AUTHJS_SESSION_COOKIE_NAMES),
+    ...(options.betterAuthCookies === false ? [] : BETTER_AUTH_SESSION_COOKIE_NAMES),
+  ];
+}
+
+/** Cookie `name`'s token: better-auth's URI-decoded, every other one as it is. */
+export function readForeignOrOwn(header: string | undefined, name: string): string | undefined {
+  return (BETTER_AUTH_SESSION_COOKIE_NAMES as readonly string[]).includes(name)
+    ? readBetterAuthSessionCookie(header, name)
+    : readSessionCookie(header, name);
 }
 
 /**
