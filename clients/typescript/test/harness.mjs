@@ -253,13 +253,14 @@ export async function rejection(call) {
 }
 
 /**
- * Gives `userId` these roles through AdminService (UpdateUser), with a fresh users:write API key
- * made by `keyward admin keys create` on `server`'s database.
+ * Gives `userId` these roles through AdminService (UpdateUser), with a fresh API key of
+ * users:write and users:roles (roles need their own scope) made by `keyward admin keys create`
+ * on `server`'s database.
  */
 export async function grantRoles(server, userId, roles) {
   const key = execFileSync(
     keywardBin(),
-    ["admin", "keys", "create", "--name", "roles-test", "--scope", "users:write", "--data-dir", server.dataDir],
+    ["admin", "keys", "create", "--name", "roles-test", "--scope", "users:write", "--scope", "users:roles", "--data-dir", server.dataDir],
     { env: { ...process.env, KEYWARD_LOG: "error" } },
   )
     .toString()
