@@ -67,6 +67,9 @@ pub enum DummyHash {
     Argon2,
     /// bcrypt of this cost (what an imported Auth.js hash is until its first sign-in).
     Bcrypt(u32),
+    /// better-auth's scrypt (N=2^14, r=16, p=1; what an imported better-auth hash is until its
+    /// first sign-in).
+    BetterAuthScrypt,
 }
 
 /// argon2id hashing and verification on the bounded `CpuPool`, producing PHC strings.
@@ -77,8 +80,9 @@ pub struct PasswordHasher {
     /// A hash of a random password with today's parameters. Verifying against it when the email is
     /// unknown makes "no such user" cost exactly what "wrong password" costs.
     dummy_hash: Arc<str>,
-    /// bcrypt dummies by cost, each made on its first use (which costs what a verification does).
-    bcrypt_dummies: Arc<Mutex<HashMap<u32, Arc<str>>>>,
+    /// Dummies of imported kinds (bcrypt by cost, better-auth scrypt), each made on its first use
+    /// (which costs what a verification does).
+    imported_dummies: Arc<Mutex<HashMap<DummyHash, Arc<str>>>>,
 }
 
 impl PasswordHasher {
@@ -87,7 +91,7 @@ impl PasswordHasher {
         let mut random_password = [0u8; 32];
         fill_random(&mut random_password)?;
         let dummy_hash = hash_with(&params, &random_password, &mut Scratch::default())?.into();
-        Ok(Self { pool, params, dummy_hash, bcrypt_dummies: Arc::default() })
+        Ok(Self { pool, params, dummy_hash, imported_dummies: Arc::default() })
     }
 
     /// Hashes a new password into a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
@@ -127,34 +131,56 @@ impl PasswordHasher {
         stored: Option<String>,
         dummy: DummyHash,
     ) -> Result<Verification> {
-        let cost = match (&stored, dummy) {
-            (None, DummyHash::Bcrypt(cost)) => cost,
-            _ => return self.verify(password, stored).await,
-        };
-        let made =
-            self.bcrypt_dummies.lock().map_err(|_| Error::internal("bcrypt dummies poisoned"))?.get(&cost).cloned();
-        let dummies = Arc::clone(&self.bcrypt_dummies);
+        if stored.is_some() || dummy == DummyHash::Argon2 {
+            return self.verify(password, stored).await;
+        }
+        let made = self
+            .imported_dummies
+            .lock()
+            .map_err(|_| Error::internal("imported-hash dummies poisoned"))?
+            .get(&dummy)
+            .cloned();
+        let dummies = Arc::clone(&self.imported_dummies);
         let worked = self
             .pool
             .run(move |_| match made {
-                Some(hash) => bcrypt_hash::verify(password.as_bytes(), &hash).map(drop),
+                Some(hash) => verify_stored_dummy(password.as_bytes(), &hash),
                 None => {
-                    let mut random = [0u8; 32];
-                    let mut salt = [0u8; 16];
-                    fill_random(&mut random).and_then(|()| fill_random(&mut salt)).map_err(|err| err.to_string())?;
-                    let hash = bcrypt_hash::dummy(&random, salt, cost)?;
+                    let hash = make_imported_dummy(dummy)?;
                     if let Ok(mut dummies) = dummies.lock() {
-                        dummies.insert(cost, hash.into());
+                        dummies.insert(dummy, hash.into());
                     }
                     Ok(())
                 }
             })
             .await?;
         if let Err(err) = worked {
-            tracing::error!(error = %err, "bcrypt dummy verification failed");
+            tracing::error!(error = %err, "imported-hash dummy verification failed");
         }
         Ok(Verification { matches: false, needs_rehash: false })
     }
+}
+
+/// A hash of a random password of `kind` (an imported kind): making it costs one verification.
+fn make_imported_dummy(kind: DummyHash) -> Result<String, String> {
+    let mut random = [0u8; 32];
+    let mut salt = [0u8; 16];
+    fill_random(&mut random).and_then(|()| fill_random(&mut salt)).map_err(|err| err.to_string())?;
+    match kind {
+        DummyHash::Bcrypt(cost) => bcrypt_hash::dummy(&random, salt, cost),
+        DummyHash::BetterAuthScrypt => scrypt_hash::dummy(&random, salt),
+        DummyHash::Argon2 => Err("argon2 is not an imported kind".to_owned()),
+    }
+}
+
+/// Verifies `password` against an imported-kind dummy (never a match), at that kind's cost.
+fn verify_stored_dummy(password: &[u8], hash: &str) -> Result<(), String> {
+    if scrypt_hash::is_better_auth_scrypt(hash) {
+        scrypt_hash::verify(password, hash)
+    } else {
+        bcrypt_hash::verify(password, hash)
+    }
+    .map(drop)
 }
 
 fn fill_random(buf: &mut [u8]) -> Result<()> {

@@ -64,6 +64,19 @@ pub fn check(stored: &str) -> Result<(), String> {
     parse(stored).map(drop)
 }
 
+/// A stored hash of `password` (random bytes, used as their hex) under `salt`, exactly as an
+/// imported one is laid out: the dummy an address without a password is verified against when
+/// the accounts hold imported better-auth hashes (`service/login_timing.rs`). One scrypt run.
+pub fn dummy(password: &[u8], salt: [u8; 16]) -> Result<String, String> {
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let salt = hex(&salt);
+    let params = scrypt::Params::new(LOG_N, R, P).map_err(|err| format!("scrypt parameters: {err}"))?;
+    let mut key = [0u8; KEY_BYTES];
+    scrypt::scrypt(hex(password).as_bytes(), salt.as_bytes(), &params, &mut key)
+        .map_err(|err| format!("scrypt: {err}"))?;
+    Ok(format!("{PREFIX}{salt}${}", hex(&key)))
+}
+
 /// Verifies `password` as better-auth does (NFKC, then scrypt), comparing in constant time.
 /// Call on the CPU pool.
 pub fn verify(password: &[u8], stored: &str) -> Result<bool, String> {
@@ -114,6 +127,10 @@ mod tests {
             assert!(from_better_auth(&bad).is_err(), "{bad}");
         }
         assert!(check("$better-auth-scrypt$garbage").is_err());
+        let dummy = dummy(b"random bytes", [7; 16]).unwrap();
+        assert_eq!(check(&dummy), Ok(()), "a dummy is laid out like an imported hash");
+        assert_eq!(verify(b"random bytes", &dummy), Ok(false), "its password is the bytes' hex");
+        assert_eq!(verify(b"72616e646f6d206279746573", &dummy), Ok(true));
         assert!(verify(b"x", "$better-auth-scrypt$garbage").is_err());
     }
 }

@@ -3,10 +3,11 @@
 //! no enumeration by timing).
 //!
 //! A single dummy cannot do it once accounts hold hashes of different costs: an Auth.js import
-//! brings bcrypt hashes (cost 10–12: a bcrypt-12 check took 13.7× an argon2 dummy's time), which
-//! stay until each user's first sign-in. So the dummy is drawn from the accounts' own mix: an
-//! address is assigned a kind with the probability that an account with a password has it
-//! (bcrypt of cost c: its share of the accounts with a password; argon2 otherwise), and always
+//! brings bcrypt hashes (cost 10–12: a bcrypt-12 check took 13.7× an argon2 dummy's time), a
+//! better-auth import its scrypt hashes (N=2^14, r=16: 32 MiB each), which stay until each
+//! user's first sign-in. So the dummy is drawn from the accounts' own mix: an address is assigned
+//! a kind with the probability that an account with a password has it (bcrypt of cost c, or
+//! better-auth scrypt: its share of the accounts with a password; argon2 otherwise), and always
 //! the same kind, by a keyed hash of the address (HMAC-SHA256 under a secret of its own, shared
 //! by every replica through the `secrets` table). Then the time of a wrong password tells a
 //! bcrypt-12 account from an unknown address no better than chance: among addresses that take
@@ -78,7 +79,7 @@ impl LoginTiming {
 }
 
 /// The kind at `roll` (any u64) in `mix`: bcrypt costs first, in cost order, each with its count
-/// of accounts; argon2 for the rest of the accounts with a password.
+/// of accounts, then better-auth scrypt; argon2 for the rest of the accounts with a password.
 fn pick(mix: &PasswordHashMix, roll: u64) -> DummyHash {
     if mix.with_password == 0 {
         return DummyHash::Argon2;
@@ -90,6 +91,9 @@ fn pick(mix: &PasswordHashMix, roll: u64) -> DummyHash {
         }
         point -= count;
     }
+    if point < mix.better_auth_scrypt {
+        return DummyHash::BetterAuthScrypt;
+    }
     DummyHash::Argon2
 }
 
@@ -99,7 +103,11 @@ mod tests {
 
     #[test]
     fn addresses_are_spread_like_the_accounts() {
-        let mix = PasswordHashMix { with_password: 1000, bcrypt_by_cost: vec![(10, 100), (12, 300)] };
+        let mix = PasswordHashMix {
+            with_password: 1000,
+            bcrypt_by_cost: vec![(10, 100), (12, 300)],
+            better_auth_scrypt: 200,
+        };
         let key = hmac::Key::new(hmac::HMAC_SHA256, b"test key of the login timing draw");
         let timing = LoginTiming { key, mix: RwLock::new(mix) };
         let mut counts = std::collections::HashMap::new();
@@ -109,14 +117,17 @@ mod tests {
         let share = |kind| f64::from(counts[&kind]) / 20_000.0;
         assert!((share(DummyHash::Bcrypt(10)) - 0.1).abs() < 0.02, "{counts:?}");
         assert!((share(DummyHash::Bcrypt(12)) - 0.3).abs() < 0.02, "{counts:?}");
-        assert!((share(DummyHash::Argon2) - 0.6).abs() < 0.02, "{counts:?}");
+        assert!((share(DummyHash::BetterAuthScrypt) - 0.2).abs() < 0.02, "{counts:?}");
+        assert!((share(DummyHash::Argon2) - 0.4).abs() < 0.02, "{counts:?}");
         assert_eq!(timing.dummy_for("ada@example.com"), timing.dummy_for("ada@example.com"), "stable");
     }
 
     #[test]
     fn no_accounts_or_only_argon2_means_argon2() {
         assert_eq!(pick(&PasswordHashMix::default(), 7), DummyHash::Argon2);
-        let all_bcrypt = PasswordHashMix { with_password: 3, bcrypt_by_cost: vec![(12, 3)] };
+        let all_bcrypt = PasswordHashMix { with_password: 3, bcrypt_by_cost: vec![(12, 3)], better_auth_scrypt: 0 };
         assert!((0..50).all(|roll| pick(&all_bcrypt, roll) == DummyHash::Bcrypt(12)));
+        let all_scrypt = PasswordHashMix { with_password: 3, bcrypt_by_cost: Vec::new(), better_auth_scrypt: 3 };
+        assert!((0..50).all(|roll| pick(&all_scrypt, roll) == DummyHash::BetterAuthScrypt));
     }
 }

@@ -1,5 +1,5 @@
 //! The mix of password-hash kinds among the accounts: how many hold a password at all, and how
-//! many of those still hold an imported bcrypt hash, per cost. What an address without a
+//! many of those still hold an imported hash: bcrypt, per cost, or better-auth's scrypt. What an address without a
 //! password is verified against at sign-in follows this mix (`service/login_timing.rs`).
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, sea_query::Expr};
@@ -14,10 +14,12 @@ pub struct PasswordHashMix {
     pub with_password: u64,
     /// Accounts still holding a bcrypt hash, as (cost, how many), by cost.
     pub bcrypt_by_cost: Vec<(u32, u64)>,
+    /// Accounts still holding an imported better-auth scrypt hash (one fixed cost).
+    pub better_auth_scrypt: u64,
 }
 
 impl Store {
-    /// Counts the accounts' password hashes by kind (two aggregate queries, no hash leaves SQL).
+    /// Counts the accounts' password hashes by kind (three aggregate queries, no hash leaves SQL).
     pub async fn password_hash_mix(&self) -> Result<PasswordHashMix> {
         let with_password =
             users::Entity::find().filter(users::Column::PasswordHash.is_not_null()).count(&self.db).await?;
@@ -37,6 +39,10 @@ impl Store {
             .filter_map(|(cost, count)| Some((cost.parse().ok()?, u64::try_from(count).ok()?)))
             .collect();
         bcrypt_by_cost.sort_unstable();
-        Ok(PasswordHashMix { with_password, bcrypt_by_cost })
+        let better_auth_scrypt = users::Entity::find()
+            .filter(users::Column::PasswordHash.like(format!("{}%", crate::crypto::BETTER_AUTH_SCRYPT_PREFIX)))
+            .count(&self.db)
+            .await?;
+        Ok(PasswordHashMix { with_password, bcrypt_by_cost, better_auth_scrypt })
     }
 }
