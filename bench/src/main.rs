@@ -153,6 +153,8 @@ async fn bench(args: &Args, data_dir: &std::path::Path, database_url: Option<Str
         log: "error".into(),
         rp_id: "localhost".into(),
         rp_origins: vec![passkey::ORIGIN.into()],
+        // The scenarios register accounts and use the session Register gives.
+        require_email_verification: false,
         ..Config::default()
     };
     let base = Config {
@@ -311,6 +313,7 @@ async fn profile_one(
         rate_limits: keyward::config::RateLimits { enabled: false, ..Default::default() },
         argon2_memory_kib: 64,
         argon2_iterations: 1,
+        require_email_verification: false,
         ..Config::default()
     };
     let duration = Duration::from_secs(args.seconds);

@@ -224,7 +224,11 @@ pub struct Config {
     /// Mail delivery (`[email]`): SMTP, or `.eml` files by default.
     pub email: EmailConfig,
     /// Password sign-in needs a verified address: an unverified account's correct password gets
-    /// EMAIL_NOT_VERIFIED and a (throttled) verification link. Off by default, as in Auth.js.
+    /// EMAIL_NOT_VERIFIED and a (throttled) verification link; Register and StartPasskeySignUp
+    /// sign nobody in and answer every address alike. On by default: with it off a new address
+    /// gets a session at once, so a taken one cannot be answered like a new one without lying
+    /// (OWASP ASVS 5 V6.3.8, no account enumeration). Turn it off only where the address list is
+    /// not secret.
     pub require_email_verification: bool,
     /// The base URL users reach Keyward at; mailed links point at `<public_url>/signin` unless
     /// `signin.url` says otherwise.
@@ -306,7 +310,7 @@ impl Default for Config {
             password: PasswordConfig::default(),
             email: EmailConfig::default(),
             public_url: None,
-            require_email_verification: false,
+            require_email_verification: true,
             webhooks: Vec::new(),
             webhook_delivery: WebhookDeliveryConfig::default(),
         }

@@ -20,7 +20,7 @@ pub use keys::{Jwk, Jwks, SigningKeyMaterial, generate_ed25519};
 pub use master_key::{Envelope, MASTER_KEY_BYTES, MasterKey, SealedAt};
 pub use password::{Argon2Settings, DummyHash, PasswordHasher, Verification, check_importable_hash};
 pub use pool::CpuPool;
-pub use scrypt_hash::from_better_auth as better_auth_password_hash;
+pub use scrypt_hash::{PREFIX as BETTER_AUTH_SCRYPT_PREFIX, from_better_auth as better_auth_password_hash};
 pub use webauthn::{
     AttestedCredential, ForeignPasskey, RelyingPartySettings, UserVerification, adjust_creation_options,
     adjust_request_options, adjust_state_policy, attested_credential, passkey_from_cose, relying_party,

@@ -106,8 +106,9 @@ impl Drop for TestDb {
 pub const TEST_MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzLWxvbmc=";
 
 /// A test configuration: cheap argon2 (tests about hashing cost set their own), the test's
-/// database, an ephemeral port, and no per-address budgets (every test calls from 127.0.0.1;
-/// the throttle tests turn them on).
+/// database, an ephemeral port, no per-address budgets (every test calls from 127.0.0.1;
+/// the throttle tests turn them on), and `require_email_verification` off so Register signs in
+/// (the verification tests turn it on).
 pub fn test_config(db: &TestDb) -> Config {
     Config {
         master_key: db.master_key().map(keyward::config::Secret::new),
@@ -120,6 +121,7 @@ pub fn test_config(db: &TestDb) -> Config {
         hash_workers: Some(2),
         rp_origins: vec![PASSKEY_ORIGIN.into(), RELATED_ORIGIN.into()],
         rate_limits: keyward::config::RateLimits { enabled: false, ..Default::default() },
+        require_email_verification: false,
         ..Config::default()
     }
 }

@@ -101,6 +101,8 @@ fn serve_traced(protocol: &str, endpoint: &str, data_dir: &std::path::Path) -> (
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("KEYWARD_ARGON2_MEMORY_KIB", "256")
         .env("KEYWARD_ARGON2_ITERATIONS", "1")
+        // The test registers and signs in at once.
+        .env("KEYWARD_REQUIRE_EMAIL_VERIFICATION", "false")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -55,7 +55,9 @@ def keyward_server() -> Iterator[Server]:
     with tempfile.TemporaryDirectory(prefix="keyward-pytest-") as data_dir:
         env = {**os.environ, "KEYWARD_DATA_DIR": data_dir, "KEYWARD_LOG_FORMAT": "json", "KEYWARD_LOG": "info",
                # Every test calls from 127.0.0.1: per-address budgets would refuse the suite.
-               "KEYWARD_RATE_LIMITS__ENABLED": "false"}
+               "KEYWARD_RATE_LIMITS__ENABLED": "false",
+               # Register must sign in for these tests: verification (on by default) is tested in Rust.
+               "KEYWARD_REQUIRE_EMAIL_VERIFICATION": "false"}
         process = subprocess.Popen(
             [keyward_bin(), "serve", "--listen", "127.0.0.1:0"],
             env=env,

@@ -52,7 +52,9 @@ export async function startKeyward(env = {}) {
   const child = spawn(keywardBin(), ["serve", "--listen", `127.0.0.1:${listenPort}`], {
     env: { ...process.env, KEYWARD_DATA_DIR: dataDir, KEYWARD_LOG_FORMAT: "json", KEYWARD_LOG: "info",
       // Every test calls from 127.0.0.1: per-address budgets would refuse the suite.
-      KEYWARD_RATE_LIMITS__ENABLED: "false", ...env },
+      KEYWARD_RATE_LIMITS__ENABLED: "false",
+      // Sign-up signs in at once here; the tests about verification turn it back on (the default).
+      KEYWARD_REQUIRE_EMAIL_VERIFICATION: "false", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   // Never outlive the test process, even when it dies mid-test.
