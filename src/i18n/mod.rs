@@ -5,7 +5,7 @@
 //! A catalog's `page` maps each English text of the sign-in page (its text nodes, whitespace
 //! collapsed) to the language's text; English is the source, so `en.json` maps every text to
 //! itself and is the list every other catalog must match key for key (checked by the tests
-//! below). To add a language: copy `de.json` to `<code>.json`, translate the values, and add
+//! below). Its `mail` holds the link mails' texts by key, with `{product}`-style placeholders. To add a language: copy `de.json` to `<code>.json`, translate the values, and add
 //! one line to `CATALOGS`.
 
 use std::collections::BTreeMap;
@@ -26,6 +26,7 @@ pub struct Catalog {
     #[serde(skip)]
     code: &'static str,
     page: BTreeMap<String, String>,
+    mail: BTreeMap<String, String>,
 }
 
 impl Catalog {
@@ -38,6 +39,14 @@ impl Catalog {
     /// Every page text: the English source and this language's.
     pub fn page_texts(&self) -> impl Iterator<Item = (&str, &str)> {
         self.page.iter().map(|(english, text)| (english.as_str(), text.as_str()))
+    }
+
+    /// The mail text `key` (`"magic_link.subject"`) with each `{name}` in `values` filled in;
+    /// English's where this catalog lacks it.
+    #[must_use]
+    pub fn mail(&self, key: &str, values: &[(&str, &str)]) -> String {
+        let text = self.mail.get(key).or_else(|| english().mail.get(key)).map_or(key, String::as_str);
+        values.iter().fold(text.to_owned(), |text, (name, value)| text.replace(&format!("{{{name}}}"), value))
     }
 
     /// The page text `english` in this language; `english` itself where the catalog lacks it.
