@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod i18n;
 pub mod master_key;
 pub mod metrics;
 pub mod pb;

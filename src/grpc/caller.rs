@@ -104,6 +104,7 @@ pub async fn authenticate_session<T>(services: &Services, request: &Request<T>) 
 pub fn request_meta<T>(request: &Request<T>) -> crate::service::RequestMeta {
     crate::service::RequestMeta::new(request.metadata().get("user-agent").and_then(|v| v.to_str().ok()))
         .with_client(request.extensions().get::<crate::domain::ClientAddress>().copied())
+        .with_accept_language(request.metadata().get("accept-language").and_then(|v| v.to_str().ok()))
 }
 
 /// How the session cookie is written, and what a browser's sign-in answer carries.

@@ -53,8 +53,9 @@ impl VerificationService for VerificationApi {
         request: Request<pb::SendVerificationEmailRequest>,
     ) -> Result<Response<pb::SendVerificationEmailResponse>, Status> {
         let caller = authenticate_session(&self.services, &request).await?;
+        let meta = meta(&request);
         let pb::SendVerificationEmailRequest { redirect_uri } = request.into_inner();
-        self.services.send_verification_email(&caller, &redirect_uri).await.map_err(to_status)?;
+        self.services.send_verification_email(&caller, &redirect_uri, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::SendVerificationEmailResponse {}))
     }
 
@@ -84,8 +85,9 @@ impl VerificationService for VerificationApi {
         request: Request<pb::RequestEmailChangeRequest>,
     ) -> Result<Response<pb::RequestEmailChangeResponse>, Status> {
         let caller = authenticate_session(&self.services, &request).await?;
+        let meta = meta(&request);
         let pb::RequestEmailChangeRequest { new_email, redirect_uri } = request.into_inner();
-        self.services.request_email_change(&caller, &new_email, &redirect_uri).await.map_err(to_status)?;
+        self.services.request_email_change(&caller, &new_email, &redirect_uri, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::RequestEmailChangeResponse {}))
     }
 

@@ -57,15 +57,32 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
     /// Where the request came from (the TCP peer, or the client a trusted proxy names).
     pub client: Option<ClientAddress>,
+    /// The language the client's `Accept-Language` prefers, for the mails this request causes.
+    pub language: Option<&'static crate::i18n::Catalog>,
 }
 
 impl RequestMeta {
     pub fn new(user_agent: Option<&str>) -> Self {
-        Self { user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()), client: None }
+        Self {
+            user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            client: None,
+            language: None,
+        }
     }
 
     pub fn with_client(self, client: Option<ClientAddress>) -> Self {
         Self { client, ..self }
+    }
+
+    /// The request's `Accept-Language` (the header, as grpc-web carries it from the browser).
+    #[must_use]
+    pub fn with_accept_language(self, accept_language: Option<&str>) -> Self {
+        Self { language: Some(crate::i18n::negotiate(accept_language)), ..self }
+    }
+
+    /// The language of the mails this request causes: the negotiated one, else English.
+    pub fn language(&self) -> &'static crate::i18n::Catalog {
+        self.language.unwrap_or_else(crate::i18n::english)
     }
 
     /// The key client budgets count under.

@@ -10,9 +10,11 @@
 
 use std::sync::Arc;
 
+use crate::i18n;
+
 use axum::{
     Json, Router,
-    http::{HeaderValue, header},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -80,31 +82,17 @@ impl SigninPage {
     }
 }
 
-/// The page's HTML, CSS and CSP with the branding filled in, made once at start.
+/// The page's HTML in every shipped language, its CSS and CSP, with the branding filled in,
+/// made once at start.
 struct Rendered {
-    html: String,
+    html: Vec<(&'static str, String)>,
     css: String,
     csp: HeaderValue,
 }
 
 impl Rendered {
     fn new(branding: &SigninBranding) -> Self {
-        let product = escape_html(&branding.product_name);
-        let logo = branding.logo_url.as_deref().map_or_else(String::new, |url| {
-            // Decorative beside the product's name, which is the heading's text.
-            format!(r#"<img src="{}" alt="">"#, escape_html(url))
-        });
-        let support = branding.support_url.as_deref().map_or_else(String::new, |url| {
-            format!(r#"<p class="support"><a href="{}">Need help?</a></p>"#, escape_html(url))
-        });
-        let html = INDEX_HTML
-            .replace("<title>Sign in · Keyward</title>", &format!("<title>Sign in · {product}</title>"))
-            .replace(
-                r#"<span id="product-name">Keyward</span>"#,
-                &format!(r#"<span id="product-name">{product}</span>"#),
-            )
-            .replace("<!--logo-->", &logo)
-            .replace("<!--support-->", &support);
+        let html = i18n::catalogs().iter().map(|catalog| (catalog.code(), page_html(branding, catalog))).collect();
         let css = match &branding.accent_color {
             Some(color) => format!("{APP_CSS}:root {{ --accent: {color}; }}\n"),
             None => APP_CSS.to_owned(),
@@ -118,6 +106,65 @@ impl Rendered {
             .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
         Self { html, css, csp }
     }
+
+    /// The page in the language `accept_language` prefers, and that language's code.
+    fn html_for(&self, accept_language: Option<&str>) -> (&'static str, &str) {
+        let code = i18n::negotiate(accept_language).code();
+        let html = self.html.iter().find(|(lang, _)| *lang == code).unwrap_or(&self.html[0]);
+        (html.0, &html.1)
+    }
+}
+
+/// The page in `catalog`'s language with `branding` filled in.
+fn page_html(branding: &SigninBranding, catalog: &i18n::Catalog) -> String {
+    let product = escape_html(&branding.product_name);
+    let logo = branding.logo_url.as_deref().map_or_else(String::new, |url| {
+        // Decorative beside the product's name, which is the heading's text.
+        format!(r#"<img src="{}" alt="">"#, escape_html(url))
+    });
+    let support = branding.support_url.as_deref().map_or_else(String::new, |url| {
+        format!(
+            r#"<p class="support"><a href="{}">{}</a></p>"#,
+            escape_html(url),
+            escape_html(catalog.page("Need help?"))
+        )
+    });
+    let sign_in = escape_html(catalog.page("Sign in"));
+    translate_text(INDEX_HTML, catalog)
+        .replacen(r#"<html lang="en">"#, &format!(r#"<html lang="{}">"#, catalog.code()), 1)
+        .replace("<title>Sign in · Keyward</title>", &format!("<title>{sign_in} · {product}</title>"))
+        .replace(r#"<span id="product-name">Keyward</span>"#, &format!(r#"<span id="product-name">{product}</span>"#))
+        .replace("<!--logo-->", &logo)
+        .replace("<!--support-->", &support)
+}
+
+/// `html` with every text node the catalog knows (whitespace collapsed) in its language. The
+/// page is our own markup with no inline script or style, so text is whatever lies between `>`
+/// and the next `<`.
+fn translate_text(html: &str, catalog: &i18n::Catalog) -> String {
+    let mut out = String::with_capacity(html.len() + html.len() / 4);
+    let mut rest = html;
+    while let Some(close) = rest.find('>') {
+        out.push_str(&rest[..=close]);
+        rest = &rest[close + 1..];
+        let end = rest.find('<').unwrap_or(rest.len());
+        let text = &rest[..end];
+        let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let translated = catalog.page(&collapsed);
+        if collapsed.is_empty() || translated == collapsed {
+            out.push_str(text);
+        } else {
+            // Keep the surrounding whitespace, which separates words from inline elements.
+            let leading = &text[..text.len() - text.trim_start().len()];
+            let trailing = &text[text.trim_end().len()..];
+            out.push_str(leading);
+            out.push_str(&escape_html(translated));
+            out.push_str(trailing);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Text for HTML content and double-quoted attributes.
@@ -142,7 +189,19 @@ pub fn router<S: Clone + Send + Sync + 'static>(page: SigninPage) -> Router<S> {
     let settings = Json(page);
     let (html, css, js, json) = (rendered.clone(), rendered.clone(), rendered.clone(), rendered);
     Router::new()
-        .route("/signin", get(move || async move { asset(&html, "text/html; charset=utf-8", html.html.clone()) }))
+        .route(
+            "/signin",
+            get(move |headers: HeaderMap| async move {
+                let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok());
+                let (lang, body) = html.html_for(accept_language);
+                let mut response = asset(&html, "text/html; charset=utf-8", body.to_owned());
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang));
+                // Caches must key the page on the header that chose its language.
+                headers.insert(header::VARY, HeaderValue::from_static("accept-language"));
+                response
+            }),
+        )
         .route(
             "/signin/app.js",
             get(move || async move { asset(&js, "text/javascript; charset=utf-8", APP_JS.to_owned()) }),
@@ -166,4 +225,28 @@ fn with_page_headers(page: &Rendered, mut response: Response) -> Response {
     // script against a newer API.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalog_text_is_on_the_page_and_translated() {
+        let branding = SigninBranding { product_name: "Acme".into(), ..SigninBranding::default() };
+        let collapse = |html: String| html.split_whitespace().collect::<Vec<_>>().join(" ");
+        let english = collapse(page_html(&branding, i18n::english()));
+        for catalog in i18n::catalogs().iter().filter(|catalog| catalog.code() != "en") {
+            let html = collapse(page_html(&branding, catalog));
+            assert!(html.contains(&format!(r#"<html lang="{}">"#, catalog.code())));
+            for (english_text, _) in i18n::english().page_texts() {
+                let shown = escape_html(catalog.page(english_text));
+                // "Need help?" appears only with a support link; the others are in index.html.
+                if english_text != "Need help?" {
+                    assert!(english.contains(english_text), "{english_text:?} is not on the page");
+                    assert!(html.contains(&shown), "{}: {shown:?} missing", catalog.code());
+                }
+            }
+        }
+    }
 }

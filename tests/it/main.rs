@@ -34,6 +34,7 @@ mod import_better_auth;
 mod load;
 mod login_timing;
 mod magic_link_csrf;
+mod mail_language;
 mod mail_templates;
 mod metrics;
 mod oauth;

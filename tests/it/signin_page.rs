@@ -127,3 +127,34 @@ async fn signin_page_carries_the_configured_branding_escaped() {
     assert!(css.ends_with(":root { --accent: #0f766e; }\n"), "{css}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signin_page_speaks_the_language_accept_language_asks_for() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let http = reqwest::Client::new();
+    for (accept_language, lang, texts) in [
+        (Some("de-DE,de;q=0.9,en;q=0.8"), "de", ["Passwort vergessen?", "Konto erstellen", "Anmelden ·"]),
+        (Some("fr"), "fr", ["Mot de passe oublié ?", "Créer un compte", "Se connecter ·"]),
+        (Some("es-MX;q=0.9, ja"), "es", ["¿Olvidaste la contraseña?", "Crear una cuenta", "Iniciar sesión ·"]),
+        (Some("ja, zh-CN;q=0.8"), "en", ["Forgot password?", "Create an account", "Sign in ·"]),
+        (None, "en", ["Forgot password?", "Create an account", "Sign in ·"]),
+    ] {
+        let mut request = http.get(format!("{}/signin", server.base_url()));
+        if let Some(header) = accept_language {
+            request = request.header("accept-language", header);
+        }
+        let page = request.send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["content-language"], lang, "{accept_language:?}");
+        assert_eq!(page.headers()["vary"], "accept-language");
+        let html = page.text().await.unwrap();
+        assert!(html.contains(&format!(r#"<html lang="{lang}">"#)), "{accept_language:?}: lang is not {lang}");
+        for text in texts {
+            assert!(html.contains(text), "{accept_language:?}: {text:?} missing");
+        }
+        if lang != "en" {
+            assert!(!html.contains("Forgot password?"), "{accept_language:?}: English left on the page");
+        }
+    }
+    server.stop().await;
+}

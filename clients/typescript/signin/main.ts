@@ -40,6 +40,9 @@ const CONFIG_URL = new URL("config.json", import.meta.url).href;
 const client = createKeywardClient({ baseUrl: API_BASE });
 /** The product users sign in to (`signin.product_name`), as the server wrote it into the heading. */
 const PRODUCT_NAME = document.getElementById("product-name")?.textContent ?? "Keyward";
+// The titles in the page's language, as the server rendered it (its <title>, its headings).
+const SIGNED_OUT_TITLE = document.title;
+const SIGNED_IN_TITLE = `${document.getElementById("session-heading")?.textContent ?? "Signed in"} · ${PRODUCT_NAME}`;
 /** Where providers send the browser back: this page. Add it to the server's `oauth.redirect_uris`. */
 const REDIRECT_URI = `${location.origin}${location.pathname}`;
 
@@ -144,7 +147,7 @@ async function refresh(): Promise<void> {
 function showSignedOut() {
   $("signed-in").hidden = true;
   $("signed-out").hidden = false;
-  document.title = `Sign in · ${PRODUCT_NAME}`;
+  document.title = SIGNED_OUT_TITLE;
   if (document.activeElement === $("signin-email")) void startPasskeyAutofill();
 }
 
@@ -152,7 +155,7 @@ async function showSignedIn(session: GetSessionResponse) {
   const user = session.user!;
   $("signed-out").hidden = true;
   $("signed-in").hidden = false;
-  document.title = `Signed in · ${PRODUCT_NAME}`;
+  document.title = SIGNED_IN_TITLE;
   $("session-email").textContent = user.email;
   $("session-name").textContent = user.name || "—";
   $<HTMLInputElement>("profile-name").value = user.name;

@@ -58,6 +58,7 @@ impl Services {
         self.throttle_client(Budget::EmailSend, meta)?;
         self.inner.throttles.check(Budget::EmailAddress, &failure_key("email", email.as_str()), 1)?;
         let services = self.clone();
+        let language = meta.language();
         tokio::spawn(async move {
             let queued = async {
                 let Some(user) = services.inner.store.find_user_by_email(email.as_str()).await? else {
@@ -68,7 +69,7 @@ impl Services {
                     services.queue_email(&templates::no_account(purpose, &links.product_name, email.as_str())).await?;
                     return Ok(true);
                 };
-                services.mail_link(purpose, &user, redirect.as_deref()).await?;
+                services.mail_link(purpose, &user, redirect.as_deref(), language).await?;
                 Ok(true)
             }
             .await;
@@ -127,13 +128,18 @@ impl Services {
     }
 
     /// Mails the caller a link that verifies their address (nothing when it already is).
-    pub async fn send_verification_email(&self, caller: &SessionCaller, redirect_uri: &str) -> Result<()> {
+    pub async fn send_verification_email(
+        &self,
+        caller: &SessionCaller,
+        redirect_uri: &str,
+        meta: &RequestMeta,
+    ) -> Result<()> {
         let redirect = parse_redirect_uri(&self.inner.links, redirect_uri)?;
         if caller.user.email_verified.is_some() {
             return Ok(());
         }
         self.inner.throttles.check(Budget::EmailAddress, &failure_key("email", &caller.user.email), 1)?;
-        self.mail_link(Purpose::EmailVerification, &caller.user, redirect.as_deref()).await
+        self.mail_link(Purpose::EmailVerification, &caller.user, redirect.as_deref(), meta.language()).await
     }
 
     /// A correct password for an unverified address under `require_email_verification`: mail a
@@ -142,7 +148,7 @@ impl Services {
     pub(in crate::service) async fn refuse_unverified(&self, user: &UserRecord, meta: &RequestMeta) {
         let budget = self.inner.throttles.check(Budget::EmailAddress, &failure_key("email", &user.email), 1);
         if budget.is_ok()
-            && let Err(err) = self.mail_link(Purpose::EmailVerification, user, None).await
+            && let Err(err) = self.mail_link(Purpose::EmailVerification, user, None, meta.language()).await
         {
             tracing::warn!(error = %err, "mailing a verification link failed");
         }
@@ -159,6 +165,7 @@ impl Services {
         caller: &SessionCaller,
         new_email: &str,
         redirect_uri: &str,
+        meta: &RequestMeta,
     ) -> Result<()> {
         let new_email = Email::parse("new_email", new_email)?;
         let redirect = parse_redirect_uri(&self.inner.links, redirect_uri)?;
@@ -169,7 +176,8 @@ impl Services {
         {
             return Ok(());
         }
-        self.mail_link_to(Purpose::EmailChange, &caller.user, new_email.as_str(), redirect.as_deref()).await
+        let to = new_email.as_str();
+        self.mail_link_to(Purpose::EmailChange, &caller.user, to, redirect.as_deref(), meta.language()).await
     }
 
     /// Moves the token's account to the address the link was mailed to (now verified).

@@ -27,6 +27,7 @@ use super::Services;
 use crate::{
     domain::{OneTimeCode, SessionToken, later},
     error::{Error, FieldReason, Result},
+    i18n::{self, Catalog},
     store::{NewOutboxMessage, NewVerificationToken, UserRecord, VerificationTokenRecord},
 };
 
@@ -150,20 +151,34 @@ fn link(links: &LinkSettings, purpose: Purpose, token: &SessionToken, redirect: 
 impl Services {
     /// Issues a `purpose` token to `user` and queues the mail with its link (one transaction),
     /// then wakes the sender.
-    async fn mail_link(&self, purpose: Purpose, user: &UserRecord, redirect: Option<&str>) -> Result<()> {
-        self.mail_link_to(purpose, user, &user.email, redirect).await
+    async fn mail_link(
+        &self,
+        purpose: Purpose,
+        user: &UserRecord,
+        redirect: Option<&str>,
+        language: &Catalog,
+    ) -> Result<()> {
+        self.mail_link_to(purpose, user, &user.email, redirect, language).await
     }
 
     /// Like `mail_link`, to address `to`; for an email change (`to` is the new address) with a
-    /// notice to the account's current address in the same transaction.
-    async fn mail_link_to(&self, purpose: Purpose, user: &UserRecord, to: &str, redirect: Option<&str>) -> Result<()> {
+    /// notice to the account's current address in the same transaction. The link mail is in
+    /// `language`: the one the requesting browser asked for.
+    async fn mail_link_to(
+        &self,
+        purpose: Purpose,
+        user: &UserRecord,
+        to: &str,
+        redirect: Option<&str>,
+        language: &Catalog,
+    ) -> Result<()> {
         let links = &self.inner.links;
         let ttl = purpose.ttl(links);
         let (mut row, url, code) = self.link_row(purpose, &user.id, to, ttl, redirect)?;
-        let expires = templates::duration_words(ttl.as_secs() / 60);
+        let expires = templates::duration_words(ttl.as_secs() / 60, language);
         let values =
             overrides::Values { product: &links.product_name, link: &url, code: code.expose(), expires: &expires };
-        let mail = templates::link_mail(purpose, to, &values, links.templates.for_purpose(purpose));
+        let mail = templates::link_mail(purpose, to, &values, links.templates.for_purpose(purpose), language);
         let mut mails = vec![mail.to_outbox()?];
         if purpose == Purpose::EmailChange {
             mails.push(templates::email_change_requested(&links.product_name, &user.email, to).to_outbox()?);
@@ -208,7 +223,7 @@ impl Services {
         let links = &self.inner.links;
         let purpose = Purpose::PasswordReset;
         let (row, url, code) = self.link_row(purpose, user_id, email, links.invitation_ttl, None)?;
-        let expires = templates::duration_words(links.invitation_ttl.as_secs() / 60);
+        let expires = templates::duration_words(links.invitation_ttl.as_secs() / 60, i18n::english());
         let values =
             overrides::Values { product: &links.product_name, link: &url, code: code.expose(), expires: &expires };
         Ok((row, templates::invitation(email, &values).to_outbox()?))

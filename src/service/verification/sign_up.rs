@@ -23,6 +23,7 @@ use super::{Purpose, overrides, templates};
 use crate::{
     domain::{Email, OneTimeCode},
     error::{Error, Result},
+    i18n::Catalog,
     service::{
         Budget, RequestMeta, Services, audit::kind, email::EmailMessage, outbox::OutboxEvent,
         sign_in_guard::failure_key,
@@ -79,12 +80,13 @@ impl Services {
     /// concurrent insert), the owner is told that someone tried.
     pub(crate) fn register_in_background(&self, user: NewUser, meta: &RequestMeta) {
         let services = self.clone();
+        let language = meta.language();
         let detail = json!({ "method": "password", "client": meta.client_for_audit(), "user_agent": meta.user_agent });
         tokio::spawn(async move {
             let email = user.email.clone();
             let queued = async {
                 if services.inner.store.find_user_by_email(&email).await?.is_none() {
-                    let (token, mail) = services.verification_link_for_new_user(&user.id, &email)?;
+                    let (token, mail) = services.verification_link_for_new_user(&user.id, &email, language)?;
                     match services.inner.store.create_user_with_invitation(user, token, vec![mail]).await {
                         Ok(created) => {
                             services.inner.outbox.wake();
@@ -111,15 +113,16 @@ impl Services {
         &self,
         user_id: &str,
         email: &str,
+        language: &Catalog,
     ) -> Result<(crate::store::NewVerificationToken, crate::store::NewOutboxMessage)> {
         let links = &self.inner.links;
         let purpose = Purpose::EmailVerification;
         let ttl = purpose.ttl(links);
         let (row, url, code) = self.link_row(purpose, user_id, email, ttl, None)?;
-        let expires = templates::duration_words(ttl.as_secs() / 60);
+        let expires = templates::duration_words(ttl.as_secs() / 60, language);
         let values =
             overrides::Values { product: &links.product_name, link: &url, code: code.expose(), expires: &expires };
-        let mail = templates::link_mail(purpose, email, &values, links.templates.for_purpose(purpose));
+        let mail = templates::link_mail(purpose, email, &values, links.templates.for_purpose(purpose), language);
         Ok((row, mail.to_outbox()?))
     }
 }

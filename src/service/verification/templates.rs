@@ -5,7 +5,10 @@ use super::{
     Purpose,
     overrides::{PurposeTemplates, Values},
 };
-use crate::service::email::EmailMessage;
+use crate::{
+    i18n::{self, Catalog},
+    service::email::EmailMessage,
+};
 
 /// `text` with `&`, `<`, `>`, `"` and `'` escaped for HTML text and attribute values.
 pub(super) fn escape(text: &str) -> String {
@@ -23,58 +26,73 @@ pub(super) fn escape(text: &str) -> String {
     out
 }
 
-/// "15 minutes", "24 hours".
-pub(super) fn duration_words(minutes: u64) -> String {
+/// "15 minutes", "24 hours", in `catalog`'s language.
+pub(super) fn duration_words(minutes: u64, catalog: &Catalog) -> String {
+    let n = |count: u64| count.to_string();
     match minutes {
-        m if m % 60 == 0 && m >= 120 => format!("{} hours", m / 60),
-        60 => "1 hour".into(),
-        1 => "1 minute".into(),
-        m => format!("{m} minutes"),
+        m if m % 60 == 0 && m >= 120 => catalog.mail("duration.hours", &[("n", &n(m / 60))]),
+        60 => catalog.mail("duration.hour", &[]),
+        1 => catalog.mail("duration.minute", &[]),
+        m => catalog.mail("duration.minutes", &[("n", &n(m))]),
     }
 }
 
-fn html(product: &str, intro: &str, action: &str, link: &str, code: &str, after: &str) -> String {
-    let (product, intro, action, link, code, after) =
-        (escape(product), escape(intro), escape(action), escape(link), escape(code), escape(after));
+/// The words around a link mail's link and code.
+struct Frame {
+    intro: String,
+    action: String,
+    paste: String,
+    enter_code: String,
+    after: String,
+}
+
+fn html(product: &str, frame: &Frame, link: &str, code: &str) -> String {
+    let Frame { intro, action, paste, enter_code, after } = frame;
+    let (product, intro, action, paste, enter_code, link, code, after) = (
+        escape(product),
+        escape(intro),
+        escape(action),
+        escape(paste),
+        escape(enter_code),
+        escape(link),
+        escape(code),
+        escape(after),
+    );
     format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{product}</h2><p>{intro}</p>\
-         <p><a href=\"{link}\">{action}</a></p><p>Or paste this address into your browser:<br>{link}</p>\
-         <p>Or enter this code in the app: <strong style=\"font-size:1.4em;letter-spacing:0.2em\">{code}</strong></p>\
+         <p><a href=\"{link}\">{action}</a></p><p>{paste}<br>{link}</p>\
+         <p>{enter_code} <strong style=\"font-size:1.4em;letter-spacing:0.2em\">{code}</strong></p>\
          <p>{after}</p></body></html>"
     )
 }
 
-/// The mail carrying `link` and its one-time `code` for `purpose` to `to`: the built-in text
-/// and HTML, or the operator's (`overrides`) where `email.templates_dir` has them.
-pub(super) fn link_mail(purpose: Purpose, to: &str, values: &Values<'_>, overrides: &PurposeTemplates) -> EmailMessage {
+/// The mail carrying `link` and its one-time `code` for `purpose` to `to`, in `catalog`'s
+/// language: the built-in text and HTML, or the operator's (`overrides`) where
+/// `email.templates_dir` has them.
+pub(super) fn link_mail(
+    purpose: Purpose,
+    to: &str,
+    values: &Values<'_>,
+    overrides: &PurposeTemplates,
+    catalog: &Catalog,
+) -> EmailMessage {
     let Values { product, link, code, expires } = *values;
-    let expiry =
-        format!("The link and the code work once, for {expires}. If you did not ask for them, ignore this mail.");
-    let (subject, intro, action) = match purpose {
-        Purpose::PasswordReset => (
-            format!("Reset your {product} password"),
-            "Someone, hopefully you, asked to reset the password of this account.",
-            "Choose a new password",
-        ),
-        Purpose::EmailVerification => (
-            format!("Confirm your email address for {product}"),
-            "Confirm that this address is yours.",
-            "Confirm my address",
-        ),
-        Purpose::MagicLink => (format!("Sign in to {product}"), "Use this link to sign in.", "Sign in"),
-        Purpose::EmailChange => (
-            format!("Confirm your new email address for {product}"),
-            "Confirm that your account should use this address from now on.",
-            "Use this address",
-        ),
+    let text = |part: &str| catalog.mail(&format!("{}.{part}", purpose.name()), &[("product", product)]);
+    let frame = Frame {
+        intro: text("intro"),
+        action: text("action"),
+        paste: catalog.mail("link.paste", &[]),
+        enter_code: catalog.mail("link.code", &[]),
+        after: catalog.mail("link.expiry", &[("expires", expires)]),
     };
     let mut mail = EmailMessage {
         to: to.to_owned(),
         text: format!(
-            "{intro}\n\n{action}: {link}\n\nOr enter this code in the app: {code}\n\n{expiry}\n\n{product}\n"
+            "{}\n\n{}: {link}\n\n{} {code}\n\n{}\n\n{product}\n",
+            frame.intro, frame.action, frame.enter_code, frame.after
         ),
-        html: Some(html(product, intro, action, link, code, &expiry)),
-        subject,
+        html: Some(html(product, &frame, link, code)),
+        subject: text("subject"),
     };
     if let Some(text) = &overrides.text {
         mail.text = text.body(values, false);
@@ -101,7 +119,18 @@ pub(super) fn invitation(to: &str, values: &Values<'_>) -> EmailMessage {
         text: format!(
             "{intro}\n\nChoose a password: {link}\n\nOr enter this code in the app: {code}\n\n{expiry}\n\n{product}\n"
         ),
-        html: Some(html(product, &intro, "Choose a password", link, code, &expiry)),
+        html: Some(html(
+            product,
+            &Frame {
+                intro,
+                action: "Choose a password".into(),
+                paste: "Or paste this address into your browser:".into(),
+                enter_code: "Or enter this code in the app:".into(),
+                after: expiry,
+            },
+            link,
+            code,
+        )),
     }
 }
 
@@ -170,7 +199,7 @@ pub(super) fn sign_up_code(product: &str, to: &str, code: &str, ttl_minutes: u64
     let text = format!(
         "To finish creating your {product} account, enter this code: {code}\n\nIt works once, for {}. \
          If you did not ask for an account, ignore this mail.\n\n{product}\n",
-        duration_words(ttl_minutes)
+        duration_words(ttl_minutes, i18n::english())
     );
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>To finish creating your \
@@ -178,7 +207,7 @@ pub(super) fn sign_up_code(product: &str, to: &str, code: &str, ttl_minutes: u64
          <p>It works once, for {d}. If you did not ask for an account, ignore this mail.</p></body></html>",
         p = escape(product),
         c = escape(code),
-        d = duration_words(ttl_minutes)
+        d = duration_words(ttl_minutes, i18n::english())
     );
     EmailMessage { to: to.to_owned(), subject: format!("Your {product} sign-up code"), text, html: Some(html) }
 }
@@ -205,10 +234,11 @@ mod tests {
 
     #[test]
     fn html_is_escaped_and_the_expiry_said() {
-        let expires = duration_words(15);
+        let expires = duration_words(15, i18n::english());
         let values =
             Values { product: "<Acme & Co>", link: "https://x/?a=1&b=\"2\"", code: "012345", expires: &expires };
-        let mail = link_mail(Purpose::PasswordReset, "a@example.com", &values, &PurposeTemplates::default());
+        let mail =
+            link_mail(Purpose::PasswordReset, "a@example.com", &values, &PurposeTemplates::default(), i18n::english());
         let html = mail.html.unwrap();
         assert!(html.contains("&lt;Acme &amp; Co&gt;"), "{html}");
         assert!(html.contains("href=\"https://x/?a=1&amp;b=&quot;2&quot;\""), "{html}");
@@ -216,7 +246,7 @@ mod tests {
         assert!(mail.text.contains("for 15 minutes"));
         assert!(mail.text.contains("code in the app: 012345"), "{}", mail.text);
         assert!(html.contains(">012345<"), "{html}");
-        assert_eq!(duration_words(24 * 60), "24 hours");
-        assert_eq!(duration_words(10), "10 minutes");
+        assert_eq!(duration_words(24 * 60, i18n::english()), "24 hours");
+        assert_eq!(duration_words(10, i18n::english()), "10 minutes");
     }
 }
