@@ -17,6 +17,7 @@ pub mod outbox;
 mod passkeys;
 mod pending;
 mod reauthentication;
+mod refusals;
 mod session_cache;
 mod session_feed;
 mod sessions;
@@ -147,6 +148,8 @@ struct Inner {
     audit_retention: chrono::Duration,
     outbox: outbox::Outbox,
     links: LinkSettings,
+    /// The per-client bound on refusal audit rows.
+    refusals: refusals::RefusalBound,
 }
 
 impl Services {
@@ -237,6 +240,7 @@ impl Services {
             ),
             outbox,
             links: email.links,
+            refusals: refusals::RefusalBound::default(),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -275,6 +279,7 @@ impl Services {
     pub async fn sweep_expired(&self) -> Result<u64> {
         let now = self.inner.clock.now();
         self.inner.throttles.prune();
+        self.inner.refusals.prune(now);
         let forget_before = now - chrono::Duration::from_std(self.inner.failure_memory).map_err(Error::internal)?;
         Ok(self.inner.store.delete_expired_sessions(now).await?
             + self.inner.store.delete_expired_ceremonies(now).await?

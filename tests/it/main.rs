@@ -42,6 +42,7 @@ mod passkeys;
 mod passkeys_errors;
 mod private_files;
 mod reauthentication;
+mod refusal_audit;
 mod rotation;
 mod schema;
 mod secrets_at_rest;
