@@ -140,9 +140,10 @@ impl AuthService for AuthApi {
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
         let caller = self.session_caller(&request).await?;
+        let meta = meta(&request);
         let pb::ChangePasswordRequest { current_password, new_password } = request.into_inner();
         let revoked =
-            self.services.change_password(&caller, &current_password, &new_password).await.map_err(to_status)?;
+            self.services.change_password(&caller, &current_password, &new_password, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::ChangePasswordResponse { revoked_sessions: count(revoked) }))
     }
 

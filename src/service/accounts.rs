@@ -2,7 +2,10 @@
 
 use serde_json::json;
 
-use super::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, sign_in_guard::Factor};
+use super::{
+    Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, email::notices::FactorChange,
+    sign_in_guard::Factor,
+};
 use crate::domain::User;
 use crate::{
     domain::{DisplayName, Email, NewPassword, Password},
@@ -127,7 +130,13 @@ impl Services {
     /// *is* it (NIST SP 800-63B-4: a memorized secret is changed after authenticating with the
     /// existing one), so a stale session that knows the password may change it and one that
     /// does not changes nothing.
-    pub async fn change_password(&self, caller: &SessionCaller, current: &str, new: &str) -> Result<u64> {
+    pub async fn change_password(
+        &self,
+        caller: &SessionCaller,
+        current: &str,
+        new: &str,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
         let policy = self.inner.password_policy;
         let current = Password::parse_existing("current_password", current, policy)?;
         let mut user_inputs = vec![caller.user.email.clone()];
@@ -141,8 +150,15 @@ impl Services {
         let revoked = self
             .inner
             .store
-            .change_password_and_revoke_others(&caller.user.id, &caller.session.id, new_hash, now)
+            .change_password_and_revoke_others(
+                &caller.user.id,
+                &caller.session.id,
+                new_hash,
+                self.factor_notice(&caller.user.email, &FactorChange::PasswordChanged, meta)?,
+                now,
+            )
             .await?;
+        self.inner.outbox.wake();
         // The revoked sessions stop working on this replica now, not when their cache entry ages.
         self.inner.session_cache.forget_user(&caller.user.id);
         self.audit(Some(&caller.user.id), kind::PASSWORD_CHANGED, json!({ "revoked_sessions": revoked })).await;

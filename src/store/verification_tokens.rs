@@ -178,12 +178,14 @@ impl Store {
 
     /// Changes `user_id`'s address from `from` to `to` (verified at `now`, since the link to it
     /// was followed). None when the address is no longer `from`; `EmailTaken` when another
-    /// account has `to` by now (the UNIQUE constraint decides, as at registration).
+    /// account has `to` by now (the UNIQUE constraint decides, as at registration). `notice`
+    /// (the mail to the old address) commits with the change.
     pub async fn change_user_email(
         &self,
         user_id: &str,
         from: &str,
         to: &str,
+        notice: NewOutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<Option<UserRecord>> {
         use users::Column as C;
@@ -201,6 +203,9 @@ impl Store {
             Err(err) if super::is_unique_violation(&err) => return Err(crate::error::Error::EmailTaken),
             Err(err) => return Err(err.into()),
         };
+        if user.is_some() {
+            self.enqueue_in(&txn, notice, now).await?;
+        }
         self.user_updated_in(txn, user, now).await
     }
 

@@ -24,6 +24,7 @@ mod config_bounds;
 mod config_examples;
 mod cookies;
 mod csrf;
+mod factor_notices;
 mod fuzz;
 mod grpc_web;
 mod import_authjs;

@@ -9,8 +9,8 @@ use crate::{
     domain::{Email, Password, User},
     error::{Error, Result},
     service::{
-        Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, outbox::OutboxEvent,
-        sign_in_guard::failure_key,
+        Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, email::notices::FactorChange,
+        outbox::OutboxEvent, sign_in_guard::failure_key,
     },
     store::UserRecord,
 };
@@ -101,9 +101,9 @@ impl Services {
         let new = self.check_new_password(new, inputs).await?;
         let (_, user) = self.take_proof(Purpose::PasswordReset, &proof, meta).await?;
         let hash = self.inner.hasher.hash(new).await?;
-        let notice = templates::password_changed(&self.inner.links.product_name, &user.email);
+        let notice = self.factor_notice(&user.email, &FactorChange::PasswordReset { factors_removed: false }, meta)?;
         let now = self.inner.clock.now();
-        let ended = self.inner.store.reset_password(&user.id, hash, notice.to_outbox()?, now).await?;
+        let ended = self.inner.store.reset_password(&user.id, hash, notice, now).await?;
         self.inner.outbox.wake();
         self.inner.session_cache.forget_user(&user.id);
         self.audit(Some(&user.id), kind::PASSWORD_RESET, json!({ "revoked_sessions": ended })).await;
@@ -161,7 +161,11 @@ impl Services {
         let proof = Proof::parse(proof.token, proof.email, proof.code)?;
         let (taken, user) = self.take_proof(Purpose::EmailChange, &proof, meta).await?;
         let now = self.inner.clock.now();
-        let changed = self.inner.store.change_user_email(&user.id, &user.email, &taken.identifier, now).await?;
+        // The old address hears of it: whoever held a session could have asked for the change.
+        let change = FactorChange::EmailChanged { new_address: &taken.identifier, by_operator: false };
+        let notice = self.factor_notice(&user.email, &change, meta)?;
+        let changed = self.inner.store.change_user_email(&user.id, &user.email, &taken.identifier, notice, now).await?;
+        self.inner.outbox.wake();
         self.inner.session_cache.forget_user(&user.id);
         let changed = changed.ok_or_else(super::invalid_token)?;
         self.audit(Some(&user.id), kind::EMAIL_CHANGED, json!({})).await;
