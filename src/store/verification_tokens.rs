@@ -12,7 +12,7 @@ use sea_orm::{
 
 use super::{
     NewOutboxMessage, Store, UserRecord, WebhookEvent,
-    entities::{users, verification_tokens},
+    entities::{accounts, authenticators, users, verification_tokens},
 };
 use crate::{domain::WebhookEventType, error::Result};
 
@@ -140,6 +140,7 @@ impl Store {
         &self,
         user_id: &str,
         password_hash: String,
+        remove_other_factors: bool,
         notice: NewOutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<u64> {
@@ -151,6 +152,20 @@ impl Store {
             .exec(&txn)
             .await?;
         self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::PasswordChanged, user_id), now).await?;
+        if remove_other_factors {
+            // Every passkey and linked provider, each with its webhook event.
+            let passkeys =
+                authenticators::Entity::find().filter(authenticators::Column::UserId.eq(user_id)).all(&txn).await?;
+            authenticators::Entity::delete_many().filter(authenticators::Column::UserId.eq(user_id)).exec(&txn).await?;
+            for passkey in &passkeys {
+                self.emit_in(&txn, WebhookEvent::passkey(WebhookEventType::PasskeyRemoved, passkey), now).await?;
+            }
+            let linked = accounts::Entity::find().filter(accounts::Column::UserId.eq(user_id)).all(&txn).await?;
+            accounts::Entity::delete_many().filter(accounts::Column::UserId.eq(user_id)).exec(&txn).await?;
+            for account in &linked {
+                self.emit_in(&txn, WebhookEvent::account(WebhookEventType::AccountUnlinked, account), now).await?;
+            }
+        }
         let ended = self.end_all_sessions_in(&txn, user_id, now).await?;
         self.enqueue_in(&txn, notice, now).await?;
         self.commit_session_events(txn).await?;

@@ -1,7 +1,8 @@
 //! Factor changes are loud (issue 21 item 14): changing the password, adding and removing a
 //! passkey, moving the address and resetting the password each mail exactly one notice to the
 //! account's address (the old one for a move) through the test SMTP server, naming what changed
-//! and the client address. Linking and unlinking a provider: oauth.rs.
+//! and the client address. Linking and unlinking a provider: oauth.rs. A reset that asks for it
+//! also removes every passkey (and linked provider), and its notice says so.
 
 use keyward::pb::{self, passkey_service_client::PasskeyServiceClient};
 
@@ -13,7 +14,7 @@ use crate::{
     verification::{NEW_PASSWORD, client, link_of, mail_number, request_reset, server_with},
 };
 
-both_backends!(each_factor_change_mails_one_notice_to_the_account);
+both_backends!(each_factor_change_mails_one_notice_to_the_account, a_reset_can_remove_every_other_factor);
 
 /// Mail number `n`, which must be a notice to `to` with `subject`, naming the client address.
 async fn notice(smtp: &SmtpServer, n: usize, to: &str, subject: &str) -> ReceivedMail {
@@ -68,5 +69,47 @@ async fn each_factor_change_mails_one_notice_to_the_account(backend: Backend) {
     // Exactly one notice per change: nothing else was queued.
     crate::common::mail_delivered(&server).await;
     assert_eq!(smtp.mails().len(), 8);
+    server.stop().await;
+}
+
+async fn a_reset_can_remove_every_other_factor(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let server = server_with(backend, &smtp).await;
+    let (mut auth, mut verification) = (server.auth().await, client(&server).await);
+    let me = register(&mut auth, "grace@example.com").await;
+    let mut passkeys = PasskeyServiceClient::connect(server.base_url()).await.unwrap();
+    let (mut planted, mut own) = (TestPasskey::new(), TestPasskey::new());
+    add_passkey(&mut passkeys, &mut planted, &me.session_token, "Planted").await;
+    add_passkey(&mut passkeys, &mut own, &me.session_token, "Own").await;
+    let store = server.app.services().store().clone();
+    let user_id = me.user.unwrap().id;
+    assert_eq!(store.count_user_authenticators(&user_id).await.unwrap(), 2);
+
+    // A plain reset keeps the passkeys.
+    request_reset(&mut verification, "grace@example.com").await;
+    let (_, token) = link_of(&mail_number(&smtp, 3).await);
+    let reset = pb::ResetPasswordRequest { token, new_password: NEW_PASSWORD.into(), ..Default::default() };
+    verification.reset_password(reset).await.unwrap();
+    let mail = notice(&smtp, 4, "grace@example.com", "Your Acme password was changed").await;
+    assert!(!mail.text().contains("was removed"), "{}", mail.text());
+    assert_eq!(store.count_user_authenticators(&user_id).await.unwrap(), 2);
+
+    // Asked to, the reset removes every passkey in its transaction, and the notice says so.
+    request_reset(&mut verification, "grace@example.com").await;
+    let (_, token) = link_of(&mail_number(&smtp, 5).await);
+    let reset = pb::ResetPasswordRequest {
+        token,
+        new_password: PASSWORD.into(),
+        remove_other_factors: true,
+        ..Default::default()
+    };
+    verification.reset_password(reset).await.unwrap();
+    let mail = notice(&smtp, 6, "grace@example.com", "Your Acme password was changed").await;
+    assert!(mail.text().contains("every passkey and linked sign-in provider was removed"), "{}", mail.text());
+    assert_eq!(store.count_user_authenticators(&user_id).await.unwrap(), 0);
+    assert_eq!(store.list_accounts(&user_id, None, 10).await.unwrap().len(), 0);
+    let status = crate::passkeys::passkey_login(&mut passkeys, &mut planted, "").await.unwrap_err();
+    assert_eq!(crate::common::reason(&status), "PASSKEY_UNKNOWN", "the planted passkey no longer signs in");
+    crate::common::login(&mut auth, "grace@example.com", PASSWORD).await.unwrap();
     server.stop().await;
 }

@@ -48,9 +48,16 @@ function proofFields(proof: MailedProof) {
   return "token" in proof ? { token: proof.token, email: "", code: "" } : { token: "", ...proof };
 }
 
-export async function resetPassword(client: KeywardClient, proof: MailedProof, newPassword: string): Promise<string> {
-  await client.verification.resetPassword({ ...proofFields(proof), newPassword });
-  return "Your password was changed and every session signed out. Sign in with the new password.";
+export async function resetPassword(
+  client: KeywardClient,
+  proof: MailedProof,
+  newPassword: string,
+  removeOtherFactors = false,
+): Promise<string> {
+  await client.verification.resetPassword({ ...proofFields(proof), newPassword, removeOtherFactors });
+  return removeOtherFactors
+    ? "Your password was changed, every session signed out, and every passkey and linked provider removed. Sign in with the new password."
+    : "Your password was changed and every session signed out. Sign in with the new password.";
 }
 
 export async function signInWithMagicLink(client: KeywardClient, proof: MailedProof): Promise<string> {

@@ -81,8 +81,16 @@ impl Services {
 
     /// Sets a new password with a reset token or code: the password passes Register's policy,
     /// every session of the account ends, and a notice is mailed, in one transaction. A password
-    /// that is refused leaves the link usable (and costs no code attempt).
-    pub async fn reset_password(&self, proof: MailedProof<'_>, new_password: &str, meta: &RequestMeta) -> Result<u64> {
+    /// that is refused leaves the link usable (and costs no code attempt). With
+    /// `remove_other_factors`, every passkey and linked provider of the account goes too, in the
+    /// same transaction (recovery after a takeover: what an intruder planted must not outlive it).
+    pub async fn reset_password(
+        &self,
+        proof: MailedProof<'_>,
+        new_password: &str,
+        remove_other_factors: bool,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
         let proof = Proof::parse(proof.token, proof.email, proof.code)?;
         let policy = self.inner.password_policy;
         let new = Password::parse_new("new_password", new_password, policy)?;
@@ -101,12 +109,14 @@ impl Services {
         let new = self.check_new_password(new, inputs).await?;
         let (_, user) = self.take_proof(Purpose::PasswordReset, &proof, meta).await?;
         let hash = self.inner.hasher.hash(new).await?;
-        let notice = self.factor_notice(&user.email, &FactorChange::PasswordReset { factors_removed: false }, meta)?;
+        let change = FactorChange::PasswordReset { factors_removed: remove_other_factors };
+        let notice = self.factor_notice(&user.email, &change, meta)?;
         let now = self.inner.clock.now();
-        let ended = self.inner.store.reset_password(&user.id, hash, notice, now).await?;
+        let ended = self.inner.store.reset_password(&user.id, hash, remove_other_factors, notice, now).await?;
         self.inner.outbox.wake();
         self.inner.session_cache.forget_user(&user.id);
-        self.audit(Some(&user.id), kind::PASSWORD_RESET, json!({ "revoked_sessions": ended })).await;
+        let detail = json!({ "revoked_sessions": ended, "removed_other_factors": remove_other_factors });
+        self.audit(Some(&user.id), kind::PASSWORD_RESET, detail).await;
         Ok(ended)
     }
 
