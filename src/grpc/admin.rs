@@ -39,9 +39,16 @@ impl AdminApi {
     /// The API key's grant of scope `S`: authentication, then the scope, before anything else.
     async fn admin<S: Scope, T>(&self, request: &Request<T>) -> Result<Admin<S>, Status> {
         let presented = bearer_token(request.metadata());
-        let caller =
-            self.services.authenticate_api_key(presented.as_deref(), request_meta(request)).await.map_err(to_status)?;
-        caller.grant::<S>().map_err(to_status)
+        let meta = request_meta(request);
+        let granted = match self.services.authenticate_api_key(presented.as_deref(), meta.clone()).await {
+            Ok(caller) => caller.grant::<S>(),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = &granted {
+            // One audit row per refused call, bounded per client (service/refusals.rs).
+            self.services.audit_admin_refusal(err, S::SCOPE.as_str(), &meta).await;
+        }
+        granted.map_err(to_status)
     }
 }
 

@@ -112,9 +112,10 @@ impl OAuthService for OAuthApi {
         request: Request<pb::UnlinkAccountRequest>,
     ) -> Result<Response<pb::UnlinkAccountResponse>, Status> {
         let caller = authenticate_session(&self.services, &request).await?;
+        let meta = meta(&request);
         let pb::UnlinkAccountRequest { account_id, keep_other_sessions } = request.into_inner();
         let revoked =
-            self.services.unlink_account(&caller, &account_id, keep_other_sessions).await.map_err(to_status)?;
+            self.services.unlink_account(&caller, &account_id, keep_other_sessions, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::UnlinkAccountResponse { revoked_sessions: count(revoked) }))
     }
 }

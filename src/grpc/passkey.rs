@@ -44,11 +44,12 @@ impl PasskeyService for PasskeyApi {
         request: Request<pb::FinishPasskeyRegistrationRequest>,
     ) -> Result<Response<pb::FinishPasskeyRegistrationResponse>, Status> {
         let caller = authenticate_session(&self.services, &request).await?;
+        let meta = request_meta(&request);
         let pb::FinishPasskeyRegistrationRequest { ceremony_id, credential_json, name, revoke_other_sessions } =
             request.into_inner();
         let (passkey, revoked) = self
             .services
-            .finish_passkey_registration(&caller, &ceremony_id, &credential_json, &name, revoke_other_sessions)
+            .finish_passkey_registration(&caller, &ceremony_id, &credential_json, &name, revoke_other_sessions, &meta)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::FinishPasskeyRegistrationResponse {
@@ -143,9 +144,10 @@ impl PasskeyService for PasskeyApi {
         request: Request<pb::DeletePasskeyRequest>,
     ) -> Result<Response<pb::DeletePasskeyResponse>, Status> {
         let caller = authenticate_session(&self.services, &request).await?;
+        let meta = request_meta(&request);
         let pb::DeletePasskeyRequest { passkey_id, keep_other_sessions } = request.into_inner();
         let revoked =
-            self.services.delete_passkey(&caller, &passkey_id, keep_other_sessions).await.map_err(to_status)?;
+            self.services.delete_passkey(&caller, &passkey_id, keep_other_sessions, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::DeletePasskeyResponse { revoked_sessions: count(revoked) }))
     }
 

@@ -42,9 +42,10 @@ impl VerificationService for VerificationApi {
         request: Request<pb::ResetPasswordRequest>,
     ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
         let meta = meta(&request);
-        let pb::ResetPasswordRequest { token, new_password, email, code } = request.into_inner();
+        let pb::ResetPasswordRequest { token, new_password, email, code, remove_other_factors } = request.into_inner();
         let proof = MailedProof { token: &token, email: &email, code: &code };
-        let revoked = self.services.reset_password(proof, &new_password, &meta).await.map_err(to_status)?;
+        let revoked =
+            self.services.reset_password(proof, &new_password, remove_other_factors, &meta).await.map_err(to_status)?;
         Ok(Response::new(pb::ResetPasswordResponse { revoked_sessions: count(revoked) }))
     }
 

@@ -2,7 +2,10 @@
 
 use serde_json::json;
 
-use super::{Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, sign_in_guard::Factor};
+use super::{
+    Budget, RequestMeta, Services, SessionCaller, SignedIn, audit::kind, email::notices::FactorChange,
+    sign_in_guard::Factor,
+};
 use crate::domain::User;
 use crate::{
     domain::{DisplayName, Email, NewPassword, Password},
@@ -182,8 +185,15 @@ impl Services {
         let revoked = self
             .inner
             .store
-            .change_password_and_revoke_others(&caller.user.id, &caller.session.id, new_hash, now)
+            .change_password_and_revoke_others(
+                &caller.user.id,
+                &caller.session.id,
+                new_hash,
+                self.factor_notice(&caller.user.email, &FactorChange::PasswordChanged, meta)?,
+                now,
+            )
             .await?;
+        self.inner.outbox.wake();
         // The revoked sessions stop working on this replica now, not when their cache entry ages.
         self.inner.session_cache.forget_user(&caller.user.id);
         self.audit(Some(&caller.user.id), kind::PASSWORD_CHANGED, json!({ "revoked_sessions": revoked })).await;

@@ -19,6 +19,7 @@ pub mod outbox;
 mod passkeys;
 mod pending;
 mod reauthentication;
+mod refusals;
 mod session_cache;
 mod session_feed;
 mod sessions;
@@ -175,6 +176,8 @@ struct Inner {
     breach_check: Option<breach_check::BreachCheck>,
     /// What a sign-in for an address without a password is verified against.
     login_timing: login_timing::LoginTiming,
+    /// The per-client bound on refusal audit rows.
+    refusals: refusals::RefusalBound,
 }
 
 impl Services {
@@ -275,6 +278,7 @@ impl Services {
             links: email.links,
             breach_check,
             login_timing,
+            refusals: refusals::RefusalBound::default(),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -314,6 +318,7 @@ impl Services {
     pub async fn sweep_expired(&self) -> Result<u64> {
         let now = self.inner.clock.now();
         self.inner.throttles.prune();
+        self.inner.refusals.prune(now);
         let forget_before = now - chrono::Duration::from_std(self.inner.failure_memory).map_err(Error::internal)?;
         self.inner.login_timing.recount(&self.inner.store).await?;
         Ok(self.inner.store.delete_expired_sessions(now).await?

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::{
-    NewSession, NewUser, OtherSessions, SessionRecord, Store, UserRecord, WebhookEvent,
+    NewOutboxMessage, NewSession, NewUser, OtherSessions, SessionRecord, Store, UserRecord, WebhookEvent,
     entities::{accounts, users},
     is_unique_violation,
     secrets::{ACCOUNT_ACCESS_TOKEN, ACCOUNT_ID_TOKEN, ACCOUNT_REFRESH_TOKEN},
@@ -191,8 +191,14 @@ impl Store {
         self.opened_account(update.update(&self.db).await?)
     }
 
-    /// Links `account` to its (existing) user and opens a session for them, in one transaction.
-    pub async fn link_account_with_session(&self, account: NewAccount, session: NewSession) -> Result<LinkedSignIn> {
+    /// Links `account` to its (existing) user and opens a session for them, in one transaction
+    /// with `notice` (the mail to the account, when it is one).
+    pub async fn link_account_with_session(
+        &self,
+        account: NewAccount,
+        session: NewSession,
+        notice: Option<NewOutboxMessage>,
+    ) -> Result<LinkedSignIn> {
         let txn = self.begin_write().await?;
         let user = users::Entity::find_by_id(account.user_id.clone()).one(&txn).await?.ok_or(Error::SessionInvalid)?;
         let account = account.into_active_model(self)?.insert(&txn).await.map_err(account_insert_error)?;
@@ -200,6 +206,9 @@ impl Store {
         let now = session.created_at;
         self.emit_in(&txn, WebhookEvent::account(WebhookEventType::AccountLinked, &account), now).await?;
         let session = insert_session_in(self, &txn, session).await?;
+        if let Some(notice) = notice {
+            self.enqueue_in(&txn, notice, now).await?;
+        }
         txn.commit().await?;
         self.webhooks_committed();
         Ok(LinkedSignIn { user, account, session })
@@ -242,13 +251,15 @@ impl Store {
     /// Deletes the user's account `account_id` unless it is their last way to sign in.
     ///
     /// Serialized with every other removal of a sign-in method by `lock_user_in`.
-    /// `other` is applied to the user's other sessions in the same transaction.
+    /// `other` is applied to the user's other sessions in the same transaction, and `notice`
+    /// makes the mail to the account from the provider's id.
     pub async fn unlink_account(
         &self,
         user_id: &str,
         account_id: &str,
         now: DateTime<Utc>,
         other: OtherSessions<'_>,
+        notice: impl FnOnce(&str) -> Result<NewOutboxMessage>,
     ) -> Result<UnlinkOutcome> {
         let txn = self.begin_write().await?;
         if !Self::lock_user_in(&txn, user_id, now).await? {
@@ -267,6 +278,7 @@ impl Store {
         accounts::Entity::delete_by_id(account_id.to_owned()).exec(&txn).await?;
         self.emit_in(&txn, WebhookEvent::account(WebhookEventType::AccountUnlinked, &owned), now).await?;
         let ended = end_other_sessions_in(self, &txn, user_id, other, now).await?;
+        self.enqueue_in(&txn, notice(&owned.provider)?, now).await?;
         self.commit_session_events(txn).await?;
         Ok(UnlinkOutcome::Unlinked(ended))
     }

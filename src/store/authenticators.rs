@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{
-    NewSession, NewUser, OtherSessions, SessionWithUser, Store, WebhookEvent, entities::authenticators,
-    is_unique_violation, sessions::end_other_sessions_in,
+    NewOutboxMessage, NewSession, NewUser, OtherSessions, SessionWithUser, Store, WebhookEvent,
+    entities::authenticators, is_unique_violation, sessions::end_other_sessions_in,
 };
 use crate::{
     domain::WebhookEventType,
@@ -81,12 +81,14 @@ impl Store {
     /// Stores a passkey for an existing user who has fewer than `max_per_user`, and applies
     /// `other` to their other sessions: the user lock (`lock_user_in`), the count, the insert and
     /// the session ends are one transaction, so two concurrent registrations cannot pass the
-    /// limit. Returns the passkey and how many sessions ended.
+    /// limit. `notice` (the mail to the account) commits with it. Returns the passkey and how
+    /// many sessions ended.
     pub async fn insert_authenticator_within(
         &self,
         authenticator: NewAuthenticator,
         max_per_user: u64,
         other: OtherSessions<'_>,
+        notice: NewOutboxMessage,
     ) -> Result<(AuthenticatorRecord, u64)> {
         use sea_orm::PaginatorTrait;
         let txn = self.begin_write().await?;
@@ -105,6 +107,7 @@ impl Store {
         let stored = authenticator.into_active_model().insert(&txn).await.map_err(map_insert_error)?;
         self.emit_in(&txn, WebhookEvent::passkey(WebhookEventType::PasskeyAdded, &stored), now).await?;
         let ended = end_other_sessions_in(self, &txn, &user_id, other, now).await?;
+        self.enqueue_in(&txn, notice, now).await?;
         self.commit_session_events(txn).await?;
         Ok((stored, ended))
     }
@@ -223,13 +226,15 @@ impl Store {
     /// Deletes passkey `id` of `user_id` unless it is their last way to sign in, and applies
     /// `other` to their other sessions: the user lock (`lock_user_in`), the count, the delete and
     /// the session ends are one transaction. Ok(None): no such passkey of theirs; Ok(Some(n)):
-    /// deleted, n sessions ended.
+    /// deleted, n sessions ended. `notice` makes the mail to the account from the passkey's name;
+    /// it commits with the delete.
     pub async fn delete_authenticator_unless_last_method(
         &self,
         user_id: &str,
         id: &str,
         now: DateTime<Utc>,
         other: OtherSessions<'_>,
+        notice: impl FnOnce(&str) -> Result<NewOutboxMessage>,
     ) -> Result<Option<u64>> {
         let txn = self.begin_write().await?;
         if !Self::lock_user_in(&txn, user_id, now).await? {
@@ -249,6 +254,7 @@ impl Store {
         authenticators::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
         self.emit_in(&txn, WebhookEvent::passkey(WebhookEventType::PasskeyRemoved, &passkey), now).await?;
         let ended = end_other_sessions_in(self, &txn, user_id, other, now).await?;
+        self.enqueue_in(&txn, notice(&passkey.name)?, now).await?;
         self.commit_session_events(txn).await?;
         Ok(Some(ended))
     }

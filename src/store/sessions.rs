@@ -7,7 +7,9 @@ use sea_orm::{
     QueryOrder, QuerySelect, sea_query::Expr,
 };
 
-use super::{NewUser, SessionRecord, Store, UserRecord, WebhookEvent, entities::sessions, entities::users};
+use super::{
+    NewOutboxMessage, NewUser, SessionRecord, Store, UserRecord, WebhookEvent, entities::sessions, entities::users,
+};
 use crate::{domain::WebhookEventType, error::Result};
 
 /// A session about to be created. `token_hash` is the SHA-256 of the token handed to the client.
@@ -143,12 +145,13 @@ impl Store {
     }
 
     /// Sets a new password hash and deletes every other session of the user, atomically.
-    /// Returns how many sessions were deleted.
+    /// Returns how many sessions were deleted. `notice` (the mail to the account) commits with it.
     pub async fn change_password_and_revoke_others(
         &self,
         user_id: &str,
         keep_session_id: &str,
         password_hash: String,
+        notice: NewOutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<u64> {
         let txn = self.begin_write().await?;
@@ -163,6 +166,7 @@ impl Store {
         self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::PasswordChanged, user_id), now).await?;
         let revoked =
             end_other_sessions_in(self, &txn, user_id, OtherSessions::EndAllBut(keep_session_id), now).await?;
+        self.enqueue_in(&txn, notice, now).await?;
         self.commit_session_events(txn).await?;
         Ok(revoked)
     }

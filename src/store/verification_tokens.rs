@@ -12,7 +12,7 @@ use sea_orm::{
 
 use super::{
     NewOutboxMessage, Store, UserRecord, WebhookEvent,
-    entities::{users, verification_tokens},
+    entities::{accounts, authenticators, users, verification_tokens},
     sign_in_failures::clear_sign_in_failures_in,
 };
 use crate::{domain::WebhookEventType, error::Result};
@@ -144,6 +144,7 @@ impl Store {
         user_id: &str,
         password_hash: String,
         failure_keys: &[String],
+        remove_other_factors: bool,
         notice: NewOutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<u64> {
@@ -155,6 +156,20 @@ impl Store {
             .exec(&txn)
             .await?;
         self.emit_in(&txn, WebhookEvent::user_id(WebhookEventType::PasswordChanged, user_id), now).await?;
+        if remove_other_factors {
+            // Every passkey and linked provider, each with its webhook event.
+            let passkeys =
+                authenticators::Entity::find().filter(authenticators::Column::UserId.eq(user_id)).all(&txn).await?;
+            authenticators::Entity::delete_many().filter(authenticators::Column::UserId.eq(user_id)).exec(&txn).await?;
+            for passkey in &passkeys {
+                self.emit_in(&txn, WebhookEvent::passkey(WebhookEventType::PasskeyRemoved, passkey), now).await?;
+            }
+            let linked = accounts::Entity::find().filter(accounts::Column::UserId.eq(user_id)).all(&txn).await?;
+            accounts::Entity::delete_many().filter(accounts::Column::UserId.eq(user_id)).exec(&txn).await?;
+            for account in &linked {
+                self.emit_in(&txn, WebhookEvent::account(WebhookEventType::AccountUnlinked, account), now).await?;
+            }
+        }
         let ended = self.end_all_sessions_in(&txn, user_id, now).await?;
         clear_sign_in_failures_in(&txn, failure_keys, now).await?;
         self.enqueue_in(&txn, notice, now).await?;
@@ -183,12 +198,14 @@ impl Store {
 
     /// Changes `user_id`'s address from `from` to `to` (verified at `now`, since the link to it
     /// was followed). None when the address is no longer `from`; `EmailTaken` when another
-    /// account has `to` by now (the UNIQUE constraint decides, as at registration).
+    /// account has `to` by now (the UNIQUE constraint decides, as at registration). `notice`
+    /// (the mail to the old address) commits with the change.
     pub async fn change_user_email(
         &self,
         user_id: &str,
         from: &str,
         to: &str,
+        notice: NewOutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<Option<UserRecord>> {
         use users::Column as C;
@@ -206,6 +223,9 @@ impl Store {
             Err(err) if super::is_unique_violation(&err) => return Err(crate::error::Error::EmailTaken),
             Err(err) => return Err(err.into()),
         };
+        if user.is_some() {
+            self.enqueue_in(&txn, notice, now).await?;
+        }
         self.user_updated_in(txn, user, now).await
     }
 

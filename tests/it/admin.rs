@@ -1,12 +1,13 @@
 //! AdminService and its credentials: every RPC with a key of the right scope, of every wrong
 //! scope (PERMISSION_DENIED), revoked, expired, none, and a user's session or access token
-//! instead (refused) — refused calls write nothing — and an API key refused as a user
+//! instead (refused) — refused calls write one audit row each and nothing else — and an API key refused as a user
 //! credential. `keyward admin keys` from the binary. Helpers the other admin tests share.
 
 use keyward::{
     domain::ApiScope,
     pb::{self, admin_service_client::AdminServiceClient},
     service::create_api_key,
+    store::RowCounts,
 };
 use tonic::{Code, Request, Status, transport::Channel};
 use tonic_types::StatusExt;
@@ -176,6 +177,8 @@ async fn every_rpc_needs_a_live_key_with_its_scope(backend: Backend) {
 
     let auditor = key(&server, &[ApiScope::AuditRead]).await;
     for (n, (rpc, scope)) in RPCS.iter().enumerate() {
+        // A new minute: each RPC's refusals are audited within the per-client bound.
+        server.clock.advance(std::time::Duration::from_secs(60));
         // Its own target, so what one RPC did (DeleteUser) does not change the next one's answer.
         let target = register(&mut auth, &format!("target-{n}@example.com")).await;
         let target_id = target.user.as_ref().unwrap().id.clone();
@@ -207,7 +210,11 @@ async fn every_rpc_needs_a_live_key_with_its_scope(backend: Backend) {
             let result = call(&mut client, rpc, token, &target_id, n).await;
             assert_refused(result, Code::Unauthenticated, expected, &format!("{rpc} with {what}"));
         }
-        assert_eq!(store.row_counts().await.unwrap(), before, "{rpc}: a refused call wrote");
+        // A refused call writes its audit row (one each: a wrong scope and eight bad keys), and
+        // nothing else.
+        let after = store.row_counts().await.unwrap();
+        assert_eq!(RowCounts { audit_events: before.audit_events, ..after }, before, "{rpc}: a refused call wrote");
+        assert_eq!(after.audit_events - before.audit_events, 9, "{rpc}: one audit row per refusal");
         assert_eq!(store.find_user(&target_id).await.unwrap(), target_before, "{rpc}: a refused call changed the user");
 
         // The right scope alone is enough, and the call is audited with the key's id.

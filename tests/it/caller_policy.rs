@@ -396,7 +396,11 @@ async fn every_rpc_with_an_access_token(backend: Backend) {
                     (Code::Unauthenticated, "API_KEY_INVALID"),
                     "{rpc} (needs {scope}) took a user's access token"
                 );
-                assert_eq!(store.row_counts().await.unwrap(), before, "{rpc} was refused but wrote");
+                // Its `admin.refused` audit row (service/refusals.rs) and nothing else.
+                let after = store.row_counts().await.unwrap();
+                let audited = keyward::store::RowCounts { audit_events: before.audit_events, ..after };
+                assert_eq!(audited, before, "{rpc} was refused but wrote");
+                assert!(after.audit_events - before.audit_events <= 1, "{rpc}: one refusal row at most");
             }
             Nothing => {
                 // Not user-scoped: the access token is neither asked for nor taken for anything.

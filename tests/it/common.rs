@@ -332,3 +332,22 @@ pub fn rotate_with_cli(server: &TestServer, args: &[&str]) -> String {
     assert!(stdout.contains("published now, signs from"), "{stdout}");
     stdout.split_whitespace().nth(3).unwrap().trim_end_matches(':').to_owned()
 }
+
+/// Waits until this server's mail outbox is empty: factor changes queue a notice that the
+/// sender then delivers and deletes, so a row count taken meanwhile would move by itself. Waits
+/// on the sender's events (subscribed before the first look, so none is missed).
+pub async fn mail_delivered(server: &TestServer) {
+    let services = server.app.services();
+    let mut events = services.outbox().subscribe();
+    loop {
+        let waiting = services.store().outbox_counts("email").await.unwrap().waiting;
+        if waiting == 0 {
+            return;
+        }
+        services.outbox().wake();
+        tokio::time::timeout(std::time::Duration::from_secs(30), events.recv())
+            .await
+            .expect("the mail outbox never drained")
+            .unwrap();
+    }
+}

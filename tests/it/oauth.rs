@@ -98,8 +98,12 @@ impl Env {
         Self { server, provider, oauth }
     }
 
+    /// Row counts, audit rows left out: a refused callback writes exactly its `oauth.refused`
+    /// row (refusal_audit.rs counts them) and nothing else, which is what these tests check.
+    /// (And once the link notices queued so far are delivered.)
     async fn counts(&self) -> RowCounts {
-        self.server.app.services().store().row_counts().await.unwrap()
+        crate::common::mail_delivered(&self.server).await;
+        RowCounts { audit_events: 0, ..self.server.app.services().store().row_counts().await.unwrap() }
     }
 
     /// StartOAuth, then the browser's visit to the provider: the query of the redirect back.
@@ -811,6 +815,25 @@ async fn linking_and_unlinking_are_factor_changes(backend: Backend) {
     assert!(get_session(&mut auth, &token).await.is_ok());
     let kinds = env.server.app.services().store().audit_event_kinds(&me.user.unwrap().id).await.unwrap();
     assert!(kinds.contains(&"account.unlinked".to_owned()), "{kinds:?}");
+    // Each change mailed one notice to the account (the file transport: .eml files).
+    crate::common::mail_delivered(&env.server).await;
+    let mut subjects: Vec<String> = std::fs::read_dir(env.server.config.data_dir.join("outbox"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .map(|eml| {
+            assert!(eml.contains("To: factor@example.com"), "{eml}");
+            eml.lines().find_map(|line| line.strip_prefix("Subject: ")).unwrap().to_owned()
+        })
+        .collect();
+    subjects.sort();
+    let product = &env.server.config.rp_name;
+    assert_eq!(
+        subjects,
+        [
+            format!("A sign-in provider was linked to your {product} account"),
+            format!("A sign-in provider was unlinked from your {product} account"),
+        ]
+    );
     env.stop().await;
 }
 

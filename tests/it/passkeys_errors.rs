@@ -20,7 +20,9 @@ both_backends!(
     credential_of_another_user_is_refused
 );
 
+/// Row counts once the factor-change notices queued so far are delivered.
 async fn counts(server: &TestServer) -> RowCounts {
+    crate::common::mail_delivered(server).await;
     server.app.services().store().row_counts().await.unwrap()
 }
 

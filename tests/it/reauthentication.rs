@@ -23,7 +23,9 @@ both_backends!(
 /// Past the default 300 s re-authentication window.
 const STALE: Duration = Duration::from_secs(301);
 
+/// Row counts once the factor-change notices queued so far are delivered.
 async fn counts(server: &TestServer) -> RowCounts {
+    crate::common::mail_delivered(server).await;
     server.app.services().store().row_counts().await.unwrap()
 }
 

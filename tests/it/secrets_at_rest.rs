@@ -151,7 +151,7 @@ async fn link(store: &Store, user_id: &str, provider_account_id: &str, access: &
         expires: now + chrono::Duration::hours(1),
         user_agent: None,
     };
-    store.link_account_with_session(account, session).await.unwrap().account
+    store.link_account_with_session(account, session, None).await.unwrap().account
 }
 
 fn rand_u128() -> u128 {

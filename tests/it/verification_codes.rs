@@ -277,6 +277,7 @@ async fn malformed_proofs_are_refused_and_change_nothing(backend: Backend) {
                     new_password: NEW_PASSWORD.into(),
                     email: email.clone(),
                     code: code.clone(),
+                    remove_other_factors: false,
                 })
                 .await
                 .unwrap_err(),

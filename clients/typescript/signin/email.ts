@@ -94,11 +94,11 @@ export function signUpCode(email: string): Promise<string> {
 }
 
 /** Finishes `flow` with `proof` (a link's token or a typed code); says how it went. */
-async function finish(page: EmailPage, flow: MailedFlow, proof: MailedProof, newPassword = "") {
+async function finish(page: EmailPage, flow: MailedFlow, proof: MailedProof, newPassword = "", removeOthers = false) {
   const { client } = page;
   switch (flow) {
     case "reset-password": {
-      const done = await resetPassword(client, proof, newPassword);
+      const done = await resetPassword(client, proof, newPassword, removeOthers);
       await page.refresh();
       say(done);
       return;
@@ -221,7 +221,8 @@ export function bindEmail(page: EmailPage) {
     void busy(resetForm.querySelector("button[type=submit]"), async () => {
       if (!pendingReset) return;
       const token = pendingReset;
-      await finish(page, "reset-password", { token }, field(resetForm, "new_password"));
+      const removeOthers = $<HTMLInputElement>("reset-remove-factors").checked;
+      await finish(page, "reset-password", { token }, field(resetForm, "new_password"), removeOthers);
       pendingReset = undefined;
       resetForm.reset();
       $("reset").hidden = true;
@@ -249,7 +250,8 @@ export function bindEmail(page: EmailPage) {
       return;
     }
     void busy($<HTMLButtonElement>("code-submit"), async () => {
-      await finish(page, flow, { email, code }, field(codeForm, "new_password"));
+      const removeOthers = $<HTMLInputElement>("code-remove-factors").checked;
+      await finish(page, flow, { email, code }, field(codeForm, "new_password"), removeOthers);
       closeCodeEntry();
     });
   });

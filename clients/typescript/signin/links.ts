@@ -44,9 +44,16 @@ export async function sendMagicLink(client: KeywardClient, email: string): Promi
 }
 
 
-export async function resetPassword(client: KeywardClient, proof: MailedProof, newPassword: string): Promise<string> {
-  await client.verification.resetPassword({ ...proofFields(proof), newPassword });
-  return "Your password was changed and every session signed out. Sign in with the new password.";
+export async function resetPassword(
+  client: KeywardClient,
+  proof: MailedProof,
+  newPassword: string,
+  removeOtherFactors = false,
+): Promise<string> {
+  await client.verification.resetPassword({ ...proofFields(proof), newPassword, removeOtherFactors });
+  return removeOtherFactors
+    ? "Your password was changed, every session signed out, and every passkey and linked provider removed. Sign in with the new password."
+    : "Your password was changed and every session signed out. Sign in with the new password.";
 }
 
 export async function signInWithMagicLink(client: KeywardClient, proof: MailedProof): Promise<string> {

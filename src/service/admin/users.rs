@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{
-    Admin, SessionsRevoke, UsersEmail, UsersRead, UsersRoles, UsersWrite, check_id, check_range, kind, with_caller,
+    Admin, Scope, SessionsRevoke, UsersEmail, UsersRead, UsersRoles, UsersWrite, check_id, check_range, kind,
+    with_caller,
 };
 use crate::{
     domain::{DisplayName, Email, LinkedAccount, PageRequest, Passkey, Roles, Session, User},
@@ -54,6 +55,15 @@ pub struct UserDetails {
 }
 
 impl Services {
+    /// `admin`'s key's grant of `T` too; a refusal is audited like a refused call.
+    async fn also_audited<S, T: Scope>(&self, admin: &Admin<S>) -> Result<Admin<T>> {
+        let granted = admin.also::<T>();
+        if let Err(err) = &granted {
+            self.audit_admin_refusal(err, T::SCOPE.as_str(), admin.meta()).await;
+        }
+        granted
+    }
+
     async fn existing_user(&self, user_id: &str) -> Result<UserRecord> {
         self.inner.store.find_user(user_id).await?.ok_or(Error::NotFound(Resource::User))
     }
@@ -177,10 +187,10 @@ impl Services {
         // beside users:write (least privilege, OWASP ASVS 5 V8.2.1), checked before the user is
         // even looked up.
         if email_paths {
-            admin.also::<UsersEmail>()?;
+            self.also_audited::<_, UsersEmail>(admin).await?;
         }
         if roles_path {
-            admin.also::<UsersRoles>()?;
+            self.also_audited::<_, UsersRoles>(admin).await?;
         }
         // Verifying an already verified address keeps its original time.
         let current = self.existing_user(user_id).await?;

@@ -9,7 +9,11 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::EmailMessage;
-use crate::service::RequestMeta;
+use crate::{
+    error::Result,
+    service::{RequestMeta, Services},
+    store::NewOutboxMessage,
+};
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +103,19 @@ pub fn factor_changed(
         what = change.what(product),
     );
     EmailMessage { to: to.to_owned(), subject: change.subject(product), text, html: None }
+}
+
+impl Services {
+    /// The outbox row of the notice of `change` to `to`, now: what a factor change commits with
+    /// (then `outbox.wake()` once it did).
+    pub(crate) fn factor_notice(
+        &self,
+        to: &str,
+        change: &FactorChange<'_>,
+        meta: &RequestMeta,
+    ) -> Result<NewOutboxMessage> {
+        factor_changed(&self.inner.links.product_name, to, change, meta, self.inner.clock.now()).to_outbox()
+    }
 }
 
 #[cfg(test)]

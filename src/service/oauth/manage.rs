@@ -7,7 +7,10 @@ use crate::domain::LinkedAccount;
 use crate::{
     domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
-    service::{Caller, Services, SessionCaller, audit::kind, sessions::other_sessions},
+    service::{
+        Caller, RequestMeta, Services, SessionCaller, audit::kind, email::notices::FactorChange,
+        sessions::other_sessions,
+    },
     store::UnlinkOutcome,
 };
 
@@ -42,6 +45,7 @@ impl Services {
         caller: &SessionCaller,
         account_id: &str,
         keep_other_sessions: bool,
+        meta: &RequestMeta,
     ) -> Result<u64> {
         let account_id = account_id.trim();
         if account_id.is_empty() {
@@ -52,8 +56,14 @@ impl Services {
         }
         self.require_recent_authentication(caller)?;
         let other = other_sessions(caller, !keep_other_sessions);
-        match self.inner.store.unlink_account(&caller.user.id, account_id, self.inner.clock.now(), other).await? {
+        let notice = |provider: &str| {
+            let provider = self.inner.oauth.display_name(provider);
+            self.factor_notice(&caller.user.email, &FactorChange::ProviderUnlinked { provider: &provider }, meta)
+        };
+        let now = self.inner.clock.now();
+        match self.inner.store.unlink_account(&caller.user.id, account_id, now, other, notice).await? {
             UnlinkOutcome::Unlinked(ended) => {
+                self.inner.outbox.wake();
                 self.forget_ended_sessions(caller, ended);
                 let detail = json!({ "account_id": account_id, "revoked_sessions": ended });
                 self.audit(Some(&caller.user.id), kind::ACCOUNT_UNLINKED, detail).await;

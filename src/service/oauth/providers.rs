@@ -83,6 +83,11 @@ pub struct OAuthProviders {
 }
 
 impl OAuthProviders {
+    /// The name users know provider `id` by (its id when it is no longer configured).
+    pub(super) fn display_name(&self, id: &str) -> String {
+        self.get(id).map_or_else(|| id.to_owned(), |provider| provider.info().display_name.clone())
+    }
+
     /// Builds the providers from validated settings. Nothing is fetched here: OIDC discovery
     /// happens on first use (and is cached), so a provider that is down at start does not stop
     /// Keyward from serving passwords and the other providers.

@@ -7,7 +7,10 @@ use crate::domain::Passkey;
 use crate::{
     domain::PageRequest,
     error::{Error, FieldReason, Resource, Result},
-    service::{Caller, Services, SessionCaller, audit::kind as audit, sessions::other_sessions},
+    service::{
+        Caller, RequestMeta, Services, SessionCaller, audit::kind as audit, email::notices::FactorChange,
+        sessions::other_sessions,
+    },
 };
 
 fn check_passkey_id(passkey_id: &str) -> Result<&str> {
@@ -63,6 +66,7 @@ impl Services {
         caller: &SessionCaller,
         passkey_id: &str,
         keep_other_sessions: bool,
+        meta: &RequestMeta,
     ) -> Result<u64> {
         let passkey_id = check_passkey_id(passkey_id)?;
         self.require_recent_authentication(caller)?;
@@ -71,9 +75,12 @@ impl Services {
         let ended = self
             .inner
             .store
-            .delete_authenticator_unless_last_method(&caller.user.id, passkey_id, now, other)
+            .delete_authenticator_unless_last_method(&caller.user.id, passkey_id, now, other, |name| {
+                self.factor_notice(&caller.user.email, &FactorChange::PasskeyRemoved { name }, meta)
+            })
             .await?
             .ok_or(Error::NotFound(Resource::Passkey))?;
+        self.inner.outbox.wake();
         self.forget_ended_sessions(caller, ended);
         let detail = json!({ "passkey_id": passkey_id, "revoked_sessions": ended });
         self.audit(Some(&caller.user.id), audit::PASSKEY_DELETED, detail).await;

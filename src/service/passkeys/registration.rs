@@ -17,6 +17,7 @@ use crate::{
     service::{
         Budget, RequestMeta, Services, SessionCaller, SignedIn,
         audit::kind as audit,
+        email::notices::FactorChange,
         sessions::other_sessions,
         verification::{SignUpProof, invalid_code},
     },
@@ -121,6 +122,7 @@ impl Services {
         credential_json: &str,
         name: &str,
         revoke_other_sessions: bool,
+        meta: &RequestMeta,
     ) -> Result<(crate::domain::Passkey, u64)> {
         check_ceremony_id(ceremony_id)?;
         let credential: RegisterPublicKeyCredential = parse_credential(credential_json)?;
@@ -136,7 +138,10 @@ impl Services {
         let authenticator = new_authenticator(&caller.user.id, &passkey, &credential, name, now)?;
         let other = other_sessions(caller, revoke_other_sessions);
         let max = self.inner.passkeys.max_per_user;
-        let (stored, ended) = self.inner.store.insert_authenticator_within(authenticator, max, other).await?;
+        let notice =
+            self.factor_notice(&caller.user.email, &FactorChange::PasskeyAdded { name: &authenticator.name }, meta)?;
+        let (stored, ended) = self.inner.store.insert_authenticator_within(authenticator, max, other, notice).await?;
+        self.inner.outbox.wake();
         self.forget_ended_sessions(caller, ended);
         let detail = json!({ "passkey_id": stored.id, "revoked_sessions": ended });
         self.audit(Some(&caller.user.id), audit::PASSKEY_ADDED, detail).await;

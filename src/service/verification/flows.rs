@@ -11,6 +11,7 @@ use crate::{
     service::{
         Budget, Caller, RequestMeta, Services, SessionCaller, SignedIn,
         audit::kind,
+        email::notices::FactorChange,
         outbox::OutboxEvent,
         sign_in_guard::{all_failure_keys, failure_key},
     },
@@ -84,13 +85,21 @@ impl Services {
 
     /// Sets a new password with a reset token or code: the password passes Register's policy,
     /// every session of the account ends, and a notice is mailed, in one transaction. A password
-    /// that is refused leaves the link usable.
+    /// that is refused leaves the link usable (and costs no code attempt). With
+    /// `remove_other_factors`, every passkey and linked provider of the account goes too, in the
+    /// same transaction (recovery after a takeover: what an intruder planted must not outlive it).
     ///
     /// Budget before work (OWASP ASVS 5 V2.4.1): the client's `password_reset` budget first, then
     /// the row the proof names is looked up (a code is throttled, counted and compared), and only
     /// for a live row does zxcvbn run and the hash follow — so neither a wrong proof nor a flood
     /// of weak passwords reaches the hashing pool beyond the budget.
-    pub async fn reset_password(&self, proof: MailedProof<'_>, new_password: &str, meta: &RequestMeta) -> Result<u64> {
+    pub async fn reset_password(
+        &self,
+        proof: MailedProof<'_>,
+        new_password: &str,
+        remove_other_factors: bool,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
         let proof = Proof::parse(proof.token, proof.email, proof.code)?;
         let policy = self.inner.password_policy;
         let new = Password::parse_new("new_password", new_password, policy)?;
@@ -117,13 +126,16 @@ impl Services {
             Proof::Code { .. } => self.take_checked_code(purpose, &pending).await?,
         };
         let hash = self.inner.hasher.hash(new).await?;
-        let notice = templates::password_changed(&self.inner.links.product_name, &user.email);
+        let change = FactorChange::PasswordReset { factors_removed: remove_other_factors };
+        let notice = self.factor_notice(&user.email, &change, meta)?;
         let now = self.inner.clock.now();
         let failure_keys = all_failure_keys(&user.email);
-        let ended = self.inner.store.reset_password(&user.id, hash, &failure_keys, notice.to_outbox()?, now).await?;
+        let store = &self.inner.store;
+        let ended = store.reset_password(&user.id, hash, &failure_keys, remove_other_factors, notice, now).await?;
         self.inner.outbox.wake();
         self.inner.session_cache.forget_user(&user.id);
-        self.audit(Some(&user.id), kind::PASSWORD_RESET, json!({ "revoked_sessions": ended })).await;
+        let detail = json!({ "revoked_sessions": ended, "removed_other_factors": remove_other_factors });
+        self.audit(Some(&user.id), kind::PASSWORD_RESET, detail).await;
         Ok(ended)
     }
 
@@ -185,7 +197,11 @@ impl Services {
         let proof = Proof::parse(proof.token, proof.email, proof.code)?;
         let (taken, user) = self.take_proof(Purpose::EmailChange, &proof, meta).await?;
         let now = self.inner.clock.now();
-        let changed = self.inner.store.change_user_email(&user.id, &user.email, &taken.identifier, now).await?;
+        // The old address hears of it: whoever held a session could have asked for the change.
+        let change = FactorChange::EmailChanged { new_address: &taken.identifier, by_operator: false };
+        let notice = self.factor_notice(&user.email, &change, meta)?;
+        let changed = self.inner.store.change_user_email(&user.id, &user.email, &taken.identifier, notice, now).await?;
+        self.inner.outbox.wake();
         self.inner.session_cache.forget_user(&user.id);
         let changed = changed.ok_or_else(super::invalid_token)?;
         self.audit(Some(&user.id), kind::EMAIL_CHANGED, json!({})).await;

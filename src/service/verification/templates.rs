@@ -151,22 +151,6 @@ pub(super) fn email_change_requested(product: &str, to: &str, new_address: &str)
     EmailMessage { to: to.to_owned(), subject: format!("Email change requested for {product}"), text, html: Some(html) }
 }
 
-/// The notice that a password was changed with a reset link.
-pub(super) fn password_changed(product: &str, to: &str) -> EmailMessage {
-    let text = format!(
-        "The password of your {product} account was just changed with a reset link, and every \
-         session was signed out.\n\nIf this was not you, reset your password again at once and \
-         check the address your mail goes to.\n\n{product}\n"
-    );
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{p}</h2><p>The password of your \
-         {p} account was just changed with a reset link, and every session was signed out.</p><p>If this \
-         was not you, reset your password again at once.</p></body></html>",
-        p = escape(product)
-    );
-    EmailMessage { to: to.to_owned(), subject: format!("Your {product} password was changed"), text, html: Some(html) }
-}
-
 /// The note to an address without an account that someone asked for a reset or sign-in link for
 /// it (`notify_unknown_addresses`): no link, nothing to click.
 pub(super) fn no_account(purpose: Purpose, product: &str, to: &str) -> EmailMessage {

@@ -12,6 +12,7 @@ use crate::{
     service::{
         RequestMeta, Services, SessionCaller,
         audit::kind,
+        email::notices::FactorChange,
         oauth::{ProviderIdentity, providers::Provider},
     },
     store::{LinkedSignIn, NewAccount, NewUser, ProviderProfileFields, new_id},
@@ -21,6 +22,12 @@ use crate::{
 const MAX_IMAGE_URL_BYTES: usize = 2048;
 
 impl Services {
+    /// The notice to `to` that provider `provider_id` was linked.
+    fn linked_notice(&self, to: &str, provider_id: &str, meta: &RequestMeta) -> Result<crate::store::NewOutboxMessage> {
+        let provider = self.inner.oauth.display_name(provider_id);
+        self.factor_notice(to, &FactorChange::ProviderLinked { provider: &provider }, meta)
+    }
+
     pub(super) async fn link_or_sign_in(
         &self,
         provider: &Provider,
@@ -75,8 +82,10 @@ impl Services {
         // Rule 2: an explicit link by the signed-in user who started the round-trip.
         if let Some(caller) = link_user {
             let (session, token) = self.new_session(&caller.user.id, meta, now)?;
-            let linked =
-                self.inner.store.link_account_with_session(new_account(&caller.user.id, identity), session).await?;
+            let notice = self.linked_notice(&caller.user.email, provider_id, meta)?;
+            let account = new_account(&caller.user.id, identity);
+            let linked = self.inner.store.link_account_with_session(account, session, Some(notice)).await?;
+            self.inner.outbox.wake();
             self.audit(Some(&caller.user.id), kind::ACCOUNT_LINKED, detail("link")).await;
             return self.finish(linked, token, now, false);
         }
@@ -97,8 +106,10 @@ impl Services {
             }
             crate::service::sessions::refuse_disabled(&existing)?;
             let (session, token) = self.new_session(&existing.id, meta, now)?;
-            let linked =
-                self.inner.store.link_account_with_session(new_account(&existing.id, identity), session).await?;
+            let notice = self.linked_notice(&existing.email, provider_id, meta)?;
+            let account = new_account(&existing.id, identity);
+            let linked = self.inner.store.link_account_with_session(account, session, Some(notice)).await?;
+            self.inner.outbox.wake();
             self.audit(Some(&existing.id), kind::ACCOUNT_LINKED, detail("verified_email")).await;
             return self.finish(linked, token, now, false);
         }

@@ -143,8 +143,22 @@ impl Services {
     ///    verified (else OAUTH_EMAIL_UNVERIFIED): a new user must not claim an address nobody
     ///    proved to own.
     ///
-    /// Every failure leaves nothing behind but the consumed state.
+    /// Every failure leaves nothing behind but the consumed state, and a refusal one audit row
+    /// (bounded per client: `service/refusals.rs`).
     pub async fn oauth_callback(
+        &self,
+        callback: OAuthCallback<'_>,
+        caller: Option<Caller>,
+        meta: &RequestMeta,
+    ) -> Result<OAuthSignIn> {
+        let done = self.finish_oauth(callback, caller, meta).await;
+        if let Err(err) = &done {
+            self.audit_oauth_refusal(err, meta).await;
+        }
+        done
+    }
+
+    async fn finish_oauth(
         &self,
         callback: OAuthCallback<'_>,
         caller: Option<Caller>,

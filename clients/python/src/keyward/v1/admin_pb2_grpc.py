@@ -135,7 +135,9 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateUser(self, request, context):
-        """Changes the fields `update_mask` names, and only those. Scope: users:write.
+        """Changes the fields `update_mask` names, and only those. Scope: users:write, plus users:email
+        for `email` / `email_verified` and users:roles for `roles`. A moved address ends every
+        session of the user and mails the old address.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from keyward.v1 import resources_pb2 as keyward_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkeyward/v1/verification.proto\x12\nkeyward.v1\x1a\x1akeyward/v1/resources.proto\"B\n\x1bRequestPasswordResetRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\"\x1e\n\x1cRequestPasswordResetResponse\"X\n\x14ResetPasswordRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\"1\n\x15ResetPasswordResponse\x12\x18\n\x10revoked_sessions\x18\x01 \x01(\x05\"4\n\x1cSendVerificationEmailRequest\x12\x14\n\x0credirect_uri\x18\x01 \x01(\t\"\x1f\n\x1dSendVerificationEmailResponse\"@\n\x12VerifyEmailRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"5\n\x13VerifyEmailResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\";\n\x14SendMagicLinkRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\"\x17\n\x15SendMagicLinkResponse\"H\n\x1aSignInWithMagicLinkRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"F\n\x1bSignInWithMagicLinkResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\"D\n\x19RequestEmailChangeRequest\x12\x11\n\tnew_email\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\"\x1c\n\x1aRequestEmailChangeResponse\"G\n\x19\x43onfirmEmailChangeRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"<\n\x1a\x43onfirmEmailChangeResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User2\x9c\x06\n\x13VerificationService\x12i\n\x14RequestPasswordReset\x12\'.keyward.v1.RequestPasswordResetRequest\x1a(.keyward.v1.RequestPasswordResetResponse\x12T\n\rResetPassword\x12 .keyward.v1.ResetPasswordRequest\x1a!.keyward.v1.ResetPasswordResponse\x12l\n\x15SendVerificationEmail\x12(.keyward.v1.SendVerificationEmailRequest\x1a).keyward.v1.SendVerificationEmailResponse\x12N\n\x0bVerifyEmail\x12\x1e.keyward.v1.VerifyEmailRequest\x1a\x1f.keyward.v1.VerifyEmailResponse\x12T\n\rSendMagicLink\x12 .keyward.v1.SendMagicLinkRequest\x1a!.keyward.v1.SendMagicLinkResponse\x12\x66\n\x13SignInWithMagicLink\x12&.keyward.v1.SignInWithMagicLinkRequest\x1a\'.keyward.v1.SignInWithMagicLinkResponse\x12\x63\n\x12RequestEmailChange\x12%.keyward.v1.RequestEmailChangeRequest\x1a&.keyward.v1.RequestEmailChangeResponse\x12\x63\n\x12\x43onfirmEmailChange\x12%.keyward.v1.ConfirmEmailChangeRequest\x1a&.keyward.v1.ConfirmEmailChangeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkeyward/v1/verification.proto\x12\nkeyward.v1\x1a\x1akeyward/v1/resources.proto\"B\n\x1bRequestPasswordResetRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\"\x1e\n\x1cRequestPasswordResetResponse\"v\n\x14ResetPasswordRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x1c\n\x14remove_other_factors\x18\x05 \x01(\x08\"1\n\x15ResetPasswordResponse\x12\x18\n\x10revoked_sessions\x18\x01 \x01(\x05\"4\n\x1cSendVerificationEmailRequest\x12\x14\n\x0credirect_uri\x18\x01 \x01(\t\"\x1f\n\x1dSendVerificationEmailResponse\"@\n\x12VerifyEmailRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"5\n\x13VerifyEmailResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User\";\n\x14SendMagicLinkRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\"\x17\n\x15SendMagicLinkResponse\"H\n\x1aSignInWithMagicLinkRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"F\n\x1bSignInWithMagicLinkResponse\x12\'\n\tsigned_in\x18\x01 \x01(\x0b\x32\x14.keyward.v1.SignedIn\"D\n\x19RequestEmailChangeRequest\x12\x11\n\tnew_email\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\"\x1c\n\x1aRequestEmailChangeResponse\"G\n\x19\x43onfirmEmailChangeRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"<\n\x1a\x43onfirmEmailChangeResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.keyward.v1.User2\x9c\x06\n\x13VerificationService\x12i\n\x14RequestPasswordReset\x12\'.keyward.v1.RequestPasswordResetRequest\x1a(.keyward.v1.RequestPasswordResetResponse\x12T\n\rResetPassword\x12 .keyward.v1.ResetPasswordRequest\x1a!.keyward.v1.ResetPasswordResponse\x12l\n\x15SendVerificationEmail\x12(.keyward.v1.SendVerificationEmailRequest\x1a).keyward.v1.SendVerificationEmailResponse\x12N\n\x0bVerifyEmail\x12\x1e.keyward.v1.VerifyEmailRequest\x1a\x1f.keyward.v1.VerifyEmailResponse\x12T\n\rSendMagicLink\x12 .keyward.v1.SendMagicLinkRequest\x1a!.keyward.v1.SendMagicLinkResponse\x12\x66\n\x13SignInWithMagicLink\x12&.keyward.v1.SignInWithMagicLinkRequest\x1a\'.keyward.v1.SignInWithMagicLinkResponse\x12\x63\n\x12RequestEmailChange\x12%.keyward.v1.RequestEmailChangeRequest\x1a&.keyward.v1.RequestEmailChangeResponse\x12\x63\n\x12\x43onfirmEmailChange\x12%.keyward.v1.ConfirmEmailChangeRequest\x1a&.keyward.v1.ConfirmEmailChangeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,33 +37,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REQUESTPASSWORDRESETRESPONSE']._serialized_start=141
   _globals['_REQUESTPASSWORDRESETRESPONSE']._serialized_end=171
   _globals['_RESETPASSWORDREQUEST']._serialized_start=173
-  _globals['_RESETPASSWORDREQUEST']._serialized_end=261
-  _globals['_RESETPASSWORDRESPONSE']._serialized_start=263
-  _globals['_RESETPASSWORDRESPONSE']._serialized_end=312
-  _globals['_SENDVERIFICATIONEMAILREQUEST']._serialized_start=314
-  _globals['_SENDVERIFICATIONEMAILREQUEST']._serialized_end=366
-  _globals['_SENDVERIFICATIONEMAILRESPONSE']._serialized_start=368
-  _globals['_SENDVERIFICATIONEMAILRESPONSE']._serialized_end=399
-  _globals['_VERIFYEMAILREQUEST']._serialized_start=401
-  _globals['_VERIFYEMAILREQUEST']._serialized_end=465
-  _globals['_VERIFYEMAILRESPONSE']._serialized_start=467
-  _globals['_VERIFYEMAILRESPONSE']._serialized_end=520
-  _globals['_SENDMAGICLINKREQUEST']._serialized_start=522
-  _globals['_SENDMAGICLINKREQUEST']._serialized_end=581
-  _globals['_SENDMAGICLINKRESPONSE']._serialized_start=583
-  _globals['_SENDMAGICLINKRESPONSE']._serialized_end=606
-  _globals['_SIGNINWITHMAGICLINKREQUEST']._serialized_start=608
-  _globals['_SIGNINWITHMAGICLINKREQUEST']._serialized_end=680
-  _globals['_SIGNINWITHMAGICLINKRESPONSE']._serialized_start=682
-  _globals['_SIGNINWITHMAGICLINKRESPONSE']._serialized_end=752
-  _globals['_REQUESTEMAILCHANGEREQUEST']._serialized_start=754
-  _globals['_REQUESTEMAILCHANGEREQUEST']._serialized_end=822
-  _globals['_REQUESTEMAILCHANGERESPONSE']._serialized_start=824
-  _globals['_REQUESTEMAILCHANGERESPONSE']._serialized_end=852
-  _globals['_CONFIRMEMAILCHANGEREQUEST']._serialized_start=854
-  _globals['_CONFIRMEMAILCHANGEREQUEST']._serialized_end=925
-  _globals['_CONFIRMEMAILCHANGERESPONSE']._serialized_start=927
-  _globals['_CONFIRMEMAILCHANGERESPONSE']._serialized_end=987
-  _globals['_VERIFICATIONSERVICE']._serialized_start=990
-  _globals['_VERIFICATIONSERVICE']._serialized_end=1786
+  _globals['_RESETPASSWORDREQUEST']._serialized_end=291
+  _globals['_RESETPASSWORDRESPONSE']._serialized_start=293
+  _globals['_RESETPASSWORDRESPONSE']._serialized_end=342
+  _globals['_SENDVERIFICATIONEMAILREQUEST']._serialized_start=344
+  _globals['_SENDVERIFICATIONEMAILREQUEST']._serialized_end=396
+  _globals['_SENDVERIFICATIONEMAILRESPONSE']._serialized_start=398
+  _globals['_SENDVERIFICATIONEMAILRESPONSE']._serialized_end=429
+  _globals['_VERIFYEMAILREQUEST']._serialized_start=431
+  _globals['_VERIFYEMAILREQUEST']._serialized_end=495
+  _globals['_VERIFYEMAILRESPONSE']._serialized_start=497
+  _globals['_VERIFYEMAILRESPONSE']._serialized_end=550
+  _globals['_SENDMAGICLINKREQUEST']._serialized_start=552
+  _globals['_SENDMAGICLINKREQUEST']._serialized_end=611
+  _globals['_SENDMAGICLINKRESPONSE']._serialized_start=613
+  _globals['_SENDMAGICLINKRESPONSE']._serialized_end=636
+  _globals['_SIGNINWITHMAGICLINKREQUEST']._serialized_start=638
+  _globals['_SIGNINWITHMAGICLINKREQUEST']._serialized_end=710
+  _globals['_SIGNINWITHMAGICLINKRESPONSE']._serialized_start=712
+  _globals['_SIGNINWITHMAGICLINKRESPONSE']._serialized_end=782
+  _globals['_REQUESTEMAILCHANGEREQUEST']._serialized_start=784
+  _globals['_REQUESTEMAILCHANGEREQUEST']._serialized_end=852
+  _globals['_REQUESTEMAILCHANGERESPONSE']._serialized_start=854
+  _globals['_REQUESTEMAILCHANGERESPONSE']._serialized_end=882
+  _globals['_CONFIRMEMAILCHANGEREQUEST']._serialized_start=884
+  _globals['_CONFIRMEMAILCHANGEREQUEST']._serialized_end=955
+  _globals['_CONFIRMEMAILCHANGERESPONSE']._serialized_start=957
+  _globals['_CONFIRMEMAILCHANGERESPONSE']._serialized_end=1017
+  _globals['_VERIFICATIONSERVICE']._serialized_start=1020
+  _globals['_VERIFICATIONSERVICE']._serialized_end=1816
 # @@protoc_insertion_point(module_scope)

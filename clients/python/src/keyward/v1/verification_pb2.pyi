@@ -19,16 +19,18 @@ class RequestPasswordResetResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ResetPasswordRequest(_message.Message):
-    __slots__ = ("token", "new_password", "email", "code")
+    __slots__ = ("token", "new_password", "email", "code", "remove_other_factors")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_OTHER_FACTORS_FIELD_NUMBER: _ClassVar[int]
     token: str
     new_password: str
     email: str
     code: str
-    def __init__(self, token: _Optional[str] = ..., new_password: _Optional[str] = ..., email: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
+    remove_other_factors: bool
+    def __init__(self, token: _Optional[str] = ..., new_password: _Optional[str] = ..., email: _Optional[str] = ..., code: _Optional[str] = ..., remove_other_factors: _Optional[bool] = ...) -> None: ...
 
 class ResetPasswordResponse(_message.Message):
     __slots__ = ("revoked_sessions",)

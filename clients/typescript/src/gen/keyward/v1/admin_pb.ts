@@ -968,7 +968,9 @@ export const AdminService: GenService<{
     output: typeof CreateUserResponseSchema;
   },
   /**
-   * Changes the fields `update_mask` names, and only those. Scope: users:write.
+   * Changes the fields `update_mask` names, and only those. Scope: users:write, plus users:email
+   * for `email` / `email_verified` and users:roles for `roles`. A moved address ends every
+   * session of the user and mails the old address.
    *
    * @generated from rpc keyward.v1.AdminService.UpdateUser
    */

@@ -492,7 +492,8 @@ export enum ErrorReason {
 
   /**
    * PERMISSION_DENIED: the API key lacks the scope the call needs. Metadata `scope`: the scope
-   * (`users:read`, `users:write`, `sessions:revoke`, `audit:read`).
+   * (`users:read`, `users:write`, `users:email`, `users:roles`, `sessions:revoke`, `audit:read`,
+   * `events:watch`, `webhooks:manage`).
    *
    * @generated from enum value: API_KEY_SCOPE_MISSING = 63;
    */
