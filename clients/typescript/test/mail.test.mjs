@@ -55,7 +55,7 @@ test("forgot password: the mailed link opens the reset form, and the new passwor
   await page.locator("#reset-form button[type=submit]").click();
   await expectStatus(page, /password was changed/);
   await shot("password-changed");
-  await smtp.waitFor(email, /password of your .* account was just changed/);
+  await smtp.waitFor(email, /password of your .* account was changed/);
 
   await signInWith(page, email, NEW_PASSWORD);
   await shot("signed-in");
@@ -91,7 +91,7 @@ test("forgot password: the mailed code and a new password, typed on the page, re
   await page.locator("#code-submit").click();
   await expectStatus(page, /password was changed/);
   assert.equal(await page.locator("#code-entry").isHidden(), true, "the code field is gone once used");
-  await smtp.waitFor(email, /password of your .* account was just changed/);
+  await smtp.waitFor(email, /password of your .* account was changed/);
   await shot("password-changed");
 
   await signInWith(page, email, NEW_PASSWORD);
