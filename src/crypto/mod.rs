@@ -25,3 +25,14 @@ pub use webauthn::{
     AttestedCredential, ForeignPasskey, RelyingPartySettings, UserVerification, adjust_creation_options,
     adjust_request_options, adjust_state_policy, attested_credential, passkey_from_cose, relying_party,
 };
+
+/// 32 fresh bytes from the system CSPRNG: the body of a server-held HMAC key (the `secrets`
+/// rows the code, decoy and login-timing keys live in).
+pub fn random_key() -> crate::error::Result<Vec<u8>> {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut bytes = vec![0u8; 32];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| crate::error::Error::internal("system random number generator failed"))?;
+    Ok(bytes)
+}

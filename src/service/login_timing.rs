@@ -20,7 +20,7 @@
 
 use std::sync::RwLock;
 
-use aws_lc_rs::{hmac, rand::SecureRandom};
+use aws_lc_rs::hmac;
 
 use crate::{
     crypto::DummyHash,
@@ -46,15 +46,7 @@ impl std::fmt::Debug for LoginTiming {
 impl LoginTiming {
     /// Loads (on the first start, creates) the key and counts the mix.
     pub(super) async fn load(store: &Store, now: chrono::DateTime<chrono::Utc>) -> Result<Self> {
-        let secret = store
-            .server_secret(SECRET_ID, now, || {
-                let mut bytes = vec![0u8; 32];
-                aws_lc_rs::rand::SystemRandom::new()
-                    .fill(&mut bytes)
-                    .map_err(|_| Error::internal("system random number generator failed"))?;
-                Ok(bytes)
-            })
-            .await?;
+        let secret = store.server_secret(SECRET_ID, now, crate::crypto::random_key).await?;
         let timing = Self { key: hmac::Key::new(hmac::HMAC_SHA256, &secret), mix: RwLock::default() };
         timing.recount(store).await?;
         Ok(timing)

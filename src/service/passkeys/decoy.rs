@@ -13,15 +13,11 @@
 //! the master key (`secrets` row `passkey_decoy`), generated once, unrelated to the JWT signing
 //! keys (one key, one purpose), so the decoys do not change when those rotate.
 
-use aws_lc_rs::{hmac, rand::SecureRandom};
+use aws_lc_rs::hmac;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::{
-    domain::Email,
-    error::{Error, Result},
-    store::Store,
-};
+use crate::{domain::Email, error::Result, store::Store};
 
 /// The `secrets` row holding the decoy key.
 const SECRET_ID: &str = "passkey_decoy";
@@ -40,15 +36,7 @@ impl std::fmt::Debug for DecoyCredentials {
 impl DecoyCredentials {
     /// Loads the decoy key, creating it on the first start.
     pub async fn load(store: &Store, now: chrono::DateTime<chrono::Utc>) -> Result<Self> {
-        let secret = store
-            .server_secret(SECRET_ID, now, || {
-                let mut bytes = vec![0u8; 32];
-                aws_lc_rs::rand::SystemRandom::new()
-                    .fill(&mut bytes)
-                    .map_err(|_| Error::internal("system random number generator failed"))?;
-                Ok(bytes)
-            })
-            .await?;
+        let secret = store.server_secret(SECRET_ID, now, crate::crypto::random_key).await?;
         Ok(Self { secret })
     }
 

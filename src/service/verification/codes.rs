@@ -23,7 +23,7 @@
 //! - every refusal (wrong, burned, expired, none sent, another purpose) is the same answer, so a
 //!   code request cannot tell whether an address has an account.
 
-use aws_lc_rs::{hmac, rand::SecureRandom};
+use aws_lc_rs::hmac;
 
 use serde_json::json;
 
@@ -64,15 +64,7 @@ impl std::fmt::Debug for CodeKey {
 impl CodeKey {
     /// Loads the code key, creating it on the first start.
     pub async fn load(store: &Store, now: chrono::DateTime<chrono::Utc>) -> Result<Self> {
-        let secret = store
-            .server_secret(SECRET_ID, now, || {
-                let mut bytes = vec![0u8; 32];
-                aws_lc_rs::rand::SystemRandom::new()
-                    .fill(&mut bytes)
-                    .map_err(|_| Error::internal("system random number generator failed"))?;
-                Ok(bytes)
-            })
-            .await?;
+        let secret = store.server_secret(SECRET_ID, now, crate::crypto::random_key).await?;
         Ok(Self { key: hmac::Key::new(hmac::HMAC_SHA256, &secret) })
     }
 
