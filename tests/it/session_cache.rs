@@ -5,7 +5,9 @@
 use keyward::pb;
 
 use crate::{
-    common::{Backend, PASSWORD, TestServer, bearer, both_backends, get_session, login, reason, register},
+    common::{
+        Backend, PASSWORD, TestServer, bearer, both_backends, get_session, login, mail_delivered, reason, register,
+    },
     passkeys::passkeys,
 };
 
@@ -29,6 +31,8 @@ async fn change_password_drops_the_cached_sessions_it_ends(backend: Backend) {
     .unwrap();
 
     assert_eq!(reason(&get_session(&mut auth, &stolen).await.unwrap_err()), "SESSION_INVALID");
+    // The "password changed" notice leaves the outbox on its own time: let it go first.
+    mail_delivered(&server).await;
     let before = server.app.services().store().row_counts().await.unwrap();
     let err = passkey_client
         .start_passkey_registration(bearer(pb::StartPasskeyRegistrationRequest {}, &stolen))
